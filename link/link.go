@@ -1,0 +1,123 @@
+// Package link defines the frame endpoint interface that joins a host's
+// network interface to whatever carries its frames: a simulated link, a
+// pcap replay or a live tap device.
+//
+// Middleware (captures in link/pcap, impairments in link/impair) wraps any
+// Endpoint, as smoltcp's device middleware and gVisor's sniffer do.
+//
+// Frames are Ethernet II frames without the FCS, passed as byte slices that
+// the callee must not retain after it returns: an endpoint that holds a frame
+// (a delay line, a queue) copies it into a buffer of its own.
+package link
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Receiver takes frames delivered by an endpoint.
+type Receiver interface {
+	// Receive handles one frame. frame is valid only during the call. note
+	// says what the link did to it on the way (duplicate copy, corrupted
+	// byte, delivered out of order); protocol code may ignore it.
+	Receive(frame []byte, note Note)
+}
+
+// ReceiverFunc adapts a function to Receiver.
+type ReceiverFunc func(frame []byte, note Note)
+
+// Receive calls f(frame, note).
+func (f ReceiverFunc) Receive(frame []byte, note Note) { f(frame, note) }
+
+// Endpoint is one end of a link as seen by a host's interface.
+type Endpoint interface {
+	// Send offers a frame to the link. frame is valid only during the call.
+	// The returned Note says what the link decided for it (dropped and why,
+	// duplicated, corrupted, held back); a capture records it as a comment.
+	Send(frame []byte) Note
+	// SetReceiver sets where frames arriving from the link are delivered.
+	SetReceiver(r Receiver)
+	// MTU returns the largest IP packet (Ethernet payload) the link carries.
+	MTU() int
+}
+
+// DropReason says why a link dropped a frame.
+type DropReason uint8
+
+// The reasons a link drops a frame.
+const (
+	NotDropped    DropReason = iota
+	DropLoss                 // the Bernoulli loss model
+	DropBurst                // the Gilbert-Elliott loss model (bad or good state)
+	DropQueueFull            // the rate limiter's drop-tail queue overflowed
+	DropMTU                  // the frame's payload exceeds the link MTU
+	DropLinkDown             // the link was down
+	DropNoPeer               // nothing is attached at the far end
+	DropError                // the device reported an error
+)
+
+var dropNames = [...]string{
+	NotDropped:    "not dropped",
+	DropLoss:      "random loss",
+	DropBurst:     "burst loss (Gilbert-Elliott)",
+	DropQueueFull: "queue overflow",
+	DropMTU:       "exceeds link MTU",
+	DropLinkDown:  "link down",
+	DropNoPeer:    "no peer attached",
+	DropError:     "device error",
+}
+
+// String names the reason.
+func (r DropReason) String() string {
+	if int(r) < len(dropNames) {
+		return dropNames[r]
+	}
+	return fmt.Sprintf("drop reason %d", uint8(r))
+}
+
+// Note records what a link did to one frame. The zero Note means the frame
+// was carried untouched.
+type Note struct {
+	// Drop is why the frame was dropped, or NotDropped.
+	Drop DropReason
+	// Duplicated is set on an offered frame the link sent twice, and on the
+	// extra copy when it is delivered.
+	Duplicated bool
+	// CorruptByte is 1 + the offset of the byte the link flipped bits in, or
+	// 0 when the frame was not corrupted.
+	CorruptByte int
+	// Reordered is set when the link held the frame back so that later
+	// frames overtake it.
+	Reordered bool
+	// HeldBack is how long a reordered frame was held beyond its normal
+	// delay.
+	HeldBack time.Duration
+}
+
+// IsZero reports whether n records nothing.
+func (n Note) IsZero() bool { return n == Note{} }
+
+// Dropped reports whether the frame was dropped.
+func (n Note) Dropped() bool { return n.Drop != NotDropped }
+
+// String renders n as a capture comment, or "" for the zero Note.
+func (n Note) String() string {
+	if n.IsZero() {
+		return ""
+	}
+	var parts []string
+	if n.Drop != NotDropped {
+		parts = append(parts, "dropped by link: "+n.Drop.String())
+	}
+	if n.Duplicated {
+		parts = append(parts, "duplicated by link")
+	}
+	if n.CorruptByte > 0 {
+		parts = append(parts, fmt.Sprintf("corrupted by link at byte %d", n.CorruptByte-1))
+	}
+	if n.Reordered {
+		parts = append(parts, fmt.Sprintf("reordered by link (held back %v)", n.HeldBack))
+	}
+	return "simnet: " + strings.Join(parts, "; ")
+}
