@@ -1,0 +1,81 @@
+# simnet build, test and tooling targets. Every target installs what it needs
+# on a fresh Debian machine with Go (as root: apt-get; otherwise it says what
+# is missing).
+
+GO        ?= go
+PKGS      ?= ./...
+OUT       ?= simnet-out
+FUZZTIME  ?= 20s
+BENCHTIME ?= 2s
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+
+# Debian packages the tests use: tshark decodes every capture we write.
+TEST_APT_PKGS := tshark
+
+.PHONY: all build demo test test-short bench fuzz lint vet fmt tools-test clean
+
+all: build
+
+build:
+	$(GO) build ./...
+	$(GO) build -o bin/simnet ./cmd/simnet
+
+## demo: run the embedded default scenario and print where its captures are.
+demo:
+	$(GO) run ./cmd/simnet demo
+
+## tools-test: install the Debian tools the tests run (non-interactive).
+tools-test:
+	@missing=""; \
+	for p in $(TEST_APT_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "not root: install$$missing yourself (sudo apt-get install -y$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+## test: the full test suite with the race detector.
+test: tools-test
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+## test-short: quick run without the race detector.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: benchmarks (simulator, TCP vs gVisor, DNS, checksum ...).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+## fuzz: run every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+$(GOBIN)/staticcheck:
+	GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## lint: gofmt, go vet and staticcheck.
+lint: $(GOBIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GOBIN)/staticcheck $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin $(OUT)
