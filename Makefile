@@ -10,8 +10,10 @@ BENCHTIME ?= 2s
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-# Debian packages the tests use: tshark decodes every capture we write.
-TEST_APT_PKGS := tshark
+# Debian packages the tests use: tshark decodes every capture we write; the
+# live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
+# inside network namespaces they create.
+TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables
 
 .PHONY: all build demo test test-short bench fuzz lint vet fmt tools-test clean
 
@@ -36,7 +38,7 @@ tools-test:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
-	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "not root: install$$missing yourself (sudo apt-get install -y$$missing)"; exit 1; \
 	  fi; \
