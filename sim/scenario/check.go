@@ -1,0 +1,155 @@
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// check validates references between sections once every field decoded.
+func (d *decoder) check(s *Scenario, p *parsed) {
+	// Hosts and switches share one namespace: a link end names either.
+	nodes := map[string]string{} // name -> "host" or "switch"
+	hostIdx := map[string]int{}
+	addrs := map[netip.Addr]string{}
+	macs := map[[6]byte]string{}
+	for i, h := range s.Hosts {
+		o := p.hosts[i]
+		if _, dup := nodes[h.Name]; dup {
+			d.fail(o.get("name"), o.field("name"), "duplicate host name %q", h.Name)
+			continue
+		}
+		nodes[h.Name], hostIdx[h.Name] = "host", i
+		ifNames := map[string]bool{}
+		onSubnet := false
+		for j, ifc := range h.Interfaces {
+			path := index(o.field("interfaces"), j)
+			if ifNames[ifc.Name] {
+				d.errs = append(d.errs, &FieldError{File: d.file, Line: ifc.Line, Field: path + ".name", Msg: fmt.Sprintf("duplicate interface name %q on host %q", ifc.Name, h.Name)})
+			}
+			ifNames[ifc.Name] = true
+			where := h.Name + ":" + ifc.Name
+			if ifc.Address.IsValid() {
+				if other, dup := addrs[ifc.Address.Addr()]; dup {
+					d.errs = append(d.errs, &FieldError{File: d.file, Line: ifc.Line, Field: path + ".address", Msg: fmt.Sprintf("address %s is already used by %s", ifc.Address.Addr(), other)})
+				}
+				addrs[ifc.Address.Addr()] = where
+				if h.Gateway.IsValid() && ifc.Address.Contains(h.Gateway) {
+					onSubnet = true
+				}
+			}
+			if ifc.DHCP {
+				onSubnet = true
+			}
+			if other, dup := macs[ifc.MAC]; dup {
+				d.errs = append(d.errs, &FieldError{File: d.file, Line: ifc.Line, Field: path + ".mac", Msg: fmt.Sprintf("MAC address %s is already used by %s", formatMAC(ifc.MAC), other)})
+			}
+			macs[ifc.MAC] = where
+		}
+		if h.Gateway.IsValid() && !onSubnet {
+			d.fail(o.get("gateway"), o.field("gateway"), "gateway %s is not on any subnet of host %q", h.Gateway, h.Name)
+		}
+	}
+	for i, sw := range s.Switches {
+		if _, dup := nodes[sw.Name]; dup {
+			d.errs = append(d.errs, &FieldError{File: d.file, Line: sw.Line, Field: index("switches", i) + ".name", Msg: fmt.Sprintf("name %q is already used by a host or switch", sw.Name)})
+			continue
+		}
+		nodes[sw.Name] = "switch"
+	}
+
+	links := map[string]int{}
+	attached := map[string]string{} // host:iface -> link
+	for i, l := range s.Links {
+		o := p.links[i]
+		if _, dup := links[l.Name]; dup {
+			d.fail(o.get("name"), o.field("name"), "duplicate link name %q", l.Name)
+		}
+		links[l.Name] = i
+		for _, side := range []struct {
+			f string
+			e Endpoint
+		}{{"a", l.A}, {"b", l.B}} {
+			n := o.get(side.f)
+			e := side.e
+			switch {
+			case e.IsSwitch() && nodes[e.Switch] == "host":
+				d.fail(n, o.field(side.f), "%q is a host: name its interface, e.g. %q", e.Switch, e.Switch+":"+s.Hosts[hostIdx[e.Switch]].Interfaces[0].Name)
+			case e.IsSwitch() && nodes[e.Switch] != "switch":
+				d.fail(n, o.field(side.f), "no host interface or switch named %q", e.Switch)
+			case !e.IsSwitch() && nodes[e.Host] != "host":
+				d.fail(n, o.field(side.f), "no host named %q", e.Host)
+			case !e.IsSwitch():
+				if !hasIface(s.Hosts[hostIdx[e.Host]], e.Iface) {
+					d.fail(n, o.field(side.f), "host %q has no interface %q", e.Host, e.Iface)
+				} else if other, dup := attached[e.String()]; dup {
+					d.fail(n, o.field(side.f), "interface %s is already attached to link %q", e, other)
+				} else {
+					attached[e.String()] = l.Name
+				}
+			}
+		}
+		if l.A == l.B {
+			d.fail(o.get("b"), o.field("b"), "a link cannot join %s to itself", l.A)
+		}
+	}
+
+	apps := map[string]int{}
+	ports := map[string]string{} // host/port -> app
+	for i, a := range s.Apps {
+		o := p.apps[i]
+		if _, dup := apps[a.Name]; dup {
+			d.fail(o.get("name"), o.field("name"), "duplicate app name %q", a.Name)
+		}
+		apps[a.Name] = i
+		if nodes[a.Host] != "host" {
+			d.fail(o.get("host"), o.field("host"), "no host named %q", a.Host)
+		}
+		if a.Start >= s.Duration {
+			d.fail(o.get("start"), o.field("start"), "app starts at %v, not before the end of the run (%v)", a.Start, s.Duration)
+		}
+		if a.Port != 0 {
+			key := fmt.Sprintf("%s/%d", a.Host, a.Port)
+			if other, dup := ports[key]; dup {
+				d.fail(o.get("port"), o.field("port"), "UDP port %d on host %q is already used by app %q", a.Port, a.Host, other)
+			}
+			ports[key] = a.Name
+		}
+	}
+
+	for i, e := range s.Schedule {
+		o := p.events[i]
+		if _, ok := links[e.Link]; !ok {
+			d.fail(o.get("link"), o.field("link"), "no link named %q", e.Link)
+		}
+		if e.At > s.Duration {
+			d.fail(o.get("at"), o.field("at"), "event at %v is after the end of the run (%v)", e.At, s.Duration)
+		}
+	}
+
+	for i, e := range s.Expect {
+		o := p.expect[i]
+		ai, ok := apps[e.App]
+		if !ok {
+			d.fail(o.get("app"), o.field("app"), "no app named %q", e.App)
+			continue
+		}
+		for _, c := range e.criteria() {
+			if c.appType != s.Apps[ai].Type {
+				d.fail(o.keys[c.name], o.field(c.name), "%s applies to %s apps, and %q is a %s app", c.name, c.appType, e.App, s.Apps[ai].Type)
+			}
+		}
+	}
+}
+
+func hasIface(h Host, name string) bool {
+	for _, ifc := range h.Interfaces {
+		if ifc.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func formatMAC(m [6]byte) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}

@@ -1,0 +1,227 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// valid is a small scenario every error case starts from.
+const valid = `name: t
+duration: 10s
+hosts:
+  - name: a
+    interfaces: [{name: eth0, address: 10.0.0.1/24}]
+  - name: b
+    interfaces: [{name: eth0, address: 10.0.0.2/24}]
+switches:
+  - name: sw
+links:
+  - {name: l1, a: a:eth0, b: sw}
+  - {name: l2, a: b:eth0, b: sw}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2}
+  - {name: s, type: udp_sink, host: b, port: 9000}
+  - {name: u, type: udp_send, host: a, target: 10.0.0.2:9000}
+`
+
+func TestParseValid(t *testing.T) {
+	s, err := Parse("v.yaml", []byte(valid+`schedule:
+  - {at: 1s, link: l1, action: down}
+  - {at: 2s, link: l1, set: {loss: 50%, b_to_a: {delay: 5ms, gilbert: {p: 1%, r: 30%}}}}
+expect:
+  - {app: p, min_replies: 3, max_loss: 0.4}
+  - {app: s, min_datagrams: 5, bytes_verified: true}
+`))
+	require.NoError(t, err)
+	assert.Equal(t, "t", s.Name)
+	assert.False(t, s.HasSeed)
+	assert.Equal(t, 10*time.Second, s.Duration)
+	require.Len(t, s.Hosts, 2)
+	assert.Equal(t, DeriveMAC("a", "eth0"), s.Hosts[0].Interfaces[0].MAC)
+	assert.Equal(t, byte(0x02), s.Hosts[0].Interfaces[0].MAC[0])
+	assert.Equal(t, Endpoint{Host: "a", Iface: "eth0"}, s.Links[0].A)
+	assert.Equal(t, Endpoint{Switch: "sw"}, s.Links[0].B)
+	assert.Equal(t, DefaultMTU, s.Links[0].MTU)
+	assert.Equal(t, App{Name: "p", Type: AppPing, Host: "a", Target: s.Apps[0].Target, Count: 5, Size: 56, Interval: time.Second, Line: 14}, s.Apps[0])
+	assert.Equal(t, uint16(9000), s.Apps[2].TargetPort)
+	require.Len(t, s.Schedule, 2)
+	assert.Equal(t, ActionSet, s.Schedule[1].Action)
+	ab := s.Schedule[1].SetAtoB.Apply(Impair{Delay: time.Second})
+	ba := s.Schedule[1].SetBtoA.Apply(Impair{})
+	assert.Equal(t, Impair{Loss: 0.5, Delay: time.Second}, ab)
+	assert.Equal(t, Impair{Loss: 0.5, Delay: 5 * time.Millisecond, Gilbert: &Gilbert{P: 0.01, R: 0.3, LossBad: 1}}, ba)
+	require.NotNil(t, s.Expect[0].MaxLoss)
+	assert.InDelta(t, 0.4, *s.Expect[0].MaxLoss, 1e-12)
+}
+
+func TestParseImpairValues(t *testing.T) {
+	s, err := Parse("v.yaml", []byte(strings.Replace(valid, "{name: l1, a: a:eth0, b: sw}",
+		`{name: l1, a: a:eth0, b: sw, mtu: 9000, impair: {loss: 0.05, delay: 10ms, jitter: 2ms, reorder: 1%, duplicate: 1%, corrupt: 0.1%, rate: 1.5Mbit, queue: 64KiB, a_to_b: {queue: 10, rate: 100kbps}}}`, 1)))
+	require.NoError(t, err)
+	l := s.Links[0]
+	assert.Equal(t, 9000, l.MTU)
+	assert.Equal(t, int64(100000), l.AtoB.Rate)
+	assert.Equal(t, Queue{Packets: 10}, l.AtoB.Queue)
+	assert.Equal(t, int64(1500000), l.BtoA.Rate)
+	assert.Equal(t, Queue{Bytes: 65536}, l.BtoA.Queue)
+	assert.InDelta(t, 0.001, l.BtoA.Corrupt, 1e-12)
+	assert.InDelta(t, 0.05, l.AtoB.Loss, 1e-12)
+	assert.Equal(t, 2*time.Millisecond, l.AtoB.Jitter)
+}
+
+func TestParseErrors(t *testing.T) {
+	repl := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			panic("test case does not match: " + old)
+		}
+		return strings.Replace(valid, old, new, 1)
+	}
+	cases := []struct {
+		name, doc, want string
+	}{
+		{"invalid CIDR", repl("10.0.0.2/24", "10.0.0.300/24"),
+			`f.yaml:7: field "hosts[1].interfaces[0].address": invalid CIDR "10.0.0.300/24" (want an IPv4 address with a prefix length, e.g. 192.0.2.1/24, or dhcp)`},
+		{"unknown field", repl("  - name: sw", "  - name: sw\n    ports: 4"),
+			`f.yaml:10: field "switches[0].ports": unknown field (want one of name)`},
+		{"unknown top field", "nme: x\n" + valid,
+			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect)`},
+		{"missing duration", repl("duration: 10s\n", ""),
+			`f.yaml:1: field "duration": required field is missing`},
+		{"bad duration", repl("duration: 10s", "duration: 10"),
+			`f.yaml:2: field "duration": invalid duration "10" (want a number with a unit, e.g. 10ms, 1.5s, 2m)`},
+		{"bad probability", repl("b: sw}", "b: sw, impair: {loss: 150%}}"),
+			`f.yaml:11: field "links[0].impair.loss": invalid probability "150%" (want 0%..100% or 0..1)`},
+		{"bad rate", repl("b: sw}", "b: sw, impair: {rate: fast}}"),
+			`f.yaml:11: field "links[0].impair.rate": invalid rate "fast" (want e.g. 10Mbit, 512kbit, 1Gbit; 0 for unlimited)`},
+		{"bad queue", repl("b: sw}", "b: sw, impair: {queue: 0}}"),
+			`f.yaml:11: field "links[0].impair.queue": invalid queue "0" (want packets, e.g. 64, or bytes with a unit: B, KB, KiB, MB, MiB)`},
+		{"mtu range", repl("b: sw}", "b: sw, mtu: 20}"),
+			`f.yaml:11: field "links[0].mtu": 20 is out of range [68, 65535]`},
+		{"gilbert missing r", repl("b: sw}", "b: sw, impair: {gilbert: {p: 1%}}}"),
+			`f.yaml:11: field "links[0].impair.gilbert.r": required field is missing`},
+		{"bad mac", repl("address: 10.0.0.1/24}", "address: 10.0.0.1/24, mac: \"01:00:00:00:00:01\"}"),
+			`f.yaml:5: field "hosts[0].interfaces[0].mac": MAC address "01:00:00:00:00:01" is not a unicast address`},
+		{"bad name", repl("name: a\n", "name: \"a/../b\"\n"),
+			`f.yaml:4: field "hosts[0].name": invalid name "a/../b" (want 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit)`},
+		{"duplicate host", repl("switches:", "  - name: a\n    interfaces: [{name: eth0, address: 10.0.0.3/24}]\nswitches:"),
+			`f.yaml:8: field "hosts[2].name": duplicate host name "a"`},
+		{"duplicate address", repl("10.0.0.2/24", "10.0.0.1/24"),
+			`f.yaml:7: field "hosts[1].interfaces[0].address": address 10.0.0.1 is already used by a:eth0`},
+		{"network address", repl("10.0.0.2/24", "10.0.0.0/24"),
+			`f.yaml:7: field "hosts[1].interfaces[0].address": 10.0.0.0/24 is the network or broadcast address of its subnet`},
+		{"gateway off subnet", repl("  - name: b\n", "    gateway: 10.9.0.1\n  - name: b\n"),
+			`f.yaml:6: field "hosts[0].gateway": gateway 10.9.0.1 is not on any subnet of host "a"`},
+		{"link to unknown switch", repl("b: sw}", "b: sw9}"),
+			`f.yaml:11: field "links[0].b": no host interface or switch named "sw9"`},
+		{"link to bare host", repl("{name: l1, a: a:eth0, b: sw}", "{name: l1, a: a, b: sw}"),
+			`f.yaml:11: field "links[0].a": "a" is a host: name its interface, e.g. "a:eth0"`},
+		{"link to missing iface", repl("a: a:eth0", "a: a:eth1"),
+			`f.yaml:11: field "links[0].a": host "a" has no interface "eth1"`},
+		{"iface on two links", repl("a: b:eth0", "a: a:eth0"),
+			`f.yaml:12: field "links[1].a": interface a:eth0 is already attached to link "l1"`},
+		{"unknown app type", repl("type: ping", "type: pong"),
+			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of ping, udp_send, udp_sink)`},
+		{"field not for type", repl("port: 9000}", "port: 9000, count: 3}"),
+			`f.yaml:15: field "apps[1].count": not used by a udp_sink app`},
+		{"ping target missing", repl(", target: 10.0.0.2}", "}"),
+			`f.yaml:14: field "apps[0].target": required field is missing`},
+		{"udp target without port", repl("target: 10.0.0.2:9000", "target: 10.0.0.2"),
+			`f.yaml:16: field "apps[2].target": invalid IPv4 address:port "10.0.0.2" (want e.g. 192.0.2.2:9000)`},
+		{"udp size too small", repl("target: 10.0.0.2:9000}", "target: 10.0.0.2:9000, size: 4}"),
+			`f.yaml:16: field "apps[2].size": 4 is out of range [16, 65507]`},
+		{"app on unknown host", repl("host: b, port", "host: z, port"),
+			`f.yaml:15: field "apps[1].host": no host named "z"`},
+		{"app starts too late", repl("target: 10.0.0.2}", "target: 10.0.0.2, start: 10s}"),
+			`f.yaml:14: field "apps[0].start": app starts at 10s, not before the end of the run (10s)`},
+		{"event unknown link", valid + "schedule:\n  - {at: 1s, link: l9, action: down}\n",
+			`f.yaml:18: field "schedule[0].link": no link named "l9"`},
+		{"event bad action", valid + "schedule:\n  - {at: 1s, link: l1, action: explode}\n",
+			`f.yaml:18: field "schedule[0].action": unknown action "explode" (want down or up, or a set block)`},
+		{"event after end", valid + "schedule:\n  - {at: 11s, link: l1, action: down}\n",
+			`f.yaml:18: field "schedule[0].at": event at 11s is after the end of the run (10s)`},
+		{"expect unknown app", valid + "expect:\n  - {app: q, min_replies: 1}\n",
+			`f.yaml:18: field "expect[0].app": no app named "q"`},
+		{"expect wrong type", valid + "expect:\n  - {app: s, min_replies: 1}\n",
+			`f.yaml:18: field "expect[0].min_replies": min_replies applies to ping apps, and "s" is a udp_sink app`},
+		{"expect no condition", valid + "expect:\n  - {app: s}\n",
+			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified)`},
+		{"bad bool", valid + "expect:\n  - {app: s, bytes_verified: yes}\n",
+			`f.yaml:18: field "expect[0].bytes_verified": invalid boolean "yes" (want true or false)`},
+		{"duplicate key", repl("duration: 10s", "duration: 10s\nduration: 5s"),
+			`f.yaml:3: field "duration": duplicate field`},
+		{"alias", "name: &x t\n" + valid[8:],
+			`f.yaml:1: YAML anchors and aliases are not supported`},
+		{"syntax", "name: [t\n",
+			`f.yaml:1: invalid YAML: did not find expected ',' or ']'`},
+		{"not a mapping", "- a\n",
+			`f.yaml:1: want a mapping, got a list`},
+		{"empty", "",
+			`f.yaml: empty scenario`},
+		{"hosts not a list", "name: t\nduration: 1s\nhosts: 3\n",
+			`f.yaml:3: field "hosts": want a list, got "3"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(c.doc))
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	doc := strings.Replace(strings.Replace(valid, "10.0.0.2/24", "10.0.0.300/24", 1), "type: ping", "type: pong", 1)
+	_, err := Parse("f.yaml", []byte(doc))
+	var es Errors
+	require.ErrorAs(t, err, &es)
+	require.Len(t, es, 2)
+	assert.Equal(t, 7, es[0].Line)
+	assert.Equal(t, "apps[0].type", es[1].Field)
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(valid), 0o644))
+	s, err := Load(p)
+	require.NoError(t, err)
+	assert.Equal(t, p, s.File)
+
+	_, err = Load(filepath.Join(dir, "missing.yaml"))
+	assert.ErrorContains(t, err, "open scenario")
+}
+
+func TestExamplesParse(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		_, err := Load(f)
+		assert.NoError(t, err, f)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte(valid + "schedule:\n  - {at: 1s, link: l1, set: {gilbert: off, a_to_b: {rate: 1Gbit}}}\n"))
+	f.Add([]byte("name: &a x\nduration: *a\n"))
+	f.Add([]byte("hosts: [[[[[[]]]]]]\n"))
+	f.Add([]byte("name: x\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: dhcp}]}]\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("fuzz.yaml", data)
+		if err == nil {
+			require.NotNil(t, s)
+			require.NotEmpty(t, s.Hosts)
+			require.Positive(t, s.Duration)
+		} else {
+			require.Nil(t, s)
+		}
+	})
+}

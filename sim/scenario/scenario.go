@@ -1,0 +1,280 @@
+// Package scenario reads simnet scenario files (YAML), validates them and
+// runs them in the simulator.
+//
+// A scenario names hosts with their interfaces, switches, links with
+// impairments per direction, built-in applications, a schedule of link
+// events, a duration and expectations. Parse and Load decode a file through
+// yaml.Node so that every problem is reported as one line naming the file,
+// the line and the field:
+//
+//	lab.yaml:12: field "hosts[2].interfaces[0].address": invalid CIDR "10.0.0.300/24"
+//
+// Unknown fields, anchors and aliases are rejected. docs/scenarios.md
+// describes the schema with complete examples.
+package scenario
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Scenario is a validated scenario file.
+type Scenario struct {
+	// File is the name the scenario was read from, used in messages.
+	File string
+	// Name names the scenario (output directories, reports).
+	Name string
+	// Seed is the run's seed; HasSeed reports whether the file set it.
+	Seed    uint64
+	HasSeed bool
+	// Duration is how long the simulated run lasts.
+	Duration time.Duration
+	// Hosts, Switches, Links, Apps, Schedule and Expect keep file order.
+	Hosts    []Host
+	Switches []Switch
+	Links    []Link
+	Apps     []App
+	Schedule []Event
+	Expect   []Expectation
+}
+
+// Host is one simulated host.
+type Host struct {
+	Name       string
+	Interfaces []Interface
+	// Gateway is the default gateway, or the zero Addr when unset.
+	Gateway netip.Addr
+	// Line is where the host is declared.
+	Line int
+}
+
+// Interface is one network interface of a host.
+type Interface struct {
+	Name string
+	// Address is the interface's address and prefix; it is the zero Prefix
+	// when DHCP is set.
+	Address netip.Prefix
+	// DHCP reports that the address is to be obtained by DHCP.
+	DHCP bool
+	// MAC is the interface's Ethernet address: the one in the file, or one
+	// derived from the host and interface names.
+	MAC [6]byte
+	// MACSet reports whether the file gave MAC explicitly.
+	MACSet bool
+	Line   int
+}
+
+// Switch is a learning Ethernet switch; each link to it adds a port.
+type Switch struct {
+	Name string
+	Line int
+}
+
+// Endpoint is one end of a link: a host's interface or a switch.
+type Endpoint struct {
+	// Host and Iface are set for a host interface ("host:iface").
+	Host, Iface string
+	// Switch is set when the end is a switch.
+	Switch string
+}
+
+// String renders e as written in a scenario file.
+func (e Endpoint) String() string {
+	if e.Switch != "" {
+		return e.Switch
+	}
+	return e.Host + ":" + e.Iface
+}
+
+// IsSwitch reports whether e is a switch port.
+func (e Endpoint) IsSwitch() bool { return e.Switch != "" }
+
+// DefaultMTU is the MTU of a link that does not set one.
+const DefaultMTU = 1500
+
+// Link joins two endpoints, with impairments per direction.
+type Link struct {
+	Name string
+	A, B Endpoint
+	// MTU is the largest IP packet the link carries.
+	MTU int
+	// AtoB and BtoA are the impairments of each direction.
+	AtoB, BtoA Impair
+	Line       int
+}
+
+// Gilbert is a Gilbert-Elliott burst-loss model: P is the probability of
+// moving from the good to the bad state per frame, R of moving back, and
+// LossGood/LossBad the loss probability in each state.
+type Gilbert struct {
+	P, R, LossGood, LossBad float64
+}
+
+// Queue bounds a rate limiter's drop-tail queue in packets or in bytes
+// (one of the two is non-zero when the queue is bounded).
+type Queue struct {
+	Packets int
+	Bytes   int
+}
+
+// Impair is what a link does to the frames of one direction. The zero
+// Impair is a perfect link. Probabilities are fractions in [0, 1].
+type Impair struct {
+	Loss      float64
+	Gilbert   *Gilbert
+	Delay     time.Duration
+	Jitter    time.Duration
+	Reorder   float64
+	Duplicate float64
+	Corrupt   float64
+	// Rate is the bandwidth in bits per second; 0 is unlimited.
+	Rate int64
+	// Queue bounds the rate limiter's queue (zero: the simulator's default).
+	Queue Queue
+}
+
+// ImpairPatch is a set of impairment fields given in a file: nil fields are
+// left as they are. A link's impair block is a patch over the zero Impair;
+// a schedule's set block is a patch over the current one.
+type ImpairPatch struct {
+	Loss      *float64
+	Gilbert   **Gilbert
+	Delay     *time.Duration
+	Jitter    *time.Duration
+	Reorder   *float64
+	Duplicate *float64
+	Corrupt   *float64
+	Rate      *int64
+	Queue     *Queue
+}
+
+// IsZero reports whether p changes nothing.
+func (p ImpairPatch) IsZero() bool { return p == ImpairPatch{} }
+
+// Apply returns base with p's fields replaced.
+func (p ImpairPatch) Apply(base Impair) Impair {
+	if p.Loss != nil {
+		base.Loss = *p.Loss
+	}
+	if p.Gilbert != nil {
+		base.Gilbert = *p.Gilbert
+	}
+	if p.Delay != nil {
+		base.Delay = *p.Delay
+	}
+	if p.Jitter != nil {
+		base.Jitter = *p.Jitter
+	}
+	if p.Reorder != nil {
+		base.Reorder = *p.Reorder
+	}
+	if p.Duplicate != nil {
+		base.Duplicate = *p.Duplicate
+	}
+	if p.Corrupt != nil {
+		base.Corrupt = *p.Corrupt
+	}
+	if p.Rate != nil {
+		base.Rate = *p.Rate
+	}
+	if p.Queue != nil {
+		base.Queue = *p.Queue
+	}
+	return base
+}
+
+// merge returns p with q's set fields laid over it.
+func (p ImpairPatch) merge(q ImpairPatch) ImpairPatch {
+	if q.Loss != nil {
+		p.Loss = q.Loss
+	}
+	if q.Gilbert != nil {
+		p.Gilbert = q.Gilbert
+	}
+	if q.Delay != nil {
+		p.Delay = q.Delay
+	}
+	if q.Jitter != nil {
+		p.Jitter = q.Jitter
+	}
+	if q.Reorder != nil {
+		p.Reorder = q.Reorder
+	}
+	if q.Duplicate != nil {
+		p.Duplicate = q.Duplicate
+	}
+	if q.Corrupt != nil {
+		p.Corrupt = q.Corrupt
+	}
+	if q.Rate != nil {
+		p.Rate = q.Rate
+	}
+	if q.Queue != nil {
+		p.Queue = q.Queue
+	}
+	return p
+}
+
+// The application types a scenario may run.
+const (
+	AppPing    = "ping"
+	AppUDPSink = "udp_sink"
+	AppUDPSend = "udp_send"
+)
+
+// App is one built-in application instance.
+type App struct {
+	Name string
+	Type string
+	Host string
+	// Target is the destination: an address for ping, an address and port
+	// for udp_send (zero when unused).
+	Target     netip.Addr
+	TargetPort uint16
+	// Port is the sink's listening port, or udp_send's source port (0:
+	// ephemeral).
+	Port uint16
+	// Count is the number of packets to send.
+	Count int
+	// Size is the payload size in bytes.
+	Size int
+	// Interval is the time between two sends.
+	Interval time.Duration
+	// Start is when the app starts, from the beginning of the run.
+	Start time.Duration
+	Line  int
+}
+
+// The actions of a schedule event.
+const (
+	ActionDown = "down"
+	ActionUp   = "up"
+	ActionSet  = "set"
+)
+
+// Event is one scheduled change to a link.
+type Event struct {
+	At     time.Duration
+	Link   string
+	Action string
+	// SetAtoB and SetBtoA are the impairment changes of a set action.
+	SetAtoB, SetBtoA ImpairPatch
+	Line             int
+}
+
+// Expectation is a condition on an app's result, checked after the run.
+// Nil criteria are not checked.
+type Expectation struct {
+	App string
+	// MinReplies is the least number of echo replies a ping must get.
+	MinReplies *int
+	// MaxLoss is the largest fraction of pings that may go unanswered.
+	MaxLoss *float64
+	// MinDatagrams is the least number of distinct datagrams a sink must
+	// receive.
+	MinDatagrams *int
+	// BytesVerified requires (true) that every datagram a sink received
+	// had the expected contents.
+	BytesVerified *bool
+	Line          int
+}

@@ -1,0 +1,253 @@
+package scenario
+
+import (
+	"hash/fnv"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxDuration bounds every duration in a file (simulated time).
+const maxDuration = 1000 * time.Hour
+
+func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	if s == "0" {
+		return 0, true
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		d.fail(n, path, "invalid duration %q (want a number with a unit, e.g. 10ms, 1.5s, 2m)", s)
+		return 0, false
+	}
+	if v < 0 {
+		d.fail(n, path, "duration %q must not be negative", s)
+		return 0, false
+	}
+	if v > maxDuration {
+		d.fail(n, path, "duration %q is longer than %v", s, maxDuration)
+		return 0, false
+	}
+	return v, true
+}
+
+// fraction reads a probability written as a percentage ("5%") or a
+// fraction (0.05).
+func (d *decoder) fraction(n *yaml.Node, path string) (float64, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err == nil && pct {
+		v /= 100
+	}
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
+		d.fail(n, path, "invalid probability %q (want 0%%..100%% or 0..1)", s)
+		return 0, false
+	}
+	return v, true
+}
+
+// rateUnits are the bandwidth units, in bits per second, matched without
+// regard to case.
+var rateUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"gbit", 1e9}, {"gbps", 1e9},
+	{"mbit", 1e6}, {"mbps", 1e6},
+	{"kbit", 1e3}, {"kbps", 1e3},
+	{"bit", 1}, {"bps", 1},
+}
+
+// rate reads a bandwidth: bits per second, or a number with a unit such as
+// 10Mbit or 1.5Gbps.
+func (d *decoder) rate(n *yaml.Node, path string) (int64, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	num, mult := s, 1.0
+	lower := strings.ToLower(s)
+	for _, u := range rateUnits {
+		if strings.HasSuffix(lower, u.suffix) {
+			num, mult = s[:len(s)-len(u.suffix)], u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	v *= mult
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1e12 || (v > 0 && v < 1) {
+		d.fail(n, path, "invalid rate %q (want e.g. 10Mbit, 512kbit, 1Gbit; 0 for unlimited)", s)
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// sizeUnits are the byte-size units of a queue bound.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1000}, {"MB", 1000000}, {"B", 1},
+}
+
+// queue reads a queue bound: a packet count, or a byte size with a unit.
+func (d *decoder) queue(n *yaml.Node, path string) (Queue, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return Queue{}, false
+	}
+	for _, u := range sizeUnits {
+		if num, found := strings.CutSuffix(s, u.suffix); found {
+			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || v < 1 || v > (1<<30)/u.mult {
+				break
+			}
+			return Queue{Bytes: int(v * u.mult)}, true
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err == nil && v >= 1 && v <= 1<<20 {
+		return Queue{Packets: int(v)}, true
+	}
+	d.fail(n, path, "invalid queue %q (want packets, e.g. 64, or bytes with a unit: B, KB, KiB, MB, MiB)", s)
+	return Queue{}, false
+}
+
+func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	if err != nil || n.ShortTag() != "!!int" {
+		d.fail(n, path, "invalid integer %q", s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		d.fail(n, path, "%d is out of range [%d, %d]", v, lo, hi)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) seed(n *yaml.Node, path string) (uint64, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		d.fail(n, path, "invalid seed %q (want an integer from 0 to %d)", s, uint64(math.MaxUint64))
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return false, false
+	}
+	if n.ShortTag() != "!!bool" {
+		d.fail(n, path, "invalid boolean %q (want true or false)", s)
+		return false, false
+	}
+	return s == "true" || s == "True" || s == "TRUE", true
+}
+
+func (d *decoder) port(n *yaml.Node, path string) (uint16, bool) {
+	v, ok := d.integer(n, path, 1, 65535)
+	return uint16(v), ok
+}
+
+func (d *decoder) addr(n *yaml.Node, path string) (netip.Addr, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		d.fail(n, path, "invalid IPv4 address %q", s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+func (d *decoder) addrPort(n *yaml.Node, path string) (netip.AddrPort, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+		d.fail(n, path, "invalid IPv4 address:port %q (want e.g. 192.0.2.2:9000)", s)
+		return netip.AddrPort{}, false
+	}
+	return ap, true
+}
+
+func (d *decoder) prefix(n *yaml.Node, path string) (netip.Prefix, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		d.fail(n, path, "invalid CIDR %q (want an IPv4 address with a prefix length, e.g. 192.0.2.1/24, or dhcp)", s)
+		return netip.Prefix{}, false
+	}
+	if p.Bits() < 31 && (p.Addr() == p.Masked().Addr() || p.Addr() == broadcast(p)) {
+		d.fail(n, path, "%s is the network or broadcast address of its subnet", s)
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// broadcast returns the directed broadcast address of p (IPv4).
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func (d *decoder) mac(n *yaml.Node, path string) ([6]byte, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return [6]byte{}, false
+	}
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		d.fail(n, path, "invalid MAC address %q (want e.g. 02:00:00:00:00:01)", s)
+		return [6]byte{}, false
+	}
+	var m [6]byte
+	copy(m[:], hw)
+	if m[0]&1 != 0 || m == [6]byte{} {
+		d.fail(n, path, "MAC address %q is not a unicast address", s)
+		return [6]byte{}, false
+	}
+	return m, true
+}
+
+// DeriveMAC returns the locally administered unicast MAC that a host's
+// interface gets when the file does not give one: it depends only on the
+// two names.
+func DeriveMAC(host, iface string) [6]byte {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(host + ":" + iface))
+	v := h.Sum64()
+	return [6]byte{0x02, byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
