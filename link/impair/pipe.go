@@ -1,0 +1,420 @@
+// Package impair is one direction of a link as middleware: it takes offered
+// frames, decides their fate (loss, burst loss, delay and jitter, reordering,
+// duplication, corruption, rate limiting with a drop-tail queue, MTU, link
+// down) and delivers the survivors to a link.Receiver later, on a clock.
+//
+// It plays the role of Linux netem and smoltcp's FaultInjector, on virtual or
+// wall-clock time alike. All randomness comes from the *rand.Rand the caller
+// gives (one per direction, from rng.New), so a run is reproducible from its
+// seed. Pending frames are held in pooled buffers, in a heap ordered by
+// (delivery instant, sequence), with one clock.Timer armed at the earliest:
+// nothing is allocated per frame in steady state.
+package impair
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// etherHeaderLen is the length of an Ethernet II header without VLAN tag.
+const etherHeaderLen = 14
+
+// DefaultBufSize is the buffer size of the pool a Pipe makes for itself.
+const DefaultBufSize = 2048
+
+// Counters are a direction's running totals. A frame sent twice counts once
+// in Offered and twice in Delivered.
+type Counters struct {
+	// Offered is the number of frames offered to Send.
+	Offered uint64 `json:"offered"`
+	// OfferedBytes is the total length of the offered frames.
+	OfferedBytes uint64 `json:"offered_bytes"`
+	// Delivered is the number of frames (including duplicate copies)
+	// handed to the receiver.
+	Delivered uint64 `json:"delivered"`
+	// DeliveredBytes is the total length of the delivered frames.
+	DeliveredBytes uint64 `json:"delivered_bytes"`
+	// Dropped is the number of frames dropped, for any reason.
+	Dropped uint64 `json:"dropped"`
+	// DroppedLoss counts drops by the Bernoulli loss model.
+	DroppedLoss uint64 `json:"dropped_loss"`
+	// DroppedBurst counts drops by the Gilbert-Elliott model.
+	DroppedBurst uint64 `json:"dropped_burst"`
+	// DroppedQueueFull counts drops by the rate limiter's full queue.
+	DroppedQueueFull uint64 `json:"dropped_queue_full"`
+	// DroppedMTU counts frames whose payload exceeded the MTU.
+	DroppedMTU uint64 `json:"dropped_mtu"`
+	// DroppedLinkDown counts frames offered, or in flight, while the link
+	// was down.
+	DroppedLinkDown uint64 `json:"dropped_link_down"`
+	// DroppedNoPeer counts frames with no receiver to deliver them to.
+	DroppedNoPeer uint64 `json:"dropped_no_peer"`
+	// Duplicated is the number of frames sent twice.
+	Duplicated uint64 `json:"duplicated"`
+	// Corrupted is the number of frames with a flipped bit.
+	Corrupted uint64 `json:"corrupted"`
+	// Reordered is the number of frames held back so later ones overtake.
+	Reordered uint64 `json:"reordered"`
+}
+
+// pending is a frame waiting for its delivery instant.
+type pending struct {
+	at   clock.Time
+	seq  uint64
+	buf  []byte
+	note link.Note
+}
+
+// Pipe is one direction of a link. It is driven from one loop and is not
+// safe for concurrent use. Pipe satisfies link.Endpoint for the sending
+// side: Send offers a frame, SetReceiver sets where survivors go.
+type Pipe struct {
+	clk  clock.Clock
+	rnd  *rand.Rand
+	cfg  Config
+	pool *link.BufPool
+	recv link.Receiver
+
+	down      bool
+	bad       bool       // Gilbert-Elliott state
+	busyUntil clock.Time // when the rate limiter finishes its backlog
+	lastAt    clock.Time // latest delivery instant, for KeepOrder
+	fin       []clock.Time
+	finHead   int
+	finLen    int
+
+	seq   uint64
+	queue []pending
+	timer clock.Timer
+
+	cnt     Counters
+	dropped [link.DropError + 1]uint64
+}
+
+// New returns an up Pipe with configuration cfg that draws its decisions
+// from rnd and times deliveries on clk. Held frames are copied into buffers
+// from pool; a nil pool makes the Pipe its own.
+func New(clk clock.Clock, rnd *rand.Rand, cfg Config, pool *link.BufPool) (*Pipe, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clk == nil || rnd == nil {
+		return nil, fmt.Errorf("impair: new pipe: nil clock or random source")
+	}
+	if pool == nil {
+		pool = link.NewBufPool(DefaultBufSize)
+	}
+	p := &Pipe{clk: clk, rnd: rnd, pool: pool, queue: make([]pending, 0, 64)}
+	p.timer.Init(clock.HandlerFunc(p.fire))
+	p.apply(cfg)
+	return p, nil
+}
+
+// Config returns the current configuration.
+func (p *Pipe) Config() Config { return p.cfg }
+
+// SetConfig replaces the configuration for frames offered from now on;
+// frames already in flight keep the fate decided for them.
+func (p *Pipe) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	p.apply(cfg)
+	return nil
+}
+
+// apply installs a validated configuration.
+func (p *Pipe) apply(cfg Config) {
+	p.cfg = cfg
+	if !cfg.Burst.Enabled() {
+		p.bad = false
+	}
+	if n := cfg.queuePackets(); n != len(p.fin) {
+		fin := make([]clock.Time, n)
+		// Keep the newest finish instants that still fit.
+		keep := min(p.finLen, n)
+		for i := 0; i < keep; i++ {
+			fin[i] = p.fin[(p.finHead+p.finLen-keep+i)%len(p.fin)]
+		}
+		p.fin, p.finHead, p.finLen = fin, 0, keep
+	}
+}
+
+// SetReceiver sets where delivered frames go.
+func (p *Pipe) SetReceiver(r link.Receiver) { p.recv = r }
+
+// MTU returns the configured MTU, or 0 when there is no limit.
+func (p *Pipe) MTU() int { return p.cfg.MTU }
+
+// Up reports whether the link direction is up.
+func (p *Pipe) Up() bool { return !p.down }
+
+// SetUp brings the direction up or down. Taking it down drops the frames in
+// flight (counted as DroppedLinkDown) and empties the rate limiter's queue;
+// while down, every offered frame is dropped with link.DropLinkDown.
+func (p *Pipe) SetUp(up bool) {
+	if up == !p.down {
+		return
+	}
+	p.down = !up
+	if up {
+		return
+	}
+	p.clk.Cancel(&p.timer)
+	for i := range p.queue {
+		p.pool.Put(p.queue[i].buf)
+		p.queue[i].buf = nil
+		p.countDrop(link.DropLinkDown)
+	}
+	p.queue = p.queue[:0]
+	p.busyUntil = 0
+	p.finLen = 0
+}
+
+// Pending returns the number of frames in flight.
+func (p *Pipe) Pending() int { return len(p.queue) }
+
+// Counters returns the running totals.
+func (p *Pipe) Counters() Counters {
+	c := p.cnt
+	c.DroppedLoss = p.dropped[link.DropLoss]
+	c.DroppedBurst = p.dropped[link.DropBurst]
+	c.DroppedQueueFull = p.dropped[link.DropQueueFull]
+	c.DroppedMTU = p.dropped[link.DropMTU]
+	c.DroppedLinkDown = p.dropped[link.DropLinkDown]
+	c.DroppedNoPeer = p.dropped[link.DropNoPeer]
+	return c
+}
+
+func (p *Pipe) countDrop(r link.DropReason) {
+	p.cnt.Dropped++
+	if int(r) < len(p.dropped) {
+		p.dropped[r]++
+	}
+}
+
+func (p *Pipe) drop(r link.DropReason) link.Note {
+	p.countDrop(r)
+	return link.Note{Drop: r}
+}
+
+// chance draws a Bernoulli trial of probability q, without consuming
+// randomness when q is 0 or 1.
+func (p *Pipe) chance(q float64) bool {
+	if q <= 0 {
+		return false
+	}
+	if q >= 1 {
+		return true
+	}
+	return p.rnd.Float64() < q
+}
+
+// Send offers frame and returns what the link decided for it. The frame is
+// copied; delivery, if any, happens later from a timer on the clock, never
+// from within Send.
+func (p *Pipe) Send(frame []byte) link.Note {
+	c := &p.cfg
+	p.cnt.Offered++
+	p.cnt.OfferedBytes += uint64(len(frame))
+	if p.down {
+		return p.drop(link.DropLinkDown)
+	}
+	if p.recv == nil {
+		return p.drop(link.DropNoPeer)
+	}
+	if c.MTU > 0 && len(frame)-etherHeaderLen > c.MTU {
+		return p.drop(link.DropMTU)
+	}
+	if c.Burst.Enabled() {
+		if p.bad {
+			p.bad = !p.chance(c.Burst.R)
+		} else {
+			p.bad = p.chance(c.Burst.P)
+		}
+		lossp := c.Burst.LossGood
+		if p.bad {
+			lossp = c.Burst.LossBad
+		}
+		if p.chance(lossp) {
+			return p.drop(link.DropBurst)
+		}
+	}
+	if p.chance(c.Loss) {
+		return p.drop(link.DropLoss)
+	}
+	now := p.clk.Now()
+	at := now
+	if c.Rate > 0 {
+		var ok bool
+		if at, ok = p.enqueue(now, len(frame)); !ok {
+			return p.drop(link.DropQueueFull)
+		}
+	}
+
+	var note link.Note
+	dup := p.chance(c.Duplicate)
+	corrupt := len(frame) > etherHeaderLen && p.chance(c.Corrupt)
+	at = at.Add(p.delay())
+	if c.KeepOrder && at < p.lastAt {
+		at = p.lastAt
+	}
+	if p.chance(c.Reorder) {
+		note.Reordered = true
+		note.HeldBack = c.ReorderDelay
+		p.cnt.Reordered++
+		at = at.Add(c.ReorderDelay)
+	} else if at > p.lastAt {
+		p.lastAt = at
+	}
+
+	buf := p.pool.Get(frame)
+	if corrupt {
+		off := etherHeaderLen + p.rnd.IntN(len(frame)-etherHeaderLen)
+		buf[off] ^= 1 << p.rnd.IntN(8)
+		note.CorruptByte = off + 1
+		p.cnt.Corrupted++
+	}
+	p.push(at, buf, note)
+	if dup {
+		p.cnt.Duplicated++
+		p.push(at, p.pool.Get(frame), link.Note{Duplicated: true})
+		note.Duplicated = true
+	}
+	return note
+}
+
+// enqueue admits a frame of n bytes into the rate limiter's drop-tail queue
+// and returns the instant its serialisation ends, or false when the queue is
+// full.
+func (p *Pipe) enqueue(now clock.Time, n int) (clock.Time, bool) {
+	c := &p.cfg
+	start := p.busyUntil
+	if start < now {
+		start = now
+	}
+	if c.QueueBytes > 0 {
+		backlog := float64(start-now) * float64(c.Rate) / 8e9
+		if backlog+float64(n) > float64(c.QueueBytes) {
+			return 0, false
+		}
+	}
+	if len(p.fin) > 0 {
+		// Frames whose serialisation has ended have left the queue.
+		for p.finLen > 0 && p.fin[p.finHead] <= now {
+			p.finHead = (p.finHead + 1) % len(p.fin)
+			p.finLen--
+		}
+		if p.finLen == len(p.fin) {
+			return 0, false
+		}
+	}
+	end := start.Add(time.Duration(int64(n) * 8e9 / c.Rate))
+	p.busyUntil = end
+	if len(p.fin) > 0 {
+		p.fin[(p.finHead+p.finLen)%len(p.fin)] = end
+		p.finLen++
+	}
+	return end, true
+}
+
+// delay draws one frame's delay.
+func (p *Pipe) delay() time.Duration {
+	c := &p.cfg
+	d := c.Delay
+	if c.Jitter > 0 {
+		var off float64
+		if c.JitterDist == JitterNormal {
+			off = p.rnd.NormFloat64()
+		} else {
+			off = 2*p.rnd.Float64() - 1
+		}
+		d += time.Duration(off * float64(c.Jitter))
+		if d < 0 {
+			d = 0
+		}
+	}
+	return d
+}
+
+// push queues buf for delivery at at and re-arms the timer when it becomes
+// the earliest.
+func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
+	p.seq++
+	p.queue = append(p.queue, pending{at: at, seq: p.seq, buf: buf, note: note})
+	p.siftUp(len(p.queue) - 1)
+	if p.queue[0].seq == p.seq {
+		p.clk.Schedule(&p.timer, at)
+	}
+}
+
+// fire delivers every frame due at now that was queued before the timer
+// fired; frames queued during delivery wait for the next turn, so events
+// scheduled elsewhere for the same instant run in between.
+func (p *Pipe) fire(now clock.Time) {
+	limit := p.seq
+	for len(p.queue) > 0 && p.queue[0].at <= now && p.queue[0].seq <= limit {
+		e := p.pop()
+		if p.recv == nil {
+			p.countDrop(link.DropNoPeer)
+		} else {
+			p.cnt.Delivered++
+			p.cnt.DeliveredBytes += uint64(len(e.buf))
+			p.recv.Receive(e.buf, e.note)
+		}
+		p.pool.Put(e.buf)
+	}
+	if len(p.queue) > 0 {
+		p.clk.Schedule(&p.timer, p.queue[0].at)
+	}
+}
+
+func (p *Pipe) less(i, j int) bool {
+	a, b := &p.queue[i], &p.queue[j]
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.seq < b.seq
+}
+
+func (p *Pipe) siftUp(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !p.less(i, parent) {
+			return
+		}
+		p.queue[i], p.queue[parent] = p.queue[parent], p.queue[i]
+		i = parent
+	}
+}
+
+func (p *Pipe) pop() pending {
+	q := p.queue
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = pending{}
+	p.queue = q[:last]
+	n := last
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && p.less(r, l) {
+			m = r
+		}
+		if !p.less(m, i) {
+			break
+		}
+		p.queue[i], p.queue[m] = p.queue[m], p.queue[i]
+		i = m
+	}
+	return top
+}
