@@ -1,0 +1,66 @@
+package pcap
+
+import (
+	"fmt"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// Tap is capture middleware around a link.Endpoint: every frame sent through
+// it is recorded as outbound with the Note the inner endpoint returned (so a
+// dropped frame appears with the reason), and every frame the inner endpoint
+// delivers is recorded as inbound with its Note, then passed on. Timestamps
+// come from the clock. Write errors are kept by the Writer (see Writer.Err).
+type Tap struct {
+	inner link.Endpoint
+	clk   clock.Clock
+	w     *Writer
+	ifc   int
+	recv  link.Receiver
+}
+
+// NewTap wraps inner, recording into w as the interface name (by convention
+// "host:iface").
+func NewTap(inner link.Endpoint, clk clock.Clock, w *Writer, name string) (*Tap, error) {
+	if inner == nil || clk == nil || w == nil {
+		return nil, fmt.Errorf("pcap: new tap %q: nil endpoint, clock or writer", name)
+	}
+	ifc, err := w.AddInterface(name)
+	if err != nil {
+		return nil, fmt.Errorf("pcap: new tap: %w", err)
+	}
+	return &Tap{inner: inner, clk: clk, w: w, ifc: ifc}, nil
+}
+
+// Send offers frame to the inner endpoint and records it as outbound with
+// the returned Note.
+func (t *Tap) Send(frame []byte) link.Note {
+	note := t.inner.Send(frame)
+	_ = t.w.WritePacket(t.ifc, t.clk.Now(), Outbound, frame, note)
+	return note
+}
+
+// SetReceiver sets where inbound frames go after they are recorded. With a
+// nil receiver the tap detaches from the inner endpoint, so the link sees
+// no peer.
+func (t *Tap) SetReceiver(r link.Receiver) {
+	t.recv = r
+	if r == nil {
+		t.inner.SetReceiver(nil)
+		return
+	}
+	t.inner.SetReceiver(link.ReceiverFunc(t.receive))
+}
+
+// receive records an inbound frame and passes it on.
+func (t *Tap) receive(frame []byte, note link.Note) {
+	_ = t.w.WritePacket(t.ifc, t.clk.Now(), Inbound, frame, note)
+	t.recv.Receive(frame, note)
+}
+
+// MTU returns the inner endpoint's MTU.
+func (t *Tap) MTU() int { return t.inner.MTU() }
+
+// Writer returns the capture the tap records into.
+func (t *Tap) Writer() *Writer { return t.w }
