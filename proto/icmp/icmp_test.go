@@ -208,8 +208,14 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(out, want) {
 			t.Fatalf("re-encoded %x, parsed %x", []byte(out), in)
 		}
-		if m.VerifyChecksum() != (m.Checksum() == out.Checksum() || (m.Checksum()^out.Checksum()) == 0xffff) {
+		if m.VerifyChecksum() != sameChecksum(m.Checksum(), out.Checksum()) {
 			t.Fatalf("checksum %#x verifies=%v but computed %#x", m.Checksum(), m.VerifyChecksum(), out.Checksum())
 		}
 	})
+}
+
+// sameChecksum reports whether two checksum fields are equal in ones'
+// complement arithmetic, where 0x0000 and 0xffff are both zero.
+func sameChecksum(a, b uint16) bool {
+	return a == b || (a == 0 || a == 0xffff) && (b == 0 || b == 0xffff)
 }
