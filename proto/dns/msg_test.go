@@ -12,7 +12,7 @@ import (
 
 func sampleMsg() *Msg {
 	return &Msg{
-		Header: Header{ID: 0xBEEF, Response: true, Authoritative: true, RecursionDesired: true, Rcode: RcodeSuccess},
+		Header:   Header{ID: 0xBEEF, Response: true, Authoritative: true, RecursionDesired: true, Rcode: RcodeSuccess},
 		Question: []Question{{Name: "www.example.com.", Type: TypeA, Class: ClassINET}},
 		Answer: []RR{
 			{Name: "www.example.com.", Type: TypeCNAME, Class: ClassINET, TTL: 300, Data: &CNAME{"web.example.com."}},

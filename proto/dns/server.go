@@ -218,44 +218,45 @@ type query struct {
 	do     bool
 }
 
-// parseQuery reads the question and the OPT record of a query. It returns
-// an rcode other than success when the query is malformed.
-func parseQuery(b []byte, q *query, nb []byte) Rcode {
+// parseQuery reads the question and the OPT record of a query into q and
+// returns the question name, read into nb. It returns an rcode other than
+// success when the query is malformed. (The name is returned rather than
+// stored through q so that nb stays on the caller's stack.)
+func parseQuery(b []byte, q *query, nb []byte) ([]byte, Rcode) {
 	qd := binary.BigEndian.Uint16(b[4:])
 	an := int(binary.BigEndian.Uint16(b[6:]))
 	ns := int(binary.BigEndian.Uint16(b[8:]))
 	ar := int(binary.BigEndian.Uint16(b[10:]))
 	if Opcode(q.flags>>11)&0xF != OpcodeQuery {
-		return RcodeNotImplemented
+		return nil, RcodeNotImplemented
 	}
 	// RFC 9619: a query carries exactly one question.
 	if qd != 1 {
-		return RcodeFormatError
+		return nil, RcodeFormatError
 	}
 	w, off, err := readName(nb, b, HeaderLen)
 	if err != nil || off+4 > len(b) {
-		return RcodeFormatError
+		return nil, RcodeFormatError
 	}
-	q.qname = w
 	q.qtype = Type(binary.BigEndian.Uint16(b[off:]))
 	q.qclass = Class(binary.BigEndian.Uint16(b[off+2:]))
 	off += 4
 	for i := 0; i < an+ns+ar; i++ {
 		next, err := skipName(b, off)
 		if err != nil || next+10 > len(b) {
-			return RcodeFormatError
+			return nil, RcodeFormatError
 		}
 		t := Type(binary.BigEndian.Uint16(b[next:]))
 		rdlen := int(binary.BigEndian.Uint16(b[next+8:]))
 		end := next + 10 + rdlen
 		if end > len(b) {
-			return RcodeFormatError
+			return nil, RcodeFormatError
 		}
 		if t == TypeOPT {
 			// RFC 6891 section 6.1.1: one OPT, in the additional
 			// section, owned by the root.
 			if q.edns || i < an+ns || next != off+1 {
-				return RcodeFormatError
+				return nil, RcodeFormatError
 			}
 			q.edns = true
 			q.size = max(binary.BigEndian.Uint16(b[next+2:]), MinUDPSize)
@@ -265,9 +266,9 @@ func parseQuery(b []byte, q *query, nb []byte) Rcode {
 		off = end
 	}
 	if q.qtype == TypeOPT {
-		return RcodeFormatError
+		return nil, RcodeFormatError
 	}
-	return RcodeSuccess
+	return w, RcodeSuccess
 }
 
 // Answer returns the response to the query in b, or nil when the query
@@ -282,7 +283,8 @@ func (s *Server) Answer(b []byte, tr Transport) []byte {
 	s.Stats.Queries++
 	var nb [MaxNameLen + 1]byte
 	q := query{id: binary.BigEndian.Uint16(b), flags: binary.BigEndian.Uint16(b[2:])}
-	rc := parseQuery(b, &q, nb[:0])
+	qname, rc := parseQuery(b, &q, nb[:0])
+	q.qname = qname
 	limit := 0xFFFF
 	if tr == UDP {
 		limit = MinUDPSize

@@ -129,10 +129,11 @@ func lexZone(s string, fn func(e *entry) error) error {
 			i++
 		case c == '"':
 			j := i + 1
+			qline := line
 			var sb strings.Builder
 			for {
 				if j >= len(s) {
-					return &ParseError{Line: line, Err: errors.New("unterminated quoted string")}
+					return &ParseError{Line: qline, Err: errors.New("unterminated quoted string")}
 				}
 				if s[j] == '"' {
 					break
