@@ -10,13 +10,14 @@ import (
 
 // Limits on the size of a scenario.
 const (
-	maxItems    = 10000    // hosts, switches, links, apps, events or expectations
-	maxCount    = 10000000 // packets an app sends
-	maxPayload  = 65507    // largest UDP or ICMP payload in an IPv4 packet
-	minUDPSize  = 16       // udp_send payload: sequence number and check word
-	minMTU      = 68       // RFC 791: every IPv4 module must forward 68 bytes
-	maxMTU      = 65535
-	defaultPing = 5
+	maxItems     = 10000    // hosts, switches, links, apps, events or expectations
+	maxCount     = 10000000 // packets an app sends
+	maxPingCount = 65535    // one 16-bit sequence number per echo request
+	maxPayload   = 65507    // largest UDP or ICMP payload in an IPv4 packet
+	minUDPSize   = 16       // udp_send payload: sequence number and check word
+	minMTU       = 68       // RFC 791: every IPv4 module must forward 68 bytes
+	maxMTU       = 65535
+	defaultPing  = 5
 )
 
 // parsed keeps the decoded mappings next to the values, so that checks
@@ -200,11 +201,14 @@ func (d *decoder) link(n *yaml.Node, path string) (Link, *object) {
 	if in := o.get("impair"); in != nil {
 		ab, ba := d.impairBlock(in, o.field("impair"))
 		l.AtoB, l.BtoA = ab.Apply(Impair{}), ba.Apply(Impair{})
+		if (l.AtoB.Queue != Queue{} && l.AtoB.Rate == 0) || (l.BtoA.Queue != Queue{} && l.BtoA.Rate == 0) {
+			d.fail(in, o.field("impair"), "a queue bound needs a rate in the same direction")
+		}
 	}
 	return l, o
 }
 
-var impairFields = []string{"loss", "gilbert", "delay", "jitter", "reorder", "duplicate", "corrupt", "rate", "queue"}
+var impairFields = []string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}
 
 // impairBlock reads an impairment block: fields that apply to both
 // directions, and a_to_b / b_to_a blocks laid over them.
@@ -252,6 +256,7 @@ func (d *decoder) impair(o *object) ImpairPatch {
 	p.Corrupt = prob("corrupt")
 	p.Delay = dur("delay")
 	p.Jitter = dur("jitter")
+	p.ReorderDelay = dur("reorder_delay")
 	if n := o.get("rate"); n != nil {
 		if v, ok := d.rate(n, o.field("rate")); ok {
 			p.Rate = &v
@@ -289,6 +294,9 @@ func (d *decoder) gilbert(n *yaml.Node, path string) *Gilbert {
 	}
 	if v := o.get("loss_good"); v != nil {
 		g.LossGood, _ = d.fraction(v, o.field("loss_good"))
+	}
+	if g.P > 0 && g.R == 0 && o.get("r") != nil {
+		d.fail(o.get("r"), o.field("r"), "r must be positive when p is: the channel would never leave the bad state")
 	}
 	return g
 }
@@ -330,9 +338,11 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 			d.fail(o.keys[f], o.field(f), "not used by a %s app", a.Type)
 		}
 	}
+	maxN := int64(maxCount)
 	switch a.Type {
 	case AppPing:
 		a.Count, a.Size, a.Interval = defaultPing, 56, time.Second
+		maxN = maxPingCount
 		if tn := d.require(o, "target"); tn != nil {
 			a.Target, _ = d.addr(tn, o.field("target"))
 		}
@@ -355,7 +365,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	}
 	if slices.Contains(allowed, "count") {
 		if cn := o.get("count"); cn != nil {
-			v, _ := d.integer(cn, o.field("count"), 1, maxCount)
+			v, _ := d.integer(cn, o.field("count"), 1, maxN)
 			a.Count = int(v)
 		}
 		if sn := o.get("size"); sn != nil {

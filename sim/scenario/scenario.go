@@ -89,6 +89,10 @@ func (e Endpoint) String() string {
 // IsSwitch reports whether e is a switch port.
 func (e Endpoint) IsSwitch() bool { return e.Switch != "" }
 
+// DefaultReorderDelay is how long a reordered frame is held back when the
+// file does not say.
+const DefaultReorderDelay = 10 * time.Millisecond
+
 // DefaultMTU is the MTU of a link that does not set one.
 const DefaultMTU = 1500
 
@@ -120,13 +124,16 @@ type Queue struct {
 // Impair is what a link does to the frames of one direction. The zero
 // Impair is a perfect link. Probabilities are fractions in [0, 1].
 type Impair struct {
-	Loss      float64
-	Gilbert   *Gilbert
-	Delay     time.Duration
-	Jitter    time.Duration
-	Reorder   float64
-	Duplicate float64
-	Corrupt   float64
+	Loss    float64
+	Gilbert *Gilbert
+	Delay   time.Duration
+	Jitter  time.Duration
+	Reorder float64
+	// ReorderDelay is how long a reordered frame is held back (zero:
+	// DefaultReorderDelay).
+	ReorderDelay time.Duration
+	Duplicate    float64
+	Corrupt      float64
 	// Rate is the bandwidth in bits per second; 0 is unlimited.
 	Rate int64
 	// Queue bounds the rate limiter's queue (zero: the simulator's default).
@@ -137,15 +144,16 @@ type Impair struct {
 // left as they are. A link's impair block is a patch over the zero Impair;
 // a schedule's set block is a patch over the current one.
 type ImpairPatch struct {
-	Loss      *float64
-	Gilbert   **Gilbert
-	Delay     *time.Duration
-	Jitter    *time.Duration
-	Reorder   *float64
-	Duplicate *float64
-	Corrupt   *float64
-	Rate      *int64
-	Queue     *Queue
+	Loss         *float64
+	Gilbert      **Gilbert
+	Delay        *time.Duration
+	Jitter       *time.Duration
+	Reorder      *float64
+	ReorderDelay *time.Duration
+	Duplicate    *float64
+	Corrupt      *float64
+	Rate         *int64
+	Queue        *Queue
 }
 
 // IsZero reports whether p changes nothing.
@@ -167,6 +175,9 @@ func (p ImpairPatch) Apply(base Impair) Impair {
 	}
 	if p.Reorder != nil {
 		base.Reorder = *p.Reorder
+	}
+	if p.ReorderDelay != nil {
+		base.ReorderDelay = *p.ReorderDelay
 	}
 	if p.Duplicate != nil {
 		base.Duplicate = *p.Duplicate
@@ -199,6 +210,9 @@ func (p ImpairPatch) merge(q ImpairPatch) ImpairPatch {
 	}
 	if q.Reorder != nil {
 		p.Reorder = q.Reorder
+	}
+	if q.ReorderDelay != nil {
+		p.ReorderDelay = q.ReorderDelay
 	}
 	if q.Duplicate != nil {
 		p.Duplicate = q.Duplicate
