@@ -1,0 +1,302 @@
+// Package analyze decodes every frame of a capture with simnet's own
+// protocol parsers (proto/ether, proto/arp, proto/ipv4, proto/tcp,
+// proto/dns, and the small UDP, ICMP and DHCP views in this package) and
+// summarises it: per-protocol frame counts, TCP connections, DNS
+// query/response pairs, DHCP exchanges, and every frame a parser rejected.
+//
+// Counts follow tshark's convention: a protocol counts once for each frame
+// in which it is present, as `tshark -r FILE -Y PROTO` would count. To come
+// close to tshark the analysis reassembles IPv4 (and IPv6) fragments, so the
+// transport and application protocols of a fragmented datagram count in the
+// frame that completes it, and follows TCP streams on the DNS port and on
+// HTTP ports, so a DNS message over TCP or an HTTP message counts in the
+// frame that completes it. Known differences from tshark:
+//   - HTTP: tshark also counts "continuation" segments that belong to no
+//     message it could reassemble; this package counts them only on
+//     well-known HTTP ports and only for in-order data. Bodies delimited by
+//     the connection close are not counted at the close.
+//   - IPv6 is decoded only as far as needed to find UDP, TCP and DNS; it has
+//     no count of its own.
+//   - tshark's heuristic dissectors (DNS or HTTP on unusual ports) are not
+//     imitated beyond "payload starts with an HTTP request or status line".
+//
+// Protocols quoted inside ICMP errors (the IP header and the first bytes of
+// the transport header) count too, as in tshark.
+package analyze
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/replay/input"
+)
+
+// Counts holds, for each protocol, the number of frames in which it is
+// present.
+type Counts struct {
+	Frames        int `json:"frames"`
+	Ethernet      int `json:"ethernet"`
+	ARP           int `json:"arp"`
+	IPv4          int `json:"ipv4"`
+	IPv4Fragments int `json:"ipv4_fragments"`
+	ICMP          int `json:"icmp"`
+	UDP           int `json:"udp"`
+	TCP           int `json:"tcp"`
+	DHCP          int `json:"dhcp"`
+	DNS           int `json:"dns"`
+	HTTP          int `json:"http"`
+}
+
+// CountNames lists the keys of Counts in output order.
+var CountNames = []string{"frames", "ethernet", "arp", "ipv4", "ipv4_fragments", "icmp", "udp", "tcp", "dhcp", "dns", "http"}
+
+// Get returns the count named name (one of CountNames), or -1.
+func (c *Counts) Get(name string) int {
+	switch name {
+	case "frames":
+		return c.Frames
+	case "ethernet":
+		return c.Ethernet
+	case "arp":
+		return c.ARP
+	case "ipv4":
+		return c.IPv4
+	case "ipv4_fragments":
+		return c.IPv4Fragments
+	case "icmp":
+		return c.ICMP
+	case "udp":
+		return c.UDP
+	case "tcp":
+		return c.TCP
+	case "dhcp":
+		return c.DHCP
+	case "dns":
+		return c.DNS
+	case "http":
+		return c.HTTP
+	}
+	return -1
+}
+
+// Rejected is a frame one of our parsers refused, with the parser's error.
+type Rejected struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// Checksums counts transport and network checksums that did not verify.
+// Captures taken on a host with checksum offload have many; they are not
+// rejections.
+type Checksums struct {
+	IPv4 int `json:"ipv4"`
+	ICMP int `json:"icmp"`
+	UDP  int `json:"udp"`
+	TCP  int `json:"tcp"`
+}
+
+// Flows gathers the per-flow summaries.
+type Flows struct {
+	TCP  []*TCPConn      `json:"tcp"`
+	DNS  []*DNSExchange  `json:"dns"`
+	DHCP []*DHCPExchange `json:"dhcp"`
+}
+
+// Result is the outcome of an analysis.
+type Result struct {
+	Counts Counts `json:"counts"`
+	Flows  Flows  `json:"flows"`
+	// Rejected lists the first MaxRejected rejected frames; RejectedTotal
+	// counts them all.
+	Rejected      []Rejected `json:"rejected"`
+	RejectedTotal int        `json:"rejected_total"`
+	// Snapped counts frames captured shorter than they were on the wire.
+	Snapped      int       `json:"snapped"`
+	BadChecksums Checksums `json:"bad_checksums"`
+	// First and Last are the timestamps of the first and last frames.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Warnings holds non-fatal problems with the file itself (truncation).
+	Warnings []string `json:"warnings"`
+}
+
+// Limits on the state an analysis keeps, so that hostile or huge captures
+// stay within bounded memory.
+const (
+	MaxRejected  = 10000 // entries in Result.Rejected
+	MaxFlows     = 1 << 16
+	MaxDNSPairs  = 1 << 16
+	MaxDHCPFlows = 1 << 12
+)
+
+// protocol bits set while decoding one frame.
+const (
+	pEther uint16 = 1 << iota
+	pARP
+	pIPv4
+	pFrag
+	pICMP
+	pUDP
+	pTCP
+	pDHCP
+	pDNS
+	pHTTP
+)
+
+// frame is the per-frame decoding context.
+type frame struct {
+	in       *input.Frame
+	seen     uint16
+	rejected bool
+	snapped  bool
+}
+
+// Analyzer accumulates the analysis of a capture frame by frame. The zero
+// value is not ready; use New.
+type Analyzer struct {
+	res     Result
+	reasm   reassembler
+	tcp     tcpTable
+	dns     dnsTable
+	dhcp    dhcpTable
+	// scratch and scratchQuoted hold IPv4 packets whose total length had
+	// to be fixed up (see ipv4Lenient).
+	scratch, scratchQuoted []byte
+}
+
+// New returns an empty Analyzer.
+func New() *Analyzer {
+	a := &Analyzer{}
+	a.res.Rejected = []Rejected{}
+	a.res.Warnings = []string{}
+	a.reasm.init()
+	a.tcp.init()
+	a.dns.init()
+	a.dhcp.init()
+	return a
+}
+
+// Frame analyses one normalised frame. linkErr is the error Reader.Next
+// returned with it (a *input.FrameError) or nil.
+func (a *Analyzer) Frame(f *input.Frame, linkErr error) {
+	fr := frame{in: f, snapped: f.CapLen < f.OrigLen}
+	if fr.snapped {
+		a.res.Snapped++
+	}
+	if a.res.Counts.Frames == 0 {
+		a.res.First = f.Time
+	}
+	a.res.Last = f.Time
+	if f.Ether != nil {
+		fr.seen |= pEther
+	}
+	if linkErr != nil {
+		var fe *input.FrameError
+		if errors.As(linkErr, &fe) {
+			linkErr = fe.Err
+		}
+		a.reject(&fr, linkErr)
+	} else {
+		switch f.Proto {
+		case ether.TypeARP:
+			a.arp(&fr, f.Network)
+		case ether.TypeIPv4:
+			a.ipv4(&fr, f.Network, false)
+		case ether.TypeIPv6:
+			a.ipv6(&fr, f.Network, false)
+		}
+	}
+	a.count(fr.seen)
+}
+
+func (a *Analyzer) count(s uint16) {
+	c := &a.res.Counts
+	c.Frames++
+	add := func(bit uint16, n *int) {
+		if s&bit != 0 {
+			*n++
+		}
+	}
+	add(pEther, &c.Ethernet)
+	add(pARP, &c.ARP)
+	add(pIPv4, &c.IPv4)
+	add(pFrag, &c.IPv4Fragments)
+	add(pICMP, &c.ICMP)
+	add(pUDP, &c.UDP)
+	add(pTCP, &c.TCP)
+	add(pDHCP, &c.DHCP)
+	add(pDNS, &c.DNS)
+	add(pHTTP, &c.HTTP)
+}
+
+// reject records the first parser error of a frame.
+func (a *Analyzer) reject(fr *frame, err error) {
+	if fr.rejected {
+		return
+	}
+	fr.rejected = true
+	a.res.RejectedTotal++
+	if len(a.res.Rejected) < MaxRejected {
+		a.res.Rejected = append(a.res.Rejected, Rejected{Index: fr.in.Index, Reason: err.Error()})
+	}
+}
+
+// Warn records a problem with the capture file.
+func (a *Analyzer) Warn(msg string) { a.res.Warnings = append(a.res.Warnings, msg) }
+
+// Result finishes the analysis and returns it. The Analyzer must not be
+// used afterwards.
+func (a *Analyzer) Result() *Result {
+	a.res.Flows.TCP = a.tcp.conns
+	if a.res.Flows.TCP == nil {
+		a.res.Flows.TCP = []*TCPConn{}
+	}
+	a.res.Flows.DNS = a.dns.pairs
+	if a.res.Flows.DNS == nil {
+		a.res.Flows.DNS = []*DNSExchange{}
+	}
+	a.res.Flows.DHCP = a.dhcp.flows
+	if a.res.Flows.DHCP == nil {
+		a.res.Flows.DHCP = []*DHCPExchange{}
+	}
+	return &a.res
+}
+
+// Run analyses every frame r delivers. A *input.TruncatedError ends the
+// run: the result holds what was read before the break, with a warning,
+// and the error is returned too. Other read errors are returned with a nil
+// result.
+func Run(r *input.Reader) (*Result, error) {
+	a := New()
+	var f input.Frame
+	for {
+		err := r.Next(&f)
+		if err == io.EOF {
+			return a.Result(), nil
+		}
+		var fe *input.FrameError
+		if err == nil || errors.As(err, &fe) {
+			a.Frame(&f, err)
+			continue
+		}
+		var te *input.TruncatedError
+		if errors.As(err, &te) {
+			a.Warn(te.Error())
+			return a.Result(), err
+		}
+		return nil, fmt.Errorf("analyze frame %d: %w", r.Frames(), err)
+	}
+}
+
+// RunFile opens the capture at path and analyses it; see Run.
+func RunFile(path string) (*Result, error) {
+	r, err := input.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.Close() }()
+	return Run(r)
+}

@@ -1,0 +1,247 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/ipv4"
+)
+
+// Errors for frames the analysis cannot decode.
+var (
+	errIPv6Truncated = errors.New("ipv6: truncated packet")
+	errIPv6ExtHeader = errors.New("ipv6: truncated extension header")
+)
+
+// arp counts the frame as ARP (tshark counts every frame with EtherType
+// 0x0806) and rejects it when proto/arp does not accept it.
+func (a *Analyzer) arp(fr *frame, b []byte) {
+	fr.seen |= pARP
+	if _, err := arp.Parse(b); err != nil {
+		a.reject(fr, err)
+	}
+}
+
+// endpoints identifies a datagram's addresses; IPv4 addresses use the first
+// four bytes.
+type endpoints struct {
+	src, dst [16]byte
+	v6       bool
+}
+
+// ipv4 decodes an IPv4 packet. quoted is set for the header quoted inside
+// an ICMP error: it is counted but neither reassembled nor followed into
+// flows, and its errors are not rejections.
+func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
+	fr.seen |= pIPv4
+	h, err := ipv4.Parse(b)
+	if err != nil {
+		h = a.ipv4Lenient(fr, b, err, quoted)
+		if h == nil {
+			return
+		}
+	}
+	if h.IsFragment() {
+		fr.seen |= pFrag
+		if quoted {
+			return
+		}
+		var ep endpoints
+		copy(ep.src[:], h[12:16])
+		copy(ep.dst[:], h[16:20])
+		payload, done := a.reasm.add(fragKey{ep: ep, id: uint32(h.ID()), proto: h.Protocol()},
+			h.FragmentOffset(), h.MF(), h.Payload())
+		if !done {
+			return
+		}
+		a.transport(fr, h.Protocol(), ep, payload, h.PseudoHeaderSum, false, true)
+		return
+	}
+	var ep endpoints
+	copy(ep.src[:], h[12:16])
+	copy(ep.dst[:], h[16:20])
+	a.transport(fr, h.Protocol(), ep, h.Payload(), h.PseudoHeaderSum, quoted, false)
+}
+
+// ipv4Lenient handles a header proto/ipv4 refused. A bad header checksum is
+// a rejection but decoding goes on, as tshark's does. A total length that
+// exceeds the captured bytes is what snapping (caplen < len) produces; a
+// total length of 0 is what TCP segmentation offload produces (Wireshark
+// then uses the captured length). In both cases the captured bytes are
+// decoded. It returns nil when the packet cannot be decoded at all.
+func (a *Analyzer) ipv4Lenient(fr *frame, b []byte, err error, quoted bool) ipv4.Header {
+	if errors.Is(err, ipv4.ErrChecksum) {
+		if !quoted {
+			a.res.BadChecksums.IPv4++
+			a.reject(fr, err)
+		}
+		h, _ := ipv4.ParseUnchecked(b)
+		return h
+	}
+	if len(b) >= 8 {
+		// Fragment fields are readable even when the header is not.
+		if binary.BigEndian.Uint16(b[6:])&0x3fff != 0 {
+			fr.seen |= pFrag
+		}
+	}
+	if !errors.Is(err, ipv4.ErrTotalLen) || len(b) < ipv4.MinHeaderLen {
+		if !quoted {
+			a.reject(fr, err)
+		}
+		return nil
+	}
+	tl := int(binary.BigEndian.Uint16(b[2:]))
+	hl := int(b[0]&0xf) * 4
+	if tl != 0 && tl < hl {
+		if !quoted {
+			a.reject(fr, err)
+		}
+		return nil
+	}
+	if tl != 0 && !fr.snapped && !quoted {
+		// Real truncation inside a complete frame: reject, decode on.
+		a.reject(fr, err)
+	}
+	// The quoted header of an ICMP error lives inside the outer packet,
+	// which may itself sit in a.scratch: use a second buffer for it.
+	buf := &a.scratch
+	if quoted {
+		buf = &a.scratchQuoted
+	}
+	n := min(len(b), ipv4.MaxTotalLen)
+	*buf = append((*buf)[:0], b[:n]...)
+	binary.BigEndian.PutUint16((*buf)[2:], uint16(n))
+	h, perr := ipv4.ParseUnchecked(*buf)
+	if perr != nil {
+		if !quoted {
+			a.reject(fr, perr)
+		}
+		return nil
+	}
+	return h
+}
+
+// IPv6 next-header values this package follows (RFC 8200 section 4).
+const (
+	v6HopByHop = 0
+	v6Routing  = 43
+	v6Fragment = 44
+	v6DestOpts = 60
+	v6ICMP     = 58
+	v6NoNext   = 59
+)
+
+// ipv6 decodes an IPv6 header and its extension headers (RFC 8200 sections
+// 3 and 4) far enough to reach UDP and TCP. simnet has no IPv6 stack; this
+// exists so that counts of transports over IPv6 match tshark's.
+func (a *Analyzer) ipv6(fr *frame, b []byte, quoted bool) {
+	if len(b) < 40 || b[0]>>4 != 6 {
+		if !quoted {
+			a.reject(fr, fmt.Errorf("ipv6 header (%d bytes): %w", len(b), errIPv6Truncated))
+		}
+		return
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:]))
+	payload := b[40:]
+	if plen < len(payload) {
+		payload = payload[:plen]
+	}
+	var ep endpoints
+	ep.v6 = true
+	copy(ep.src[:], b[8:24])
+	copy(ep.dst[:], b[24:40])
+	next := b[6]
+	for {
+		switch next {
+		case v6HopByHop, v6Routing, v6DestOpts:
+			if len(payload) < 8 || len(payload) < 8+int(payload[1])*8 {
+				if !quoted {
+					a.reject(fr, errIPv6ExtHeader)
+				}
+				return
+			}
+			next, payload = payload[0], payload[8+int(payload[1])*8:]
+			continue
+		case v6Fragment:
+			// RFC 8200 section 4.5.
+			if len(payload) < 8 {
+				if !quoted {
+					a.reject(fr, errIPv6ExtHeader)
+				}
+				return
+			}
+			off := int(binary.BigEndian.Uint16(payload[2:]) &^ 7)
+			mf := payload[3]&1 != 0
+			id := binary.BigEndian.Uint32(payload[4:])
+			proto := payload[0]
+			if quoted {
+				return
+			}
+			data, done := a.reasm.add(fragKey{ep: ep, id: id, proto: proto}, off, mf, payload[8:])
+			if !done {
+				return
+			}
+			a.transport(fr, proto, ep, data, nil, false, true)
+			return
+		}
+		break
+	}
+	a.transport(fr, next, ep, payload, nil, quoted, false)
+}
+
+// transport dispatches on the IP protocol number. pseudo returns the
+// IPv4 pseudo-header sum for checksum verification (nil for IPv6, where
+// checksums are not verified). reassembled is set for a datagram put
+// together from fragments.
+func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pseudo func(int) uint16, quoted, reassembled bool) {
+	switch proto {
+	case ipv4.ProtoICMP:
+		if ep.v6 {
+			return
+		}
+		a.icmp(fr, b, quoted)
+	case ipv4.ProtoTCP:
+		a.tcpSegment(fr, ep, b, pseudo, quoted)
+	case ipv4.ProtoUDP:
+		a.udp(fr, ep, b, pseudo, quoted, reassembled)
+	}
+}
+
+// ICMP message types whose body quotes the offending datagram (RFC 792).
+const (
+	icmpDestUnreachable = 3
+	icmpSourceQuench    = 4
+	icmpRedirect        = 5
+	icmpTimeExceeded    = 11
+	icmpParamProblem    = 12
+	icmpHeaderLen       = 8
+)
+
+var errICMPTruncated = errors.New("icmp: truncated message")
+
+// icmp decodes an ICMP message (RFC 792) and, for error messages, the IP
+// header and transport header they quote.
+func (a *Analyzer) icmp(fr *frame, b []byte, quoted bool) {
+	fr.seen |= pICMP
+	if len(b) < icmpHeaderLen {
+		if !quoted {
+			a.reject(fr, fmt.Errorf("icmp message of %d bytes: %w", len(b), errICMPTruncated))
+		}
+		return
+	}
+	if quoted {
+		return
+	}
+	if !fr.snapped && checksum.Sum(b, 0) != 0xffff {
+		a.res.BadChecksums.ICMP++
+	}
+	switch b[0] {
+	case icmpDestUnreachable, icmpSourceQuench, icmpRedirect, icmpTimeExceeded, icmpParamProblem:
+		if len(b) > icmpHeaderLen {
+			a.ipv4(fr, b[icmpHeaderLen:], true)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/simnet-go/simnet/proto/checksum"
+)
+
+// TCPConn summarises one TCP connection, keyed by its 4-tuple. The client
+// is the side that sent the first SYN, or the first segment seen when the
+// capture starts mid-connection.
+type TCPConn struct {
+	Client     string `json:"client"`
+	Server     string `json:"server"`
+	FirstFrame int    `json:"first_frame"`
+	LastFrame  int    `json:"last_frame"`
+	// Handshake steps seen (RFC 9293 section 3.5).
+	SYN    bool `json:"syn"`
+	SYNACK bool `json:"syn_ack"`
+	ACK    bool `json:"ack"`
+	// Close: FIN from each side, and whether a RST was seen.
+	FINClient bool `json:"fin_client"`
+	FINServer bool `json:"fin_server"`
+	RST       bool `json:"rst"`
+	// State is one of "syn_sent", "refused", "established", "half_closed",
+	// "closed", "reset", "midstream".
+	State           string `json:"state"`
+	Segments        int    `json:"segments"`
+	Retransmissions int    `json:"retransmissions"`
+	// Payload bytes sent each way, retransmissions included.
+	BytesClientToServer uint64 `json:"bytes_client_to_server"`
+	BytesServerToClient uint64 `json:"bytes_server_to_client"`
+}
+
+type connKey struct {
+	a, b   [16]byte
+	ap, bp uint16
+}
+
+// direction is the per-direction state of a connection.
+type direction struct {
+	started bool
+	next    uint32 // highest sequence number sent + 1 (SYN and FIN count)
+	expect  uint32 // next in-order byte for the application stream
+	app     appStream
+}
+
+type conn struct {
+	pub     *TCPConn
+	clientA bool // client is key side a
+	dir     [2]direction
+	dns     bool
+	http    bool
+}
+
+type tcpTable struct {
+	m     map[connKey]*conn
+	conns []*TCPConn
+}
+
+func (t *tcpTable) init() { t.m = make(map[connKey]*conn) }
+
+// seqLT reports a < b in sequence space (RFC 9293 section 3.4).
+func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
+
+// tcpSegment decodes a TCP segment with proto/tcp and updates its
+// connection.
+func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int) uint16, quoted bool) {
+	fr.seen |= pTCP
+	if quoted {
+		if len(b) >= 4 {
+			sp, dp := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+			if sp == portDNS || dp == portDNS {
+				fr.seen |= pDNS
+			}
+		}
+		return
+	}
+	h, err := parseTCP(b)
+	if err != nil {
+		a.reject(fr, fmt.Errorf("tcp: %w", err))
+		return
+	}
+	if pseudo != nil && !fr.snapped && checksum.Sum(b, pseudo(len(b))) != 0xffff {
+		a.res.BadChecksums.TCP++
+	}
+	sp, dp := h.SrcPort(), h.DstPort()
+	k := connKey{a: ep.src, b: ep.dst, ap: sp, bp: dp}
+	fromA := true
+	if string(ep.dst[:]) < string(ep.src[:]) || (ep.dst == ep.src && dp < sp) {
+		k = connKey{a: ep.dst, b: ep.src, ap: dp, bp: sp}
+		fromA = false
+	}
+	c := a.tcp.m[k]
+	flags := h.Flags()
+	if c == nil {
+		if len(a.tcp.conns) >= MaxFlows {
+			// Past the flow limit: recognise DNS by its port only.
+			if (sp == portDNS || dp == portDNS) && len(h.Payload()) > 0 {
+				fr.seen |= pDNS
+			}
+			return
+		}
+		c = &conn{
+			pub: &TCPConn{
+				Client:     addrString(ep.src, ep.v6, sp),
+				Server:     addrString(ep.dst, ep.v6, dp),
+				FirstFrame: fr.in.Index,
+			},
+			clientA: fromA,
+			dns:     sp == portDNS || dp == portDNS,
+			http:    httpPort(sp) || httpPort(dp),
+		}
+		if flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+			// First segment seen is the SYN-ACK: the sender is the server.
+			c.pub.Client, c.pub.Server = c.pub.Server, c.pub.Client
+			c.clientA = !fromA
+		}
+		a.tcp.m[k] = c
+		a.tcp.conns = append(a.tcp.conns, c.pub)
+	}
+	p := c.pub
+	p.LastFrame = fr.in.Index
+	p.Segments++
+	fromClient := fromA == c.clientA
+	d := &c.dir[0]
+	if !fromClient {
+		d = &c.dir[1]
+	}
+	seq := h.Seq()
+	payload := h.Payload()
+	if fr.snapped {
+		// The rest of the payload was not captured; sequence tracking
+		// still uses what the header says was sent.
+		payload = payload[:min(len(payload), len(b)-h.DataOffset())]
+	}
+	seglen := uint32(len(payload))
+	if flags&tcpSYN != 0 {
+		seglen++
+	}
+	if flags&tcpFIN != 0 {
+		seglen++
+	}
+	switch {
+	case flags&tcpRST != 0:
+		p.RST = true
+	case flags&(tcpSYN|tcpACK) == tcpSYN:
+		p.SYN = true
+	case flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+		p.SYNACK = true
+	case flags&tcpACK != 0 && p.SYN && p.SYNACK && fromClient:
+		p.ACK = true
+	}
+	if flags&tcpFIN != 0 {
+		if fromClient {
+			p.FINClient = true
+		} else {
+			p.FINServer = true
+		}
+	}
+	// A segment that carries sequence space entirely below what this side
+	// already sent is a retransmission (as Wireshark's tcp.analysis).
+	if d.started && seglen > 0 && seqLT(seq, d.next) && !seqLT(d.next, seq+seglen) {
+		p.Retransmissions++
+	}
+	if !d.started {
+		d.started = true
+		d.next = seq + seglen
+		d.expect = seq
+		if flags&tcpSYN != 0 {
+			d.expect = seq + 1
+		}
+	} else if seqLT(d.next, seq+seglen) {
+		d.next = seq + seglen
+	}
+	if fromClient {
+		p.BytesClientToServer += uint64(len(payload))
+	} else {
+		p.BytesServerToClient += uint64(len(payload))
+	}
+	p.State = connState(p)
+	if len(payload) == 0 {
+		return
+	}
+	// Deliver only new, in-order bytes to the application stream.
+	switch {
+	case seq == d.expect:
+	case seqLT(seq, d.expect):
+		skip := d.expect - seq
+		if skip >= uint32(len(payload)) {
+			return
+		}
+		payload = payload[skip:]
+	default:
+		// A gap: bytes were not captured. Resynchronise on this segment.
+		d.app.reset()
+	}
+	d.expect = seq + uint32(len(h.Payload()))
+	if flags&tcpSYN != 0 {
+		d.expect++
+	}
+	if c.dns {
+		a.dnsStream(fr, ep, &d.app, payload, sp, dp)
+	} else if c.http || d.app.http || looksHTTP(payload) {
+		if a.httpStream(&d.app, payload, c.http) {
+			fr.seen |= pHTTP
+		}
+	}
+}
+
+func connState(p *TCPConn) string {
+	switch {
+	case p.RST && p.SYN && !p.SYNACK:
+		return "refused"
+	case p.RST:
+		return "reset"
+	case p.FINClient && p.FINServer:
+		return "closed"
+	case p.FINClient || p.FINServer:
+		return "half_closed"
+	case p.SYN && p.SYNACK:
+		return "established"
+	case p.SYN:
+		return "syn_sent"
+	}
+	return "midstream"
+}
+
+// maxStreamBuffer bounds the bytes buffered per direction while a DNS
+// message or HTTP header is incomplete.
+const maxStreamBuffer = 1<<16 + 2
+
+// dnsStream reassembles DNS messages over TCP, each preceded by a two-byte
+// length (RFC 1035 section 4.2.2), and counts DNS in the frame that
+// completes a message.
+func (a *Analyzer) dnsStream(fr *frame, ep endpoints, s *appStream, b []byte, sp, dp uint16) {
+	for len(b) > 0 || len(s.buf) >= 2 {
+		if len(s.buf) < 2 || len(s.buf) < 2+int(binary.BigEndian.Uint16(s.buf)) {
+			if len(b) == 0 {
+				return
+			}
+			need := 2 - len(s.buf)
+			if len(s.buf) >= 2 {
+				need = 2 + int(binary.BigEndian.Uint16(s.buf)) - len(s.buf)
+			}
+			n := min(need, len(b))
+			s.buf = append(s.buf, b[:n]...)
+			b = b[n:]
+			continue
+		}
+		n := int(binary.BigEndian.Uint16(s.buf))
+		fr.seen |= pDNS
+		a.dnsMessage(fr, ep, sp, dp, s.buf[2:2+n], "tcp")
+		s.buf = s.buf[:0]
+	}
+}

@@ -1,0 +1,257 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/ether"
+)
+
+// Well-known ports the analysis dispatches on.
+const (
+	portDNS        = 53
+	portDHCPServer = 67
+	portDHCPClient = 68
+	udpHeaderLen   = 8
+)
+
+var (
+	errUDPTruncated = errors.New("udp: truncated datagram")
+	errUDPLength    = errors.New("udp: bad length field")
+)
+
+// udp decodes a UDP datagram (RFC 768) and hands DNS and DHCP payloads on.
+func (a *Analyzer) udp(fr *frame, ep endpoints, b []byte, pseudo func(int) uint16, quoted, reassembled bool) {
+	fr.seen |= pUDP
+	if len(b) < udpHeaderLen {
+		if !quoted {
+			a.reject(fr, fmt.Errorf("udp header of %d bytes: %w", len(b), errUDPTruncated))
+		}
+		return
+	}
+	sport := binary.BigEndian.Uint16(b[0:])
+	dport := binary.BigEndian.Uint16(b[2:])
+	ulen := int(binary.BigEndian.Uint16(b[4:]))
+	isDNS := sport == portDNS || dport == portDNS
+	isDHCP := !isDNS && (sport == portDHCPServer || sport == portDHCPClient || dport == portDHCPServer || dport == portDHCPClient)
+	if isDNS {
+		fr.seen |= pDNS
+	}
+	if isDHCP {
+		fr.seen |= pDHCP
+	}
+	if quoted {
+		return
+	}
+	payload := b[udpHeaderLen:]
+	switch {
+	case ulen < udpHeaderLen:
+		a.reject(fr, fmt.Errorf("udp length %d: %w", ulen, errUDPLength))
+		return
+	case ulen > len(b):
+		if !fr.snapped || reassembled {
+			a.reject(fr, fmt.Errorf("udp length %d, %d bytes present: %w", ulen, len(b), errUDPLength))
+			return
+		}
+	default:
+		payload = b[udpHeaderLen:ulen]
+		// RFC 768: a zero checksum means none was computed.
+		if pseudo != nil && binary.BigEndian.Uint16(b[6:]) != 0 &&
+			checksum.Sum(b[:ulen], pseudo(ulen)) != 0xffff {
+			a.res.BadChecksums.UDP++
+		}
+	}
+	switch {
+	case isDNS:
+		a.dnsMessage(fr, ep, sport, dport, payload, "udp")
+	case isDHCP:
+		a.dhcpMessage(fr, payload)
+	}
+}
+
+// DNSExchange pairs a DNS query with its response.
+type DNSExchange struct {
+	Transport     string `json:"transport"`
+	Client        string `json:"client"`
+	Server        string `json:"server"`
+	ID            uint16 `json:"id"`
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	QueryFrame    int    `json:"query_frame"`    // -1 when the query was not captured
+	ResponseFrame int    `json:"response_frame"` // -1 when no response was captured
+	Rcode         string `json:"rcode,omitempty"`
+	Answers       int    `json:"answers"`
+}
+
+type dnsKey struct {
+	client, server [16]byte
+	cport, sport   uint16
+	id             uint16
+}
+
+type dnsTable struct {
+	pending map[dnsKey]int
+	pairs   []*DNSExchange
+	msg     dns.Msg
+}
+
+func (t *dnsTable) init() { t.pending = make(map[dnsKey]int) }
+
+func addrString(a [16]byte, v6 bool, port uint16) string {
+	var ip netip.Addr
+	if v6 {
+		ip = netip.AddrFrom16(a)
+	} else {
+		ip = netip.AddrFrom4([4]byte(a[:4]))
+	}
+	return netip.AddrPortFrom(ip, port).String()
+}
+
+// dnsMessage decodes one DNS message with proto/dns and pairs queries with
+// responses by (client, server, ID).
+func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []byte, transport string) {
+	t := &a.dns
+	if err := t.msg.Unpack(b); err != nil {
+		if !fr.snapped {
+			a.reject(fr, fmt.Errorf("dns: %w", err))
+		}
+		return
+	}
+	m := &t.msg
+	k := dnsKey{client: ep.src, server: ep.dst, cport: sport, sport: dport, id: m.ID}
+	if m.Response {
+		k = dnsKey{client: ep.dst, server: ep.src, cport: dport, sport: sport, id: m.ID}
+	}
+	i, ok := t.pending[k]
+	if !ok || (m.Response && t.pairs[i].ResponseFrame >= 0) || (!m.Response && t.pairs[i].QueryFrame >= 0) {
+		if len(t.pairs) >= MaxDNSPairs {
+			return
+		}
+		x := &DNSExchange{
+			Transport: transport, ID: m.ID, QueryFrame: -1, ResponseFrame: -1,
+			Client: addrString(k.client, ep.v6, k.cport), Server: addrString(k.server, ep.v6, k.sport),
+		}
+		if len(m.Question) > 0 {
+			x.Name, x.Type = m.Question[0].Name, m.Question[0].Type.String()
+		}
+		i = len(t.pairs)
+		t.pairs = append(t.pairs, x)
+		t.pending[k] = i
+	}
+	x := t.pairs[i]
+	if m.Response {
+		x.ResponseFrame = fr.in.Index
+		x.Rcode = m.Rcode.String()
+		x.Answers = len(m.Answer)
+	} else {
+		x.QueryFrame = fr.in.Index
+	}
+}
+
+// DHCP message layout (RFC 2131 section 2) and option codes (RFC 2132).
+const (
+	dhcpFixedLen   = 236
+	dhcpCookie     = 0x63825363
+	dhcpOptPad     = 0
+	dhcpOptMsgType = 53
+	dhcpOptEnd     = 255
+)
+
+var (
+	errDHCPTruncated = errors.New("dhcp: truncated message")
+	errDHCPOption    = errors.New("dhcp: malformed option")
+)
+
+var dhcpTypeNames = [...]string{"", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"}
+
+// DHCPExchange summarises the DHCP messages of one transaction (same xid
+// and client hardware address), in capture order.
+type DHCPExchange struct {
+	XID      uint32   `json:"xid"`
+	Client   string   `json:"client"`
+	Messages []string `json:"messages"`
+	Frames   []int    `json:"frames"`
+	Yiaddr   string   `json:"yiaddr,omitempty"`
+}
+
+type dhcpKey struct {
+	xid    uint32
+	chaddr ether.Addr
+}
+
+type dhcpTable struct {
+	index map[dhcpKey]int
+	flows []*DHCPExchange
+}
+
+func (t *dhcpTable) init() { t.index = make(map[dhcpKey]int) }
+
+// maxDHCPMessages bounds how many messages one exchange records.
+const maxDHCPMessages = 64
+
+// dhcpMessage decodes a BOOTP/DHCP message far enough to name it: the
+// fixed header, the magic cookie and option 53 (message type).
+func (a *Analyzer) dhcpMessage(fr *frame, b []byte) {
+	if len(b) < dhcpFixedLen {
+		if !fr.snapped {
+			a.reject(fr, fmt.Errorf("dhcp message of %d bytes: %w", len(b), errDHCPTruncated))
+		}
+		return
+	}
+	name := "BOOTREQUEST"
+	if b[0] == 2 {
+		name = "BOOTREPLY"
+	}
+	if len(b) >= dhcpFixedLen+4 && binary.BigEndian.Uint32(b[dhcpFixedLen:]) == dhcpCookie {
+		opts := b[dhcpFixedLen+4:]
+		for len(opts) > 0 {
+			code := opts[0]
+			if code == dhcpOptEnd {
+				break
+			}
+			if code == dhcpOptPad {
+				opts = opts[1:]
+				continue
+			}
+			if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
+				if !fr.snapped {
+					a.reject(fr, fmt.Errorf("dhcp option %d: %w", code, errDHCPOption))
+				}
+				break
+			}
+			if code == dhcpOptMsgType && opts[1] == 1 {
+				if v := opts[2]; int(v) < len(dhcpTypeNames) && v > 0 {
+					name = dhcpTypeNames[v]
+				} else {
+					name = fmt.Sprintf("TYPE%d", v)
+				}
+			}
+			opts = opts[2+int(opts[1]):]
+		}
+	}
+	t := &a.dhcp
+	var k dhcpKey
+	k.xid = binary.BigEndian.Uint32(b[4:])
+	copy(k.chaddr[:], b[28:34])
+	i, ok := t.index[k]
+	if !ok {
+		if len(t.flows) >= MaxDHCPFlows {
+			return
+		}
+		i = len(t.flows)
+		t.flows = append(t.flows, &DHCPExchange{XID: k.xid, Client: k.chaddr.String()})
+		t.index[k] = i
+	}
+	x := t.flows[i]
+	if len(x.Messages) < maxDHCPMessages {
+		x.Messages = append(x.Messages, name)
+		x.Frames = append(x.Frames, fr.in.Index)
+	}
+	if y := [4]byte(b[16:20]); y != [4]byte{} {
+		x.Yiaddr = netip.AddrFrom4(y).String()
+	}
+}
