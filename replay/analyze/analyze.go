@@ -146,6 +146,10 @@ const (
 	pHTTP
 )
 
+// typeRARP is the EtherType of Reverse ARP (RFC 903), which tshark counts
+// as arp.
+const typeRARP ether.EtherType = 0x8035
+
 // frame is the per-frame decoding context.
 type frame struct {
 	in       *input.Frame
@@ -157,11 +161,11 @@ type frame struct {
 // Analyzer accumulates the analysis of a capture frame by frame. The zero
 // value is not ready; use New.
 type Analyzer struct {
-	res     Result
-	reasm   reassembler
-	tcp     tcpTable
-	dns     dnsTable
-	dhcp    dhcpTable
+	res   Result
+	reasm reassembler
+	tcp   tcpTable
+	dns   dnsTable
+	dhcp  dhcpTable
 	// scratch and scratchQuoted hold IPv4 packets whose total length had
 	// to be fixed up (see ipv4Lenient).
 	scratch, scratchQuoted []byte
@@ -201,7 +205,7 @@ func (a *Analyzer) Frame(f *input.Frame, linkErr error) {
 		a.reject(&fr, linkErr)
 	} else {
 		switch f.Proto {
-		case ether.TypeARP:
+		case ether.TypeARP, typeRARP:
 			a.arp(&fr, f.Network)
 		case ether.TypeIPv4:
 			a.ipv4(&fr, f.Network, false)

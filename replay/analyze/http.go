@@ -49,12 +49,12 @@ type appStream struct {
 type httpState uint8
 
 const (
-	httpIdle        httpState = iota
-	httpHeader                // collecting the header block
-	httpBody                  // Content-Length body
-	httpChunkSize             // reading a chunk-size line
-	httpChunkData             // inside a chunk
-	httpTrailer               // trailer lines after the last chunk
+	httpIdle      httpState = iota
+	httpHeader              // collecting the header block
+	httpBody                // Content-Length body
+	httpChunkSize           // reading a chunk-size line
+	httpChunkData           // inside a chunk
+	httpTrailer             // trailer lines after the last chunk
 )
 
 func (s *appStream) reset() {
@@ -72,16 +72,14 @@ var (
 )
 
 // httpStream feeds in-order bytes of one direction to the HTTP message
-// parser and reports whether an HTTP message was completed (or, on an HTTP
-// port, whether the bytes were a continuation outside any message, which
-// tshark also labels HTTP).
-func (a *Analyzer) httpStream(s *appStream, b []byte, onPort bool) bool {
+// parser and reports whether an HTTP message was completed.
+func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 	found := false
 	for len(b) > 0 {
 		switch s.state {
 		case httpIdle:
 			if !looksHTTP(b) {
-				return found || onPort
+				return found
 			}
 			s.http = true
 			s.state = httpHeader

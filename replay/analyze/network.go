@@ -81,9 +81,14 @@ func (a *Analyzer) ipv4Lenient(fr *frame, b []byte, err error, quoted bool) ipv4
 		h, _ := ipv4.ParseUnchecked(b)
 		return h
 	}
-	if len(b) >= 8 {
-		// Fragment fields are readable even when the header is not.
-		if binary.BigEndian.Uint16(b[6:])&0x3fff != 0 {
+	var tl, hl int
+	if len(b) >= 8 && b[0]>>4 == ipv4.Version {
+		tl = int(binary.BigEndian.Uint16(b[2:]))
+		hl = int(b[0]&0xf) * 4
+		// Like tshark, read the fragment fields of a header that is cut
+		// short, but not of one whose lengths are bogus.
+		if hl >= ipv4.MinHeaderLen && (tl == 0 || tl >= hl) &&
+			binary.BigEndian.Uint16(b[6:])&0x3fff != 0 {
 			fr.seen |= pFrag
 		}
 	}
@@ -93,8 +98,6 @@ func (a *Analyzer) ipv4Lenient(fr *frame, b []byte, err error, quoted bool) ipv4
 		}
 		return nil
 	}
-	tl := int(binary.BigEndian.Uint16(b[2:]))
-	hl := int(b[0]&0xf) * 4
 	if tl != 0 && tl < hl {
 		if !quoted {
 			a.reject(fr, err)
@@ -199,10 +202,15 @@ func (a *Analyzer) ipv6(fr *frame, b []byte, quoted bool) {
 func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pseudo func(int) uint16, quoted, reassembled bool) {
 	switch proto {
 	case ipv4.ProtoICMP:
-		if ep.v6 {
-			return
+		if !ep.v6 {
+			a.icmp(fr, b, quoted)
 		}
-		a.icmp(fr, b, quoted)
+	case v6ICMP:
+		// ICMPv6 error messages (types below 128) quote the offending
+		// packet after an 8-byte header (RFC 4443 section 2.1).
+		if ep.v6 && !quoted && len(b) > icmpHeaderLen && b[0] < 128 {
+			a.ipv6(fr, b[icmpHeaderLen:], true)
+		}
 	case ipv4.ProtoTCP:
 		a.tcpSegment(fr, ep, b, pseudo, quoted)
 	case ipv4.ProtoUDP:

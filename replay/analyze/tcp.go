@@ -180,7 +180,9 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		p.BytesServerToClient += uint64(len(payload))
 	}
 	p.State = connState(p)
-	if len(payload) == 0 {
+	if len(payload) == 0 || flags&tcpRST != 0 {
+		// Data on a RST is a diagnostic text (RFC 9293 section 3.5.3),
+		// not stream data; tshark does not hand it on either.
 		return
 	}
 	// Deliver only new, in-order bytes to the application stream.
@@ -200,10 +202,19 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 	if flags&tcpSYN != 0 {
 		d.expect++
 	}
+	if fr.snapped {
+		// The segment was cut by the snapshot length: nothing can be
+		// reassembled; tshark then dissects what is there.
+		d.app.reset()
+		if looksHTTP(payload) {
+			fr.seen |= pHTTP
+		}
+		return
+	}
 	if c.dns {
 		a.dnsStream(fr, ep, &d.app, payload, sp, dp)
 	} else if c.http || d.app.http || looksHTTP(payload) {
-		if a.httpStream(&d.app, payload, c.http) {
+		if a.httpStream(&d.app, payload) {
 			fr.seen |= pHTTP
 		}
 	}

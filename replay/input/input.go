@@ -13,7 +13,8 @@
 // DLT values 12 and 14), raw IPv4 (228) and IPv6 (229), and BSD loopback NULL
 // (0) and LOOP (108), which some pcapng captures put on a second interface.
 // Other link types are rejected with an error naming them. IEEE 802.1Q and
-// 802.1ad VLAN tags are skipped.
+// 802.1ad VLAN tags are skipped, and so are PPPoE session headers and MPLS
+// label stacks.
 //
 // A file that stops in the middle of a record still yields every frame read
 // before the break; the reader then returns a *TruncatedError.
@@ -421,6 +422,62 @@ func Normalise(f *Frame) error {
 	return nil
 }
 
+// EtherTypes of encapsulations the reader looks through to reach IP.
+const (
+	typePPPoESession ether.EtherType = 0x8864 // RFC 2516 section 4
+	typeMPLS         ether.EtherType = 0x8847 // RFC 3032
+	typeMPLSMulti    ether.EtherType = 0x8848
+	pppIPv4                          = 0x0021 // RFC 1332
+	pppIPv6                          = 0x0057 // RFC 5072
+	maxMPLSLabels                    = 16
+)
+
+// skipShims looks through a PPPoE session header with its PPP protocol
+// field (RFC 2516 section 4, RFC 1661 section 2), and through an MPLS label
+// stack (RFC 3032 section 2.1) whose payload is then typed by its IP version
+// nibble, as Wireshark does.
+func skipShims(f *Frame) error {
+	switch f.Proto {
+	case typePPPoESession:
+		if len(f.Network) < 8 {
+			return fmt.Errorf("pppoe session header: %w", ether.ErrTruncated)
+		}
+		switch binary.BigEndian.Uint16(f.Network[6:]) {
+		case pppIPv4:
+			f.Proto = ether.TypeIPv4
+		case pppIPv6:
+			f.Proto = ether.TypeIPv6
+		default:
+			f.Proto = 0
+		}
+		f.Network = f.Network[8:]
+	case typeMPLS, typeMPLSMulti:
+		for i := 0; ; i++ {
+			if i == maxMPLSLabels {
+				return fmt.Errorf("mpls: more than %d labels: %w", maxMPLSLabels, ether.ErrTooManyTags)
+			}
+			if len(f.Network) < 4 {
+				return fmt.Errorf("mpls label: %w", ether.ErrTruncated)
+			}
+			bottom := f.Network[2]&1 != 0
+			f.Network = f.Network[4:]
+			if bottom {
+				break
+			}
+		}
+		f.Proto = 0
+		if len(f.Network) > 0 {
+			switch f.Network[0] >> 4 {
+			case 4:
+				f.Proto = ether.TypeIPv4
+			case 6:
+				f.Proto = ether.TypeIPv6
+			}
+		}
+	}
+	return nil
+}
+
 // MaxVLANTags is how many stacked 802.1Q/802.1ad tags the reader skips
 // before it gives up on a frame (Wireshark decodes any depth; real networks
 // stack two, test captures sometimes three).
@@ -444,7 +501,7 @@ func skipTags(f *Frame) error {
 		f.Proto = ether.EtherType(binary.BigEndian.Uint16(f.Network[2:]))
 		f.Network = f.Network[ether.TagLen:]
 	}
-	return nil
+	return skipShims(f)
 }
 
 // limitReader fails reads once more than left bytes were taken since the
