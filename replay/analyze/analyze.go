@@ -183,9 +183,24 @@ func New() *Analyzer {
 	return a
 }
 
-// Frame analyses one normalised frame. linkErr is the error Reader.Next
-// returned with it (a *input.FrameError) or nil.
-func (a *Analyzer) Frame(f *input.Frame, linkErr error) {
+// Protocols is the set of protocols found in one frame.
+type Protocols uint16
+
+// Has reports whether the protocol named name (one of CountNames other
+// than "frames") is in the set.
+func (p Protocols) Has(name string) bool {
+	for i, n := range CountNames[1:] {
+		if n == name {
+			return p&(1<<i) != 0
+		}
+	}
+	return false
+}
+
+// Frame analyses one normalised frame and returns the protocols found in
+// it. linkErr is the error Reader.Next returned with it (a
+// *input.FrameError) or nil.
+func (a *Analyzer) Frame(f *input.Frame, linkErr error) Protocols {
 	fr := frame{in: f, snapped: f.CapLen < f.OrigLen}
 	if fr.snapped {
 		a.res.Snapped++
@@ -214,6 +229,7 @@ func (a *Analyzer) Frame(f *input.Frame, linkErr error) {
 		}
 	}
 	a.count(fr.seen)
+	return Protocols(fr.seen)
 }
 
 func (a *Analyzer) count(s uint16) {

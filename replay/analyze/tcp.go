@@ -191,6 +191,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 	case seqLT(seq, d.expect):
 		skip := d.expect - seq
 		if skip >= uint32(len(payload)) {
+			// A full retransmission: nothing new for the stream.
 			return
 		}
 		payload = payload[skip:]
@@ -217,6 +218,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		if a.httpStream(&d.app, payload) {
 			fr.seen |= pHTTP
 		}
+		return
 	}
 }
 
