@@ -1,0 +1,1141 @@
+package tcp
+
+import (
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// State is a connection state (RFC 9293 section 3.3.2).
+type State uint8
+
+// The connection states.
+const (
+	StateClosed State = iota
+	StateListen
+	StateSynSent
+	StateSynReceived
+	StateEstablished
+	StateFinWait1
+	StateFinWait2
+	StateCloseWait
+	StateClosing
+	StateLastAck
+	StateTimeWait
+)
+
+var stateNames = [...]string{
+	"CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+	"FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+}
+
+// String returns the state's RFC name.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// Events receives a connection's readiness notifications. They run on the
+// loop after the segment or timer that caused them has been processed, so
+// they may call any Conn method.
+type Events interface {
+	// OnEstablished is called when the handshake completes.
+	OnEstablished(c *Conn)
+	// OnReadable is called when data or the peer's FIN can be read.
+	OnReadable(c *Conn)
+	// OnWritable is called when send buffer space has been freed.
+	OnWritable(c *Conn)
+	// OnClosed is called once when the connection is finished: reset, timed
+	// out, refused, or both directions closed (err is nil). It is not
+	// called after Abort.
+	OnClosed(c *Conn, err error)
+}
+
+// EventFuncs adapts optional functions to Events.
+type EventFuncs struct {
+	Established func(c *Conn)
+	Readable    func(c *Conn)
+	Writable    func(c *Conn)
+	Closed      func(c *Conn, err error)
+}
+
+// OnEstablished calls f.Established if set.
+func (f *EventFuncs) OnEstablished(c *Conn) {
+	if f.Established != nil {
+		f.Established(c)
+	}
+}
+
+// OnReadable calls f.Readable if set.
+func (f *EventFuncs) OnReadable(c *Conn) {
+	if f.Readable != nil {
+		f.Readable(c)
+	}
+}
+
+// OnWritable calls f.Writable if set.
+func (f *EventFuncs) OnWritable(c *Conn) {
+	if f.Writable != nil {
+		f.Writable(c)
+	}
+}
+
+// OnClosed calls f.Closed if set.
+func (f *EventFuncs) OnClosed(c *Conn, err error) {
+	if f.Closed != nil {
+		f.Closed(c, err)
+	}
+}
+
+const (
+	evEstablished uint8 = 1 << iota
+	evReadable
+	evWritable
+	evClosed
+)
+
+// ConnStats are one connection's counters, exported for report.json.
+type ConnStats struct {
+	ID                 uint64         `json:"id"`
+	Local              netip.AddrPort `json:"local"`
+	Remote             netip.AddrPort `json:"remote"`
+	State              string         `json:"state"`
+	CongestionControl  string         `json:"congestion_control"`
+	BytesSent          uint64         `json:"bytes_sent"`
+	BytesReceived      uint64         `json:"bytes_received"`
+	SegmentsSent       uint64         `json:"segments_sent"`
+	SegmentsReceived   uint64         `json:"segments_received"`
+	Retransmits        uint64         `json:"retransmitted_segments"`
+	RetransmittedBytes uint64         `json:"retransmitted_bytes"`
+	TimeoutRetransmits uint64         `json:"timeouts"`
+	FastRetransmits    uint64         `json:"fast_retransmits"`
+	SACKedBytes        uint64         `json:"sacked_bytes"`
+	OOOSegments        uint64         `json:"out_of_order_segments"`
+	SRTT               time.Duration  `json:"srtt_ns"`
+	RTO                time.Duration  `json:"rto_ns"`
+	Cwnd               int            `json:"cwnd"`
+	Ssthresh           int            `json:"ssthresh"`
+	MSS                int            `json:"mss"`
+	Start              clock.Time     `json:"start_ns"`
+	End                clock.Time     `json:"end_ns"`
+	Duration           time.Duration  `json:"duration_ns"`
+	Error              string         `json:"error,omitempty"`
+}
+
+// Conn is one TCP connection. All methods must be called on the loop.
+type Conn struct {
+	s        *Stack
+	key      connKey
+	id       uint64
+	state    State
+	ev       Events
+	listener *Listener
+	pendEv   uint8
+	err      error
+
+	// Send side (RFC 9293 section 3.3.1). The send buffer holds the bytes
+	// from bufStart on; the SYN precedes bufStart and the FIN follows the
+	// buffered data.
+	iss, sndUna, sndNxt, sndMax seqnum
+	sndWnd, maxSndWnd           uint32
+	sndWl1, sndWl2              seqnum
+	bufStart                    seqnum
+	sndBuf                      ring
+	finQueued, appClosed        bool
+	finAcked                    bool
+	sndShift, rcvShift          uint8
+	sackOK, tsOK, wsOK          bool
+	noDelay                     bool
+	maxSeg                      int // largest TCP payload+options
+	mss                         int // payload of a full segment with timestamps
+	rmss                        int // the MSS we advertised
+
+	// Receive side.
+	irs, rcvNxt seqnum
+	rcvAdv      seqnum // right edge of the last advertised window
+	rcvBuf      ring
+	ooo         []seqRange
+	lastOOO     seqnum
+	finRcvd     bool
+	oooFin      bool
+	finRcvSeq   seqnum
+	tsRecent    uint32
+	tsOffset    uint32
+	lastAckSent seqnum
+	ackNow      bool
+	unackedSegs int
+
+	// RTT and timers (RFC 6298).
+	srtt, rttvar, rto time.Duration
+	hasRTT            bool
+	rttTiming         bool
+	rttSeq            seqnum
+	rttTime           clock.Time
+	retries           int
+	persist           bool
+	persistBackoff    int
+	rtx, dack, misc   clock.Timer
+	keepAlive         bool
+	kaProbes          int
+	lastRecv          clock.Time
+
+	// Congestion control and loss recovery (RFC 5681, 6582, 6675).
+	cc         CongestionControl
+	ccs        CCState
+	dupAcks    int
+	inRecovery bool
+	recover    seqnum
+	highRxt    seqnum
+	sb         []seqRange
+
+	stats ConnStats
+}
+
+type rtxTimer Conn
+type dackTimer Conn
+type miscTimer Conn
+
+func (t *rtxTimer) OnTimer(now clock.Time) {
+	c := (*Conn)(t)
+	c.onRTX(now)
+	c.flush()
+}
+
+func (t *dackTimer) OnTimer(clock.Time) {
+	c := (*Conn)(t)
+	c.ackNow = true
+	c.output()
+	c.flush()
+}
+
+func (t *miscTimer) OnTimer(now clock.Time) {
+	c := (*Conn)(t)
+	c.onMisc(now)
+	c.flush()
+}
+
+func (c *Conn) init() {
+	cfg := &c.s.cfg
+	c.rtx.Init((*rtxTimer)(c))
+	c.dack.Init((*dackTimer)(c))
+	c.misc.Init((*miscTimer)(c))
+	c.rto = cfg.InitialRTO
+	if cfg.CongestionControl == "newreno" {
+		c.cc = &NewReno{}
+	} else {
+		c.cc = &CUBIC{}
+	}
+	c.stats.Start = c.s.clk.Now()
+	c.lastRecv = c.stats.Start
+	c.tsOffset = uint32(c.s.rnd.Uint64())
+	ipHdr := 20
+	if !c.key.raddr.Is4() {
+		ipHdr = 40
+	}
+	mtu := c.s.net.PathMTU(c.key.raddr)
+	if mtu < ipHdr+HeaderLen+64 {
+		mtu = ipHdr + HeaderLen + 64
+	}
+	c.rmss = min(mtu-ipHdr-HeaderLen, 65535)
+	if !cfg.DisableWindowScale {
+		for c.rcvShift < 14 && cfg.RecvBuffer>>c.rcvShift > 65535 {
+			c.rcvShift++
+		}
+	}
+}
+
+// LocalAddr returns the local address and port.
+func (c *Conn) LocalAddr() netip.AddrPort { return netip.AddrPortFrom(c.key.laddr, c.key.lport) }
+
+// RemoteAddr returns the peer's address and port.
+func (c *Conn) RemoteAddr() netip.AddrPort { return netip.AddrPortFrom(c.key.raddr, c.key.rport) }
+
+// State returns the connection state.
+func (c *Conn) State() State { return c.state }
+
+// Err returns the error that ended the connection, if any.
+func (c *Conn) Err() error { return c.err }
+
+// SetEvents replaces the connection's event receiver.
+func (c *Conn) SetEvents(ev Events) { c.ev = ev }
+
+// SetNoDelay disables (true) or enables (false) Nagle's algorithm.
+func (c *Conn) SetNoDelay(on bool) {
+	c.noDelay = on
+	c.output()
+}
+
+// SetKeepAlive turns keep-alive probes on or off (RFC 1122 section
+// 4.2.3.6), with the stack's idle time, interval and count.
+func (c *Conn) SetKeepAlive(on bool) {
+	c.keepAlive = on
+	c.kaProbes = 0
+	if on {
+		c.armKeepAlive()
+	} else if c.state == StateEstablished || c.state == StateCloseWait {
+		c.s.clk.Cancel(&c.misc)
+	}
+}
+
+// Readable returns the number of bytes Read can return now.
+func (c *Conn) Readable() int { return c.rcvBuf.n }
+
+// Writable returns the free space in the send buffer.
+func (c *Conn) Writable() int {
+	if c.finQueued || c.state == StateClosed {
+		return 0
+	}
+	return c.s.cfg.SendBuffer - c.sndBuf.n
+}
+
+// Unsent returns the number of buffered bytes not yet acknowledged.
+func (c *Conn) Unsent() int { return c.sndBuf.n }
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() ConnStats {
+	st := c.stats
+	st.ID = c.id
+	st.Local = c.LocalAddr()
+	st.Remote = c.RemoteAddr()
+	st.State = c.state.String()
+	st.CongestionControl = c.cc.Name()
+	st.SRTT = c.srtt
+	st.RTO = c.rto
+	st.Cwnd = c.ccs.Cwnd
+	st.Ssthresh = c.ccs.Ssthresh
+	st.MSS = c.mss
+	if st.End == 0 {
+		st.Duration = c.s.clk.Now().Sub(st.Start)
+	} else {
+		st.Duration = st.End.Sub(st.Start)
+	}
+	if c.err != nil {
+		st.Error = c.err.Error()
+	}
+	return st
+}
+
+// Read copies received data into p. It returns io.EOF after the peer's FIN
+// has been read, the connection's error after a reset or timeout, and
+// ErrWouldBlock when nothing is available yet.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.rcvBuf.n == 0 {
+		switch {
+		case c.err != nil:
+			return 0, c.err
+		case c.finRcvd:
+			return 0, io.EOF
+		case c.state == StateClosed:
+			return 0, ErrClosed
+		}
+		return 0, ErrWouldBlock
+	}
+	before := c.rcvWindowRight()
+	n := c.rcvBuf.read(p)
+	if c.rcvBuf.n == 0 && c.state == StateTimeWait || c.state == StateClosed {
+		c.maybeFreeBuffers()
+	}
+	// Send a window update when the window opens by a useful amount
+	// (receiver SWS avoidance, RFC 1122 section 4.2.3.3).
+	if c.synchronized() && !c.finRcvd {
+		oldWnd := c.rcvAdv.diff(c.rcvNxt)
+		after := c.rcvWindowRight()
+		if after.diff(before) > 0 && oldWnd < c.s.cfg.RecvBuffer/2 && after.diff(c.rcvAdv) >= min(c.s.cfg.RecvBuffer/2, c.rmss) {
+			c.ackNow = true
+			c.output()
+		}
+	}
+	return n, nil
+}
+
+// Write queues p for sending and returns how much fit in the send buffer,
+// or ErrWouldBlock when none did.
+func (c *Conn) Write(p []byte) (int, error) {
+	switch {
+	case c.err != nil:
+		return 0, c.err
+	case c.finQueued:
+		return 0, ErrWriteShutdown
+	case c.state == StateClosed:
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.sndBuf.buf == nil {
+		c.sndBuf.alloc(c.s.cfg.SendBuffer)
+	}
+	n := c.sndBuf.append(p)
+	if n == 0 {
+		return 0, ErrWouldBlock
+	}
+	c.output()
+	return n, nil
+}
+
+// Shutdown closes the sending direction: a FIN follows the buffered data.
+func (c *Conn) Shutdown() error {
+	switch c.state {
+	case StateClosed:
+		return ErrClosed
+	case StateSynSent:
+		c.destroy(nil, false)
+		return nil
+	}
+	if c.finQueued {
+		return nil
+	}
+	c.finQueued = true
+	switch c.state {
+	case StateSynReceived, StateEstablished:
+		c.state = StateFinWait1
+	case StateCloseWait:
+		c.state = StateLastAck
+	}
+	c.output()
+	return nil
+}
+
+// Close closes the connection gracefully. Unread received data makes it
+// an abort instead (RFC 1122 section 4.2.2.13).
+func (c *Conn) Close() error {
+	if c.state == StateClosed {
+		return nil
+	}
+	c.appClosed = true
+	c.ev = nil
+	if c.rcvBuf.n > 0 {
+		c.Abort()
+		return nil
+	}
+	if err := c.Shutdown(); err != nil {
+		return err
+	}
+	if c.state == StateFinWait2 {
+		c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(c.s.cfg.FinWait2Timeout))
+	}
+	return nil
+}
+
+// Abort resets the connection (sending RST when synchronized) and releases
+// it at once. OnClosed is not called.
+func (c *Conn) Abort() {
+	if c.state == StateClosed {
+		return
+	}
+	if c.state != StateSynSent && c.state != StateTimeWait {
+		c.s.stats.ResetsSent++
+		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, nil, nil)
+	}
+	c.ev = nil
+	c.destroy(ErrAborted, false)
+}
+
+func (c *Conn) synchronized() bool {
+	return c.state >= StateEstablished
+}
+
+// flush delivers pending events.
+func (c *Conn) flush() {
+	for c.pendEv != 0 {
+		ev := c.ev
+		p := c.pendEv
+		c.pendEv = 0
+		if ev == nil {
+			return
+		}
+		if p&evEstablished != 0 {
+			ev.OnEstablished(c)
+		}
+		if p&evReadable != 0 && c.ev != nil {
+			ev.OnReadable(c)
+		}
+		if p&evWritable != 0 && c.ev != nil {
+			ev.OnWritable(c)
+		}
+		if p&evClosed != 0 && c.ev != nil {
+			c.ev = nil
+			ev.OnClosed(c, c.err)
+		}
+	}
+}
+
+// destroy moves the connection to CLOSED and removes it from the table.
+func (c *Conn) destroy(err error, notify bool) {
+	if c.state == StateClosed {
+		return
+	}
+	wasTW := c.state == StateTimeWait
+	c.state = StateClosed
+	if c.err == nil {
+		c.err = err
+	}
+	clk := c.s.clk
+	clk.Cancel(&c.rtx)
+	clk.Cancel(&c.dack)
+	clk.Cancel(&c.misc)
+	c.stats.End = clk.Now()
+	if c.listener != nil {
+		c.listener.pending--
+		c.listener = nil
+	}
+	c.maybeFreeBuffers()
+	c.s.remove(c)
+	if notify && !wasTW {
+		c.pendEv |= evClosed
+	}
+}
+
+func (c *Conn) maybeFreeBuffers() {
+	if c.state == StateClosed || c.state == StateTimeWait {
+		c.sndBuf = ring{}
+		c.sb = nil
+		if c.rcvBuf.n == 0 {
+			c.rcvBuf = ring{}
+			c.ooo = nil
+		}
+	}
+}
+
+func (c *Conn) enterTimeWait() {
+	c.state = StateTimeWait
+	c.stats.End = c.s.clk.Now()
+	c.s.clk.Cancel(&c.rtx)
+	c.s.clk.Cancel(&c.dack)
+	c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(2*c.s.cfg.MSL))
+	c.maybeFreeBuffers()
+	c.pendEv |= evClosed
+}
+
+func (c *Conn) armKeepAlive() {
+	if c.keepAlive && (c.state == StateEstablished || c.state == StateCloseWait) {
+		c.s.clk.Schedule(&c.misc, c.lastRecv.Add(c.s.cfg.KeepAliveIdle))
+	}
+}
+
+func (c *Conn) onMisc(now clock.Time) {
+	cfg := &c.s.cfg
+	switch c.state {
+	case StateTimeWait:
+		c.destroy(nil, false)
+	case StateFinWait2:
+		c.destroy(ErrTimeout, true)
+	case StateEstablished, StateCloseWait:
+		if !c.keepAlive {
+			return
+		}
+		if now.Sub(c.lastRecv) < cfg.KeepAliveIdle {
+			c.armKeepAlive()
+			return
+		}
+		if c.kaProbes >= cfg.KeepAliveCount {
+			c.Abort()
+			c.err = ErrTimeout
+			return
+		}
+		c.kaProbes++
+		// RFC 1122 section 4.2.3.6: a probe carries SEG.SEQ = SND.NXT-1
+		// and no data, which elicits an ACK.
+		c.sendData(c.sndNxt-1, 0, false)
+		c.s.clk.Schedule(&c.misc, now.Add(cfg.KeepAliveInterval))
+	}
+}
+
+// tsNow returns the timestamp clock: milliseconds plus a per-connection
+// offset (RFC 7323 section 5.4).
+func (c *Conn) tsNow() uint32 {
+	return uint32(int64(c.s.clk.Now())/int64(time.Millisecond)) + c.tsOffset
+}
+
+// activeOpen sends a SYN (RFC 9293 section 3.10.1).
+func (c *Conn) activeOpen() {
+	c.state = StateSynSent
+	c.iss = c.s.isnFor(c.key)
+	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
+	c.bufStart = c.iss + 1
+	c.recover = c.iss
+	c.sendSYN()
+	c.armRTO()
+}
+
+// passiveOpen answers a SYN received by a listener with a SYN-ACK.
+func (c *Conn) passiveOpen(h Header, o *Options) {
+	c.state = StateSynReceived
+	c.irs = seqnum(h.Seq())
+	c.rcvNxt = c.irs + 1
+	c.negotiate(o)
+	c.sndWnd = uint32(h.Window())
+	c.maxSndWnd = c.sndWnd
+	c.sndWl1 = c.irs
+	c.iss = c.s.isnFor(c.key)
+	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
+	c.bufStart = c.iss + 1
+	c.sndWl2 = c.iss
+	c.recover = c.iss
+	if o.HasTS && c.tsOK {
+		c.tsRecent = o.TSVal
+	}
+	c.lastRecv = c.s.clk.Now()
+	c.sendSYN()
+	c.armRTO()
+}
+
+// negotiate records the options of the peer's SYN: an option is used when
+// both SYNs carry it (RFC 7323 sections 2.2 and 3.2, RFC 2018 section 2).
+func (c *Conn) negotiate(o *Options) {
+	cfg := &c.s.cfg
+	peerMSS := 536 // RFC 9293 section 3.7.1 default
+	if !c.key.raddr.Is4() {
+		peerMSS = 1220
+	}
+	if o.HasMSS && o.MSS > 0 {
+		peerMSS = int(o.MSS)
+	}
+	c.maxSeg = max(min(peerMSS, c.rmss), 64)
+	c.wsOK = o.HasWScale && !cfg.DisableWindowScale
+	if c.wsOK {
+		c.sndShift = o.WScale
+	} else {
+		c.sndShift, c.rcvShift = 0, 0
+	}
+	c.sackOK = o.SACKPermitted && !cfg.DisableSACK
+	c.tsOK = o.HasTS && !cfg.DisableTimestamps
+	c.mss = c.maxSeg
+	if c.tsOK {
+		c.mss -= 12
+	}
+	c.ccs.MSS = c.mss
+	// RFC 6928 initial window, capped as in its section 2.
+	c.ccs.Cwnd = c.s.cfg.InitialCwndSegments * c.mss
+	c.ccs.Ssthresh = 1 << 30
+}
+
+func (c *Conn) sendSYN() {
+	cfg := &c.s.cfg
+	o := &c.s.sendOpts
+	*o = Options{HasMSS: true, MSS: uint16(c.rmss)}
+	if !cfg.DisableWindowScale && (c.state == StateSynSent || c.wsOK) {
+		o.HasWScale = true
+		o.WScale = c.rcvShift
+	}
+	if !cfg.DisableSACK && (c.state == StateSynSent || c.sackOK) {
+		o.SACKPermitted = true
+	}
+	if !cfg.DisableTimestamps && (c.state == StateSynSent || c.tsOK) {
+		o.HasTS = true
+		o.TSVal = c.tsNow()
+		o.TSEcr = c.tsRecent
+	}
+	f := Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.iss), Flags: FlagSYN}
+	// RFC 7323 section 2.2: the window in a SYN is never scaled.
+	f.Window = uint16(min(c.s.cfg.RecvBuffer, 65535))
+	if c.state == StateSynReceived {
+		f.Flags |= FlagACK
+		f.Ack = uint32(c.rcvNxt)
+		c.rcvAdv = c.rcvNxt.add(int(f.Window))
+	}
+	c.stats.SegmentsSent++
+	c.s.send(c.key, f, o, nil)
+}
+
+// inputSynSent handles a segment in SYN-SENT (RFC 9293 section 3.10.7.3).
+func (c *Conn) inputSynSent(h Header, o *Options) {
+	fl := h.Flags()
+	ack := seqnum(h.Ack())
+	ackOK := false
+	if fl&FlagACK != 0 {
+		if ack.leq(c.iss) || ack.gt(c.sndMax) {
+			if fl&FlagRST == 0 {
+				c.s.stats.ResetsSent++
+				c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(ack), Flags: FlagRST}, nil, nil)
+			}
+			return
+		}
+		ackOK = true
+	}
+	if fl&FlagRST != 0 {
+		if ackOK {
+			c.destroy(ErrConnRefused, true)
+		}
+		return
+	}
+	if fl&FlagSYN == 0 {
+		return
+	}
+	c.irs = seqnum(h.Seq())
+	c.rcvNxt = c.irs + 1
+	c.negotiate(o)
+	if o.HasTS && c.tsOK {
+		c.tsRecent = o.TSVal
+	}
+	c.lastRecv = c.s.clk.Now()
+	if ackOK {
+		c.sndUna = ack
+		if c.tsOK && o.HasTS && o.TSEcr != 0 {
+			c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+		} else if c.retries == 0 {
+			c.rttSample(c.s.clk.Now().Sub(c.stats.Start))
+		}
+	}
+	// RFC 7323 section 2.2: the window of a SYN is not scaled.
+	c.sndWnd = uint32(h.Window())
+	c.maxSndWnd = c.sndWnd
+	c.sndWl1, c.sndWl2 = c.irs, ack
+	if c.sndUna.gt(c.iss) {
+		c.establish()
+		c.ackNow = true
+		c.output()
+		return
+	}
+	// Simultaneous open (RFC 9293 section 3.5, figure 8).
+	c.state = StateSynReceived
+	c.retries = 0
+	c.sendSYN()
+	c.armRTO()
+}
+
+func (c *Conn) establish() {
+	c.state = StateEstablished
+	c.retries = 0
+	c.s.clk.Cancel(&c.rtx)
+	if c.sndUna == c.sndMax {
+		c.backoffReset()
+	}
+	if c.finQueued {
+		c.state = StateFinWait1
+	}
+	c.pendEv |= evEstablished
+	if c.listener != nil {
+		c.listener.established(c)
+	}
+	c.armKeepAlive()
+}
+
+func (c *Conn) backoffReset() {
+	if c.hasRTT {
+		c.computeRTO()
+	}
+}
+
+// acceptable is the segment acceptance test of RFC 9293 section 3.10.7.4.
+func (c *Conn) acceptable(seq seqnum, segLen int) bool {
+	wnd := uint32(max(c.rcvAdv.diff(c.rcvNxt), 0))
+	if free := uint32(c.s.cfg.RecvBuffer - c.rcvBuf.n); free > wnd {
+		wnd = free
+	}
+	if segLen == 0 {
+		if wnd == 0 {
+			return seq == c.rcvNxt
+		}
+		return inWindow(seq, c.rcvNxt, wnd)
+	}
+	if wnd == 0 {
+		// Accept the ACK (and RST) of a segment at RCV.NXT; its data is
+		// trimmed (RFC 9293 section 3.10.7.4 allows ACKs and RSTs).
+		return seq == c.rcvNxt
+	}
+	return inWindow(seq, c.rcvNxt, wnd) || inWindow(seq.add(segLen-1), c.rcvNxt, wnd)
+}
+
+// input processes a segment for a connection not in LISTEN.
+func (c *Conn) input(h Header, o *Options) {
+	c.stats.SegmentsReceived++
+	if c.state == StateSynSent {
+		c.inputSynSent(h, o)
+		return
+	}
+	fl := h.Flags()
+	seq := seqnum(h.Seq())
+	payload := h.Payload()
+	segLen := len(payload)
+	if fl&FlagSYN != 0 {
+		segLen++
+	}
+	if fl&FlagFIN != 0 {
+		segLen++
+	}
+	// A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost.
+	if c.state == StateSynReceived && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN && seq == c.irs {
+		c.sendSYN()
+		return
+	}
+	// RFC 6191 / RFC 9293 section 3.10.7.4: a new SYN in TIME-WAIT with a
+	// higher sequence number (or newer timestamp) may reopen the pair.
+	if c.state == StateTimeWait && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN &&
+		(seq.gt(c.rcvNxt) || (c.tsOK && o.HasTS && int32(o.TSVal-c.tsRecent) > 0)) {
+		s := c.s
+		k := c.key
+		l := s.listeners[listenKey{k.laddr, k.lport}]
+		if l == nil {
+			l = s.listeners[listenKey{netip.Addr{}, k.lport}]
+		}
+		if l != nil && !l.closed {
+			c.destroy(nil, false)
+			l.input(k, h, o)
+			return
+		}
+	}
+	// PAWS (RFC 7323 section 5.3): drop a segment whose timestamp is older
+	// than TS.Recent, acknowledging it unless it is a RST.
+	if c.tsOK && o.HasTS && fl&FlagRST == 0 && int32(o.TSVal-c.tsRecent) < 0 {
+		c.s.stats.PAWSDrops++
+		c.ackNow = true
+		c.output()
+		return
+	}
+	if !c.acceptable(seq, segLen) {
+		c.s.stats.OutOfWindow++
+		if fl&FlagRST == 0 {
+			c.ackNow = true
+			c.output()
+		}
+		return
+	}
+	c.lastRecv = c.s.clk.Now()
+	c.kaProbes = 0
+	if fl&FlagRST != 0 {
+		// RFC 5961 section 3.2: only a RST at exactly RCV.NXT resets; any
+		// other in-window RST draws a challenge ACK.
+		if seq == c.rcvNxt {
+			if c.state == StateSynReceived && c.listener != nil {
+				c.destroy(ErrConnReset, false)
+				return
+			}
+			c.destroy(ErrConnReset, true)
+			return
+		}
+		if c.s.allowChallengeACK() {
+			c.ackNow = true
+			c.output()
+		}
+		return
+	}
+	if fl&FlagSYN != 0 {
+		// RFC 5961 section 4.2: a SYN in a synchronized state draws a
+		// challenge ACK, whatever its sequence number.
+		if c.s.allowChallengeACK() {
+			c.ackNow = true
+			c.output()
+		}
+		return
+	}
+	if fl&FlagACK == 0 {
+		return
+	}
+	// RFC 7323 section 4.3: update TS.Recent from a segment covering
+	// Last.ACK.sent.
+	if c.tsOK && o.HasTS && seq.leq(c.lastAckSent) {
+		c.tsRecent = o.TSVal
+	}
+	ack := seqnum(h.Ack())
+	if c.state == StateSynReceived {
+		if !ack.gt(c.sndUna) || ack.gt(c.sndMax) {
+			c.s.stats.ResetsSent++
+			c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(ack), Flags: FlagRST}, nil, nil)
+			return
+		}
+		c.sndWnd = uint32(h.Window()) << c.sndShift
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seq, ack
+		c.establish()
+	}
+	if !c.processAck(h, o, seq, ack, fl) {
+		return
+	}
+	if c.state == StateClosed {
+		return
+	}
+	if len(payload) > 0 || fl&FlagFIN != 0 {
+		switch c.state {
+		case StateEstablished, StateFinWait1, StateFinWait2:
+			c.processData(seq, payload, fl&FlagFIN != 0)
+		case StateTimeWait:
+			// A retransmitted FIN: acknowledge and restart 2*MSL (RFC
+			// 9293 section 3.10.7.4, eighth).
+			c.ackNow = true
+			c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(2*c.s.cfg.MSL))
+		default:
+			c.ackNow = true
+		}
+	}
+	c.output()
+}
+
+// processAck handles the ACK field (RFC 9293 section 3.10.7.4, fifth). It
+// returns false when the segment must be dropped.
+func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool {
+	// RFC 5961 section 5.2: an ACK outside [SND.UNA-MAX.SND.WND, SND.NXT]
+	// is answered with an ACK and dropped.
+	if ack.gt(c.sndMax) || ack.lt(c.sndUna.add(-int(c.maxSndWnd))) {
+		c.ackNow = true
+		c.output()
+		return false
+	}
+	if c.sackOK && o.NumSACK > 0 {
+		c.updateScoreboard(o)
+	}
+	wnd := uint32(h.Window()) << c.sndShift
+	wndChanged := false
+	if c.sndWl1.lt(seq) || (c.sndWl1 == seq && c.sndWl2.leq(ack)) {
+		wndChanged = wnd != c.sndWnd
+		c.sndWnd = wnd
+		c.sndWl1, c.sndWl2 = seq, ack
+		c.maxSndWnd = max(c.maxSndWnd, wnd)
+		if wnd > 0 && c.persist {
+			c.persist = false
+			c.persistBackoff = 0
+			c.s.clk.Cancel(&c.rtx)
+			if c.sndMax != c.sndUna {
+				c.armRTO()
+			}
+		}
+	}
+	payloadLen := len(h.Payload())
+	switch {
+	case ack.gt(c.sndUna):
+		c.newAck(ack, o)
+	case ack == c.sndUna && payloadLen == 0 && fl&(FlagSYN|FlagFIN) == 0 &&
+		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0):
+		c.dupAck()
+	}
+	return true
+}
+
+// newAck handles an ACK that advances SND.UNA.
+func (c *Conn) newAck(ack seqnum, o *Options) {
+	now := c.s.clk.Now()
+	acked := ack.diff(c.sndUna)
+	// RTT measurement: RTTM from the echoed timestamp (RFC 7323 section
+	// 4), else one timed segment at a time, never a retransmitted one
+	// (Karn's algorithm, RFC 6298 section 3).
+	if c.tsOK && o.HasTS && o.TSEcr != 0 {
+		if d := int32(c.tsNow() - o.TSEcr); d >= 0 {
+			c.rttSample(time.Duration(d) * time.Millisecond)
+		}
+	} else if c.rttTiming && ack.gt(c.rttSeq) {
+		c.rttTiming = false
+		c.rttSample(now.Sub(c.rttTime))
+	}
+	dataEnd := c.bufStart.add(c.sndBuf.n)
+	if upto := seqMin(ack, dataEnd); upto.gt(c.bufStart) {
+		k := upto.diff(c.bufStart)
+		c.sndBuf.discard(k)
+		c.bufStart = upto
+		c.stats.BytesSent += uint64(k)
+		c.pendEv |= evWritable
+	}
+	if c.finQueued && ack.gt(dataEnd) {
+		c.finAcked = true
+	}
+	flight := c.sndMax.diff(c.sndUna)
+	c.sndUna = ack
+	if c.sndNxt.lt(ack) {
+		c.sndNxt = ack
+	}
+	c.retries = 0
+	c.pruneScoreboard()
+	if c.inRecovery {
+		if ack.geq(c.recover) {
+			// Full acknowledgment (RFC 6582 section 3.2 step 3; RFC 6675
+			// section 5 step (A)).
+			c.inRecovery = false
+			c.dupAcks = 0
+			c.ccs.Cwnd = min(c.ccs.Ssthresh, max(c.sndMax.diff(c.sndUna), c.mss)+c.mss)
+			if c.sackOK {
+				c.ccs.Cwnd = c.ccs.Ssthresh
+			}
+		} else if !c.sackOK {
+			// Partial acknowledgment (RFC 6582 section 3.2 step 4):
+			// retransmit the first unacknowledged segment and deflate.
+			c.retransmit(c.sndUna, c.mss)
+			c.ccs.Cwnd = max(c.ccs.Cwnd-acked, c.mss)
+			if acked >= c.mss {
+				c.ccs.Cwnd += c.mss
+			}
+			c.armRTO()
+		} else if c.highRxt.lt(c.sndUna) {
+			c.highRxt = c.sndUna
+		}
+	} else {
+		c.dupAcks = 0
+		// Grow only when the window was used (RFC 7661 spirit): an
+		// application-limited sender does not inflate cwnd.
+		if flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh {
+			c.cc.OnAck(&c.ccs, acked, flight, now)
+		}
+	}
+	// RFC 6298 section 5.2 and 5.3.
+	if c.persist {
+		// the persist timer keeps running
+	} else if c.sndUna == c.sndMax {
+		c.s.clk.Cancel(&c.rtx)
+	} else {
+		c.armRTO()
+	}
+	if c.finAcked {
+		switch c.state {
+		case StateFinWait1:
+			c.state = StateFinWait2
+			if c.appClosed {
+				c.s.clk.Schedule(&c.misc, now.Add(c.s.cfg.FinWait2Timeout))
+			}
+		case StateClosing:
+			c.enterTimeWait()
+		case StateLastAck:
+			c.destroy(nil, true)
+		}
+	}
+}
+
+// dupAck handles a duplicate acknowledgment (RFC 5681 section 2).
+func (c *Conn) dupAck() {
+	c.dupAcks++
+	if c.inRecovery {
+		if !c.sackOK {
+			// RFC 6582 section 3.2 step 4 (RFC 5681 step 4): inflate.
+			c.ccs.Cwnd += c.mss
+		}
+		return
+	}
+	lost := c.dupAcks >= 3 || (c.sackOK && c.isLost(c.sndUna))
+	// RFC 6582 section 3.2 step 1: no new recovery for losses from before
+	// the last one (or a timeout).
+	if !lost || c.sndUna.lt(c.recover) {
+		return
+	}
+	c.enterRecovery()
+}
+
+func (c *Conn) enterRecovery() {
+	flight := c.sndMax.diff(c.sndUna)
+	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
+	c.inRecovery = true
+	c.recover = c.sndMax
+	c.stats.FastRetransmits++
+	n := c.mss
+	if len(c.sb) > 0 {
+		n = min(n, c.sb[0].start.diff(c.sndUna))
+	}
+	c.retransmit(c.sndUna, n)
+	c.highRxt = c.sndUna.add(n)
+	if !c.sackOK {
+		c.ccs.Cwnd = c.ccs.Ssthresh + 3*c.mss
+	}
+}
+
+// onRTX handles the retransmission (or persist) timer.
+func (c *Conn) onRTX(now clock.Time) {
+	cfg := &c.s.cfg
+	switch c.state {
+	case StateClosed, StateTimeWait:
+		return
+	case StateSynSent, StateSynReceived:
+		c.retries++
+		if c.retries > cfg.SynRetries {
+			c.destroy(ErrTimeout, c.listener == nil)
+			return
+		}
+		c.rto = min(c.rto*2, cfg.MaxRTO)
+		c.stats.TimeoutRetransmits++
+		c.sendSYN()
+		c.armRTO()
+		return
+	}
+	if c.persist {
+		c.persistProbe()
+		return
+	}
+	if c.sndUna == c.sndMax {
+		return
+	}
+	c.retries++
+	if c.retries > cfg.MaxRetries {
+		c.Abort()
+		c.err = ErrTimeout
+		return
+	}
+	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
+	// from SND.UNA.
+	c.cc.OnTimeout(&c.ccs, c.sndMax.diff(c.sndUna), now)
+	c.stats.TimeoutRetransmits++
+	c.rto = min(c.rto*2, cfg.MaxRTO)
+	c.rttTiming = false
+	c.inRecovery = false
+	c.dupAcks = 0
+	c.recover = c.sndMax
+	// RFC 2018 section 8: after a timeout SACK information is discarded.
+	c.sb = c.sb[:0]
+	c.sndNxt = c.sndUna
+	c.armRTO()
+	c.output()
+}
+
+// persistProbe sends one byte into a zero window (RFC 9293 section
+// 3.8.6.1) and backs the persist timer off.
+func (c *Conn) persistProbe() {
+	dataEnd := c.bufStart.add(c.sndBuf.n)
+	avail := dataEnd.diff(c.sndUna)
+	if avail <= 0 {
+		c.persist = false
+		c.persistBackoff = 0
+		c.output()
+		return
+	}
+	n := 1
+	if c.sndWnd > 0 {
+		n = min(int(c.sndWnd), c.mss, avail)
+	}
+	sent := c.sendData(c.sndUna, n, false)
+	if e := c.sndUna.add(sent); c.sndNxt.lt(e) {
+		c.sndNxt = e
+	}
+	c.persistBackoff++
+	c.armPersist()
+}
+
+func (c *Conn) armPersist() {
+	d := c.rto << min(c.persistBackoff, 10)
+	d = min(max(d, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(d))
+}
+
+func (c *Conn) armRTO() {
+	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
+}
+
+// rttSample updates SRTT, RTTVAR and RTO (RFC 6298 section 2).
+func (c *Conn) rttSample(r time.Duration) {
+	if r < 0 {
+		return
+	}
+	if !c.hasRTT {
+		c.hasRTT = true
+		c.srtt = r
+		c.rttvar = r / 2
+	} else {
+		d := c.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		c.rttvar = (3*c.rttvar + d) / 4
+		c.srtt = (7*c.srtt + r) / 8
+	}
+	c.ccs.SRTT = c.srtt
+	if c.ccs.MinRTT == 0 || r < c.ccs.MinRTT {
+		c.ccs.MinRTT = r
+	}
+	c.computeRTO()
+}
+
+func (c *Conn) computeRTO() {
+	const g = time.Millisecond // clock granularity G
+	c.rto = c.srtt + max(g, 4*c.rttvar)
+	c.rto = min(max(c.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+}

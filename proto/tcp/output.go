@@ -1,0 +1,505 @@
+package tcp
+
+import "encoding/binary"
+
+// emit sends the segment whose payload (n bytes) is already in place in the
+// scratch buffer after the options.
+func (s *Stack) emit(k connKey, f Fields, o *Options, olen, n int) {
+	b := s.out
+	putHeader(b, f, olen)
+	if olen > 0 {
+		EncodeOptions(b[HeaderLen:], o)
+	}
+	total := HeaderLen + olen + n
+	binary.BigEndian.PutUint16(b[16:], Checksum(k.laddr, k.raddr, b[:total]))
+	s.stats.SegmentsOut++
+	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, b[:total]); err != nil {
+		s.stats.SendErrors++
+	}
+}
+
+// rcvWindowRight returns the right edge the receive buffer allows now.
+func (c *Conn) rcvWindowRight() seqnum {
+	return c.rcvNxt.add(c.s.cfg.RecvBuffer - c.rcvBuf.n)
+}
+
+// advWindow returns the window field to send and records the advertised
+// right edge.
+func (c *Conn) advWindow() uint16 {
+	cfg := &c.s.cfg
+	right := c.rcvWindowRight()
+	// Receiver SWS avoidance (RFC 1122 section 4.2.3.3): move the right
+	// edge only by at least min(RCV.BUFF/2, MSS).
+	if c.rcvAdv.geq(c.rcvNxt) && right.geq(c.rcvAdv) && right.diff(c.rcvAdv) < min(cfg.RecvBuffer/2, c.rmss) {
+		right = c.rcvAdv
+	}
+	wnd := max(right.diff(c.rcvNxt), 0)
+	f := min(wnd>>c.rcvShift, 65535)
+	c.rcvAdv = c.rcvNxt.add(f << c.rcvShift)
+	return uint16(f)
+}
+
+// fillOpts sets the options of a non-SYN segment: timestamps (RFC 7323
+// section 3) and SACK blocks (RFC 2018 section 4: the first block holds the
+// most recently received segment).
+func (c *Conn) fillOpts(o *Options) {
+	*o = Options{}
+	if c.tsOK {
+		o.HasTS = true
+		o.TSVal = c.tsNow()
+		o.TSEcr = c.tsRecent
+	}
+	if !c.sackOK || len(c.ooo) == 0 {
+		return
+	}
+	limit := 4
+	if c.tsOK {
+		limit = 3
+	}
+	first := -1
+	for i, r := range c.ooo {
+		if c.lastOOO.geq(r.start) && c.lastOOO.lt(r.end) {
+			first = i
+			o.SACK[0] = SACKBlock{uint32(r.start), uint32(r.end)}
+			o.NumSACK = 1
+			break
+		}
+	}
+	for i, r := range c.ooo {
+		if o.NumSACK >= limit {
+			break
+		}
+		if i != first {
+			o.SACK[o.NumSACK] = SACKBlock{uint32(r.start), uint32(r.end)}
+			o.NumSACK++
+		}
+	}
+}
+
+// sendData sends up to n bytes from seq (fewer if options leave less room),
+// with FIN when fin is set and all of it fits, and returns the number of
+// data bytes sent. n == 0 sends a pure ACK (or a lone FIN).
+func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
+	s := c.s
+	o := &s.sendOpts
+	c.fillOpts(o)
+	olen := OptionsLen(o)
+	if room := c.maxSeg - olen; n > room {
+		n = room
+		fin = false
+	}
+	f := Fields{
+		SrcPort: c.key.lport, DstPort: c.key.rport,
+		Seq: uint32(seq), Ack: uint32(c.rcvNxt),
+		Flags: FlagACK, Window: c.advWindow(),
+	}
+	if n > 0 {
+		off := seq.diff(c.bufStart)
+		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
+		if off+n == c.sndBuf.n {
+			f.Flags |= FlagPSH
+		}
+	}
+	if fin {
+		f.Flags |= FlagFIN
+	}
+	s.emit(c.key, f, o, olen, n)
+
+	c.stats.SegmentsSent++
+	c.lastAckSent = c.rcvNxt
+	c.ackNow = false
+	c.unackedSegs = 0
+	s.clk.Cancel(&c.dack)
+	l := n
+	if fin {
+		l++
+	}
+	if l == 0 {
+		return 0
+	}
+	end := seq.add(l)
+	if seq.lt(c.sndMax) {
+		c.stats.Retransmits++
+		c.stats.RetransmittedBytes += uint64(min(l, c.sndMax.diff(seq)))
+		if c.rttTiming && seq.leq(c.rttSeq) {
+			c.rttTiming = false // Karn's algorithm
+		}
+	} else if !c.rttTiming && !c.tsOK {
+		c.rttTiming = true
+		c.rttSeq = seq
+		c.rttTime = s.clk.Now()
+	}
+	if end.gt(c.sndMax) {
+		c.sndMax = end
+	}
+	// RFC 6298 section 5.1: start the timer when data is sent and it is
+	// not running.
+	if !c.rtx.Pending() {
+		c.armRTO()
+	}
+	return n
+}
+
+// retransmit resends up to n bytes from seq and returns how many it sent.
+func (c *Conn) retransmit(seq seqnum, n int) int {
+	dataEnd := c.bufStart.add(c.sndBuf.n)
+	n = min(n, dataEnd.diff(seq))
+	if n < 0 {
+		return 0
+	}
+	fin := c.finQueued && seq.add(n) == dataEnd && c.sndMax.gt(dataEnd)
+	if n == 0 && !fin {
+		return 0
+	}
+	sent := c.sendData(seq, n, fin)
+	if fin && sent == n {
+		sent++
+	}
+	if e := seq.add(sent); c.sndNxt.lt(e) {
+		c.sndNxt = e
+	}
+	return sent
+}
+
+// output sends what the windows and Nagle allow, then a pending ACK.
+func (c *Conn) output() {
+	switch c.state {
+	case StateClosed, StateSynSent, StateSynReceived, StateListen:
+		return
+	case StateTimeWait:
+		if c.ackNow {
+			c.sendData(c.sndNxt, 0, false)
+		}
+		return
+	}
+	for {
+		dataEnd := c.bufStart.add(c.sndBuf.n)
+		if c.inRecovery && c.sackOK {
+			// RFC 6675 section 5 step (C): send while cwnd - pipe >= 1 SMSS.
+			avail := c.ccs.Cwnd - c.pipe()
+			if avail < c.mss {
+				break
+			}
+			if seq, n, ok := c.nextLost(); ok {
+				sent := c.retransmit(seq, n)
+				if sent == 0 {
+					break
+				}
+				c.highRxt = seq.add(sent)
+				continue
+			}
+			if !c.sendNew(dataEnd, avail) {
+				break
+			}
+			continue
+		}
+		if !c.sendNew(dataEnd, c.ccs.Cwnd-c.sndNxt.diff(c.sndUna)) {
+			break
+		}
+	}
+	c.checkPersist()
+	if c.ackNow {
+		c.sendData(c.sndNxt, 0, false)
+	}
+}
+
+// sendNew sends one segment from SND.NXT if the peer's window, cwAvail and
+// Nagle's algorithm allow, and reports whether it did.
+func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
+	avail := dataEnd.diff(c.sndNxt)
+	if avail < 0 {
+		return false // the FIN is already sent
+	}
+	wndAvail := c.sndUna.add(int(c.sndWnd)).diff(c.sndNxt)
+	n := min(avail, c.mss, wndAvail, cwAvail)
+	if n <= 0 {
+		if avail == 0 && c.finQueued {
+			c.sendData(c.sndNxt, 0, true)
+			c.sndNxt++
+		}
+		return false
+	}
+	fin := c.finQueued && n == avail
+	retx := c.sndNxt.lt(c.sndMax)
+	if n < c.mss && !fin && !retx {
+		if n == avail {
+			// Nagle (RFC 1122 section 4.2.3.4): hold a short segment while
+			// data is unacknowledged.
+			if !c.noDelay && c.sndNxt != c.sndUna {
+				return false
+			}
+		} else if n < int(c.maxSndWnd/2) {
+			// Sender SWS avoidance (RFC 1122 section 4.2.3.4).
+			return false
+		}
+	}
+	sent := c.sendData(c.sndNxt, n, fin)
+	if fin && sent == n {
+		sent++
+	}
+	c.sndNxt = c.sndNxt.add(sent)
+	return sent > 0
+}
+
+// checkPersist starts the persist timer when data waits, nothing is in
+// flight and the peer's window does not let it go (RFC 9293 section
+// 3.8.6.1; RFC 1122 section 4.2.3.4's override timeout).
+func (c *Conn) checkPersist() {
+	if c.persist || c.sndNxt != c.sndUna {
+		return
+	}
+	dataEnd := c.bufStart.add(c.sndBuf.n)
+	if dataEnd.gt(c.sndNxt) {
+		c.persist = true
+		c.persistBackoff = 0
+		c.armPersist()
+	}
+}
+
+// updateScoreboard records the SACK blocks of an ACK (RFC 6675 section 5).
+func (c *Conn) updateScoreboard(o *Options) {
+	if c.sb == nil {
+		c.sb = make([]seqRange, 0, maxScoreboard)
+	}
+	for i := 0; i < o.NumSACK; i++ {
+		r := seqRange{seqnum(o.SACK[i].Start), seqnum(o.SACK[i].End)}
+		if !r.start.lt(r.end) {
+			continue
+		}
+		r.start = seqMax(r.start, c.sndUna)
+		r.end = seqMin(r.end, c.sndMax)
+		if !r.start.lt(r.end) {
+			continue
+		}
+		var added int
+		var ok bool
+		if c.sb, added, ok = insertRange(c.sb, r, maxScoreboard); ok {
+			c.stats.SACKedBytes += uint64(added)
+		}
+	}
+}
+
+const maxScoreboard = 32
+
+// pruneScoreboard drops SACK information below SND.UNA.
+func (c *Conn) pruneScoreboard() {
+	i := 0
+	for i < len(c.sb) && c.sb[i].end.leq(c.sndUna) {
+		i++
+	}
+	if i > 0 {
+		c.sb = c.sb[:copy(c.sb, c.sb[i:])]
+	}
+	if len(c.sb) > 0 && c.sb[0].start.lt(c.sndUna) {
+		c.sb[0].start = c.sndUna
+	}
+}
+
+func (c *Conn) sackedBytes() int {
+	n := 0
+	for _, r := range c.sb {
+		n += r.len()
+	}
+	return n
+}
+
+// lostAbove reports whether sacked bytes above a hole mark it lost: RFC
+// 6675 section 4's IsLost with DupThresh 3, more than (DupThresh-1)*SMSS
+// bytes sacked above.
+func (c *Conn) lostAbove(sackedAbove int) bool { return sackedAbove > 2*c.mss }
+
+// isLost is RFC 6675's IsLost(seq).
+func (c *Conn) isLost(seq seqnum) bool {
+	above := 0
+	for _, r := range c.sb {
+		if r.start.gt(seq) {
+			above += r.len()
+		}
+	}
+	return c.lostAbove(above)
+}
+
+// pipe is RFC 6675's SetPipe: bytes believed in flight.
+func (c *Conn) pipe() int {
+	above := c.sackedBytes()
+	pipe := 0
+	prev := c.sndUna
+	for _, r := range c.sb {
+		if hole := r.start.diff(prev); hole > 0 {
+			if !c.lostAbove(above) {
+				pipe += hole
+			}
+			if rx := seqMin(c.highRxt, r.start).diff(prev); rx > 0 {
+				pipe += rx
+			}
+		}
+		above -= r.len()
+		prev = r.end
+	}
+	if tail := c.sndNxt.diff(prev); tail > 0 {
+		pipe += tail
+	}
+	return pipe
+}
+
+// nextLost is rule (1) of RFC 6675's NextSeg: the first lost, not yet
+// retransmitted byte range.
+func (c *Conn) nextLost() (seqnum, int, bool) {
+	above := c.sackedBytes()
+	prev := c.sndUna
+	for _, r := range c.sb {
+		if r.start.gt(prev) && c.lostAbove(above) {
+			s := seqMax(prev, c.highRxt)
+			if s.lt(r.start) {
+				return s, min(c.mss, r.start.diff(s)), true
+			}
+		}
+		above -= r.len()
+		prev = r.end
+	}
+	return 0, 0, false
+}
+
+// insertRange adds r to the sorted disjoint list rs, merging overlapping
+// and adjacent ranges, and returns the list and the number of bytes newly
+// covered. It refuses (ok false) when that would need more than limit
+// ranges.
+func insertRange(rs []seqRange, r seqRange, limit int) ([]seqRange, int, bool) {
+	i := 0
+	for i < len(rs) && rs[i].end.lt(r.start) {
+		i++
+	}
+	j := i
+	covered := 0
+	m := r
+	for j < len(rs) && rs[j].start.leq(r.end) {
+		covered += rs[j].len()
+		m.start = seqMin(m.start, rs[j].start)
+		m.end = seqMax(m.end, rs[j].end)
+		j++
+	}
+	added := m.len() - covered
+	if i == j {
+		if len(rs) >= limit {
+			return rs, 0, false
+		}
+		rs = append(rs, seqRange{})
+		copy(rs[i+1:], rs[i:])
+		rs[i] = m
+		return rs, added, true
+	}
+	rs[i] = m
+	rs = append(rs[:i+1], rs[j:]...)
+	return rs, added, true
+}
+
+// processData accepts segment text and FIN (RFC 9293 section 3.10.7.4,
+// seventh and eighth) into the receive buffer, queueing out-of-order data
+// in place.
+func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
+	cfg := &c.s.cfg
+	if seq.lt(c.rcvNxt) {
+		d := c.rcvNxt.diff(seq)
+		if d > len(payload) {
+			payload, fin = nil, false
+		} else {
+			payload = payload[d:]
+		}
+		seq = c.rcvNxt
+		c.ackNow = true
+	}
+	if c.finRcvd {
+		c.ackNow = true
+		return
+	}
+	free := cfg.RecvBuffer - c.rcvBuf.n
+	off := seq.diff(c.rcvNxt)
+	if off+len(payload) > free {
+		payload = payload[:max(free-off, 0)]
+		fin = false
+		c.ackNow = true
+	}
+	if len(payload) > 0 && c.rcvBuf.buf == nil {
+		c.rcvBuf.alloc(cfg.RecvBuffer)
+	}
+	end := seq.add(len(payload))
+	switch {
+	case off == 0 && len(payload) > 0:
+		c.rcvBuf.writeAt(0, payload)
+		c.rcvBuf.commit(len(payload))
+		c.rcvNxt = end
+		c.stats.BytesReceived += uint64(len(payload))
+		filled := false
+		for len(c.ooo) > 0 && c.ooo[0].start.leq(c.rcvNxt) {
+			if k := c.ooo[0].end.diff(c.rcvNxt); k > 0 {
+				c.rcvBuf.commit(k)
+				c.stats.BytesReceived += uint64(k)
+				c.rcvNxt = c.ooo[0].end
+			}
+			c.ooo = c.ooo[:copy(c.ooo, c.ooo[1:])]
+			filled = true
+		}
+		// RFC 5681 section 4.2: ACK at once when a gap is filled, else at
+		// least every second segment (RFC 1122 section 4.2.3.2).
+		c.unackedSegs++
+		if filled || c.unackedSegs >= 2 || cfg.DelayedACK < 0 {
+			c.ackNow = true
+		} else if !c.dack.Pending() {
+			c.s.clk.Schedule(&c.dack, c.s.clk.Now().Add(cfg.DelayedACK))
+		}
+		if c.appClosed {
+			c.rcvBuf.discard(c.rcvBuf.n)
+		} else {
+			c.pendEv |= evReadable
+		}
+	case off > 0 && len(payload) > 0:
+		// Out-of-order data: kept in the buffer at its offset, its range
+		// recorded; an immediate ACK carries SACK (RFC 5681 section 4.2).
+		if c.ooo == nil {
+			c.ooo = make([]seqRange, 0, cfg.MaxOOORanges)
+		}
+		var ok bool
+		c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
+		if ok {
+			c.rcvBuf.writeAt(off, payload)
+			c.lastOOO = seq
+			c.stats.OOOSegments++
+		} else {
+			c.s.stats.OOODrops++
+			fin = false
+		}
+		c.ackNow = true
+	}
+	if fin {
+		if end == c.rcvNxt {
+			c.consumeFIN()
+		} else {
+			c.oooFin = true
+			c.finRcvSeq = end
+			c.ackNow = true
+		}
+	} else if c.oooFin && c.finRcvSeq == c.rcvNxt {
+		c.consumeFIN()
+	}
+}
+
+// consumeFIN processes the peer's FIN once all data before it arrived.
+func (c *Conn) consumeFIN() {
+	c.rcvNxt++
+	c.finRcvd = true
+	c.oooFin = false
+	c.ackNow = true
+	c.pendEv |= evReadable
+	switch c.state {
+	case StateEstablished:
+		c.state = StateCloseWait
+	case StateFinWait1:
+		if c.finAcked {
+			c.enterTimeWait()
+		} else {
+			c.state = StateClosing // simultaneous close
+		}
+	case StateFinWait2:
+		c.enterTimeWait()
+	}
+}

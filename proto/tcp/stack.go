@@ -1,0 +1,509 @@
+// Package tcp is simnet's TCP (RFC 9293): the connection state machine with
+// simultaneous open and close, TIME-WAIT, RST handling hardened per RFC
+// 5961, MSS from the path MTU, retransmission timeouts per RFC 6298,
+// NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438) congestion control,
+// window scaling, timestamps with RTTM and PAWS (RFC 7323), SACK (RFC 2018)
+// with SACK-based loss recovery (RFC 6675), Nagle, delayed ACKs, persist
+// and keep-alive timers, a bounded out-of-order queue and a listen backlog.
+//
+// The package runs on its driver's loop: it never starts goroutines, reads
+// the wall clock or does I/O. Segments arrive through Stack.HandleIP, time
+// comes from a clock.Clock and randomness (ISN key, ephemeral ports) from
+// the *rand.Rand given to New. Applications use the non-blocking socket API
+// (Listen, Accept, Connect, Read, Write, Shutdown, Close) and are told about
+// readiness through the Events interface; netconn wraps it into net.Conn.
+//
+// Not implemented: urgent data (URG is ignored), ECN, D-SACK, TCP Fast Open,
+// MTU probing (the MSS follows Network.PathMTU), IP options.
+package tcp
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// ProtocolNumber is TCP's IP protocol number.
+const ProtocolNumber = 6
+
+// Network is what TCP needs from the IP layer; *stack.Host satisfies it.
+type Network interface {
+	// SendIP sends payload as an IP datagram; payload is not retained.
+	SendIP(proto uint8, src, dst netip.Addr, payload []byte) error
+	// SourceFor returns the local address used to reach dst.
+	SourceFor(dst netip.Addr) (netip.Addr, bool)
+	// PathMTU returns the largest IP packet toward dst.
+	PathMTU(dst netip.Addr) int
+}
+
+// Errors returned by the socket API.
+var (
+	ErrWouldBlock      = errors.New("tcp: operation would block")
+	ErrConnReset       = errors.New("tcp: connection reset by peer")
+	ErrConnRefused     = errors.New("tcp: connection refused")
+	ErrTimeout         = errors.New("tcp: connection timed out")
+	ErrClosed          = errors.New("tcp: use of closed connection")
+	ErrAborted         = errors.New("tcp: connection aborted")
+	ErrAddrInUse       = errors.New("tcp: address already in use")
+	ErrNoRoute         = errors.New("tcp: no route to host")
+	ErrNoPorts         = errors.New("tcp: no free ephemeral port")
+	ErrNotConnected    = errors.New("tcp: not connected")
+	ErrWriteShutdown   = errors.New("tcp: write after shutdown")
+	ErrListenerClosed  = errors.New("tcp: listener closed")
+	ErrInvalidArgument = errors.New("tcp: invalid argument")
+)
+
+// Config tunes a Stack. The zero value of a field means its default.
+type Config struct {
+	// SendBuffer is the send buffer size per connection (default 256 KiB).
+	SendBuffer int
+	// RecvBuffer is the receive buffer size per connection, which bounds
+	// the advertised window (default 256 KiB).
+	RecvBuffer int
+	// MinRTO is the smallest retransmission timeout (default 200 ms, as
+	// Linux; RFC 6298 section 2.4 suggests 1 s).
+	MinRTO time.Duration
+	// MaxRTO caps the backed-off timeout (default 60 s, RFC 6298 section
+	// 2.5).
+	MaxRTO time.Duration
+	// InitialRTO is the timeout before any RTT sample (default 1 s, RFC
+	// 6298 section 2.1).
+	InitialRTO time.Duration
+	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL (default
+	// 30 s).
+	MSL time.Duration
+	// DelayedACK is the delayed-ACK timeout, at most 200 ms (RFC 1122
+	// section 4.2.3.2; default 40 ms). A negative value disables delayed
+	// ACKs.
+	DelayedACK time.Duration
+	// KeepAliveIdle, KeepAliveInterval and KeepAliveCount configure
+	// keep-alive probes on connections that enable it (defaults 2 h, 75 s,
+	// 9; RFC 1122 section 4.2.3.6).
+	KeepAliveIdle     time.Duration
+	KeepAliveInterval time.Duration
+	KeepAliveCount    int
+	// FinWait2Timeout bounds how long a connection closed by the
+	// application waits in FIN-WAIT-2 (default 60 s).
+	FinWait2Timeout time.Duration
+	// MaxRetries is how many timeouts in a row abort a connection
+	// (default 15); SynRetries applies to SYN and SYN-ACK (default 6).
+	MaxRetries int
+	SynRetries int
+	// MaxOOORanges bounds the out-of-order queue in disjoint ranges
+	// (default 16); the receive buffer bounds it in bytes.
+	MaxOOORanges int
+	// CongestionControl names the algorithm: "cubic" (default) or
+	// "newreno".
+	CongestionControl string
+	// DisableSACK, DisableTimestamps and DisableWindowScale turn the
+	// corresponding options off.
+	DisableSACK        bool
+	DisableTimestamps  bool
+	DisableWindowScale bool
+	// InitialCwndSegments is the initial window in segments (default 10,
+	// RFC 6928).
+	InitialCwndSegments int
+	// ChallengeACKLimit caps challenge ACKs per second (RFC 5961 section
+	// 7; default 1000).
+	ChallengeACKLimit int
+	// EphemeralLow and EphemeralHigh bound ephemeral ports (default
+	// 49152-65535).
+	EphemeralLow, EphemeralHigh uint16
+	// KeepStats keeps the statistics of closed connections for
+	// Stack.ConnStats.
+	KeepStats bool
+}
+
+func (c *Config) defaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defi := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defi(&c.SendBuffer, 256<<10)
+	defi(&c.RecvBuffer, 256<<10)
+	def(&c.MinRTO, 200*time.Millisecond)
+	def(&c.MaxRTO, 60*time.Second)
+	def(&c.InitialRTO, time.Second)
+	def(&c.MSL, 30*time.Second)
+	def(&c.DelayedACK, 40*time.Millisecond)
+	if c.DelayedACK > 200*time.Millisecond {
+		c.DelayedACK = 200 * time.Millisecond
+	}
+	def(&c.KeepAliveIdle, 2*time.Hour)
+	def(&c.KeepAliveInterval, 75*time.Second)
+	defi(&c.KeepAliveCount, 9)
+	def(&c.FinWait2Timeout, 60*time.Second)
+	defi(&c.MaxRetries, 15)
+	defi(&c.SynRetries, 6)
+	defi(&c.MaxOOORanges, 16)
+	if c.CongestionControl == "" {
+		c.CongestionControl = "cubic"
+	}
+	defi(&c.InitialCwndSegments, 10)
+	defi(&c.ChallengeACKLimit, 1000)
+	if c.EphemeralLow == 0 {
+		c.EphemeralLow = 49152
+	}
+	if c.EphemeralHigh == 0 || c.EphemeralHigh < c.EphemeralLow {
+		c.EphemeralHigh = 65535
+	}
+}
+
+// StackStats counts a stack's segments and the reasons it dropped some.
+type StackStats struct {
+	SegmentsIn      uint64 `json:"segments_in"`
+	SegmentsOut     uint64 `json:"segments_out"`
+	Malformed       uint64 `json:"malformed"`
+	BadChecksum     uint64 `json:"bad_checksum"`
+	NoConnection    uint64 `json:"no_connection"`
+	ResetsSent      uint64 `json:"resets_sent"`
+	BacklogDrops    uint64 `json:"backlog_drops"`
+	OOODrops        uint64 `json:"ooo_drops"`
+	PAWSDrops       uint64 `json:"paws_drops"`
+	ChallengeACKs   uint64 `json:"challenge_acks"`
+	OutOfWindow     uint64 `json:"out_of_window"`
+	SendErrors      uint64 `json:"send_errors"`
+	ConnectionsOpen uint64 `json:"connections_opened"`
+}
+
+type connKey struct {
+	laddr, raddr netip.Addr
+	lport, rport uint16
+}
+
+type listenKey struct {
+	addr netip.Addr
+	port uint16
+}
+
+// Stack is the TCP endpoint table of one host: it demultiplexes segments
+// to connections and listeners and owns the scratch buffer segments are
+// built in. It implements the IP layer's protocol handler (HandleIP).
+type Stack struct {
+	net Network
+	clk clock.Clock
+	rnd *rand.Rand
+	cfg Config
+
+	conns     map[connKey]*Conn
+	listeners map[listenKey]*Listener
+	isn       isnKey
+	nextID    uint64
+
+	out      []byte
+	opts     Options // scratch for parsing
+	sendOpts Options // scratch for building
+
+	challengeSec   clock.Time
+	challengeCount int
+
+	stats  StackStats
+	closed []ConnStats
+}
+
+// New returns a TCP stack sending through net, timed by clk and drawing its
+// ISN key and ephemeral ports from rnd.
+func New(net Network, clk clock.Clock, rnd *rand.Rand, cfg Config) *Stack {
+	cfg.defaults()
+	return &Stack{
+		net:       net,
+		clk:       clk,
+		rnd:       rnd,
+		cfg:       cfg,
+		conns:     make(map[connKey]*Conn),
+		listeners: make(map[listenKey]*Listener),
+		isn:       isnKey{rnd.Uint64(), rnd.Uint64()},
+		out:       make([]byte, 65536+HeaderLen+MaxOptionsLen),
+	}
+}
+
+// Config returns the stack's configuration with defaults filled in.
+func (s *Stack) Config() Config { return s.cfg }
+
+// Stats returns the stack's counters.
+func (s *Stack) Stats() StackStats { return s.stats }
+
+// NumConns returns the number of connections in the table (TIME-WAIT
+// included).
+func (s *Stack) NumConns() int { return len(s.conns) }
+
+// ConnStats returns the statistics of closed connections (when
+// Config.KeepStats is set), in the order they closed.
+func (s *Stack) ConnStats() []ConnStats {
+	return append([]ConnStats(nil), s.closed...)
+}
+
+// isnFor returns an initial sequence number per RFC 6528: a 4 µs clock plus
+// a keyed hash of the four-tuple.
+func (s *Stack) isnFor(k connKey) seqnum {
+	m := uint64(s.clk.Now()) / 4000
+	return seqnum(uint32(m) + uint32(s.isn.hash4(k.laddr, k.lport, k.raddr, k.rport)))
+}
+
+// HandleIP processes one TCP segment carried in an IP datagram from src to
+// dst. payload is only read during the call.
+func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
+	s.stats.SegmentsIn++
+	h, err := ParseHeader(payload)
+	if err != nil {
+		s.stats.Malformed++
+		return
+	}
+	if Checksum(src, dst, payload) != 0 {
+		s.stats.BadChecksum++
+		return
+	}
+	if err := ParseOptions(h.Options(), &s.opts); err != nil {
+		s.stats.Malformed++
+		return
+	}
+	k := connKey{laddr: dst, raddr: src, lport: h.DstPort(), rport: h.SrcPort()}
+	if c, ok := s.conns[k]; ok {
+		c.input(h, &s.opts)
+		c.flush()
+		return
+	}
+	l := s.listeners[listenKey{dst, k.lport}]
+	if l == nil {
+		l = s.listeners[listenKey{netip.Addr{}, k.lport}]
+	}
+	if l != nil && !l.closed {
+		l.input(k, h, &s.opts)
+		return
+	}
+	s.stats.NoConnection++
+	s.resetFor(k, h)
+}
+
+// resetFor answers a segment that belongs to no connection (RFC 9293
+// section 3.10.7.1).
+func (s *Stack) resetFor(k connKey, h Header) {
+	fl := h.Flags()
+	if fl&FlagRST != 0 {
+		return
+	}
+	f := Fields{SrcPort: k.lport, DstPort: k.rport, Flags: FlagRST}
+	if fl&FlagACK != 0 {
+		f.Seq = h.Ack()
+	} else {
+		n := len(h.Payload())
+		if fl&FlagSYN != 0 {
+			n++
+		}
+		if fl&FlagFIN != 0 {
+			n++
+		}
+		f.Ack = h.Seq() + uint32(n)
+		f.Flags |= FlagACK
+	}
+	s.stats.ResetsSent++
+	s.send(k, f, nil, nil)
+}
+
+// send encodes and transmits one segment from the scratch buffer.
+func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
+	n, err := Encode(s.out, f, o, payload, k.laddr, k.raddr)
+	if err != nil {
+		s.stats.SendErrors++
+		return
+	}
+	s.stats.SegmentsOut++
+	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n]); err != nil {
+		s.stats.SendErrors++
+	}
+}
+
+// allowChallengeACK applies RFC 5961 section 7's rate limit.
+func (s *Stack) allowChallengeACK() bool {
+	now := s.clk.Now()
+	if now.Sub(s.challengeSec) >= time.Second {
+		s.challengeSec = now
+		s.challengeCount = 0
+	}
+	if s.challengeCount >= s.cfg.ChallengeACKLimit {
+		return false
+	}
+	s.challengeCount++
+	s.stats.ChallengeACKs++
+	return true
+}
+
+func (s *Stack) remove(c *Conn) {
+	if s.conns[c.key] == c {
+		delete(s.conns, c.key)
+	}
+	if s.cfg.KeepStats {
+		s.closed = append(s.closed, c.Stats())
+	}
+}
+
+// Listener accepts connections on a local address.
+type Listener struct {
+	s       *Stack
+	key     listenKey
+	backlog int
+	notify  func(*Listener)
+	queue   []*Conn // established, not yet accepted
+	pending int     // connections in SYN-RECEIVED
+	closed  bool
+}
+
+// Listen opens a listener on local (an unspecified address listens on all
+// of the host's addresses) with room for backlog connections in SYN-RECEIVED
+// or waiting for Accept; further SYNs are dropped. notify, if not nil, is
+// called on the loop whenever a connection becomes ready to Accept.
+func (s *Stack) Listen(local netip.AddrPort, backlog int, notify func(*Listener)) (*Listener, error) {
+	if backlog <= 0 || local.Port() == 0 {
+		return nil, fmt.Errorf("listen on %v backlog %d: %w", local, backlog, ErrInvalidArgument)
+	}
+	a := local.Addr()
+	if a.IsUnspecified() {
+		a = netip.Addr{}
+	}
+	k := listenKey{a, local.Port()}
+	if _, ok := s.listeners[k]; ok {
+		return nil, fmt.Errorf("listen on %v: %w", local, ErrAddrInUse)
+	}
+	l := &Listener{s: s, key: k, backlog: backlog, notify: notify}
+	s.listeners[k] = l
+	return l, nil
+}
+
+// Addr returns the listening address.
+func (l *Listener) Addr() netip.AddrPort { return netip.AddrPortFrom(l.key.addr, l.key.port) }
+
+// Ready returns the number of connections waiting for Accept.
+func (l *Listener) Ready() int { return len(l.queue) }
+
+// Accept returns the next established connection and makes ev its event
+// receiver, or ErrWouldBlock when none is ready. Events that happened
+// before Accept (data, the peer's FIN) are visible through Read.
+func (l *Listener) Accept(ev Events) (*Conn, error) {
+	if l.closed {
+		return nil, ErrListenerClosed
+	}
+	if len(l.queue) == 0 {
+		return nil, ErrWouldBlock
+	}
+	c := l.queue[0]
+	copy(l.queue, l.queue[1:])
+	l.queue[len(l.queue)-1] = nil
+	l.queue = l.queue[:len(l.queue)-1]
+	c.listener = nil
+	c.ev = ev
+	return c, nil
+}
+
+// Close stops listening and resets connections not yet accepted.
+func (l *Listener) Close() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	delete(l.s.listeners, l.key)
+	q := l.queue
+	l.queue = nil
+	for _, c := range q {
+		c.listener = nil
+		c.Abort()
+	}
+	// Connections still in SYN-RECEIVED are found through the table; they
+	// are reset when they complete (their listener is closed).
+}
+
+// input handles a segment for the listening socket (RFC 9293 section
+// 3.10.7.2).
+func (l *Listener) input(k connKey, h Header, o *Options) {
+	s := l.s
+	fl := h.Flags()
+	switch {
+	case fl&FlagRST != 0:
+		return
+	case fl&FlagACK != 0:
+		s.resetFor(k, h)
+		return
+	case fl&FlagSYN == 0:
+		return
+	}
+	if len(l.queue)+l.pending >= l.backlog {
+		s.stats.BacklogDrops++
+		return
+	}
+	c := s.newConn(k, nil)
+	c.listener = l
+	l.pending++
+	c.passiveOpen(h, o)
+	c.flush()
+}
+
+func (l *Listener) established(c *Conn) {
+	l.pending--
+	if l.closed {
+		c.listener = nil
+		c.Abort()
+		return
+	}
+	l.queue = append(l.queue, c)
+	if l.notify != nil {
+		l.notify(l)
+	}
+}
+
+// Connect opens a connection to remote from local (whose address may be
+// unspecified to pick the route's source address and whose port may be 0
+// to pick an ephemeral port). ev receives the connection's events; its
+// OnEstablished fires when the handshake completes.
+func (s *Stack) Connect(local, remote netip.AddrPort, ev Events) (*Conn, error) {
+	la := local.Addr()
+	if !la.IsValid() || la.IsUnspecified() {
+		var ok bool
+		la, ok = s.net.SourceFor(remote.Addr())
+		if !ok {
+			return nil, fmt.Errorf("connect to %v: %w", remote, ErrNoRoute)
+		}
+	}
+	k := connKey{laddr: la, raddr: remote.Addr(), lport: local.Port(), rport: remote.Port()}
+	if k.lport == 0 {
+		lo, hi := int(s.cfg.EphemeralLow), int(s.cfg.EphemeralHigh)
+		n := hi - lo + 1
+		start := s.rnd.IntN(n)
+		found := false
+		for i := 0; i < n; i++ {
+			k.lport = uint16(lo + (start+i)%n)
+			if _, used := s.conns[k]; !used {
+				if _, l := s.listeners[listenKey{la, k.lport}]; !l {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("connect to %v: %w", remote, ErrNoPorts)
+		}
+	} else if _, used := s.conns[k]; used {
+		return nil, fmt.Errorf("connect %v to %v: %w", local, remote, ErrAddrInUse)
+	}
+	c := s.newConn(k, ev)
+	c.activeOpen()
+	c.flush()
+	return c, nil
+}
+
+func (s *Stack) newConn(k connKey, ev Events) *Conn {
+	s.nextID++
+	s.stats.ConnectionsOpen++
+	c := &Conn{s: s, key: k, ev: ev, id: s.nextID}
+	c.init()
+	s.conns[k] = c
+	return c
+}
