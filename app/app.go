@@ -67,6 +67,4 @@ type DatagramHandler interface {
 type Conn interface {
 	// SendTo sends payload to dst; payload may be reused once it returns.
 	SendTo(dst netip.AddrPort, payload []byte) error
-	// LocalPort returns the port the socket is bound to.
-	LocalPort() uint16
 }

@@ -17,6 +17,9 @@ import (
 // bits and each request gets its own.
 const MaxCount = 65535
 
+// idTries is how many identifiers Start draws before giving up.
+const idTries = 16
+
 // Config describes a ping app.
 type Config struct {
 	Name   string
@@ -94,10 +97,17 @@ func (p *Ping) Name() string { return p.cfg.Name }
 // the next.
 func (p *Ping) Start(env *app.Env) error {
 	p.env = env
-	p.id = uint16(env.Rand.Uint32())
 	p.sentAt = make([]clock.Time, 0, p.cfg.Count)
 	p.got = make([]bool, 0, p.cfg.Count)
-	if err := env.Net.ListenEcho(p.id, p); err != nil {
+	// Another ping on the host may hold the identifier drawn: draw again.
+	var err error
+	for range idTries {
+		p.id = uint16(env.Rand.Uint32())
+		if err = env.Net.ListenEcho(p.id, p); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("ping %s: %w", p.cfg.Name, err)
 	}
 	p.tick(env.Clock.Now())

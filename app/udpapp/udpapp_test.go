@@ -125,8 +125,6 @@ func (w *wire) ListenUDP(port uint16, h app.DatagramHandler) (app.Conn, error) {
 	return conn{w}, nil
 }
 
-func (c conn) LocalPort() uint16 { return c.w.local.Port() }
-
 func (c conn) SendTo(dst netip.AddrPort, payload []byte) error {
 	w := c.w
 	if w.fail {
