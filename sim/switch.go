@@ -1,0 +1,178 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// Switch defaults.
+const (
+	// DefaultAging is how long a learned MAC address stays in the table
+	// without being seen (IEEE 802.1D's default ageing time).
+	DefaultAging = 300 * time.Second
+	// DefaultTableSize bounds the MAC table.
+	DefaultTableSize = 8192
+)
+
+// SwitchConfig configures a learning switch.
+type SwitchConfig struct {
+	// Aging is how long an address stays learned without being seen as a
+	// source; 0 means DefaultAging.
+	Aging time.Duration `yaml:"aging" json:"aging"`
+	// TableSize bounds the number of learned addresses; 0 means
+	// DefaultTableSize. When the table is full, new addresses are not
+	// learned and frames to them are flooded.
+	TableSize int `yaml:"table_size" json:"table_size"`
+}
+
+// macEntry is a learned address.
+type macEntry struct {
+	port int
+	seen clock.Time
+}
+
+// Switch is a learning Ethernet bridge (IEEE 802.1D without spanning tree):
+// it learns which port each unicast source address is behind, forwards
+// frames to a known unicast destination on that port, floods broadcast,
+// multicast and unknown destinations to every port but the ingress one, and
+// never sends a frame back out of its ingress port. Forwarding takes no
+// time; the links carry the latency. Loops in the topology are not
+// detected.
+type Switch struct {
+	w     *World
+	name  string
+	cfg   SwitchConfig
+	ports []*swPort
+	table map[[6]byte]macEntry
+	stats SwitchStats
+}
+
+// swPort is a switch port attached to a link end.
+type swPort struct {
+	sw  *Switch
+	idx int
+	ep  link.Endpoint
+}
+
+// Receive handles a frame arriving at the port.
+func (p *swPort) Receive(frame []byte, _ link.Note) { p.sw.forward(p.idx, frame) }
+
+// NewSwitch creates a switch with no ports.
+func (w *World) NewSwitch(name string, cfg SwitchConfig) (*Switch, error) {
+	if err := w.claim("switch", name); err != nil {
+		return nil, err
+	}
+	if cfg.Aging <= 0 {
+		cfg.Aging = DefaultAging
+	}
+	if cfg.TableSize <= 0 {
+		cfg.TableSize = DefaultTableSize
+	}
+	sw := &Switch{w: w, name: name, cfg: cfg, table: make(map[[6]byte]macEntry)}
+	sw.stats.Name = name
+	w.switches = append(w.switches, sw)
+	return sw, nil
+}
+
+// Name returns the switch's name.
+func (s *Switch) Name() string { return s.name }
+
+// AddPort attaches ep (a link end) to a new port and returns its index.
+func (s *Switch) AddPort(ep link.Endpoint) int {
+	p := &swPort{sw: s, idx: len(s.ports), ep: ep}
+	s.ports = append(s.ports, p)
+	ep.SetReceiver(p)
+	return p.idx
+}
+
+// Ports returns the number of ports.
+func (s *Switch) Ports() int { return len(s.ports) }
+
+// Lookup returns the port behind which mac was learned, if it is in the
+// table and has not aged out.
+func (s *Switch) Lookup(mac [6]byte) (port int, ok bool) {
+	e, ok := s.table[mac]
+	if !ok || s.w.sched.Now().Sub(e.seen) > s.cfg.Aging {
+		return 0, false
+	}
+	return e.port, true
+}
+
+// forward handles a frame that arrived on port in.
+func (s *Switch) forward(in int, frame []byte) {
+	if len(frame) < 14 {
+		s.stats.Runts++
+		return
+	}
+	now := s.w.sched.Now()
+	var dst, src [6]byte
+	copy(dst[:], frame[0:6])
+	copy(src[:], frame[6:12])
+	if src[0]&1 == 0 { // group addresses are never sources (802.1D 7.8)
+		if e, ok := s.table[src]; ok {
+			if e.port != in {
+				s.stats.Moves++
+			}
+			s.table[src] = macEntry{port: in, seen: now}
+		} else if len(s.table) < s.cfg.TableSize {
+			s.table[src] = macEntry{port: in, seen: now}
+			s.stats.Learned++
+		}
+	}
+	if dst[0]&1 == 0 {
+		if e, ok := s.table[dst]; ok {
+			if now.Sub(e.seen) <= s.cfg.Aging {
+				if e.port == in {
+					s.stats.Filtered++
+					return
+				}
+				s.stats.Forwarded++
+				s.ports[e.port].ep.Send(frame)
+				return
+			}
+			delete(s.table, dst)
+			s.stats.Aged++
+		}
+	}
+	s.stats.Flooded++
+	for i, p := range s.ports {
+		if i != in {
+			p.ep.Send(frame)
+		}
+	}
+}
+
+// SwitchStats are a switch's counters for the report.
+type SwitchStats struct {
+	// Name is the switch's name.
+	Name string `json:"name"`
+	// Ports is the number of ports.
+	Ports int `json:"ports"`
+	// Forwarded counts frames sent out of one learned port.
+	Forwarded uint64 `json:"forwarded"`
+	// Flooded counts frames sent out of every other port.
+	Flooded uint64 `json:"flooded"`
+	// Filtered counts frames dropped because their destination is behind
+	// their ingress port.
+	Filtered uint64 `json:"filtered"`
+	// Runts counts frames too short to hold an Ethernet header.
+	Runts uint64 `json:"runts"`
+	// Learned counts addresses added to the table.
+	Learned uint64 `json:"learned"`
+	// Moves counts learned addresses seen on another port.
+	Moves uint64 `json:"moves"`
+	// Aged counts addresses removed after Aging without being seen.
+	Aged uint64 `json:"aged"`
+	// Table is the number of addresses in the table.
+	Table int `json:"table"`
+}
+
+// Stats returns the switch's counters.
+func (s *Switch) Stats() SwitchStats {
+	st := s.stats
+	st.Ports = len(s.ports)
+	st.Table = len(s.table)
+	return st
+}
