@@ -403,14 +403,14 @@ func (c *Conn) Shutdown() error {
 	return nil
 }
 
-// Close closes the connection gracefully. Unread received data makes it
-// an abort instead (RFC 1122 section 4.2.2.13).
+// Close closes the connection gracefully; OnClosed still reports when it
+// is finished. Unread received data makes it an abort instead (RFC 1122
+// section 4.2.2.13).
 func (c *Conn) Close() error {
 	if c.state == StateClosed {
 		return nil
 	}
 	c.appClosed = true
-	c.ev = nil
 	if c.rcvBuf.n > 0 {
 		c.Abort()
 		return nil

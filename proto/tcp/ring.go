@@ -69,9 +69,6 @@ func (r *ring) discard(k int) {
 		r.head -= len(r.buf)
 	}
 	r.n -= k
-	if r.n == 0 {
-		r.head = 0
-	}
 }
 
 // read consumes up to len(p) committed bytes into p.
