@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/simnet-go/simnet/proto/arp"
-	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/icmp"
 	"github.com/simnet-go/simnet/proto/ipv4"
 )
 
@@ -208,8 +208,8 @@ func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pse
 	case v6ICMP:
 		// ICMPv6 error messages (types below 128) quote the offending
 		// packet after an 8-byte header (RFC 4443 section 2.1).
-		if ep.v6 && !quoted && len(b) > icmpHeaderLen && b[0] < 128 {
-			a.ipv6(fr, b[icmpHeaderLen:], true)
+		if ep.v6 && !quoted && len(b) > icmp.HeaderLen && b[0] < 128 {
+			a.ipv6(fr, b[icmp.HeaderLen:], true)
 		}
 	case ipv4.ProtoTCP:
 		a.tcpSegment(fr, ep, b, pseudo, quoted)
@@ -218,38 +218,24 @@ func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pse
 	}
 }
 
-// ICMP message types whose body quotes the offending datagram (RFC 792).
-const (
-	icmpDestUnreachable = 3
-	icmpSourceQuench    = 4
-	icmpRedirect        = 5
-	icmpTimeExceeded    = 11
-	icmpParamProblem    = 12
-	icmpHeaderLen       = 8
-)
-
-var errICMPTruncated = errors.New("icmp: truncated message")
-
-// icmp decodes an ICMP message (RFC 792) and, for error messages, the IP
-// header and transport header they quote.
+// icmp decodes an ICMP message with proto/icmp (RFC 792) and, for error
+// messages, the IP header and transport header they quote.
 func (a *Analyzer) icmp(fr *frame, b []byte, quoted bool) {
 	fr.seen |= pICMP
-	if len(b) < icmpHeaderLen {
+	m, err := icmp.ParseUnchecked(b)
+	if err != nil {
 		if !quoted {
-			a.reject(fr, fmt.Errorf("icmp message of %d bytes: %w", len(b), errICMPTruncated))
+			a.reject(fr, err)
 		}
 		return
 	}
 	if quoted {
 		return
 	}
-	if !fr.snapped && checksum.Sum(b, 0) != 0xffff {
+	if !fr.snapped && !m.VerifyChecksum() {
 		a.res.BadChecksums.ICMP++
 	}
-	switch b[0] {
-	case icmpDestUnreachable, icmpSourceQuench, icmpRedirect, icmpTimeExceeded, icmpParamProblem:
-		if len(b) > icmpHeaderLen {
-			a.ipv4(fr, b[icmpHeaderLen:], true)
-		}
+	if m.Type().IsError() && len(m.Payload()) > 0 {
+		a.ipv4(fr, m.Payload(), true)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // TCPConn summarises one TCP connection, keyed by its 4-tuple. The client
@@ -77,7 +78,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		}
 		return
 	}
-	h, err := parseTCP(b)
+	h, err := tcp.ParseHeader(b)
 	if err != nil {
 		a.reject(fr, fmt.Errorf("tcp: %w", err))
 		return
@@ -112,7 +113,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 			dns:     sp == portDNS || dp == portDNS,
 			http:    httpPort(sp) || httpPort(dp),
 		}
-		if flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+		if flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK {
 			// First segment seen is the SYN-ACK: the sender is the server.
 			c.pub.Client, c.pub.Server = c.pub.Server, c.pub.Client
 			c.clientA = !fromA
@@ -136,23 +137,23 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		payload = payload[:min(len(payload), len(b)-h.DataOffset())]
 	}
 	seglen := uint32(len(payload))
-	if flags&tcpSYN != 0 {
+	if flags&tcp.FlagSYN != 0 {
 		seglen++
 	}
-	if flags&tcpFIN != 0 {
+	if flags&tcp.FlagFIN != 0 {
 		seglen++
 	}
 	switch {
-	case flags&tcpRST != 0:
+	case flags&tcp.FlagRST != 0:
 		p.RST = true
-	case flags&(tcpSYN|tcpACK) == tcpSYN:
+	case flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN:
 		p.SYN = true
-	case flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+	case flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK:
 		p.SYNACK = true
-	case flags&tcpACK != 0 && p.SYN && p.SYNACK && fromClient:
+	case flags&tcp.FlagACK != 0 && p.SYN && p.SYNACK && fromClient:
 		p.ACK = true
 	}
-	if flags&tcpFIN != 0 {
+	if flags&tcp.FlagFIN != 0 {
 		if fromClient {
 			p.FINClient = true
 		} else {
@@ -168,7 +169,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		d.started = true
 		d.next = seq + seglen
 		d.expect = seq
-		if flags&tcpSYN != 0 {
+		if flags&tcp.FlagSYN != 0 {
 			d.expect = seq + 1
 		}
 	} else if seqLT(d.next, seq+seglen) {
@@ -180,7 +181,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		p.BytesServerToClient += uint64(len(payload))
 	}
 	p.State = connState(p)
-	if len(payload) == 0 || flags&tcpRST != 0 {
+	if len(payload) == 0 || flags&tcp.FlagRST != 0 {
 		// Data on a RST is a diagnostic text (RFC 9293 section 3.5.3),
 		// not stream data; tshark does not hand it on either.
 		return
@@ -200,7 +201,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		d.app.reset()
 	}
 	d.expect = seq + uint32(len(h.Payload()))
-	if flags&tcpSYN != 0 {
+	if flags&tcp.FlagSYN != 0 {
 		d.expect++
 	}
 	if fr.snapped {

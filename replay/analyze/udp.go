@@ -9,6 +9,7 @@ import (
 	"github.com/simnet-go/simnet/proto/checksum"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/udp"
 )
 
 // Well-known ports the analysis dispatches on.
@@ -16,26 +17,20 @@ const (
 	portDNS        = 53
 	portDHCPServer = 67
 	portDHCPClient = 68
-	udpHeaderLen   = 8
 )
 
-var (
-	errUDPTruncated = errors.New("udp: truncated datagram")
-	errUDPLength    = errors.New("udp: bad length field")
-)
-
-// udp decodes a UDP datagram (RFC 768) and hands DNS and DHCP payloads on.
+// udp decodes a UDP datagram with proto/udp (RFC 768) and hands DNS and
+// DHCP payloads on.
 func (a *Analyzer) udp(fr *frame, ep endpoints, b []byte, pseudo func(int) uint16, quoted, reassembled bool) {
 	fr.seen |= pUDP
-	if len(b) < udpHeaderLen {
+	if len(b) < udp.HeaderLen {
 		if !quoted {
-			a.reject(fr, fmt.Errorf("udp header of %d bytes: %w", len(b), errUDPTruncated))
+			a.reject(fr, fmt.Errorf("udp header of %d bytes: %w", len(b), udp.ErrTruncated))
 		}
 		return
 	}
 	sport := binary.BigEndian.Uint16(b[0:])
 	dport := binary.BigEndian.Uint16(b[2:])
-	ulen := int(binary.BigEndian.Uint16(b[4:]))
 	isDNS := sport == portDNS || dport == portDNS
 	isDHCP := !isDNS && (sport == portDHCPServer || sport == portDHCPClient || dport == portDHCPServer || dport == portDHCPClient)
 	if isDNS {
@@ -47,23 +42,22 @@ func (a *Analyzer) udp(fr *frame, ep endpoints, b []byte, pseudo func(int) uint1
 	if quoted {
 		return
 	}
-	payload := b[udpHeaderLen:]
+	var payload []byte
+	h, err := udp.Parse(b)
 	switch {
-	case ulen < udpHeaderLen:
-		a.reject(fr, fmt.Errorf("udp length %d: %w", ulen, errUDPLength))
-		return
-	case ulen > len(b):
-		if !fr.snapped || reassembled {
-			a.reject(fr, fmt.Errorf("udp length %d, %d bytes present: %w", ulen, len(b), errUDPLength))
-			return
-		}
-	default:
-		payload = b[udpHeaderLen:ulen]
+	case err == nil:
+		payload = h.Payload()
 		// RFC 768: a zero checksum means none was computed.
-		if pseudo != nil && binary.BigEndian.Uint16(b[6:]) != 0 &&
-			checksum.Sum(b[:ulen], pseudo(ulen)) != 0xffff {
+		if pseudo != nil && h.Checksum() != 0 && checksum.Sum(h, pseudo(len(h))) != 0xffff {
 			a.res.BadChecksums.UDP++
 		}
+	case errors.Is(err, udp.ErrLength) && fr.snapped && !reassembled &&
+		int(binary.BigEndian.Uint16(b[4:])) > len(b):
+		// Cut by the snapshot length: decode what was captured.
+		payload = b[udp.HeaderLen:]
+	default:
+		a.reject(fr, err)
+		return
 	}
 	switch {
 	case isDNS:
