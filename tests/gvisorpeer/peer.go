@@ -1,0 +1,242 @@
+// Package gvisorpeer attaches a gVisor netstack (gvisor.dev/gvisor/pkg/tcpip)
+// to a simnet link.Endpoint as a peer host, so simnet's TCP can be tested
+// against an independent implementation in the same process.
+//
+// Bridging time and goroutines: gVisor runs its own goroutines (TCP
+// processors, timers, the application's blocking calls) and reads time from
+// a tcpip.Clock. The peer gives gVisor a faketime.ManualClock that the
+// driver advances to the simulator's instant (Sync) on every frame it
+// delivers and on a periodic tick (Drive). After each delivery or advance
+// the peer waits until gVisor is quiescent (its outbound queue stops
+// growing for a few scheduler yields) and then sends the frames gVisor
+// produced into the link at the current simulated instant. gVisor's timers
+// therefore fire on simulated time, at the tick's resolution. Because
+// gVisor's goroutines are scheduled by the Go runtime, a run with a gVisor
+// peer is not bit-for-bit reproducible the way an all-simnet run is; byte
+// exactness and clean closes are what the interop tests check.
+package gvisorpeer
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/faketime"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+const nicID = 1
+
+// Config describes the peer host.
+type Config struct {
+	// Addr is the peer's IPv4 address and PrefixLen its subnet length.
+	Addr      netip.Addr
+	PrefixLen int
+	// MAC is the peer's Ethernet address.
+	MAC [6]byte
+	// MTU is the IP MTU (default 1500).
+	MTU int
+	// Start is the instant gVisor's clock starts at (the simulator's start).
+	Start clock.Time
+	// NoSACK disables SACK on the peer (it is on by default).
+	NoSACK bool
+	// CongestionControl is "reno" or "cubic" (gVisor's default, reno, if
+	// empty).
+	CongestionControl string
+	// Neighbors are static ARP entries (IPv4 address to MAC).
+	Neighbors map[netip.Addr][6]byte
+}
+
+// Peer is a gVisor stack attached to a link endpoint.
+type Peer struct {
+	st    *stack.Stack
+	ch    *channel.Endpoint
+	clk   *faketime.ManualClock
+	start clock.Time
+	now   clock.Time
+
+	out  link.Endpoint
+	tick clock.Timer
+	ival time.Duration
+	sch  clock.Clock
+
+	// Frames counts frames sent to and received from the link.
+	FramesIn, FramesOut int
+}
+
+// New builds the gVisor stack.
+func New(cfg Config) (*Peer, error) {
+	if cfg.MTU == 0 {
+		cfg.MTU = 1500
+	}
+	clk := faketime.NewManualClock()
+	st := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+		Clock:              clk,
+	})
+	ch := channel.New(4096, uint32(cfg.MTU), tcpip.LinkAddress(cfg.MAC[:]))
+	if err := st.CreateNIC(nicID, ethernet.New(ch)); err != nil {
+		return nil, fmt.Errorf("gvisorpeer: create nic: %s", err)
+	}
+	a := cfg.Addr.As4()
+	pa := tcpip.ProtocolAddress{
+		Protocol:          ipv4.ProtocolNumber,
+		AddressWithPrefix: tcpip.AddrFrom4(a).WithPrefix(),
+	}
+	pa.AddressWithPrefix.PrefixLen = cfg.PrefixLen
+	if err := st.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+		return nil, fmt.Errorf("gvisorpeer: add address %v: %s", cfg.Addr, err)
+	}
+	st.SetRouteTable([]tcpip.Route{{Destination: pa.AddressWithPrefix.Subnet(), NIC: nicID}})
+	for ip, mac := range cfg.Neighbors {
+		if err := st.AddStaticNeighbor(nicID, ipv4.ProtocolNumber, tcpip.AddrFrom4(ip.As4()), tcpip.LinkAddress(mac[:])); err != nil {
+			return nil, fmt.Errorf("gvisorpeer: neighbor %v: %s", ip, err)
+		}
+	}
+	sack := tcpip.TCPSACKEnabled(!cfg.NoSACK)
+	if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &sack); err != nil {
+		return nil, fmt.Errorf("gvisorpeer: sack: %s", err)
+	}
+	if cfg.CongestionControl != "" {
+		cc := tcpip.CongestionControlOption(cfg.CongestionControl)
+		if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &cc); err != nil {
+			return nil, fmt.Errorf("gvisorpeer: congestion control: %s", err)
+		}
+	}
+	// Minimum RTO as simnet's default so both sides recover alike.
+	minRTO := tcpip.TCPMinRTOOption(200 * time.Millisecond)
+	if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &minRTO); err != nil {
+		return nil, fmt.Errorf("gvisorpeer: min rto: %s", err)
+	}
+	return &Peer{st: st, ch: ch, clk: clk, start: cfg.Start, now: cfg.Start}, nil
+}
+
+// Stack returns the gVisor stack.
+func (p *Peer) Stack() *stack.Stack { return p.st }
+
+// Attach connects the peer to ep: frames from ep are injected into gVisor
+// and gVisor's frames are sent to ep.
+func (p *Peer) Attach(ep link.Endpoint) {
+	p.out = ep
+	ep.SetReceiver(p)
+}
+
+// Drive makes the peer follow clk: it syncs every interval (gVisor's timer
+// resolution in simulated time). Call it from the loop that owns clk.
+func (p *Peer) Drive(clk clock.Clock, interval time.Duration) {
+	p.sch = clk
+	p.ival = interval
+	p.tick.Init(clock.HandlerFunc(func(now clock.Time) {
+		p.Sync(now)
+		p.sch.Schedule(&p.tick, now.Add(p.ival))
+	}))
+	clk.Schedule(&p.tick, clk.Now().Add(interval))
+}
+
+// Stop cancels the periodic tick.
+func (p *Peer) Stop() {
+	if p.sch != nil {
+		p.sch.Cancel(&p.tick)
+	}
+}
+
+// Receive injects a frame from the link into gVisor (link.Receiver).
+func (p *Peer) Receive(frame []byte, _ link.Note) {
+	if p.sch != nil {
+		p.advance(p.sch.Now())
+	}
+	p.FramesIn++
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	p.ch.InjectInbound(0, pkt)
+	pkt.DecRef()
+	p.settleAndFlush()
+}
+
+// Sync advances gVisor's clock to now, lets it run and forwards its frames.
+func (p *Peer) Sync(now clock.Time) {
+	p.advance(now)
+	p.settleAndFlush()
+}
+
+func (p *Peer) advance(now clock.Time) {
+	if now > p.now {
+		p.clk.Advance(now.Sub(p.now))
+		p.now = now
+	}
+}
+
+// settleAndFlush waits for gVisor to go quiet, then sends what it queued.
+func (p *Peer) settleAndFlush() {
+	last, still := -1, 0
+	for still < 4 {
+		runtime.Gosched()
+		n := p.ch.NumQueued()
+		if n == last {
+			still++
+			if still >= 2 {
+				time.Sleep(20 * time.Microsecond)
+			}
+		} else {
+			last, still = n, 0
+		}
+	}
+	p.flush()
+}
+
+func (p *Peer) flush() {
+	for {
+		pkt := p.ch.Read()
+		if pkt == nil {
+			return
+		}
+		v := pkt.ToView()
+		frame := v.AsSlice()
+		pkt.DecRef()
+		p.FramesOut++
+		if p.out != nil {
+			p.out.Send(frame)
+		}
+		v.Release()
+	}
+}
+
+// Listen opens a gonet listener on port.
+func (p *Peer) Listen(port uint16) (net.Listener, error) {
+	l, err := gonet.ListenTCP(p.st, tcpip.FullAddress{NIC: nicID, Port: port}, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("gvisorpeer: listen on %d: %w", port, err)
+	}
+	return l, nil
+}
+
+// Dial connects to remote; the simulator must be running meanwhile.
+func (p *Peer) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
+	c, err := gonet.DialContextTCP(ctx, p.st, tcpip.FullAddress{
+		NIC: nicID, Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port(),
+	}, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("gvisorpeer: dial %v: %w", remote, err)
+	}
+	return c, nil
+}
+
+// Close shuts the gVisor stack down.
+func (p *Peer) Close() {
+	p.Stop()
+	p.ch.Close()
+	p.st.Close()
+}
