@@ -1,0 +1,182 @@
+package dhcp
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// clientMsg builds a client message from hardware address byte hw.
+func clientMsg(hw byte, t MessageType, xid uint32) *Message {
+	m := &Message{Op: BootRequest, HType: 1, HLen: 6, Xid: xid,
+		CIAddr: netip.IPv4Unspecified(), YIAddr: netip.IPv4Unspecified(),
+		SIAddr: netip.IPv4Unspecified(), GIAddr: netip.IPv4Unspecified(),
+		CHAddr: [16]byte{2, 0, 0, 0, 1, hw}}
+	m.Options.Set(OptMessageType, []byte{byte(t)})
+	return m
+}
+
+func handle(t *testing.T, s *Server, m *Message) (*Message, netip.AddrPort) {
+	r, ok := s.Handle(m.Marshal())
+	if !ok {
+		return nil, netip.AddrPort{}
+	}
+	var out Message
+	require.NoError(t, out.Unmarshal(r.Msg))
+	assert.Equal(t, m.Xid, out.Xid)
+	assert.Equal(t, m.CHAddr, out.CHAddr)
+	assert.Equal(t, BootReply, out.Op)
+	return &out, r.Dst
+}
+
+func smallPool(t *testing.T, sch *clock.Scheduler) *Server {
+	cfg := testCfg
+	cfg.PoolEnd = netip.MustParseAddr("10.0.0.11")
+	s, err := NewServer(sch, cfg)
+	require.NoError(t, err)
+	return s
+}
+
+func TestServerOfferAndExhaustion(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	s := smallPool(t, sch)
+	o1, dst := handle(t, s, clientMsg(1, Discover, 1))
+	require.NotNil(t, o1)
+	assert.Equal(t, Offer, o1.Type())
+	assert.Equal(t, netip.AddrPortFrom(broadcastAddr, ClientPort), dst)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.10"), o1.YIAddr)
+	mask, _ := o1.Options.Addr(OptSubnetMask)
+	assert.Equal(t, netip.MustParseAddr("255.255.255.0"), mask)
+	t1, _ := o1.Options.Seconds(OptRenewalTime)
+	assert.Equal(t, 30*time.Minute, t1)
+	// A second DISCOVER from the same client gets the same offer.
+	o1b, _ := handle(t, s, clientMsg(1, Discover, 2))
+	assert.Equal(t, o1.YIAddr, o1b.YIAddr)
+	o2, _ := handle(t, s, clientMsg(2, Discover, 3))
+	assert.Equal(t, netip.MustParseAddr("10.0.0.11"), o2.YIAddr)
+	// Pool full while the offers are held.
+	o3, _ := handle(t, s, clientMsg(3, Discover, 4))
+	assert.Nil(t, o3)
+	assert.Equal(t, uint64(1), s.Stats.Exhausted)
+	// Offers expire after OfferHold.
+	sch.SetNow(clock.Time(time.Minute))
+	o3, _ = handle(t, s, clientMsg(3, Discover, 5))
+	require.NotNil(t, o3)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.10"), o3.YIAddr)
+}
+
+func TestServerRequestForms(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	s := smallPool(t, sch)
+	o, _ := handle(t, s, clientMsg(1, Discover, 1))
+	require.NotNil(t, o)
+	// Another server selected: our offer is freed, no reply.
+	req := clientMsg(1, Request, 1)
+	req.Options.SetAddrs(OptServerID, netip.MustParseAddr("10.0.0.2"))
+	req.Options.SetAddrs(OptRequestedIP, o.YIAddr)
+	r, _ := handle(t, s, req)
+	assert.Nil(t, r)
+	o2, _ := handle(t, s, clientMsg(2, Discover, 2))
+	assert.Equal(t, o.YIAddr, o2.YIAddr, "freed offer reused")
+
+	// Relay: replies go to giaddr:67.
+	relayed := clientMsg(3, Discover, 3)
+	relayed.GIAddr = netip.MustParseAddr("10.0.0.254")
+	_, dst := handle(t, s, relayed)
+	assert.Equal(t, netip.MustParseAddrPort("10.0.0.254:67"), dst)
+
+	// SELECTING ACK, then renewal unicast back to ciaddr.
+	req = clientMsg(2, Request, 4)
+	req.Options.SetAddrs(OptServerID, serverIP)
+	req.Options.SetAddrs(OptRequestedIP, o2.YIAddr)
+	ack, dst := handle(t, s, req)
+	require.NotNil(t, ack)
+	assert.Equal(t, Ack, ack.Type())
+	assert.Equal(t, netip.AddrPortFrom(broadcastAddr, ClientPort), dst)
+	renew := clientMsg(2, Request, 5)
+	renew.CIAddr = o2.YIAddr
+	ack, dst = handle(t, s, renew)
+	require.NotNil(t, ack)
+	assert.Equal(t, Ack, ack.Type())
+	assert.Equal(t, netip.AddrPortFrom(o2.YIAddr, ClientPort), dst)
+	assert.Equal(t, o2.YIAddr, ack.CIAddr)
+	// Renewal from a client that does not hold the address: NAK.
+	thief := clientMsg(9, Request, 6)
+	thief.CIAddr = o2.YIAddr
+	nak, _ := handle(t, s, thief)
+	require.NotNil(t, nak)
+	assert.Equal(t, Nak, nak.Type())
+	// After the lease expires a renewal is not acknowledged.
+	sch.SetNow(clock.Time(2 * time.Hour))
+	r, _ = handle(t, s, renew)
+	assert.Nil(t, r)
+}
+
+func TestServerInformDeclineRelease(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	s := smallPool(t, sch)
+	inf := clientMsg(5, Inform, 9)
+	inf.CIAddr = netip.MustParseAddr("10.0.0.99")
+	ack, dst := handle(t, s, inf)
+	require.NotNil(t, ack)
+	assert.Equal(t, Ack, ack.Type())
+	assert.True(t, ack.YIAddr.IsUnspecified())
+	_, hasLease := ack.Options.Get(OptLeaseTime)
+	assert.False(t, hasLease, "RFC 2131 4.3.5: no lease time in an INFORM ACK")
+	assert.Equal(t, []netip.Addr{serverIP}, ack.Options.Addrs(OptRouter))
+	assert.Equal(t, netip.MustParseAddrPort("10.0.0.99:68"), dst)
+
+	// DECLINE quarantines the address for DeclineHold.
+	o, _ := handle(t, s, clientMsg(1, Discover, 1))
+	dec := clientMsg(1, Decline, 1)
+	dec.Options.SetAddrs(OptRequestedIP, o.YIAddr)
+	dec.Options.SetAddrs(OptServerID, serverIP)
+	r, _ := handle(t, s, dec)
+	assert.Nil(t, r)
+	o2, _ := handle(t, s, clientMsg(2, Discover, 2))
+	assert.NotEqual(t, o.YIAddr, o2.YIAddr)
+	o3, _ := handle(t, s, clientMsg(3, Discover, 3))
+	assert.Nil(t, o3, "declined address held out of the pool")
+	sch.SetNow(clock.Time(time.Hour))
+	o3, _ = handle(t, s, clientMsg(3, Discover, 3))
+	require.NotNil(t, o3)
+
+	// RELEASE by someone who does not hold the address is ignored.
+	rel := clientMsg(7, Release, 1)
+	rel.CIAddr = o3.YIAddr
+	before := s.Stats.Ignored
+	r, _ = handle(t, s, rel)
+	assert.Nil(t, r)
+	assert.Equal(t, before+1, s.Stats.Ignored)
+	// Garbage and BOOTREPLYs are counted, not answered.
+	_, ok := s.Handle([]byte("garbage"))
+	assert.False(t, ok)
+	rep := clientMsg(1, Discover, 1)
+	rep.Op = BootReply
+	r, _ = handle(t, s, rep)
+	assert.Nil(t, r)
+	assert.Equal(t, uint64(1), s.Stats.Malformed)
+}
+
+func TestNewServerRejects(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	bad := []func(c *ServerConfig){
+		func(c *ServerConfig) { c.ServerID = netip.Addr{} },
+		func(c *ServerConfig) { c.PoolEnd = netip.MustParseAddr("10.0.1.5") },
+		func(c *ServerConfig) { c.PoolStart, c.PoolEnd = c.PoolEnd, c.PoolStart },
+		func(c *ServerConfig) {
+			c.Subnet = netip.MustParsePrefix("10.0.0.0/8")
+			c.PoolEnd = netip.MustParseAddr("10.255.0.0")
+		},
+	}
+	for i, f := range bad {
+		cfg := testCfg
+		f(&cfg)
+		_, err := NewServer(sch, cfg)
+		assert.Error(t, err, "case %d", i)
+	}
+}
