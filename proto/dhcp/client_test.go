@@ -35,9 +35,8 @@ type testNet struct {
 	applied []Lease
 	removed int
 
-	inUse   map[netip.Addr]bool
-	probes  []netip.Addr
-	noProbe bool
+	inUse  map[netip.Addr]bool
+	probes []netip.Addr
 }
 
 var (

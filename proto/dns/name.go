@@ -108,20 +108,6 @@ func skipName(msg []byte, off int) (int, error) {
 	return next, err
 }
 
-// nameEqualFold reports whether two uncompressed wire names are equal,
-// ignoring ASCII case (RFC 1035 section 2.3.3; RFC 4343).
-func nameEqualFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
