@@ -61,14 +61,6 @@ type Counters struct {
 	Reordered uint64 `json:"reordered"`
 }
 
-// pending is a frame waiting for its delivery instant.
-type pending struct {
-	at   clock.Time
-	seq  uint64
-	buf  []byte
-	note link.Note
-}
-
 // Pipe is one direction of a link. It is driven from one loop and is not
 // safe for concurrent use. Pipe satisfies link.Endpoint for the sending
 // side: Send offers a frame, SetReceiver sets where survivors go.
@@ -88,7 +80,7 @@ type Pipe struct {
 	finLen    int
 
 	seq   uint64
-	queue []pending
+	line  delayLine
 	timer clock.Timer
 
 	cnt     Counters
@@ -108,7 +100,7 @@ func New(clk clock.Clock, rnd *rand.Rand, cfg Config, pool *link.BufPool) (*Pipe
 	if pool == nil {
 		pool = link.NewBufPool(DefaultBufSize)
 	}
-	p := &Pipe{clk: clk, rnd: rnd, pool: pool, queue: make([]pending, 0, 64)}
+	p := &Pipe{clk: clk, rnd: rnd, pool: pool}
 	p.timer.Init(clock.HandlerFunc(p.fire))
 	p.apply(cfg)
 	return p, nil
@@ -165,18 +157,16 @@ func (p *Pipe) SetUp(up bool) {
 		return
 	}
 	p.clk.Cancel(&p.timer)
-	for i := range p.queue {
-		p.pool.Put(p.queue[i].buf)
-		p.queue[i].buf = nil
+	for i := p.line.len(); i > 0; i-- {
 		p.countDrop(link.DropLinkDown)
 	}
-	p.queue = p.queue[:0]
+	p.line.drain(p.pool.Put)
 	p.busyUntil = 0
 	p.finLen = 0
 }
 
 // Pending returns the number of frames in flight.
-func (p *Pipe) Pending() int { return len(p.queue) }
+func (p *Pipe) Pending() int { return p.line.len() }
 
 // Counters returns the running totals.
 func (p *Pipe) Counters() Counters {
@@ -345,9 +335,8 @@ func (p *Pipe) delay() time.Duration {
 // the earliest.
 func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
 	p.seq++
-	p.queue = append(p.queue, pending{at: at, seq: p.seq, buf: buf, note: note})
-	p.siftUp(len(p.queue) - 1)
-	if p.queue[0].seq == p.seq {
+	p.line.push(at, p.seq, buf, note)
+	if p.line.top().seq == p.seq {
 		p.clk.Schedule(&p.timer, at)
 	}
 }
@@ -357,8 +346,11 @@ func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
 // scheduled elsewhere for the same instant run in between.
 func (p *Pipe) fire(now clock.Time) {
 	limit := p.seq
-	for len(p.queue) > 0 && p.queue[0].at <= now && p.queue[0].seq <= limit {
-		e := p.pop()
+	for p.line.len() > 0 {
+		if k := p.line.top(); k.at > now || k.seq > limit {
+			break
+		}
+		e := p.line.pop()
 		if p.recv == nil {
 			p.countDrop(link.DropNoPeer)
 		} else {
@@ -368,53 +360,7 @@ func (p *Pipe) fire(now clock.Time) {
 		}
 		p.pool.Put(e.buf)
 	}
-	if len(p.queue) > 0 {
-		p.clk.Schedule(&p.timer, p.queue[0].at)
+	if p.line.len() > 0 {
+		p.clk.Schedule(&p.timer, p.line.top().at)
 	}
-}
-
-func (p *Pipe) less(i, j int) bool {
-	a, b := &p.queue[i], &p.queue[j]
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	return a.seq < b.seq
-}
-
-func (p *Pipe) siftUp(i int) {
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !p.less(i, parent) {
-			return
-		}
-		p.queue[i], p.queue[parent] = p.queue[parent], p.queue[i]
-		i = parent
-	}
-}
-
-func (p *Pipe) pop() pending {
-	q := p.queue
-	top := q[0]
-	last := len(q) - 1
-	q[0] = q[last]
-	q[last] = pending{}
-	p.queue = q[:last]
-	n := last
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && p.less(r, l) {
-			m = r
-		}
-		if !p.less(m, i) {
-			break
-		}
-		p.queue[i], p.queue[m] = p.queue[m], p.queue[i]
-		i = m
-	}
-	return top
 }

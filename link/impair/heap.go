@@ -1,0 +1,112 @@
+package impair
+
+import (
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// arity is the delay line heap's branching factor: a 4-ary heap is
+// shallower than a binary one and its children share cache lines.
+const arity = 4
+
+// key orders the delay line: delivery instant, then sequence number.
+type key struct {
+	at   clock.Time
+	seq  uint64
+	slot int32
+}
+
+func (a key) less(b key) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
+
+// held is a frame in the delay line.
+type held struct {
+	buf  []byte
+	note link.Note
+}
+
+// delayLine holds frames until their delivery instant: a 4-ary min-heap of
+// small keys over a slab of frames, so reordering the heap moves 24-byte
+// keys, not frames. Slots are recycled; nothing is allocated once the line
+// has grown to its working size.
+type delayLine struct {
+	heap  []key
+	slots []held
+	free  []int32
+}
+
+func (d *delayLine) len() int { return len(d.heap) }
+
+// top returns the earliest key; the line must not be empty.
+func (d *delayLine) top() key { return d.heap[0] }
+
+// push adds a frame.
+func (d *delayLine) push(at clock.Time, seq uint64, buf []byte, note link.Note) {
+	var s int32
+	if n := len(d.free); n > 0 {
+		s = d.free[n-1]
+		d.free = d.free[:n-1]
+	} else {
+		s = int32(len(d.slots))
+		d.slots = append(d.slots, held{})
+	}
+	d.slots[s] = held{buf: buf, note: note}
+	k := key{at: at, seq: seq, slot: s}
+	h := append(d.heap, k)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / arity
+		if !k.less(h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = k
+	d.heap = h
+}
+
+// pop removes the earliest frame and returns it; the line must not be
+// empty.
+func (d *delayLine) pop() held {
+	h := d.heap
+	s := h[0].slot
+	last := len(h) - 1
+	x := h[last]
+	h = h[:last]
+	d.heap = h
+	if last > 0 {
+		i := 0
+		for {
+			c := i*arity + 1
+			if c >= last {
+				break
+			}
+			m := c
+			for j, end := c+1, min(c+arity, last); j < end; j++ {
+				if h[j].less(h[m]) {
+					m = j
+				}
+			}
+			if !h[m].less(x) {
+				break
+			}
+			h[i] = h[m]
+			i = m
+		}
+		h[i] = x
+	}
+	e := d.slots[s]
+	d.slots[s] = held{}
+	d.free = append(d.free, s)
+	return e
+}
+
+// drain removes every frame, passing each buffer to put.
+func (d *delayLine) drain(put func([]byte)) {
+	for _, k := range d.heap {
+		put(d.slots[k.slot].buf)
+		d.slots[k.slot] = held{}
+		d.free = append(d.free, k.slot)
+	}
+	d.heap = d.heap[:0]
+}
