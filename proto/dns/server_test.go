@@ -281,3 +281,37 @@ func BenchmarkServerQuery(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/query")
 }
+
+func FuzzServerAnswer(f *testing.F) {
+	s := testServer(f)
+	for _, q := range []Msg{
+		{Header: Header{ID: 1}, Question: []Question{{"www.example.com.", TypeA, ClassINET}}, Additional: []RR{NewOPT(1232, 0, false)}},
+		{Header: Header{ID: 2}, Question: []Question{{"big.example.com.", TypeTXT, ClassINET}}},
+		{Header: Header{ID: 3}, Question: []Question{{"nope.example.com.", TypeANY, ClassINET}}},
+	} {
+		b, err := q.Pack()
+		require.NoError(f, err)
+		f.Add(b, false)
+	}
+	f.Add(append(hdr(1, 0, 0, 0), 0xC0, 12, 0, 1, 0, 1), true)
+	f.Fuzz(func(t *testing.T, q []byte, tcp bool) {
+		tr := UDP
+		if tcp {
+			tr = TCP
+		}
+		out := s.Answer(q, tr)
+		if out == nil {
+			return
+		}
+		var m Msg
+		if err := m.Unpack(out); err != nil {
+			t.Fatalf("server produced an undecodable response: %v", err)
+		}
+		if tr == UDP && len(out) > DefaultUDPSize {
+			t.Fatalf("response of %d octets", len(out))
+		}
+		if !m.Response {
+			t.Fatal("QR not set")
+		}
+	})
+}
