@@ -1,0 +1,77 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/link/impair"
+)
+
+func parseImpair(t *testing.T, args ...string) (in, out impair.Config, err error) {
+	t.Helper()
+	var f impairFlags
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	f.register(fs)
+	require.NoError(t, fs.Parse(args))
+	return f.configs()
+}
+
+func TestImpairFlags(t *testing.T) {
+	lossy := impair.Config{Loss: 0.05, Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		in, out impair.Config
+	}{
+		{name: "none"},
+		{name: "both", args: []string{"--loss", "5%", "--delay", "20ms", "--jitter", "5ms"}, in: lossy, out: lossy},
+		{name: "in only", args: []string{"--dir", "in", "--loss", "0.05", "--delay", "20ms", "--jitter", "5ms"}, in: lossy},
+		{name: "out only", args: []string{"--dir=out", "--rate", "10Mbit", "--queue", "64KiB"},
+			out: impair.Config{Rate: 10_000_000, QueueBytes: 64 << 10}},
+		{name: "reorder gets a default hold-back", args: []string{"--reorder", "1%", "--duplicate", "2%", "--corrupt", "0.1%"},
+			in:  impair.Config{Reorder: 0.01, ReorderDelay: defaultReorderDelay, Duplicate: 0.02, Corrupt: 0.001},
+			out: impair.Config{Reorder: 0.01, ReorderDelay: defaultReorderDelay, Duplicate: 0.02, Corrupt: 0.001}},
+		{name: "normal jitter in order", args: []string{"--dir", "in", "--jitter", "1ms", "--jitter-dist", "normal", "--keep-order", "--rate", "1gbit", "--queue", "100"},
+			in: impair.Config{Jitter: time.Millisecond, JitterDist: impair.JitterNormal, KeepOrder: true, Rate: 1e9, QueuePackets: 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, out, err := parseImpair(t, tc.args...)
+			require.NoError(t, err)
+			assert.InDelta(t, tc.in.Loss, in.Loss, 1e-12)
+			assert.InDelta(t, tc.out.Loss, out.Loss, 1e-12)
+			in.Loss, out.Loss, tc.in.Loss, tc.out.Loss = 0, 0, 0, 0
+			assert.InDelta(t, tc.in.Corrupt, in.Corrupt, 1e-12)
+			in.Corrupt, out.Corrupt, tc.in.Corrupt, tc.out.Corrupt = 0, 0, 0, 0
+			assert.Equal(t, tc.in, in)
+			assert.Equal(t, tc.out, out)
+		})
+	}
+}
+
+func TestImpairFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--loss", "105%"},
+		{"--loss", "lots"},
+		{"--delay", "-5ms"},
+		{"--delay", "20"},
+		{"--rate", "fast"},
+		{"--rate", "0.5bit"},
+		{"--queue", "0"},
+		{"--queue", "12XB"},
+		{"--dir", "sideways", "--loss", "1%"},
+		{"--jitter-dist", "pareto"},
+	} {
+		_, _, err := parseImpair(t, args...)
+		assert.Error(t, err, "%v", args)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	assert.Empty(t, describe(impair.Config{}))
+	assert.Equal(t, "loss 5%, delay 20ms ±5ms, rate 1000000 bit/s",
+		describe(impair.Config{Loss: 0.05, Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Rate: 1e6}))
+}

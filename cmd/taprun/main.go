@@ -1,0 +1,176 @@
+// Command taprun runs simnet's stack live on a Linux tap device: the kernel
+// (and anything routed through it) talks to a user-space host that answers
+// ping, serves echo, discard, HTTP and DNS, and can take its address from a
+// DHCP server, with the simulator's impairments applied on the live link.
+//
+// Usage:
+//
+//	taprun --tap NAME (--ip CIDR [--gw ADDR] | --dhcp) [--dns-server ADDR]
+//	       [--echo PORT] [--discard PORT] [--http PORT[:DIR]]
+//	       [--dns PORT --zone FILE] [--pcap FILE] [--create] [--mtu N]
+//	       [--loss P] [--delay D] [--jitter D] [--reorder P] [--duplicate P]
+//	       [--corrupt P] [--rate R] [--queue Q] [--dir in|out|both] [--seed N]
+//
+// See docs/taprun.md.
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// options are taprun's command-line settings.
+type options struct {
+	tap       string
+	create    bool
+	mtu       int
+	mac       string
+	ip        string
+	gw        string
+	dhcp      bool
+	dnsServer string
+	echo      uint16
+	discard   uint16
+	http      string
+	dns       uint16
+	zone      string
+	origin    string
+	pcap      string
+	seed      uint64
+	impair    impairFlags
+}
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "taprun:", err)
+		os.Exit(1)
+	}
+}
+
+// newCommand returns the taprun command.
+func newCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "taprun --tap NAME (--ip CIDR [--gw ADDR] | --dhcp) [services] [impairments]",
+		Short: "Run the simnet stack live on a Linux tap device",
+		Long: `taprun attaches a simnet host to a Linux tap device. The kernel side of the
+tap sees an ordinary Ethernet neighbour with its own MAC address that answers
+ARP and ping and serves the requested services. Impairment flags apply the
+simulator's link model to the live traffic (--dir picks the direction: in is
+kernel to stack, out is stack to kernel). SIGINT or SIGTERM stops it cleanly:
+a DHCP lease is released and the capture is flushed and closed.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, &o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.tap, "tap", "", "tap device to attach to (required)")
+	f.BoolVar(&o.create, "create", false, "create the tap device if it does not exist (removed again on exit)")
+	f.IntVar(&o.mtu, "mtu", 0, "set the device MTU (default: keep the device's)")
+	f.StringVar(&o.mac, "mac", "", "the stack's MAC address (default: a locally administered address derived from the device name)")
+	f.StringVar(&o.ip, "ip", "", "static address and prefix, e.g. 192.0.2.2/24")
+	f.StringVar(&o.gw, "gw", "", "default gateway (with --ip)")
+	f.BoolVar(&o.dhcp, "dhcp", false, "get the address, gateway and DNS server from DHCP")
+	f.StringVar(&o.dnsServer, "dns-server", "", "DNS server the host's resolver uses (overrides DHCP's)")
+	f.Uint16Var(&o.echo, "echo", 0, "serve TCP and UDP echo (RFC 862) on this port")
+	f.Uint16Var(&o.discard, "discard", 0, "serve TCP discard (RFC 863) on this port, logging each stream's length and SHA-256")
+	f.StringVar(&o.http, "http", "", "serve HTTP on PORT, from directory DIR when given as PORT:DIR")
+	f.Uint16Var(&o.dns, "dns", 0, "serve DNS over UDP and TCP on this port (needs --zone)")
+	f.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server is authoritative for")
+	f.StringVar(&o.origin, "origin", ".", "initial $ORIGIN of the zone file")
+	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
+	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
+	o.impair.register(f)
+	return cmd
+}
+
+// httpSpec is a parsed --http value.
+type httpSpec struct {
+	port uint16
+	dir  string // "" for the built-in page
+}
+
+// parseHTTP reads PORT or PORT:DIR.
+func parseHTTP(s string) (httpSpec, error) {
+	portStr, dir, _ := strings.Cut(s, ":")
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return httpSpec{}, fmt.Errorf("--http %q: want PORT or PORT:DIR with PORT in 1..65535", s)
+	}
+	if dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return httpSpec{}, fmt.Errorf("--http: %w", err)
+		}
+		if !st.IsDir() {
+			return httpSpec{}, fmt.Errorf("--http: %s is not a directory", dir)
+		}
+	}
+	return httpSpec{port: uint16(port), dir: dir}, nil
+}
+
+// addressing is the validated address configuration.
+type addressing struct {
+	prefix netip.Prefix // invalid with DHCP
+	gw     netip.Addr   // may be invalid
+	dns    netip.Addr   // may be invalid
+}
+
+// check validates the combination of flags before anything is opened.
+func (o *options) check() (addressing, error) {
+	var a addressing
+	if o.tap == "" {
+		return a, fmt.Errorf("--tap is required")
+	}
+	switch {
+	case o.dhcp && o.ip != "":
+		return a, fmt.Errorf("--ip and --dhcp exclude each other")
+	case !o.dhcp && o.ip == "":
+		return a, fmt.Errorf("give an address with --ip CIDR, or --dhcp")
+	case o.dhcp && o.gw != "":
+		return a, fmt.Errorf("--gw goes with --ip; DHCP supplies the gateway")
+	}
+	if o.ip != "" {
+		p, err := netip.ParsePrefix(o.ip)
+		if err != nil || !p.Addr().Is4() {
+			return a, fmt.Errorf("--ip %q: want an IPv4 address with prefix length, e.g. 192.0.2.2/24", o.ip)
+		}
+		a.prefix = p
+	}
+	if o.gw != "" {
+		gw, err := netip.ParseAddr(o.gw)
+		if err != nil || !gw.Is4() {
+			return a, fmt.Errorf("--gw %q: want an IPv4 address", o.gw)
+		}
+		if !a.prefix.Masked().Contains(gw) {
+			return a, fmt.Errorf("--gw %s is not on %s", gw, a.prefix.Masked())
+		}
+		a.gw = gw
+	}
+	if o.dnsServer != "" {
+		d, err := netip.ParseAddr(o.dnsServer)
+		if err != nil || !d.Is4() {
+			return a, fmt.Errorf("--dns-server %q: want an IPv4 address", o.dnsServer)
+		}
+		a.dns = d
+	}
+	if (o.dns != 0) != (o.zone != "") {
+		return a, fmt.Errorf("--dns PORT and --zone FILE go together")
+	}
+	if o.mtu < 0 || o.mtu > 65535 {
+		return a, fmt.Errorf("--mtu %d out of range", o.mtu)
+	}
+	return a, nil
+}

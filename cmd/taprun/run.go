@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/link/tap"
+	"github.com/simnet-go/simnet/loop"
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/rng"
+	"github.com/simnet-go/simnet/proto/stack"
+)
+
+// ifaceName is the name of the host's one interface.
+const ifaceName = "eth0"
+
+// logger prints taprun's lines; safe for concurrent use.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// printf writes one line prefixed with "taprun: ".
+func (l *logger) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "taprun: "+format+"\n", args...)
+}
+
+// deriveMAC returns a locally administered unicast MAC for the stack on
+// device dev: stable across runs, so the kernel's neighbour cache stays
+// valid when taprun restarts, and distinct from the tap's own MAC.
+func deriveMAC(dev string) ether.Addr {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, "taprun/"+dev)
+	s := h.Sum64()
+	var a ether.Addr
+	for i := range a {
+		a[i] = byte(s >> (8 * i))
+	}
+	a[0] = a[0]&^0x01 | 0x02 // unicast, locally administered (IEEE 802 U/L bit)
+	return a
+}
+
+// taprun is one run: the loop, the device, the host and its services.
+type taprun struct {
+	o    *options
+	log  *logger
+	l    *loop.Loop
+	dev  *tap.Endpoint
+	link *liveLink
+	cap  *pcap.Writer
+	host *stack.Host
+	ifc  *stack.Interface
+	svc  *services
+	dhcp *dhcpClient
+}
+
+// run opens the device, builds the host, starts the services and runs until
+// ctx ends or the device fails.
+func run(ctx context.Context, o *options, out io.Writer) error {
+	addr, err := o.check()
+	if err != nil {
+		return err
+	}
+	in, outCfg, err := o.impair.configs()
+	if err != nil {
+		return err
+	}
+	var hs httpSpec
+	if o.http != "" {
+		if hs, err = parseHTTP(o.http); err != nil {
+			return err
+		}
+	}
+	mac := deriveMAC(o.tap)
+	if o.mac != "" {
+		if mac, err = ether.ParseAddr(o.mac); err != nil {
+			return fmt.Errorf("--mac: %w", err)
+		}
+		if mac.IsMulticast() || mac.IsZero() {
+			return fmt.Errorf("--mac %s: want a unicast address", mac)
+		}
+	}
+
+	r := &taprun{o: o, log: &logger{w: out}, l: loop.New()}
+	r.dev, err = tap.Open(r.l, tap.Config{Name: o.tap, Create: o.create, MTU: o.mtu})
+	if err != nil {
+		return explainOpen(err)
+	}
+	defer r.dev.Close()
+	kmac, err := r.dev.HardwareAddr()
+	if err != nil {
+		return err
+	}
+
+	clk := r.l.Clock()
+	if r.link, err = newLiveLink(r.dev, clk, o.seed, in, outCfg); err != nil {
+		return err
+	}
+	var ep link.Endpoint = r.link
+	if o.pcap != "" {
+		if r.cap, err = pcap.Create(o.pcap, pcap.PcapNG); err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		t, err := pcap.NewTap(ep, clk, r.cap, "taprun:"+o.tap)
+		if err != nil {
+			_ = r.cap.Close()
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		ep = t
+	}
+
+	r.host = stack.New(stack.Config{Name: "taprun", Clock: clk, Rand: rng.New(o.seed, "host/taprun")})
+	r.ifc = r.host.AddInterface(ifaceName, mac, ep)
+	r.log.printf("tap %s (mtu %d, kernel side %s), stack mac %s", r.dev.Name(), r.dev.MTU(), kmac, mac)
+	if d := describe(in); d != "" {
+		r.log.printf("impairing in (kernel to stack): %s", d)
+	}
+	if d := describe(outCfg); d != "" {
+		r.log.printf("impairing out (stack to kernel): %s", d)
+	}
+	if o.pcap != "" {
+		r.log.printf("capturing to %s", o.pcap)
+	}
+
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() {
+		_ = r.l.Run(loopCtx)
+		close(loopDone)
+	}()
+	defer func() {
+		stopLoop()
+		<-loopDone
+	}()
+
+	err = r.call(ctx, func() error {
+		if addr.prefix.IsValid() {
+			r.ifc.SetAddress(addr.prefix)
+			r.log.printf("address %s", addr.prefix)
+			if addr.gw.IsValid() {
+				r.host.SetDefaultGateway(addr.gw)
+				r.log.printf("gateway %s", addr.gw)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if addr.dns.IsValid() {
+		r.log.printf("dns server %s", addr.dns)
+	}
+	if r.svc, err = startServices(ctx, r, hs); err != nil {
+		return err
+	}
+	defer r.svc.close()
+	if o.dhcp {
+		if err := r.startDHCP(ctx, mac); err != nil {
+			return err
+		}
+	}
+	r.log.printf("ready")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		r.log.printf("shutting down (%v)", context.Cause(ctx))
+	case <-r.dev.Done():
+		runErr = r.dev.Err()
+		r.log.printf("device failed: %v", runErr)
+	}
+	return errors.Join(runErr, r.shutdown())
+}
+
+// call runs fn on the loop and returns its error.
+func (r *taprun) call(ctx context.Context, fn func() error) error {
+	var err error
+	if cerr := r.l.Call(ctx, func() { err = fn() }); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// shutdown releases the DHCP lease, stops the services and flushes and
+// closes the capture.
+func (r *taprun) shutdown() error {
+	var errs []error
+	ctx := context.Background()
+	if r.dhcp != nil {
+		errs = append(errs, r.dhcp.release(ctx))
+	}
+	r.svc.close()
+	in, out := r.link.counters()
+	if in.Offered > 0 || out.Offered > 0 {
+		r.log.printf("impairments: in %d offered, %d dropped; out %d offered, %d dropped",
+			in.Offered, in.Dropped, out.Offered, out.Dropped)
+	}
+	st := r.dev.Stats()
+	r.log.printf("device: %d frames in, %d out, %d receive drops, %d send errors",
+		st.RxFrames, st.TxFrames, st.RxDropped, st.TxErrors)
+	if r.cap != nil {
+		// The writer belongs to the loop: close it there, so no frame is
+		// being written while it closes.
+		err := r.call(ctx, r.cap.Close)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("close capture %s: %w", r.o.pcap, err))
+		} else {
+			r.log.printf("capture %s closed", r.o.pcap)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// explainOpen turns a device error into advice for the user.
+func explainOpen(err error) error {
+	switch {
+	case errors.Is(err, tap.ErrNotFound):
+		return fmt.Errorf("%w", err)
+	case errors.Is(err, tap.ErrBusy):
+		return fmt.Errorf("%w; is another taprun attached?", err)
+	case errors.Is(err, tap.ErrPermission):
+		return fmt.Errorf("%w; run as root or give the binary cap_net_admin (setcap cap_net_admin+ep taprun)", err)
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w; is the tun module loaded (modprobe tun)?", err)
+	}
+	return err
+}
