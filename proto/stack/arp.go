@@ -1,0 +1,179 @@
+package stack
+
+import (
+	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/ether"
+)
+
+// maxNeighbors bounds the entries an interface learns from requests it
+// receives, so a flood of spoofed senders cannot grow the cache without
+// limit. Entries for addresses the host itself resolves are not limited.
+const maxNeighbors = 4096
+
+// neighbor is one ARP cache entry of an interface. While unresolved it
+// holds the frames waiting for the address and its timer paces the
+// requests; once resolved the same timer expires the entry.
+type neighbor struct {
+	ifc      *Interface
+	ip       [4]byte
+	mac      ether.Addr
+	resolved bool
+	tries    int
+	// queue holds whole frames (Ethernet header space included) from the
+	// host's buffer pool.
+	queue [][]byte
+	timer clock.Timer
+}
+
+// OnTimer retries or gives up an unresolved entry, or expires a resolved
+// one.
+func (n *neighbor) OnTimer(now clock.Time) {
+	i := n.ifc
+	h := i.h
+	if n.resolved {
+		// RFC 826 leaves ageing to the implementation; RFC 1122 section
+		// 2.3.2.1 asks for a timeout. The entry is simply forgotten.
+		delete(i.neigh, n.ip)
+		return
+	}
+	if n.tries >= h.cfg.ARPMaxTries {
+		h.stats.ARPResolutionFailed += uint64(len(n.queue))
+		n.dropQueue()
+		delete(i.neigh, n.ip)
+		return
+	}
+	n.request(now)
+}
+
+// request sends one ARP request for n and arms the retry timer.
+func (n *neighbor) request(now clock.Time) {
+	i := n.ifc
+	h := i.h
+	n.tries++
+	h.stats.ARPRequestsOut++
+	var spa [4]byte
+	if i.addr.IsValid() {
+		spa = i.addr.Addr().As4()
+	}
+	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, ether.Broadcast)
+	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
+}
+
+func (n *neighbor) dropQueue() {
+	for k, b := range n.queue {
+		n.ifc.h.pool.Put(b)
+		n.queue[k] = nil
+	}
+	n.queue = n.queue[:0]
+}
+
+// resolve records mac for n, refreshes its lifetime and sends the frames
+// waiting for it, in the order they were queued.
+func (n *neighbor) resolve(mac ether.Addr) {
+	i := n.ifc
+	h := i.h
+	n.mac = mac
+	n.resolved = true
+	n.tries = 0
+	h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
+	for k, b := range n.queue {
+		n.queue[k] = nil
+		i.send(b, mac, ether.TypeIPv4)
+		h.pool.Put(b)
+	}
+	n.queue = n.queue[:0]
+}
+
+// sendIPFrame sends frame (an IPv4 packet after 14 bytes of Ethernet header
+// space) to the next hop ip, resolving it first if needed. frame is not
+// retained: a queued frame is copied.
+func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
+	h := i.h
+	n := i.neigh[ip]
+	if n != nil && n.resolved {
+		i.send(frame, n.mac, ether.TypeIPv4)
+		return
+	}
+	if n == nil {
+		n = &neighbor{ifc: i, ip: ip}
+		n.timer.Init(n)
+		i.neigh[ip] = n
+		n.queue = append(n.queue, h.pool.Get(frame))
+		n.request(h.clk.Now())
+		return
+	}
+	if len(n.queue) >= h.cfg.ARPQueueLimit {
+		// RFC 1122 section 2.3.2.2: keep at least the latest packet, so
+		// the oldest is the one dropped.
+		h.stats.ARPQueueOverflow++
+		h.pool.Put(n.queue[0])
+		copy(n.queue, n.queue[1:])
+		n.queue[len(n.queue)-1] = nil
+		n.queue = n.queue[:len(n.queue)-1]
+	}
+	n.queue = append(n.queue, h.pool.Get(frame))
+}
+
+// arpInput handles an ARP packet received on i, following the packet
+// reception algorithm of RFC 826.
+func (i *Interface) arpInput(b []byte) {
+	h := i.h
+	p, err := arp.Parse(b)
+	if err != nil {
+		h.stats.DropMalformed++
+		return
+	}
+	if p.Op() == arp.OpRequest {
+		h.stats.ARPRequestsIn++
+	} else {
+		h.stats.ARPRepliesIn++
+	}
+	sha, spa, tpa := p.SenderHW(), p.SenderIP4(), p.TargetIP4()
+	if sha == i.mac {
+		return // our own frame reflected back
+	}
+	if sha.IsMulticast() {
+		h.stats.DropMalformed++
+		return
+	}
+	if i.hasAddr(spa) {
+		// Another host claims our address (RFC 5227 section 2.4). We do
+		// not defend or give up the address; we count and ignore it.
+		h.stats.ARPConflicts++
+		return
+	}
+	// RFC 826: "If the pair <protocol type, sender protocol address> is
+	// already in my translation table, update the sender hardware address
+	// field of the entry with the new information ... Set Merge_flag."
+	// A sender address of 0.0.0.0 is an RFC 5227 probe and teaches
+	// nothing.
+	merged := false
+	if spa != ([4]byte{}) {
+		if n := i.neigh[spa]; n != nil {
+			n.resolve(sha)
+			merged = true
+		}
+	}
+	if !i.hasAddr(tpa) {
+		return
+	}
+	// "Am I the target protocol address? If Merge_flag is false, add the
+	// triplet <protocol type, sender protocol address, sender hardware
+	// address> to the translation table."
+	if !merged && spa != ([4]byte{}) && len(i.neigh) < maxNeighbors {
+		n := &neighbor{ifc: i, ip: spa}
+		n.timer.Init(n)
+		i.neigh[spa] = n
+		n.resolve(sha)
+	}
+	// "Is the opcode ares_op$REQUEST? Swap hardware and protocol fields,
+	// putting the local hardware and protocol addresses in the sender
+	// fields. Set the ar$op field to ares_op$REPLY. Send the packet to the
+	// (new) target hardware address on the same hardware on which the
+	// request was received."
+	if p.Op() == arp.OpRequest {
+		h.stats.ARPRepliesOut++
+		i.sendARP(arp.Fields{Op: arp.OpReply, SenderHW: i.mac, SenderIP: tpa, TargetHW: sha, TargetIP: spa}, sha)
+	}
+}

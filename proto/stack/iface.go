@@ -1,0 +1,185 @@
+package stack
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/ether"
+)
+
+// announceNum and announceInterval follow RFC 5227 section 1.1
+// (ANNOUNCE_NUM 2, ANNOUNCE_INTERVAL 2 seconds).
+const (
+	announceNum      = 2
+	announceInterval = 2 * time.Second
+)
+
+// Interface is a host's attachment to one link. It receives the link's
+// frames: it is the link.Receiver of its endpoint.
+type Interface struct {
+	h     *Host
+	name  string
+	mac   ether.Addr
+	ep    link.Endpoint
+	mtu   int
+	addr  netip.Prefix
+	neigh map[[4]byte]*neighbor
+
+	announceTimer clock.Timer
+	announceLeft  int
+}
+
+// AddInterface attaches a new interface named name with hardware address
+// mac to ep, and makes the interface ep's receiver.
+func (h *Host) AddInterface(name string, mac ether.Addr, ep link.Endpoint) *Interface {
+	mtu := ep.MTU()
+	if mtu < minMTU {
+		mtu = DefaultMTU
+	}
+	if mtu > 0xffff {
+		mtu = 0xffff
+	}
+	i := &Interface{h: h, name: name, mac: mac, ep: ep, mtu: mtu, neigh: make(map[[4]byte]*neighbor)}
+	i.announceTimer.Init(clock.HandlerFunc(i.onAnnounce))
+	h.ifcs = append(h.ifcs, i)
+	ep.SetReceiver(i)
+	return i
+}
+
+// Name returns the interface name.
+func (i *Interface) Name() string { return i.name }
+
+// Host returns the host the interface belongs to.
+func (i *Interface) Host() *Host { return i.h }
+
+// MAC returns the interface's hardware address.
+func (i *Interface) MAC() ether.Addr { return i.mac }
+
+// MTU returns the largest IP packet the interface sends.
+func (i *Interface) MTU() int { return i.mtu }
+
+// Endpoint returns the link endpoint the interface is attached to.
+func (i *Interface) Endpoint() link.Endpoint { return i.ep }
+
+// Address returns the interface's address and prefix, or the zero Prefix.
+func (i *Interface) Address() netip.Prefix { return i.addr }
+
+// SetAddress sets the interface's IPv4 address and prefix length and
+// announces it with gratuitous ARP (RFC 5227 section 2.3: ANNOUNCE_NUM
+// announcements ANNOUNCE_INTERVAL apart). The zero Prefix removes the
+// address. Non-IPv4 prefixes are ignored.
+func (i *Interface) SetAddress(p netip.Prefix) {
+	if p.IsValid() && p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if p.IsValid() && !p.Addr().Is4() {
+		return
+	}
+	i.addr = p
+	i.h.clk.Cancel(&i.announceTimer)
+	i.announceLeft = 0
+	if !p.IsValid() || p.Addr().IsUnspecified() {
+		return
+	}
+	i.announceLeft = announceNum
+	i.onAnnounce(i.h.clk.Now())
+}
+
+func (i *Interface) onAnnounce(now clock.Time) {
+	if i.announceLeft <= 0 || !i.addr.IsValid() {
+		return
+	}
+	i.announceLeft--
+	i.h.stats.ARPAnnouncementsOut++
+	ip := i.addr.Addr().As4()
+	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: ip, TargetIP: ip}, ether.Broadcast)
+	if i.announceLeft > 0 {
+		i.h.clk.Schedule(&i.announceTimer, now.Add(announceInterval))
+	}
+}
+
+// hasAddr reports whether a is the interface's address.
+func (i *Interface) hasAddr(a [4]byte) bool {
+	return i.addr.IsValid() && i.addr.Addr().As4() == a
+}
+
+// isBroadcast reports whether a is the limited broadcast address or the
+// interface's directed (subnet) broadcast address.
+func (i *Interface) isBroadcast(a [4]byte) bool {
+	if a == [4]byte{255, 255, 255, 255} {
+		return true
+	}
+	if !i.addr.IsValid() || i.addr.Bits() >= 31 {
+		return false // RFC 3021: /31 has no broadcast address
+	}
+	return a == subnetBroadcast(i.addr)
+}
+
+// subnetBroadcast returns the all-ones host address of p.
+func subnetBroadcast(p netip.Prefix) [4]byte {
+	a := p.Addr().As4()
+	bits := p.Bits()
+	for k := 0; k < 4; k++ {
+		lo := k * 8
+		switch {
+		case bits >= lo+8:
+		case bits <= lo:
+			a[k] = 0xff
+		default:
+			a[k] |= 0xff >> uint(bits-lo)
+		}
+	}
+	return a
+}
+
+// Receive handles one frame from the link. It implements link.Receiver.
+func (i *Interface) Receive(frame []byte, _ link.Note) {
+	h := i.h
+	h.stats.FramesIn++
+	h.stats.BytesIn += uint64(len(frame))
+	f, err := ether.Parse(frame)
+	if err != nil {
+		h.stats.DropMalformed++
+		return
+	}
+	dst := f.Dst()
+	if dst != i.mac && !dst.IsBroadcast() {
+		if dst.IsMulticast() {
+			h.stats.DropMulticastFrame++
+		} else {
+			h.stats.DropNotOurMAC++
+		}
+		return
+	}
+	switch f.EtherType() {
+	case ether.TypeIPv4:
+		h.ipInput(i, f.Payload(), dst.IsBroadcast())
+	case ether.TypeARP:
+		i.arpInput(f.Payload())
+	default:
+		h.stats.DropEtherType++
+	}
+}
+
+// send writes the Ethernet header for dst into frame[:14] and offers the
+// frame to the link.
+func (i *Interface) send(frame []byte, dst ether.Addr, t ether.EtherType) {
+	ether.Encode(frame, dst, i.mac, t)
+	i.h.stats.FramesOut++
+	i.h.stats.BytesOut += uint64(len(frame))
+	if n := i.ep.Send(frame); n.Dropped() {
+		i.h.stats.LinkDrops++
+	}
+}
+
+// sendARP builds an ARP packet with fields f and sends it to dst.
+func (i *Interface) sendARP(f arp.Fields, dst ether.Addr) {
+	h := i.h
+	b := h.acquire(ether.HeaderLen + arp.PacketLen)
+	arp.Encode(b[ether.HeaderLen:], f)
+	i.send(b, dst, ether.TypeARP)
+	h.release()
+}

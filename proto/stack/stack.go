@@ -1,0 +1,256 @@
+// Package stack is a simnet host: interfaces on link endpoints, ARP (RFC
+// 826), IPv4 (RFC 791) with routing, fragmentation and reassembly, ICMP
+// (RFC 792) echo and errors, and UDP (RFC 768) sockets. Transport protocols
+// such as TCP plug in through RegisterProtocol.
+//
+// A Host runs on its driver's loop: it never starts goroutines, reads the
+// wall clock or does I/O. It is driven by frames arriving on its interfaces
+// (Interface.Receive), by timers on its clock.Clock and by application
+// calls, all from the one loop goroutine. Outgoing frames are built in
+// buffers the host owns and reuses, so steady-state traffic allocates
+// nothing.
+//
+// Scope and limits, honestly stated: the host does not forward between its
+// interfaces (RFC 1122 section 3.3.1 router functions are absent); IP
+// options are accepted but ignored; multicast (IGMP) is not implemented and
+// multicast frames and datagrams are dropped and counted; there is no path
+// MTU discovery (PathMTU is the egress interface's MTU); no IPv6.
+package stack
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/ether"
+)
+
+// Defaults for the Config tunables.
+const (
+	DefaultARPCacheTimeout       = 60 * time.Second
+	DefaultARPRetry              = time.Second
+	DefaultARPMaxTries           = 3
+	DefaultARPQueueLimit         = 16
+	DefaultReassemblyTimeout     = 30 * time.Second
+	DefaultReassemblyMemoryLimit = 256 << 10
+	DefaultTTL                   = 64
+	// DefaultMTU is used for an endpoint that reports an MTU below the IPv4
+	// minimum of 68 bytes (RFC 791 section 3.2).
+	DefaultMTU = 1500
+	// minMTU is the smallest MTU IPv4 allows (RFC 791 section 3.2).
+	minMTU = 68
+	// noRouteMTU is PathMTU's answer without a route: 576 is the datagram
+	// size every host must accept (RFC 791 section 3.1, RFC 1122 3.3.3).
+	noRouteMTU = 576
+)
+
+// Config describes a host. Zero tunables take their defaults.
+type Config struct {
+	// Name is the host name, used in logs and capture interface names.
+	Name string
+	// Clock provides time and timers; required.
+	Clock clock.Clock
+	// Rand is the host's random source (IP IDs, ephemeral ports), from
+	// rng.New(seed, "host/"+name); required.
+	Rand *rand.Rand
+
+	// ARPCacheTimeout is how long a resolved neighbour stays cached
+	// (default 60 s).
+	ARPCacheTimeout time.Duration
+	// ARPRetry is the interval between ARP requests for an unresolved
+	// address (default 1 s: RFC 1122 section 2.3.2.1 limits requests to
+	// one per second per destination).
+	ARPRetry time.Duration
+	// ARPMaxTries is how many requests are sent before the queued packets
+	// are dropped (default 3).
+	ARPMaxTries int
+	// ARPQueueLimit bounds the packets queued per unresolved address
+	// (default 16); on overflow the oldest is dropped, keeping the latest
+	// as RFC 1122 section 2.3.2.2 asks.
+	ARPQueueLimit int
+	// ReassemblyTimeout is how long a partly reassembled datagram is kept
+	// (default 30 s; RFC 791 section 3.2 suggests at least 15 s).
+	ReassemblyTimeout time.Duration
+	// ReassemblyMemoryLimit bounds the bytes held by all partial
+	// datagrams of the host (default 256 KiB).
+	ReassemblyMemoryLimit int
+	// DefaultTTL is the TTL of datagrams the host originates (default 64).
+	DefaultTTL uint8
+}
+
+func (c *Config) setDefaults() {
+	if c.ARPCacheTimeout <= 0 {
+		c.ARPCacheTimeout = DefaultARPCacheTimeout
+	}
+	if c.ARPRetry <= 0 {
+		c.ARPRetry = DefaultARPRetry
+	}
+	if c.ARPMaxTries <= 0 {
+		c.ARPMaxTries = DefaultARPMaxTries
+	}
+	if c.ARPQueueLimit <= 0 {
+		c.ARPQueueLimit = DefaultARPQueueLimit
+	}
+	if c.ReassemblyTimeout <= 0 {
+		c.ReassemblyTimeout = DefaultReassemblyTimeout
+	}
+	if c.ReassemblyMemoryLimit <= 0 {
+		c.ReassemblyMemoryLimit = DefaultReassemblyMemoryLimit
+	}
+	if c.DefaultTTL == 0 {
+		c.DefaultTTL = DefaultTTL
+	}
+}
+
+// Errors returned by the host's API, wrapped with the operation and
+// addresses involved.
+var (
+	ErrNoRoute       = errors.New("stack: no route to host")
+	ErrNoSource      = errors.New("stack: no source address")
+	ErrInvalidAddr   = errors.New("stack: invalid address")
+	ErrMessageTooBig = errors.New("stack: message too big")
+	ErrAddrInUse     = errors.New("stack: address already in use")
+	ErrNoPorts       = errors.New("stack: no free ephemeral port")
+	ErrClosed        = errors.New("stack: socket closed")
+)
+
+// ProtocolHandler receives the datagrams of one IP protocol addressed to the
+// host (after reassembly). payload is valid only during the call.
+type ProtocolHandler interface {
+	HandleIP(src, dst netip.Addr, payload []byte)
+}
+
+// ICMPErrorHandler may be implemented by a ProtocolHandler to learn about
+// ICMP errors (destination unreachable, time exceeded, parameter problem)
+// quoting one of its datagrams. quoted is the original IP header and at
+// least 8 bytes of its payload, valid only during the call.
+type ICMPErrorHandler interface {
+	HandleICMPError(from netip.Addr, typ, code uint8, info uint32, quoted []byte)
+}
+
+// EchoReplyHandler receives ICMP echo replies addressed to the host.
+type EchoReplyHandler interface {
+	HandleEchoReply(src netip.Addr, id, seq uint16, payload []byte, ttl uint8)
+}
+
+// Host is one simulated (or live) network host.
+type Host struct {
+	cfg   Config
+	clk   clock.Clock
+	rnd   *rand.Rand
+	ifcs  []*Interface
+	stats Stats
+
+	routes []route
+	gw     netip.Addr
+
+	protos [256]ProtocolHandler
+	echo   EchoReplyHandler
+
+	nextID uint16
+
+	udp      map[udpKey]*UDPSocket
+	udpPorts map[uint16]int
+
+	reasm reassembler
+
+	// bufs is a stack of scratch buffers: a send that happens while
+	// another is in progress on the same host (a reply sent from inside a
+	// synchronous delivery) takes the next one, so nothing is overwritten.
+	bufs  [][]byte
+	depth int
+
+	pool *link.BufPool
+
+	loopQ     [][]byte
+	loopTimer clock.Timer
+}
+
+// New returns a host configured by cfg. cfg.Clock and cfg.Rand are
+// required.
+func New(cfg Config) *Host {
+	cfg.setDefaults()
+	h := &Host{
+		cfg:      cfg,
+		clk:      cfg.Clock,
+		rnd:      cfg.Rand,
+		udp:      make(map[udpKey]*UDPSocket),
+		udpPorts: make(map[uint16]int),
+		pool:     link.NewBufPool(ether.HeaderLen + DefaultMTU),
+	}
+	h.nextID = uint16(h.rnd.Uint32())
+	h.reasm.init(h)
+	h.loopTimer.Init(clock.HandlerFunc(h.runLoopback))
+	return h
+}
+
+// Name returns the host name.
+func (h *Host) Name() string { return h.cfg.Name }
+
+// Clock returns the host's clock.
+func (h *Host) Clock() clock.Clock { return h.clk }
+
+// Rand returns the host's random source, for protocols running on it.
+func (h *Host) Rand() *rand.Rand { return h.rnd }
+
+// Config returns the host's configuration with defaults filled in.
+func (h *Host) Config() Config { return h.cfg }
+
+// Interfaces returns the host's interfaces in the order they were added.
+func (h *Host) Interfaces() []*Interface { return append([]*Interface(nil), h.ifcs...) }
+
+// Interface returns the interface named name, or nil.
+func (h *Host) Interface(name string) *Interface {
+	for _, i := range h.ifcs {
+		if i.name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// RegisterProtocol sets the handler of IP protocol proto, replacing any
+// previous one; nil removes it. ICMP (1) and UDP (17) are handled by the
+// host itself and cannot be replaced.
+func (h *Host) RegisterProtocol(proto uint8, ph ProtocolHandler) { h.protos[proto] = ph }
+
+// SetEchoReplyHandler sets where ICMP echo replies are delivered; nil
+// discards them.
+func (h *Host) SetEchoReplyHandler(hnd EchoReplyHandler) { h.echo = hnd }
+
+// Stats returns a snapshot of the host's counters.
+func (h *Host) Stats() Stats {
+	s := h.stats
+	s.ReassemblyBytesInUse = uint64(h.reasm.mem)
+	s.ReassemblyPending = uint64(len(h.reasm.order))
+	return s
+}
+
+// ReassemblyMemoryInUse returns the bytes currently held by partly
+// reassembled datagrams.
+func (h *Host) ReassemblyMemoryInUse() int { return h.reasm.mem }
+
+// acquire returns a scratch buffer of at least n bytes for the current
+// nesting depth; release must follow when the buffer is no longer used.
+func (h *Host) acquire(n int) []byte {
+	if h.depth == len(h.bufs) {
+		h.bufs = append(h.bufs, nil)
+	}
+	b := h.bufs[h.depth]
+	if cap(b) < n {
+		c := ether.HeaderLen + DefaultMTU
+		if n > c {
+			c = n
+		}
+		b = make([]byte, c)
+		h.bufs[h.depth] = b
+	}
+	h.depth++
+	return b[:n]
+}
+
+// release returns the buffer taken by the matching acquire.
+func (h *Host) release() { h.depth-- }
