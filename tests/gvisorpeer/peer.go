@@ -8,7 +8,7 @@
 // driver advances to the simulator's instant (Sync) on every frame it
 // delivers and on a periodic tick (Drive). After each delivery or advance
 // the peer waits until gVisor is quiescent (its outbound queue stops
-// growing for a few scheduler yields) and then sends the frames gVisor
+// changing for a few scheduler yields and some tens of microseconds) and then sends the frames gVisor
 // produced into the link at the current simulated instant. gVisor's timers
 // therefore fire on simulated time, at the tick's resolution. Because
 // gVisor's goroutines are scheduled by the Go runtime, a run with a gVisor
@@ -39,6 +39,15 @@ import (
 )
 
 const nicID = 1
+
+// gVisor counts as quiescent when its outbound queue has not changed for
+// settleYields scheduler yields and settleQuiet of wall time; a settle
+// never takes longer than settleMax.
+const (
+	settleYields = 8
+	settleQuiet  = 40 * time.Microsecond
+	settleMax    = 5 * time.Millisecond
+)
 
 // Config describes the peer host.
 type Config struct {
@@ -181,17 +190,20 @@ func (p *Peer) advance(now clock.Time) {
 
 // settleAndFlush waits for gVisor to go quiet, then sends what it queued.
 func (p *Peer) settleAndFlush() {
+	start := time.Now()
+	quietSince := start
 	last, still := -1, 0
-	for still < 4 {
+	for {
 		runtime.Gosched()
 		n := p.ch.NumQueued()
-		if n == last {
-			still++
-			if still >= 2 {
-				time.Sleep(20 * time.Microsecond)
-			}
-		} else {
-			last, still = n, 0
+		now := time.Now()
+		if n != last {
+			last, still, quietSince = n, 0, now
+			continue
+		}
+		still++
+		if still >= settleYields && now.Sub(quietSince) >= settleQuiet || now.Sub(start) >= settleMax {
+			break
 		}
 	}
 	p.flush()
