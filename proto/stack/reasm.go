@@ -131,15 +131,15 @@ func (r *reassembler) unlink(p *partial) {
 // alone would exceed the limit; p is then removed.
 func (r *reassembler) charge(p *partial, n int) bool {
 	limit := r.h.cfg.ReassemblyMemoryLimit
+	if p.mem+n > limit {
+		r.h.stats.ReassemblyMemory++
+		r.drop(p)
+		return false
+	}
 	for r.mem+n > limit {
 		victim := r.order[0]
 		if victim == p {
-			if len(r.order) == 1 {
-				r.h.stats.ReassemblyMemory++
-				r.drop(p)
-				return false
-			}
-			victim = r.order[1]
+			victim = r.order[1] // p alone fits, so another exists
 		}
 		r.h.stats.ReassemblyMemory++
 		r.drop(victim)
