@@ -1,0 +1,154 @@
+package netconn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/simnet-go/simnet/loop"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/rng"
+	"github.com/simnet-go/simnet/proto/tcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wire joins two TCP stacks on one loop: a segment sent by one is
+// delivered to the other on a later loop turn.
+type wire struct {
+	clk   clock.Clock
+	local netip.Addr
+	peer  *tcp.Stack
+}
+
+type packet struct {
+	t        clock.Timer
+	to       *tcp.Stack
+	src, dst netip.Addr
+	data     []byte
+}
+
+func (p *packet) OnTimer(clock.Time) { p.to.HandleIP(p.src, p.dst, p.data) }
+
+func (w *wire) SendIP(_ uint8, src, dst netip.Addr, payload []byte) error {
+	p := &packet{to: w.peer, src: src, dst: dst, data: append([]byte(nil), payload...)}
+	p.t.Init(p)
+	w.clk.Schedule(&p.t, w.clk.Now())
+	return nil
+}
+
+func (w *wire) SourceFor(netip.Addr) (netip.Addr, bool) { return w.local, true }
+func (w *wire) PathMTU(netip.Addr) int                  { return 1500 }
+
+var (
+	srvAddr = netip.MustParseAddr("192.0.2.1")
+	cliAddr = netip.MustParseAddr("192.0.2.2")
+)
+
+// twoStacks starts a loop with a server and a client stack joined by a wire.
+func twoStacks(t *testing.T) (*loop.Loop, *tcp.Stack, *tcp.Stack) {
+	t.Helper()
+	lp := loop.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		_ = lp.Run(ctx)
+		close(stopped)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	var srv, cli *tcp.Stack
+	require.NoError(t, lp.Call(context.Background(), func() {
+		ws := &wire{clk: lp.Clock(), local: srvAddr}
+		wc := &wire{clk: lp.Clock(), local: cliAddr}
+		srv = tcp.New(ws, lp.Clock(), rng.New(1, "srv"), tcp.Config{})
+		cli = tcp.New(wc, lp.Clock(), rng.New(1, "cli"), tcp.Config{})
+		ws.peer, wc.peer = cli, srv
+	}))
+	return lp, srv, cli
+}
+
+func TestHTTPOverListener(t *testing.T) {
+	lp, srv, cli := twoStacks(t)
+	ln, err := Listen(lp, srv, netip.AddrPortFrom(srvAddr, 80), 16)
+	require.NoError(t, err)
+	body := bytes.Repeat([]byte("simnet over net/http\n"), 50000)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/big", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) })
+	hs := &http.Server{Handler: mux}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			ap, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return Dial(ctx, lp, cli, ap)
+		},
+	}, Timeout: 30 * time.Second}
+	for i := 0; i < 3; i++ {
+		resp, err := client.Get("http://192.0.2.1:80/big")
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.True(t, bytes.Equal(body, got), "body byte-exact")
+	}
+	resp, err := client.Get("http://192.0.2.1:80/missing")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestReadDeadline(t *testing.T) {
+	lp, srv, cli := twoStacks(t)
+	ln, err := Listen(lp, srv, netip.AddrPortFrom(srvAddr, 7), 4)
+	require.NoError(t, err)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := Dial(context.Background(), lp, cli, netip.AddrPortFrom(srvAddr, 7))
+	require.NoError(t, err)
+	s := <-accepted
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+	_, err = c.Read(make([]byte, 10))
+	assert.True(t, errors.Is(err, os.ErrDeadlineExceeded), "got %v", err)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne))
+	assert.True(t, ne.Timeout())
+
+	// Data then EOF after the peer closes.
+	_, err = s.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(got))
+	require.NoError(t, c.Close())
+	_, err = c.Read(make([]byte, 1))
+	assert.True(t, errors.Is(err, net.ErrClosed))
+}
+
+func TestDialRefused(t *testing.T) {
+	lp, _, cli := twoStacks(t)
+	_, err := Dial(context.Background(), lp, cli, netip.AddrPortFrom(srvAddr, 9))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, tcp.ErrConnRefused), "got %v", err)
+}
