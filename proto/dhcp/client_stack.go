@@ -1,0 +1,103 @@
+package dhcp
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+
+	"github.com/simnet-go/simnet/proto/stack"
+)
+
+// StackClient runs a Client on one interface of a stack.Host, bound to
+// UDP port 68. It applies leases to the interface (address and prefix)
+// and the host (default gateway: the first router).
+type StackClient struct {
+	*Client
+	ifc  *stack.Interface
+	sock *stack.UDPSocket
+	gw   netip.Addr
+	dns  []netip.Addr
+
+	// OnLease, if set, is called after a lease is applied (bound true) or
+	// removed (bound false).
+	OnLease func(l Lease, bound bool)
+}
+
+// NewStackClient binds UDP port 68 on ifc's host and returns a stopped
+// client; call Start. rnd should be the client's own source (rng.New(seed,
+// "dhcp/"+host)). prober may be nil: offered addresses are then used
+// without an ARP probe.
+func NewStackClient(ifc *stack.Interface, rnd *rand.Rand, prober Prober) (*StackClient, error) {
+	h := ifc.Host()
+	sc := &StackClient{ifc: ifc}
+	sock, err := h.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), ClientPort), stack.UDPHandlerFunc(sc.handle))
+	if err != nil {
+		return nil, fmt.Errorf("dhcp client on %s: %w", ifc.Name(), err)
+	}
+	sc.sock = sock
+	sc.Client = NewClient(h.Clock(), rnd, ifc.MAC(), sc, sc, prober)
+	if name := h.Name(); name != "" {
+		sc.Hostname = name
+	}
+	return sc, nil
+}
+
+func (sc *StackClient) handle(_ *stack.UDPSocket, _, _ netip.AddrPort, payload []byte) {
+	sc.Client.Handle(payload)
+}
+
+// DNS returns the DNS servers of the current lease.
+func (sc *StackClient) DNS() []netip.Addr { return sc.dns }
+
+// Close stops the client (releasing its lease) and unbinds port 68.
+func (sc *StackClient) Close() {
+	sc.Stop()
+	sc.sock.Close()
+}
+
+// Broadcast implements Transport: from the leased address while one is
+// bound (REBINDING), else from 0.0.0.0, to 255.255.255.255:67 out of the
+// client's interface.
+func (sc *StackClient) Broadcast(msg []byte) error {
+	src := netip.IPv4Unspecified()
+	if l, ok := sc.Lease(); ok {
+		src = l.Addr.Addr()
+	}
+	return sc.sock.SendVia(sc.ifc, src, netip.AddrPortFrom(broadcastAddr, ServerPort), msg)
+}
+
+// Unicast implements Transport.
+func (sc *StackClient) Unicast(dst netip.Addr, msg []byte) error {
+	return sc.sock.SendTo(netip.AddrPortFrom(dst, ServerPort), msg)
+}
+
+// Apply implements Configurator.
+func (sc *StackClient) Apply(l Lease) {
+	if sc.ifc.Address() != l.Addr {
+		sc.ifc.SetAddress(l.Addr)
+	}
+	h := sc.ifc.Host()
+	if len(l.Routers) > 0 {
+		sc.gw = l.Routers[0]
+		h.SetDefaultGateway(sc.gw)
+	}
+	sc.dns = l.DNS
+	if sc.OnLease != nil {
+		sc.OnLease(l, true)
+	}
+}
+
+// Remove implements Configurator.
+func (sc *StackClient) Remove() {
+	l, _ := sc.Lease()
+	sc.ifc.SetAddress(netip.Prefix{})
+	h := sc.ifc.Host()
+	if sc.gw.IsValid() && h.DefaultGateway() == sc.gw {
+		h.SetDefaultGateway(netip.Addr{})
+	}
+	sc.gw = netip.Addr{}
+	sc.dns = nil
+	if sc.OnLease != nil {
+		sc.OnLease(l, false)
+	}
+}
