@@ -268,7 +268,7 @@ func TestHTTPMessages(t *testing.T) {
 		want     []bool // http counted per data segment
 	}{
 		{"request in one segment", []string{req}, []bool{true}},
-		{"header split", []string{req[:10], req[10:len(req)-1], req[len(req)-1:]}, []bool{false, false, true}},
+		{"header split", []string{req[:10], req[10 : len(req)-1], req[len(req)-1:]}, []bool{false, false, true}},
 		{"body split", []string{post[:60], post[60:]}, []bool{false, true}},
 		{"pipelined", []string{req + req}, []bool{true}},
 		{"response with body", []string{resp[:20], resp[20:]}, []bool{false, true}},
