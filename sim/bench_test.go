@@ -34,6 +34,7 @@ func runFrames(b *testing.B, w *World, nodes []*node, total int) {
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for _, n := range nodes {
 		n.start(per, gap)
@@ -42,10 +43,14 @@ func runFrames(b *testing.B, w *World, nodes []*node, total int) {
 	}
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
+	cpu := cpuTime() - cpu0
 	frames := float64(per * len(nodes))
 	b.ReportMetric(frames/b.Elapsed().Seconds(), "frames/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/frames, "allocs/frame")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/frames, "ns/frame")
+	if cpu > 0 {
+		b.ReportMetric(frames/cpu.Seconds(), "frames/cpu-s")
+	}
 }
 
 // BenchmarkSimFrames measures frames forwarded through impaired links (1%
