@@ -16,6 +16,7 @@ import (
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // ifaceName is the name of the host's one interface.
@@ -59,6 +60,7 @@ type taprun struct {
 	cap  *pcap.Writer
 	host *stack.Host
 	ifc  *stack.Interface
+	tcp  *tcp.Stack
 	svc  *services
 	dhcp *dhcpClient
 }
@@ -120,6 +122,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 
 	r.host = stack.New(stack.Config{Name: "taprun", Clock: clk, Rand: rng.New(o.seed, "host/taprun")})
 	r.ifc = r.host.AddInterface(ifaceName, mac, ep)
+	r.startTCP()
 	r.log.printf("tap %s (mtu %d, kernel side %s), stack mac %s", r.dev.Name(), r.dev.MTU(), kmac, mac)
 	if d := describe(in); d != "" {
 		r.log.printf("impairing in (kernel to stack): %s", d)

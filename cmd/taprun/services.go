@@ -229,10 +229,24 @@ func (s *services) serveDNS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
 	}
-	z, err := dns.ParseZone(f, o.origin, o.zone)
+	origin := o.origin
+	if origin == "" {
+		origin = "."
+	}
+	z, err := dns.ParseZone(f, origin, o.zone)
 	_ = f.Close()
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
+	}
+	if o.origin == "" {
+		// Without --origin the zone is the one its SOA record names (the
+		// file usually sets it with $ORIGIN).
+		for _, rr := range z.Records {
+			if rr.Type == dns.TypeSOA {
+				z.Origin = rr.Name
+				break
+			}
+		}
 	}
 	srv, err := dns.NewServer(z)
 	if err != nil {
