@@ -207,6 +207,7 @@ func TestExamplesParse(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	files = append(files, "../../cmd/simnet/demo.yaml")
 	for _, f := range files {
 		_, err := Load(f)
 		assert.NoError(t, err, f)

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/sim/scenario"
+)
+
+const twoHosts = `name: pair
+seed: 5
+duration: 4s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - {name: ab, a: a:eth0, b: b:eth0, impair: {delay: 1ms}}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 3, interval: 1s}
+expect:
+  - {app: p, min_replies: %d}
+`
+
+// execute runs the root command with args in dir and returns stdout,
+// stderr and the exit status.
+func execute(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	t.Chdir(dir)
+	code := 0
+	exitRun = func(c int) { code = c }
+	t.Cleanup(func() { exitRun = os.Exit })
+	var stdout, stderr bytes.Buffer
+	rootCmd.SetOut(&stdout)
+	rootCmd.SetErr(&stderr)
+	rootCmd.SetArgs(args)
+	// Flags keep their values between executions: reset them.
+	for _, c := range rootCmd.Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			_ = f.Value.Set(f.DefValue)
+			f.Changed = false
+		})
+	}
+	if err := rootCmd.Execute(); err != nil {
+		stderr.WriteString(err.Error())
+		code = exitScenario
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func writeScenario(t *testing.T, dir string, minReplies int) string {
+	t.Helper()
+	p := filepath.Join(dir, "pair.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(twoHosts, "%d", strconv.Itoa(minReplies), 1)), 0o644))
+	return p
+}
+
+func TestRunPasses(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, 3)
+	out, errOut, code := execute(t, dir, "run", p, "--out", "o")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "PASS p min_replies: 3 (got 3 replies to 3 requests)")
+	assert.Contains(t, out, filepath.Join("o", "a.pcapng"))
+	var rep scenario.Report
+	b, err := os.ReadFile(filepath.Join(dir, "o", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &rep))
+	assert.True(t, rep.Passed)
+	assert.Equal(t, uint64(5), rep.Seed)
+	assert.Equal(t, []string{"a.pcapng", "b.pcapng"}, rep.Captures)
+}
+
+func TestRunDefaultOutAndSeed(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, 3)
+	_, errOut, code := execute(t, dir, "run", p, "--seed", "9", "--pcap-format", "pcap")
+	require.Equal(t, exitOK, code, errOut)
+	_, errOut, code = execute(t, dir, "run", p, "--seed", "9", "--pcap-format", "pcap")
+	require.Equal(t, exitOK, code, errOut)
+	for _, n := range []string{"pair-9-1", "pair-9-2"} {
+		_, err := os.Stat(filepath.Join(dir, outRoot, n, "a.pcap"))
+		assert.NoError(t, err, n)
+	}
+	a, err := os.ReadFile(filepath.Join(dir, outRoot, "pair-9-1", "report.json"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, outRoot, "pair-9-2", "report.json"))
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+}
+
+func TestRunFailedExpectation(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, 4)
+	out, errOut, code := execute(t, dir, "run", p, "--out", "o")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out, "FAIL p min_replies: 4")
+	assert.Equal(t, "simnet: expectation failed: FAIL p min_replies: 4 (got 3 replies to 3 requests)\n", errOut)
+}
+
+func TestRunScenarioError(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("name: x\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: 10.0.0.300/24}]}]\n"), 0o644))
+	_, errOut, code := execute(t, dir, "run", p)
+	assert.Equal(t, exitScenario, code)
+	assert.Equal(t, p+`:3: field "hosts[0].interfaces[0].address": invalid CIDR "10.0.0.300/24" (want an IPv4 address with a prefix length, e.g. 192.0.2.1/24, or dhcp)`+"\n", errOut)
+	_, err := os.Stat(filepath.Join(dir, outRoot))
+	assert.True(t, os.IsNotExist(err), "no output directory for a bad scenario")
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, 1)
+	_, errOut, code := execute(t, dir, "run", p, "--pcap-format", "erf")
+	assert.Equal(t, exitScenario, code)
+	assert.Contains(t, errOut, "--pcap-format")
+	_, _, code = execute(t, dir, "run")
+	assert.Equal(t, exitScenario, code)
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := execute(t, dir, "demo", "--out", "d")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "wireshark "+filepath.Join("d", "alice.pcapng"))
+	assert.Contains(t, out, "tshark -r "+filepath.Join("d", "alice.pcapng"))
+	assert.NotContains(t, out, "FAIL")
+}
+
+func TestFreshDir(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "r")
+	a, err := freshDir(root, "x-1")
+	require.NoError(t, err)
+	b, err := freshDir(root, "x-1")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(root, "x-1-1"), a)
+	assert.Equal(t, filepath.Join(root, "x-1-2"), b)
+}

@@ -1,0 +1,278 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/app/udpapp"
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/sim"
+)
+
+// Options are the settings of a run that do not come from the file.
+type Options struct {
+	// Seed replaces the file's seed when SeedSet is true.
+	Seed    uint64
+	SeedSet bool
+	// OutDir receives the captures; "" runs without captures.
+	OutDir string
+	// Format is the capture format (pcap.PcapNG by default).
+	Format pcap.Format
+}
+
+// ReportFile is the name of the report Run's callers write beside the
+// captures.
+const ReportFile = "report.json"
+
+// runLink is a scenario link as built in the world. A link from a switch
+// to a host is built with the host at end A, so its directions are
+// swapped.
+type runLink struct {
+	l       *sim.Link
+	swapped bool
+	cur     [2]Impair // current impairment, in the file's a_to_b, b_to_a order
+	mtu     int
+}
+
+// dir maps a direction of the file (0: a_to_b) to the world's.
+func (r *runLink) dir(i int) sim.Dir {
+	if r.swapped {
+		return sim.Dir(1 - i)
+	}
+	return sim.Dir(i)
+}
+
+// unplugged is the endpoint of an interface no link is attached to: it
+// drops every frame.
+type unplugged struct{}
+
+func (unplugged) Send([]byte) link.Note     { return link.Note{Drop: link.DropNoPeer} }
+func (unplugged) SetReceiver(link.Receiver) {}
+func (unplugged) MTU() int                  { return DefaultMTU }
+
+// Run builds the world that s describes, runs it for s.Duration and
+// returns the report. Captures go to opts.OutDir; the caller writes the
+// report (see WriteReport).
+func Run(s *Scenario, opts Options) (*Report, error) {
+	seed := s.Seed
+	if opts.SeedSet {
+		seed = opts.Seed
+	}
+	for _, h := range s.Hosts {
+		for _, ifc := range h.Interfaces {
+			if ifc.DHCP {
+				return nil, fmt.Errorf("run %s: host %q interface %q: address dhcp is not supported by the simulator yet", s.Name, h.Name, ifc.Name)
+			}
+		}
+	}
+	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format})
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", s.Name, err)
+	}
+	rep, err := build(w, s, seed)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("run %s: %w", s.Name, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.OutDir != "" {
+		for _, h := range s.Hosts {
+			if p := w.CapturePath(h.Name); p != "" {
+				if _, err := os.Stat(p); err == nil {
+					rep.Captures = append(rep.Captures, filepath.Base(p))
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
+func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
+	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
+	t0 := w.Now()
+
+	switches := make(map[string]*sim.Switch, len(s.Switches))
+	for _, sw := range s.Switches {
+		x, err := w.NewSwitch(sw.Name, sim.SwitchConfig{})
+		if err != nil {
+			return fail(err)
+		}
+		switches[sw.Name] = x
+	}
+
+	eps := map[string]link.Endpoint{}
+	links := make([]*runLink, len(s.Links))
+	byName := map[string]*runLink{}
+	for i, l := range s.Links {
+		rl := &runLink{cur: [2]Impair{l.AtoB, l.BtoA}, mtu: l.MTU}
+		cfg := sim.LinkConfig{MTU: l.MTU, AtoB: l.AtoB.Config(0), BtoA: l.BtoA.Config(0)}
+		a, b := l.A, l.B
+		var err error
+		switch {
+		case !a.IsSwitch() && !b.IsSwitch():
+			rl.l, err = w.Connect(l.Name, sim.Iface{Host: a.Host, Name: a.Iface}, sim.Iface{Host: b.Host, Name: b.Iface}, cfg)
+			if err == nil {
+				eps[a.String()], eps[b.String()] = rl.l.A(), rl.l.B()
+			}
+		case !a.IsSwitch():
+			rl.l, err = w.ConnectSwitch(l.Name, sim.Iface{Host: a.Host, Name: a.Iface}, switches[b.Switch], cfg)
+			if err == nil {
+				eps[a.String()] = rl.l.A()
+			}
+		case !b.IsSwitch():
+			rl.swapped = true
+			cfg.AtoB, cfg.BtoA = cfg.BtoA, cfg.AtoB
+			rl.l, err = w.ConnectSwitch(l.Name, sim.Iface{Host: b.Host, Name: b.Iface}, switches[a.Switch], cfg)
+			if err == nil {
+				eps[b.String()] = rl.l.A()
+			}
+		default:
+			rl.l, err = w.ConnectSwitches(l.Name, switches[a.Switch], switches[b.Switch], cfg)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		links[i] = rl
+		byName[l.Name] = rl
+	}
+
+	hosts := make(map[string]*app.StackNet, len(s.Hosts))
+	for _, h := range s.Hosts {
+		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name)})
+		for _, ifc := range h.Interfaces {
+			id := h.Name + ":" + ifc.Name
+			ep, ok := eps[id]
+			if !ok {
+				var err error
+				if ep, err = w.Attach(h.Name, ifc.Name, unplugged{}); err != nil {
+					return fail(err)
+				}
+			}
+			host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep).SetAddress(ifc.Address)
+		}
+		if h.Gateway.IsValid() {
+			host.SetDefaultGateway(h.Gateway)
+		}
+		hosts[h.Name] = app.NewStackNet(host)
+	}
+
+	apps := make([]app.App, len(s.Apps))
+	reports := make([]AppReport, len(s.Apps))
+	for i, a := range s.Apps {
+		x, err := newApp(a)
+		if err != nil {
+			return fail(err)
+		}
+		apps[i] = x
+		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host}
+		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host]}
+		i := i
+		w.At(t0.Add(a.Start), func(clock.Time) {
+			if err := x.Start(env); err != nil {
+				reports[i].Error = err.Error()
+			}
+		})
+	}
+
+	// Impairment changes build on one another: apply them in time order
+	// (file order at the same instant), which is also the order the world
+	// runs them in.
+	events := slices.Clone(s.Schedule)
+	slices.SortStableFunc(events, func(x, y Event) int {
+		switch {
+		case x.At < y.At:
+			return -1
+		case x.At > y.At:
+			return 1
+		}
+		return 0
+	})
+	for _, e := range events {
+		rl := byName[e.Link]
+		at := t0.Add(e.At)
+		switch e.Action {
+		case ActionDown, ActionUp:
+			rl.l.ScheduleUp(at, e.Action == ActionUp)
+		case ActionSet:
+			for i, p := range [2]ImpairPatch{e.SetAtoB, e.SetBtoA} {
+				if p.IsZero() {
+					continue
+				}
+				rl.cur[i] = p.Apply(rl.cur[i])
+				if err := rl.l.ScheduleImpair(at, rl.dir(i), rl.cur[i].Config(0)); err != nil {
+					return fail(fmt.Errorf("schedule at %v: %w", e.At, err))
+				}
+			}
+		}
+	}
+
+	w.Run(t0.Add(s.Duration))
+
+	rep := &Report{
+		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), Passed: true,
+		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
+		Expectations: []ExpectResult{},
+	}
+	for i, rl := range links {
+		st := rl.l.Stats()
+		lr := LinkReport{Name: s.Links[i].Name, A: s.Links[i].A.String(), B: s.Links[i].B.String(), AtoB: st.AtoB, BtoA: st.BtoA}
+		if rl.swapped {
+			lr.AtoB, lr.BtoA = st.BtoA, st.AtoB
+		}
+		rep.Links[i] = lr
+	}
+	appIdx := map[string]int{}
+	for i, a := range apps {
+		reports[i].Result = a.Result()
+		appIdx[a.Name()] = i
+	}
+	for _, e := range s.Expect {
+		for _, r := range evaluate(e, reports[appIdx[e.App]]) {
+			rep.Expectations = append(rep.Expectations, r)
+			if !r.Passed {
+				rep.Passed = false
+			}
+		}
+	}
+	return rep, nil
+}
+
+// newApp makes the app a describes.
+func newApp(a App) (app.App, error) {
+	switch a.Type {
+	case AppPing:
+		return ping.New(ping.Config{Name: a.Name, Target: a.Target, Count: a.Count, Interval: a.Interval, Size: a.Size})
+	case AppUDPSend:
+		return udpapp.NewSender(udpapp.SendConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Port: a.Port, Count: a.Count, Size: a.Size, Interval: a.Interval})
+	case AppUDPSink:
+		return udpapp.NewSink(udpapp.SinkConfig{Name: a.Name, Port: a.Port})
+	}
+	return nil, errors.New("unknown app type " + a.Type)
+}
+
+// WriteReport writes r to dir/report.json.
+func WriteReport(dir string, r *Report) error {
+	f, err := os.Create(filepath.Join(dir, ReportFile))
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := r.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/sim/scenario"
+)
+
+// scnExpertError is the value of _ws.expert.severity for errors
+// (PI_ERROR in Wireshark's epan/proto.h).
+const scnExpertError = 0x00800000
+
+// scnTsharkFilter selects the frames tshark finds wrong: malformed, with an
+// expert error, or with a bad IP, ICMP, UDP or TCP checksum (status 0 is
+// "Bad"; 1 is good, 2 unverified).
+var scnTsharkFilter = fmt.Sprintf("_ws.malformed || _ws.expert.severity >= %d || ip.checksum.status == 0 || icmp.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0", scnExpertError)
+
+// TestTsharkDecodesCaptures runs every example and the demo, in both
+// capture formats, and decodes every capture with tshark with IP, ICMP, UDP
+// and TCP checksum validation on. Any malformed frame, expert error or bad
+// checksum fails the test unless the frame is one the links corrupted on
+// purpose: it must then differ in exactly one byte from a frame captured
+// elsewhere in the run (the intact copy the sender offered), and there may
+// be no more such frames than the links report corrupting. This holds for
+// frames corrupted on a switch-to-switch link too, where no capture carries
+// the link's "corrupted" comment.
+func TestTsharkDecodesCaptures(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed (apt-get install tshark): skipping the capture decoding check")
+	}
+	for _, file := range append(scnExamples(t), scnDemo) {
+		for _, format := range []pcap.Format{pcap.PcapNG, pcap.Pcap} {
+			t.Run(filepath.Base(file)+"/"+format.String(), func(t *testing.T) {
+				s, err := scenario.Load(file)
+				require.NoError(t, err)
+				dir := t.TempDir()
+				rep := scnRun(t, file, s.Seed, dir, format)
+				require.NotEmpty(t, rep.Captures)
+				var corrupted uint64
+				for _, l := range rep.Links {
+					corrupted += l.AtoB.Corrupted + l.BtoA.Corrupted
+				}
+				frames := map[string][][]byte{}
+				for _, c := range rep.Captures {
+					frames[c] = scnReadFrames(t, filepath.Join(dir, c), format)
+				}
+				excused := 0
+				for _, c := range rep.Captures {
+					total, flagged := scnTshark(t, tshark, filepath.Join(dir, c))
+					assert.Equal(t, len(frames[c]), total, "%s: tshark and pcapgo disagree on the frame count", c)
+					for _, f := range flagged {
+						n, err := strconv.Atoi(f.number)
+						require.NoError(t, err)
+						require.LessOrEqual(t, n, len(frames[c]))
+						if scnOneByteFromAnother(frames, c, n-1) {
+							excused++
+							continue
+						}
+						t.Errorf("%s: frame %d: tshark reports a problem (%s) on a frame no link corrupted (comment %q)", c, n, f.why, f.comment)
+					}
+				}
+				assert.LessOrEqual(t, uint64(excused), corrupted, "more damaged frames than the links corrupted")
+			})
+		}
+	}
+}
+
+// scnReadFrames returns the frames of a capture with gopacket's readers.
+func scnReadFrames(t *testing.T, path string, format pcap.Format) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	}
+	if format == pcap.PcapNG {
+		r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	} else {
+		r, err = pcapgo.NewReader(f)
+	}
+	require.NoError(t, err, path)
+	var out [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err, path)
+		out = append(out, append([]byte(nil), data...))
+	}
+}
+
+// scnOneByteFromAnother reports whether frame i of capture c differs in
+// exactly one byte from some frame of another capture, or of the same one.
+func scnOneByteFromAnother(frames map[string][][]byte, c string, i int) bool {
+	x := frames[c][i]
+	for name, fs := range frames {
+		for j, y := range fs {
+			if (name == c && j == i) || len(y) != len(x) {
+				continue
+			}
+			diff := 0
+			for k := range x {
+				if x[k] != y[k] {
+					diff++
+					if diff > 1 {
+						break
+					}
+				}
+			}
+			if diff == 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type scnFlagged struct {
+	number, comment, why string
+}
+
+// scnTshark decodes path and returns the number of frames and the frames
+// that match scnTsharkFilter.
+func scnTshark(t *testing.T, tshark, path string) (int, []scnFlagged) {
+	t.Helper()
+	prefs := []string{"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}
+	run := func(args ...string) string {
+		cmd := exec.Command(tshark, append(append([]string{"-n", "-r", path}, prefs...), args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "tshark on %s: %s", path, stderr.String())
+		assert.NotContains(t, stderr.String(), "appears to be damaged or corrupt", path)
+		return string(out)
+	}
+	all := run("-T", "fields", "-e", "frame.number")
+	total := strings.Count(all, "\n")
+	out := run("-Y", scnTsharkFilter, "-T", "fields", "-E", "separator=\t",
+		"-e", "frame.number", "-e", "frame.comment", "-e", "_ws.expert.message",
+		"-e", "ip.checksum.status", "-e", "icmp.checksum.status", "-e", "udp.checksum.status", "-e", "tcp.checksum.status")
+	var flagged []scnFlagged
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.SplitN(line, "\t", 3)
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		flagged = append(flagged, scnFlagged{number: f[0], comment: f[1], why: f[2]})
+	}
+	return total, flagged
+}
