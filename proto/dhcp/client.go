@@ -163,11 +163,14 @@ func (c *Client) State() State { return c.state }
 // Lease returns the current lease, valid in BOUND, RENEWING and REBINDING.
 func (c *Client) Lease() (Lease, bool) { return c.lease, c.bound }
 
-// Start begins configuration. With a remembered address (from an earlier
+// Start begins configuration of a stopped client (new, or after Stop;
+// otherwise it does nothing). With a remembered address (from an earlier
 // lease, say across a reboot) it starts in INIT-REBOOT and asks to keep it
 // (RFC 2131 section 3.2); otherwise it starts in INIT and discovers.
 func (c *Client) Start(remembered netip.Addr) {
-	c.stopTimers()
+	if c.state != StateStopped {
+		return
+	}
 	c.remember = remembered
 	if remembered.Is4() && !remembered.IsUnspecified() {
 		c.state = StateInitReboot
@@ -390,14 +393,21 @@ func (c *Client) onExpire(clock.Time) {
 }
 
 // Handle takes a datagram received on UDP port 68.
+// Replies for other clients are dropped from a View, without decoding
+// their options or allocating.
 func (c *Client) Handle(payload []byte) {
-	var m Message
-	if err := m.Unmarshal(payload); err != nil {
+	v, err := ParseView(payload)
+	if err != nil {
 		c.Stats.Malformed++
 		return
 	}
-	if m.Op != BootReply || m.Xid != c.xid || m.HLen != 6 || !bytes.Equal(m.CHAddr[:6], c.hw[:]) {
+	if v.Op() != BootReply || v.Xid() != c.xid || v.HLen() != 6 || !bytes.Equal(v.CHAddr()[:6], c.hw[:]) {
 		c.Stats.Ignored++
+		return
+	}
+	var m Message
+	if err := m.Unmarshal(payload); err != nil {
+		c.Stats.Malformed++
 		return
 	}
 	switch t := m.Type(); {

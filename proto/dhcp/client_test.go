@@ -422,3 +422,19 @@ func TestClientIgnores(t *testing.T) {
 	n.cli.Handle(offer.Marshal())
 	assert.Equal(t, StateRequesting, n.cli.State())
 }
+
+func TestClientFiltersOthersWithoutAllocating(t *testing.T) {
+	n := newTestNet(t, false)
+	n.serverDown = true
+	n.cli.Start(netip.Addr{})
+	other := sampleMessage()
+	other.Xid = n.log[0].msg.Xid + 1
+	b := other.Marshal()
+	assert.Zero(t, testing.AllocsPerRun(100, func() { n.cli.Handle(b) }))
+	v, err := ParseView(b)
+	require.NoError(t, err)
+	assert.Equal(t, other.Xid, v.Xid())
+	assert.Equal(t, BootReply, v.Op())
+	_, err = ParseView(b[:MinLen-1])
+	assert.ErrorIs(t, err, ErrShort)
+}

@@ -423,3 +423,31 @@ func (m *Message) Append(dst []byte) []byte {
 
 // Marshal returns the encoding of m.
 func (m *Message) Marshal() []byte { return m.Append(make([]byte, 0, 512)) }
+
+// View is a zero-copy view of the fixed header of an encoded message, for
+// filtering before a full Unmarshal (a client drops the replies meant for
+// other clients without decoding their options).
+type View []byte
+
+// ParseView checks that b is long enough and carries the magic cookie.
+func ParseView(b []byte) (View, error) {
+	if len(b) < MinLen {
+		return nil, fmt.Errorf("%d octets: %w", len(b), ErrShort)
+	}
+	if [4]byte(b[fixedLen:MinLen]) != magicCookie {
+		return nil, ErrCookie
+	}
+	return View(b), nil
+}
+
+// Op returns the op field.
+func (v View) Op() OpCode { return OpCode(v[0]) }
+
+// Xid returns the transaction ID.
+func (v View) Xid() uint32 { return binary.BigEndian.Uint32(v[4:]) }
+
+// HLen returns the hardware address length.
+func (v View) HLen() uint8 { return v[2] }
+
+// CHAddr returns the 16-octet client hardware address field.
+func (v View) CHAddr() []byte { return v[28:44] }

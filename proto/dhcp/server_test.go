@@ -180,3 +180,29 @@ func TestNewServerRejects(t *testing.T) {
 		assert.Error(t, err, "case %d", i)
 	}
 }
+
+// FuzzServerAndClient feeds arbitrary datagrams to a server and to a
+// client waiting for an ACK: nothing may panic, and any reply the server
+// sends decodes.
+func FuzzServerAndClient(f *testing.F) {
+	f.Add(clientMsg(1, Discover, 1).Marshal())
+	req := clientMsg(1, Request, 1)
+	req.Options.SetAddrs(OptServerID, serverIP)
+	req.Options.SetAddrs(OptRequestedIP, netip.MustParseAddr("10.0.0.10"))
+	f.Add(req.Marshal())
+	f.Add(sampleMessage().Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sch := clock.NewScheduler(0)
+		s, err := NewServer(sch, testCfg)
+		require.NoError(t, err)
+		if r, ok := s.Handle(b); ok {
+			var m Message
+			require.NoError(t, m.Unmarshal(r.Msg))
+		}
+		n := newTestNet(t, false)
+		n.serverDown = true
+		n.cli.Start(netip.Addr{})
+		n.cli.Handle(b)
+		n.runFor(time.Minute)
+	})
+}
