@@ -206,3 +206,17 @@ func FuzzServerAndClient(f *testing.F) {
 		n.runFor(time.Minute)
 	})
 }
+
+func BenchmarkServerDiscover(b *testing.B) {
+	sch := clock.NewScheduler(0)
+	s, err := NewServer(sch, testCfg)
+	require.NoError(b, err)
+	msg := clientMsg(1, Discover, 1).Marshal()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.Handle(msg); !ok {
+			b.Fatal("no offer")
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -283,3 +283,29 @@ func FuzzMessage(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkUnpack(b *testing.B) {
+	wire, err := sampleMsg().Pack()
+	require.NoError(b, err)
+	b.ReportAllocs()
+	var m Msg
+	for b.Loop() {
+		if err := m.Unpack(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func BenchmarkPack(b *testing.B) {
+	m := sampleMsg()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = m.AppendPack(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
