@@ -474,3 +474,22 @@ func (s *Server) rrs(owner []byte, rrs []RR) int {
 	}
 	return n
 }
+
+// AnswerMsg is Answer for a decoded query: it packs q, answers it and
+// decodes the response. It returns nil, nil when the query is dropped.
+// It allocates; the byte path is for the driver's hot loop.
+func (s *Server) AnswerMsg(q *Msg, tr Transport) (*Msg, error) {
+	b, err := q.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack query: %w", err)
+	}
+	out := s.Answer(b, tr)
+	if out == nil {
+		return nil, nil
+	}
+	var m Msg
+	if err := m.Unpack(out); err != nil {
+		return nil, fmt.Errorf("unpack response: %w", err)
+	}
+	return &m, nil
+}

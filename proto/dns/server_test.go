@@ -315,3 +315,16 @@ func FuzzServerAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestServerAnswerMsg(t *testing.T) {
+	s := testServer(t)
+	r, err := s.AnswerMsg(&Msg{Header: Header{ID: 3}, Question: []Question{{"mail.example.com.", TypeA, ClassINET}}}, UDP)
+	require.NoError(t, err)
+	require.NotNil(t, r)
+	assert.Equal(t, []string{"mail.example.com.\t3600\tIN\tA\t192.0.2.25"}, answerStrings(r.Answer))
+	r, err = s.AnswerMsg(&Msg{Header: Header{ID: 3, Response: true}, Question: []Question{{"mail.example.com.", TypeA, ClassINET}}}, UDP)
+	assert.NoError(t, err)
+	assert.Nil(t, r, "responses are dropped")
+	_, err = s.AnswerMsg(&Msg{Question: []Question{{"a..b", TypeA, ClassINET}}}, UDP)
+	assert.Error(t, err)
+}
