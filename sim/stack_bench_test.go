@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"io"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -104,72 +105,87 @@ func measure(b *testing.B, w *World) {
 	}
 }
 
-// BenchmarkSimStack is BenchmarkSimFrames with real stack hosts: UDP
-// datagrams between two hosts on one impaired link, and pings between 2 to
-// 1000 hosts on one switch (each host pings the next one).
-func BenchmarkSimStack(b *testing.B) {
-	b.Run("udp/p2p", func(b *testing.B) {
-		w := newWorld(b, Config{Seed: 1})
-		l, err := w.Connect("l", Iface{"a", "eth0"}, Iface{"b", "eth0"}, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
-		require.NoError(b, err)
-		ha := stack.New(stack.Config{Name: "a", Clock: w.Clock(), Rand: w.Rand("host/a")})
-		hb := stack.New(stack.Config{Name: "b", Clock: w.Clock(), Rand: w.Rand("host/b")})
-		ha.AddInterface("eth0", ether.Addr(mac(1)), l.A()).SetAddress(netip.PrefixFrom(hostAddr(1), 24))
-		hb.AddInterface("eth0", ether.Addr(mac(2)), l.B()).SetAddress(netip.PrefixFrom(hostAddr(2), 24))
-		got := 0
-		_, err = hb.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 9), stack.UDPHandlerFunc(
-			func(*stack.UDPSocket, netip.AddrPort, netip.AddrPort, []byte) { got++ }))
-		require.NoError(b, err)
-		sock, err := ha.BindUDP(netip.AddrPortFrom(hostAddr(1), 5000), stack.UDPHandlerFunc(
-			func(*stack.UDPSocket, netip.AddrPort, netip.AddrPort, []byte) {}))
-		require.NoError(b, err)
-		s := &udpSender{w: w, sock: sock, dst: netip.AddrPortFrom(hostAddr(2), 9), payload: make([]byte, 100)}
-		s.timer.Init(s)
-		s.start(20000, time.Microsecond)
-		w.RunFor(5 * time.Second)
-		require.Positive(b, got)
-		s.start(b.N, time.Microsecond)
-		measure(b, w)
-	})
+// benchStack runs BenchmarkSimFrames with real stack hosts.
+func benchStack(b *testing.B) {
+	for _, captures := range []bool{false, true} {
+		name := "udp/p2p/captures=off"
+		if captures {
+			name = "udp/p2p/captures=on"
+		}
+		b.Run(name, func(b *testing.B) { benchUDP(b, captures) })
+	}
 	for _, n := range []int{2, 10, 100, 1000} {
-		b.Run("ping/switch/nodes="+itoa(n), func(b *testing.B) {
-			w := newWorld(b, Config{Seed: 1})
-			sw, err := w.NewSwitch("sw", SwitchConfig{})
-			require.NoError(b, err)
-			pingers := make([]*pinger, n)
-			for i := range pingers {
-				name := "h" + itoa(i)
-				l, err := w.ConnectSwitch("l-"+name, Iface{name, "eth0"}, sw, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
-				require.NoError(b, err)
-				h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name)})
-				ifc := h.AddInterface("eth0", ether.Addr(mac(i+1)), l.A())
-				p := &pinger{w: w, h: h, dst: hostAddr((i+1)%n + 1), payload: make([]byte, 56)}
-				p.timer.Init(p)
-				h.SetEchoReplyHandler(p)
-				pingers[i] = p
-				// Stagger the addresses' ARP announcements: 1000 hosts
-				// announcing at once would flood a million frames.
-				w.At(w.Now().Add(time.Duration(i)*100*time.Microsecond), func(clock.Time) {
-					ifc.SetAddress(netip.PrefixFrom(hostAddr(i+1), 16))
-				})
-			}
-			gap := time.Duration(n) * time.Microsecond
-			w.RunFor(time.Duration(n)*100*time.Microsecond + time.Second)
-			// Warm up: resolve every neighbour, fill pools and tables.
-			for i, p := range pingers {
-				w.At(w.Now().Add(time.Duration(i)*100*time.Microsecond), func(clock.Time) { p.start(max(10000/n, 2), gap) })
-			}
-			w.RunFor(time.Duration(n)*100*time.Microsecond + 10*time.Second)
-			per := (b.N + 2*n - 1) / (2 * n) // a ping is two frames
-			for _, p := range pingers {
-				p.start(per, gap)
-			}
-			measure(b, w)
-			replies := 0
-			for _, p := range pingers {
-				replies += p.replies
-			}
-			require.Positive(b, replies)
+		b.Run("ping/switch/nodes="+itoa(n), func(b *testing.B) { benchPing(b, n) })
+	}
+}
+
+// benchUDP sends datagrams between two hosts on one link.
+func benchUDP(b *testing.B, captures bool) {
+	cfg := Config{Seed: 1}
+	if captures {
+		cfg.CaptureOpen = func(string) (io.Writer, error) { return discard{}, nil }
+	}
+	w := newWorld(b, cfg)
+	l, err := w.Connect("l", Iface{"a", "eth0"}, Iface{"b", "eth0"}, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
+	require.NoError(b, err)
+	ha := stack.New(stack.Config{Name: "a", Clock: w.Clock(), Rand: w.Rand("host/a")})
+	hb := stack.New(stack.Config{Name: "b", Clock: w.Clock(), Rand: w.Rand("host/b")})
+	ha.AddInterface("eth0", ether.Addr(mac(1)), l.A()).SetAddress(netip.PrefixFrom(hostAddr(1), 24))
+	hb.AddInterface("eth0", ether.Addr(mac(2)), l.B()).SetAddress(netip.PrefixFrom(hostAddr(2), 24))
+	got := 0
+	_, err = hb.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 9), stack.UDPHandlerFunc(
+		func(*stack.UDPSocket, netip.AddrPort, netip.AddrPort, []byte) { got++ }))
+	require.NoError(b, err)
+	sock, err := ha.BindUDP(netip.AddrPortFrom(hostAddr(1), 5000), stack.UDPHandlerFunc(
+		func(*stack.UDPSocket, netip.AddrPort, netip.AddrPort, []byte) {}))
+	require.NoError(b, err)
+	s := &udpSender{w: w, sock: sock, dst: netip.AddrPortFrom(hostAddr(2), 9), payload: make([]byte, 100)}
+	s.timer.Init(s)
+	s.start(20000, time.Microsecond)
+	w.RunFor(5 * time.Second)
+	require.Positive(b, got)
+	s.start(b.N, time.Microsecond)
+	measure(b, w)
+	require.NoError(b, w.Close())
+}
+
+// benchPing has each of n hosts on one switch ping the next one.
+func benchPing(b *testing.B, n int) {
+	w := newWorld(b, Config{Seed: 1})
+	sw, err := w.NewSwitch("sw", SwitchConfig{})
+	require.NoError(b, err)
+	pingers := make([]*pinger, n)
+	for i := range pingers {
+		name := "h" + itoa(i)
+		l, err := w.ConnectSwitch("l-"+name, Iface{name, "eth0"}, sw, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
+		require.NoError(b, err)
+		h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name)})
+		ifc := h.AddInterface("eth0", ether.Addr(mac(i+1)), l.A())
+		p := &pinger{w: w, h: h, dst: hostAddr((i+1)%n + 1), payload: make([]byte, 56)}
+		p.timer.Init(p)
+		h.SetEchoReplyHandler(p)
+		pingers[i] = p
+		// Stagger the addresses' ARP announcements: 1000 hosts
+		// announcing at once would flood a million frames.
+		w.At(w.Now().Add(time.Duration(i)*100*time.Microsecond), func(clock.Time) {
+			ifc.SetAddress(netip.PrefixFrom(hostAddr(i+1), 16))
 		})
 	}
+	gap := time.Duration(n) * time.Microsecond
+	w.RunFor(time.Duration(n)*100*time.Microsecond + time.Second)
+	// Warm up: resolve every neighbour, fill pools and tables.
+	for i, p := range pingers {
+		w.At(w.Now().Add(time.Duration(i)*100*time.Microsecond), func(clock.Time) { p.start(max(10000/n, 2), gap) })
+	}
+	w.RunFor(time.Duration(n)*100*time.Microsecond + 10*time.Second)
+	per := (b.N + 2*n - 1) / (2 * n) // a ping is two frames
+	for _, p := range pingers {
+		p.start(per, gap)
+	}
+	measure(b, w)
+	replies := 0
+	for _, p := range pingers {
+		replies += p.replies
+	}
+	require.Positive(b, replies)
 }
