@@ -23,7 +23,7 @@ func lossyTransfer(t *testing.T, ns *netns.NS, p *netns.Proc, n int, timeout tim
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	p.WaitOutput(t, fmt.Sprintf("closed after %d bytes, sha256 %s", n, digest(data)), timeout)
-	t.Logf("%d bytes in %v", n, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d bytes delivered in %v", n, time.Since(start).Round(time.Millisecond))
 }
 
 // TestTapKernelLoss: the kernel, as TCP client, loses 5% of everything it

@@ -80,7 +80,7 @@ func TestTapPcap(t *testing.T) {
 	dir := t.TempDir()
 	ours, theirs := filepath.Join(dir, "taprun.pcapng"), filepath.Join(dir, "tcpdump.pcap")
 
-	td := ns.Start(t, "tcpdump", "-n", "-U", "-i", "tap0", "-w", theirs)
+	td := ns.Start(t, "tcpdump", "-n", "--immediate-mode", "-U", "-i", "tap0", "-w", theirs)
 	td.WaitOutput(t, "listening on tap0", 10*time.Second)
 	p := startTaprun(t, ns, "--ip", tapStackCIDR, "--http", "80", "--pcap", ours)
 
