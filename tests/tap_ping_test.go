@@ -69,3 +69,17 @@ func TestTapCreate(t *testing.T) {
 	_, err = ns.Output(context.Background(), "ip", "link", "show", "made0")
 	assert.Error(t, err, "the device taprun created must be gone")
 }
+
+// TestTapNotPermitted: run as an unprivileged user, taprun says it may not
+// open the device and what it needs.
+func TestTapNotPermitted(t *testing.T) {
+	netns.RequireTools(t, "setpriv")
+	ns := tapNS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := ns.Output(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+		taprunBinary(t), "--tap", "tap0", "--ip", tapStackCIDR)
+	require.Error(t, err)
+	assert.Contains(t, out, "not permitted to open the tap device")
+	assert.Contains(t, out, "CAP_NET_ADMIN")
+}
