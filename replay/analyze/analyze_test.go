@@ -97,7 +97,7 @@ func TestTCPStates(t *testing.T) {
 	}
 }
 
-func dnsMsg(t *testing.T, id uint16, response bool, name string, answers int) []byte {
+func dnsMsg(t testing.TB, id uint16, response bool, name string, answers int) []byte {
 	t.Helper()
 	m := dns.Msg{Header: dns.Header{ID: id, Response: response, RecursionDesired: true}}
 	m.Question = []dns.Question{{Name: name, Type: dns.TypeA, Class: dns.ClassINET}}

@@ -1,0 +1,187 @@
+package analyze
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/icmp"
+	"github.com/simnet-go/simnet/proto/ipv4"
+	"github.com/simnet-go/simnet/replay/input"
+)
+
+// syntheticFrames builds a traffic mix of n frames: bulk TCP transfers
+// (data and ACKs), HTTP requests, DNS over UDP, ARP and ICMP echo.
+func syntheticFrames(tb testing.TB, n int) [][]byte {
+	tb.Helper()
+	data := bytes.Repeat([]byte("simnet-bulk-data"), 1448/16)
+	req := []byte("GET /object HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: simnet\r\n\r\n")
+	q := dnsMsg(tb, 1, false, "bench.example.", 1)
+	r := dnsMsg(tb, 1, true, "bench.example.", 1)
+	arpb := make([]byte, ether.HeaderLen+arp.PacketLen)
+	ether.Encode(arpb, ether.Broadcast, macA, ether.TypeARP)
+	arp.Request(arpb[ether.HeaderLen:], macA, ipA, ipB)
+	echo := make([]byte, icmp.HeaderLen+56)
+	m, err := icmp.Echo(echo, icmp.TypeEcho, 1, 1, make([]byte, 56))
+	require.NoError(tb, err)
+	ping := ipFrame(tb, ipA, ipB, ipv4.ProtoICMP, m, nil)
+
+	frames := make([][]byte, 0, n)
+	seqs := map[uint16]uint32{}
+	for i := 0; len(frames) < n; i++ {
+		port := uint16(40000 + i%64)
+		switch i % 20 {
+		case 0:
+			frames = append(frames, arpb)
+		case 1:
+			frames = append(frames, ping)
+		case 2:
+			frames = append(frames, udpFrame(tb, ipA, ipB, port, 53, q))
+		case 3:
+			frames = append(frames, udpFrame(tb, ipB, ipA, 53, port, r))
+		case 4:
+			s := seqs[port+1000]
+			frames = append(frames, segment(tb, ipA, ipB, port, 80, s, 1, psh, req))
+			seqs[port+1000] = s + uint32(len(req))
+		default:
+			s := seqs[port]
+			if i%2 == 0 {
+				frames = append(frames, segment(tb, ipA, ipB, port, 5001, s, 1, psh, data))
+				seqs[port] = s + uint32(len(data))
+			} else {
+				frames = append(frames, segment(tb, ipB, ipA, 5001, port, 1, s, ack, nil))
+			}
+		}
+	}
+	return frames
+}
+
+// analyzeBytes runs the whole pipeline (pcap reader, normalisation,
+// analysis) over an in-memory capture and returns the frame count.
+func analyzeBytes(b *testing.B, raw []byte) int {
+	r, err := input.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := Run(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.Counts.Frames
+}
+
+// tsharkRate times `tshark -q -z io,phs` over path once and returns the
+// frames per second it decoded, or 0 when tshark is not installed.
+func tsharkRate(b *testing.B, path string, frames int) float64 {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		return 0
+	}
+	start := time.Now()
+	out, err := exec.Command(tshark, "-q", "-z", "io,phs", "-r", path).CombinedOutput()
+	el := time.Since(start)
+	if err != nil || len(out) == 0 {
+		return 0
+	}
+	return float64(frames) / el.Seconds()
+}
+
+// BenchmarkReplayAnalyze measures frames decoded and analysed per second
+// over a synthetic capture built in memory and over the shared captures,
+// and compares with tshark's protocol hierarchy statistics on the same
+// data (x_tshark: how many times faster than tshark).
+func BenchmarkReplayAnalyze(b *testing.B) {
+	b.Run("synthetic", func(b *testing.B) {
+		raw := pcapOf(b, syntheticFrames(b, 100000)...)
+		path := filepath.Join(b.TempDir(), "synthetic.pcap")
+		require.NoError(b, os.WriteFile(path, raw, 0o600))
+		tr := tsharkRate(b, path, 100000)
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		n := 0
+		for b.Loop() {
+			n += analyzeBytes(b, raw)
+		}
+		rate := float64(n) / b.Elapsed().Seconds()
+		b.ReportMetric(rate, "frames/s")
+		if tr > 0 {
+			b.ReportMetric(rate/tr, "x_tshark")
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		raw, n := mergedShared(b)
+		path := filepath.Join(b.TempDir(), "shared.pcapng")
+		require.NoError(b, os.WriteFile(path, raw, 0o600))
+		tr := tsharkRate(b, path, n)
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		got := 0
+		for b.Loop() {
+			got += analyzeBytes(b, raw)
+		}
+		rate := float64(got) / b.Elapsed().Seconds()
+		b.ReportMetric(rate, "frames/s")
+		if tr > 0 {
+			b.ReportMetric(rate/tr, "x_tshark")
+		}
+	})
+}
+
+// mergedShared reads every shared capture and writes all their frames into
+// one pcapng, with an interface per link type, so that both our analysis
+// and tshark pay their start-up cost once. It skips the benchmark when the
+// captures are absent.
+func mergedShared(b *testing.B) ([]byte, int) {
+	dir := filepath.Join("..", "..", "..", "shared", "captures")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		b.Skipf("shared captures not found at %s: %v", dir, err)
+	}
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, SnapLength: 262144},
+		pcapgo.DefaultNgWriterOptions)
+	require.NoError(b, err)
+	ifaces := map[input.LinkType]int{input.LinkEthernet: 0}
+	n := 0
+	for _, e := range ents {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".tsv") || strings.HasSuffix(e.Name(), ".md") {
+			continue
+		}
+		r, err := input.Open(filepath.Join(dir, e.Name()))
+		require.NoError(b, err)
+		var f input.Frame
+		for {
+			err := r.Next(&f)
+			var fe *input.FrameError
+			if err != nil && !errors.As(err, &fe) {
+				break
+			}
+			id, ok := ifaces[f.LinkType]
+			if !ok {
+				id, err = w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkType(f.LinkType), SnapLength: 262144})
+				require.NoError(b, err)
+				ifaces[f.LinkType] = id
+			}
+			ci := gopacket.CaptureInfo{Timestamp: f.Time, CaptureLength: f.CapLen, Length: f.OrigLen, InterfaceIndex: id}
+			require.NoError(b, w.WritePacket(ci, f.Data))
+			n++
+		}
+		require.NoError(b, r.Close())
+	}
+	require.NoError(b, w.Flush())
+	return buf.Bytes(), n
+}
