@@ -46,7 +46,7 @@ func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o Se
 		return fmt.Errorf("send ip proto %d %v -> %v (%d bytes): %w", proto, src, dst, len(payload), ErrMessageTooBig)
 	}
 	d4 := dst.As4()
-	if h.ownAddr(d4) {
+	if h.ownAddr(d4) || d4[0] == 127 {
 		if !src.IsValid() || src.IsUnspecified() {
 			src = dst
 		}
@@ -230,6 +230,9 @@ func (h *Host) ipInput(ifc *Interface, b []byte, linkBcast bool) {
 		// An interface without an address accepts unicast datagrams sent
 		// to its MAC: a DHCP server may unicast the offer to the address
 		// it is offering (RFC 2131 section 4.1).
+	case h.cfg.Forwarding && !linkBcast:
+		h.forward(ip)
+		return
 	default:
 		h.stats.IPNotForUs++
 		return

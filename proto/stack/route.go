@@ -1,6 +1,10 @@
 package stack
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/simnet-go/simnet/proto/ipv4"
+)
 
 // route is a static route: destinations in dst are reached through gw (the
 // zero Addr for an on-link destination) on ifc (nil: the interface whose
@@ -90,14 +94,14 @@ func (h *Host) ownAddr(a [4]byte) bool {
 
 // SourceFor returns the source address the host uses to reach dst: the
 // address of the egress interface (dst itself for one of the host's own
-// addresses). It reports false when there is no route or the egress
+// addresses and for 127.0.0.0/8). It reports false when there is no route or the egress
 // interface has no address.
 func (h *Host) SourceFor(dst netip.Addr) (netip.Addr, bool) {
 	dst = dst.Unmap()
 	if !dst.Is4() {
 		return netip.Addr{}, false
 	}
-	if h.ownAddr(dst.As4()) {
+	if h.ownAddr(dst.As4()) || dst.IsLoopback() {
 		return dst, true
 	}
 	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
@@ -116,13 +120,17 @@ func (h *Host) SourceFor(dst netip.Addr) (netip.Addr, bool) {
 }
 
 // PathMTU returns the largest IP packet the host sends toward dst without
-// fragmenting: the egress interface's MTU. Without a route it returns 576,
+// fragmenting: the egress interface's MTU (65535 for 127.0.0.0/8, which
+// loops back inside the host). Without a route it returns 576,
 // the datagram size every host accepts (RFC 1122 section 3.3.3). There is
 // no path MTU discovery.
 func (h *Host) PathMTU(dst netip.Addr) int {
 	dst = dst.Unmap()
 	if !dst.Is4() {
 		return noRouteMTU
+	}
+	if dst.IsLoopback() {
+		return ipv4.MaxTotalLen
 	}
 	if h.ownAddr(dst.As4()) {
 		for _, i := range h.ifcs {

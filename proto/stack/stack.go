@@ -10,9 +10,9 @@
 // buffers the host owns and reuses, so steady-state traffic allocates
 // nothing.
 //
-// Scope and limits, honestly stated: the host does not forward between its
-// interfaces (RFC 1122 section 3.3.1 router functions are absent); IP
-// options are accepted but ignored; multicast (IGMP) is not implemented and
+// Scope and limits, honestly stated: forwarding between interfaces is off
+// by default and, when on, is a small RFC 1812 subset (no redirects, no
+// option processing beyond copying); IP options are accepted but ignored; multicast (IGMP) is not implemented and
 // multicast frames and datagrams are dropped and counted; there is no path
 // MTU discovery (PathMTU is the egress interface's MTU); no IPv6.
 package stack
@@ -79,6 +79,11 @@ type Config struct {
 	ReassemblyMemoryLimit int
 	// DefaultTTL is the TTL of datagrams the host originates (default 64).
 	DefaultTTL uint8
+	// Forwarding makes the host route datagrams between its interfaces
+	// (an RFC 1812 subset: TTL decrement, time exceeded, net unreachable,
+	// fragmentation or fragmentation-needed). Off by default: a host
+	// drops datagrams that are not for it (RFC 1122 section 3.3.4.2).
+	Forwarding bool
 }
 
 func (c *Config) setDefaults() {

@@ -67,8 +67,13 @@ type Stats struct {
 	IPNoRoute uint64
 	// IPTooBig counts datagrams over the MTU with DF set, not sent.
 	IPTooBig uint64
-	// IPLoopback counts datagrams sent to one of the host's own addresses.
+	// IPLoopback counts datagrams sent to one of the host's own addresses
+	// or to 127.0.0.0/8.
 	IPLoopback uint64
+	// Forwarded counts datagrams forwarded (Config.Forwarding).
+	Forwarded uint64
+	// TTLExceeded counts datagrams not forwarded because their TTL ran out.
+	TTLExceeded uint64
 
 	// FragmentsOut counts fragments sent; FragmentsIn fragments received.
 	FragmentsOut uint64
