@@ -297,8 +297,7 @@ func Run(r *input.Reader) (*Result, error) {
 		if err == io.EOF {
 			return a.Result(), nil
 		}
-		var fe *input.FrameError
-		if err == nil || errors.As(err, &fe) {
+		if err == nil || isFrameError(err) {
 			a.Frame(&f, err)
 			continue
 		}
@@ -309,6 +308,13 @@ func Run(r *input.Reader) (*Result, error) {
 		}
 		return nil, fmt.Errorf("analyze frame %d: %w", r.Frames(), err)
 	}
+}
+
+// isFrameError reports whether err is a *input.FrameError. It is kept out
+// of Run's loop so that the error target does not escape on every frame.
+func isFrameError(err error) bool {
+	var fe *input.FrameError
+	return errors.As(err, &fe)
 }
 
 // RunFile opens the capture at path and analyses it; see Run.

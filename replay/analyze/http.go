@@ -65,6 +65,7 @@ func (s *appStream) reset() {
 }
 
 var (
+	crlf             = []byte("\r\n")
 	crlfcrlf         = []byte("\r\n\r\n")
 	hdrContentLength = []byte("content-length:")
 	hdrTransferEnc   = []byte("transfer-encoding:")
@@ -165,7 +166,13 @@ func (s *appStream) startBody(hdr []byte) {
 	isResponse := bytes.HasPrefix(hdr, []byte("HTTP/"))
 	var clen int64 = -1
 	isChunked := false
-	for line := range bytes.SplitSeq(hdr, []byte("\r\n")) {
+	for rest := hdr; len(rest) > 0; {
+		line := rest
+		if i := bytes.Index(rest, crlf); i >= 0 {
+			line, rest = rest[:i], rest[i+2:]
+		} else {
+			rest = nil
+		}
 		if len(line) > len(hdrContentLength) && asciiHasPrefixFold(line, hdrContentLength) {
 			v, err := strconv.ParseInt(string(bytes.TrimSpace(line[len(hdrContentLength):])), 10, 64)
 			if err == nil && v >= 0 {
