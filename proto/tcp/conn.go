@@ -178,6 +178,7 @@ type Conn struct {
 	retries           int
 	persist           bool
 	persistBackoff    int
+	persistBytes      int
 	rtx, dack, misc   clock.Timer
 	keepAlive         bool
 	kaProbes          int
@@ -766,6 +767,14 @@ func (c *Conn) input(h Header, o *Options) {
 		c.sendSYN()
 		return
 	}
+	// Simultaneous open (RFC 9293 section 3.5, figure 8): in SYN-RECEIVED
+	// the peer's SYN-ACK acknowledging our SYN completes the handshake;
+	// its SYN is already accounted for.
+	if c.state == StateSynReceived && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN|FlagACK && seq == c.irs {
+		fl &^= FlagSYN
+		seq++
+		segLen--
+	}
 	// RFC 6191 / RFC 9293 section 3.10.7.4: a new SYN in TIME-WAIT with a
 	// higher sequence number (or newer timestamp) may reopen the pair.
 	if c.state == StateTimeWait && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN &&
@@ -791,6 +800,11 @@ func (c *Conn) input(h Header, o *Options) {
 		return
 	}
 	if !c.acceptable(seq, segLen) {
+		if c.state == StateTimeWait && fl&FlagFIN != 0 {
+			// RFC 9293 section 3.10.7.4: a retransmitted FIN in TIME-WAIT
+			// is acknowledged and restarts the 2*MSL timeout.
+			c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(2*c.s.cfg.MSL))
+		}
 		c.s.stats.OutOfWindow++
 		if fl&FlagRST == 0 {
 			c.ackNow = true
@@ -889,12 +903,18 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.sndWl1, c.sndWl2 = seq, ack
 		c.maxSndWnd = max(c.maxSndWnd, wnd)
 		if wnd > 0 && c.persist {
+			// The window opened: probe bytes not acknowledged are sent
+			// again with the data that follows them.
 			c.persist = false
 			c.persistBackoff = 0
 			c.s.clk.Cancel(&c.rtx)
-			if c.sndMax != c.sndUna {
-				c.armRTO()
+			if ack.gt(c.sndNxt) {
+				c.sndNxt = ack
 			}
+			if c.sndNxt.gt(ack) && c.sndNxt.diff(ack) <= c.persistBytes {
+				c.sndNxt = ack
+			}
+			c.persistBytes = 0
 		}
 	}
 	payloadLen := len(h.Payload())
@@ -1096,6 +1116,7 @@ func (c *Conn) persistProbe() {
 	if e := c.sndUna.add(sent); c.sndNxt.lt(e) {
 		c.sndNxt = e
 	}
+	c.persistBytes = max(c.persistBytes, sent)
 	c.persistBackoff++
 	c.armPersist()
 }

@@ -401,6 +401,7 @@ func (l *Listener) Accept(ev Events) (*Conn, error) {
 	l.queue = l.queue[:len(l.queue)-1]
 	c.listener = nil
 	c.ev = ev
+	c.pendEv = 0 // what happened before Accept is visible through Read
 	return c, nil
 }
 
