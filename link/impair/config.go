@@ -17,6 +17,10 @@ const (
 	JitterNormal = "normal"
 )
 
+// MaxDelay bounds Delay, Jitter and ReorderDelay, so that delivery
+// instants stay far from the clock's range.
+const MaxDelay = 24 * time.Hour
+
 // DefaultQueuePackets bounds the rate limiter's queue when Config.Rate is set
 // and neither QueueBytes nor QueuePackets is (Linux's default txqueuelen).
 const DefaultQueuePackets = 1000
@@ -135,6 +139,8 @@ func (c Config) Validate() error {
 	dur := func(name string, v time.Duration) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s = %v is negative", name, v))
+		} else if v > MaxDelay {
+			errs = append(errs, fmt.Errorf("%s = %v exceeds %v", name, v, MaxDelay))
 		}
 	}
 	nonNeg := func(name string, v int64) {

@@ -104,6 +104,7 @@ func TestValidate(t *testing.T) {
 		{"burst loss_bad", Config{Burst: GilbertElliott{P: 0.1, R: 0.1, LossBad: -1}}, "burst.loss_bad"},
 		{"negative delay", Config{Delay: -time.Second}, "delay = -1s is negative"},
 		{"negative jitter", Config{Jitter: -1}, "jitter = -1ns"},
+		{"huge delay", Config{Delay: 25 * time.Hour}, "delay = 25h0m0s exceeds 24h0m0s"},
 		{"reorder without delay", Config{Reorder: 0.1}, "positive reorder_delay"},
 		{"bad distribution", Config{Jitter: 1, JitterDist: "pareto"}, `jitter_dist "pareto"`},
 		{"negative rate", Config{Rate: -1}, "rate = -1"},
