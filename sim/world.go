@@ -133,6 +133,7 @@ type event struct {
 	fn    func(now clock.Time)
 }
 
+// OnTimer runs the event's callback.
 func (e *event) OnTimer(now clock.Time) { e.fn(now) }
 
 // At schedules fn to run at instant at (at once if at is past). Events at
