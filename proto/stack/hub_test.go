@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -127,8 +126,9 @@ func ip(n byte) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, n}) }
 
 // udpRecorder records the datagrams a socket receives.
 type udpRecorder struct {
-	got  []udpDatagram
-	echo bool
+	got     []udpDatagram
+	echo    bool
+	echoErr []error
 }
 
 type udpDatagram struct {
@@ -140,7 +140,7 @@ func (r *udpRecorder) HandleUDP(s *UDPSocket, src, dst netip.AddrPort, payload [
 	r.got = append(r.got, udpDatagram{src, dst, append([]byte(nil), payload...)})
 	if r.echo {
 		if err := s.SendTo(src, payload); err != nil {
-			panic(fmt.Sprintf("echo: %v", err))
+			r.echoErr = append(r.echoErr, err)
 		}
 	}
 }

@@ -274,6 +274,7 @@ func TestUDPEcho(t *testing.T) {
 	require.Len(t, server.got, 1)
 	assert.Equal(t, netip.AddrPortFrom(ip(1), port), server.got[0].src)
 	assert.Equal(t, netip.AddrPortFrom(ip(2), 7), server.got[0].dst)
+	assert.Empty(t, server.echoErr)
 	require.Len(t, client.got, 1)
 	assert.Equal(t, []byte("ping over udp"), client.got[0].payload)
 	assert.Equal(t, netip.AddrPortFrom(ip(2), 7), client.got[0].src)
