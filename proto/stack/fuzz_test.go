@@ -1,9 +1,15 @@
 package stack
 
 import (
+	"bytes"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/arp"
@@ -31,6 +37,11 @@ func FuzzHostReceive(f *testing.F) {
 	}
 	f.Add(craftedFragment(f, fb.to, 4, 8, true, make([]byte, 16)))
 	f.Add(craftedFragment(f, fb.to, 4, 0, false, make([]byte, 8)))
+	// Real frames from the shared captures, readdressed to b.
+	for _, fr := range captureSeeds() {
+		copy(fr, fb.to[:])
+		f.Add(fr)
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		tn := newTestNet(t, 1500)
 		tn.hub.logSent = false
@@ -58,4 +69,36 @@ func FuzzHostReceive(f *testing.F) {
 			t.Fatalf("scratch buffer depth %d after the run", b.depth)
 		}
 	})
+}
+
+// captureSeeds returns the Ethernet frames of a few shared captures, or
+// nothing when they are not available.
+func captureSeeds() [][]byte {
+	dir := filepath.Join("..", "..", "..", "shared", "captures")
+	var frames [][]byte
+	for _, name := range []string{"arkime__cloudshark-arp.pcap", "pcapplusplus__IPv4Frag.pcap",
+		"dpkt__dns_icmp.pcap", "chrissanders__ip_frag_source.pcapng", "arkime__wireshark-dhcp.pcap"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil
+		}
+		var src gopacket.PacketDataSource
+		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
+			src = r
+		} else if r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions); err == nil {
+			src = r
+		} else {
+			continue
+		}
+		for {
+			data, _, err := src.ReadPacketData()
+			if err != nil {
+				break
+			}
+			if len(data) >= 6 {
+				frames = append(frames, data)
+			}
+		}
+	}
+	return frames
 }

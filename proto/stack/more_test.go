@@ -11,6 +11,7 @@ import (
 
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/icmp"
 	"github.com/simnet-go/simnet/proto/ipv4"
@@ -408,3 +409,33 @@ func TestICMPErrorNotAboutICMPError(t *testing.T) {
 	assert.Equal(t, uint64(1), b.Stats().ICMPErrorsIn)
 	assert.Equal(t, uint64(1), b.Stats().UnreachableOut)
 }
+
+func TestNewDefaults(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	h := New(Config{Name: "x", Clock: tn.sched})
+	c := h.Config()
+	assert.Equal(t, DefaultARPCacheTimeout, c.ARPCacheTimeout)
+	assert.Equal(t, DefaultARPRetry, c.ARPRetry)
+	assert.Equal(t, DefaultARPMaxTries, c.ARPMaxTries)
+	assert.Equal(t, DefaultARPQueueLimit, c.ARPQueueLimit)
+	assert.Equal(t, DefaultReassemblyTimeout, c.ReassemblyTimeout)
+	assert.Equal(t, DefaultReassemblyMemoryLimit, c.ReassemblyMemoryLimit)
+	assert.Equal(t, uint8(DefaultTTL), c.DefaultTTL)
+	assert.False(t, c.Forwarding)
+	assert.Equal(t, "x", h.Name())
+	assert.Same(t, tn.sched, h.Clock().(*clock.Scheduler))
+	h2 := New(Config{Name: "x", Clock: tn.sched})
+	assert.Equal(t, h.Rand().Uint64(), h2.Rand().Uint64(), "the default source depends on the name only")
+	assert.Panics(t, func() { New(Config{Name: "no clock"}) })
+
+	// An endpoint reporting a nonsense MTU gets the Ethernet default.
+	ifc := h.AddInterface("eth0", ether.Addr{2, 0, 0, 0, 0, 9}, zeroMTU{&pipeEnd{peer: &pipeEnd{}}})
+	assert.Equal(t, 1500, ifc.MTU())
+	assert.Len(t, h.Interfaces(), 1)
+	assert.NotNil(t, ifc.Endpoint())
+}
+
+// zeroMTU is an endpoint that reports an MTU of 0.
+type zeroMTU struct{ *pipeEnd }
+
+func (zeroMTU) MTU() int { return 0 }

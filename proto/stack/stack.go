@@ -26,6 +26,7 @@ import (
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/rng"
 )
 
 // Defaults for the Config tunables.
@@ -54,7 +55,8 @@ type Config struct {
 	// Clock provides time and timers; required.
 	Clock clock.Clock
 	// Rand is the host's random source (IP IDs, ephemeral ports), from
-	// rng.New(seed, "host/"+name); required.
+	// rng.New(seed, "host/"+name). When nil, New uses
+	// rng.New(0, "host/"+Name).
 	Rand *rand.Rand
 
 	// ARPCacheTimeout is how long a resolved neighbour stays cached
@@ -174,9 +176,15 @@ type Host struct {
 	loopTimer clock.Timer
 }
 
-// New returns a host configured by cfg. cfg.Clock and cfg.Rand are
-// required.
+// New returns a host configured by cfg. cfg.Clock is required: New panics
+// without it, as the host cannot run.
 func New(cfg Config) *Host {
+	if cfg.Clock == nil {
+		panic("stack: New with a nil Config.Clock")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rng.New(0, "host/"+cfg.Name)
+	}
 	cfg.setDefaults()
 	h := &Host{
 		cfg:      cfg,
