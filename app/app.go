@@ -14,6 +14,7 @@ import (
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // App is a built-in application instance.
@@ -36,6 +37,8 @@ type Env struct {
 	Rand *rand.Rand
 	// Net is the host's network service.
 	Net Net
+	// TCP is the host's TCP stack (nil where the driver runs none).
+	TCP *tcp.Stack
 }
 
 // Net is the part of a host that the built-in apps use.

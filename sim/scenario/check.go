@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 )
 
 // check validates references between sections once every field decoded.
@@ -108,9 +110,13 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 			d.fail(o.get("start"), o.field("start"), "app starts at %v, not before the end of the run (%v)", a.Start, s.Duration)
 		}
 		if a.Port != 0 {
-			key := fmt.Sprintf("%s/%d", a.Host, a.Port)
+			proto := "UDP"
+			if strings.HasPrefix(a.Type, "tcp_") {
+				proto = "TCP"
+			}
+			key := fmt.Sprintf("%s/%s/%d", a.Host, proto, a.Port)
 			if other, dup := ports[key]; dup {
-				d.fail(o.get("port"), o.field("port"), "UDP port %d on host %q is already used by app %q", a.Port, a.Host, other)
+				d.fail(o.get("port"), o.field("port"), "%s port %d on host %q is already used by app %q", proto, a.Port, a.Host, other)
 			}
 			ports[key] = a.Name
 		}
@@ -134,8 +140,8 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 			continue
 		}
 		for _, c := range e.criteria() {
-			if c.appType != s.Apps[ai].Type {
-				d.fail(o.keys[c.name], o.field(c.name), "%s applies to %s apps, and %q is a %s app", c.name, c.appType, e.App, s.Apps[ai].Type)
+			if !slices.Contains(c.appTypes, s.Apps[ai].Type) {
+				d.fail(o.keys[c.name], o.field(c.name), "%s applies to %s apps, and %q is a %s app", c.name, strings.Join(c.appTypes, ", "), e.App, s.Apps[ai].Type)
 			}
 		}
 	}

@@ -304,15 +304,22 @@ func (d *decoder) gilbert(n *yaml.Node, path string) *Gilbert {
 // appFields lists, per app type, the fields it accepts beyond name, type
 // and host.
 var appFields = map[string][]string{
-	AppPing:    {"target", "count", "interval", "size", "start"},
-	AppUDPSink: {"port", "start"},
-	AppUDPSend: {"target", "port", "count", "interval", "size", "start"},
+	AppPing:       {"target", "count", "interval", "size", "start"},
+	AppUDPSink:    {"port", "start"},
+	AppUDPSend:    {"target", "port", "count", "interval", "size", "start"},
+	AppTCPEcho:    {"port", "start"},
+	AppTCPDiscard: {"port", "start"},
+	AppTCPSend:    {"target", "bytes", "start"},
+	AppTCPRecv:    {"port", "bytes", "start"},
 }
 
-var appTypes = []string{AppPing, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppPing, AppTCPDiscard, AppTCPEcho, AppTCPRecv, AppTCPSend, AppUDPSend, AppUDPSink}
+
+// maxBulk bounds a TCP bulk transfer.
+const maxBulk = 1 << 34
 
 func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
-	o := d.object(n, path, "name", "type", "host", "target", "port", "count", "interval", "size", "start")
+	o := d.object(n, path, "name", "type", "host", "target", "port", "count", "interval", "size", "start", "bytes")
 	if o == nil {
 		return App{}, nil
 	}
@@ -333,7 +340,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		d.fail(tn, o.field("type"), "unknown app type %q (want one of %s)", a.Type, strings.Join(appTypes, ", "))
 		return a, nil
 	}
-	for _, f := range []string{"target", "port", "count", "interval", "size", "start"} {
+	for _, f := range []string{"target", "port", "count", "interval", "size", "start", "bytes"} {
 		if _, present := o.vals[f]; present && !slices.Contains(allowed, f) {
 			d.fail(o.keys[f], o.field(f), "not used by a %s app", a.Type)
 		}
@@ -353,9 +360,20 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}
-	case AppUDPSink:
+	case AppUDPSink, AppTCPEcho, AppTCPDiscard, AppTCPRecv:
 		if pn := d.require(o, "port"); pn != nil {
 			a.Port, _ = d.port(pn, o.field("port"))
+		}
+	case AppTCPSend:
+		if tn := d.require(o, "target"); tn != nil {
+			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+				a.Target, a.TargetPort = ap.Addr(), ap.Port()
+			}
+		}
+	}
+	if a.Type == AppTCPSend || a.Type == AppTCPRecv {
+		if bn := d.require(o, "bytes"); bn != nil {
+			a.Bytes, _ = d.byteSize(bn, o.field("bytes"), maxBulk)
 		}
 	}
 	if a.Type == AppUDPSend {
@@ -426,7 +444,7 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
-	o := d.object(n, path, "app", "min_replies", "max_loss", "min_datagrams", "bytes_verified")
+	o := d.object(n, path, "app", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -456,24 +474,36 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 			e.BytesVerified = &x
 		}
 	}
+	if v := o.get("min_bytes"); v != nil {
+		if x, ok := d.byteSize(v, o.field("min_bytes"), maxBulk); ok {
+			e.MinBytes = &x
+		}
+	}
 	if len(o.vals) == 1 && e.App != "" {
-		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified)")
+		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes)")
 	}
 	return e, o
 }
 
-// criteria names the conditions an expectation sets, with the app types
-// each applies to.
-func (e Expectation) criteria() []struct{ name, appType string } {
-	var out []struct{ name, appType string }
-	add := func(set bool, name, appType string) {
+// criterion is one condition an expectation sets, with the app types it
+// applies to.
+type criterion struct {
+	name     string
+	appTypes []string
+}
+
+// criteria returns the conditions e sets.
+func (e Expectation) criteria() []criterion {
+	var out []criterion
+	add := func(set bool, name string, appTypes ...string) {
 		if set {
-			out = append(out, struct{ name, appType string }{name, appType})
+			out = append(out, criterion{name, appTypes})
 		}
 	}
 	add(e.MinReplies != nil, "min_replies", AppPing)
 	add(e.MaxLoss != nil, "max_loss", AppPing)
 	add(e.MinDatagrams != nil, "min_datagrams", AppUDPSink)
-	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink)
+	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink, AppTCPSend, AppTCPRecv)
+	add(e.MinBytes != nil, "min_bytes", AppTCPSend, AppTCPRecv)
 	return out
 }

@@ -60,6 +60,23 @@ expect:
 	assert.InDelta(t, 0.4, *s.Expect[0].MaxLoss, 1e-12)
 }
 
+func TestParseTCPApps(t *testing.T) {
+	s, err := Parse("v.yaml", []byte(valid+`  - {name: r, type: tcp_recv, host: b, port: 9000, bytes: 2MiB}
+  - {name: x, type: tcp_send, host: a, target: 10.0.0.2:9000, bytes: 2000000, start: 1s}
+  - {name: e, type: tcp_echo, host: a, port: 7}
+expect:
+  - {app: r, bytes_verified: true, min_bytes: 1MB}
+`))
+	require.NoError(t, err)
+	require.Len(t, s.Apps, 6)
+	assert.Equal(t, int64(2<<20), s.Apps[3].Bytes)
+	assert.Equal(t, uint16(9000), s.Apps[3].Port, "a TCP port does not clash with the UDP sink's")
+	assert.Equal(t, int64(2000000), s.Apps[4].Bytes)
+	assert.Equal(t, uint16(9000), s.Apps[4].TargetPort)
+	require.NotNil(t, s.Expect[0].MinBytes)
+	assert.Equal(t, int64(1000000), *s.Expect[0].MinBytes)
+}
+
 func TestParseImpairValues(t *testing.T) {
 	s, err := Parse("v.yaml", []byte(strings.Replace(valid, "{name: l1, a: a:eth0, b: sw}",
 		`{name: l1, a: a:eth0, b: sw, mtu: 9000, impair: {loss: 0.05, delay: 10ms, jitter: 2ms, reorder: 1%, duplicate: 1%, corrupt: 0.1%, rate: 1.5Mbit, queue: 64KiB, a_to_b: {queue: 10, rate: 100kbps}}}`, 1)))
@@ -132,7 +149,7 @@ func TestParseErrors(t *testing.T) {
 		{"iface on two links", repl("a: b:eth0", "a: a:eth0"),
 			`f.yaml:12: field "links[1].a": interface a:eth0 is already attached to link "l1"`},
 		{"unknown app type", repl("type: ping", "type: pong"),
-			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of ping, udp_send, udp_sink)`},
+			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of ping, tcp_discard, tcp_echo, tcp_recv, tcp_send, udp_send, udp_sink)`},
 		{"field not for type", repl("port: 9000}", "port: 9000, count: 3}"),
 			`f.yaml:15: field "apps[1].count": not used by a udp_sink app`},
 		{"ping target missing", repl(", target: 10.0.0.2}", "}"),
@@ -156,7 +173,15 @@ func TestParseErrors(t *testing.T) {
 		{"expect wrong type", valid + "expect:\n  - {app: s, min_replies: 1}\n",
 			`f.yaml:18: field "expect[0].min_replies": min_replies applies to ping apps, and "s" is a udp_sink app`},
 		{"expect no condition", valid + "expect:\n  - {app: s}\n",
-			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified)`},
+			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes)`},
+		{"bytes on ping", valid + "expect:\n  - {app: p, bytes_verified: true}\n",
+			`f.yaml:18: field "expect[0].bytes_verified": bytes_verified applies to udp_sink, tcp_send, tcp_recv apps, and "p" is a ping app`},
+		{"tcp send without bytes", valid + "  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80}\n",
+			`f.yaml:17: field "apps[3].bytes": required field is missing`},
+		{"bad byte count", valid + "  - {name: t, type: tcp_recv, host: b, port: 80, bytes: 3 apples}\n",
+			`f.yaml:17: field "apps[3].bytes": invalid byte count "3 apples" (want e.g. 1048576, 512KiB, 10MB; at most 17179869184 bytes)`},
+		{"same port same proto", valid + "  - {name: t, type: udp_sink, host: b, port: 9000}\n",
+			`f.yaml:17: field "apps[3].port": UDP port 9000 on host "b" is already used by app "s"`},
 		{"bad bool", valid + "expect:\n  - {app: s, bytes_verified: yes}\n",
 			`f.yaml:18: field "expect[0].bytes_verified": invalid boolean "yes" (want true or false)`},
 		{"duplicate key", repl("duration: 10s", "duration: 10s\nduration: 5s"),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link/impair"
 )
@@ -135,6 +136,15 @@ func appSummary(a AppReport) string {
 	case udpapp.SinkResult:
 		return fmt.Sprintf("%d datagrams (%d bytes), %d duplicates, %d out of order, %d invalid",
 			r.Datagrams, r.Bytes, r.Duplicates, r.OutOfOrder, r.Invalid)
+	case tcpapps.ServerStats:
+		return fmt.Sprintf("%d connections accepted, %d bytes", r.Accepted, r.Bytes)
+	case tcpapps.BulkResult:
+		s := fmt.Sprintf("%d bytes in %v (%.0f bit/s), verified %t, %d retransmissions",
+			r.Bytes, r.Duration, r.Goodput, r.Verified, r.TCP.Retransmits)
+		if r.Error != "" {
+			s += ", error: " + r.Error
+		}
+		return s
 	default:
 		return fmt.Sprintf("%+v", r)
 	}
@@ -170,6 +180,17 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 		if e.BytesVerified != nil {
 			add(fmt.Sprintf("bytes_verified: %t", *e.BytesVerified), r.BytesVerified == *e.BytesVerified,
 				"%d datagrams received, %d with unexpected contents", r.Received, r.Invalid)
+		}
+	case tcpapps.BulkResult:
+		if e.BytesVerified != nil {
+			msg := fmt.Sprintf("%d bytes, verified %t", r.Bytes, r.Verified)
+			if r.Error != "" {
+				msg += ", error: " + r.Error
+			}
+			add(fmt.Sprintf("bytes_verified: %t", *e.BytesVerified), r.Verified == *e.BytesVerified, "%s", msg)
+		}
+		if e.MinBytes != nil {
+			add(fmt.Sprintf("min_bytes: %d", *e.MinBytes), r.Bytes >= *e.MinBytes, "moved %d bytes", r.Bytes)
 		}
 	}
 	return out

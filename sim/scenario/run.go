@@ -16,6 +16,7 @@ import (
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
 )
 
@@ -148,8 +149,12 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	}
 
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
+	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
 	for _, h := range s.Hosts {
 		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name)})
+		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
+		host.RegisterProtocol(tcp.ProtocolNumber, ts)
+		tcps[h.Name] = ts
 		for _, ifc := range h.Interfaces {
 			id := h.Name + ":" + ifc.Name
 			ep, ok := eps[id]
@@ -176,7 +181,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 		apps[i] = x
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host}
-		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host]}
+		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
 		i := i
 		w.At(t0.Add(a.Start), func(clock.Time) {
 			if err := x.Start(env); err != nil {
@@ -257,6 +262,12 @@ func newApp(a App) (app.App, error) {
 		return udpapp.NewSender(udpapp.SendConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Port: a.Port, Count: a.Count, Size: a.Size, Interval: a.Interval})
 	case AppUDPSink:
 		return udpapp.NewSink(udpapp.SinkConfig{Name: a.Name, Port: a.Port})
+	case AppTCPEcho, AppTCPDiscard:
+		return app.NewTCPServer(a.Name, a.Port, a.Type == AppTCPEcho), nil
+	case AppTCPSend:
+		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
+	case AppTCPRecv:
+		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	}
 	return nil, errors.New("unknown app type " + a.Type)
 }

@@ -234,6 +234,12 @@ const (
 	AppPing    = "ping"
 	AppUDPSink = "udp_sink"
 	AppUDPSend = "udp_send"
+	// TCP apps (RFC 862 echo, RFC 863 discard, and a verified bulk
+	// transfer).
+	AppTCPEcho    = "tcp_echo"
+	AppTCPDiscard = "tcp_discard"
+	AppTCPSend    = "tcp_send"
+	AppTCPRecv    = "tcp_recv"
 )
 
 // App is one built-in application instance.
@@ -242,12 +248,14 @@ type App struct {
 	Type string
 	Host string
 	// Target is the destination: an address for ping, an address and port
-	// for udp_send (zero when unused).
+	// for udp_send and tcp_send (zero when unused).
 	Target     netip.Addr
 	TargetPort uint16
-	// Port is the sink's listening port, or udp_send's source port (0:
-	// ephemeral).
+	// Port is a server's or sink's listening port, or udp_send's source
+	// port (0: ephemeral).
 	Port uint16
+	// Bytes is the size of a TCP bulk transfer.
+	Bytes int64
 	// Count is the number of packets to send.
 	Count int
 	// Size is the payload size in bytes.
@@ -288,7 +296,10 @@ type Expectation struct {
 	// receive.
 	MinDatagrams *int
 	// BytesVerified requires (true) that every datagram a sink received
-	// had the expected contents.
+	// had the expected contents, or that a TCP bulk transfer completed
+	// byte-exact.
 	BytesVerified *bool
-	Line          int
+	// MinBytes is the least number of bytes a TCP bulk transfer must move.
+	MinBytes *int64
+	Line     int
 }

@@ -125,6 +125,36 @@ func (d *decoder) queue(n *yaml.Node, path string) (Queue, bool) {
 	return Queue{}, false
 }
 
+// byteSize reads a byte count: a bare integer or one with a unit (B, KB,
+// KiB, MB, MiB, GB, GiB).
+func (d *decoder) byteSize(n *yaml.Node, path string, max int64) (int64, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return 0, false
+	}
+	num, mult := s, int64(1)
+	for _, u := range byteUnits {
+		if x, found := strings.CutSuffix(s, u.suffix); found {
+			num, mult = x, u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || v < 0 || v > max/mult {
+		d.fail(n, path, "invalid byte count %q (want e.g. 1048576, 512KiB, 10MB; at most %d bytes)", s, max)
+		return 0, false
+	}
+	return v * mult, true
+}
+
+// byteUnits are the units of a byte count, longest suffix first.
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"B", 1},
+}
+
 func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
 	s, ok := d.scalar(n, path)
 	if !ok {
