@@ -1,8 +1,10 @@
 // Package analyze decodes every frame of a capture with simnet's own
-// protocol parsers (proto/ether, proto/arp, proto/ipv4, proto/tcp,
-// proto/dns, and the small UDP, ICMP and DHCP views in this package) and
-// summarises it: per-protocol frame counts, TCP connections, DNS
-// query/response pairs, DHCP exchanges, and every frame a parser rejected.
+// protocol parsers (proto/ether, proto/arp, proto/ipv4, proto/icmp,
+// proto/udp, proto/tcp, proto/dns, proto/dhcp) and summarises it:
+// per-protocol frame counts, TCP connections, DNS query/response pairs,
+// DHCP exchanges, and every frame a parser rejected with the parser's
+// error. IPv6 has no parser in simnet; a minimal walk over its header
+// chain lives here.
 //
 // Counts follow tshark's convention: a protocol counts once for each frame
 // in which it is present, as `tshark -r FILE -Y PROTO` would count. To come

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/udp"
@@ -146,22 +147,6 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 	}
 }
 
-// DHCP message layout (RFC 2131 section 2) and option codes (RFC 2132).
-const (
-	dhcpFixedLen   = 236
-	dhcpCookie     = 0x63825363
-	dhcpOptPad     = 0
-	dhcpOptMsgType = 53
-	dhcpOptEnd     = 255
-)
-
-var (
-	errDHCPTruncated = errors.New("dhcp: truncated message")
-	errDHCPOption    = errors.New("dhcp: malformed option")
-)
-
-var dhcpTypeNames = [...]string{"", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"}
-
 // DHCPExchange summarises the DHCP messages of one transaction (same xid
 // and client hardware address), in capture order.
 type DHCPExchange struct {
@@ -180,6 +165,7 @@ type dhcpKey struct {
 type dhcpTable struct {
 	index map[dhcpKey]int
 	flows []*DHCPExchange
+	msg   dhcp.Message
 }
 
 func (t *dhcpTable) init() { t.index = make(map[dhcpKey]int) }
@@ -187,50 +173,19 @@ func (t *dhcpTable) init() { t.index = make(map[dhcpKey]int) }
 // maxDHCPMessages bounds how many messages one exchange records.
 const maxDHCPMessages = 64
 
-// dhcpMessage decodes a BOOTP/DHCP message far enough to name it: the
-// fixed header, the magic cookie and option 53 (message type).
+// dhcpMessage decodes a DHCP message with proto/dhcp (RFC 2131 section 2)
+// and files it under its exchange (xid and client hardware address).
 func (a *Analyzer) dhcpMessage(fr *frame, b []byte) {
-	if len(b) < dhcpFixedLen {
+	t := &a.dhcp
+	m := &t.msg
+	if err := m.Unmarshal(b); err != nil {
 		if !fr.snapped {
-			a.reject(fr, fmt.Errorf("dhcp message of %d bytes: %w", len(b), errDHCPTruncated))
+			a.reject(fr, fmt.Errorf("dhcp: %w", err))
 		}
 		return
 	}
-	name := "BOOTREQUEST"
-	if b[0] == 2 {
-		name = "BOOTREPLY"
-	}
-	if len(b) >= dhcpFixedLen+4 && binary.BigEndian.Uint32(b[dhcpFixedLen:]) == dhcpCookie {
-		opts := b[dhcpFixedLen+4:]
-		for len(opts) > 0 {
-			code := opts[0]
-			if code == dhcpOptEnd {
-				break
-			}
-			if code == dhcpOptPad {
-				opts = opts[1:]
-				continue
-			}
-			if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
-				if !fr.snapped {
-					a.reject(fr, fmt.Errorf("dhcp option %d: %w", code, errDHCPOption))
-				}
-				break
-			}
-			if code == dhcpOptMsgType && opts[1] == 1 {
-				if v := opts[2]; int(v) < len(dhcpTypeNames) && v > 0 {
-					name = dhcpTypeNames[v]
-				} else {
-					name = fmt.Sprintf("TYPE%d", v)
-				}
-			}
-			opts = opts[2+int(opts[1]):]
-		}
-	}
-	t := &a.dhcp
-	var k dhcpKey
-	k.xid = binary.BigEndian.Uint32(b[4:])
-	copy(k.chaddr[:], b[28:34])
+	k := dhcpKey{xid: m.Xid}
+	copy(k.chaddr[:], m.CHAddr[:6])
 	i, ok := t.index[k]
 	if !ok {
 		if len(t.flows) >= MaxDHCPFlows {
@@ -242,10 +197,17 @@ func (a *Analyzer) dhcpMessage(fr *frame, b []byte) {
 	}
 	x := t.flows[i]
 	if len(x.Messages) < maxDHCPMessages {
+		name := "BOOTREQUEST"
+		if m.Op == dhcp.BootReply {
+			name = "BOOTREPLY"
+		}
+		if typ := m.Type(); typ != 0 {
+			name = typ.String()
+		}
 		x.Messages = append(x.Messages, name)
 		x.Frames = append(x.Frames, fr.in.Index)
 	}
-	if y := [4]byte(b[16:20]); y != [4]byte{} {
-		x.Yiaddr = netip.AddrFrom4(y).String()
+	if m.YIAddr.IsValid() && !m.YIAddr.IsUnspecified() {
+		x.Yiaddr = m.YIAddr.String()
 	}
 }
