@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -216,35 +215,22 @@ func transferFromGVisor(t *testing.T, iw *interopWorld, size int) {
 	t.Logf("simnet receiver: %v sim, %d bytes, %d segs in, %d out-of-order", st.Duration, st.BytesReceived, st.SegmentsReceived, st.OOOSegments)
 }
 
-var _ net.Conn = (*net.TCPConn)(nil)
-
-func TestTCPGVisorInterop(t *testing.T) {
-	size := 20 << 20
-	if testing.Short() {
-		size = 2 << 20 // -short shrinks every transfer to 2 MB
-	}
-	const d = 5 * time.Millisecond
-	cases := []struct {
+// TestPeerSmoke checks the harness on its own (a minimal IPv4 host drives
+// simnet's TCP): a clean and a lossy transfer in each direction. The full
+// matrix over proto/stack lives in tests/tcp_interop_test.go.
+func TestPeerSmoke(t *testing.T) {
+	for _, tc := range []struct {
 		name string
 		imp  impair.Config
 	}{
-		{"clean", impair.Config{Delay: d}},
-		{"loss1", impair.Config{Delay: d, Loss: 0.01}},
-		{"loss5", impair.Config{Delay: d, Loss: 0.05}},
-		{"loss10", impair.Config{Delay: d, Loss: 0.10}},
-		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}},
-		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}},
-		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}},
-		{"bottleneck-10mbit", impair.Config{Delay: d, Rate: 10e6, QueuePackets: 16}},
-	}
-	for _, tc := range cases {
+		{"clean", impair.Config{Delay: 2 * time.Millisecond}},
+		{"loss2", impair.Config{Delay: 2 * time.Millisecond, Loss: 0.02}},
+	} {
 		t.Run(tc.name+"/simnet-to-gvisor", func(t *testing.T) {
-			iw := newInteropWorld(t, tc.imp, tcp.Config{})
-			transferToGVisor(t, iw, size)
+			transferToGVisor(t, newInteropWorld(t, tc.imp, tcp.Config{}), 1<<20)
 		})
 		t.Run(tc.name+"/gvisor-to-simnet", func(t *testing.T) {
-			iw := newInteropWorld(t, tc.imp, tcp.Config{})
-			transferFromGVisor(t, iw, size)
+			transferFromGVisor(t, newInteropWorld(t, tc.imp, tcp.Config{}), 1<<20)
 		})
 	}
 }
