@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"net/netip"
+
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -19,6 +21,7 @@ type neighbor struct {
 	ip       [4]byte
 	mac      ether.Addr
 	resolved bool
+	static   bool
 	tries    int
 	// queue holds whole frames (Ethernet header space included) from the
 	// host's buffer pool.
@@ -31,6 +34,9 @@ type neighbor struct {
 func (n *neighbor) OnTimer(now clock.Time) {
 	i := n.ifc
 	h := i.h
+	if n.static {
+		return
+	}
 	if n.resolved {
 		// RFC 826 leaves ageing to the implementation; RFC 1122 section
 		// 2.3.2.1 asks for a timeout. The entry is simply forgotten.
@@ -73,13 +79,15 @@ func (n *neighbor) dropQueue() {
 func (n *neighbor) resolve(mac ether.Addr) {
 	i := n.ifc
 	h := i.h
-	n.mac = mac
+	if !n.static {
+		n.mac = mac
+		h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
+	}
 	n.resolved = true
 	n.tries = 0
-	h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
 	for k, b := range n.queue {
 		n.queue[k] = nil
-		i.send(b, mac, ether.TypeIPv4)
+		i.send(b, n.mac, ether.TypeIPv4)
 		h.pool.Put(b)
 	}
 	n.queue = n.queue[:0]
@@ -176,4 +184,39 @@ func (i *Interface) arpInput(b []byte) {
 		h.stats.ARPRepliesOut++
 		i.sendARP(arp.Fields{Op: arp.OpReply, SenderHW: i.mac, SenderIP: tpa, TargetHW: sha, TargetIP: spa}, sha)
 	}
+}
+
+// Neighbor returns the hardware address cached for ip on the interface,
+// and whether it is resolved.
+func (i *Interface) Neighbor(ip netip.Addr) (ether.Addr, bool) {
+	ip = ip.Unmap()
+	if !ip.Is4() {
+		return ether.Addr{}, false
+	}
+	n := i.neigh[ip.As4()]
+	if n == nil || !n.resolved {
+		return ether.Addr{}, false
+	}
+	return n.mac, true
+}
+
+// AddStaticNeighbor binds ip to mac on the interface permanently: the
+// entry never expires and ARP traffic does not change it. Frames queued
+// for ip are sent at once.
+func (i *Interface) AddStaticNeighbor(ip netip.Addr, mac ether.Addr) {
+	ip = ip.Unmap()
+	if !ip.Is4() {
+		return
+	}
+	k := ip.As4()
+	n := i.neigh[k]
+	if n == nil {
+		n = &neighbor{ifc: i, ip: k}
+		n.timer.Init(n)
+		i.neigh[k] = n
+	}
+	i.h.clk.Cancel(&n.timer)
+	n.static = true
+	n.mac = mac
+	n.resolve(mac)
 }

@@ -439,3 +439,60 @@ func TestNewDefaults(t *testing.T) {
 type zeroMTU struct{ *pipeEnd }
 
 func (zeroMTU) MTU() int { return 0 }
+
+// udpErrRecorder is a UDP handler that also records ICMP errors.
+type udpErrRecorder struct {
+	udpRecorder
+	errs []string
+}
+
+func (r *udpErrRecorder) HandleUDPError(s *UDPSocket, from netip.Addr, dst netip.AddrPort, typ, code uint8) {
+	r.errs = append(r.errs, from.String()+" "+dst.String()+" "+icmp.Type(typ).String()+" "+string('0'+rune(code)))
+}
+
+func TestUDPSocketSeesPortUnreachable(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	tn.addHost("b", 2)
+	tn.run(5 * time.Second)
+	rec := &udpErrRecorder{}
+	cs := requireBind(t, a, "0.0.0.0:0", rec)
+	other := &udpErrRecorder{}
+	requireBind(t, a, "0.0.0.0:0", other)
+	require.NoError(t, cs.SendTo(netip.MustParseAddrPort("10.0.0.2:53"), []byte("query")))
+	tn.run(time.Second)
+	assert.Equal(t, []string{"10.0.0.2 10.0.0.2:53 destination unreachable 3"}, rec.errs)
+	assert.Empty(t, other.errs)
+}
+
+func TestStaticNeighbor(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	b := tn.addHost("b", 2)
+	tn.run(5 * time.Second)
+	ifc := a.Interfaces()[0]
+	_, ok := ifc.Neighbor(ip(2))
+	assert.False(t, ok)
+	// Queued behind ARP, then released by the static entry without a
+	// reply.
+	tn.hub.drop = func([]byte) bool { return true }
+	require.NoError(t, a.Ping(ip(2), 1, 1, nil))
+	tn.hub.drop = nil
+	tn.hub.sent = nil
+	ifc.AddStaticNeighbor(ip(2), b.Interfaces()[0].MAC())
+	assert.Len(t, sentIP(tn.hub), 1)
+	mac, ok := ifc.Neighbor(ip(2))
+	require.True(t, ok)
+	assert.Equal(t, b.Interfaces()[0].MAC(), mac)
+	// ARP does not change it and it never expires.
+	d := tn.addHost("d", 0x0d)
+	d.Interfaces()[0].SetAddress(netip.MustParsePrefix("10.0.0.2/24"))
+	tn.run(10 * DefaultARPCacheTimeout)
+	mac, ok = ifc.Neighbor(ip(2))
+	require.True(t, ok)
+	assert.Equal(t, b.Interfaces()[0].MAC(), mac)
+	_, ok = ifc.Neighbor(netip.MustParseAddr("::1"))
+	assert.False(t, ok)
+	ifc.AddStaticNeighbor(netip.MustParseAddr("::1"), mac)
+	assert.Len(t, ifc.neigh, 1)
+}

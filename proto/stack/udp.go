@@ -29,6 +29,13 @@ func (f UDPHandlerFunc) HandleUDP(s *UDPSocket, src, dst netip.AddrPort, payload
 	f(s, src, dst, payload)
 }
 
+// UDPErrorHandler may be implemented by a UDPHandler to learn about ICMP
+// errors (port unreachable, for instance) about datagrams the socket sent
+// to dst; from is the host that reported it.
+type UDPErrorHandler interface {
+	HandleUDPError(s *UDPSocket, from netip.Addr, dst netip.AddrPort, typ, code uint8)
+}
+
 // udpKey is the demultiplexing key of a socket: a local address (the
 // unspecified address for a wildcard bind) and port.
 type udpKey struct {
@@ -210,4 +217,22 @@ func (h *Host) udpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 		return
 	}
 	s.hnd.HandleUDP(s, netip.AddrPortFrom(src, u.SrcPort()), netip.AddrPortFrom(dst, u.DstPort()), u.Payload())
+}
+
+// udpError hands an ICMP error quoting one of our UDP datagrams (q holds
+// its IP header and at least 8 bytes) to the socket that sent it.
+func (h *Host) udpError(from netip.Addr, typ, code uint8, q []byte) {
+	qh := ipv4.Header(q)
+	hl := qh.HeaderLen()
+	u := udp.Header(q[hl : hl+udp.HeaderLen])
+	s := h.udp[udpKey{addr: qh.Src(), port: u.SrcPort()}]
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv4Unspecified(), port: u.SrcPort()}]
+	}
+	if s == nil {
+		return
+	}
+	if eh, ok := s.hnd.(UDPErrorHandler); ok {
+		eh.HandleUDPError(s, from, netip.AddrPortFrom(qh.Dst(), u.DstPort()), typ, code)
+	}
 }
