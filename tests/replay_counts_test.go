@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -253,5 +254,99 @@ func TestReplayCountsMatchTshark(t *testing.T) {
 		}
 		sort.Strings(stale)
 		assert.Empty(t, stale, "knownDiffs entries for captures that are no longer present")
+	})
+}
+
+// TestReplayCLI runs `simnet replay` on a capture, a file that is not a
+// capture and a cut-off capture, checking the JSON report, the table and
+// the exit statuses.
+func TestReplayCLI(t *testing.T) {
+	captureFiles(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "simnet")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/simnet")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build ./cmd/simnet: %s", out)
+
+	run := func(args ...string) (stdout, stderr string, code int) {
+		cmd := exec.Command(bin, args...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return o.String(), e.String(), code
+	}
+	type report struct {
+		Counts   map[string]int             `json:"counts"`
+		Flows    map[string]json.RawMessage `json:"flows"`
+		Rejected []struct {
+			Index  int    `json:"index"`
+			Reason string `json:"reason"`
+		} `json:"rejected"`
+		Warnings []string `json:"warnings"`
+	}
+
+	t.Run("json", func(t *testing.T) {
+		stdout, stderr, code := run("replay", "--json", filepath.Join(sharedCaptures, "zeek__dhcp.pcap"))
+		require.Equal(t, 0, code, stderr)
+		assert.Empty(t, stderr)
+		var rep report
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+		for _, k := range analyze.CountNames {
+			assert.Contains(t, rep.Counts, k)
+		}
+		assert.Equal(t, 9, rep.Counts["frames"])
+		assert.Equal(t, 9, rep.Counts["dhcp"])
+		assert.Contains(t, rep.Flows, "tcp")
+		assert.Contains(t, rep.Flows, "dns")
+		var dhcp []map[string]any
+		require.NoError(t, json.Unmarshal(rep.Flows["dhcp"], &dhcp))
+		assert.Len(t, dhcp, 3)
+		assert.NotNil(t, rep.Rejected)
+		assert.Empty(t, rep.Warnings)
+	})
+	t.Run("rejected frames in json", func(t *testing.T) {
+		stdout, stderr, code := run("replay", "--json", filepath.Join(sharedCaptures, "zeek__arp-leak.pcap"))
+		require.Equal(t, 0, code, stderr)
+		var rep report
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+		require.NotEmpty(t, rep.Rejected)
+		assert.Contains(t, rep.Rejected[0].Reason, "arp")
+	})
+	t.Run("table", func(t *testing.T) {
+		stdout, _, code := run("replay", filepath.Join(sharedCaptures, "chrissanders__tcp_handshake.pcapng"))
+		require.Equal(t, 0, code)
+		assert.Contains(t, stdout, "PROTOCOL")
+		assert.Regexp(t, `(?m)^tcp\s+3$`, stdout)
+		assert.Contains(t, stdout, "established")
+	})
+	t.Run("not a capture", func(t *testing.T) {
+		p := filepath.Join(dir, "notes.pcap")
+		require.NoError(t, os.WriteFile(p, []byte("these are notes, not packets\n"), 0o600))
+		stdout, stderr, code := run("replay", "--json", p)
+		assert.Equal(t, 2, code)
+		assert.Empty(t, stdout)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+		assert.Contains(t, stderr, "not a pcap or pcapng file")
+	})
+	t.Run("cut off", func(t *testing.T) {
+		raw, err := os.ReadFile(filepath.Join(sharedCaptures, "zeek__wikipedia.pcap"))
+		require.NoError(t, err)
+		p := filepath.Join(dir, "cut.pcap")
+		require.NoError(t, os.WriteFile(p, raw[:3000], 0o600))
+		stdout, stderr, code := run("replay", "--json", p)
+		assert.Equal(t, 2, code)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+		assert.Contains(t, stderr, "truncated after 13 frames")
+		var rep report
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), "what was read is still reported")
+		assert.Equal(t, 13, rep.Counts["frames"])
+		require.Len(t, rep.Warnings, 1)
+		assert.Contains(t, rep.Warnings[0], "truncated after 13 frames")
 	})
 }
