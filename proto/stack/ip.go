@@ -30,6 +30,8 @@ type SendOptions struct {
 
 // SendIP sends payload to dst as an IP datagram of protocol proto. An
 // invalid or unspecified src is replaced by the egress interface's address.
+// dst may be unicast, the limited broadcast or a subnet broadcast, not
+// multicast.
 // A datagram over the egress MTU is fragmented; a next hop that is not yet
 // resolved queues it behind ARP. payload is not retained.
 func (h *Host) SendIP(proto uint8, src, dst netip.Addr, payload []byte) error {
@@ -39,7 +41,8 @@ func (h *Host) SendIP(proto uint8, src, dst netip.Addr, payload []byte) error {
 // SendIPWith is SendIP with per-datagram options.
 func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o SendOptions) error {
 	src, dst = src.Unmap(), dst.Unmap()
-	if !dst.Is4() || dst.IsUnspecified() || (src.IsValid() && !src.Is4()) {
+	if !dst.Is4() || dst.IsUnspecified() || dst.IsMulticast() || (src.IsValid() && !src.Is4()) {
+		// Multicast sending (RFC 1112) is not implemented.
 		return fmt.Errorf("send ip proto %d %v -> %v: %w", proto, src, dst, ErrInvalidAddr)
 	}
 	if ipv4.MinHeaderLen+len(payload) > ipv4.MaxTotalLen {

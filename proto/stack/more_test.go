@@ -182,7 +182,8 @@ func TestRoutingAndGateway(t *testing.T) {
 	_, ok = a.SourceFor(netip.MustParseAddr("::1"))
 	assert.False(t, ok)
 	assert.Error(t, a.SendIP(ipv4.ProtoTCP, netip.Addr{}, netip.MustParseAddr("::1"), nil))
-	assert.Error(t, a.SendIP(ipv4.ProtoTCP, netip.Addr{}, netip.IPv4Unspecified(), nil))
+	assert.ErrorIs(t, a.SendIP(ipv4.ProtoTCP, netip.Addr{}, netip.IPv4Unspecified(), nil), ErrInvalidAddr)
+	assert.ErrorIs(t, a.SendIP(ipv4.ProtoTCP, netip.Addr{}, netip.MustParseAddr("224.0.0.251"), nil), ErrInvalidAddr)
 }
 
 func TestDHCPStyleBroadcastWithoutAddress(t *testing.T) {
