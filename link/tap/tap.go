@@ -108,11 +108,12 @@ type Endpoint struct {
 
 	recv link.Receiver // loop goroutine only
 
-	free chan *rxBuf
-	done chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
-	err  error // the reader's terminal error, set before done closes
+	free    chan *rxBuf
+	closing chan struct{} // closed by Close: the reader stops waiting for buffers
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	err     error // the reader's terminal error, set before done closes
 
 	rxFrames, rxBytes, rxDropped atomic.Uint64
 	txFrames, txBytes, txErrors  atomic.Uint64
@@ -155,7 +156,8 @@ func Open(l *loop.Loop, cfg Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tap %s: %w", cfg.Name, classify(err))
 	}
-	d := &Endpoint{l: l, ifce: ifce, name: ifce.Name(), created: !exists, done: make(chan struct{})}
+	d := &Endpoint{l: l, ifce: ifce, name: ifce.Name(), created: !exists,
+		closing: make(chan struct{}), done: make(chan struct{})}
 	if err := d.setup(s, cfg); err != nil {
 		_ = ifce.Close()
 		return nil, err
@@ -185,7 +187,10 @@ func (d *Endpoint) setup(s int, cfg Config) error {
 	if cfg.MTU > 0 {
 		ifr.SetUint32(uint32(cfg.MTU))
 		if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
-			return fmt.Errorf("open tap %s: set MTU %d: %w", d.name, cfg.MTU, classify(err))
+			if errors.Is(err, unix.EPERM) {
+				err = classify(err)
+			}
+			return fmt.Errorf("open tap %s: set MTU %d: %w", d.name, cfg.MTU, err)
 		}
 	}
 	if err := unix.IoctlIfreq(s, unix.SIOCGIFMTU, ifr); err != nil {
@@ -304,6 +309,7 @@ func (d *Endpoint) Err() error {
 func (d *Endpoint) Close() error {
 	var err error
 	d.once.Do(func() {
+		close(d.closing)
 		err = d.ifce.Close()
 		d.wg.Wait()
 		if err != nil {
@@ -319,7 +325,13 @@ func (d *Endpoint) read() {
 	defer close(d.done)
 	limit := d.mtu + etherHeaderLen + vlanTagLen
 	for {
-		rb := <-d.free
+		var rb *rxBuf
+		select {
+		case rb = <-d.free:
+		case <-d.closing:
+			// Every buffer is waiting for a loop that may never run again.
+			return
+		}
 		n, err := d.ifce.Read(rb.b)
 		if err != nil {
 			d.free <- rb

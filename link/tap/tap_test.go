@@ -168,6 +168,33 @@ func TestOpenErrors(t *testing.T) {
 	ns.Run(t, "ip", "link", "show", "tap0")
 }
 
+func TestCloseWithEveryBufferWaitingForTheLoop(t *testing.T) {
+	ns := netns.New(t)
+	ns.AddTap(t, "tap0", kernelNet)
+	ns.Run(t, "ip", "neigh", "add", ourIP.String(), "lladdr", ourMAC.String(), "dev", "tap0")
+	l := loop.New() // never run: posted frames are never handled
+	ep, err := openIn(ns, l, Config{Name: "tap0", Buffers: 2})
+	require.NoError(t, err)
+	_, _ = ns.Output(context.Background(), "ping", "-c", "5", "-i", "0.01", "-W", "1", ourIP.String())
+	closed := make(chan error, 1)
+	go func() { closed <- ep.Close() }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs while the reader waits for a free buffer")
+	}
+}
+
+func TestOpenRejectsABadMTU(t *testing.T) {
+	ns := netns.New(t)
+	ns.AddTap(t, "tap0", "")
+	_, err := openIn(ns, loop.New(), Config{Name: "tap0", MTU: 20})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNotTap)
+	assert.Contains(t, err.Error(), "set MTU 20")
+}
+
 func TestCreateSetsMTUAndRemovesTheDevice(t *testing.T) {
 	ns := netns.New(t)
 	l := loop.New()
