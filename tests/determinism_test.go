@@ -33,16 +33,29 @@ func scnReadDir(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-// TestDeterminism runs one scenario with the same seed at GOMAXPROCS 1 and
-// 4, in both capture formats, and requires byte-identical output files.
+// TestDeterminism runs every example and the demo three times with the
+// same seed, at GOMAXPROCS 1, 4 and 1, and requires byte-identical output files
+// (captures and report.json); the lossy three-host example is also run in
+// plain pcap format.
 func TestDeterminism(t *testing.T) {
-	for _, format := range []pcap.Format{pcap.PcapNG, pcap.Pcap} {
-		t.Run(format.String(), func(t *testing.T) {
+	type run struct {
+		file   string
+		format pcap.Format
+	}
+	var runs []run
+	for _, f := range append(scnExamples(t), scnDemo) {
+		runs = append(runs, run{f, pcap.PcapNG})
+	}
+	runs = append(runs, run{scnDeterminismFile, pcap.Pcap})
+	for _, r := range runs {
+		t.Run(filepath.Base(r.file)+"/"+r.format.String(), func(t *testing.T) {
 			var outs []map[string][]byte
+			// Three runs: map iteration order changes from run to run, so
+			// output that depends on it differs with high probability.
 			for _, procs := range []int{1, 4, 1} {
 				prev := runtime.GOMAXPROCS(procs)
 				dir := t.TempDir()
-				scnRun(t, scnDeterminismFile, 42, dir, format)
+				scnRun(t, r.file, 42, dir, r.format)
 				runtime.GOMAXPROCS(prev)
 				outs = append(outs, scnReadDir(t, dir))
 			}

@@ -10,6 +10,9 @@ import (
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/proto/tcp"
+	"github.com/simnet-go/simnet/sim"
 )
 
 // Report is the outcome of a run, written as report.json. It holds only
@@ -21,10 +24,12 @@ type Report struct {
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
 	// Captures lists the capture files, relative to the output directory.
-	Captures     []string       `json:"captures"`
-	Links        []LinkReport   `json:"links"`
-	Apps         []AppReport    `json:"apps"`
-	Expectations []ExpectResult `json:"expectations"`
+	Captures     []string          `json:"captures"`
+	Links        []LinkReport      `json:"links"`
+	Switches     []sim.SwitchStats `json:"switches"`
+	Hosts        []HostReport      `json:"hosts"`
+	Apps         []AppReport       `json:"apps"`
+	Expectations []ExpectResult    `json:"expectations"`
 }
 
 // LinkReport is what one link did, per direction.
@@ -34,6 +39,15 @@ type LinkReport struct {
 	B    string          `json:"b"`
 	AtoB impair.Counters `json:"a_to_b"`
 	BtoA impair.Counters `json:"b_to_a"`
+}
+
+// HostReport is what one host's stack counted.
+type HostReport struct {
+	Name string `json:"name"`
+	// IP is the host's frame, ARP, IP, ICMP and UDP counters.
+	IP stack.Stats `json:"ip"`
+	// TCP is the host's TCP counters.
+	TCP tcp.StackStats `json:"tcp"`
 }
 
 // AppReport is one app's result.

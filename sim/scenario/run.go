@@ -148,6 +148,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		byName[l.Name] = rl
 	}
 
+	hostList := make([]*stack.Host, 0, len(s.Hosts))
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
 	for _, h := range s.Hosts {
@@ -170,6 +171,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 			host.SetDefaultGateway(h.Gateway)
 		}
 		hosts[h.Name] = app.NewStackNet(host)
+		hostList = append(hostList, host)
 	}
 
 	apps := make([]app.App, len(s.Apps))
@@ -227,7 +229,11 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), Passed: true,
 		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
+		Switches: w.Stats().Switches, Hosts: make([]HostReport, len(hostList)),
 		Expectations: []ExpectResult{},
+	}
+	for i, h := range hostList {
+		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats()}
 	}
 	for i, rl := range links {
 		st := rl.l.Stats()

@@ -1,0 +1,147 @@
+package scenario
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/link/pcap"
+)
+
+func mustParse(t *testing.T, doc string) *Scenario {
+	t.Helper()
+	s, err := Parse("t.yaml", []byte(doc))
+	require.NoError(t, err)
+	return s
+}
+
+// TestRunSwitchToHostLink checks that a link written switch first keeps
+// the file's directions: a_to_b is from the switch to the host.
+func TestRunSwitchToHostLink(t *testing.T) {
+	s := mustParse(t, `name: t
+duration: 5s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+switches: [{name: sw}]
+links:
+  - {name: l1, a: a:eth0, b: sw}
+  - {name: l2, a: sw, b: b:eth0, impair: {a_to_b: {loss: 100%}}}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 3}
+`)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	l2 := rep.Links[1]
+	assert.Equal(t, "sw", l2.A)
+	assert.Equal(t, "b:eth0", l2.B)
+	assert.Positive(t, l2.AtoB.Offered)
+	assert.Equal(t, l2.AtoB.Offered, l2.AtoB.DroppedLoss)
+	assert.Zero(t, l2.AtoB.Delivered)
+	assert.Zero(t, l2.BtoA.Dropped)
+	assert.Positive(t, l2.BtoA.Offered, "b answers ARP requests")
+	assert.Equal(t, 0, rep.Apps[0].Result.(ping.Result).Received)
+	require.Len(t, rep.Switches, 1)
+	assert.Equal(t, 2, rep.Switches[0].Ports)
+}
+
+// TestRunScheduleInTimeOrder checks that impairment changes build on one
+// another in time order, whatever their order in the file.
+func TestRunScheduleInTimeOrder(t *testing.T) {
+	s := mustParse(t, `name: t
+duration: 10s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - {name: ab, a: a:eth0, b: b:eth0}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 5}
+schedule:
+  - {at: 3500ms, link: ab, set: {a_to_b: {loss: 100%}}}
+  - {at: 1500ms, link: ab, set: {delay: 50ms}}
+`)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	r := rep.Apps[0].Result.(ping.Result)
+	assert.Equal(t, 5, r.Sent)
+	assert.Equal(t, 4, r.Received, "requests at 0s, 1s, 2s, 3s answered; 4s lost")
+	assert.InDelta(t, 100, r.RTTMaxMs, 0.01, "both directions delayed 50ms from 1.5s on")
+}
+
+func TestRunCapturesAndUnpluggedInterface(t *testing.T) {
+	s := mustParse(t, `name: t
+duration: 3s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}, {name: eth1, address: 10.1.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - {name: ab, a: a:eth0, b: b:eth0}
+apps:
+  - {name: p, type: ping, host: a, target: 10.1.0.9, count: 2}
+expect:
+  - {app: p, max_loss: 100%}
+`)
+	dir := t.TempDir()
+	rep, err := Run(s, Options{OutDir: dir, Format: pcap.Pcap})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a.pcap", "b.pcap"}, rep.Captures)
+	assert.True(t, rep.Passed)
+	assert.Positive(t, rep.Hosts[0].IP.LinkDrops, "frames to the unplugged interface are dropped")
+	require.NoError(t, WriteReport(dir, rep))
+	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	require.NoError(t, err)
+	var again bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&again))
+	assert.Equal(t, again.Bytes(), b)
+
+	rep, err = Run(s, Options{})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Captures)
+}
+
+func TestRunSeedOverride(t *testing.T) {
+	s := mustParse(t, "name: t\nseed: 4\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: 10.0.0.1/24}]}]\n")
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), rep.Seed)
+	rep, err = Run(s, Options{Seed: 9, SeedSet: true})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), rep.Seed)
+}
+
+func TestRunRefusesDHCP(t *testing.T) {
+	s := mustParse(t, "name: t\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: dhcp}]}]\n")
+	_, err := Run(s, Options{})
+	assert.EqualError(t, err, `run t: host "a" interface "e": address dhcp is not supported by the simulator yet`)
+}
+
+func TestSummary(t *testing.T) {
+	s := mustParse(t, `name: t
+duration: 3s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - {name: ab, a: a:eth0, b: b:eth0}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 2}
+expect:
+  - {app: p, min_replies: 2, max_loss: 0%}
+`)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	var b bytes.Buffer
+	require.NoError(t, rep.WriteSummary(&b))
+	out := b.String()
+	assert.Contains(t, out, "scenario t, seed 0, 3s simulated\n")
+	assert.Contains(t, out, "a:eth0 -> b:eth0: offered")
+	assert.Contains(t, out, "p            ping     on a: 2 sent, 2 received, 0.0% loss")
+	assert.Contains(t, out, "PASS p min_replies: 2 (got 2 replies to 2 requests)\n")
+	assert.Contains(t, out, "PASS p max_loss: 0% (0.0% loss (0 of 2 unanswered))\n")
+}
