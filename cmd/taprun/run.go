@@ -144,6 +144,12 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		stopLoop()
 		<-loopDone
 	}()
+	defer func() {
+		// On an early error the capture is still open: keep what it holds.
+		if r.cap != nil {
+			_ = r.call(context.Background(), r.cap.Close)
+		}
+	}()
 
 	err = r.call(ctx, func() error {
 		if addr.prefix.IsValid() {
@@ -214,6 +220,7 @@ func (r *taprun) shutdown() error {
 		// The writer belongs to the loop: close it there, so no frame is
 		// being written while it closes.
 		err := r.call(ctx, r.cap.Close)
+		r.cap = nil
 		if err != nil {
 			errs = append(errs, fmt.Errorf("close capture %s: %w", r.o.pcap, err))
 		} else {
