@@ -349,3 +349,20 @@ func TestUDPSpecificBindPreferred(t *testing.T) {
 	require.Len(t, wild.got, 1, "the subnet broadcast goes to the wildcard socket")
 	assert.Equal(t, netip.MustParseAddrPort("10.0.0.255:53"), wild.got[0].dst)
 }
+
+func TestARPQueueKeepsLatest(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	tn.addHost("b", 2)
+	tn.run(5 * time.Second)
+	var rec echoRecorder
+	a.SetEchoReplyHandler(&rec)
+	for seq := range uint16(20) {
+		require.NoError(t, a.Ping(ip(2), 1, seq, nil))
+	}
+	tn.run(time.Second)
+	require.Len(t, rec.got, DefaultARPQueueLimit)
+	for k, r := range rec.got {
+		assert.Equal(t, uint16(4+k), r.seq, "oldest dropped, order kept (RFC 1122 2.3.2.2)")
+	}
+}
