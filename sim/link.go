@@ -44,7 +44,8 @@ type LinkConfig struct {
 
 // Link is a point-to-point link: two ends, each a link.Endpoint, and an
 // impair.Pipe per direction. Each pipe draws from World.Rand("link/NAME/a>b")
-// or "link/NAME/b>a".
+// or "link/NAME/b>a". The frames in flight on every link of a world share
+// one impair.Line: one heap, one scheduler entry.
 type Link struct {
 	w      *World
 	name   string
@@ -89,7 +90,7 @@ func (w *World) NewLink(name string, cfg LinkConfig) (*Link, error) {
 		if c.MTU == 0 {
 			c.MTU = cfg.MTU
 		}
-		p, err := impair.New(w.sched, w.Rand("link/"+name+"/"+Dir(d).String()), c, w.pool)
+		p, err := impair.NewOn(w.line, w.Rand("link/"+name+"/"+Dir(d).String()), c, w.pool)
 		if err != nil {
 			delete(w.names, name)
 			return nil, fmt.Errorf("sim: link %q %v: %w", name, Dir(d), err)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/rng"
@@ -62,6 +63,7 @@ type World struct {
 	cfg   Config
 	sched *clock.Scheduler
 	pool  *link.BufPool
+	line  *impair.Line // frames in flight on every link
 
 	links    []*Link
 	switches []*Switch
@@ -87,9 +89,11 @@ func New(cfg Config) (*World, error) {
 			return nil, fmt.Errorf("sim: new world: capture dir: %w", err)
 		}
 	}
+	sched := clock.NewScheduler(cfg.Start)
 	return &World{
 		cfg:      cfg,
-		sched:    clock.NewScheduler(cfg.Start),
+		sched:    sched,
+		line:     impair.NewLine(sched),
 		pool:     link.NewBufPool(2048),
 		names:    make(map[string]bool),
 		ifaces:   make(map[string]bool),

@@ -18,10 +18,14 @@ type key struct {
 
 func (a key) less(b key) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
 
-// held is a frame in the delay line.
+// held is a frame in the delay line, with the pipe delivering it and the
+// pipe's generation when it was queued (a pipe that went down since has
+// moved on, and the frame is discarded).
 type held struct {
 	buf  []byte
 	note link.Note
+	pipe *Pipe
+	gen  uint32
 }
 
 // delayLine holds frames until their delivery instant: a 4-ary min-heap of
@@ -40,7 +44,7 @@ func (d *delayLine) len() int { return len(d.heap) }
 func (d *delayLine) top() key { return d.heap[0] }
 
 // push adds a frame.
-func (d *delayLine) push(at clock.Time, seq uint64, buf []byte, note link.Note) {
+func (d *delayLine) push(at clock.Time, seq uint64, e held) {
 	var s int32
 	if n := len(d.free); n > 0 {
 		s = d.free[n-1]
@@ -49,7 +53,7 @@ func (d *delayLine) push(at clock.Time, seq uint64, buf []byte, note link.Note) 
 		s = int32(len(d.slots))
 		d.slots = append(d.slots, held{})
 	}
-	d.slots[s] = held{buf: buf, note: note}
+	d.slots[s] = e
 	k := key{at: at, seq: seq, slot: s}
 	h := append(d.heap, k)
 	i := len(h) - 1
@@ -99,14 +103,4 @@ func (d *delayLine) pop() held {
 	d.slots[s] = held{}
 	d.free = append(d.free, s)
 	return e
-}
-
-// drain removes every frame, passing each buffer to put.
-func (d *delayLine) drain(put func([]byte)) {
-	for _, k := range d.heap {
-		put(d.slots[k.slot].buf)
-		d.slots[k.slot] = held{}
-		d.free = append(d.free, k.slot)
-	}
-	d.heap = d.heap[:0]
 }

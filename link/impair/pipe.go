@@ -6,9 +6,10 @@
 // It plays the role of Linux netem and smoltcp's FaultInjector, on virtual or
 // wall-clock time alike. All randomness comes from the *rand.Rand the caller
 // gives (one per direction, from rng.New), so a run is reproducible from its
-// seed. Pending frames are held in pooled buffers, in a heap ordered by
-// (delivery instant, sequence), with one clock.Timer armed at the earliest:
-// nothing is allocated per frame in steady state.
+// seed. Pending frames are held in pooled buffers, in a Line: a heap
+// ordered by (delivery instant, sequence) with one clock.Timer armed at the
+// earliest, private to a pipe or shared by all the pipes of a simulated
+// world. Nothing is allocated per frame in steady state.
 package impair
 
 import (
@@ -79,29 +80,45 @@ type Pipe struct {
 	finHead   int
 	finLen    int
 
-	seq   uint64
-	line  delayLine
-	timer clock.Timer
+	line     *Line
+	gen      uint32 // bumped when the pipe goes down
+	inflight int
 
 	cnt     Counters
 	dropped [link.DropError + 1]uint64
 }
 
 // New returns an up Pipe with configuration cfg that draws its decisions
-// from rnd and times deliveries on clk. Held frames are copied into buffers
-// from pool; a nil pool makes the Pipe its own.
+// from rnd and times deliveries on clk, holding its frames in flight in a
+// Line of its own. Held frames are copied into buffers from pool; a nil
+// pool makes the Pipe its own.
 func New(clk clock.Clock, rnd *rand.Rand, cfg Config, pool *link.BufPool) (*Pipe, error) {
+	if clk == nil {
+		return nil, fmt.Errorf("impair: new pipe: nil clock")
+	}
+	return newPipe(NewLine(clk), rnd, cfg, pool)
+}
+
+// NewOn returns a Pipe like New whose frames in flight are held in line,
+// shared with other pipes, and timed on the line's clock.
+func NewOn(line *Line, rnd *rand.Rand, cfg Config, pool *link.BufPool) (*Pipe, error) {
+	if line == nil {
+		return nil, fmt.Errorf("impair: new pipe: nil line")
+	}
+	return newPipe(line, rnd, cfg, pool)
+}
+
+func newPipe(line *Line, rnd *rand.Rand, cfg Config, pool *link.BufPool) (*Pipe, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if clk == nil || rnd == nil {
+	if line.clk == nil || rnd == nil {
 		return nil, fmt.Errorf("impair: new pipe: nil clock or random source")
 	}
 	if pool == nil {
 		pool = link.NewBufPool(DefaultBufSize)
 	}
-	p := &Pipe{clk: clk, rnd: rnd, pool: pool}
-	p.timer.Init(clock.HandlerFunc(p.fire))
+	p := &Pipe{clk: line.clk, rnd: rnd, pool: pool, line: line}
 	p.apply(cfg)
 	return p, nil
 }
@@ -156,17 +173,18 @@ func (p *Pipe) SetUp(up bool) {
 	if up {
 		return
 	}
-	p.clk.Cancel(&p.timer)
-	for i := p.line.len(); i > 0; i-- {
+	// Frames in flight stay in the line until their instant, then are
+	// discarded as belonging to an older generation.
+	for ; p.inflight > 0; p.inflight-- {
 		p.countDrop(link.DropLinkDown)
 	}
-	p.line.drain(p.pool.Put)
+	p.gen++
 	p.busyUntil = 0
 	p.finLen = 0
 }
 
 // Pending returns the number of frames in flight.
-func (p *Pipe) Pending() int { return p.line.len() }
+func (p *Pipe) Pending() int { return p.inflight }
 
 // Counters returns the running totals.
 func (p *Pipe) Counters() Counters {
@@ -331,36 +349,25 @@ func (p *Pipe) delay() time.Duration {
 	return d
 }
 
-// push queues buf for delivery at at and re-arms the timer when it becomes
-// the earliest.
+// push queues buf for delivery at at.
 func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
-	p.seq++
-	p.line.push(at, p.seq, buf, note)
-	if p.line.top().seq == p.seq {
-		p.clk.Schedule(&p.timer, at)
-	}
+	p.inflight++
+	p.line.push(at, held{buf: buf, note: note, pipe: p, gen: p.gen})
 }
 
-// fire delivers every frame due at now that was queued before the timer
-// fired; frames queued during delivery wait for the next turn, so events
-// scheduled elsewhere for the same instant run in between.
-func (p *Pipe) fire(now clock.Time) {
-	limit := p.seq
-	for p.line.len() > 0 {
-		if k := p.line.top(); k.at > now || k.seq > limit {
-			break
-		}
-		e := p.line.pop()
-		if p.recv == nil {
-			p.countDrop(link.DropNoPeer)
-		} else {
-			p.cnt.Delivered++
-			p.cnt.DeliveredBytes += uint64(len(e.buf))
-			p.recv.Receive(e.buf, e.note)
-		}
+// deliver hands a frame whose instant has come to the receiver.
+func (p *Pipe) deliver(e held) {
+	if e.gen != p.gen {
 		p.pool.Put(e.buf)
+		return
 	}
-	if p.line.len() > 0 {
-		p.clk.Schedule(&p.timer, p.line.top().at)
+	p.inflight--
+	if p.recv == nil {
+		p.countDrop(link.DropNoPeer)
+	} else {
+		p.cnt.Delivered++
+		p.cnt.DeliveredBytes += uint64(len(e.buf))
+		p.recv.Receive(e.buf, e.note)
 	}
+	p.pool.Put(e.buf)
 }

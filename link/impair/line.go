@@ -1,0 +1,55 @@
+package impair
+
+import "github.com/simnet-go/simnet/proto/clock"
+
+// Line holds the frames in flight of one or more pipes on one clock, in
+// delivery order, with one clock.Timer armed at the earliest. A pipe made by
+// New has a Line of its own; pipes made by NewOn share one, so that a world
+// of many links keeps a single scheduler entry for all the frames on the
+// wire instead of one per link direction, and orders them in a heap of
+// small inline keys. Frames due at the same instant are delivered in the
+// order they were offered, across all the pipes of the Line.
+type Line struct {
+	clk   clock.Clock
+	seq   uint64
+	heap  delayLine
+	timer clock.Timer
+}
+
+// NewLine returns an empty Line on clk.
+func NewLine(clk clock.Clock) *Line {
+	l := &Line{clk: clk}
+	l.timer.Init(clock.HandlerFunc(l.fire))
+	return l
+}
+
+// Len returns the number of frames in the line, including those of pipes
+// that went down, which are discarded when their instant comes.
+func (l *Line) Len() int { return l.heap.len() }
+
+// push queues e for delivery at at and re-arms the timer when it becomes
+// the earliest.
+func (l *Line) push(at clock.Time, e held) {
+	l.seq++
+	l.heap.push(at, l.seq, e)
+	if l.heap.top().seq == l.seq {
+		l.clk.Schedule(&l.timer, at)
+	}
+}
+
+// fire delivers every frame due at now that was queued before the timer
+// fired; frames queued during delivery wait for the next turn, so events
+// scheduled elsewhere for the same instant run in between.
+func (l *Line) fire(now clock.Time) {
+	limit := l.seq
+	for l.heap.len() > 0 {
+		if k := l.heap.top(); k.at > now || k.seq > limit {
+			break
+		}
+		e := l.heap.pop()
+		e.pipe.deliver(e)
+	}
+	if l.heap.len() > 0 {
+		l.clk.Schedule(&l.timer, l.heap.top().at)
+	}
+}
