@@ -76,9 +76,6 @@ var knownDiffs = []knownDiff{
 	{"arkime__wireshark-retrans.pcap", "http", -2,
 		"tshark dissects again two fast retransmissions of a complete 200 OK (frames 42 and 86); " +
 			"we do not feed retransmitted bytes to the stream twice"},
-	{"suricata__tcp-session-decode-malformed-ipv4__input.pcap", "tcp", 1,
-		"frame 8 has a 2-byte Security IP option (RFC 791 gives it length 11): tshark stops at the malformed " +
-			"option; proto/ipv4 carries options uninterpreted and we decode TCP"},
 }
 
 // tsharkFrame is the set of protocols tshark found in one frame.

@@ -358,6 +358,40 @@ func TestRejectedFrames(t *testing.T) {
 	assert.Equal(t, 8, res.Counts.Frames)
 }
 
+func TestIPv4Options(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []byte
+		ok   bool
+	}{
+		{"nop and end", []byte{1, 1, 0, 0}, true},
+		{"router alert", []byte{148, 4, 0, 0}, true},
+		{"record route", []byte{7, 7, 4, 0, 0, 0, 0, 0}, true},
+		{"short security", []byte{130, 2, 1, 0}, false},
+		{"long router alert", []byte{148, 8, 0, 0, 0, 0, 0, 0}, false},
+		{"length past header", []byte{1, 1, 68, 12}, false},
+		{"length below 2", []byte{25, 1, 0, 0}, false},
+		{"no length", []byte{1, 1, 1, 25}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fr := udpFrame(t, ipA, ipB, 1, 2, []byte{0})
+			// Rebuild with options.
+			udpPart := fr[ether.HeaderLen+ipv4.MinHeaderLen:]
+			b := ipFrame(t, ipA, ipB, ipv4.ProtoUDP, udpPart, func(f *ipv4.Fields) { f.Options = tt.opts })
+			res, ps := analyzeFrames(b)
+			assert.True(t, ps[0].Has("ipv4"))
+			assert.Equal(t, tt.ok, ps[0].Has("udp"), "decoding stops at a malformed option")
+			if tt.ok {
+				assert.Zero(t, res.RejectedTotal, "%v", res.Rejected)
+			} else {
+				require.Len(t, res.Rejected, 1)
+				assert.Contains(t, res.Rejected[0].Reason, "malformed option")
+			}
+		})
+	}
+}
+
 // ethFrameTags returns an Ethernet header followed by n 802.1Q tags.
 func ethFrameTags(n int) []byte {
 	b := make([]byte, ether.HeaderLen, ether.HeaderLen+4*n+2)

@@ -44,6 +44,18 @@ func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 			return
 		}
 	}
+	if len(h.Options()) > 0 {
+		if err := checkIPv4Options(h.Options()); err != nil {
+			// Like tshark, stop at a malformed option.
+			if h.IsFragment() {
+				fr.seen |= pFrag
+			}
+			if !quoted {
+				a.reject(fr, err)
+			}
+			return
+		}
+	}
 	if h.IsFragment() {
 		fr.seen |= pFrag
 		if quoted {
@@ -125,6 +137,54 @@ func (a *Analyzer) ipv4Lenient(fr *frame, b []byte, err error, quoted bool) ipv4
 		return nil
 	}
 	return h
+}
+
+var errIPv4Option = errors.New("ipv4: malformed option")
+
+// ipv4OptionMin gives the smallest length of the options whose format is
+// fixed by their RFCs: Security (RFC 1108 section 2), loose and strict
+// source route and record route (RFC 791 section 3.1: type, length,
+// pointer), timestamp (RFC 791: type, length, pointer, overflow/flags),
+// stream identifier (RFC 791, exactly 4) and router alert (RFC 2113,
+// exactly 4).
+func ipv4OptionMin(t byte) (minLen, maxLen int) {
+	switch t {
+	case 130, 131, 137, 7:
+		return 3, 40
+	case 68:
+		return 4, 40
+	case 136, 148:
+		return 4, 4
+	}
+	return 2, 40
+}
+
+// checkIPv4Options walks the option list (RFC 791 section 3.1): single
+// octet End and No-Operation, every other option a type, a length that
+// counts both and lies within the header, and the bounds above. proto/ipv4
+// carries options uninterpreted; this is the check tshark applies before
+// it dissects what follows.
+func checkIPv4Options(b []byte) error {
+	for i := 0; i < len(b); {
+		t := b[i]
+		switch t {
+		case 0:
+			return nil
+		case 1:
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return fmt.Errorf("option %d without length: %w", t, errIPv4Option)
+		}
+		n := int(b[i+1])
+		lo, hi := ipv4OptionMin(t)
+		if n < lo || n > hi || i+n > len(b) {
+			return fmt.Errorf("option %d of length %d: %w", t, n, errIPv4Option)
+		}
+		i += n
+	}
+	return nil
 }
 
 // IPv6 next-header values this package follows (RFC 8200 section 4).
