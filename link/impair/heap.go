@@ -5,10 +5,6 @@ import (
 	"github.com/simnet-go/simnet/proto/clock"
 )
 
-// arity is the delay line heap's branching factor: a 4-ary heap is
-// shallower than a binary one and its children share cache lines.
-const arity = 4
-
 // key orders the delay line: delivery instant, then sequence number.
 type key struct {
 	at   clock.Time
@@ -28,7 +24,7 @@ type held struct {
 	gen  uint32
 }
 
-// delayLine holds frames until their delivery instant: a 4-ary min-heap of
+// delayLine holds frames until their delivery instant: a binary min-heap of
 // small keys over a slab of frames, so reordering the heap moves 24-byte
 // keys, not frames. Slots are recycled; nothing is allocated once the line
 // has grown to its working size.
@@ -58,7 +54,7 @@ func (d *delayLine) push(at clock.Time, seq uint64, e held) {
 	h := append(d.heap, k)
 	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / arity
+		p := (i - 1) / 2
 		if !k.less(h[p]) {
 			break
 		}
@@ -70,7 +66,9 @@ func (d *delayLine) push(at clock.Time, seq uint64, e held) {
 }
 
 // pop removes the earliest frame and returns it; the line must not be
-// empty.
+// empty. It moves the hole at the root down to a leaf along the smaller
+// children, then lifts the last key from there (Floyd's bottom-up
+// deletion): about one comparison per level.
 func (d *delayLine) pop() held {
 	h := d.heap
 	s := h[0].slot
@@ -81,21 +79,23 @@ func (d *delayLine) pop() held {
 	if last > 0 {
 		i := 0
 		for {
-			c := i*arity + 1
+			c := 2*i + 1
 			if c >= last {
 				break
 			}
-			m := c
-			for j, end := c+1, min(c+arity, last); j < end; j++ {
-				if h[j].less(h[m]) {
-					m = j
-				}
+			if c+1 < last && h[c+1].less(h[c]) {
+				c++
 			}
-			if !h[m].less(x) {
+			h[i] = h[c]
+			i = c
+		}
+		for i > 0 {
+			p := (i - 1) / 2
+			if !x.less(h[p]) {
 				break
 			}
-			h[i] = h[m]
-			i = m
+			h[i] = h[p]
+			i = p
 		}
 		h[i] = x
 	}
