@@ -71,6 +71,7 @@ func (n *StackNet) ListenUDP(port uint16, h DatagramHandler) (Conn, error) {
 // udpHandler adapts a DatagramHandler to the stack's UDP handler.
 type udpHandler struct{ h DatagramHandler }
 
+// HandleUDP passes the datagram on, without the socket.
 func (u udpHandler) HandleUDP(_ *stack.UDPSocket, src, dst netip.AddrPort, payload []byte) {
 	if u.h != nil {
 		u.h.HandleDatagram(src, dst, payload)
@@ -80,6 +81,7 @@ func (u udpHandler) HandleUDP(_ *stack.UDPSocket, src, dst netip.AddrPort, paylo
 // udpConn adapts a stack UDP socket to Conn.
 type udpConn struct{ s *stack.UDPSocket }
 
+// SendTo sends payload to dst from the socket.
 func (c udpConn) SendTo(dst netip.AddrPort, payload []byte) error {
 	if err := c.s.SendTo(dst, payload); err != nil {
 		return fmt.Errorf("send to %s: %w", dst, err)

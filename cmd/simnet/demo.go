@@ -15,7 +15,7 @@ import (
 //go:embed demo.yaml
 var demoYAML []byte
 
-// DemoFile names the embedded scenario in messages.
+// demoFile names the embedded scenario in messages.
 const demoFile = "demo.yaml (embedded)"
 
 func init() { rootCmd.AddCommand(newDemoCmd()) }

@@ -57,9 +57,14 @@ func (r *runLink) dir(i int) sim.Dir {
 // drops every frame.
 type unplugged struct{}
 
-func (unplugged) Send([]byte) link.Note     { return link.Note{Drop: link.DropNoPeer} }
+// Send drops the frame: nothing is attached.
+func (unplugged) Send([]byte) link.Note { return link.Note{Drop: link.DropNoPeer} }
+
+// SetReceiver does nothing: no frame ever arrives.
 func (unplugged) SetReceiver(link.Receiver) {}
-func (unplugged) MTU() int                  { return DefaultMTU }
+
+// MTU returns DefaultMTU.
+func (unplugged) MTU() int { return DefaultMTU }
 
 // Run builds the world that s describes, runs it for s.Duration and
 // returns the report. Captures go to opts.OutDir; the caller writes the

@@ -1,0 +1,29 @@
+package scenario
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkRun runs the three-host example (no captures) and reports how
+// many simulated seconds and link frames one wall-clock second runs.
+func BenchmarkRun(b *testing.B) {
+	s, err := Load("../../examples/three-hosts.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var frames uint64
+	start := time.Now()
+	for b.Loop() {
+		rep, err := Run(s, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range rep.Links {
+			frames += l.AtoB.Offered + l.BtoA.Offered
+		}
+	}
+	wall := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N)*s.Duration.Seconds()/wall, "sim-s/s")
+	b.ReportMetric(float64(frames)/wall, "frames/s")
+}
