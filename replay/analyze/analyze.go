@@ -29,10 +29,11 @@ package analyze
 import (
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/input"
 )
 
@@ -168,6 +169,10 @@ type Analyzer struct {
 	tcp   tcpTable
 	dns   dnsTable
 	dhcp  dhcpTable
+	// clk is the capture's timeline when driven by Run; without it the
+	// analysis follows the frame timestamps itself (never backwards).
+	clk clock.Clock
+	now clock.Time
 	// scratch and scratchQuoted hold IPv4 packets whose total length had
 	// to be fixed up (see ipv4Lenient).
 	scratch, scratchQuoted []byte
@@ -204,6 +209,11 @@ func (p Protocols) Has(name string) bool {
 // *input.FrameError) or nil.
 func (a *Analyzer) Frame(f *input.Frame, linkErr error) Protocols {
 	fr := frame{in: f, snapped: f.CapLen < f.OrigLen}
+	if a.clk != nil {
+		a.now = a.clk.Now()
+	} else if t := clock.FromTime(f.Time); t > a.now {
+		a.now = t
+	}
 	if fr.snapped {
 		a.res.Snapped++
 	}
@@ -287,36 +297,24 @@ func (a *Analyzer) Result() *Result {
 	return &a.res
 }
 
-// Run analyses every frame r delivers. A *input.TruncatedError ends the
-// run: the result holds what was read before the break, with a warning,
-// and the error is returned too. Other read errors are returned with a nil
-// result.
+// Run analyses every frame r delivers, on the capture's timeline (see
+// replay.Timeline). A *input.TruncatedError ends the run: the result holds
+// what was read before the break, with a warning, and the error is returned
+// too. Other read errors are returned with a nil result.
 func Run(r *input.Reader) (*Result, error) {
+	tl := replay.NewTimeline(r)
 	a := New()
-	var f input.Frame
-	for {
-		err := r.Next(&f)
-		if err == io.EOF {
-			return a.Result(), nil
-		}
-		if err == nil || isFrameError(err) {
-			a.Frame(&f, err)
-			continue
-		}
-		var te *input.TruncatedError
-		if errors.As(err, &te) {
-			a.Warn(te.Error())
-			return a.Result(), err
-		}
-		return nil, fmt.Errorf("analyze frame %d: %w", r.Frames(), err)
+	a.clk = tl.Clock()
+	err := tl.Run(func(f *input.Frame, err error) { a.Frame(f, err) })
+	if err == nil {
+		return a.Result(), nil
 	}
-}
-
-// isFrameError reports whether err is a *input.FrameError. It is kept out
-// of Run's loop so that the error target does not escape on every frame.
-func isFrameError(err error) bool {
-	var fe *input.FrameError
-	return errors.As(err, &fe)
+	var te *input.TruncatedError
+	if errors.As(err, &te) {
+		a.Warn(te.Error())
+		return a.Result(), err
+	}
+	return nil, fmt.Errorf("analyze frame %d: %w", r.Frames(), err)
 }
 
 // RunFile opens the capture at path and analyses it; see Run.

@@ -6,7 +6,11 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -239,18 +243,45 @@ func TestFragmentReassembly(t *testing.T) {
 	assert.Equal(t, 2, res.Counts.IPv4Fragments)
 }
 
+// TestFragmentExpiry runs fragments through Run: a datagram whose first
+// fragment is more than a minute older on the capture's timeline is dropped.
+func TestFragmentExpiry(t *testing.T) {
+	whole := udpFrame(t, ipA, ipB, 4000, 4001, make([]byte, 40))
+	frags := fragments(t, 5, whole[ether.HeaderLen+ipv4.MinHeaderLen:], 24)
+	require.Len(t, frags, 2)
+	for _, tt := range []struct {
+		gap time.Duration
+		udp int
+	}{{59 * time.Second, 1}, {61 * time.Second, 0}} {
+		var buf bytes.Buffer
+		w := pcapgo.NewWriter(&buf)
+		require.NoError(t, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
+		t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+		for i, f := range frags {
+			ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * tt.gap), CaptureLength: len(f), Length: len(f)}
+			require.NoError(t, w.WritePacket(ci, f))
+		}
+		r, err := input.NewReader(&buf)
+		require.NoError(t, err)
+		res, err := Run(r)
+		require.NoError(t, err)
+		assert.Equal(t, tt.udp, res.Counts.UDP, "gap %v", tt.gap)
+		assert.Equal(t, 2, res.Counts.IPv4Fragments)
+	}
+}
+
 func TestReassemblerBounds(t *testing.T) {
 	var r reassembler
 	r.init()
 	for i := range maxDatagrams + 10 {
-		_, done := r.add(fragKey{id: uint32(i)}, 0, true, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+		_, done := r.add(0, fragKey{id: uint32(i)}, 0, true, []byte{1, 2, 3, 4, 5, 6, 7, 8})
 		assert.False(t, done)
 	}
 	assert.Len(t, r.m, maxDatagrams)
 	assert.Len(t, r.order, maxDatagrams)
-	_, done := r.add(fragKey{id: 1}, 65528, false, make([]byte, 16))
+	_, done := r.add(0, fragKey{id: 1}, 65528, false, make([]byte, 16))
 	assert.False(t, done, "a datagram past 65535 bytes is dropped")
-	data, done := r.add(fragKey{id: uint32(maxDatagrams + 9)}, 8, false, []byte{9})
+	data, done := r.add(0, fragKey{id: uint32(maxDatagrams + 9)}, 8, false, []byte{9})
 	require.True(t, done)
 	assert.Equal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, data)
 	assert.Len(t, r.m, maxDatagrams-1)

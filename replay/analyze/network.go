@@ -64,7 +64,7 @@ func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 		var ep endpoints
 		copy(ep.src[:], h[12:16])
 		copy(ep.dst[:], h[16:20])
-		payload, done := a.reasm.add(fragKey{ep: ep, id: uint32(h.ID()), proto: h.Protocol()},
+		payload, done := a.reasm.add(a.now, fragKey{ep: ep, id: uint32(h.ID()), proto: h.Protocol()},
 			h.FragmentOffset(), h.MF(), h.Payload())
 		if !done {
 			return
@@ -243,7 +243,7 @@ func (a *Analyzer) ipv6(fr *frame, b []byte, quoted bool) {
 			if quoted {
 				return
 			}
-			data, done := a.reasm.add(fragKey{ep: ep, id: id, proto: proto}, off, mf, payload[8:])
+			data, done := a.reasm.add(a.now, fragKey{ep: ep, id: id, proto: proto}, off, mf, payload[8:])
 			if !done {
 				return
 			}

@@ -1,5 +1,11 @@
 package analyze
 
+import (
+	"time"
+
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
 // fragKey identifies the fragments of one datagram: source, destination,
 // protocol and identification (RFC 791 section 3.2, RFC 8200 section 4.5).
 type fragKey struct {
@@ -9,8 +15,12 @@ type fragKey struct {
 }
 
 // Reassembly limits: at most maxDatagrams incomplete datagrams are kept
-// (the oldest is dropped to make room) and none grows past maxDatagramLen.
+// (the oldest is dropped to make room), none grows past maxDatagramLen, and
+// one whose first fragment is older than fragTimeout on the capture's
+// timeline is dropped (RFC 8200 section 4.5 gives 60 seconds; RFC 791's
+// suggested 15 seconds would drop datagrams tshark still reassembles).
 const (
+	fragTimeout    = 60 * time.Second
 	maxDatagrams   = 256
 	maxDatagramLen = 65535
 	maxFragRanges  = 64
@@ -19,6 +29,7 @@ const (
 type fragRange struct{ lo, hi int }
 
 type datagram struct {
+	first  clock.Time
 	buf    []byte
 	ranges []fragRange
 	total  int // -1 until the last fragment arrives
@@ -33,12 +44,17 @@ type reassembler struct {
 
 func (r *reassembler) init() { r.m = make(map[fragKey]*datagram) }
 
-// add stores one fragment. It returns the reassembled payload and true when
-// the datagram is complete; the payload is valid until the next call.
-func (r *reassembler) add(k fragKey, off int, more bool, data []byte) ([]byte, bool) {
+// add stores one fragment that arrived at now. It returns the reassembled
+// payload and true when the datagram is complete; the payload is valid
+// until the next call.
+func (r *reassembler) add(now clock.Time, k fragKey, off int, more bool, data []byte) ([]byte, bool) {
 	end := off + len(data)
 	if end > maxDatagramLen {
 		return nil, false
+	}
+	for len(r.order) > 0 && now.Sub(r.m[r.order[0]].first) > fragTimeout {
+		delete(r.m, r.order[0])
+		r.order = r.order[1:]
 	}
 	d := r.m[k]
 	if d == nil {
@@ -46,7 +62,7 @@ func (r *reassembler) add(k fragKey, off int, more bool, data []byte) ([]byte, b
 			delete(r.m, r.order[0])
 			r.order = r.order[1:]
 		}
-		d = &datagram{total: -1}
+		d = &datagram{total: -1, first: now}
 		r.m[k] = d
 		r.order = append(r.order, k)
 	}
