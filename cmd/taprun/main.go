@@ -83,7 +83,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.ip, "ip", "", "static address and prefix, e.g. 192.0.2.2/24")
 	f.StringVar(&o.gw, "gw", "", "default gateway (with --ip)")
 	f.BoolVar(&o.dhcp, "dhcp", false, "get the address, gateway and DNS server from DHCP")
-	f.StringVar(&o.dnsServer, "dns-server", "", "DNS server the host's resolver uses (overrides DHCP's)")
+	f.StringVar(&o.dnsServer, "dns-server", "", "name server to report for the host (informational: taprun runs no resolving client)")
 	f.Uint16Var(&o.echo, "echo", 0, "serve TCP and UDP echo (RFC 862) on this port")
 	f.Uint16Var(&o.discard, "discard", 0, "serve TCP discard (RFC 863) on this port, logging each stream's length and SHA-256")
 	f.StringVar(&o.http, "http", "", "serve HTTP on PORT, from directory DIR when given as PORT:DIR")
