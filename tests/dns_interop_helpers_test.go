@@ -386,7 +386,7 @@ type dniMiekgServer struct {
 	tcp  *mdns.Server
 
 	mu  sync.Mutex
-	log []string // "udp A host.gv.test." per query, in arrival order
+	log []string // "udp A host.gv.test. edns=1232" per query, in arrival order
 }
 
 func startDNIMiekgServer(t *testing.T, p *dniPeer, records ...string) *dniMiekgServer {
@@ -440,8 +440,12 @@ func (s *dniMiekgServer) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		return
 	}
 	q := req.Question[0]
+	entry := network + " " + mdns.TypeToString[q.Qtype] + " " + q.Name
+	if opt := req.IsEdns0(); opt != nil {
+		entry += fmt.Sprintf(" edns=%d", opt.UDPSize())
+	}
 	s.mu.Lock()
-	s.log = append(s.log, network+" "+mdns.TypeToString[q.Qtype]+" "+q.Name)
+	s.log = append(s.log, entry)
 	s.mu.Unlock()
 	known := false
 	for _, rr := range s.rrs {

@@ -116,6 +116,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 		qname   string
 		qtype   uint16
 		edns    uint16 // 0: no OPT record
+		ednsVer uint8
 		rcode   int
 		aa, tc  bool
 		answer  []string
@@ -168,6 +169,8 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 			check: func(t *testing.T, r *mdns.Msg) {
 				assert.Greater(t, r.Len(), 1500, "the answer needed IP fragmentation")
 			}},
+		{name: "EDNS-version-1/BADVERS", network: "udp", qname: "www.example.com.", qtype: mdns.TypeA, edns: 1232, ednsVer: 1,
+			rcode: mdns.RcodeBadVers},
 		{name: "NXDOMAIN/TCP", network: "tcp", qname: "nope.example.com.", qtype: mdns.TypeTXT,
 			rcode: mdns.RcodeNameError, aa: true, soaInNs: true},
 	}
@@ -177,6 +180,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 			q.SetQuestion(tc.qname, tc.qtype)
 			if tc.edns > 0 {
 				q.SetEdns0(tc.edns, false)
+				q.IsEdns0().SetVersion(tc.ednsVer)
 			}
 			r, err := dw.exchange(t, tc.network, server, q, time.Minute)
 			require.NoError(t, err)
@@ -212,11 +216,13 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 	assert.Equal(t, uint64(2), srv.Stats.NXDomain)
 	assert.Equal(t, uint64(1), srv.Stats.Refused)
 	assert.Zero(t, us.SendErrors)
+	// Only the 4096-octet answer was fragmented, in two, and gVisor
+	// reassembled it.
+	assert.Equal(t, uint64(2), dw.host.Stats().FragmentsOut)
 	// Every TCP connection the client opened was closed on both sides.
 	dw.run(10*time.Second, func() bool { return dw.tcp.NumConns() == 0 })
 	assert.Zero(t, dw.tcp.NumConns())
-	st := dw.host.Stats()
-	t.Logf("simnet host: %+v; link: %+v", st, dw.link.Stats())
+	t.Logf("simnet host: %+v; link: %+v", dw.host.Stats(), dw.link.Stats())
 }
 
 // TestDNSInteropTruncationThenTCP follows one client the way a stub
@@ -309,16 +315,16 @@ func TestDNSInteropStackResolver(t *testing.T) {
 		log     []string
 	}{
 		{name: "A", qname: "host.gv.test", qtype: dns.TypeA, udpSize: dns.DefaultUDPSize,
-			answer: []string{"A 10.53.0.100"}, log: []string{"udp A host.gv.test."}},
+			answer: []string{"A 10.53.0.100"}, log: []string{"udp A host.gv.test. edns=1232"}},
 		{name: "AAAA", qname: "HOST.gv.test.", qtype: dns.TypeAAAA, udpSize: dns.DefaultUDPSize,
-			answer: []string{"AAAA fd00:53::100"}, log: []string{"udp AAAA host.gv.test."}},
+			answer: []string{"AAAA fd00:53::100"}, log: []string{"udp AAAA host.gv.test. edns=1232"}},
 		{name: "MX/no-EDNS", qname: "host.gv.test.", qtype: dns.TypeMX,
 			answer: []string{"MX 10 mx1.gv.test.", "MX 20 mx2.gv.test."}, log: []string{"udp MX host.gv.test."}},
 		{name: "NXDOMAIN", qname: "nope.gv.test.", qtype: dns.TypeA, udpSize: dns.DefaultUDPSize,
-			rcode: dns.RcodeNameError, log: []string{"udp A nope.gv.test."}},
+			rcode: dns.RcodeNameError, log: []string{"udp A nope.gv.test. edns=1232"}},
 		{name: "TC-then-TCP", qname: "big.gv.test.", qtype: dns.TypeTXT, udpSize: dns.DefaultUDPSize, tcp: true,
 			answer: []string{"TXT " + (&dns.TXT{Txt: bigWant}).String()},
-			log:    []string{"udp TXT big.gv.test.", "tcp TXT big.gv.test."}},
+			log:    []string{"udp TXT big.gv.test. edns=1232", "tcp TXT big.gv.test. edns=1232"}},
 		{name: "TC-then-TCP/no-EDNS", qname: "big.gv.test.", qtype: dns.TypeTXT, tcp: true,
 			answer: []string{"TXT " + (&dns.TXT{Txt: bigWant}).String()},
 			log:    []string{"udp TXT big.gv.test.", "tcp TXT big.gv.test."}},
