@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -131,6 +132,7 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 			d.fail(o.get("at"), o.field("at"), "event at %v is after the end of the run (%v)", e.At, s.Duration)
 		}
 	}
+	d.checkChanges(s, p, links)
 
 	for i, e := range s.Expect {
 		o := p.expect[i]
@@ -158,4 +160,42 @@ func hasIface(h Host, name string) bool {
 
 func formatMAC(m [6]byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// checkChanges replays the impairment changes of the schedule in time order
+// and reports a change that leaves a direction with a queue bound but no
+// rate.
+func (d *decoder) checkChanges(s *Scenario, p *parsed, links map[string]int) {
+	cur := make([][2]Impair, len(s.Links))
+	for i, l := range s.Links {
+		cur[i] = [2]Impair{l.AtoB, l.BtoA}
+	}
+	for _, i := range scheduleOrder(s.Schedule) {
+		e := s.Schedule[i]
+		li, ok := links[e.Link]
+		if !ok || e.Action != ActionSet {
+			continue
+		}
+		for dir, patch := range [2]ImpairPatch{e.SetAtoB, e.SetBtoA} {
+			cur[li][dir] = patch.Apply(cur[li][dir])
+			if im := cur[li][dir]; im.Queue != (Queue{}) && im.Rate == 0 {
+				o := p.events[i]
+				d.fail(o.get("set"), o.field("set"), "after this change, %s of link %q has a queue bound but no rate", [2]string{"a_to_b", "b_to_a"}[dir], e.Link)
+				break
+			}
+		}
+	}
+}
+
+// scheduleOrder returns the indexes of events in the order they run: by
+// instant, then file order.
+func scheduleOrder(events []Event) []int {
+	idx := make([]int, len(events))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Compare(events[a].At, events[b].At)
+	})
+	return idx
 }

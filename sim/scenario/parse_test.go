@@ -166,6 +166,8 @@ func TestParseErrors(t *testing.T) {
 			`f.yaml:18: field "schedule[0].link": no link named "l9"`},
 		{"event bad action", valid + "schedule:\n  - {at: 1s, link: l1, action: explode}\n",
 			`f.yaml:18: field "schedule[0].action": unknown action "explode" (want down or up, or a set block)`},
+		{"set leaves queue without rate", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, queue: 10}}", 1) + "schedule:\n  - {at: 2s, link: l1, set: {a_to_b: {queue: 20}}}\n  - {at: 1s, link: l1, set: {b_to_a: {rate: 0}}}\n",
+			`f.yaml:19: field "schedule[1].set": after this change, b_to_a of link "l1" has a queue bound but no rate`},
 		{"event after end", valid + "schedule:\n  - {at: 11s, link: l1, action: down}\n",
 			`f.yaml:18: field "schedule[0].at": event at 11s is after the end of the run (10s)`},
 		{"expect unknown app", valid + "expect:\n  - {app: q, min_replies: 1}\n",

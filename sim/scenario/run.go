@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/ping"
@@ -200,16 +199,10 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	// Impairment changes build on one another: apply them in time order
 	// (file order at the same instant), which is also the order the world
 	// runs them in.
-	events := slices.Clone(s.Schedule)
-	slices.SortStableFunc(events, func(x, y Event) int {
-		switch {
-		case x.At < y.At:
-			return -1
-		case x.At > y.At:
-			return 1
-		}
-		return 0
-	})
+	events := make([]Event, 0, len(s.Schedule))
+	for _, i := range scheduleOrder(s.Schedule) {
+		events = append(events, s.Schedule[i])
+	}
 	for _, e := range events {
 		rl := byName[e.Link]
 		at := t0.Add(e.At)
