@@ -83,6 +83,10 @@ func (fc *fileCache) resolve(p []byte) *entry {
 		return entryNotFound
 	}
 	st, err := fs.Stat(fc.root, name)
+	if err == nil && !st.IsDir() && strings.HasSuffix(dec, "/") {
+		// A file named as a directory, like open(2)'s ENOTDIR.
+		return entryNotFound
+	}
 	if err == nil && st.IsDir() {
 		name = path.Join(name, "index.html")
 		st, err = fs.Stat(fc.root, name)
