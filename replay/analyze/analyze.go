@@ -173,6 +173,8 @@ type Analyzer struct {
 	// analysis follows the frame timestamps itself (never backwards).
 	clk clock.Clock
 	now clock.Time
+	// buffered is the capacity of all stream buffers (see appendBuf).
+	buffered int
 	// scratch and scratchQuoted hold IPv4 packets whose total length had
 	// to be fixed up (see ipv4Lenient).
 	scratch, scratchQuoted []byte

@@ -139,6 +139,19 @@ func TestDNSOverUDP(t *testing.T) {
 	assert.Equal(t, 2, x.Answers)
 	assert.Equal(t, dns.RcodeSuccess.String(), x.Rcode)
 	assert.Equal(t, -1, res.Flows.DNS[1].ResponseFrame)
+
+	// On a timeline, the response time is measured.
+	raw := pcapOf(t,
+		udpFrame(t, ipA, ipB, 33000, 53, dnsMsg(t, 0x1234, false, "example.com.", 0)),
+		udpFrame(t, ipA, ipB, 33001, 53, dnsMsg(t, 0x9999, false, "lost.example.", 0)),
+		udpFrame(t, ipB, ipA, 53, 33000, dnsMsg(t, 0x1234, true, "example.com.", 2)))
+	r, err := input.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	res, err = Run(r)
+	require.NoError(t, err)
+	require.Len(t, res.Flows.DNS, 2)
+	assert.Equal(t, int64(2000), res.Flows.DNS[0].RTTMicros, "pcapOf stamps frames 1 ms apart")
+	assert.Zero(t, res.Flows.DNS[1].RTTMicros)
 }
 
 // TestDNSOverTCPSplit sends a length-prefixed DNS message over TCP in two
@@ -324,6 +337,27 @@ func TestHTTPMessages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamBufferBudget opens many connections that each leave an HTTP
+// header unfinished: the buffers together stay under maxBuffered.
+func TestStreamBufferBudget(t *testing.T) {
+	partial := append([]byte("GET /"), bytes.Repeat([]byte("a"), 60000)...)
+	a := New()
+	n := maxBuffered/len(partial) + 20
+	for i := range n {
+		b := segment(t, ipA, ipB, uint16(1024+i), 80, 1, 1, psh, partial)
+		f := input.Frame{Index: i, LinkType: input.LinkEthernet, Data: b, CapLen: len(b), OrigLen: len(b)}
+		require.NoError(t, input.Normalise(&f))
+		a.Frame(&f, nil)
+		require.LessOrEqual(t, a.buffered, maxBuffered)
+	}
+	assert.Greater(t, a.buffered, maxBuffered/2)
+	// A complete request in one segment needs no buffer and still counts.
+	b := segment(t, ipB, ipA, 2000, 80, 1, 1, psh, []byte("GET / HTTP/1.1\r\n\r\n"))
+	f := input.Frame{Index: n, LinkType: input.LinkEthernet, Data: b, CapLen: len(b), OrigLen: len(b)}
+	require.NoError(t, input.Normalise(&f))
+	assert.True(t, a.Frame(&f, nil).Has("http"))
 }
 
 func TestHTTPOnOtherPortAndRetransmission(t *testing.T) {

@@ -72,6 +72,9 @@ var (
 	chunked          = []byte("chunked")
 )
 
+// maxChunkLine bounds a chunk-size or trailer line (RFC 9112 section 7.1).
+const maxChunkLine = 1024
+
 // httpStream feeds in-order bytes of one direction to the HTTP message
 // parser and reports whether an HTTP message was completed.
 func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
@@ -86,16 +89,27 @@ func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 			s.state = httpHeader
 			s.buf = s.buf[:0]
 		case httpHeader:
+			if len(s.buf) == 0 {
+				// Fast path: the whole header block is in this segment.
+				if i := bytes.Index(b, crlfcrlf); i >= 0 {
+					s.startBody(b[:i+4])
+					b = b[i+4:]
+					if s.state == httpIdle {
+						found = true
+					}
+					continue
+				}
+			}
 			old := len(s.buf)
 			// Search from 3 bytes back so a CRLFCRLF split over segments
 			// is found.
 			from := max(0, old-3)
-			s.buf = append(s.buf, b...)
+			if len(s.buf)+len(b) > maxStreamBuffer || !a.appendBuf(s, b) {
+				a.dropBuf(s)
+				return found
+			}
 			i := bytes.Index(s.buf[from:], crlfcrlf)
 			if i < 0 {
-				if len(s.buf) > maxStreamBuffer {
-					s.reset()
-				}
 				return found
 			}
 			end := from + i + 4
@@ -116,12 +130,17 @@ func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 		case httpChunkSize, httpTrailer:
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
-				if len(s.line) < 1024 {
-					s.line = append(s.line, b...)
-				}
+				i = len(b)
+			}
+			if len(s.line)+i > maxChunkLine {
+				// No chunk-size or trailer line is this long.
+				s.reset()
 				return found
 			}
 			s.line = append(s.line, b[:i]...)
+			if i == len(b) {
+				return found
+			}
 			b = b[i+1:]
 			line := bytes.TrimSpace(s.line)
 			s.line = s.line[:0]

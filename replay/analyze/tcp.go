@@ -242,8 +242,31 @@ func connState(p *TCPConn) string {
 }
 
 // maxStreamBuffer bounds the bytes buffered per direction while a DNS
-// message or HTTP header is incomplete.
-const maxStreamBuffer = 1<<16 + 2
+// message or HTTP header is incomplete, and maxBuffered the bytes buffered
+// by all streams together.
+const (
+	maxStreamBuffer = 1<<16 + 2
+	maxBuffered     = 32 << 20
+)
+
+// appendBuf appends b to the stream's buffer unless that would take the
+// analysis past maxBuffered.
+func (a *Analyzer) appendBuf(s *appStream, b []byte) bool {
+	old := cap(s.buf)
+	if len(s.buf)+len(b) > old && a.buffered-old+len(s.buf)+len(b) > maxBuffered {
+		return false
+	}
+	s.buf = append(s.buf, b...)
+	a.buffered += cap(s.buf) - old
+	return true
+}
+
+// dropBuf gives up on the message being assembled and releases its buffer.
+func (a *Analyzer) dropBuf(s *appStream) {
+	a.buffered -= cap(s.buf)
+	s.reset()
+	s.buf = nil
+}
 
 // dnsStream reassembles DNS messages over TCP, each preceded by a two-byte
 // length (RFC 1035 section 4.2.2), and counts DNS in the frame that
@@ -259,7 +282,10 @@ func (a *Analyzer) dnsStream(fr *frame, ep endpoints, s *appStream, b []byte, sp
 				need = 2 + int(binary.BigEndian.Uint16(s.buf)) - len(s.buf)
 			}
 			n := min(need, len(b))
-			s.buf = append(s.buf, b[:n]...)
+			if !a.appendBuf(s, b[:n]) {
+				a.dropBuf(s)
+				return
+			}
 			b = b[n:]
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -80,6 +81,10 @@ type DNSExchange struct {
 	ResponseFrame int    `json:"response_frame"` // -1 when no response was captured
 	Rcode         string `json:"rcode,omitempty"`
 	Answers       int    `json:"answers"`
+	// RTTMicros is the time from query to response on the capture's
+	// timeline, in microseconds (0 unless both were captured).
+	RTTMicros int64 `json:"rtt_us,omitempty"`
+	queryAt   clock.Time
 }
 
 type dnsKey struct {
@@ -142,8 +147,12 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 		x.ResponseFrame = fr.in.Index
 		x.Rcode = m.Rcode.String()
 		x.Answers = len(m.Answer)
+		if x.QueryFrame >= 0 {
+			x.RTTMicros = a.now.Sub(x.queryAt).Microseconds()
+		}
 	} else {
 		x.QueryFrame = fr.in.Index
+		x.queryAt = a.now
 	}
 }
 
