@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,10 +90,14 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 		}
 	}
 	if len(res.Flows.DNS) > 0 {
-		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS")
+		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS\tRTT")
 		for _, d := range res.Flows.DNS {
-			fmt.Fprintf(tw, "%s -> %s (%s)\t%d\t%s %s\t%s\t%s\t%s\t%d\n", d.Client, d.Server, d.Transport,
-				d.ID, d.Name, d.Type, frameRef(d.QueryFrame), frameRef(d.ResponseFrame), d.Rcode, d.Answers)
+			rtt := "-"
+			if d.QueryFrame >= 0 && d.ResponseFrame >= 0 {
+				rtt = (time.Duration(d.RTTMicros) * time.Microsecond).String()
+			}
+			fmt.Fprintf(tw, "%s -> %s (%s)\t%d\t%s %s\t%s\t%s\t%s\t%d\t%s\n", d.Client, d.Server, d.Transport,
+				d.ID, d.Name, d.Type, frameRef(d.QueryFrame), frameRef(d.ResponseFrame), d.Rcode, d.Answers, rtt)
 		}
 	}
 	if len(res.Flows.DHCP) > 0 {
