@@ -261,6 +261,7 @@ func (p *dniPeer) settleAndFlush() {
 	}
 }
 
+// dniFull converts ap to a gVisor address on the peer's NIC.
 func dniFull(ap netip.AddrPort) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: dniNIC, Addr: tcpip.AddrFrom4(ap.Addr().As4()), Port: ap.Port()}
 }
@@ -368,11 +369,9 @@ func (dw *dniWorld) exchange(t *testing.T, network string, server netip.AddrPort
 		return got != nil
 	})
 	if got == nil {
-		// The gVisor side is still blocked: give it its wall deadline.
+		// The gVisor side is still blocked: its wall deadline ends it.
 		r := <-res
-		got = &r
-		require.NotNil(t, got)
-		t.Fatalf("no answer within %v of simulated time (gVisor side: %v)", limit, got.err)
+		t.Fatalf("no answer within %v of simulated time (gVisor side: %v)", limit, r.err)
 	}
 	return got.msg, got.err
 }
