@@ -119,6 +119,7 @@ type Client struct {
 	bodyLeft  int64 // -1: until close
 	chunk     chunkDecoder
 	h         hash.Hash
+	sum       [sha256.Size]byte
 	bodyLen   int64
 	keepAlive bool
 	noBody    bool
@@ -226,6 +227,16 @@ func (c *Client) Start(env *app.Env) error {
 	})
 	return nil
 }
+
+// Done reports that the client has finished: every request completed or
+// an error ended it.
+func (c *Client) Done() bool { return c.done }
+
+// Err returns the error that ended the client, if any.
+func (c *Client) Err() error { return c.err }
+
+// Completed returns the number of complete responses so far.
+func (c *Client) Completed() int { return c.n }
 
 // Result returns what the client got so far.
 func (c *Client) Result() any {
@@ -520,7 +531,8 @@ func (c *Client) take(data []byte) bool {
 func (c *Client) complete() {
 	now := c.env.Clock.Now()
 	rec := record{status: c.resp.Status, length: c.bodyLen, dur: now.Sub(c.reqStart)}
-	c.h.Sum(rec.sum[:0])
+	c.h.Sum(c.sum[:0])
+	rec.sum = c.sum
 	c.lastRec = rec
 	if len(c.records) < maxRecorded {
 		c.records = append(c.records, rec)

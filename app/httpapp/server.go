@@ -268,6 +268,8 @@ type serverConn struct {
 	// The pending response: out (head and small bodies), then body, then
 	// fileLeft bytes of file.
 	out       []byte
+	obuf      []byte // backing array of out, reused
+	fbuf      []byte // file read buffer
 	body      []byte
 	file      fs.File
 	fileLeft  int64
@@ -333,7 +335,7 @@ func (sc *serverConn) release() {
 		sc.s.bufs = append(sc.s.bufs, sc.in[:cap(sc.in)])
 		sc.in = nil
 	}
-	sc.out, sc.body, sc.ent = nil, nil, nil
+	sc.out, sc.obuf, sc.fbuf, sc.body, sc.ent = nil, nil, nil, nil, nil
 	sc.s.active--
 }
 
@@ -554,7 +556,7 @@ func (sc *serverConn) setResponse(code int, e *entry) {
 		body = errorBodies[code]
 		size = int64(len(body))
 	}
-	o := sc.out[:0]
+	o := sc.obuf[:0]
 	// RFC 9110 section 6.2: answer with our highest version of major 1.
 	o = append(o, "HTTP/1.1 "...)
 	o = strconv.AppendInt(o, int64(code), 10)
@@ -588,7 +590,7 @@ func (sc *serverConn) setResponse(code int, e *entry) {
 			sc.fileLeft = e.size
 		}
 	}
-	sc.out = o
+	sc.obuf, sc.out = o, o
 }
 
 // send hands the pending response to TCP and reports whether it is all
@@ -654,19 +656,16 @@ func (sc *serverConn) sendFile() bool {
 		if free == 0 {
 			return false
 		}
-		chunk := sc.out[:0]
-		want := min(int64(free), sc.fileLeft, fileChunk)
-		if int64(cap(chunk)) < want {
-			chunk = make([]byte, 0, fileChunk)
+		if sc.fbuf == nil {
+			sc.fbuf = make([]byte, fileChunk)
 		}
-		chunk = chunk[:want]
+		chunk := sc.fbuf[:min(int64(free), sc.fileLeft, fileChunk)]
 		n, err := io.ReadFull(sc.file, chunk)
 		if err != nil {
 			// The file shrank below its Content-Length.
 			sc.abort()
 			return false
 		}
-		sc.out = chunk[:0]
 		data := chunk[:n]
 		if !sc.write(&data) {
 			// Writable promised the room; anything left is an error.
