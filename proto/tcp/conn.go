@@ -113,6 +113,7 @@ type ConnStats struct {
 	RetransmittedBytes uint64         `json:"retransmitted_bytes"`
 	TimeoutRetransmits uint64         `json:"timeouts"`
 	FastRetransmits    uint64         `json:"fast_retransmits"`
+	LostRetransmits    uint64         `json:"lost_retransmits"`
 	SACKedBytes        uint64         `json:"sacked_bytes"`
 	OOOSegments        uint64         `json:"out_of_order_segments"`
 	SRTT               time.Duration  `json:"srtt_ns"`
@@ -191,6 +192,8 @@ type Conn struct {
 	inRecovery bool
 	recover    seqnum
 	highRxt    seqnum
+	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
+	rtxMarkSet bool
 	sb         []seqRange
 
 	stats ConnStats
@@ -894,6 +897,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	}
 	if c.sackOK && o.NumSACK > 0 {
 		c.updateScoreboard(o)
+		c.detectLostRetransmit()
 	}
 	wnd := uint32(h.Window()) << c.sndShift
 	wndChanged := false
@@ -1024,10 +1028,20 @@ func (c *Conn) dupAck() {
 		}
 		return
 	}
-	lost := c.dupAcks >= 3 || (c.sackOK && c.isLost(c.sndUna))
+	sackLost := c.sackOK && c.isLost(c.sndUna)
+	thresh := 3
+	// RFC 5827 (early retransmit): with fewer than four segments out and
+	// nothing new to send, the threshold is one less than the segments
+	// outstanding.
+	if oseg := (c.sndMax.diff(c.sndUna) + c.mss - 1) / c.mss; oseg < 4 && oseg >= 2 &&
+		c.bufStart.add(c.sndBuf.n).diff(c.sndMax) <= 0 {
+		thresh = oseg - 1
+	}
+	lost := c.dupAcks >= thresh || sackLost
 	// RFC 6582 section 3.2 step 1: no new recovery for losses from before
-	// the last one (or a timeout).
-	if !lost || c.sndUna.lt(c.recover) {
+	// the last one (or a timeout), unless the SACK scoreboard proves a
+	// loss (RFC 6675 IsLost).
+	if !lost || (c.sndUna.lt(c.recover) && !sackLost) {
 		return
 	}
 	c.enterRecovery()
@@ -1045,6 +1059,7 @@ func (c *Conn) enterRecovery() {
 	}
 	c.retransmit(c.sndUna, n)
 	c.highRxt = c.sndUna.add(n)
+	c.rtxMark, c.rtxMarkSet = c.sndMax, true
 	if !c.sackOK {
 		c.ccs.Cwnd = c.ccs.Ssthresh + 3*c.mss
 	}
@@ -1090,8 +1105,10 @@ func (c *Conn) onRTX(now clock.Time) {
 	c.inRecovery = false
 	c.dupAcks = 0
 	c.recover = c.sndMax
-	// RFC 2018 section 8: after a timeout SACK information is discarded.
-	c.sb = c.sb[:0]
+	// Unlike RFC 2018 section 8's advice, and like Linux, the SACK
+	// scoreboard survives the timeout: the go-back-N resend skips ranges
+	// the receiver holds (this stack's receiver never reneges, and neither
+	// do the peers it is tested against).
 	c.sndNxt = c.sndUna
 	c.armRTO()
 	c.output()

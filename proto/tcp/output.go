@@ -186,6 +186,7 @@ func (c *Conn) output() {
 					break
 				}
 				c.highRxt = seq.add(sent)
+				c.rtxMark, c.rtxMarkSet = c.sndMax, true
 				continue
 			}
 			if !c.sendNew(dataEnd, avail) {
@@ -193,7 +194,16 @@ func (c *Conn) output() {
 			}
 			continue
 		}
-		if !c.sendNew(dataEnd, c.ccs.Cwnd-c.sndNxt.diff(c.sndUna)) {
+		if c.sndNxt.lt(c.sndMax) && len(c.sb) > 0 {
+			c.skipSACKed()
+		}
+		cw := c.ccs.Cwnd - c.sndNxt.diff(c.sndUna) + c.sackedBelow(c.sndNxt)
+		if !c.inRecovery && c.dupAcks > 0 && c.dupAcks < 3 && c.sndNxt == c.sndMax {
+			// RFC 3042 limited transmit: one new segment per early
+			// duplicate ACK keeps the ACK clock running.
+			cw = max(cw, c.ccs.Cwnd+c.dupAcks*c.mss-c.sndNxt.diff(c.sndUna))
+		}
+		if !c.sendNew(dataEnd, cw) {
 			break
 		}
 	}
@@ -219,8 +229,17 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		}
 		return false
 	}
-	fin := c.finQueued && n == avail
 	retx := c.sndNxt.lt(c.sndMax)
+	if retx {
+		// Resending after a timeout: stop at the next SACKed range.
+		for _, r := range c.sb {
+			if r.start.gt(c.sndNxt) {
+				n = min(n, r.start.diff(c.sndNxt))
+				break
+			}
+		}
+	}
+	fin := c.finQueued && n == avail
 	if n < c.mss && !fin && !retx {
 		if n == avail {
 			// Nagle (RFC 1122 section 4.2.3.4): hold a short segment while
@@ -281,6 +300,27 @@ func (c *Conn) updateScoreboard(o *Options) {
 
 const maxScoreboard = 32
 
+// detectLostRetransmit restarts hole retransmission during SACK recovery
+// when data first sent after the latest retransmission is SACKed while
+// holes below HighRxt remain: those retransmissions were lost too (the
+// lost-retransmission detection Linux does; RFC 6675 leaves it to the
+// timer).
+func (c *Conn) detectLostRetransmit() {
+	if !c.inRecovery || !c.rtxMarkSet {
+		return
+	}
+	for _, r := range c.sb {
+		if r.end.gt(c.rtxMark) {
+			c.rtxMarkSet = false
+			if c.highRxt.gt(c.sndUna) {
+				c.highRxt = c.sndUna
+				c.stats.LostRetransmits++
+			}
+			return
+		}
+	}
+}
+
 // pruneScoreboard drops SACK information below SND.UNA.
 func (c *Conn) pruneScoreboard() {
 	i := 0
@@ -293,6 +333,28 @@ func (c *Conn) pruneScoreboard() {
 	if len(c.sb) > 0 && c.sb[0].start.lt(c.sndUna) {
 		c.sb[0].start = c.sndUna
 	}
+}
+
+// skipSACKed moves SND.NXT past a SACKed range it points into, during the
+// go-back-N resend after a timeout.
+func (c *Conn) skipSACKed() {
+	for _, r := range c.sb {
+		if c.sndNxt.geq(r.start) && c.sndNxt.lt(r.end) {
+			c.sndNxt = r.end
+		}
+	}
+}
+
+// sackedBelow returns the SACKed bytes below seq.
+func (c *Conn) sackedBelow(seq seqnum) int {
+	n := 0
+	for _, r := range c.sb {
+		if r.start.geq(seq) {
+			break
+		}
+		n += seqMin(r.end, seq).diff(r.start)
+	}
+	return n
 }
 
 func (c *Conn) sackedBytes() int {

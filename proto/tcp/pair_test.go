@@ -174,9 +174,9 @@ func TestTransferClean(t *testing.T) {
 
 func TestTransferLossy(t *testing.T) {
 	for _, tc := range []struct {
-		name                string
+		name               string
 		loss, dup, reorder float64
-		cfg                 Config
+		cfg                Config
 	}{
 		{"loss5-sack-cubic", 0.05, 0, 0, Config{}},
 		{"loss5-newreno-nosack", 0.05, 0, 0, Config{CongestionControl: "newreno", DisableSACK: true}},
