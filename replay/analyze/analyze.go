@@ -7,23 +7,36 @@
 // chain lives here.
 //
 // Counts follow tshark's convention: a protocol counts once for each frame
-// in which it is present, as `tshark -r FILE -Y PROTO` would count. To come
-// close to tshark the analysis reassembles IPv4 (and IPv6) fragments, so the
-// transport and application protocols of a fragmented datagram count in the
-// frame that completes it, and follows TCP streams on the DNS port and on
-// HTTP ports, so a DNS message over TCP or an HTTP message counts in the
-// frame that completes it. Known differences from tshark:
-//   - HTTP: tshark also counts "continuation" segments that belong to no
-//     message it could reassemble; this package counts them only on
-//     well-known HTTP ports and only for in-order data. Bodies delimited by
-//     the connection close are not counted at the close.
-//   - IPv6 is decoded only as far as needed to find UDP, TCP and DNS; it has
-//     no count of its own.
-//   - tshark's heuristic dissectors (DNS or HTTP on unusual ports) are not
-//     imitated beyond "payload starts with an HTTP request or status line".
+// in which it is present, as `tshark -r FILE -Y PROTO` would count, and a
+// protocol whose header is malformed still counts (the frame is also listed
+// as rejected). To come close to tshark the analysis:
+//   - reassembles IPv4 (and IPv6) fragments, so the transport and
+//     application protocols of a fragmented datagram count in the frame that
+//     completes it;
+//   - follows TCP streams in sequence order, so a DNS message over TCP and
+//     an HTTP/1.x message (header, then a Content-Length or chunked body)
+//     count in the frame that completes them;
+//   - decodes the captured bytes of frames cut by the snapshot length or
+//     sent with TCP segmentation offload (IPv4 total length 0), without
+//     reassembly;
+//   - counts the IP header and transport header quoted in ICMP errors;
+//   - stops at a malformed IPv4 option, as tshark does.
 //
-// Protocols quoted inside ICMP errors (the IP header and the first bytes of
-// the transport header) count too, as in tshark.
+// Known differences from tshark (tests/replay_counts_test.go keeps the
+// exact list for the shared captures):
+//   - tshark sometimes dissects a retransmitted segment again and counts
+//     HTTP in it; retransmitted bytes are never fed to a stream twice here.
+//   - HTTP bodies delimited by the connection close count at the header;
+//     segments outside any message ("continuation") do not count.
+//   - Tunnels (L2TP, GRE, IP-in-IP) are not followed.
+//   - IPv6 is walked only far enough to find UDP, TCP and DNS; it has no
+//     count of its own.
+//   - tshark's heuristic dissectors are imitated only for HTTP ("payload
+//     starts with a request or status line" on any port); DNS is port 53,
+//     DHCP ports 67 and 68.
+//
+// TCP retransmissions are segments whose sequence space was all sent
+// before, close to (not the same as) tshark's tcp.analysis flags.
 package analyze
 
 import (
