@@ -117,6 +117,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 		qtype   uint16
 		edns    uint16 // 0: no OPT record
 		ednsVer uint8
+		cookie  bool // send an RFC 7873 client cookie option
 		rcode   int
 		aa, tc  bool
 		answer  []string
@@ -169,6 +170,8 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 			check: func(t *testing.T, r *mdns.Msg) {
 				assert.Greater(t, r.Len(), 1500, "the answer needed IP fragmentation")
 			}},
+		{name: "EDNS-cookie-option-ignored", network: "udp", qname: "www.example.com.", qtype: mdns.TypeA, edns: 1232, cookie: true, aa: true,
+			answer: []string{"www.example.com. 300 IN A 192.0.2.80"}},
 		{name: "EDNS-version-1/BADVERS", network: "udp", qname: "www.example.com.", qtype: mdns.TypeA, edns: 1232, ednsVer: 1,
 			rcode: mdns.RcodeBadVers},
 		{name: "NXDOMAIN/TCP", network: "tcp", qname: "nope.example.com.", qtype: mdns.TypeTXT,
@@ -180,7 +183,11 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 			q.SetQuestion(tc.qname, tc.qtype)
 			if tc.edns > 0 {
 				q.SetEdns0(tc.edns, false)
-				q.IsEdns0().SetVersion(tc.ednsVer)
+				opt := q.IsEdns0()
+				opt.SetVersion(tc.ednsVer)
+				if tc.cookie {
+					opt.Option = append(opt.Option, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: "0102030405060708"})
+				}
 			}
 			r, err := dw.exchange(t, tc.network, server, q, time.Minute)
 			require.NoError(t, err)
