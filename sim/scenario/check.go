@@ -177,6 +177,9 @@ func (d *decoder) checkChanges(s *Scenario, p *parsed, links map[string]int) {
 			continue
 		}
 		for dir, patch := range [2]ImpairPatch{e.SetAtoB, e.SetBtoA} {
+			if patch.IsZero() {
+				continue
+			}
 			cur[li][dir] = patch.Apply(cur[li][dir])
 			if im := cur[li][dir]; im.Queue != (Queue{}) && im.Rate == 0 {
 				o := p.events[i]
