@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/checksum"
+	"github.com/simnet-go/simnet/proto/dhcp"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/icmp"
 	"github.com/simnet-go/simnet/proto/ipv4"
@@ -29,6 +32,7 @@ import (
 // stops comparing anything.
 type diffStats struct {
 	ether, vlan, arp, ipv4, tcp, udp, icmp int
+	dns, dhcp                              int
 	ipSum, tcpSum, udpSum, icmpSum         int
 }
 
@@ -81,8 +85,8 @@ func TestReplayDiffGopacket(t *testing.T) {
 		}
 		require.NoError(t, r.Close())
 	}
-	t.Logf("compared: ether %d, vlan %d, arp %d, ipv4 %d (checksum %d), tcp %d (checksum %d), udp %d (checksum %d), icmp %d (checksum %d)",
-		st.ether, st.vlan, st.arp, st.ipv4, st.ipSum, st.tcp, st.tcpSum, st.udp, st.udpSum, st.icmp, st.icmpSum)
+	t.Logf("compared: ether %d, vlan %d, arp %d, ipv4 %d (checksum %d), tcp %d (checksum %d), udp %d (checksum %d), icmp %d (checksum %d), dns %d, dhcp %d",
+		st.ether, st.vlan, st.arp, st.ipv4, st.ipSum, st.tcp, st.tcpSum, st.udp, st.udpSum, st.icmp, st.icmpSum, st.dns, st.dhcp)
 	assert.Greater(t, st.ether, 1000)
 	assert.Greater(t, st.vlan, 10)
 	assert.Greater(t, st.arp, 500)
@@ -91,6 +95,8 @@ func TestReplayDiffGopacket(t *testing.T) {
 	assert.Greater(t, st.udp, 500)
 	assert.Greater(t, st.icmp, 20)
 	assert.Greater(t, st.tcpSum, 1000)
+	assert.Greater(t, st.dns, 300)
+	assert.Greater(t, st.dhcp, 30)
 	sort.Slice(dis, func(i, j int) bool {
 		if dis[i].file != dis[j].file {
 			return dis[i].file < dis[j].file
@@ -270,6 +276,16 @@ func diffIPv4(t *testing.T, where string, b []byte, snapped bool, st *diffStats)
 			st.udpSum++
 			assert.Equal(t, gs.Valid, uh.VerifyChecksum(h.Src(), h.Dst()), where)
 		}
+		switch {
+		case uh.SrcPort() == 53 || uh.DstPort() == 53:
+			if d := diffDNS(t, where, p, uh.Payload(), st); d != "" {
+				return []string{d}
+			}
+		case uh.SrcPort() == 67 || uh.DstPort() == 67 || uh.SrcPort() == 68 || uh.DstPort() == 68:
+			if d := diffDHCP(t, where, p, uh.Payload(), st); d != "" {
+				return []string{d}
+			}
+		}
 	case ipv4.ProtoICMP:
 		gi, ok := decoded(p, layers.LayerTypeICMPv4).(*layers.ICMPv4)
 		m, err := icmp.ParseUnchecked(payload)
@@ -311,6 +327,80 @@ func decoded(p gopacket.Packet, lt gopacket.LayerType) gopacket.Layer {
 		return l
 	}
 	return nil
+}
+
+// diffDNS compares a DNS message decoded by proto/dns and by gopacket.
+func diffDNS(t *testing.T, where string, p gopacket.Packet, b []byte, st *diffStats) string {
+	gd, gok := decoded(p, layers.LayerTypeDNS).(*layers.DNS)
+	var m dns.Msg
+	err := m.Unpack(b)
+	switch {
+	case gok && err != nil:
+		return "dns: " + unwrapAll(err).Error()
+	case !gok && err == nil:
+		return "dns: gopacket"
+	case !gok:
+		return ""
+	}
+	st.dns++
+	assert.Equal(t, gd.ID, m.ID, where)
+	assert.Equal(t, gd.QR, m.Response, where)
+	assert.Equal(t, uint8(gd.OpCode), uint8(m.Opcode), where)
+	assert.Equal(t, gd.AA, m.Authoritative, where)
+	assert.Equal(t, gd.TC, m.Truncated, where)
+	assert.Equal(t, gd.RD, m.RecursionDesired, where)
+	assert.Equal(t, gd.RA, m.RecursionAvailable, where)
+	assert.Equal(t, uint8(gd.ResponseCode)&0xf, uint8(m.Rcode)&0xf, where)
+	assert.Len(t, m.Question, len(gd.Questions), where)
+	assert.Len(t, m.Answer, len(gd.Answers), where)
+	assert.Len(t, m.Authority, len(gd.Authorities), where)
+	assert.Len(t, m.Additional, len(gd.Additionals), where)
+	for i := range min(len(m.Question), len(gd.Questions)) {
+		q, gq := m.Question[i], gd.Questions[i]
+		assert.Equal(t, uint16(gq.Type), uint16(q.Type), where)
+		assert.Equal(t, uint16(gq.Class), uint16(q.Class), where)
+		if !strings.ContainsAny(string(gq.Name), "\\ ") {
+			assert.Equal(t, strings.ToLower(string(gq.Name)), strings.ToLower(strings.TrimSuffix(q.Name, ".")), where)
+		}
+	}
+	for i := range min(len(m.Answer), len(gd.Answers)) {
+		assert.Equal(t, uint16(gd.Answers[i].Type), uint16(m.Answer[i].Type), where)
+		assert.Equal(t, gd.Answers[i].TTL, m.Answer[i].TTL, where)
+	}
+	return ""
+}
+
+// diffDHCP compares a DHCP message decoded by proto/dhcp and by gopacket.
+func diffDHCP(t *testing.T, where string, p gopacket.Packet, b []byte, st *diffStats) string {
+	gd, gok := decoded(p, layers.LayerTypeDHCPv4).(*layers.DHCPv4)
+	var m dhcp.Message
+	err := m.Unmarshal(b)
+	switch {
+	case gok && err != nil:
+		return "dhcp: " + unwrapAll(err).Error()
+	case !gok && err == nil:
+		return "dhcp: gopacket"
+	case !gok:
+		return ""
+	}
+	st.dhcp++
+	assert.Equal(t, uint8(gd.Operation), uint8(m.Op), where)
+	assert.Equal(t, gd.Xid, m.Xid, where)
+	assert.Equal(t, uint8(gd.HardwareType), m.HType, where)
+	assert.Equal(t, gd.HardwareLen, m.HLen, where)
+	assert.Equal(t, gd.ClientIP.String(), m.CIAddr.String(), where)
+	assert.Equal(t, gd.YourClientIP.String(), m.YIAddr.String(), where)
+	assert.Equal(t, gd.NextServerIP.String(), m.SIAddr.String(), where)
+	assert.Equal(t, gd.RelayAgentIP.String(), m.GIAddr.String(), where)
+	assert.Equal(t, []byte(gd.ClientHWAddr), m.HWAddr(), where)
+	var gtype uint8
+	for _, o := range gd.Options {
+		if o.Type == layers.DHCPOptMessageType && len(o.Data) == 1 {
+			gtype = o.Data[0]
+		}
+	}
+	assert.Equal(t, gtype, uint8(m.Type()), where)
+	return ""
 }
 
 // unwrapAll returns the innermost wrapped error (the package sentinel).
