@@ -58,7 +58,10 @@ type ClientConfig struct {
 
 // ResponseResult is one response the client received.
 type ResponseResult struct {
-	Status     int     `json:"status"`
+	Status int `json:"status"`
+	// Framing is how the body was delimited: "length" (Content-Length),
+	// "chunked", "close" (read until the server closed) or "none".
+	Framing    string  `json:"framing"`
 	BodyLength int64   `json:"body_length"`
 	BodySHA256 string  `json:"body_sha256"`
 	DurationMs float64 `json:"duration_ms"`
@@ -88,10 +91,11 @@ type ClientResult struct {
 }
 
 type record struct {
-	status int
-	length int64
-	sum    [sha256.Size]byte
-	dur    time.Duration
+	status  int
+	framing string
+	length  int64
+	sum     [sha256.Size]byte
+	dur     time.Duration
 }
 
 // Client is an HTTP/1.1 GET client app.
@@ -122,7 +126,7 @@ type Client struct {
 	sum       [sha256.Size]byte
 	bodyLen   int64
 	keepAlive bool
-	noBody    bool
+	framing   string
 
 	timer    clock.Timer
 	waiting  bool // the timer is the interval pause, not the timeout
@@ -262,7 +266,7 @@ func (c *Client) Result() any {
 }
 
 func (rec record) result() ResponseResult {
-	return ResponseResult{Status: rec.status, BodyLength: rec.length, BodySHA256: hex.EncodeToString(rec.sum[:]), DurationMs: ms(rec.dur)}
+	return ResponseResult{Status: rec.status, Framing: rec.framing, BodyLength: rec.length, BodySHA256: hex.EncodeToString(rec.sum[:]), DurationMs: ms(rec.dur)}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -461,12 +465,14 @@ func (c *Client) process() bool {
 			c.chunk.reset()
 			switch {
 			case !c.resp.HasBody("GET"):
-				c.bodyLeft = 0
+				c.bodyLeft, c.framing = 0, "none"
 			case c.resp.Chunked:
+				c.framing = "chunked"
 			case c.resp.ContentLength >= 0:
-				c.bodyLeft = c.resp.ContentLength
+				c.bodyLeft, c.framing = c.resp.ContentLength, "length"
 			default:
-				c.bodyLeft = -1 // until the server closes (RFC 9112 section 6.3 item 8)
+				// Until the server closes (RFC 9112 section 6.3 item 8).
+				c.bodyLeft, c.framing = -1, "close"
 				c.keepAlive = false
 			}
 			if c.resp.ContentLength > c.cfg.MaxBody {
@@ -530,7 +536,7 @@ func (c *Client) take(data []byte) bool {
 // complete records a response and moves to the next request.
 func (c *Client) complete() {
 	now := c.env.Clock.Now()
-	rec := record{status: c.resp.Status, length: c.bodyLen, dur: now.Sub(c.reqStart)}
+	rec := record{status: c.resp.Status, framing: c.framing, length: c.bodyLen, dur: now.Sub(c.reqStart)}
 	c.h.Sum(c.sum[:0])
 	rec.sum = c.sum
 	c.lastRec = rec
