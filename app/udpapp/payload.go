@@ -29,9 +29,22 @@ func Fill(b []byte, seq uint64) {
 	binary.BigEndian.PutUint32(b[8:12], uint32(len(b)))
 	x := mix(seq)
 	binary.BigEndian.PutUint32(b[12:16], magic^uint32(x>>32))
-	for i := HeaderLen; i < len(b); i++ {
-		b[i] = byte(x>>(8*(i&7))) ^ byte(i)
+	i := HeaderLen
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], patternWord(x, i))
 	}
+	for ; i < len(b); i++ {
+		b[i] = patternByte(x, i)
+	}
+}
+
+// patternByte is byte i of the pattern for mix x.
+func patternByte(x uint64, i int) byte { return byte(x>>(8*(i&7))) ^ byte(i) }
+
+// patternWord is bytes i..i+7 of the pattern (i a multiple of 8), little
+// endian: byte(i)+k never carries into the next byte for k < 8.
+func patternWord(x uint64, i int) uint64 {
+	return x ^ (uint64(byte(i))*0x0101010101010101 + 0x0706050403020100)
 }
 
 // Check returns the sequence number of datagram b and whether every byte of
@@ -45,8 +58,14 @@ func Check(b []byte) (seq uint64, ok bool) {
 	if binary.BigEndian.Uint32(b[8:12]) != uint32(len(b)) || binary.BigEndian.Uint32(b[12:16]) != magic^uint32(x>>32) {
 		return seq, false
 	}
-	for i := HeaderLen; i < len(b); i++ {
-		if b[i] != byte(x>>(8*(i&7)))^byte(i) {
+	i := HeaderLen
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != patternWord(x, i) {
+			return seq, false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != patternByte(x, i) {
 			return seq, false
 		}
 	}

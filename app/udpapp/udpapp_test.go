@@ -1,6 +1,7 @@
 package udpapp
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -32,6 +33,19 @@ func TestFillCheck(t *testing.T) {
 	Fill(a, 1)
 	Fill(b, 2)
 	assert.NotEqual(t, a[HeaderLen:], b[HeaderLen:], "pattern depends on the sequence number")
+}
+
+func TestPatternWordMatchesBytes(t *testing.T) {
+	x := mix(99)
+	for i := HeaderLen; i < 4096; i += 8 {
+		var want [8]byte
+		for k := range want {
+			want[k] = patternByte(x, i+k)
+		}
+		var got [8]byte
+		binary.LittleEndian.PutUint64(got[:], patternWord(x, i))
+		require.Equal(t, want, got, "offset %d", i)
+	}
 }
 
 func FuzzCheck(f *testing.F) {
