@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -54,7 +55,7 @@ func runReplay(stdout, stderr io.Writer, path string, asJSON bool) int {
 	res, err := analyze.RunFile(path)
 	var te *input.TruncatedError
 	if err != nil && !errors.As(err, &te) {
-		fmt.Fprintf(stderr, "simnet replay: %v\n", err)
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}
 	if asJSON {
@@ -69,10 +70,17 @@ func runReplay(stdout, stderr io.Writer, path string, asJSON bool) int {
 		return 1
 	}
 	if te != nil {
-		fmt.Fprintf(stderr, "simnet replay: %s: %v\n", path, te)
+		fmt.Fprintf(stderr, "simnet replay: %s: %s\n", oneLine(path), oneLine(te.Error()))
 		return 2
 	}
 	return 0
+}
+
+// oneLine escapes control characters (a hostile file name may hold a
+// newline) so that a message stays on one line.
+func oneLine(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // writeTable prints the analysis as readable tables.
