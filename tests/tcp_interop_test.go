@@ -221,8 +221,11 @@ func tcpTransferFromGVisor(t *testing.T, iw *tcpInteropWorld, size int) {
 
 func TestTCPGVisorInterop(t *testing.T) {
 	size := 20 << 20
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		size = 2 << 20 // -short shrinks every transfer to 2 MB
+	case tcpRaceEnabled:
+		size = 4 << 20 // so does the race detector, to 4 MB
 	}
 	const d = 5 * time.Millisecond
 	cases := []struct {

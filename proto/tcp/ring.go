@@ -9,7 +9,6 @@ type ring struct {
 	n    int
 }
 
-func (r *ring) cap() int  { return len(r.buf) }
 func (r *ring) free() int { return len(r.buf) - r.n }
 func (r *ring) reset()    { r.head, r.n = 0, 0 }
 func (r *ring) alloc(size int) {
