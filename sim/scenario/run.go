@@ -41,7 +41,6 @@ type runLink struct {
 	l       *sim.Link
 	swapped bool
 	cur     [2]Impair // current impairment, in the file's a_to_b, b_to_a order
-	mtu     int
 }
 
 // dir maps a direction of the file (0: a_to_b) to the world's.
@@ -120,7 +119,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	links := make([]*runLink, len(s.Links))
 	byName := map[string]*runLink{}
 	for i, l := range s.Links {
-		rl := &runLink{cur: [2]Impair{l.AtoB, l.BtoA}, mtu: l.MTU}
+		rl := &runLink{cur: [2]Impair{l.AtoB, l.BtoA}}
 		cfg := sim.LinkConfig{MTU: l.MTU, AtoB: l.AtoB.Config(0), BtoA: l.BtoA.Config(0)}
 		a, b := l.A, l.B
 		var err error
