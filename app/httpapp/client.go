@@ -141,6 +141,8 @@ type Client struct {
 	err      error
 }
 
+var _ app.App = (*Client)(nil)
+
 // NewClient returns an HTTP client app for cfg.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Count == 0 {

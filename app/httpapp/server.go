@@ -117,6 +117,8 @@ type Server struct {
 	date   dateCache
 }
 
+var _ app.App = (*Server)(nil)
+
 // NewServer returns an HTTP server app for cfg.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Port == 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -383,4 +384,31 @@ func TestClientDeterministic(t *testing.T) {
 		return b
 	}
 	assert.JSONEq(t, string(run()), string(run()))
+}
+
+func TestServerClientGoesAway(t *testing.T) {
+	n := newTestNet(t, impair.Config{Delay: time.Millisecond})
+	s := startServer(t, n, ServerConfig{Name: "web", Root: testFS})
+	// A reset in the middle of a streamed response.
+	raw := n.send(t, 80, []byte("GET /blob.bin HTTP/1.1\r\nHost: h\r\n\r\n"), false)
+	require.True(t, n.run(time.Minute, func() bool { return raw.got.Len() > 100000 }))
+	raw.conn.Abort()
+	require.True(t, n.run(time.Minute, func() bool { return s.active == 0 }), "the server released the connection")
+	// A body cut short by the client's FIN.
+	raw = n.send(t, 80, []byte("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nshort"), true)
+	require.True(t, n.run(time.Minute, func() bool { return raw.closed }))
+	assert.Error(t, raw.err, "reset: the request could not be completed")
+	assert.Empty(t, raw.got.Bytes())
+	assert.Equal(t, 0, s.active)
+	// A partial head followed by FIN.
+	raw = n.send(t, 80, []byte("GET / HTTP/1.1\r\nHo"), true)
+	require.True(t, n.run(time.Minute, func() bool { return raw.closed }))
+	rs := parseResponses(t, raw.got.Bytes())
+	require.Len(t, rs, 1)
+	assert.Equal(t, 400, rs[0].status)
+	require.True(t, n.run(time.Minute, func() bool { return s.active == 0 }))
+	s.Close()
+	raw = n.send(t, 80, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), false)
+	require.True(t, n.run(time.Minute, func() bool { return raw.closed }))
+	assert.ErrorIs(t, raw.err, tcp.ErrConnRefused, "closed server")
 }
