@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -309,9 +311,11 @@ type dniWorld struct {
 	peer *dniPeer
 }
 
-func newDNIWorld(t testing.TB, seed uint64, imp impair.Config) *dniWorld {
+// newDNIWorld builds the world; captureDir, when not empty, receives a
+// pcapng capture per host (simnet.pcapng, gvisor.pcapng).
+func newDNIWorld(t testing.TB, seed uint64, imp impair.Config, captureDir string) *dniWorld {
 	t.Helper()
-	w, err := sim.New(sim.Config{Seed: seed})
+	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: captureDir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 	l, err := w.Connect("wire", sim.Iface{Host: "simnet", Name: "eth0"}, sim.Iface{Host: "gvisor", Name: "eth0"},
@@ -478,4 +482,26 @@ func (s *dniMiekgServer) queries() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.log...)
+}
+
+// dniTsharkFilter selects frames Wireshark finds wrong: malformed, with an
+// expert error (PI_ERROR, 0x00800000) or with a bad IP, UDP or TCP
+// checksum.
+const dniTsharkFilter = "_ws.malformed || _ws.expert.severity >= 0x00800000 || ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0"
+
+// dniTshark runs tshark on a capture with checksum validation on and
+// returns its output lines.
+func dniTshark(t *testing.T, tshark, path string, args ...string) []string {
+	t.Helper()
+	prefs := []string{"-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}
+	cmd := exec.Command(tshark, append(prefs, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "tshark on %s: %s", path, stderr.String())
+	s := strings.TrimRight(string(out), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }

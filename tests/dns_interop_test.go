@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -89,8 +90,13 @@ const dniSOA = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com.
 // TestDNSInteropMiekgClient queries simnet's authoritative server (proto/dns
 // on a proto/stack host, UDP and TCP port 53) with a miekg/dns client whose
 // packets are carried by gVisor's netstack across a simulated link.
+//
+// The run is captured, and when tshark is installed the capture must decode
+// without a malformed frame or a bad checksum, with one DNS response per
+// case, in order (the fragmented answer and the TCP ones reassembled).
 func TestDNSInteropMiekgClient(t *testing.T) {
-	dw := newDNIWorld(t, 1, impair.Config{Delay: 5 * time.Millisecond})
+	dir := t.TempDir()
+	dw := newDNIWorld(t, 1, impair.Config{Delay: 5 * time.Millisecond}, dir)
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
 	us, err := dns.ServeUDP(dw.host, server, srv)
@@ -230,13 +236,43 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 	dw.run(10*time.Second, func() bool { return dw.tcp.NumConns() == 0 })
 	assert.Zero(t, dw.tcp.NumConns())
 	t.Logf("simnet host: %+v; link: %+v", dw.host.Stats(), dw.link.Stats())
+
+	require.NoError(t, dw.w.Close())
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Log("tshark is not installed (apt-get install tshark): capture not decoded")
+		return
+	}
+	capture := dw.w.CapturePath("simnet")
+	assert.Empty(t, dniTshark(t, tshark, capture, "-Y", dniTsharkFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"),
+		"frames Wireshark finds malformed or with bad checksums")
+	var want []string
+	for _, tc := range cases {
+		tcFlag := 0
+		if tc.tc {
+			tcFlag = 1
+		}
+		// The header carries the low four bits of the rcode (RFC 6891
+		// section 6.1.3).
+		want = append(want, fmt.Sprintf("%s %s %d %d %d", tc.network, tc.qname, tc.rcode&0xF, tcFlag, len(tc.answer)))
+	}
+	lines := dniTshark(t, tshark, capture, "-Y", "dns.flags.response == 1", "-T", "fields", "-E", "separator= ",
+		"-e", "ip.proto", "-e", "dns.qry.name", "-e", "dns.flags.rcode", "-e", "dns.flags.truncated", "-e", "dns.count.answers")
+	var got []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		require.Len(t, f, 5, "tshark line %q", l)
+		network := map[string]string{"6": "tcp", "17": "udp"}[f[0]]
+		got = append(got, strings.Join(append([]string{network, f[1] + "."}, f[2:]...), " "))
+	}
+	assert.Equal(t, want, got, "DNS responses as Wireshark decodes them")
 }
 
 // TestDNSInteropTruncationThenTCP follows one client the way a stub
 // resolver would: a UDP answer with TC set, then the same question over TCP
 // on the same gVisor stack.
 func TestDNSInteropTruncationThenTCP(t *testing.T) {
-	dw := newDNIWorld(t, 2, impair.Config{Delay: 5 * time.Millisecond})
+	dw := newDNIWorld(t, 2, impair.Config{Delay: 5 * time.Millisecond}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
 	_, err := dns.ServeUDP(dw.host, server, srv)
@@ -302,7 +338,7 @@ func dniAnswers(m *dns.Msg) []string {
 // TestDNSInteropStackResolver runs simnet's stub resolver (NewStackResolver
 // with its TCP fallback) against a miekg/dns server on gVisor's netstack.
 func TestDNSInteropStackResolver(t *testing.T) {
-	dw := newDNIWorld(t, 3, impair.Config{Delay: 5 * time.Millisecond})
+	dw := newDNIWorld(t, 3, impair.Config{Delay: 5 * time.Millisecond}, "")
 	ms := startDNIMiekgServer(t, dw.peer, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
 	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
@@ -368,7 +404,7 @@ func TestDNSInteropStackResolver(t *testing.T) {
 // every lookup still succeeds because the resolver retransmits over UDP and
 // TCP recovers the fallback queries.
 func TestDNSInteropResolverLoss(t *testing.T) {
-	dw := newDNIWorld(t, 5, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05})
+	dw := newDNIWorld(t, 5, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	ms := startDNIMiekgServer(t, dw.peer, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
 	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
@@ -400,7 +436,7 @@ func TestDNSInteropResolverLoss(t *testing.T) {
 // each direction: both TCP implementations recover and every 1.6 KB answer
 // arrives complete.
 func TestDNSInteropMiekgClientLossTCP(t *testing.T) {
-	dw := newDNIWorld(t, 7, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05})
+	dw := newDNIWorld(t, 7, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
 	_, err := dns.ServeTCP(dw.tcp, server, srv)
