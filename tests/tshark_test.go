@@ -41,6 +41,9 @@ var scnTsharkFilter = fmt.Sprintf("_ws.malformed || _ws.expert.severity >= %d ||
 // frames corrupted on a switch-to-switch link too, where no capture carries
 // the link's "corrupted" comment.
 func TestTsharkDecodesCaptures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decoding every capture with tshark takes a minute: skipped in -short mode")
+	}
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Skip("tshark is not installed (apt-get install tshark): skipping the capture decoding check")
