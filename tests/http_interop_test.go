@@ -72,7 +72,22 @@ type httpFetch struct {
 // TestHTTPInteropNetHTTPClient has net/http's client, dialling through
 // gVisor's gonet, fetch pages from simnet's server.
 func TestHTTPInteropNetHTTPClient(t *testing.T) {
-	hi := newHTTPInterop(t, impair.Config{Delay: 2 * time.Millisecond})
+	for _, l := range httpInteropLinks {
+		t.Run(l.name, func(t *testing.T) { netHTTPClientFetch(t, l.imp) })
+	}
+}
+
+// httpInteropLinks are the links the interop tests run over.
+var httpInteropLinks = []struct {
+	name string
+	imp  impair.Config
+}{
+	{"clean", impair.Config{Delay: 2 * time.Millisecond}},
+	{"loss3", impair.Config{Delay: 5 * time.Millisecond, Loss: 0.03}},
+}
+
+func netHTTPClientFetch(t *testing.T, imp impair.Config) {
+	hi := newHTTPInterop(t, imp)
 	srv, err := httpapp.NewServer(httpapp.ServerConfig{Name: "web"})
 	require.NoError(t, err)
 	require.NoError(t, srv.Start(hi.env))
@@ -147,7 +162,13 @@ func TestHTTPInteropNetHTTPClient(t *testing.T) {
 // server running on gVisor's gonet listener: Content-Length, chunked and
 // Connection: close responses.
 func TestHTTPInteropOurClient(t *testing.T) {
-	hi := newHTTPInterop(t, impair.Config{Delay: 2 * time.Millisecond})
+	for _, l := range httpInteropLinks {
+		t.Run(l.name, func(t *testing.T) { ourClientFetch(t, l.imp) })
+	}
+}
+
+func ourClientFetch(t *testing.T, imp impair.Config) {
+	hi := newHTTPInterop(t, imp)
 	ln, err := hi.peer.Listen(80)
 	require.NoError(t, err)
 	big := []byte(strings.Repeat("simnet over gVisor ", 20000)) // 380 KB
