@@ -69,10 +69,6 @@ type knownDiff struct {
 var knownDiffs = []knownDiff{
 	{"gopacket__le__test202.pcapng", "frames", -3,
 		"tshark 4.0 lists 3 pcapng custom blocks as frames; they hold no packet (capinfos agrees with us)"},
-	{"dpkt__nb6-http.pcap", "tcp", -10,
-		"frames 53-62 carry IPv6/TCP inside L2TP over UDP port 1701; we do not decode L2TP tunnels"},
-	{"dpkt__nb6-http.pcap", "http", -2,
-		"the HTTP messages of those L2TP-tunnelled IPv6 connections (frames 56 and 58)"},
 	{"arkime__wireshark-retrans.pcap", "http", -2,
 		"tshark dissects again two fast retransmissions of a complete 200 OK (frames 42 and 86); " +
 			"we do not feed retransmitted bytes to the stream twice"},

@@ -28,7 +28,8 @@
 //     HTTP in it; retransmitted bytes are never fed to a stream twice here.
 //   - HTTP bodies delimited by the connection close count at the header;
 //     segments outside any message ("continuation") do not count.
-//   - Tunnels (L2TP, GRE, IP-in-IP) are not followed.
+//   - Of the tunnels, only L2TPv2 data messages are followed (not GRE,
+//     IP-in-IP or others).
 //   - IPv6 is walked only far enough to find UDP, TCP and DNS; it has no
 //     count of its own.
 //   - tshark's heuristic dissectors are imitated only for HTTP ("payload
@@ -172,6 +173,7 @@ type frame struct {
 	seen     uint16
 	rejected bool
 	snapped  bool
+	nest     int // tunnels entered (L2TP)
 }
 
 // Analyzer accumulates the analysis of a capture frame by frame. The zero

@@ -384,6 +384,37 @@ func TestICMPErrorQuotesUDP(t *testing.T) {
 	assert.Zero(t, res.BadChecksums.ICMP)
 }
 
+// TestL2TPTunnel carries an IPv4 DNS query in PPP over an L2TPv2 data
+// message: the inner protocols count, as in tshark.
+func TestL2TPTunnel(t *testing.T) {
+	inner := udpFrame(t, ipA, ipB, 5000, 53, dnsMsg(t, 3, false, "tunnel.example.", 0))[ether.HeaderLen:]
+	tests := []struct {
+		name   string
+		header []byte
+		dns    bool
+	}{
+		{"plain", []byte{0x00, 0x02, 0, 1, 0, 2, 0xff, 0x03, 0x00, 0x21}, true},
+		{"length, sequence, offset, no address", []byte{0x4a, 0x02, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 2, 9, 9, 0x00, 0x21}, true},
+		{"compressed protocol", []byte{0x00, 0x02, 0, 1, 0, 2, 0x21}, true},
+		{"control message", []byte{0xc8, 0x02, 0, 12, 0, 1, 0, 2, 0, 0, 0, 0}, false},
+		{"version 3", []byte{0x00, 0x03, 0, 1, 0, 2, 0xff, 0x03, 0x00, 0x21}, false},
+		{"cut", []byte{0x00, 0x02, 0, 1}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payload := append(append([]byte(nil), tt.header...), inner...)
+			res, ps := analyzeFrames(udpFrame(t, ipA, ipB, 1701, 1701, payload))
+			assert.True(t, ps[0].Has("udp"))
+			assert.Equal(t, tt.dns, ps[0].Has("dns"))
+			assert.Zero(t, res.RejectedTotal, "%v", res.Rejected)
+			if tt.dns {
+				require.Len(t, res.Flows.DNS, 1)
+				assert.Equal(t, "tunnel.example.", res.Flows.DNS[0].Name)
+			}
+		})
+	}
+}
+
 func TestRejectedFrames(t *testing.T) {
 	badSum := udpFrame(t, ipA, ipB, 1, 2, []byte("x"))
 	badSum[ether.HeaderLen+10] ^= 0xff // IPv4 header checksum

@@ -66,6 +66,73 @@ func (a *Analyzer) udp(fr *frame, ep endpoints, b []byte, pseudo func(int) uint1
 		a.dnsMessage(fr, ep, sport, dport, payload, "udp")
 	case isDHCP:
 		a.dhcpMessage(fr, payload)
+	case sport == portL2TP || dport == portL2TP:
+		a.l2tp(fr, payload)
+	}
+}
+
+// L2TPv2 header bits (RFC 2661 section 3.1) and PPP protocol numbers.
+const (
+	portL2TP      = 1701
+	l2tpType      = 0x8000 // control message
+	l2tpLength    = 0x4000
+	l2tpSequence  = 0x0800
+	l2tpOffset    = 0x0200
+	l2tpVersion   = 0x000f
+	pppIPv4       = 0x0021 // RFC 1332
+	pppIPv6       = 0x0057 // RFC 5072
+	maxTunnelNest = 4
+)
+
+// l2tp follows an L2TPv2 data message (RFC 2661 section 3.1) to the PPP
+// frame it carries (RFC 1661 section 2, address and control fields
+// optional per RFC 1662 section 3.2) and decodes the IPv4 or IPv6 packet
+// inside, as tshark does.
+func (a *Analyzer) l2tp(fr *frame, b []byte) {
+	if fr.nest >= maxTunnelNest || len(b) < 6 {
+		return
+	}
+	flags := binary.BigEndian.Uint16(b)
+	if flags&l2tpVersion != 2 || flags&l2tpType != 0 {
+		return
+	}
+	off := 2
+	if flags&l2tpLength != 0 {
+		off += 2
+	}
+	off += 4 // tunnel and session IDs
+	if flags&l2tpSequence != 0 {
+		off += 4
+	}
+	if flags&l2tpOffset != 0 {
+		if len(b) < off+2 {
+			return
+		}
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+	}
+	if len(b) < off+2 {
+		return
+	}
+	ppp := b[off:]
+	if ppp[0] == 0xff && ppp[1] == 0x03 {
+		ppp = ppp[2:]
+	}
+	var proto uint16
+	switch {
+	case len(ppp) >= 1 && ppp[0]&1 == 1: // compressed protocol field
+		proto, ppp = uint16(ppp[0]), ppp[1:]
+	case len(ppp) >= 2:
+		proto, ppp = binary.BigEndian.Uint16(ppp), ppp[2:]
+	default:
+		return
+	}
+	fr.nest++
+	defer func() { fr.nest-- }()
+	switch proto {
+	case pppIPv4:
+		a.ipv4(fr, ppp, false)
+	case pppIPv6:
+		a.ipv6(fr, ppp, false)
 	}
 }
 
