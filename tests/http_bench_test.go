@@ -30,7 +30,7 @@ func httpSimHost(w *sim.World, name string, ep link.Endpoint, mac byte, addr net
 	h.AddInterface("eth0", ether.Addr{2, 0, 0, 0, 0, mac}, ep).SetAddress(netip.PrefixFrom(addr, 24))
 	ts := tcp.New(h, w.Clock(), w.Rand("tcp/"+name), tcp.Config{})
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
-	return h, &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + name), Net: httpapp.NetWithTCP{Net: app.NewStackNet(h), Stack: ts}}
+	return h, &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + name), Net: app.NewStackNet(h), TCP: ts}
 }
 
 // httpRun steps w until done or limit of simulated time, and reports done.

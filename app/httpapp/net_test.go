@@ -51,7 +51,7 @@ func newTestNet(t testing.TB, imp impair.Config) *testNet {
 		h.RegisterProtocol(tcp.ProtocolNumber, ts)
 		return &testHost{host: h, tcp: ts, env: &app.Env{
 			Clock: w.Clock(), Rand: w.Rand("app/" + name),
-			Net: NetWithTCP{Net: app.NewStackNet(h), Stack: ts},
+			Net: app.NewStackNet(h), TCP: ts,
 		}}
 	}
 	return &testNet{

@@ -33,29 +33,15 @@ import (
 	"github.com/simnet-go/simnet/proto/tcp"
 )
 
-// TCPNet is what the HTTP apps need from a host besides app.Net: its TCP
-// stack. A host's app.Net must implement it (see WithTCP).
-type TCPNet interface {
-	// TCP returns the host's TCP stack.
-	TCP() *tcp.Stack
-}
-
-// NetWithTCP is an app.Net extended with a TCP stack, for hosts whose Net
-// does not provide one itself.
-type NetWithTCP struct {
-	app.Net
-	Stack *tcp.Stack
-}
-
-// TCP returns the TCP stack.
-func (n NetWithTCP) TCP() *tcp.Stack { return n.Stack }
+// errNoTCP is returned when an HTTP app starts on a host without TCP.
+var errNoTCP = errors.New("host has no TCP stack")
 
 // tcpOf returns the TCP stack of env's host.
 func tcpOf(env *app.Env) (*tcp.Stack, error) {
-	if tn, ok := env.Net.(TCPNet); ok && tn.TCP() != nil {
-		return tn.TCP(), nil
+	if env.TCP == nil {
+		return nil, errNoTCP
 	}
-	return nil, errors.New("host has no TCP stack")
+	return env.TCP, nil
 }
 
 // Server defaults.
