@@ -65,6 +65,13 @@ type Config struct {
 	// CongestionControl is "reno" or "cubic" (gVisor's default, reno, if
 	// empty).
 	CongestionControl string
+	// RACK keeps gVisor's RACK-TLP loss detection on. It is off by
+	// default (gVisor then uses SACK recovery per RFC 6675): RACK's
+	// timers compare transmit times with ACK arrival on gVisor's clock,
+	// and because gVisor handles an injected ACK on its own goroutine,
+	// sometimes after the bridged clock has moved on, RACK then marks
+	// delivered segments lost and retransmits them spuriously.
+	RACK bool
 	// Neighbors are static ARP entries (IPv4 address to MAC).
 	Neighbors map[netip.Addr][6]byte
 }
@@ -124,6 +131,18 @@ func New(cfg Config) (*Peer, error) {
 		cc := tcpip.CongestionControlOption(cfg.CongestionControl)
 		if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &cc); err != nil {
 			return nil, fmt.Errorf("gvisorpeer: congestion control: %s", err)
+		}
+	}
+	// Buffers large enough that the application's writes are queued at
+	// once and gVisor's sending is paced by TCP, not by its goroutines.
+	sb := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: 4 << 20, Max: 8 << 20}
+	if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &sb); err != nil {
+		return nil, fmt.Errorf("gvisorpeer: send buffer: %s", err)
+	}
+	if !cfg.RACK {
+		rec := tcpip.TCPRecovery(0)
+		if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &rec); err != nil {
+			return nil, fmt.Errorf("gvisorpeer: recovery: %s", err)
 		}
 	}
 	// Minimum RTO as simnet's default so both sides recover alike.
