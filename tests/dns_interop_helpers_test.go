@@ -321,16 +321,17 @@ func newDNIWorld(t testing.TB, seed uint64, imp impair.Config, captureDir string
 	l, err := w.Connect("wire", sim.Iface{Host: "simnet", Name: "eth0"}, sim.Iface{Host: "gvisor", Name: "eth0"},
 		sim.LinkConfig{AtoB: imp, BtoA: imp})
 	require.NoError(t, err)
+	// The peer listens before simnet's host announces its address.
+	peer, err := newDNIPeer(w.Now())
+	require.NoError(t, err)
+	peer.attach(l.B(), w.Clock())
+	t.Cleanup(peer.close)
 	h := stack.New(stack.Config{Name: "simnet", Clock: w.Clock(), Rand: w.Rand("host/simnet")})
 	// A short MSL lets the tests see TIME-WAIT end without simulating
 	// minutes at gVisor's tick resolution.
 	ts := tcp.New(h, w.Clock(), w.Rand("host/simnet/tcp"), tcp.Config{MSL: time.Second})
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
 	h.AddInterface("eth0", dniOurMAC, l.A()).SetAddress(netip.PrefixFrom(dniOurAddr, 24))
-	peer, err := newDNIPeer(w.Now())
-	require.NoError(t, err)
-	peer.attach(l.B(), w.Clock())
-	t.Cleanup(peer.close)
 	return &dniWorld{w: w, link: l, host: h, tcp: ts, peer: peer}
 }
 
