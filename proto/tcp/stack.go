@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
@@ -241,6 +242,18 @@ func (s *Stack) NumConns() int { return len(s.conns) }
 // Config.KeepStats is set), in the order they closed.
 func (s *Stack) ConnStats() []ConnStats {
 	return append([]ConnStats(nil), s.closed...)
+}
+
+// AllStats returns the statistics of every connection in the table and,
+// when Config.KeepStats is set, of the closed ones, ordered by connection
+// ID (creation order), for report.json.
+func (s *Stack) AllStats() []ConnStats {
+	out := append([]ConnStats(nil), s.closed...)
+	for _, c := range s.conns {
+		out = append(out, c.Stats())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // isnFor returns an initial sequence number per RFC 6528: a 4 µs clock plus
