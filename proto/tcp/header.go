@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 )
 
@@ -317,23 +318,34 @@ func Checksum(src, dst netip.Addr, seg []byte) uint16 {
 	return ^fold(sum)
 }
 
-// sumBytes adds b as big-endian 16-bit words, eight bytes at a time.
+// sumBytes returns the ones' complement sum of b as big-endian 16-bit
+// words, not yet folded to 16 bits (at most 33 bits wide). It adds 64-bit
+// words with end-around carry, which is equivalent because 2^16-1 divides
+// 2^64-1 (RFC 1071 section 2).
 func sumBytes(b []byte) uint64 {
-	var sum uint64
+	var sum, carry uint64
+	for len(b) >= 32 {
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[16:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[24:]), carry)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v >> 32
-		sum += v & 0xffffffff
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
 		b = b[8:]
 	}
+	sum, carry = bits.Add64(sum, carry, 0)
+	sum += carry
+	s := sum>>32 + sum&0xffffffff
 	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
+		s += uint64(binary.BigEndian.Uint16(b))
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
+		s += uint64(b[0]) << 8
 	}
-	return sum
+	return s
 }
 
 func fold(sum uint64) uint16 {

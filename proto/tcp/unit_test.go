@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -172,4 +173,44 @@ func TestAllStats(t *testing.T) {
 	b, err := json.Marshal(st[0])
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"bytes_sent":10000`)
+}
+
+// naiveSum is RFC 1071's reference: 16-bit words with end-around carry.
+func naiveSum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+func TestChecksumMatchesRFC1071(t *testing.T) {
+	r := rng.New(1, "checksum")
+	for n := 0; n < 300; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		if n%7 == 0 {
+			for i := range b {
+				b[i] = 0xff
+			}
+		}
+		assert.Equal(t, naiveSum(b), fold(sumBytes(b)), "length %d", n)
+	}
+}
+
+func BenchmarkChecksum1500(b *testing.B) {
+	buf := make([]byte, 1480)
+	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	b.SetBytes(int64(len(buf)))
+	for i := 0; i < b.N; i++ {
+		_ = Checksum(src, dst, buf)
+	}
 }
