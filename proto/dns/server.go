@@ -307,7 +307,7 @@ func (s *Server) Answer(b []byte, tr Transport) []byte {
 		s.b.reset(s.out[:0])
 		s.respHeader(&q, RcodeBadVers, false)
 		s.question(&q)
-		s.opt(RcodeBadVers)
+		s.opt(&q, RcodeBadVers)
 		s.out = s.b.buf
 		return s.out
 	}
@@ -324,7 +324,7 @@ func (s *Server) Answer(b []byte, tr Transport) []byte {
 		s.b.buf[2] |= 0x02
 		s.question(&q)
 		if q.edns {
-			s.opt(RcodeSuccess)
+			s.opt(&q, RcodeSuccess)
 		}
 	}
 	s.out = s.b.buf
@@ -352,12 +352,17 @@ func (s *Server) question(q *query) {
 	s.b.setCount(0, 1)
 }
 
-// opt appends the server's OPT record to the additional section.
-func (s *Server) opt(rc Rcode) {
+// opt appends the server's OPT record to the additional section. The DO
+// bit of the query is copied into it (RFC 3225 section 3).
+func (s *Server) opt(q *query, rc Rcode) {
 	s.b.buf = append(s.b.buf, 0)
 	s.b.u16(uint16(TypeOPT))
 	s.b.u16(s.maxUDP)
-	s.b.u32(uint32(rc>>4) << 24)
+	ttl := uint32(rc>>4) << 24
+	if q.do {
+		ttl |= 1 << 15
+	}
+	s.b.u32(ttl)
 	s.b.u16(0)
 	n := binary.BigEndian.Uint16(s.b.buf[s.b.base+10:])
 	s.b.setCount(3, int(n)+1)
@@ -374,7 +379,7 @@ func (s *Server) resolve(q *query) {
 		s.respHeader(q, RcodeRefused, false)
 		s.question(q)
 		if q.edns {
-			s.opt(RcodeSuccess)
+			s.opt(q, RcodeSuccess)
 		}
 		return
 	}
@@ -382,7 +387,7 @@ func (s *Server) resolve(q *query) {
 		s.respHeader(q, RcodeNotImplemented, false)
 		s.question(q)
 		if q.edns {
-			s.opt(RcodeSuccess)
+			s.opt(q, RcodeSuccess)
 		}
 		return
 	}
@@ -452,7 +457,7 @@ func (s *Server) resolve(q *query) {
 		}
 	}
 	if q.edns {
-		s.opt(RcodeSuccess)
+		s.opt(q, RcodeSuccess)
 	}
 }
 

@@ -168,6 +168,23 @@ func TestServerEDNS(t *testing.T) {
 	assert.Equal(t, uint8(RcodeBadVers>>4), ext)
 }
 
+// TestServerCopiesDOBit checks RFC 3225 section 3: the DO bit of the query
+// MUST be copied in the response.
+func TestServerCopiesDOBit(t *testing.T) {
+	s := testServer(t)
+	for _, do := range []bool{false, true} {
+		q := Msg{Header: Header{ID: 11}, Question: []Question{{"web.example.com.", TypeA, ClassINET}},
+			Additional: []RR{NewOPT(1232, 0, do)}}
+		b, err := q.Pack()
+		require.NoError(t, err)
+		var r Msg
+		require.NoError(t, r.Unpack(s.Answer(b, UDP)))
+		require.NotNil(t, r.OPT())
+		_, _, _, gotDO := r.OPT().EDNS()
+		assert.Equal(t, do, gotDO)
+	}
+}
+
 func TestServerMalformed(t *testing.T) {
 	s := testServer(t)
 	good, err := (&Msg{Header: Header{ID: 5}, Question: []Question{{"web.example.com.", TypeA, ClassINET}}}).Pack()
