@@ -152,3 +152,42 @@ func TestDialRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, tcp.ErrConnRefused), "got %v", err)
 }
+
+func TestListenerCloseUnblocksAccept(t *testing.T) {
+	lp, srv, _ := twoStacks(t)
+	ln, err := Listen(lp, srv, netip.AddrPortFrom(srvAddr, 81), 4)
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := ln.Accept()
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, ln.Close())
+	select {
+	case err := <-errc:
+		assert.True(t, errors.Is(err, net.ErrClosed), "got %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still blocked")
+	}
+}
+
+func TestWriteDeadlineWhenPeerDoesNotRead(t *testing.T) {
+	lp, srv, cli := twoStacks(t)
+	ln, err := Listen(lp, srv, netip.AddrPortFrom(srvAddr, 82), 4)
+	require.NoError(t, err)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			time.Sleep(2 * time.Second) // never reads
+		}
+	}()
+	c, err := Dial(context.Background(), lp, cli, netip.AddrPortFrom(srvAddr, 82))
+	require.NoError(t, err)
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(100*time.Millisecond)))
+	n, err := c.Write(make([]byte, 4<<20)) // more than both buffers hold
+	assert.True(t, errors.Is(err, os.ErrDeadlineExceeded), "got %v", err)
+	assert.Greater(t, n, 0)
+	assert.Less(t, n, 4<<20)
+}
