@@ -98,7 +98,7 @@ type Server struct {
 	files  fileCache
 	active int
 	res    ServerResult
-	status [6][]int // counts by class and code - class*100, codes < 600
+	status [6][100]int // responses by code/100 and code%100
 	bufs   [][]byte // free input buffers
 	date   dateCache
 }
@@ -122,9 +122,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.files = fileCache{root: cfg.Root, dir: "."}
 	} else {
 		s.files = fileCache{root: staticFS, dir: staticDir}
-	}
-	for i := range s.status {
-		s.status[i] = make([]int, 100)
 	}
 	return s, nil
 }
@@ -170,7 +167,7 @@ func (s *Server) Result() any {
 
 func (s *Server) count(code int) {
 	s.res.Requests++
-	if code >= 0 && code < 600 {
+	if code >= 100 && code < 600 {
 		s.status[code/100][code%100]++
 	}
 }
