@@ -99,7 +99,7 @@ type Server struct {
 	active int
 	res    ServerResult
 	status [6][100]int // responses by code/100 and code%100
-	bufs   [][]byte // free input buffers
+	bufs   [][]byte    // free input buffers
 	date   dateCache
 }
 
