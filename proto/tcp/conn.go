@@ -817,6 +817,10 @@ func (c *Conn) input(h Header, o *Options) {
 	}
 	c.lastRecv = c.s.clk.Now()
 	c.kaProbes = 0
+	if fl&FlagRST != 0 && c.state == StateTimeWait {
+		// RFC 1337: ignore RSTs in TIME-WAIT (no assassination).
+		return
+	}
 	if fl&FlagRST != 0 {
 		// RFC 5961 section 3.2: only a RST at exactly RCV.NXT resets; any
 		// other in-window RST draws a challenge ACK.

@@ -594,3 +594,15 @@ func TestReadThenEOF(t *testing.T) {
 	_, err = r.conn.Read(b)
 	assert.ErrorIs(t, err, io.EOF)
 }
+
+// RFC 1337: a RST does not cut TIME-WAIT short.
+func TestTimeWaitIgnoresRST(t *testing.T) {
+	r := newRig(t, Config{MSL: 10 * time.Second})
+	nxt := r.established(plain)
+	require.NoError(t, r.conn.Close())
+	r.take()
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt + 1), Flags: FlagFIN | FlagACK, Window: 65535}, nil, nil)
+	require.Equal(t, StateTimeWait, r.conn.State())
+	r.inject(Fields{Seq: uint32(r.pNxt + 1), Flags: FlagRST}, nil, nil)
+	assert.Equal(t, StateTimeWait, r.conn.State())
+}
