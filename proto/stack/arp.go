@@ -145,6 +145,9 @@ func (i *Interface) arpInput(b []byte) {
 		h.stats.DropMalformed++
 		return
 	}
+	if len(i.probes) > 0 {
+		i.probeInput(sha, spa, tpa)
+	}
 	if i.hasAddr(spa) {
 		// Another host claims our address (RFC 5227 section 2.4). We do
 		// not defend or give up the address; we count and ignore it.

@@ -30,6 +30,10 @@ type Interface struct {
 
 	announceTimer clock.Timer
 	announceLeft  int
+
+	// probes are the RFC 5227 probes running, in the order they started.
+	probes   []*ARPProbe
+	probeSeq uint64
 }
 
 // AddInterface attaches a new interface named name with hardware address

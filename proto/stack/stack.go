@@ -1,5 +1,6 @@
 // Package stack is a simnet host: interfaces on link endpoints, ARP (RFC
-// 826), IPv4 (RFC 791) with routing, fragmentation and reassembly, ICMP
+// 826) with RFC 5227 address probing (Interface.ProbeARP) and
+// announcement, IPv4 (RFC 791) with routing, fragmentation and reassembly, ICMP
 // (RFC 792) echo and errors, and UDP (RFC 768) sockets. Transport protocols
 // such as TCP plug in through RegisterProtocol.
 //

@@ -43,6 +43,12 @@ type Stats struct {
 	// ARPConflicts counts ARP packets from another MAC claiming one of our
 	// addresses (RFC 5227 section 2.4).
 	ARPConflicts uint64
+	// ARPProbesOut counts RFC 5227 address probes sent (sender address
+	// 0.0.0.0).
+	ARPProbesOut uint64
+	// ARPProbeConflicts counts address probes that ended with the
+	// address found in use (or not probeable).
+	ARPProbeConflicts uint64
 
 	// IPIn counts IPv4 packets received (before validation).
 	IPIn uint64
