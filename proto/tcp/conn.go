@@ -794,6 +794,12 @@ func (c *Conn) input(h Header, o *Options) {
 			return
 		}
 	}
+	// RFC 7323 section 3.2: once timestamps are in use, a non-RST segment
+	// without them is dropped.
+	if c.tsOK && !o.HasTS && fl&FlagRST == 0 {
+		c.s.stats.Malformed++
+		return
+	}
 	// PAWS (RFC 7323 section 5.3): drop a segment whose timestamp is older
 	// than TS.Recent, acknowledging it unless it is a RST.
 	if c.tsOK && o.HasTS && fl&FlagRST == 0 && int32(o.TSVal-c.tsRecent) < 0 {

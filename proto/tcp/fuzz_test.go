@@ -70,6 +70,9 @@ func FuzzHandleIP(f *testing.F) {
 	f.Add(uint32(1001), uint32(0), uint8(FlagRST), uint16(0), []byte{}, []byte{})
 	f.Add(uint32(5), uint32(7), uint8(FlagSYN), uint16(100), []byte{}, []byte{2, 4, 5, 0xb4})
 	f.Add(uint32(1001), uint32(0), uint8(FlagACK|FlagFIN), uint16(0), []byte("x"), []byte{1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 9})
+	tsOpt := []byte{OptNOP, OptNOP, OptTimestamps, 10, 0, 0, 0, 9, 0, 0, 0, 0}
+	f.Add(uint32(1001), uint32(0), uint8(FlagACK|FlagPSH), uint16(100), []byte("data with ts"), tsOpt)
+	f.Add(uint32(1501), uint32(0), uint8(FlagACK), uint16(100), []byte("ooo"), append(append([]byte{}, tsOpt...), OptNOP, OptNOP, OptSACK, 10, 0, 0, 0, 1, 0, 0, 0, 2))
 	f.Fuzz(func(t *testing.T, seq, ackOff uint32, flags uint8, wnd uint16, payload, opts []byte) {
 		r := newRig(t, Config{MaxOOORanges: 4, RecvBuffer: 8192, SendBuffer: 8192})
 		nxt := r.established(&Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: 1})

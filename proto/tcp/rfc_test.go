@@ -606,3 +606,14 @@ func TestTimeWaitIgnoresRST(t *testing.T) {
 	r.inject(Fields{Seq: uint32(r.pNxt + 1), Flags: FlagRST}, nil, nil)
 	assert.Equal(t, StateTimeWait, r.conn.State())
 }
+
+// RFC 7323 section 3.2: with timestamps negotiated, a non-RST segment
+// without the option is dropped.
+func TestSegmentWithoutTimestampDropped(t *testing.T) {
+	r, _ := tsConn(t, Config{})
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, nil, []byte("no ts"))
+	assert.Zero(t, r.conn.Readable())
+	r.none()
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, r.ts(0), []byte("ts"))
+	assert.Equal(t, 2, r.conn.Readable())
+}
