@@ -169,6 +169,7 @@ type Conn struct {
 	lastAckSent seqnum
 	ackNow      bool
 	unackedSegs int
+	quickAcks   int // in-order segments still to acknowledge at once
 
 	// RTT and timers (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -198,6 +199,12 @@ type Conn struct {
 
 	stats ConnStats
 }
+
+// quickAckSegments is how many in-order segments are acknowledged without
+// delay after the handshake and after out-of-order data, as Linux's
+// quick-ack mode does: while the sender's window is small (slow start,
+// loss recovery) a delayed ACK would stall it.
+const quickAckSegments = 16
 
 type rtxTimer Conn
 type dackTimer Conn
@@ -707,6 +714,7 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 
 func (c *Conn) establish() {
 	c.state = StateEstablished
+	c.quickAcks = quickAckSegments
 	c.retries = 0
 	c.s.clk.Cancel(&c.rtx)
 	if c.sndUna == c.sndMax {

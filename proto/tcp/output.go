@@ -504,7 +504,14 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		// RFC 5681 section 4.2: ACK at once when a gap is filled, else at
 		// least every second segment (RFC 1122 section 4.2.3.2).
 		c.unackedSegs++
-		if filled || c.unackedSegs >= 2 || cfg.DelayedACK < 0 {
+		if filled {
+			c.quickAcks = quickAckSegments
+		}
+		quick := c.quickAcks > 0
+		if quick {
+			c.quickAcks--
+		}
+		if filled || quick || c.unackedSegs >= 2 || cfg.DelayedACK < 0 {
 			c.ackNow = true
 		} else if !c.dack.Pending() {
 			c.s.clk.Schedule(&c.dack, c.s.clk.Now().Add(cfg.DelayedACK))
@@ -522,6 +529,7 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		}
 		var ok bool
 		c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
+		c.quickAcks = quickAckSegments
 		if ok {
 			c.rcvBuf.writeAt(off, payload)
 			c.lastOOO = seq

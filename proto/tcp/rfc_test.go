@@ -457,6 +457,7 @@ func TestZeroWindowPersist(t *testing.T) {
 func TestDelayedACK(t *testing.T) {
 	r := newRig(t, Config{DelayedACK: 100 * time.Millisecond})
 	r.established(plain)
+	r.conn.quickAcks = 0 // past the quick-ack start (TestQuickAck)
 	full := bytes.Repeat([]byte{'a'}, 1460)
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, nil, full)
 	r.pNxt += 1460
@@ -616,4 +617,32 @@ func TestSegmentWithoutTimestampDropped(t *testing.T) {
 	r.none()
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, r.ts(0), []byte("ts"))
 	assert.Equal(t, 2, r.conn.Readable())
+}
+
+// After the handshake and after out-of-order data the receiver
+// acknowledges every segment at once for a while (quick-ack mode), so a
+// sender with a small window is not stalled by delayed ACKs.
+func TestQuickAck(t *testing.T) {
+	r := newRig(t, Config{})
+	r.established(plain)
+	seg := bytes.Repeat([]byte{'q'}, 100)
+	send := func() {
+		r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, nil, seg)
+		r.pNxt += 100
+	}
+	for i := 0; i < quickAckSegments; i++ {
+		send()
+		assert.Equal(t, r.pNxt, r.take().ack(), "segment %d acknowledged at once", i)
+	}
+	send()
+	r.none()
+	send()
+	r.take()
+	// A gap restarts quick-ack mode.
+	r.inject(Fields{Seq: uint32(r.pNxt + 500), Ack: uint32(r.conn.sndNxt), Flags: FlagACK, Window: 65535}, nil, seg)
+	r.take()
+	send()
+	r.take()
+	send()
+	assert.Equal(t, r.pNxt, r.take().ack())
 }
