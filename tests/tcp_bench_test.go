@@ -145,7 +145,7 @@ func newGVisorNode(tb testing.TB, addr [4]byte) *gvisorNode {
 		NetworkProtocols:   []gstack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []gstack.TransportProtocolFactory{gtcp.NewProtocol},
 	})
-	ch := channel.New(1024, 1500, "")
+	ch := channel.New(8192, 1500, "")
 	require.Nil(tb, s.CreateNIC(1, ch))
 	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddrFrom4(addr).WithPrefix()}
 	pa.AddressWithPrefix.PrefixLen = 24
