@@ -13,8 +13,47 @@
 // (Listen, Accept, Connect, Read, Write, Shutdown, Close) and are told about
 // readiness through the Events interface; netconn wraps it into net.Conn.
 //
-// Not implemented: urgent data (URG is ignored), ECN, D-SACK, TCP Fast Open,
-// MTU probing (the MSS follows Network.PathMTU), IP options.
+// # Socket API
+//
+// A host creates one Stack with New and registers it with its IP layer
+// (host.RegisterProtocol(tcp.ProtocolNumber, s)). Everything else runs on
+// the driver's loop and never blocks:
+//
+//	l, _ := s.Listen(netip.MustParseAddrPort("0.0.0.0:80"), 128, func(l *tcp.Listener) {
+//		for {
+//			c, err := l.Accept(handler) // handler implements tcp.Events
+//			if err != nil {
+//				return // tcp.ErrWouldBlock: queue drained
+//			}
+//			_ = c
+//		}
+//	})
+//	c, _ := s.Connect(netip.AddrPort{}, remote, handler) // OnEstablished follows
+//
+// Conn.Write copies into the send buffer and returns how much fit
+// (ErrWouldBlock when nothing did; OnWritable says when to retry);
+// Conn.Read drains the receive buffer (ErrWouldBlock, then io.EOF after the
+// peer's FIN). Shutdown sends FIN after the buffered data; Close does the
+// same and releases the connection when both sides are done (or resets it
+// when unread data remains); Abort resets at once. Events are delivered
+// after the segment or timer that caused them has been processed, so a
+// handler may call any method. Conn.Stats and Stack.AllStats export
+// per-connection counters (JSON-tagged for report.json).
+//
+// # Deviations and limits
+//
+// Like Linux, and unlike RFC 2018 section 8's advice, SACK information
+// survives a retransmission timeout. Beyond the RFCs above the sender does
+// limited transmit (RFC 3042), early retransmit (RFC 5827) and detects
+// lost retransmissions during SACK recovery; the receiver acknowledges
+// every segment for a while after the handshake and after out-of-order data
+// (quick-ack). TIME-WAIT ignores RSTs (RFC 1337) and may be reused by a
+// new SYN with a higher sequence number or timestamp (RFC 6191). Not
+// implemented: urgent data (URG is ignored), ECN, D-SACK, RACK-TLP, TCP
+// Fast Open, MTU probing and ICMP-driven PMTU changes (the MSS follows
+// Network.PathMTU at connection setup), IP options, PAWS's 24-day idle
+// rule. Network.SendIP must not deliver into any Stack.HandleIP
+// synchronously: drivers deliver frames on a later event.
 package tcp
 
 import (
