@@ -13,20 +13,63 @@ import (
 // and the host (default gateway: the first router).
 type StackClient struct {
 	*Client
-	ifc  *stack.Interface
-	sock *stack.UDPSocket
-	gw   netip.Addr
-	dns  []netip.Addr
+	ifc   *stack.Interface
+	sock  *stack.UDPSocket
+	gw    netip.Addr
+	dns   []netip.Addr
+	probe *ifcProber
 
 	// OnLease, if set, is called after a lease is applied (bound true) or
 	// removed (bound false).
 	OnLease func(l Lease, bound bool)
 }
 
+// NoProbe, passed as NewStackClient's prober, turns address probing off:
+// acknowledged addresses are used at once.
+var NoProbe Prober = noProbe{}
+
+// noProbe is NoProbe's type. NewStackClient recognises it; a Client given
+// it directly reports every address free.
+type noProbe struct{}
+
+// Probe reports addr free.
+func (noProbe) Probe(_ netip.Addr, done func(inUse bool)) { done(false) }
+
+// ifcProber probes with the interface's RFC 5227 ARP probe and keeps the
+// running probe, so a stopped client does not leave it on the wire.
+type ifcProber struct {
+	ifc *stack.Interface
+	cur *stack.ARPProbe
+}
+
+// Probe implements Prober. The client has one probe outstanding at most:
+// a new one replaces the previous.
+func (p *ifcProber) Probe(addr netip.Addr, done func(inUse bool)) {
+	p.cancel()
+	var self *stack.ARPProbe
+	self = p.ifc.StartARPProbe(addr, func(inUse bool) {
+		if p.cur == self {
+			p.cur = nil
+		}
+		done(inUse)
+	})
+	p.cur = self
+}
+
+func (p *ifcProber) cancel() {
+	if p.cur != nil {
+		p.cur.Cancel()
+		p.cur = nil
+	}
+}
+
 // NewStackClient binds UDP port 68 on ifc's host and returns a stopped
 // client; call Start. rnd should be the client's own source (rng.New(seed,
-// "dhcp/"+host)). prober may be nil: offered addresses are then used
-// without an ARP probe.
+// "dhcp/"+host)). With a nil prober, an acknowledged address is first
+// probed with the interface's RFC 5227 ARP probe (Interface.ProbeARP,
+// about 4 to 7 s) and declined if another host uses it (RFC 2131 section
+// 4.4.1); NoProbe uses addresses without probing; any other prober is
+// used as given.
 func NewStackClient(ifc *stack.Interface, rnd *rand.Rand, prober Prober) (*StackClient, error) {
 	h := ifc.Host()
 	sc := &StackClient{ifc: ifc}
@@ -35,6 +78,13 @@ func NewStackClient(ifc *stack.Interface, rnd *rand.Rand, prober Prober) (*Stack
 		return nil, fmt.Errorf("dhcp client on %s: %w", ifc.Name(), err)
 	}
 	sc.sock = sock
+	switch prober {
+	case nil:
+		sc.probe = &ifcProber{ifc: ifc}
+		prober = sc.probe
+	case NoProbe:
+		prober = nil
+	}
 	sc.Client = NewClient(h.Clock(), rnd, ifc.MAC(), sc, sc, prober)
 	if name := h.Name(); name != "" {
 		sc.Hostname = name
@@ -48,6 +98,15 @@ func (sc *StackClient) handle(_ *stack.UDPSocket, _, _ netip.AddrPort, payload [
 
 // DNS returns the DNS servers of the current lease.
 func (sc *StackClient) DNS() []netip.Addr { return sc.dns }
+
+// Stop stops the client as Client.Stop does, and cancels the interface's
+// ARP probe if one is running for it.
+func (sc *StackClient) Stop() {
+	sc.Client.Stop()
+	if sc.probe != nil {
+		sc.probe.cancel()
+	}
+}
 
 // Close stops the client (releasing its lease) and unbinds port 68.
 func (sc *StackClient) Close() {

@@ -16,11 +16,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// hub delivers every frame to every other port 1 ms later.
+// hub delivers every frame to every other port 1 ms later and keeps a
+// log of the frames sent.
 type hub struct {
 	sch   *clock.Scheduler
 	ports []*hubPort
 	down  bool
+	log   []loggedFrame
+}
+
+// loggedFrame is a copy of a frame sent on the hub, with its send time.
+type loggedFrame struct {
+	at    clock.Time
+	frame []byte
 }
 
 type hubPort struct {
@@ -50,6 +58,7 @@ func (p *hubPort) Send(frame []byte) link.Note {
 	if p.h.down {
 		return link.Note{Drop: link.DropLoss}
 	}
+	p.h.log = append(p.h.log, loggedFrame{at: p.h.sch.Now(), frame: append([]byte(nil), frame...)})
 	for _, q := range p.h.ports {
 		if q == p {
 			continue
@@ -97,7 +106,12 @@ func TestStackDHCPAndDNS(t *testing.T) {
 	var events []bool
 	sc.OnLease = func(_ Lease, bound bool) { events = append(events, bound) }
 	sc.Start(netip.Addr{})
-	sch.RunUntil(clock.Time(2 * time.Second))
+	// The ACK comes within milliseconds; the RFC 5227 probe of the
+	// address takes 4 to 7 s more.
+	sch.RunUntil(clock.Time(3 * time.Second))
+	require.Equal(t, StateRequesting, sc.State(), "probing the acknowledged address")
+	assert.False(t, cliIfc.Address().IsValid())
+	sch.RunUntil(clock.Time(8 * time.Second))
 	require.Equal(t, StateBound, sc.State())
 	assert.Equal(t, netip.MustParsePrefix("10.0.0.10/24"), cliIfc.Address())
 	assert.Equal(t, serverIP, cliHost.DefaultGateway())
@@ -144,7 +158,7 @@ func TestStackLeaseExpiry(t *testing.T) {
 	sc, err := NewStackClient(cliIfc, rng.New(4, "dhcp/client"), nil)
 	require.NoError(t, err)
 	sc.Start(netip.Addr{})
-	sch.RunUntil(clock.Time(2 * time.Second))
+	sch.RunUntil(clock.Time(8 * time.Second))
 	require.Equal(t, StateBound, sc.State())
 	lan.down = true
 	sch.RunUntil(clock.Time(59 * time.Minute))
