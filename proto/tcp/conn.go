@@ -380,9 +380,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.sndBuf.buf == nil {
-		c.sndBuf.alloc(c.s.cfg.SendBuffer)
-	}
+	c.sndBuf.reserve(c.sndBuf.n+len(p), c.s.cfg.SendBuffer)
 	n := c.sndBuf.append(p)
 	if n == 0 {
 		return 0, ErrWouldBlock

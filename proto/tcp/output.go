@@ -481,8 +481,8 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		fin = false
 		c.ackNow = true
 	}
-	if len(payload) > 0 && c.rcvBuf.buf == nil {
-		c.rcvBuf.alloc(cfg.RecvBuffer)
+	if len(payload) > 0 {
+		c.rcvBuf.reserve(c.rcvBuf.n+off+len(payload), cfg.RecvBuffer)
 	}
 	end := seq.add(len(payload))
 	switch {

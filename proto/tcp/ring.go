@@ -10,12 +10,29 @@ type ring struct {
 }
 
 func (r *ring) free() int { return len(r.buf) - r.n }
-func (r *ring) reset()    { r.head, r.n = 0, 0 }
-func (r *ring) alloc(size int) {
-	if len(r.buf) != size {
-		r.buf = make([]byte, size)
+
+// minRing is the first allocation of a buffer; it doubles on demand up to
+// the configured size, so idle and light connections stay small.
+const minRing = 16 << 10
+
+// reserve makes room for size bytes (committed and beyond) without
+// exceeding limit, growing the buffer by doubling. Contents keep their
+// logical offsets.
+func (r *ring) reserve(size, limit int) {
+	size = min(size, limit)
+	if size <= len(r.buf) {
+		return
 	}
-	r.reset()
+	c := max(len(r.buf)*2, minRing)
+	for c < size {
+		c *= 2
+	}
+	c = min(c, limit)
+	nb := make([]byte, c)
+	k := copy(nb, r.buf[r.head:])
+	copy(nb[k:], r.buf[:r.head])
+	r.buf = nb
+	r.head = 0
 }
 
 // writeAt copies p to offset off past the committed bytes; the caller
