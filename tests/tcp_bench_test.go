@@ -290,6 +290,7 @@ func BenchmarkTCPIdleConnMemory(b *testing.B) {
 // FIN exchange both ways) between two simnet hosts, 100 at a time.
 func BenchmarkTCPOpenClose10k(b *testing.B) {
 	const total, batch = 10000, 100
+	var spent time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		pw := newTCPPairWorld(b, tcp.Config{MSL: time.Second})
@@ -319,6 +320,7 @@ func BenchmarkTCPOpenClose10k(b *testing.B) {
 			},
 		}
 		b.StartTimer()
+		start := time.Now()
 		for opened := 0; opened < total; opened += batch {
 			for j := 0; j < batch; j++ {
 				_, err := pw.a.Connect(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:80"), cliEv)
@@ -327,7 +329,9 @@ func BenchmarkTCPOpenClose10k(b *testing.B) {
 			for closed < opened+batch && pw.w.Step() {
 			}
 		}
+		spent += time.Since(start)
 		b.StopTimer()
 		require.Equal(b, total, closed)
 	}
+	b.ReportMetric(float64(spent.Milliseconds())/float64(b.N), "ms/10k-conns")
 }
