@@ -240,6 +240,8 @@ func TestTCPGVisorInterop(t *testing.T) {
 		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}},
 		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}},
 		{"bottleneck-10mbit", impair.Config{Delay: d, Rate: 10e6, QueuePackets: 16}},
+		{"corrupt", impair.Config{Delay: d, Corrupt: 0.02}},
+		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"/simnet-to-gvisor", func(t *testing.T) {
