@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simnet-go/simnet/internal/capturetest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -87,35 +88,6 @@ func TestBuilders(t *testing.T) {
 	assert.Equal(t, netip.MustParseAddr("0.0.0.0"), p.TargetIP())
 }
 
-func captureFrames(t testing.TB, names ...string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared captures not available: %v", err)
-	}
-	var frames [][]byte
-	for _, name := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		var src gopacket.PacketDataSource
-		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
-			src = r
-		} else {
-			r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-			require.NoError(t, err, name)
-			src = r
-		}
-		for {
-			data, _, err := src.ReadPacketData()
-			if err != nil {
-				break
-			}
-			frames = append(frames, data)
-		}
-	}
-	return frames
-}
-
 var captureNames = []string{"arkime__cloudshark-arp.pcap", "chrissanders__arp_gratuitous.pcapng",
 	"pcapplusplus__ArpRequestWithVlan.pcap", "tcpdump__arp-too-long-tha.pcap", "suricata__detect-arp-03-vlan__input.pcap"}
 
@@ -136,7 +108,7 @@ func arpPayloads(frames [][]byte) [][]byte {
 }
 
 func TestDifferentialGopacket(t *testing.T) {
-	payloads := arpPayloads(captureFrames(t, captureNames...))
+	payloads := arpPayloads(capturetest.Frames(t, captureNames...))
 	require.NotEmpty(t, payloads)
 	b := make([]byte, PacketLen)
 	payloads = append(payloads, append([]byte{}, Gratuitous(b, macA, ipA)...), append([]byte{}, Reply(b, macB, ipB, macA, ipA)...))
@@ -168,7 +140,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte{}, Reply(b, macB, ipB, macA, ipA)...))
 	f.Add([]byte{0, 1, 8, 0, 6, 4})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, p := range arpPayloads(captureFrames(f, captureNames...)) {
+		for _, p := range arpPayloads(capturetest.Frames(f, captureNames...)) {
 			f.Add(p)
 		}
 	}

@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simnet-go/simnet/internal/capturetest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,46 +121,12 @@ func TestEtherTypeString(t *testing.T) {
 	assert.Equal(t, "0x1234", EtherType(0x1234).String())
 }
 
-// captureFrames returns the Ethernet frames of the shared captures named, or
-// skips the test when the shared directory is absent.
-func captureFrames(t testing.TB, names ...string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared captures not available: %v", err)
-	}
-	var frames [][]byte
-	for _, name := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		var src gopacket.PacketDataSource
-		var lt layers.LinkType
-		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
-			src, lt = r, r.LinkType()
-		} else {
-			r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-			require.NoError(t, err, name)
-			src, lt = r, r.LinkType()
-		}
-		require.Equal(t, layers.LinkTypeEthernet, lt, name)
-		for {
-			data, _, err := src.ReadPacketData()
-			if err != nil {
-				break
-			}
-			frames = append(frames, data)
-		}
-	}
-	require.NotEmpty(t, frames)
-	return frames
-}
-
 var captureNames = []string{"arkime__cloudshark-arp.pcap", "arkime__twovlan.pcap", "pcapplusplus__ArpRequestWithVlan.pcap", "dpkt__nb6-http.pcap"}
 
 // TestDifferentialGopacket decodes the same frames with gopacket's layers
 // and with Frame and compares every field.
 func TestDifferentialGopacket(t *testing.T) {
-	frames := captureFrames(t, captureNames...)
+	frames := capturetest.Frames(t, captureNames...)
 	frames = append(frames, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1})
 	for i, b := range frames {
 		var eth layers.Ethernet
@@ -219,5 +186,5 @@ func captureFramesOrNil(f *testing.F) [][]byte {
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err != nil {
 		return nil
 	}
-	return captureFrames(f, captureNames...)
+	return capturetest.Frames(f, captureNames...)
 }

@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simnet-go/simnet/internal/capturetest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -104,35 +105,6 @@ func TestFragNeededMTU(t *testing.T) {
 	assert.Equal(t, uint32(1400), m.Rest())
 }
 
-func captureFrames(t testing.TB, names ...string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared captures not available: %v", err)
-	}
-	var frames [][]byte
-	for _, name := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		var src gopacket.PacketDataSource
-		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
-			src = r
-		} else {
-			r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-			require.NoError(t, err, name)
-			src = r
-		}
-		for {
-			data, _, err := src.ReadPacketData()
-			if err != nil {
-				break
-			}
-			frames = append(frames, data)
-		}
-	}
-	return frames
-}
-
 var captureNames = []string{"dpkt__dns_icmp.pcap", "arkime__cloudshark-arp.pcap", "arkime__bigendian.pcap", "dpkt__nb6-http.pcap"}
 
 // icmpMessages returns the ICMP messages of unfragmented IPv4 packets.
@@ -157,7 +129,7 @@ func icmpMessages(frames [][]byte) [][]byte {
 }
 
 func TestDifferentialGopacket(t *testing.T) {
-	msgs := icmpMessages(captureFrames(t, captureNames...))
+	msgs := icmpMessages(capturetest.Frames(t, captureNames...))
 	require.GreaterOrEqual(t, len(msgs), 20)
 	e, err := Error(make([]byte, 100), TypeTimeExceeded, CodeReassemblyExceeded, 0, make([]byte, 40))
 	require.NoError(t, err)
@@ -186,7 +158,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{3, 3, 0, 0, 0, 0, 0, 0, 0x45})
 	f.Add([]byte{11})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, m := range icmpMessages(captureFrames(f, captureNames...)) {
+		for _, m := range icmpMessages(capturetest.Frames(f, captureNames...)) {
 			f.Add(m)
 		}
 	}

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simnet-go/simnet/internal/capturetest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -144,35 +145,6 @@ func TestSetTTLIncremental(t *testing.T) {
 	}
 }
 
-func captureFrames(t testing.TB, names ...string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared captures not available: %v", err)
-	}
-	var frames [][]byte
-	for _, name := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		var src gopacket.PacketDataSource
-		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
-			src = r
-		} else {
-			r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-			require.NoError(t, err, name)
-			src = r
-		}
-		for {
-			data, _, err := src.ReadPacketData()
-			if err != nil {
-				break
-			}
-			frames = append(frames, data)
-		}
-	}
-	return frames
-}
-
 var captureNames = []string{"pcapplusplus__IPv4Frag.pcap", "chrissanders__ip_frag_source.pcapng",
 	"pcapplusplus__ipv4-malformed.pcap", "tcpdump__ipv4_invalid_hdr_length.pcap",
 	"tcpdump__ipv4_invalid_total_length.pcap", "dpkt__dns_icmp.pcap", "arkime__twovlan.pcap",
@@ -194,7 +166,7 @@ func ipPayloads(frames [][]byte) [][]byte {
 }
 
 func TestDifferentialGopacket(t *testing.T) {
-	pkts := ipPayloads(captureFrames(t, captureNames...))
+	pkts := ipPayloads(capturetest.Frames(t, captureNames...))
 	require.NotEmpty(t, pkts)
 	ok := 0
 	for i, b := range pkts {
@@ -229,7 +201,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x46, 0, 0, 24, 0, 1, 0x20, 0, 1, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 0, 0})
 	f.Add([]byte{0x45})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, p := range ipPayloads(captureFrames(f, captureNames...)) {
+		for _, p := range ipPayloads(capturetest.Frames(f, captureNames...)) {
 			f.Add(p)
 		}
 	}

@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simnet-go/simnet/internal/capturetest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -92,35 +93,6 @@ func TestChecksumZeroSentAsOnes(t *testing.T) {
 	require.True(t, found)
 }
 
-func captureFrames(t testing.TB, names ...string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared captures not available: %v", err)
-	}
-	var frames [][]byte
-	for _, name := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		var src gopacket.PacketDataSource
-		if r, err := pcapgo.NewReader(bytes.NewReader(raw)); err == nil {
-			src = r
-		} else {
-			r, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-			require.NoError(t, err, name)
-			src = r
-		}
-		for {
-			data, _, err := src.ReadPacketData()
-			if err != nil {
-				break
-			}
-			frames = append(frames, data)
-		}
-	}
-	return frames
-}
-
 var captureNames = []string{"dpkt__dns_icmp.pcap", "chrissanders__dns.pcap", "arkime__wireshark-dhcp.pcap",
 	"chrissanders__dhcp_nolease_initialization.pcapng", "pcapplusplus__DnsPackets.pcap", "dpkt__truncated_dns.pcap"}
 
@@ -150,7 +122,7 @@ func datagrams(frames [][]byte) []datagram {
 }
 
 func TestDifferentialGopacket(t *testing.T) {
-	ds := datagrams(captureFrames(t, captureNames...))
+	ds := datagrams(capturetest.Frames(t, captureNames...))
 	require.GreaterOrEqual(t, len(ds), 20)
 	good := 0
 	for i, d := range ds {
@@ -186,7 +158,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x30, 0x39, 0x00, 0x35, 0x00, 0x0b, 0, 0, 'a', 'b', 'c'}, []byte{10, 0, 0, 1, 10, 0, 0, 2})
 	f.Add([]byte{0, 1, 0, 2, 0, 7, 0}, []byte{1, 2, 3, 4, 5, 6, 7, 8})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, d := range datagrams(captureFrames(f, captureNames...)) {
+		for _, d := range datagrams(capturetest.Frames(f, captureNames...)) {
 			s, ds := d.src.As4(), d.dst.As4()
 			f.Add(d.b, append(s[:], ds[:]...))
 		}
