@@ -154,7 +154,7 @@ func (c *CUBIC) OnTimeout(s *CCState, inFlight int, _ clock.Time) {
 	s.Cwnd = s.MSS
 }
 
-func (c *CUBIC) reduce(s *CCState, _ int) {
+func (c *CUBIC) reduce(s *CCState, inFlight int) {
 	cwnd := float64(s.Cwnd) / float64(s.MSS)
 	if cwnd < c.wMax {
 		c.wMax = cwnd * (1 + cubicBeta) / 2
@@ -163,5 +163,7 @@ func (c *CUBIC) reduce(s *CCState, _ int) {
 	}
 	c.inEpoch = false
 	c.ackedAccum = 0
-	s.Ssthresh = max(int(float64(s.Cwnd)*cubicBeta), 2*s.MSS)
+	// RFC 9438 section 4.6: ssthresh = flight_size * beta (using cwnd
+	// would collapse it after back-to-back timeouts).
+	s.Ssthresh = max(int(float64(inFlight)*cubicBeta), 2*s.MSS)
 }
