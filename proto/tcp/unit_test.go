@@ -137,6 +137,14 @@ func TestCongestionControl(t *testing.T) {
 	k := cu.k
 	assert.InDelta(t, 4.22, k, 0.01, "K = cbrt(Wmax*(1-beta)/C)")
 	assert.Greater(t, s.Cwnd, 100*mss, "past the plateau after K")
+	// RFC 9438 section 4.6: ssthresh follows the flight size, so a second
+	// timeout right after a first (cwnd already 1 MSS) keeps it.
+	s.Cwnd = 40 * mss
+	cu.OnTimeout(&s, 40*mss, now)
+	assert.Equal(t, mss, s.Cwnd)
+	assert.Equal(t, 28*mss, s.Ssthresh)
+	cu.OnTimeout(&s, 40*mss, now)
+	assert.Equal(t, 28*mss, s.Ssthresh)
 	// Fast convergence: a loss below the previous Wmax lowers it further.
 	s.Cwnd = 80 * mss
 	cu.wMax = 100
