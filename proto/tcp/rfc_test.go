@@ -646,3 +646,21 @@ func TestQuickAck(t *testing.T) {
 	send()
 	assert.Equal(t, r.pNxt, r.take().ack())
 }
+
+// RFC 1122 section 4.2.3.10: segments to or from non-unicast addresses are
+// ignored, never answered with RST.
+func TestNonUnicastIgnored(t *testing.T) {
+	r := newRig(t, Config{})
+	b := make([]byte, 64)
+	for _, pair := range [][2]netip.Addr{
+		{r.peer, netip.MustParseAddr("255.255.255.255")},
+		{r.peer, netip.MustParseAddr("224.0.0.1")},
+		{netip.MustParseAddr("0.0.0.0"), r.local},
+	} {
+		n, err := Encode(b, Fields{SrcPort: 1, DstPort: 2, Seq: 1, Flags: FlagSYN}, nil, nil, pair[0], pair[1])
+		require.NoError(t, err)
+		r.s.HandleIP(pair[0], pair[1], b[:n])
+	}
+	r.none()
+	assert.Equal(t, uint64(3), r.s.Stats().Malformed)
+}

@@ -306,6 +306,13 @@ func (s *Stack) isnFor(k connKey) seqnum {
 // dst. payload is only read during the call.
 func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 	s.stats.SegmentsIn++
+	// TCP is unicast only (RFC 9293 section 3.9.2.1; RFC 1122 section
+	// 4.2.3.10): nothing to or from a multicast, broadcast or unspecified
+	// address is answered.
+	if !unicast(src) || !unicast(dst) {
+		s.stats.Malformed++
+		return
+	}
 	h, err := ParseHeader(payload)
 	if err != nil {
 		s.stats.Malformed++
@@ -335,6 +342,10 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 	}
 	s.stats.NoConnection++
 	s.resetFor(k, h)
+}
+
+func unicast(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // resetFor answers a segment that belongs to no connection (RFC 9293
