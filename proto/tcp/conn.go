@@ -650,6 +650,13 @@ func (c *Conn) sendSYN() {
 		f.Ack = uint32(c.rcvNxt)
 		c.rcvAdv = c.rcvNxt.add(int(f.Window))
 	}
+	// Every segment sent before this one was a SYN with the same ISS (a
+	// SYN-ACK after simultaneous open resends it too), so this one is a
+	// retransmission in sequence space, as a capture shows it.
+	if c.stats.SegmentsSent > 0 {
+		c.stats.Retransmits++
+		c.stats.RetransmittedBytes++
+	}
 	c.stats.SegmentsSent++
 	c.s.send(c.key, f, o, nil)
 }

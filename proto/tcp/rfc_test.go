@@ -664,3 +664,45 @@ func TestNonUnicastIgnored(t *testing.T) {
 	r.none()
 	assert.Equal(t, uint64(3), r.s.Stats().Malformed)
 }
+
+// A resent SYN or SYN-ACK is a retransmitted segment (RFC 6298 section 5
+// applies to it as to data, RFC 9293 section 3.8.1): ConnStats.Retransmits
+// counts it, as a capture analyser flags it, and the first SYN is not one.
+func TestSYNRetransmissionsCounted(t *testing.T) {
+	t.Run("SYN", func(t *testing.T) {
+		r := newRig(t, Config{})
+		syn := r.connect()
+		assert.Zero(t, r.conn.Stats().Retransmits, "the first SYN")
+		r.advance(time.Second)
+		again := r.take()
+		require.True(t, again.has(FlagSYN))
+		assert.Equal(t, syn.seq(), again.seq())
+		st := r.conn.Stats()
+		assert.Equal(t, uint64(1), st.Retransmits)
+		assert.Equal(t, uint64(1), st.RetransmittedBytes, "a SYN occupies one sequence number")
+		assert.Equal(t, uint64(1), st.TimeoutRetransmits)
+		assert.Equal(t, uint64(2), st.SegmentsSent)
+	})
+	t.Run("SYN-ACK/duplicate-SYN", func(t *testing.T) {
+		r := newRig(t, Config{})
+		var conns []*Conn
+		_, err := r.s.Listen(netip.AddrPortFrom(r.local, r.lport), 8, func(l *Listener) {
+			if c, err := l.Accept(r.ev); err == nil {
+				conns = append(conns, c)
+			}
+		})
+		require.NoError(t, err)
+		r.inject(Fields{Seq: uint32(r.pISS), Flags: FlagSYN, Window: 65535}, plain, nil)
+		sa := r.take()
+		// The peer resends its SYN: our SYN-ACK was lost.
+		r.inject(Fields{Seq: uint32(r.pISS), Flags: FlagSYN, Window: 65535}, plain, nil)
+		sa2 := r.take()
+		require.True(t, sa2.has(FlagSYN|FlagACK))
+		assert.Equal(t, sa.seq(), sa2.seq())
+		r.inject(Fields{Seq: uint32(r.pISS + 1), Ack: uint32(sa.seq() + 1), Flags: FlagACK, Window: 65535}, nil, nil)
+		require.Len(t, conns, 1)
+		st := conns[0].Stats()
+		assert.Equal(t, uint64(1), st.Retransmits)
+		assert.Zero(t, st.TimeoutRetransmits)
+	})
+}
