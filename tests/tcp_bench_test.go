@@ -33,9 +33,17 @@ type tcpPairWorld struct {
 
 func newTCPPairWorld(tb testing.TB, cfg tcp.Config) *tcpPairWorld {
 	tb.Helper()
-	w, err := sim.New(sim.Config{Seed: 7})
+	return newTCPPairWorldOn(tb, sim.Config{Seed: 7}, sim.LinkConfig{MTU: 1500}, cfg)
+}
+
+// newTCPPairWorldOn is newTCPPairWorld with the world's and the link's
+// configuration given: host a (10.0.0.1) is the link's end A, host b
+// (10.0.0.2) its end B.
+func newTCPPairWorldOn(tb testing.TB, wc sim.Config, lc sim.LinkConfig, cfg tcp.Config) *tcpPairWorld {
+	tb.Helper()
+	w, err := sim.New(wc)
 	require.NoError(tb, err)
-	l, err := w.Connect("wire", sim.Iface{Host: "a", Name: "eth0"}, sim.Iface{Host: "b", Name: "eth0"}, sim.LinkConfig{MTU: 1500})
+	l, err := w.Connect("wire", sim.Iface{Host: "a", Name: "eth0"}, sim.Iface{Host: "b", Name: "eth0"}, lc)
 	require.NoError(tb, err)
 	ha := stack.New(stack.Config{Name: "a", Clock: w.Clock(), Rand: w.Rand("host/a")})
 	ha.AddInterface("eth0", ether.Addr{2, 0, 0, 0, 0, 0xa}, l.A()).SetAddress(netip.MustParsePrefix("10.0.0.1/24"))

@@ -1,0 +1,192 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/tcp"
+	"github.com/simnet-go/simnet/sim"
+)
+
+// tcpTsharkFilter selects the frames Wireshark finds wrong: malformed, with
+// an expert error (PI_ERROR, 0x00800000) or with a bad IP or TCP checksum
+// (status 0 is "Bad").
+const tcpTsharkFilter = "_ws.malformed || _ws.expert.severity >= 0x00800000 || ip.checksum.status == 0 || tcp.checksum.status == 0"
+
+// tcpTsharkResent are the analysis flags Wireshark puts on a data, SYN or
+// FIN segment that does not advance the sender's highest sequence number
+// (a fast retransmission carries tcp.analysis.retransmission too, so
+// frames are counted once with the flags or-ed).
+var tcpTsharkResent = []string{
+	"tcp.analysis.retransmission",
+	"tcp.analysis.fast_retransmission",
+	"tcp.analysis.spurious_retransmission",
+	"tcp.analysis.out_of_order",
+}
+
+// TestTCPTsharkRetransmissions runs simnet-to-simnet bulk transfers across
+// lossy, reordering and duplicating links with captures on, then decodes
+// the sender's capture with tshark's TCP analysis and checksum validation.
+// No frame may be malformed, carry a bad checksum or an expert error, and
+// the segments tshark flags as resent must be exactly the ones our sender
+// counts in ConnStats.Retransmits (timeout and fast retransmissions, SACK
+// hole fills and resent SYNs and FINs alike).
+//
+// The comparison is made on the sender's own capture, where every
+// outgoing frame is recorded as the stack sent it, before the link drops,
+// duplicates or reorders it. That makes two of tshark's classifications
+// ours too: a segment tshark calls "out-of-order" (sent within one initial
+// RTT of the highest segment and not matching a duplicate ACK) cannot have
+// been reordered by a network that it has not crossed yet, so it is a
+// retransmission we made (typically a SACK hole fill interleaved with new
+// data); and a "spurious retransmission" (already acknowledged when sent,
+// as far as the capture shows) is a go-back-N resend after a timeout. The
+// per-flag split is logged.
+func TestTCPTsharkRetransmissions(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed (apt-get install tshark): skipping the TCP analysis check")
+	}
+	size := 4 << 20
+	if testing.Short() {
+		size = 1 << 20
+	}
+	const d = 5 * time.Millisecond
+	cases := []struct {
+		name string
+		imp  impair.Config
+		// resent is "none" when the link gives the sender no reason to
+		// resend, "some" when it must, "" when either may happen.
+		resent string
+	}{
+		{"clean", impair.Config{Delay: d}, "none"},
+		{"loss1", impair.Config{Delay: d, Loss: 0.01}, "some"},
+		{"loss5", impair.Config{Delay: d, Loss: 0.05}, "some"},
+		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}, "some"},
+		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}, ""},
+		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}, "none"},
+		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}, "some"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pw := newTCPPairWorldOn(t, sim.Config{Seed: 11, CaptureDir: dir}, sim.LinkConfig{AtoB: tc.imp, BtoA: tc.imp}, tcp.Config{})
+			st := tcpBulkAtoB(t, pw, size)
+			require.NoError(t, pw.w.Close())
+			capture := pw.w.CapturePath("a")
+
+			bad := tcpTshark(t, tshark, capture, "-Y", tcpTsharkFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
+			assert.Empty(t, bad, "frames Wireshark finds malformed, in error or with bad checksums")
+
+			sender := "ip.src == " + tcpPairAddrA.String() + " && tcp.srcport == " + strconv.Itoa(int(st.Local.Port()))
+			resent := "(" + strings.Join(tcpTsharkResent, " || ") + ")"
+			total := len(tcpTshark(t, tshark, capture, "-Y", sender+" && "+resent, "-T", "fields", "-e", "frame.number"))
+			split := make([]string, 0, len(tcpTsharkResent))
+			for _, flag := range tcpTsharkResent {
+				n := len(tcpTshark(t, tshark, capture, "-Y", sender+" && "+flag, "-T", "fields", "-e", "frame.number"))
+				split = append(split, flag[len("tcp.analysis."):]+"="+strconv.Itoa(n))
+			}
+			sent := len(tcpTshark(t, tshark, capture, "-Y", sender, "-T", "fields", "-e", "frame.number"))
+			assert.Equal(t, int(st.SegmentsSent), sent, "segments our sender counts vs frames in its capture")
+			assert.Equal(t, int(st.Retransmits), total, "segments tshark flags as resent (%s) vs ConnStats.Retransmits", strings.Join(split, " "))
+			switch tc.resent {
+			case "none":
+				assert.Zero(t, st.Retransmits, "nothing was lost")
+			case "some":
+				assert.Positive(t, st.Retransmits, "the link's losses forced retransmissions")
+			}
+			t.Logf("sender: %d segs, %d retransmitted (%d timeouts, %d fast recoveries, %d lost retransmits); tshark: %s; link %+v",
+				st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.LostRetransmits, strings.Join(split, " "), pw.w.Link("wire").Stats())
+		})
+	}
+}
+
+// tcpPairAddrA is host a's address in a tcpPairWorld.
+var tcpPairAddrA = netip.MustParseAddr("10.0.0.1")
+
+// tcpBulkAtoB sends size bytes of tcpPattern from host a to a sink on host
+// b, closes both ends, checks that the data arrived byte-exact and returns
+// the sender's counters.
+func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int) tcp.ConnStats {
+	t.Helper()
+	data := tcpPattern(size)
+	var got bytes.Buffer
+	var srvDone, cliDone bool
+	var srvErr, cliErr error
+	buf := make([]byte, 64<<10)
+	srv := &tcp.EventFuncs{
+		Readable: func(c *tcp.Conn) {
+			for {
+				n, err := c.Read(buf)
+				got.Write(buf[:n])
+				if errors.Is(err, io.EOF) {
+					_ = c.Close()
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		},
+		Closed: func(_ *tcp.Conn, err error) { srvDone, srvErr = true, err },
+	}
+	_, err := pw.b.Listen(netip.MustParseAddrPort("10.0.0.2:5001"), 4, func(l *tcp.Listener) {
+		if c, err := l.Accept(srv); err == nil {
+			srv.OnReadable(c)
+		}
+	})
+	require.NoError(t, err)
+	off := 0
+	cli := &tcp.EventFuncs{}
+	cli.Writable = func(c *tcp.Conn) {
+		for off < len(data) {
+			n, err := c.Write(data[off:])
+			off += n
+			if err != nil {
+				return
+			}
+		}
+		_ = c.Close()
+	}
+	cli.Established = cli.Writable
+	cli.Closed = func(_ *tcp.Conn, err error) { cliDone, cliErr = true, err }
+	conn, err := pw.a.Connect(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:5001"), cli)
+	require.NoError(t, err)
+	end := pw.w.Now().Add(10 * time.Minute)
+	for !(srvDone && cliDone) && pw.w.Now() < end && pw.w.Step() {
+	}
+	require.True(t, cliDone && srvDone, "both ends closed")
+	require.NoError(t, cliErr)
+	require.NoError(t, srvErr)
+	require.Equal(t, size, got.Len())
+	require.True(t, bytes.Equal(data, got.Bytes()), "byte-exact")
+	return conn.Stats()
+}
+
+// tcpTshark runs tshark on a capture with IP and TCP checksum validation
+// and TCP sequence analysis on and returns its output lines.
+func tcpTshark(t *testing.T, tshark, path string, args ...string) []string {
+	t.Helper()
+	prefs := []string{"-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:TRUE"}
+	cmd := exec.Command(tshark, append(prefs, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "tshark on %s: %s", path, stderr.String())
+	s := strings.TrimRight(string(out), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
