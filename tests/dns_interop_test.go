@@ -339,7 +339,7 @@ func dniAnswers(m *dns.Msg) []string {
 // with its TCP fallback) against a miekg/dns server on gVisor's netstack.
 func TestDNSInteropStackResolver(t *testing.T) {
 	dw := newDNIWorld(t, 3, impair.Config{Delay: 5 * time.Millisecond}, "")
-	ms := startDNIMiekgServer(t, dw.peer, dniRecords()...)
+	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
 	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
 
@@ -393,7 +393,7 @@ func TestDNSInteropStackResolver(t *testing.T) {
 	assert.Zero(t, r.Stats.Mismatched)
 	assert.Zero(t, r.Stats.Malformed)
 	assert.Zero(t, r.Pending())
-	assert.Zero(t, dw.peer.gateSlips, "the gVisor application answered every query")
+	assert.Zero(t, dw.peer.GateSlips(), "the gVisor application answered every query")
 	// Both ends closed the fallback connections: ours went through
 	// TIME-WAIT after the miekg server's FIN.
 	dw.run(10*time.Second, func() bool { return dw.tcp.NumConns() == 0 })
@@ -405,7 +405,7 @@ func TestDNSInteropStackResolver(t *testing.T) {
 // TCP recovers the fallback queries.
 func TestDNSInteropResolverLoss(t *testing.T) {
 	dw := newDNIWorld(t, 5, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
-	ms := startDNIMiekgServer(t, dw.peer, dniRecords()...)
+	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
 	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
 
@@ -428,7 +428,7 @@ func TestDNSInteropResolverLoss(t *testing.T) {
 	assert.Positive(t, st.AtoB.DroppedLoss+st.BtoA.DroppedLoss)
 	assert.Zero(t, r.Pending())
 	t.Logf("resolver sent %d UDP queries for %d lookups; miekg server saw %d queries; link %+v; gate slips %d",
-		udpSent, lookups, len(ms.queries()), st, dw.peer.gateSlips)
+		udpSent, lookups, len(ms.queries()), st, dw.peer.GateSlips())
 }
 
 // TestDNSInteropMiekgClientLossTCP sends miekg/dns queries over gVisor's

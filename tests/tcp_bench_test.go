@@ -13,6 +13,7 @@ import (
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
+	"github.com/simnet-go/simnet/tests/gvisorpeer"
 	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -110,7 +111,7 @@ func benchSimnetBulk(b *testing.B) {
 		}
 	})
 	require.NoError(b, err)
-	src := &bulkSource{buf: tcpPattern(256 << 10)}
+	src := &bulkSource{buf: gvisorpeer.Pattern(256 << 10)}
 	c, err := pw.a.Connect(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:5001"), src)
 	require.NoError(b, err)
 	for !src.est && pw.w.Step() {
@@ -212,7 +213,7 @@ func benchGVisorBulk(b *testing.B) {
 	}()
 	c, err := gonet.DialContextTCP(ctx, ga.s, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4([4]byte{10, 0, 0, 2}), Port: 5001}, ipv4.ProtocolNumber)
 	require.NoError(b, err)
-	data := tcpPattern(per)
+	data := gvisorpeer.Pattern(per)
 	_, err = c.Write(data)
 	require.NoError(b, err)
 	<-done

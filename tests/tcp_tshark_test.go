@@ -17,6 +17,7 @@ import (
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
+	"github.com/simnet-go/simnet/tests/gvisorpeer"
 )
 
 // tcpTsharkFilter selects the frames Wireshark finds wrong: malformed, with
@@ -115,12 +116,12 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 // tcpPairAddrA is host a's address in a tcpPairWorld.
 var tcpPairAddrA = netip.MustParseAddr("10.0.0.1")
 
-// tcpBulkAtoB sends size bytes of tcpPattern from host a to a sink on host
+// tcpBulkAtoB sends size bytes of gvisorpeer.Pattern from host a to a sink on host
 // b, closes both ends, checks that the data arrived byte-exact and returns
 // the sender's counters.
 func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int) tcp.ConnStats {
 	t.Helper()
-	data := tcpPattern(size)
+	data := gvisorpeer.Pattern(size)
 	var got bytes.Buffer
 	var srvDone, cliDone bool
 	var srvErr, cliErr error

@@ -1,223 +1,30 @@
 package gvisorpeer_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"io"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/simnet-go/simnet/link/impair"
-	"github.com/simnet-go/simnet/proto/tcp"
-	"github.com/simnet-go/simnet/sim"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/tests/gvisorpeer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	tcpOurAddr = netip.MustParseAddr("10.0.0.1")
-	tcpGVAddr  = netip.MustParseAddr("10.0.0.2")
-	tcpOurMAC  = [6]byte{0x02, 0, 0, 0, 0, 1}
-	tcpGVMAC   = [6]byte{0x02, 0, 0, 0, 0, 2}
-)
-
-// interopWorld is a sim world with simnet's TCP on one end of a link and a
-// gVisor peer on the other.
-type interopWorld struct {
-	w    *sim.World
-	host *tcpHost
-	peer *gvisorpeer.Peer
-}
-
-func newInteropWorld(t testing.TB, imp impair.Config, cfg tcp.Config) *interopWorld {
+func newWorld(t *testing.T, cfg gvisorpeer.WorldConfig) *gvisorpeer.World {
 	t.Helper()
-	w, err := sim.New(sim.Config{Seed: 42})
+	w, err := gvisorpeer.NewWorld(cfg)
 	require.NoError(t, err)
-	l, err := w.Connect("wire", sim.Iface{Host: "simnet", Name: "eth0"}, sim.Iface{Host: "gvisor", Name: "eth0"},
-		sim.LinkConfig{AtoB: imp, BtoA: imp})
-	require.NoError(t, err)
-	h := &tcpHost{mac: tcpOurMAC, peerMAC: tcpGVMAC, addr: tcpOurAddr, ep: l.A()}
-	l.A().SetReceiver(h)
-	h.tcp = tcp.New(h, w.Clock(), w.Rand("host/simnet/tcp"), cfg)
-	peer, err := gvisorpeer.New(gvisorpeer.Config{
-		Addr: tcpGVAddr, PrefixLen: 24, MAC: tcpGVMAC, Start: w.Now(),
-		Neighbors: map[netip.Addr][6]byte{tcpOurAddr: tcpOurMAC},
-	})
-	require.NoError(t, err)
-	peer.Attach(l.B())
-	peer.Drive(w.Clock(), time.Millisecond)
-	t.Cleanup(peer.Close)
-	return &interopWorld{w: w, host: h, peer: peer}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
 }
 
-// run steps the world until done reports true or limit of simulated time
-// passes.
-func (iw *interopWorld) run(limit time.Duration, done func() bool) {
-	end := iw.w.Now().Add(limit)
-	for !done() && iw.w.Now() < end {
-		if !iw.w.Step() {
-			return
-		}
-	}
-}
-
-type gvResult struct {
-	data []byte
-	err  error
-}
-
-// transferToGVisor sends size bytes from simnet to a gVisor server.
-func transferToGVisor(t *testing.T, iw *interopWorld, size int) {
-	ln, err := iw.peer.Listen(5001)
-	require.NoError(t, err)
-	res := make(chan gvResult, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			res <- gvResult{err: err}
-			return
-		}
-		data, err := io.ReadAll(c)
-		if err == nil {
-			err = c.Close()
-		}
-		res <- gvResult{data: data, err: err}
-	}()
-	data := tcpPattern(size)
-	off := 0
-	var ourErr error
-	ourDone := false
-	ev := &tcp.EventFuncs{}
-	write := func(c *tcp.Conn) {
-		for off < len(data) {
-			n, err := c.Write(data[off:])
-			off += n
-			if err != nil {
-				return
-			}
-		}
-		_ = c.Shutdown()
-	}
-	ev.Established = write
-	ev.Writable = func(c *tcp.Conn) {
-		if off < len(data) {
-			write(c)
-		}
-	}
-	ev.Readable = func(c *tcp.Conn) {
-		var b [512]byte
-		if _, err := c.Read(b[:]); errors.Is(err, io.EOF) {
-			_ = c.Close()
-		}
-	}
-	ev.Closed = func(_ *tcp.Conn, err error) { ourDone, ourErr = true, err }
-	conn, err := iw.host.tcp.Connect(netip.AddrPort{}, netip.AddrPortFrom(tcpGVAddr, 5001), ev)
-	require.NoError(t, err)
-	var got *gvResult
-	iw.run(30*time.Minute, func() bool {
-		if got == nil {
-			select {
-			case r := <-res:
-				got = &r
-			default:
-			}
-		}
-		return got != nil && ourDone
-	})
-	require.NotNil(t, got, "gVisor side did not finish")
-	require.NoError(t, got.err)
-	assert.True(t, ourDone, "simnet side closed")
-	assert.NoError(t, ourErr)
-	require.Equal(t, size, len(got.data))
-	assert.True(t, bytes.Equal(data, got.data), "byte-exact")
-	st := conn.Stats()
-	t.Logf("simnet sender: %v sim, goodput %.1f Mbit/s, %d segs, %d rtx (%d timeouts, %d fast), sacked %d, srtt %v",
-		st.Duration, float64(size)*8/st.Duration.Seconds()/1e6, st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SACKedBytes, st.SRTT)
-}
-
-// transferFromGVisor has a gVisor client send size bytes to simnet.
-func transferFromGVisor(t *testing.T, iw *interopWorld, size int) {
-	data := tcpPattern(size)
-	var got bytes.Buffer
-	ourDone := false
-	var ourErr error
-	var srv *tcp.Conn
-	buf := make([]byte, 64<<10)
-	ev := &tcp.EventFuncs{}
-	ev.Readable = func(c *tcp.Conn) {
-		for {
-			n, err := c.Read(buf)
-			got.Write(buf[:n])
-			if errors.Is(err, io.EOF) {
-				_ = c.Close()
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	ev.Closed = func(_ *tcp.Conn, err error) { ourDone, ourErr = true, err }
-	_, err := iw.host.tcp.Listen(netip.AddrPortFrom(tcpOurAddr, 5001), 8, func(l *tcp.Listener) {
-		c, err := l.Accept(ev)
-		if err == nil {
-			srv = c
-			ev.Readable(c)
-		}
-	})
-	require.NoError(t, err)
-	res := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		c, err := iw.peer.Dial(ctx, netip.AddrPortFrom(tcpOurAddr, 5001))
-		if err != nil {
-			res <- err
-			return
-		}
-		if _, err := c.Write(data); err != nil {
-			res <- err
-			return
-		}
-		if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
-			res <- err
-			return
-		}
-		if _, err := io.Copy(io.Discard, c); err != nil {
-			res <- err
-			return
-		}
-		res <- c.Close()
-	}()
-	var gvErr error
-	gvDone := false
-	iw.run(30*time.Minute, func() bool {
-		if !gvDone {
-			select {
-			case gvErr = <-res:
-				gvDone = true
-			default:
-			}
-		}
-		return gvDone && ourDone
-	})
-	require.True(t, gvDone, "gVisor side did not finish")
-	require.NoError(t, gvErr)
-	assert.True(t, ourDone, "simnet side closed")
-	assert.NoError(t, ourErr)
-	require.Equal(t, size, got.Len())
-	assert.True(t, bytes.Equal(data, got.Bytes()), "byte-exact")
-	require.NotNil(t, srv)
-	st := srv.Stats()
-	t.Logf("simnet receiver: %v sim, %d bytes, %d segs in, %d out-of-order", st.Duration, st.BytesReceived, st.SegmentsReceived, st.OOOSegments)
-}
-
-// TestPeerSmoke checks the harness on its own (a minimal IPv4 host drives
-// simnet's TCP): a clean and a lossy transfer in each direction. The full
-// matrix over proto/stack lives in tests/tcp_interop_test.go.
+// TestPeerSmoke checks the harness on its own: a clean and a lossy 1 MB
+// transfer in each direction. The full matrix lives in
+// tests/tcp_interop_test.go.
 func TestPeerSmoke(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -226,11 +33,124 @@ func TestPeerSmoke(t *testing.T) {
 		{"clean", impair.Config{Delay: 2 * time.Millisecond}},
 		{"loss2", impair.Config{Delay: 2 * time.Millisecond, Loss: 0.02}},
 	} {
+		data := gvisorpeer.Pattern(1 << 20)
 		t.Run(tc.name+"/simnet-to-gvisor", func(t *testing.T) {
-			transferToGVisor(t, newInteropWorld(t, tc.imp, tcp.Config{}), 1<<20)
+			w := newWorld(t, gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp})
+			st, err := w.SendToPeer(5001, data, 10*time.Minute)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(len(data)), st.BytesSent)
+			if tc.imp.Loss > 0 {
+				assert.Positive(t, st.Retransmits)
+			}
+			assert.Positive(t, w.Peer.FramesIn)
+			assert.Positive(t, w.Peer.FramesOut)
 		})
 		t.Run(tc.name+"/gvisor-to-simnet", func(t *testing.T) {
-			transferFromGVisor(t, newInteropWorld(t, tc.imp, tcp.Config{}), 1<<20)
+			w := newWorld(t, gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp})
+			st, err := w.ReceiveFromPeer(5001, data, 10*time.Minute)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(len(data)), st.BytesReceived)
 		})
 	}
+}
+
+// TestPeerUDPGate sends UDP datagrams from simnet's host to an echo
+// application on the gVisor peer. Every datagram to the echo port is owed
+// a reply (Config.Owes), so World.Run holds simulated time until the echo
+// is written: each answer arrives exactly one round trip (2 x 3 ms) after
+// its request was sent, however slowly the Go scheduler ran the gVisor
+// goroutine.
+func TestPeerUDPGate(t *testing.T) {
+	const port = 7
+	owes := func(f []byte) bool {
+		// Ethernet + IPv4 without options + UDP to the echo port.
+		return len(f) >= 14+20+8 && binary.BigEndian.Uint16(f[12:]) == 0x0800 && f[14] == 0x45 &&
+			f[14+9] == 17 && binary.BigEndian.Uint16(f[14+20+2:]) == port
+	}
+	const delay = 3 * time.Millisecond
+	w := newWorld(t, gvisorpeer.WorldConfig{Seed: 1, Link: impair.Config{Delay: delay}, Peer: gvisorpeer.Config{Owes: owes}})
+	pc, err := w.Peer.ListenUDP(port)
+	require.NoError(t, err)
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			// Slow application: the simulator must wait for it.
+			time.Sleep(2 * time.Millisecond)
+			_, _ = pc.WriteTo(buf[:n], from)
+			w.Peer.Replied()
+		}
+	}()
+	type echo struct {
+		payload string
+		at      clock.Time
+	}
+	var got []echo
+	s, err := w.Host.BindUDP(netip.AddrPort{}, stack.UDPHandlerFunc(func(_ *stack.UDPSocket, src, _ netip.AddrPort, p []byte) {
+		assert.Equal(t, netip.AddrPortFrom(w.PeerAddr, port), src)
+		got = append(got, echo{string(p), w.W.Now()})
+	}))
+	require.NoError(t, err)
+	// A first echo resolves simnet's ARP entry for the peer, so that the
+	// timed round trips are not stretched by address resolution.
+	const n = 6
+	var sentAt []clock.Time
+	for i := range n {
+		sentAt = append(sentAt, w.W.Now())
+		require.NoError(t, s.SendTo(netip.AddrPortFrom(w.PeerAddr, port), []byte{'a' + byte(i)}))
+		w.Run(time.Second, func() bool { return len(got) > i })
+	}
+	require.Len(t, got, n)
+	for i, e := range got {
+		assert.Equal(t, string(rune('a'+i)), e.payload)
+		if i > 0 {
+			assert.Equal(t, 2*delay, e.at.Sub(sentAt[i]), "echo %d took one round trip of simulated time", i)
+		}
+	}
+	assert.Zero(t, w.Peer.GateSlips())
+}
+
+// TestPeerUDPDial checks the peer's connected UDP sockets: a gVisor client
+// queries a simnet UDP echo service.
+func TestPeerUDPDial(t *testing.T) {
+	w := newWorld(t, gvisorpeer.WorldConfig{Seed: 2, Link: impair.Config{Delay: time.Millisecond}})
+	_, err := w.Host.BindUDP(netip.AddrPortFrom(w.OurAddr, 9), stack.UDPHandlerFunc(func(s *stack.UDPSocket, src, _ netip.AddrPort, p []byte) {
+		assert.NoError(t, s.SendTo(src, append([]byte("echo:"), p...)))
+	}))
+	require.NoError(t, err)
+	res := make(chan string, 1)
+	go func() {
+		c, err := w.Peer.DialUDP(netip.AddrPortFrom(w.OurAddr, 9))
+		if err != nil {
+			res <- err.Error()
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			res <- err.Error()
+			return
+		}
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if err != nil {
+			res <- err.Error()
+			return
+		}
+		res <- string(buf[:n])
+	}()
+	var got string
+	w.Run(time.Minute, func() bool {
+		select {
+		case got = <-res:
+			return true
+		default:
+			return false
+		}
+	})
+	assert.Equal(t, "echo:ping", got)
 }

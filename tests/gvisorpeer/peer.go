@@ -1,6 +1,9 @@
 // Package gvisorpeer attaches a gVisor netstack (gvisor.dev/gvisor/pkg/tcpip)
-// to a simnet link.Endpoint as a peer host, so simnet's TCP can be tested
-// against an independent implementation in the same process.
+// to a simnet link.Endpoint as a peer host (ARP, IPv4, TCP, UDP), so
+// simnet's protocols can be tested against an independent implementation
+// in the same process. World puts a simnet host (proto/stack with TCP) and
+// a Peer at the two ends of a simulated link, and SendToPeer and
+// ReceiveFromPeer run bulk TCP transfers across it.
 //
 // Bridging time and goroutines: gVisor runs its own goroutines (TCP
 // processors, timers, the application's blocking calls) and reads time from
@@ -14,6 +17,14 @@
 // gVisor's goroutines are scheduled by the Go runtime, a run with a gVisor
 // peer is not bit-for-bit reproducible the way an all-simnet run is; byte
 // exactness and clean closes are what the interop tests check.
+//
+// A request-response application on the gVisor side (a DNS server, say)
+// may be slower, in wall time, than the quiescence wait. Config.Owes lets
+// the test say which delivered frames the application owes a reply to; the
+// application calls Replied once it has written the reply, and World.Run
+// holds simulated time (WaitApp) while a reply is owed, so that simnet's
+// retransmission timers do not fire just because the Go scheduler was slow
+// to run a gVisor goroutine.
 package gvisorpeer
 
 import (
@@ -22,6 +33,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/simnet-go/simnet/link"
@@ -36,6 +48,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
 const nicID = 1
@@ -74,6 +87,11 @@ type Config struct {
 	RACK bool
 	// Neighbors are static ARP entries (IPv4 address to MAC).
 	Neighbors map[netip.Addr][6]byte
+	// Owes, when not nil, is called with every frame delivered to gVisor,
+	// on the driver's loop, and reports whether the gVisor application
+	// owes a reply to it: the peer then counts one owed reply, which the
+	// application settles with Replied.
+	Owes func(frame []byte) bool
 }
 
 // Peer is a gVisor stack attached to a link endpoint.
@@ -89,7 +107,12 @@ type Peer struct {
 	ival time.Duration
 	sch  clock.Clock
 
-	// Frames counts frames sent to and received from the link.
+	owes      func([]byte) bool
+	owed      atomic.Int64
+	gateSlips int
+
+	// FramesIn and FramesOut count frames received from and sent to the
+	// link.
 	FramesIn, FramesOut int
 }
 
@@ -101,7 +124,7 @@ func New(cfg Config) (*Peer, error) {
 	clk := faketime.NewManualClock()
 	st := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 		Clock:              clk,
 	})
 	ch := channel.New(4096, uint32(cfg.MTU), tcpip.LinkAddress(cfg.MAC[:]))
@@ -150,7 +173,7 @@ func New(cfg Config) (*Peer, error) {
 	if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &minRTO); err != nil {
 		return nil, fmt.Errorf("gvisorpeer: min rto: %s", err)
 	}
-	return &Peer{st: st, ch: ch, clk: clk, start: cfg.Start, now: cfg.Start}, nil
+	return &Peer{st: st, ch: ch, clk: clk, start: cfg.Start, now: cfg.Start, owes: cfg.Owes}, nil
 }
 
 // Stack returns the gVisor stack.
@@ -188,6 +211,9 @@ func (p *Peer) Receive(frame []byte, _ link.Note) {
 		p.advance(p.sch.Now())
 	}
 	p.FramesIn++
+	if p.owes != nil && p.owes(frame) {
+		p.owed.Add(1)
+	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
 	p.ch.InjectInbound(0, pkt)
 	pkt.DecRef()
@@ -245,7 +271,46 @@ func (p *Peer) flush() {
 	}
 }
 
-// Listen opens a gonet listener on port.
+// Replied records that the gVisor application wrote a reply it owed (see
+// Config.Owes). It may be called from any goroutine.
+func (p *Peer) Replied() {
+	for {
+		v := p.owed.Load()
+		if v <= 0 || p.owed.CompareAndSwap(v, v-1) {
+			return
+		}
+	}
+}
+
+// WaitApp blocks while the gVisor application owes replies, at most limit of
+// wall time, and reports whether anything was owed. When limit passes the
+// debt is forgiven and counted in GateSlips.
+func (p *Peer) WaitApp(limit time.Duration) bool {
+	if p.owed.Load() <= 0 {
+		return false
+	}
+	start := time.Now()
+	for p.owed.Load() > 0 {
+		if time.Since(start) > limit {
+			p.gateSlips++
+			p.owed.Store(0)
+			break
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Microsecond)
+	}
+	return true
+}
+
+// GateSlips returns how many times WaitApp gave up waiting for a reply.
+func (p *Peer) GateSlips() int { return p.gateSlips }
+
+// full converts ap to a gVisor address on the peer's NIC.
+func full(ap netip.AddrPort) tcpip.FullAddress {
+	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(ap.Addr().As4()), Port: ap.Port()}
+}
+
+// Listen opens a gonet TCP listener on port.
 func (p *Peer) Listen(port uint16) (net.Listener, error) {
 	l, err := gonet.ListenTCP(p.st, tcpip.FullAddress{NIC: nicID, Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
@@ -254,13 +319,33 @@ func (p *Peer) Listen(port uint16) (net.Listener, error) {
 	return l, nil
 }
 
-// Dial connects to remote; the simulator must be running meanwhile.
+// Dial connects over TCP to remote; the simulator must be running
+// meanwhile.
 func (p *Peer) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
-	c, err := gonet.DialContextTCP(ctx, p.st, tcpip.FullAddress{
-		NIC: nicID, Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port(),
-	}, ipv4.ProtocolNumber)
+	c, err := gonet.DialContextTCP(ctx, p.st, full(remote), ipv4.ProtocolNumber)
 	if err != nil {
 		return nil, fmt.Errorf("gvisorpeer: dial %v: %w", remote, err)
+	}
+	return c, nil
+}
+
+// ListenUDP opens a gonet UDP socket bound to port.
+func (p *Peer) ListenUDP(port uint16) (net.PacketConn, error) {
+	local := tcpip.FullAddress{NIC: nicID, Port: port}
+	c, err := gonet.DialUDP(p.st, &local, nil, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("gvisorpeer: listen udp on %d: %w", port, err)
+	}
+	return c, nil
+}
+
+// DialUDP opens a gonet UDP socket on an ephemeral port, connected to
+// remote.
+func (p *Peer) DialUDP(remote netip.AddrPort) (net.Conn, error) {
+	r := full(remote)
+	c, err := gonet.DialUDP(p.st, nil, &r, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("gvisorpeer: dial udp %v: %w", remote, err)
 	}
 	return c, nil
 }
