@@ -78,3 +78,12 @@ func isFrameError(err error) bool {
 	var fe *input.FrameError
 	return errors.As(err, &fe)
 }
+
+// Advance fires every timer due up to to and moves the clock there: a
+// replay calls it after the last frame so that its timers (delayed ACKs,
+// retransmissions) still run.
+func (t *Timeline) Advance(to clock.Time) {
+	if to > t.sched.Now() {
+		t.sched.RunUntil(to)
+	}
+}

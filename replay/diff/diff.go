@@ -1,0 +1,385 @@
+// Package diff compares what a host sent in a recorded capture with what
+// simnet's stack sent when it replayed that host's role, flow by flow, and
+// reports where they depart: a segment recorded but not sent (missing), sent
+// but not recorded (extra), or sent with different flags, acknowledgement,
+// payload, window (beyond a tolerance) or options.
+//
+// The comparison is on values that do not depend on the stack's own random
+// choices: sequence and acknowledgement numbers are relative to each side's
+// initial sequence number, and the producer leaves out IP IDs, timestamp
+// values and checksums. Segments are paired by their identity (relative
+// sequence number, length, SYN/FIN/RST) in order, looking ahead a bounded
+// distance, so one missing or extra segment does not shift every later
+// pairing.
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Proto is the transport protocol of a flow.
+type Proto string
+
+// The transports compared.
+const (
+	TCP Proto = "tcp"
+	UDP Proto = "udp"
+)
+
+// TCP flag bits, as in the header's flags byte.
+const (
+	FlagFIN uint8 = 0x01
+	FlagSYN uint8 = 0x02
+	FlagRST uint8 = 0x04
+	FlagPSH uint8 = 0x08
+	FlagACK uint8 = 0x10
+	FlagURG uint8 = 0x20
+)
+
+// identityFlags are the flags that make a segment a different segment, not
+// the same segment with other flags.
+const identityFlags = FlagSYN | FlagFIN | FlagRST
+
+// Lookahead is how many segments ahead the pairing searches for a match.
+const Lookahead = 32
+
+// Segment is one segment (or datagram) a host sent.
+type Segment struct {
+	// Frame is the frame's 1-based number in its capture (the input
+	// capture for recorded segments, the replay output for ours).
+	Frame int `json:"frame"`
+	// Time is the capture timestamp.
+	Time time.Time `json:"time"`
+	// Seq is the sequence number relative to the sender's initial sequence
+	// number; Ack the acknowledgement number relative to the peer's.
+	Seq uint32 `json:"seq"`
+	Ack uint32 `json:"ack"`
+	// Flags is the TCP flags byte.
+	Flags uint8 `json:"flags"`
+	// Len is the payload length.
+	Len int `json:"len"`
+	// Sum is a hash of the payload.
+	Sum uint64 `json:"sum"`
+	// Window is the advertised receive window in bytes (scaled).
+	Window uint32 `json:"window"`
+	// Options names the TCP options, without timestamp values or SACK
+	// block edges (such as "mss=1460,sackOK,ts,ws=7").
+	Options string `json:"options,omitempty"`
+}
+
+// String renders the segment as "seq=1 ack=1 len=5 [PA] win=65535".
+func (s Segment) String() string {
+	return fmt.Sprintf("seq=%d ack=%d len=%d [%s] win=%d", s.Seq, s.Ack, s.Len, FlagString(s.Flags), s.Window)
+}
+
+// FlagString renders TCP flags as tcpdump does (S, F, R, P, ., U).
+func FlagString(f uint8) string {
+	var b strings.Builder
+	for _, x := range []struct {
+		bit uint8
+		c   byte
+	}{{FlagSYN, 'S'}, {FlagFIN, 'F'}, {FlagRST, 'R'}, {FlagPSH, 'P'}, {FlagURG, 'U'}, {FlagACK, '.'}} {
+		if f&x.bit != 0 {
+			b.WriteByte(x.c)
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// Flow is one conversation of the host with a peer: the segments the
+// recorded host sent and those our stack sent, each in sending order.
+type Flow struct {
+	// Name identifies the flow, such as "tcp 192.0.2.1:7 <-> 192.0.2.9:40000".
+	Name  string
+	Proto Proto
+	// Recorded and Ours are the segments sent by the host in the capture
+	// and by our stack.
+	Recorded, Ours []Segment
+	// Note, when not empty, says why the flow was not replayed faithfully
+	// (for example, the host was the client).
+	Note string
+}
+
+// Kind is a kind of difference.
+type Kind string
+
+// The kinds of difference.
+const (
+	// Missing: a segment the recorded host sent that ours did not.
+	Missing Kind = "missing"
+	// Extra: a segment ours sent that the recorded host did not.
+	Extra Kind = "extra"
+	// Flags: the same segment with other flags (ACK, PSH, URG).
+	Flags Kind = "flags"
+	// Ack: the same segment acknowledging a different sequence number.
+	Ack Kind = "ack"
+	// Payload: the same sequence range with different bytes.
+	Payload Kind = "payload"
+	// Window: advertised windows further apart than the tolerance.
+	Window Kind = "window"
+	// Options: different TCP options.
+	Options Kind = "options"
+)
+
+// Kinds lists every kind in report order.
+var Kinds = []Kind{Missing, Extra, Flags, Ack, Payload, Window, Options}
+
+// Difference is one place where our stack departed from the recording.
+type Difference struct {
+	Kind Kind `json:"kind"`
+	// Recorded and Ours are the segments involved (nil when absent).
+	Recorded *Segment `json:"recorded,omitempty"`
+	Ours     *Segment `json:"ours,omitempty"`
+	// Detail says what differs, in words.
+	Detail string `json:"detail"`
+}
+
+// Config tunes the comparison.
+type Config struct {
+	// WindowTolerance is the largest window difference, in bytes, that is
+	// not reported.
+	WindowTolerance uint32
+	// MaxDifferences bounds the differences listed per flow (all are
+	// counted); 0 means 1000.
+	MaxDifferences int
+}
+
+// FlowReport is the comparison of one flow.
+type FlowReport struct {
+	Flow     string `json:"flow"`
+	Proto    Proto  `json:"proto"`
+	Note     string `json:"note,omitempty"`
+	Recorded int    `json:"recorded_segments"`
+	Ours     int    `json:"our_segments"`
+	Matched  int    `json:"matched"`
+	// Counts holds the number of differences by kind.
+	Counts map[Kind]int `json:"counts"`
+	// Differences lists them in order (at most Config.MaxDifferences).
+	Differences []Difference `json:"differences"`
+	// Omitted counts differences left out of the list.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// Total returns the number of differences in the flow.
+func (f *FlowReport) Total() int {
+	n := 0
+	for _, c := range f.Counts {
+		n += c
+	}
+	return n
+}
+
+// Report is the comparison of every flow.
+type Report struct {
+	Flows []FlowReport `json:"flows"`
+	// Totals counts differences by kind over all flows.
+	Totals map[Kind]int `json:"totals"`
+}
+
+// Empty reports whether no flow has any difference.
+func (r *Report) Empty() bool { return r.Total() == 0 }
+
+// Total returns the number of differences over all flows.
+func (r *Report) Total() int {
+	n := 0
+	for _, c := range r.Totals {
+		n += c
+	}
+	return n
+}
+
+// KindsSeen returns the kinds with at least one difference, in Kinds
+// order.
+func (r *Report) KindsSeen() []Kind {
+	var out []Kind
+	for _, k := range Kinds {
+		if r.Totals[k] > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Compare compares every flow, in the order given.
+func Compare(flows []Flow, cfg Config) *Report {
+	if cfg.MaxDifferences <= 0 {
+		cfg.MaxDifferences = 1000
+	}
+	r := &Report{Flows: make([]FlowReport, 0, len(flows)), Totals: make(map[Kind]int)}
+	for i := range flows {
+		fr := compareFlow(&flows[i], cfg)
+		for k, n := range fr.Counts {
+			r.Totals[k] += n
+		}
+		r.Flows = append(r.Flows, fr)
+	}
+	return r
+}
+
+type flowCmp struct {
+	cfg Config
+	fr  *FlowReport
+}
+
+func (c *flowCmp) add(k Kind, rec, ours *Segment, detail string) {
+	c.fr.Counts[k]++
+	if len(c.fr.Differences) >= c.cfg.MaxDifferences {
+		c.fr.Omitted++
+		return
+	}
+	d := Difference{Kind: k, Detail: detail}
+	if rec != nil {
+		s := *rec
+		d.Recorded = &s
+	}
+	if ours != nil {
+		s := *ours
+		d.Ours = &s
+	}
+	c.fr.Differences = append(c.fr.Differences, d)
+}
+
+func compareFlow(f *Flow, cfg Config) FlowReport {
+	fr := FlowReport{Flow: f.Name, Proto: f.Proto, Note: f.Note, Recorded: len(f.Recorded), Ours: len(f.Ours),
+		Counts: make(map[Kind]int), Differences: []Difference{}}
+	c := &flowCmp{cfg: cfg, fr: &fr}
+	if f.Proto == UDP {
+		compareDatagrams(c, f)
+		return fr
+	}
+	j := 0
+	for i := range f.Recorded {
+		rec := &f.Recorded[i]
+		k := -1
+		for d := 0; d < Lookahead && j+d < len(f.Ours); d++ {
+			if sameIdentity(rec, &f.Ours[j+d]) {
+				k = j + d
+				break
+			}
+		}
+		if k < 0 {
+			c.add(Missing, rec, nil, "recorded "+rec.String()+" not sent")
+			continue
+		}
+		for ; j < k; j++ {
+			c.add(Extra, nil, &f.Ours[j], "sent "+f.Ours[j].String()+" not recorded")
+		}
+		fr.Matched++
+		compareSegments(c, rec, &f.Ours[k])
+		j = k + 1
+	}
+	for ; j < len(f.Ours); j++ {
+		c.add(Extra, nil, &f.Ours[j], "sent "+f.Ours[j].String()+" not recorded")
+	}
+	return fr
+}
+
+// sameIdentity reports whether two segments are the same segment: same
+// relative sequence number, length and SYN/FIN/RST.
+func sameIdentity(a, b *Segment) bool {
+	return a.Seq == b.Seq && a.Len == b.Len && a.Flags&identityFlags == b.Flags&identityFlags
+}
+
+func compareSegments(c *flowCmp, rec, ours *Segment) {
+	if rec.Flags != ours.Flags {
+		c.add(Flags, rec, ours, fmt.Sprintf("flags [%s] recorded, [%s] sent", FlagString(rec.Flags), FlagString(ours.Flags)))
+	}
+	if rec.Flags&FlagACK != 0 && ours.Flags&FlagACK != 0 && rec.Ack != ours.Ack {
+		c.add(Ack, rec, ours, fmt.Sprintf("ack %d recorded, %d sent", rec.Ack, ours.Ack))
+	}
+	if rec.Sum != ours.Sum {
+		c.add(Payload, rec, ours, fmt.Sprintf("payload of %d bytes at seq %d differs", rec.Len, rec.Seq))
+	}
+	if rec.Flags&FlagRST == 0 && absDiff(rec.Window, ours.Window) > c.cfg.WindowTolerance {
+		c.add(Window, rec, ours, fmt.Sprintf("window %d recorded, %d sent", rec.Window, ours.Window))
+	}
+	if rec.Options != ours.Options {
+		c.add(Options, rec, ours, fmt.Sprintf("options %q recorded, %q sent", rec.Options, ours.Options))
+	}
+}
+
+// compareDatagrams pairs datagrams by position: UDP has no sequence space.
+func compareDatagrams(c *flowCmp, f *Flow) {
+	n := min(len(f.Recorded), len(f.Ours))
+	for i := 0; i < n; i++ {
+		rec, ours := &f.Recorded[i], &f.Ours[i]
+		c.fr.Matched++
+		if rec.Len != ours.Len || rec.Sum != ours.Sum {
+			c.add(Payload, rec, ours, fmt.Sprintf("datagram %d: %d bytes recorded, %d sent, contents differ", i+1, rec.Len, ours.Len))
+		}
+	}
+	for i := n; i < len(f.Recorded); i++ {
+		c.add(Missing, &f.Recorded[i], nil, fmt.Sprintf("recorded datagram of %d bytes not sent", f.Recorded[i].Len))
+	}
+	for i := n; i < len(f.Ours); i++ {
+		c.add(Extra, nil, &f.Ours[i], fmt.Sprintf("sent datagram of %d bytes not recorded", f.Ours[i].Len))
+	}
+}
+
+func absDiff(a, b uint32) uint32 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("diff: write json: %w", err)
+	}
+	return nil
+}
+
+// WriteSummary writes a readable summary: one line per flow with its counts
+// by kind, then the first few differences of each flow that has any.
+func (r *Report) WriteSummary(w io.Writer, perFlow int) error {
+	var b strings.Builder
+	if r.Empty() {
+		fmt.Fprintf(&b, "no differences in %d flows\n", len(r.Flows))
+	} else {
+		fmt.Fprintf(&b, "%d differences in %d flows: %s\n", r.Total(), len(r.Flows), countString(r.Totals))
+	}
+	for i := range r.Flows {
+		f := &r.Flows[i]
+		fmt.Fprintf(&b, "%s: %d recorded, %d sent, %d matched", f.Flow, f.Recorded, f.Ours, f.Matched)
+		if t := f.Total(); t > 0 {
+			fmt.Fprintf(&b, ", %d differences (%s)", t, countString(f.Counts))
+		}
+		if f.Note != "" {
+			fmt.Fprintf(&b, " [%s]", f.Note)
+		}
+		b.WriteByte('\n')
+		for j, d := range f.Differences {
+			if j == perFlow {
+				fmt.Fprintf(&b, "  ... %d more\n", f.Total()-perFlow)
+				break
+			}
+			fmt.Fprintf(&b, "  %-8s %s\n", d.Kind, d.Detail)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("diff: write summary: %w", err)
+	}
+	return nil
+}
+
+// countString renders counts as "missing=1 window=3", in Kinds order.
+func countString(m map[Kind]int) string {
+	var parts []string
+	for _, k := range Kinds {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+		}
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,753 @@
+// Package hostrole replays a capture with simnet's stack in the role of one
+// of its hosts, as tcpliveplay does with a live host: the frames the
+// capture shows arriving at that host are fed to our stack at their
+// recorded times on the replay Timeline (so the host's clock follows
+// capture time), the peer's TCP acknowledgements are rewritten onto our
+// sequence space (Rewriter), and what our stack sends back is recorded,
+// interleaved with the replayed input, and compared with what the recorded
+// host sent (replay/diff).
+//
+// The host is configured from the capture (Learn): its hardware address,
+// subnet, on-link neighbours (installed as static ARP entries, so no ARP
+// exchange the recording did not have delays a reply) and gateway. The
+// services it runs are the ones the caller names: TCP echo, HTTP, DNS.
+//
+// Limits: IPv4 only. Flows in which the recorded host was the client are
+// not reproduced (no application on our side opens them); they are listed
+// in the report with a note. A peer that acknowledges data our stack has
+// not sent is held until our stack sends it or Config.HoldTimeout passes,
+// then its acknowledgement is clipped to what was sent.
+package hostrole
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/app/tcpapps"
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/ipv4"
+	"github.com/simnet-go/simnet/proto/rng"
+	"github.com/simnet-go/simnet/proto/stack"
+	"github.com/simnet-go/simnet/proto/tcp"
+	"github.com/simnet-go/simnet/proto/udp"
+	"github.com/simnet-go/simnet/replay"
+	"github.com/simnet-go/simnet/replay/diff"
+	"github.com/simnet-go/simnet/replay/input"
+)
+
+const ipProtoUDP = 17
+
+// Defaults for Config.
+const (
+	DefaultGrace       = 2 * time.Second
+	DefaultHoldTimeout = 500 * time.Millisecond
+	// MaxHeld bounds the peer segments held per flow; beyond it the oldest
+	// is clipped and delivered.
+	MaxHeld = 256
+	// MaxSegmentsPerFlow bounds the segments kept for the comparison per
+	// flow and side; later ones are counted, not compared.
+	MaxSegmentsPerFlow = 1 << 20
+)
+
+// Output file names in Config.OutDir.
+const (
+	CaptureFile = "replay.pcapng"
+	DiffFile    = "diff.json"
+	SummaryFile = "summary.txt"
+)
+
+// Config describes a host-role replay.
+type Config struct {
+	// As is the address of the host whose role our stack takes.
+	As netip.Addr
+	// OutDir, when not empty, receives CaptureFile, DiffFile and
+	// SummaryFile.
+	OutDir string
+	// EchoPort, HTTPPort and DNSPort, when not zero, start a TCP echo
+	// server, an HTTP server (serving HTTPRoot, or the built-in page) and
+	// a DNS server (UDP and TCP, answering from Zones) on the host.
+	EchoPort, HTTPPort, DNSPort uint16
+	HTTPRoot                    fs.FS
+	Zones                       []*dns.Zone
+	// WindowTolerance is the window difference, in bytes, not reported.
+	WindowTolerance uint32
+	// TCP configures our TCP stack.
+	TCP tcp.Config
+	// Seed seeds the host's random sources.
+	Seed uint64
+	// Grace is how long the replay runs on after the last frame (default
+	// 2 s), so that timers (delayed ACKs, retransmissions) still fire.
+	Grace time.Duration
+	// HoldTimeout bounds how long a peer segment acknowledging unsent data
+	// is held (default 500 ms).
+	HoldTimeout time.Duration
+}
+
+// Stats counts what the replay did.
+type Stats struct {
+	// Frames counts the capture's frames; Delivered those fed to our
+	// stack; Recorded those the recorded host sent; Ignored the rest.
+	Frames    int `json:"frames"`
+	Delivered int `json:"delivered"`
+	Recorded  int `json:"recorded"`
+	Ignored   int `json:"ignored"`
+	// Sent counts the frames our stack sent.
+	Sent int `json:"sent"`
+	// Held counts peer segments held because they acknowledged data our
+	// stack had not sent; Clipped those whose acknowledgement was lowered.
+	Held    int `json:"held"`
+	Clipped int `json:"clipped"`
+	// Dropped counts segments beyond MaxSegmentsPerFlow, not compared.
+	Dropped int `json:"dropped"`
+}
+
+// Result is the outcome of a replay.
+type Result struct {
+	Profile *Profile     `json:"profile"`
+	Stats   Stats        `json:"stats"`
+	Report  *diff.Report `json:"report"`
+}
+
+// Run replays the capture at path with our stack as cfg.As, writes the
+// outputs into cfg.OutDir and returns the result. A truncated capture is
+// replayed up to the break; the *input.TruncatedError is returned with the
+// result.
+func Run(path string, cfg Config) (*Result, error) {
+	r, err := input.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("host-role replay: %w", err)
+	}
+	prof, lerr := Learn(r, cfg.As)
+	_ = r.Close()
+	var te *input.TruncatedError
+	if lerr != nil && !errors.As(lerr, &te) {
+		return nil, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+	}
+	r, err = input.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("host-role replay: %w", err)
+	}
+	defer r.Close()
+	res, err := Replay(r, prof, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("host-role replay of %s: %w", path, err)
+	}
+	return res, lerr
+}
+
+// flow is one flow's segments for the comparison.
+type flow struct {
+	key       FlowKey
+	proto     diff.Proto
+	rec, ours []diff.Segment
+	recRaw    []rawSeg
+	oursRaw   []rawSeg
+	// recWS, ourWS and peerWS are the window shifts each side offered in
+	// its SYN (-1: none).
+	recWS, ourWS, peerWS int
+	// recClient is set when the recorded host opened the flow; peerSeen
+	// once the peer has sent on it.
+	recClient, peerSeen bool
+	held                []held
+}
+
+// rawSeg keeps the raw sequence numbers until the ISNs are known.
+type rawSeg struct {
+	seq, ack uint32
+	win      uint16
+}
+
+type held struct {
+	frame []byte
+	until clock.Time
+}
+
+// replayer runs one replay.
+type replayer struct {
+	cfg   Config
+	prof  *Profile
+	tl    *replay.Timeline
+	clk   clock.Clock
+	host  *stack.Host
+	ifc   *stack.Interface
+	ts    *tcp.Stack
+	rw    *Rewriter
+	out   *pcap.Writer
+	stats Stats
+
+	flows   []*flow
+	flowIdx map[flowID]*flow
+
+	frameNo   int // frames written to the output capture
+	scratch   []byte
+	opts      tcp.Options
+	holdTimer clock.Timer
+	setupErr  error
+}
+
+type flowID struct {
+	k     FlowKey
+	proto diff.Proto
+}
+
+// Replay replays the frames of r with our stack in the role of the host
+// described by prof (from Learn over the same capture).
+func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if cfg.HoldTimeout <= 0 {
+		cfg.HoldTimeout = DefaultHoldTimeout
+	}
+	rp := &replayer{cfg: cfg, prof: prof, tl: replay.NewTimeline(r), rw: NewRewriter(),
+		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64)}
+	rp.clk = rp.tl.Clock()
+	rp.holdTimer.Init(clock.HandlerFunc(rp.onHold))
+	if cfg.OutDir != "" {
+		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+			return nil, fmt.Errorf("output directory: %w", err)
+		}
+		w, err := pcap.Create(filepath.Join(cfg.OutDir, CaptureFile), pcap.PcapNG)
+		if err != nil {
+			return nil, fmt.Errorf("output capture: %w", err)
+		}
+		if _, err := w.AddInterface("replay:eth0"); err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("output capture: %w", err)
+		}
+		rp.out = w
+	} else {
+		w, err := pcap.NewWriter(io.Discard, pcap.PcapNG)
+		if err != nil {
+			return nil, fmt.Errorf("output capture: %w", err)
+		}
+		if _, err := w.AddInterface("replay:eth0"); err != nil {
+			return nil, fmt.Errorf("output capture: %w", err)
+		}
+		rp.out = w
+	}
+	runErr := rp.tl.Run(rp.frame)
+	var te *input.TruncatedError
+	if runErr != nil && !errors.As(runErr, &te) {
+		_ = rp.out.Close()
+		return nil, runErr
+	}
+	if rp.setupErr != nil {
+		_ = rp.out.Close()
+		return nil, rp.setupErr
+	}
+	if rp.host != nil {
+		rp.tl.Advance(rp.clk.Now().Add(cfg.Grace))
+	}
+	if err := rp.out.Close(); err != nil {
+		return nil, fmt.Errorf("output capture: %w", err)
+	}
+	res := &Result{Profile: prof, Stats: rp.stats, Report: diff.Compare(rp.finish(), diff.Config{WindowTolerance: cfg.WindowTolerance})}
+	if cfg.OutDir != "" {
+		if err := writeReports(cfg.OutDir, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, runErr
+}
+
+func writeReports(dir string, res *Result) error {
+	f, err := os.Create(filepath.Join(dir, DiffFile))
+	if err != nil {
+		return fmt.Errorf("diff report: %w", err)
+	}
+	werr := res.Report.WriteJSON(f)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("diff report: %w", werr)
+	}
+	f, err = os.Create(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	werr = res.Report.WriteSummary(f, 20)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("summary: %w", werr)
+	}
+	return nil
+}
+
+// setup builds the host once the clock stands at the first frame.
+func (rp *replayer) setup() error {
+	p := rp.prof
+	h := stack.New(stack.Config{Name: "replay", Clock: rp.clk, Rand: rng.New(rp.cfg.Seed, "host/replay")})
+	ifc := h.AddInterface("eth0", p.mac, &endpoint{rp: rp})
+	gwARP := false
+	for _, n := range p.Neighbors {
+		if n.IP == p.Gateway {
+			gwARP = n.ARP
+		}
+		if !n.ARP {
+			ifc.AddStaticNeighbor(n.IP, n.mac)
+		}
+	}
+	if p.Gateway.IsValid() && !gwARP {
+		ifc.AddStaticNeighbor(p.Gateway, p.gwMAC)
+	}
+	ifc.SetAddress(netip.PrefixFrom(p.Addr, p.Prefix.Bits()))
+	if p.Gateway.IsValid() {
+		h.SetDefaultGateway(p.Gateway)
+	}
+	ts := tcp.New(h, rp.clk, rng.New(rp.cfg.Seed, "host/replay/tcp"), rp.cfg.TCP)
+	h.RegisterProtocol(tcp.ProtocolNumber, ts)
+	rp.host, rp.ifc, rp.ts = h, ifc, ts
+	if rp.cfg.EchoPort != 0 {
+		if _, err := tcpapps.StartEcho(ts, netip.AddrPortFrom(netip.IPv4Unspecified(), rp.cfg.EchoPort), 128); err != nil {
+			return fmt.Errorf("echo service on port %d: %w", rp.cfg.EchoPort, err)
+		}
+	}
+	if rp.cfg.HTTPPort != 0 {
+		srv, err := httpapp.NewServer(httpapp.ServerConfig{Name: "http", Port: rp.cfg.HTTPPort, Root: rp.cfg.HTTPRoot})
+		if err != nil {
+			return fmt.Errorf("http service: %w", err)
+		}
+		env := &app.Env{Clock: rp.clk, Rand: rng.New(rp.cfg.Seed, "app/http"), Net: app.NewStackNet(h), TCP: ts}
+		if err := srv.Start(env); err != nil {
+			return fmt.Errorf("http service on port %d: %w", rp.cfg.HTTPPort, err)
+		}
+	}
+	if rp.cfg.DNSPort != 0 {
+		srv, err := dns.NewServer(rp.cfg.Zones...)
+		if err != nil {
+			return fmt.Errorf("dns service: %w", err)
+		}
+		local := netip.AddrPortFrom(netip.IPv4Unspecified(), rp.cfg.DNSPort)
+		if _, err := dns.ServeUDP(h, local, srv); err != nil {
+			return fmt.Errorf("dns service on udp port %d: %w", rp.cfg.DNSPort, err)
+		}
+		if _, err := dns.ServeTCP(ts, local, srv); err != nil {
+			return fmt.Errorf("dns service on tcp port %d: %w", rp.cfg.DNSPort, err)
+		}
+	}
+	return nil
+}
+
+// frame handles one capture frame at its recorded time.
+func (rp *replayer) frame(f *input.Frame, ferr error) {
+	rp.stats.Frames++
+	if rp.setupErr != nil {
+		return
+	}
+	if rp.host == nil {
+		if rp.setupErr = rp.setup(); rp.setupErr != nil {
+			return
+		}
+	}
+	if ferr != nil {
+		rp.stats.Ignored++
+		return
+	}
+	as := rp.prof.Addr
+	switch f.Proto {
+	case ether.TypeIPv4:
+		h, err := ipv4.ParseUnchecked(f.Network)
+		if err != nil {
+			rp.stats.Ignored++
+			return
+		}
+		switch {
+		case h.Src() == as:
+			rp.stats.Recorded++
+			rp.recorded(f, h)
+		case h.Dst() == as:
+			rp.inbound(f, h)
+		default:
+			rp.stats.Ignored++
+		}
+	case ether.TypeARP:
+		if len(f.Network) >= 28 && netip.AddrFrom4([4]byte(f.Network[24:28])) == as && netip.AddrFrom4([4]byte(f.Network[14:18])) != as {
+			rp.deliver(rp.build(f, f.Network[:28]))
+			return
+		}
+		if len(f.Network) >= 28 && netip.AddrFrom4([4]byte(f.Network[14:18])) == as {
+			rp.stats.Recorded++
+			return
+		}
+		rp.stats.Ignored++
+	default:
+		rp.stats.Ignored++
+	}
+}
+
+// build returns an Ethernet frame holding network (the frame's network
+// layer, possibly rewritten) in the scratch buffer: the recorded source
+// address (or SyntheticPeerMAC), our MAC as destination unless the frame
+// was a broadcast.
+func (rp *replayer) build(f *input.Frame, network []byte) []byte {
+	src, dst := SyntheticPeerMAC, rp.prof.mac
+	if f.Ether != nil {
+		src = f.Ether.Src()
+		if d := f.Ether.Dst(); d.IsMulticast() {
+			dst = d
+		}
+	}
+	b := rp.scratch[:ether.HeaderLen+len(network)]
+	ether.Encode(b, dst, src, f.Proto)
+	copy(b[ether.HeaderLen:], network)
+	return b
+}
+
+// inbound feeds a datagram for the host, rewriting TCP segments.
+func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
+	frame := rp.build(f, h)
+	if h.Protocol() == ipProtoUDP && !h.IsFragment() {
+		if u, err := udp.Parse(h.Payload()); err == nil {
+			k := FlowKey{Host: netip.AddrPortFrom(h.Dst(), u.DstPort()), Peer: netip.AddrPortFrom(h.Src(), u.SrcPort())}
+			rp.flow(k, diff.UDP).peerSeen = true
+		}
+	}
+	if h.Protocol() != tcp.ProtocolNumber || h.IsFragment() {
+		rp.deliver(frame)
+		return
+	}
+	ih := ipv4.Header(frame[ether.HeaderLen:])
+	seg, err := tcp.ParseHeader(ih.Payload())
+	if err != nil {
+		rp.deliver(frame)
+		return
+	}
+	k := FlowKey{Host: netip.AddrPortFrom(ih.Dst(), seg.DstPort()), Peer: netip.AddrPortFrom(ih.Src(), seg.SrcPort())}
+	fl := rp.flow(k, diff.TCP)
+	if seg.Flags()&tcp.FlagSYN != 0 && fl.peerWS == -2 {
+		fl.peerWS = rp.wscale(seg)
+	}
+	covered := rp.rw.Inbound(k, seg)
+	if covered && len(fl.held) == 0 {
+		rp.deliver(frame)
+		return
+	}
+	rp.stats.Held++
+	if len(fl.held) >= MaxHeld {
+		rp.releaseHead(fl, true)
+	}
+	fl.held = append(fl.held, held{frame: append([]byte(nil), frame...), until: rp.clk.Now().Add(rp.cfg.HoldTimeout)})
+	rp.armHold()
+}
+
+// deliver records frame as inbound and hands it to the host.
+func (rp *replayer) deliver(frame []byte) {
+	rp.stats.Delivered++
+	rp.write(frame, pcap.Inbound)
+	rp.ifc.Receive(frame, link.Note{})
+}
+
+func (rp *replayer) write(frame []byte, dir pcap.Direction) {
+	rp.frameNo++
+	// A write error is kept by the writer and reported by Close.
+	_ = rp.out.WritePacket(0, rp.clk.Now(), dir, frame, link.Note{})
+}
+
+// releaseHead delivers the oldest held segment of fl, clipping its
+// acknowledgement first when clip is set.
+func (rp *replayer) releaseHead(fl *flow, clip bool) {
+	hd := fl.held[0]
+	copy(fl.held, fl.held[1:])
+	fl.held = fl.held[:len(fl.held)-1]
+	if clip {
+		ih := ipv4.Header(hd.frame[ether.HeaderLen:])
+		if seg, err := tcp.ParseHeader(ih.Payload()); err == nil && rp.rw.Clip(fl.key, seg) {
+			rp.stats.Clipped++
+		}
+	}
+	rp.deliver(hd.frame)
+}
+
+// armHold schedules the hold timer now (to release covered segments) or at
+// the earliest deadline.
+func (rp *replayer) armHold() {
+	var at clock.Time
+	found := false
+	for _, fl := range rp.flows {
+		if len(fl.held) == 0 {
+			continue
+		}
+		t := fl.held[0].until
+		if rp.headCovered(fl) {
+			t = rp.clk.Now()
+		}
+		if !found || t < at {
+			at, found = t, true
+		}
+	}
+	if found {
+		rp.clk.Schedule(&rp.holdTimer, at)
+	} else {
+		rp.clk.Cancel(&rp.holdTimer)
+	}
+}
+
+func (rp *replayer) headCovered(fl *flow) bool {
+	ih := ipv4.Header(fl.held[0].frame[ether.HeaderLen:])
+	seg, err := tcp.ParseHeader(ih.Payload())
+	return err != nil || rp.rw.Covered(fl.key, seg)
+}
+
+// onHold releases held segments that our stack has caught up with, and
+// clips those whose hold expired, flow by flow in order.
+func (rp *replayer) onHold(now clock.Time) {
+flows:
+	for _, fl := range rp.flows {
+		for len(fl.held) > 0 {
+			switch {
+			case rp.headCovered(fl):
+				rp.releaseHead(fl, false)
+			case fl.held[0].until <= now:
+				rp.releaseHead(fl, true)
+			default:
+				continue flows
+			}
+		}
+	}
+	rp.armHold()
+}
+
+func (rp *replayer) flow(k FlowKey, proto diff.Proto) *flow {
+	id := flowID{k, proto}
+	fl := rp.flowIdx[id]
+	if fl == nil {
+		fl = &flow{key: k, proto: proto, recWS: -2, ourWS: -2, peerWS: -2}
+		rp.flowIdx[id] = fl
+		rp.flows = append(rp.flows, fl)
+	}
+	return fl
+}
+
+// wscale returns the window shift a SYN offers, or -1.
+func (rp *replayer) wscale(seg tcp.Header) int {
+	if tcp.ParseOptions(seg.Options(), &rp.opts) == nil && rp.opts.HasWScale {
+		return int(rp.opts.WScale)
+	}
+	return -1
+}
+
+// recorded notes a datagram the recorded host sent.
+func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
+	if h.IsFragment() {
+		return
+	}
+	switch h.Protocol() {
+	case tcp.ProtocolNumber:
+		seg, err := tcp.ParseHeader(h.Payload())
+		if err != nil {
+			return
+		}
+		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), seg.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), seg.DstPort())}
+		rp.rw.ObserveRecorded(k, seg)
+		fl := rp.flow(k, diff.TCP)
+		if seg.Flags()&tcp.FlagSYN != 0 && fl.recWS == -2 {
+			fl.recWS = rp.wscale(seg)
+			if seg.Flags()&tcp.FlagACK == 0 {
+				fl.recClient = true
+			}
+		}
+		rp.addTCP(fl, &fl.rec, &fl.recRaw, f.Index+1, seg)
+	case ipProtoUDP:
+		u, err := udp.Parse(h.Payload())
+		if err != nil {
+			return
+		}
+		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), u.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), u.DstPort())}
+		fl := rp.flow(k, diff.UDP)
+		if !fl.peerSeen && len(fl.rec) == 0 {
+			fl.recClient = true
+		}
+		rp.addUDP(&fl.rec, f.Index+1, u.Payload())
+	}
+}
+
+// ours notes a frame our stack sent.
+func (rp *replayer) ours(frame []byte) {
+	rp.stats.Sent++
+	rp.write(frame, pcap.Outbound)
+	e, err := ether.Parse(frame)
+	if err != nil || e.EtherType() != ether.TypeIPv4 {
+		return
+	}
+	h, err := ipv4.ParseUnchecked(e.Payload())
+	if err != nil || h.IsFragment() {
+		return
+	}
+	switch h.Protocol() {
+	case tcp.ProtocolNumber:
+		seg, err := tcp.ParseHeader(h.Payload())
+		if err != nil {
+			return
+		}
+		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), seg.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), seg.DstPort())}
+		rp.rw.ObserveOurs(k, seg)
+		fl := rp.flow(k, diff.TCP)
+		if seg.Flags()&tcp.FlagSYN != 0 && fl.ourWS == -2 {
+			fl.ourWS = rp.wscale(seg)
+		}
+		rp.addTCP(fl, &fl.ours, &fl.oursRaw, rp.frameNo, seg)
+		if len(fl.held) > 0 {
+			rp.armHold()
+		}
+	case ipProtoUDP:
+		u, err := udp.Parse(h.Payload())
+		if err != nil {
+			return
+		}
+		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), u.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), u.DstPort())}
+		fl := rp.flow(k, diff.UDP)
+		rp.addUDP(&fl.ours, rp.frameNo, u.Payload())
+	}
+}
+
+func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameNo int, seg tcp.Header) {
+	if len(*segs) >= MaxSegmentsPerFlow {
+		rp.stats.Dropped++
+		return
+	}
+	opts := ""
+	if tcp.ParseOptions(seg.Options(), &rp.opts) == nil {
+		opts = optionString(&rp.opts)
+	}
+	pl := seg.Payload()
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
+	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
+}
+
+func (rp *replayer) addUDP(segs *[]diff.Segment, frameNo int, payload []byte) {
+	if len(*segs) >= MaxSegmentsPerFlow {
+		rp.stats.Dropped++
+		return
+	}
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Len: len(payload), Sum: sum64(payload)})
+}
+
+// finish turns raw sequence numbers into relative ones and windows into
+// bytes, and returns the flows in order of first appearance, leaving out
+// flows in which neither side sent anything.
+func (rp *replayer) finish() []diff.Flow {
+	out := make([]diff.Flow, 0, len(rp.flows))
+	for _, fl := range rp.flows {
+		if len(fl.rec) == 0 && len(fl.ours) == 0 {
+			continue
+		}
+		name := fmt.Sprintf("%s %s <-> %s", fl.proto, fl.key.Host, fl.key.Peer)
+		df := diff.Flow{Name: name, Proto: fl.proto, Recorded: fl.rec, Ours: fl.ours}
+		if fl.proto == diff.TCP {
+			recISN, ourISN, peerISN, haveRec, haveOurs, havePeer := rp.rw.ISNs(fl.key)
+			relativise(fl.rec, fl.recRaw, recISN, haveRec, peerISN, havePeer, shift(fl.recWS, fl.peerWS))
+			relativise(fl.ours, fl.oursRaw, ourISN, haveOurs, peerISN, havePeer, shift(fl.ourWS, fl.peerWS))
+		}
+		if fl.recClient {
+			df.Note = "the recorded host opened this flow; host-role replay only answers"
+		}
+		out = append(out, df)
+	}
+	return out
+}
+
+// shift is the window shift a side uses: its own offer, when the peer also
+// offered one (RFC 7323 section 2.2).
+func shift(own, peer int) uint {
+	if own < 0 || peer < 0 {
+		return 0
+	}
+	return uint(own)
+}
+
+func relativise(segs []diff.Segment, raw []rawSeg, isn uint32, haveISN bool, peerISN uint32, havePeer bool, ws uint) {
+	if !haveISN && len(raw) > 0 {
+		isn = raw[0].seq
+	}
+	if !havePeer {
+		for _, r := range raw {
+			if r.ack != 0 {
+				peerISN = r.ack - 1
+				break
+			}
+		}
+	}
+	for i := range segs {
+		s := &segs[i]
+		s.Seq = raw[i].seq - isn
+		if s.Flags&diff.FlagACK != 0 {
+			s.Ack = raw[i].ack - peerISN
+		}
+		s.Window = uint32(raw[i].win)
+		if s.Flags&diff.FlagSYN == 0 {
+			s.Window <<= ws
+		}
+	}
+}
+
+// optionString names the options without values that differ between
+// stacks by design (timestamps, SACK block edges).
+func optionString(o *tcp.Options) string {
+	b := make([]byte, 0, 40)
+	add := func(s string) {
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s...)
+	}
+	if o.HasMSS {
+		add(fmt.Sprintf("mss=%d", o.MSS))
+	}
+	if o.HasWScale {
+		add(fmt.Sprintf("ws=%d", o.WScale))
+	}
+	if o.SACKPermitted {
+		add("sackOK")
+	}
+	if o.HasTS {
+		add("ts")
+	}
+	if o.NumSACK > 0 {
+		add("sack")
+	}
+	return string(b)
+}
+
+// sum64 is FNV-1a over b.
+func sum64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// endpoint is the host's link: what our stack sends is recorded and
+// compared, never delivered anywhere.
+type endpoint struct {
+	rp *replayer
+}
+
+// Send records a frame our stack sent.
+func (e *endpoint) Send(frame []byte) link.Note {
+	e.rp.ours(frame)
+	return link.Note{}
+}
+
+// SetReceiver does nothing: the replayer calls the interface directly.
+func (e *endpoint) SetReceiver(link.Receiver) {}
+
+// MTU returns the Ethernet MTU.
+func (e *endpoint) MTU() int { return stack.DefaultMTU }
