@@ -1,13 +1,11 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -277,26 +275,4 @@ func (s *dniMiekgServer) queries() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.log...)
-}
-
-// dniTsharkFilter selects frames Wireshark finds wrong: malformed, with an
-// expert error (PI_ERROR, 0x00800000) or with a bad IP, UDP or TCP
-// checksum.
-const dniTsharkFilter = "_ws.malformed || _ws.expert.severity >= 0x00800000 || ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0"
-
-// dniTshark runs tshark on a capture with checksum validation on and
-// returns its output lines.
-func dniTshark(t *testing.T, tshark, path string, args ...string) []string {
-	t.Helper()
-	prefs := []string{"-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}
-	cmd := exec.Command(tshark, append(prefs, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "tshark on %s: %s", path, stderr.String())
-	s := strings.TrimRight(string(out), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }

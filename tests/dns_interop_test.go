@@ -244,7 +244,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 		return
 	}
 	capture := dw.w.CapturePath("simnet")
-	assert.Empty(t, dniTshark(t, tshark, capture, "-Y", dniTsharkFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"),
+	assert.Empty(t, tsharkLines(t, tshark, capture, "-Y", tsharkBadFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"),
 		"frames Wireshark finds malformed or with bad checksums")
 	var want []string
 	for _, tc := range cases {
@@ -256,7 +256,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 		// section 6.1.3).
 		want = append(want, fmt.Sprintf("%s %s %d %d %d", tc.network, tc.qname, tc.rcode&0xF, tcFlag, len(tc.answer)))
 	}
-	lines := dniTshark(t, tshark, capture, "-Y", "dns.flags.response == 1", "-T", "fields", "-E", "separator= ",
+	lines := tsharkLines(t, tshark, capture, "-Y", "dns.flags.response == 1", "-T", "fields", "-E", "separator= ",
 		"-e", "ip.proto", "-e", "dns.qry.name", "-e", "dns.flags.rcode", "-e", "dns.flags.truncated", "-e", "dns.count.answers")
 	var got []string
 	for _, l := range lines {

@@ -2,8 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -20,10 +18,10 @@ import (
 	"github.com/simnet-go/simnet/tests/gvisorpeer"
 )
 
-// tcpTsharkFilter selects the frames Wireshark finds wrong: malformed, with
-// an expert error (PI_ERROR, 0x00800000) or with a bad IP or TCP checksum
-// (status 0 is "Bad").
-const tcpTsharkFilter = "_ws.malformed || _ws.expert.severity >= 0x00800000 || ip.checksum.status == 0 || tcp.checksum.status == 0"
+// tsharkBadFilter selects the frames Wireshark finds wrong: malformed,
+// with an expert error (PI_ERROR, 0x00800000) or with a bad IP, UDP or TCP
+// checksum (status 0 is "Bad").
+const tsharkBadFilter = "_ws.malformed || _ws.expert.severity >= 0x00800000 || ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0"
 
 // tcpTsharkResent are the analysis flags Wireshark puts on a data, SYN or
 // FIN segment that does not advance the sender's highest sequence number
@@ -87,18 +85,18 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 			require.NoError(t, pw.w.Close())
 			capture := pw.w.CapturePath("a")
 
-			bad := tcpTshark(t, tshark, capture, "-Y", tcpTsharkFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
+			bad := tsharkLines(t, tshark, capture, "-Y", tsharkBadFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
 			assert.Empty(t, bad, "frames Wireshark finds malformed, in error or with bad checksums")
 
 			sender := "ip.src == " + tcpPairAddrA.String() + " && tcp.srcport == " + strconv.Itoa(int(st.Local.Port()))
 			resent := "(" + strings.Join(tcpTsharkResent, " || ") + ")"
-			total := len(tcpTshark(t, tshark, capture, "-Y", sender+" && "+resent, "-T", "fields", "-e", "frame.number"))
+			total := len(tsharkLines(t, tshark, capture, "-Y", sender+" && "+resent, "-T", "fields", "-e", "frame.number"))
 			split := make([]string, 0, len(tcpTsharkResent))
 			for _, flag := range tcpTsharkResent {
-				n := len(tcpTshark(t, tshark, capture, "-Y", sender+" && "+flag, "-T", "fields", "-e", "frame.number"))
+				n := len(tsharkLines(t, tshark, capture, "-Y", sender+" && "+flag, "-T", "fields", "-e", "frame.number"))
 				split = append(split, flag[len("tcp.analysis."):]+"="+strconv.Itoa(n))
 			}
-			sent := len(tcpTshark(t, tshark, capture, "-Y", sender, "-T", "fields", "-e", "frame.number"))
+			sent := len(tsharkLines(t, tshark, capture, "-Y", sender, "-T", "fields", "-e", "frame.number"))
 			assert.Equal(t, int(st.SegmentsSent), sent, "segments our sender counts vs frames in its capture")
 			assert.Equal(t, int(st.Retransmits), total, "segments tshark flags as resent (%s) vs ConnStats.Retransmits", strings.Join(split, " "))
 			switch tc.resent {
@@ -116,70 +114,37 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 // tcpPairAddrA is host a's address in a tcpPairWorld.
 var tcpPairAddrA = netip.MustParseAddr("10.0.0.1")
 
-// tcpBulkAtoB sends size bytes of gvisorpeer.Pattern from host a to a sink on host
-// b, closes both ends, checks that the data arrived byte-exact and returns
-// the sender's counters.
+// tcpBulkAtoB sends size bytes of gvisorpeer.Pattern from host a to a sink
+// on host b, closes both ends, checks that the data arrived byte-exact and
+// returns the sender's counters.
 func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int) tcp.ConnStats {
 	t.Helper()
-	data := gvisorpeer.Pattern(size)
-	var got bytes.Buffer
-	var srvDone, cliDone bool
-	var srvErr, cliErr error
-	buf := make([]byte, 64<<10)
-	srv := &tcp.EventFuncs{
-		Readable: func(c *tcp.Conn) {
-			for {
-				n, err := c.Read(buf)
-				got.Write(buf[:n])
-				if errors.Is(err, io.EOF) {
-					_ = c.Close()
-					return
-				}
-				if err != nil {
-					return
-				}
-			}
-		},
-		Closed: func(_ *tcp.Conn, err error) { srvDone, srvErr = true, err },
-	}
+	sink := &gvisorpeer.Sink{}
 	_, err := pw.b.Listen(netip.MustParseAddrPort("10.0.0.2:5001"), 4, func(l *tcp.Listener) {
-		if c, err := l.Accept(srv); err == nil {
-			srv.OnReadable(c)
+		if c, err := l.Accept(sink); err == nil {
+			sink.OnReadable(c)
 		}
 	})
 	require.NoError(t, err)
-	off := 0
-	cli := &tcp.EventFuncs{}
-	cli.Writable = func(c *tcp.Conn) {
-		for off < len(data) {
-			n, err := c.Write(data[off:])
-			off += n
-			if err != nil {
-				return
-			}
-		}
-		_ = c.Close()
-	}
-	cli.Established = cli.Writable
-	cli.Closed = func(_ *tcp.Conn, err error) { cliDone, cliErr = true, err }
-	conn, err := pw.a.Connect(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:5001"), cli)
+	src := &gvisorpeer.Source{Data: gvisorpeer.Pattern(size)}
+	conn, err := pw.a.Connect(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:5001"), src)
 	require.NoError(t, err)
 	end := pw.w.Now().Add(10 * time.Minute)
-	for !(srvDone && cliDone) && pw.w.Now() < end && pw.w.Step() {
+	for !(src.Done && sink.Done) && pw.w.Now() < end && pw.w.Step() {
 	}
-	require.True(t, cliDone && srvDone, "both ends closed")
-	require.NoError(t, cliErr)
-	require.NoError(t, srvErr)
-	require.Equal(t, size, got.Len())
-	require.True(t, bytes.Equal(data, got.Bytes()), "byte-exact")
+	require.True(t, src.Done && sink.Done, "both ends closed")
+	require.NoError(t, src.Err)
+	require.NoError(t, sink.Err)
+	require.Equal(t, size, sink.Data.Len())
+	require.True(t, bytes.Equal(src.Data, sink.Data.Bytes()), "byte-exact")
 	return conn.Stats()
 }
 
-// tcpTshark runs tshark on a capture with IP and TCP checksum validation
-// and TCP sequence analysis on and returns its output lines.
-func tcpTshark(t *testing.T, tshark, path string, args ...string) []string {
+// tsharkLines runs tshark on a capture with IP, UDP and TCP checksum
+// validation on and returns its output lines.
+func tsharkLines(t *testing.T, tshark, path string, args ...string) []string {
 	t.Helper()
-	prefs := []string{"-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:TRUE"}
+	prefs := []string{"-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}
 	cmd := exec.Command(tshark, append(prefs, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -156,6 +156,90 @@ func Pattern(n int) []byte {
 	return b
 }
 
+// Source is a tcp.Events that sends Data, then shuts its side down, reads
+// (and discards) until the peer's FIN and closes.
+type Source struct {
+	// Data is what to send.
+	Data []byte
+	// Done and Err tell that the connection closed, and how.
+	Done bool
+	Err  error
+	off  int
+	shut bool
+}
+
+// OnEstablished starts sending.
+func (s *Source) OnEstablished(c *tcp.Conn) { s.OnWritable(c) }
+
+// OnWritable queues as much of Data as fits, and a FIN after the last byte.
+func (s *Source) OnWritable(c *tcp.Conn) {
+	for s.off < len(s.Data) {
+		n, err := c.Write(s.Data[s.off:])
+		s.off += n
+		if err != nil {
+			return
+		}
+	}
+	if !s.shut {
+		s.shut = true
+		_ = c.Shutdown()
+	}
+}
+
+// OnReadable discards what arrives and closes after the peer's FIN.
+func (s *Source) OnReadable(c *tcp.Conn) {
+	var b [512]byte
+	for {
+		_, err := c.Read(b[:])
+		if errors.Is(err, io.EOF) {
+			_ = c.Close()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// OnClosed records the end of the connection.
+func (s *Source) OnClosed(_ *tcp.Conn, err error) { s.Done, s.Err = true, err }
+
+// Sink is a tcp.Events that reads everything into Data and closes after
+// the peer's FIN.
+type Sink struct {
+	// Data is what arrived.
+	Data bytes.Buffer
+	// Done and Err tell that the connection closed, and how.
+	Done bool
+	Err  error
+	buf  []byte
+}
+
+// OnEstablished does nothing: the sink waits for data.
+func (s *Sink) OnEstablished(*tcp.Conn) {}
+
+// OnWritable does nothing: the sink sends nothing.
+func (s *Sink) OnWritable(*tcp.Conn) {}
+
+// OnReadable drains the receive buffer into Data.
+func (s *Sink) OnReadable(c *tcp.Conn) {
+	if s.buf == nil {
+		s.buf = make([]byte, 64<<10)
+	}
+	for {
+		n, err := c.Read(s.buf)
+		s.Data.Write(s.buf[:n])
+		if errors.Is(err, io.EOF) {
+			_ = c.Close()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// OnClosed records the end of the connection.
+func (s *Sink) OnClosed(_ *tcp.Conn, err error) { s.Done, s.Err = true, err }
+
 // SendToPeer has simnet's host connect to a gVisor server on port, send
 // data and close; the server reads to EOF and closes too. It returns the
 // sender's counters, and an error unless both ends closed cleanly within
@@ -183,29 +267,8 @@ func (w *World) SendToPeer(port uint16, data []byte, limit time.Duration) (tcp.C
 		}
 		res <- result{data: got, err: err}
 	}()
-	off := 0
-	var ourErr error
-	ourDone := false
-	ev := &tcp.EventFuncs{}
-	ev.Writable = func(c *tcp.Conn) {
-		for off < len(data) {
-			n, err := c.Write(data[off:])
-			off += n
-			if err != nil {
-				return
-			}
-		}
-		_ = c.Shutdown()
-	}
-	ev.Established = ev.Writable
-	ev.Readable = func(c *tcp.Conn) {
-		var b [512]byte
-		if _, err := c.Read(b[:]); errors.Is(err, io.EOF) {
-			_ = c.Close()
-		}
-	}
-	ev.Closed = func(_ *tcp.Conn, err error) { ourDone, ourErr = true, err }
-	conn, err := w.TCP.Connect(netip.AddrPort{}, netip.AddrPortFrom(w.PeerAddr, port), ev)
+	src := &Source{Data: data}
+	conn, err := w.TCP.Connect(netip.AddrPort{}, netip.AddrPortFrom(w.PeerAddr, port), src)
 	if err != nil {
 		return tcp.ConnStats{}, fmt.Errorf("gvisorpeer: connect: %w", err)
 	}
@@ -218,7 +281,7 @@ func (w *World) SendToPeer(port uint16, data []byte, limit time.Duration) (tcp.C
 			default:
 			}
 		}
-		return got != nil && ourDone
+		return got != nil && src.Done
 	})
 	st := conn.Stats()
 	switch {
@@ -226,10 +289,10 @@ func (w *World) SendToPeer(port uint16, data []byte, limit time.Duration) (tcp.C
 		return st, fmt.Errorf("gvisorpeer: send to peer: gVisor side did not finish within %v", limit)
 	case got.err != nil:
 		return st, fmt.Errorf("gvisorpeer: send to peer: gVisor side: %w", got.err)
-	case !ourDone:
+	case !src.Done:
 		return st, fmt.Errorf("gvisorpeer: send to peer: simnet's connection did not close (state %v)", conn.State())
-	case ourErr != nil:
-		return st, fmt.Errorf("gvisorpeer: send to peer: simnet's connection: %w", ourErr)
+	case src.Err != nil:
+		return st, fmt.Errorf("gvisorpeer: send to peer: simnet's connection: %w", src.Err)
 	}
 	return st, compare(data, got.data)
 }
@@ -240,30 +303,12 @@ func (w *World) SendToPeer(port uint16, data []byte, limit time.Duration) (tcp.C
 // cleanly within limit of simulated time and simnet received data
 // byte-exact.
 func (w *World) ReceiveFromPeer(port uint16, data []byte, limit time.Duration) (tcp.ConnStats, error) {
-	var got bytes.Buffer
-	ourDone := false
-	var ourErr error
+	sink := &Sink{}
 	var srv *tcp.Conn
-	buf := make([]byte, 64<<10)
-	ev := &tcp.EventFuncs{}
-	ev.Readable = func(c *tcp.Conn) {
-		for {
-			n, err := c.Read(buf)
-			got.Write(buf[:n])
-			if errors.Is(err, io.EOF) {
-				_ = c.Close()
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	ev.Closed = func(_ *tcp.Conn, err error) { ourDone, ourErr = true, err }
 	l, err := w.TCP.Listen(netip.AddrPortFrom(w.OurAddr, port), 8, func(l *tcp.Listener) {
-		if c, err := l.Accept(ev); err == nil {
+		if c, err := l.Accept(sink); err == nil {
 			srv = c
-			ev.Readable(c)
+			sink.OnReadable(c)
 		}
 	})
 	if err != nil {
@@ -303,7 +348,7 @@ func (w *World) ReceiveFromPeer(port uint16, data []byte, limit time.Duration) (
 			default:
 			}
 		}
-		return gvDone && ourDone
+		return gvDone && sink.Done
 	})
 	var st tcp.ConnStats
 	if srv != nil {
@@ -316,12 +361,12 @@ func (w *World) ReceiveFromPeer(port uint16, data []byte, limit time.Duration) (
 		return st, fmt.Errorf("gvisorpeer: receive from peer: gVisor side: %w", gvErr)
 	case srv == nil:
 		return st, errors.New("gvisorpeer: receive from peer: simnet accepted no connection")
-	case !ourDone:
+	case !sink.Done:
 		return st, fmt.Errorf("gvisorpeer: receive from peer: simnet's connection did not close (state %v)", srv.State())
-	case ourErr != nil:
-		return st, fmt.Errorf("gvisorpeer: receive from peer: simnet's connection: %w", ourErr)
+	case sink.Err != nil:
+		return st, fmt.Errorf("gvisorpeer: receive from peer: simnet's connection: %w", sink.Err)
 	}
-	return st, compare(data, got.Bytes())
+	return st, compare(data, sink.Data.Bytes())
 }
 
 // compare reports how got differs from want.
