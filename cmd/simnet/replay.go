@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -12,8 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
+	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/totap"
 )
 
 func init() { rootCmd.AddCommand(newReplayCmd()) }
@@ -21,22 +26,58 @@ func init() { rootCmd.AddCommand(newReplayCmd()) }
 // exitReplay ends the process with a status; tests replace it.
 var exitReplay = os.Exit
 
-// newReplayCmd builds `simnet replay FILE [--json]`.
+// replayOpts are the flags of `simnet replay`.
+type replayOpts struct {
+	asJSON          bool
+	as              string
+	out             string
+	echo, http, dns uint16
+	httpRoot        string
+	zone            string
+	zoneOrigin      string
+	tolerance       uint32
+	toTap           string
+	speed           float64
+}
+
+// newReplayCmd builds `simnet replay FILE [--json]`, `simnet replay FILE
+// --as ADDR --out DIR [services]` and `simnet replay FILE --to-tap NAME`.
 func newReplayCmd() *cobra.Command {
-	var asJSON bool
+	var o replayOpts
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
-		Short: "Decode a pcap/pcapng capture with simnet's parsers and summarise it",
+		Short: "Analyse a capture, replay a host's role with simnet's stack, or send it out of a tap",
 		Long: `replay reads a pcap or pcapng file (gzip-compressed or not), decodes every
 frame with simnet's own protocol parsers and prints per-protocol frame counts,
 TCP connections, DNS query/response pairs, DHCP exchanges and the frames the
 parsers rejected.
 
+With --as ADDR, simnet's stack takes the role of the host with that address
+(host-role replay): the frames the capture shows arriving at it are fed to our
+stack at their recorded times, the peer's TCP acknowledgements rewritten onto
+our sequence numbers; our replies are written to DIR/replay.pcapng
+(interleaved with the input, with direction flags) and compared with the
+recorded ones in DIR/diff.json and DIR/summary.txt (also printed). The host
+runs the services named by --echo, --http and --dns. See docs/replay.md.
+
+With --to-tap NAME, the capture's frames are sent out of the existing tap
+device NAME at their recorded pace times --speed (0: as fast as possible).
+
 A file that is not a capture, or is cut off, gives one line on stderr and exit
 status 2; for a cut-off file what was read before the break is still reported.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code := runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], asJSON)
+			var code int
+			switch {
+			case o.as != "" && o.toTap != "":
+				return errors.New("--as and --to-tap exclude each other")
+			case o.as != "":
+				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			case o.toTap != "":
+				code = runToTap(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			default:
+				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
+			}
 			if code != 0 {
 				exitReplay(code)
 			}
@@ -44,7 +85,19 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 		},
 		SilenceUsage: true,
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the analysis as one JSON object")
+	fl := cmd.Flags()
+	fl.BoolVar(&o.asJSON, "json", false, "print the analysis (or the host-role result) as one JSON object")
+	fl.StringVar(&o.as, "as", "", "replay the role of the host with this IPv4 address")
+	fl.StringVar(&o.out, "out", "", "output directory of a host-role replay (required with --as)")
+	fl.Uint16Var(&o.echo, "echo", 0, "run a TCP echo service on this port")
+	fl.Uint16Var(&o.http, "http", 0, "run an HTTP server on this port")
+	fl.StringVar(&o.httpRoot, "http-root", "", "directory the HTTP server serves (default: the built-in page)")
+	fl.Uint16Var(&o.dns, "dns", 0, "run a DNS server (UDP and TCP) on this port, answering from --zone")
+	fl.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server answers from")
+	fl.StringVar(&o.zoneOrigin, "zone-origin", ".", "origin of the zone file when it has no $ORIGIN")
+	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
+	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
+	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
 	return cmd
 }
 
@@ -136,4 +189,105 @@ func frameRef(i int) string {
 		return "-"
 	}
 	return fmt.Sprint(i + 1)
+}
+
+// runHostRole runs a host-role replay and returns the exit status: 0, 1
+// for an output error, 2 for a bad or truncated capture or bad flags.
+func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
+	as, err := netip.ParseAddr(o.as)
+	if err != nil || !as.Unmap().Is4() {
+		fmt.Fprintf(stderr, "simnet replay: --as %s: not an IPv4 address\n", oneLine(o.as))
+		return 2
+	}
+	if o.out == "" {
+		fmt.Fprintln(stderr, "simnet replay: --as needs --out DIR")
+		return 2
+	}
+	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
+		WindowTolerance: o.tolerance}
+	if o.httpRoot != "" {
+		cfg.HTTPRoot = os.DirFS(o.httpRoot)
+	}
+	if o.dns != 0 {
+		if o.zone == "" {
+			fmt.Fprintln(stderr, "simnet replay: --dns needs --zone FILE")
+			return 2
+		}
+		z, err := readZone(o.zone, o.zoneOrigin)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		cfg.Zones = append(cfg.Zones, z)
+	}
+	res, err := hostrole.Run(path, cfg)
+	var te *input.TruncatedError
+	if err != nil && !errors.As(err, &te) {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(res); werr != nil {
+			fmt.Fprintf(stderr, "simnet replay: write report: %v\n", werr)
+			return 1
+		}
+	} else {
+		p := res.Profile
+		fmt.Fprintf(stdout, "host %s mac %s prefix %s", p.Addr, p.MAC, p.Prefix)
+		if p.Gateway.IsValid() {
+			fmt.Fprintf(stdout, " gateway %s", p.Gateway)
+		}
+		fmt.Fprintf(stdout, "; %d frames, %d fed, %d recorded replies, %d sent by simnet\n",
+			res.Stats.Frames, res.Stats.Delivered, res.Stats.Recorded, res.Stats.Sent)
+		if werr := res.Report.WriteSummary(stdout, 10); werr != nil {
+			fmt.Fprintf(stderr, "simnet replay: write report: %v\n", werr)
+			return 1
+		}
+		fmt.Fprintf(stdout, "outputs in %s\n", o.out)
+	}
+	if te != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s: %s\n", oneLine(path), oneLine(te.Error()))
+		return 2
+	}
+	return 0
+}
+
+// readZone parses the master file at path.
+func readZone(path, origin string) (*dns.Zone, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("zone: %w", err)
+	}
+	defer f.Close()
+	z, err := dns.ParseZone(f, origin, path)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: %w", path, err)
+	}
+	return z, nil
+}
+
+// runToTap sends the capture out of a tap and returns the exit status: 0,
+// 1 when the tap cannot be used, 2 for a bad or truncated capture.
+func runToTap(ctx context.Context, stdout, stderr io.Writer, path string, o *replayOpts) int {
+	if o.speed < 0 {
+		fmt.Fprintln(stderr, "simnet replay: --speed must not be negative")
+		return 2
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := totap.ToTap(ctx, path, o.toTap, o.speed)
+	fmt.Fprintf(stdout, "sent %d frames (%d bytes) to %s in %v; %d refused, %d skipped\n",
+		st.Frames, st.Bytes, o.toTap, st.Duration.Round(time.Millisecond), st.Errors, st.Skipped)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		var te *input.TruncatedError
+		if errors.As(err, &te) || errors.Is(err, input.ErrNotCapture) {
+			return 2
+		}
+		return 1
+	}
+	return 0
 }
