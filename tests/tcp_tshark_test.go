@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
 	"github.com/simnet-go/simnet/tests/gvisorpeer"
@@ -51,7 +52,10 @@ var tcpTsharkResent = []string{
 // retransmission we made (typically a SACK hole fill interleaved with new
 // data); and a "spurious retransmission" (already acknowledged when sent,
 // as far as the capture shows) is a go-back-N resend after a timeout. The
-// per-flag split is logged.
+// receiver's capture is not used for the count: there a frame the link
+// duplicated, or a segment it delayed past later ones, is flagged too. The
+// per-flag split is logged. The syn-lost case loses the first two SYNs, so
+// resent SYNs are compared as well.
 func TestTCPTsharkRetransmissions(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
@@ -68,20 +72,33 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 		// resent is "none" when the link gives the sender no reason to
 		// resend, "some" when it must, "" when either may happen.
 		resent string
+		// synLost loses everything host a sends for 1.5 s from its
+		// first SYN: the SYN and its first retransmission.
+		synLost bool
 	}{
-		{"clean", impair.Config{Delay: d}, "none"},
-		{"loss1", impair.Config{Delay: d, Loss: 0.01}, "some"},
-		{"loss5", impair.Config{Delay: d, Loss: 0.05}, "some"},
-		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}, "some"},
-		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}, ""},
-		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}, "none"},
-		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}, "some"},
+		{"clean", impair.Config{Delay: d}, "none", false},
+		{"syn-lost", impair.Config{Delay: d}, "some", true},
+		{"loss1", impair.Config{Delay: d, Loss: 0.01}, "some", false},
+		{"loss5", impair.Config{Delay: d, Loss: 0.05}, "some", false},
+		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}, "some", false},
+		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}, "", false},
+		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}, "none", false},
+		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}, "some", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			pw := newTCPPairWorldOn(t, sim.Config{Seed: 11, CaptureDir: dir}, sim.LinkConfig{AtoB: tc.imp, BtoA: tc.imp}, tcp.Config{})
+			if tc.synLost {
+				tcpResolveAtoB(t, pw)
+				l := pw.w.Link("wire")
+				require.NoError(t, l.SetImpair(sim.AtoB, impair.Config{Delay: d, Loss: 1}))
+				require.NoError(t, l.ScheduleImpair(pw.w.Now().Add(1500*time.Millisecond), sim.AtoB, tc.imp))
+			}
 			st := tcpBulkAtoB(t, pw, size)
+			if tc.synLost {
+				assert.Equal(t, uint64(2), st.TimeoutRetransmits, "two SYN timeouts")
+			}
 			require.NoError(t, pw.w.Close())
 			capture := pw.w.CapturePath("a")
 
@@ -113,6 +130,19 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 
 // tcpPairAddrA is host a's address in a tcpPairWorld.
 var tcpPairAddrA = netip.MustParseAddr("10.0.0.1")
+
+// tcpResolveAtoB has host a resolve host b's MAC address by sending it a
+// datagram, so that later frames from a go out without waiting for ARP.
+func tcpResolveAtoB(t *testing.T, pw *tcpPairWorld) {
+	t.Helper()
+	discard := stack.UDPHandlerFunc(func(*stack.UDPSocket, netip.AddrPort, netip.AddrPort, []byte) {})
+	_, err := pw.hb.BindUDP(netip.MustParseAddrPort("10.0.0.2:9"), discard)
+	require.NoError(t, err)
+	s, err := pw.ha.BindUDP(netip.AddrPort{}, discard)
+	require.NoError(t, err)
+	require.NoError(t, s.SendTo(netip.MustParseAddrPort("10.0.0.2:9"), []byte("hello")))
+	pw.w.RunFor(100 * time.Millisecond)
+}
 
 // tcpBulkAtoB sends size bytes of gvisorpeer.Pattern from host a to a sink
 // on host b, closes both ends, checks that the data arrived byte-exact and
