@@ -126,10 +126,14 @@ const (
 	Window Kind = "window"
 	// Options: different TCP options.
 	Options Kind = "options"
+	// Retransmission: a data segment only one side sent, covering bytes
+	// that side had already sent (a retransmission the other side did not
+	// need, or did at another moment or with other boundaries).
+	Retransmission Kind = "retransmission"
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Missing, Extra, Flags, Ack, Payload, Window, Options}
+var Kinds = []Kind{Missing, Extra, Retransmission, Flags, Ack, Payload, Window, Options}
 
 // Difference is one place where our stack departed from the recording.
 type Difference struct {
@@ -255,6 +259,16 @@ func compareFlow(f *Flow, cfg Config) FlowReport {
 		return fr
 	}
 	j := 0
+	var recEnd, oursEnd uint32 // highest sequence number sent so far, per side
+	var recSent, oursSent bool
+	extra := func(s *Segment) {
+		if s.Len > 0 && oursSent && !seqAfter(s.Seq+uint32(s.Len), oursEnd) {
+			c.add(Retransmission, nil, s, "sent retransmission "+s.String()+" not recorded")
+		} else {
+			c.add(Extra, nil, s, "sent "+s.String()+" not recorded")
+		}
+		oursEnd, oursSent = advance(oursEnd, oursSent, s)
+	}
 	for i := range f.Recorded {
 		rec := &f.Recorded[i]
 		k := -1
@@ -265,21 +279,40 @@ func compareFlow(f *Flow, cfg Config) FlowReport {
 			}
 		}
 		if k < 0 {
-			c.add(Missing, rec, nil, "recorded "+rec.String()+" not sent")
+			if rec.Len > 0 && recSent && !seqAfter(rec.Seq+uint32(rec.Len), recEnd) {
+				c.add(Retransmission, rec, nil, "recorded retransmission "+rec.String()+" not sent")
+			} else {
+				c.add(Missing, rec, nil, "recorded "+rec.String()+" not sent")
+			}
+			recEnd, recSent = advance(recEnd, recSent, rec)
 			continue
 		}
 		for ; j < k; j++ {
-			c.add(Extra, nil, &f.Ours[j], "sent "+f.Ours[j].String()+" not recorded")
+			extra(&f.Ours[j])
 		}
 		fr.Matched++
 		compareSegments(c, rec, &f.Ours[k])
+		recEnd, recSent = advance(recEnd, recSent, rec)
+		oursEnd, oursSent = advance(oursEnd, oursSent, &f.Ours[k])
 		j = k + 1
 	}
 	for ; j < len(f.Ours); j++ {
-		c.add(Extra, nil, &f.Ours[j], "sent "+f.Ours[j].String()+" not recorded")
+		extra(&f.Ours[j])
 	}
 	return fr
 }
+
+// advance returns the highest sequence number sent after s.
+func advance(end uint32, sent bool, s *Segment) (uint32, bool) {
+	e := s.Seq + uint32(s.Len)
+	if !sent || seqAfter(e, end) {
+		return e, true
+	}
+	return end, true
+}
+
+// seqAfter reports a > b in sequence space (RFC 9293 section 3.4).
+func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
 
 // sameIdentity reports whether two segments are the same segment: same
 // relative sequence number, length and SYN/FIN/RST.

@@ -14,12 +14,14 @@
 //
 // Limits: IPv4 only. Flows in which the recorded host was the client are
 // not reproduced (no application on our side opens them); they are listed
-// in the report with a note. A peer that acknowledges data our stack has
-// not sent is held until our stack sends it or Config.HoldTimeout passes,
-// then its acknowledgement is clipped to what was sent.
+// in the report with a note. A peer segment that acknowledges data our
+// stack has not sent has its acknowledgement clipped to what was sent (or
+// is first held for Config.HoldTimeout, waiting for our stack to send it).
+// ICMP and ARP replies are fed and recorded but not compared.
 package hostrole
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +36,7 @@ import (
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/proto/checksum"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -51,8 +54,7 @@ const ipProtoUDP = 17
 
 // Defaults for Config.
 const (
-	DefaultGrace       = 2 * time.Second
-	DefaultHoldTimeout = 500 * time.Millisecond
+	DefaultGrace = 2 * time.Second
 	// MaxHeld bounds the peer segments held per flow; beyond it the oldest
 	// is clipped and delivered.
 	MaxHeld = 256
@@ -90,8 +92,12 @@ type Config struct {
 	// Grace is how long the replay runs on after the last frame (default
 	// 2 s), so that timers (delayed ACKs, retransmissions) still fire.
 	Grace time.Duration
-	// HoldTimeout bounds how long a peer segment acknowledging unsent data
-	// is held (default 500 ms).
+	// HoldTimeout, when positive, is how long a peer segment acknowledging
+	// data our stack has not sent yet is held, waiting for our stack to
+	// send it, before its acknowledgement is clipped. When zero (the
+	// default) the acknowledgement is clipped at once: holding can stall a
+	// stack that waits for that very acknowledgement (Nagle's algorithm,
+	// RFC 896, holding back a small segment).
 	HoldTimeout time.Duration
 }
 
@@ -111,6 +117,9 @@ type Stats struct {
 	Clipped int `json:"clipped"`
 	// Dropped counts segments beyond MaxSegmentsPerFlow, not compared.
 	Dropped int `json:"dropped"`
+	// ChecksumsFixed counts IPv4, TCP and UDP checksums of fed frames
+	// that were wrong in the capture (checksum offload) and recomputed.
+	ChecksumsFixed int `json:"checksums_fixed"`
 }
 
 // Result is the outcome of a replay.
@@ -207,9 +216,6 @@ type flowID struct {
 func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
-	}
-	if cfg.HoldTimeout <= 0 {
-		cfg.HoldTimeout = DefaultHoldTimeout
 	}
 	rp := &replayer{cfg: cfg, prof: prof, tl: replay.NewTimeline(r), rw: NewRewriter(),
 		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64)}
@@ -412,6 +418,7 @@ func (rp *replayer) build(f *input.Frame, network []byte) []byte {
 // inbound feeds a datagram for the host, rewriting TCP segments.
 func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 	frame := rp.build(f, h)
+	rp.fixChecksums(ipv4.Header(frame[ether.HeaderLen:]))
 	if h.Protocol() == ipProtoUDP && !h.IsFragment() {
 		if u, err := udp.Parse(h.Payload()); err == nil {
 			k := FlowKey{Host: netip.AddrPortFrom(h.Dst(), u.DstPort()), Peer: netip.AddrPortFrom(h.Src(), u.SrcPort())}
@@ -434,6 +441,11 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 		fl.peerWS = rp.wscale(seg)
 	}
 	covered := rp.rw.Inbound(k, seg)
+	if !covered && rp.cfg.HoldTimeout <= 0 && len(fl.held) == 0 {
+		rp.rw.Clip(k, seg)
+		rp.stats.Clipped++
+		covered = true
+	}
 	if covered && len(fl.held) == 0 {
 		rp.deliver(frame)
 		return
@@ -444,6 +456,45 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 	}
 	fl.held = append(fl.held, held{frame: append([]byte(nil), frame...), until: rp.clk.Now().Add(rp.cfg.HoldTimeout)})
 	rp.armHold()
+}
+
+// fixChecksums recomputes the IPv4 header checksum and the TCP or UDP
+// checksum of a datagram when they are wrong. Captures taken on a host with
+// checksum offload (and across veth pairs) hold frames whose transport
+// checksum the NIC was to fill in: as tcpreplay --fixcsum does, the replay
+// repairs them, since a real peer's frames arrived with correct sums.
+func (rp *replayer) fixChecksums(ih ipv4.Header) {
+	if !ih.VerifyChecksum() {
+		ih.SetChecksum()
+		rp.stats.ChecksumsFixed++
+	}
+	if ih.IsFragment() {
+		return
+	}
+	pl := ih.Payload()
+	src, dst := ih.Src(), ih.Dst()
+	switch ih.Protocol() {
+	case tcp.ProtocolNumber:
+		if len(pl) < tcp.HeaderLen || tcp.Checksum(src, dst, pl) == 0 {
+			return
+		}
+		binary.BigEndian.PutUint16(pl[16:], 0)
+		binary.BigEndian.PutUint16(pl[16:], tcp.Checksum(src, dst, pl))
+		rp.stats.ChecksumsFixed++
+	case ipProtoUDP:
+		u, err := udp.Parse(pl)
+		if err != nil || u.Checksum() == 0 || u.VerifyChecksum(src, dst) {
+			return
+		}
+		seg := pl[:u.Length()]
+		binary.BigEndian.PutUint16(seg[6:], 0)
+		sum := checksum.Finish(checksum.Sum(seg, checksum.PseudoHeaderIPv4(src.As4(), dst.As4(), ipProtoUDP, uint16(len(seg)))))
+		if sum == 0 {
+			sum = 0xffff // RFC 768: a computed zero is sent as all ones
+		}
+		binary.BigEndian.PutUint16(seg[6:], sum)
+		rp.stats.ChecksumsFixed++
+	}
 }
 
 // deliver records frame as inbound and hands it to the host.
