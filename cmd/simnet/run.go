@@ -115,8 +115,10 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	}
 	fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, scenario.ReportFile))
 	if demo && len(rep.Captures) > 0 {
-		first := filepath.Join(dir, rep.Captures[0])
-		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s\n", first, first)
+		// The demo's last host is the client, whose capture tells the
+		// story from DHCP to the echo exchange.
+		last := filepath.Join(dir, rep.Captures[len(rep.Captures)-1])
+		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7'\n", last, last)
 	}
 	if failed := rep.Failed(); len(failed) > 0 {
 		for _, e := range failed {

@@ -131,9 +131,17 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	out, errOut, code := execute(t, dir, "demo", "--out", "d")
 	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, out, "wireshark "+filepath.Join("d", "alice.pcapng"))
-	assert.Contains(t, out, "tshark -r "+filepath.Join("d", "alice.pcapng"))
+	assert.Contains(t, out, "wireshark "+filepath.Join("d", "client.pcapng"))
+	assert.Contains(t, out, "tshark -r "+filepath.Join("d", "client.pcapng"))
 	assert.NotContains(t, out, "FAIL")
+	// The timeline tells the story in order.
+	story := []string{"web      DHCP lease bound: 10.0.0.200/24", "client   DHCP lease bound: 10.0.0.100/24",
+		"DNS answer for www.example.test: 10.0.0.200", "HTTP 200 from http://www.example.test/", "echo-check: 65536 bytes verified"}
+	for _, s := range story {
+		assert.Contains(t, out, s)
+	}
+	assert.Less(t, strings.Index(out, "timeline:"), strings.Index(out, "DNS answer"))
+	assert.Less(t, strings.Index(out, "DNS answer"), strings.Index(out, "HTTP 200"))
 }
 
 func TestFreshDir(t *testing.T) {

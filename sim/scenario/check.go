@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -110,9 +111,13 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 		if a.Start >= s.Duration {
 			d.fail(o.get("start"), o.field("start"), "app starts at %v, not before the end of the run (%v)", a.Start, s.Duration)
 		}
+		if a.AfterLease && !hasDHCP(s.Hosts[hostIdx[a.Host]]) && nodes[a.Host] == "host" {
+			d.fail(o.get("after"), o.field("after"), "host %q has no interface with address dhcp", a.Host)
+		}
+		d.checkService(s, o, a, hostIdx, nodes)
 		if a.Port != 0 {
 			proto := "UDP"
-			if strings.HasPrefix(a.Type, "tcp_") {
+			if strings.HasPrefix(a.Type, "tcp_") || a.Type == AppHTTPServer {
 				proto = "TCP"
 			}
 			key := fmt.Sprintf("%s/%s/%d", a.Host, proto, a.Port)
@@ -136,6 +141,14 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 
 	for i, e := range s.Expect {
 		o := p.expect[i]
+		if e.Host != "" {
+			if nodes[e.Host] != "host" {
+				d.fail(o.get("host"), o.field("host"), "no host named %q", e.Host)
+			} else if !hasDHCP(s.Hosts[hostIdx[e.Host]]) {
+				d.fail(o.get("host"), o.field("host"), "host %q has no interface with address dhcp", e.Host)
+			}
+			continue
+		}
 		ai, ok := apps[e.App]
 		if !ok {
 			d.fail(o.get("app"), o.field("app"), "no app named %q", e.App)
@@ -201,4 +214,45 @@ func scheduleOrder(events []Event) []int {
 		return cmp.Compare(events[a].At, events[b].At)
 	})
 	return idx
+}
+
+func hasDHCP(h Host) bool {
+	for _, ifc := range h.Interfaces {
+		if ifc.DHCP {
+			return true
+		}
+	}
+	return false
+}
+
+// checkService checks what a service app needs from its host: a DHCP
+// server a static address whose subnet holds its pool, a name lookup a DNS
+// server (explicit or from a DHCP lease).
+func (d *decoder) checkService(s *Scenario, o *object, a App, hostIdx map[string]int, nodes map[string]string) {
+	if nodes[a.Host] != "host" {
+		return
+	}
+	h := s.Hosts[hostIdx[a.Host]]
+	switch a.Type {
+	case AppDHCPServer:
+		ifc := h.Interfaces[0]
+		if !ifc.Address.IsValid() {
+			d.fail(o.get("host"), o.field("host"), "a dhcp_server needs a static address on %s:%s", h.Name, ifc.Name)
+			return
+		}
+		if a.PoolStart.IsValid() && (!ifc.Address.Contains(a.PoolStart) || !ifc.Address.Contains(a.PoolEnd)) {
+			d.fail(o.get("pool"), o.field("pool"), "pool %s-%s is not inside %s's subnet %s", a.PoolStart, a.PoolEnd, h.Name, ifc.Address.Masked())
+		}
+	case AppHTTPGet, AppDNSLookup:
+		if a.Type == AppHTTPGet {
+			if u, err := url.Parse(a.URL); err == nil {
+				if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+					return
+				}
+			}
+		}
+		if !a.Server.IsValid() && !hasDHCP(h) {
+			d.fail(o.node, o.field("dns"), "required field is missing: host %q learns no DNS server by DHCP", h.Name)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/simnet-go/simnet/app/httpapp"
 )
 
 // Limits on the size of a scenario.
@@ -311,15 +313,29 @@ var appFields = map[string][]string{
 	AppTCPDiscard: {"port", "start"},
 	AppTCPSend:    {"target", "bytes", "start"},
 	AppTCPRecv:    {"port", "bytes", "start"},
+	// Service apps.
+	AppTCPEchoClient: {"target", "bytes", "start"},
+	AppDHCPServer:    {"pool", "router", "dns", "lease_time", "reservations", "start"},
+	AppDNSServer:     {"zone", "zone_file", "origin", "start"},
+	AppHTTPServer:    {"port", "dir", "start"},
+	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
+	AppDNSLookup:     {"query", "dns", "start"},
 }
 
-var appTypes = []string{AppPing, AppTCPDiscard, AppTCPEcho, AppTCPRecv, AppTCPSend, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppUDPSend, AppUDPSink}
+
+// appOptional lists the fields every app type may set.
+var appOptional = []string{"start", "after"}
+
+// appKnown lists every field of an app mapping.
+var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
+	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "origin", "dir", "url", "query"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
 
 func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
-	o := d.object(n, path, "name", "type", "host", "target", "port", "count", "interval", "size", "start", "bytes")
+	o := d.object(n, path, appKnown...)
 	if o == nil {
 		return App{}, nil
 	}
@@ -340,8 +356,8 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		d.fail(tn, o.field("type"), "unknown app type %q (want one of %s)", a.Type, strings.Join(appTypes, ", "))
 		return a, nil
 	}
-	for _, f := range []string{"target", "port", "count", "interval", "size", "start", "bytes"} {
-		if _, present := o.vals[f]; present && !slices.Contains(allowed, f) {
+	for _, f := range appKnown[3:] {
+		if _, present := o.vals[f]; present && !slices.Contains(allowed, f) && !slices.Contains(appOptional, f) {
 			d.fail(o.keys[f], o.field(f), "not used by a %s app", a.Type)
 		}
 	}
@@ -364,14 +380,18 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		if pn := d.require(o, "port"); pn != nil {
 			a.Port, _ = d.port(pn, o.field("port"))
 		}
-	case AppTCPSend:
+	case AppTCPSend, AppTCPEchoClient:
 		if tn := d.require(o, "target"); tn != nil {
 			if ap, ok := d.addrPort(tn, o.field("target")); ok {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}
+	case AppHTTPGet:
+		a.Count = 1
+		maxN = httpapp.MaxCount
 	}
-	if a.Type == AppTCPSend || a.Type == AppTCPRecv {
+	d.serviceApp(o, &a)
+	if a.Type == AppTCPSend || a.Type == AppTCPRecv || a.Type == AppTCPEchoClient {
 		if bn := d.require(o, "bytes"); bn != nil {
 			a.Bytes, _ = d.byteSize(bn, o.field("bytes"), maxBulk)
 		}
@@ -405,6 +425,14 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	}
 	if sn := o.get("start"); sn != nil {
 		a.Start, _ = d.duration(sn, o.field("start"))
+	}
+	if an := o.get("after"); an != nil {
+		if v, ok := d.scalar(an, o.field("after")); ok {
+			if v != "lease" {
+				d.fail(an, o.field("after"), "unknown after %q (want lease)", v)
+			}
+			a.AfterLease = true
+		}
 	}
 	return a, o
 }
@@ -444,14 +472,24 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
-	o := d.object(n, path, "app", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes")
+	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes",
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests")
 	if o == nil {
 		return Expectation{}, nil
 	}
 	e := Expectation{Line: n.Line}
-	if an := d.require(o, "app"); an != nil {
+	if hn := o.get("host"); hn != nil {
+		e.Host, _ = d.name(hn, o.field("host"))
+		if o.get("app") != nil {
+			d.fail(hn, o.field("host"), "give either app or host, not both")
+		}
+		if o.get("dhcp_bound") == nil {
+			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound")
+		}
+	} else if an := d.require(o, "app"); an != nil {
 		e.App, _ = d.name(an, o.field("app"))
 	}
+	d.serviceExpect(o, &e)
 	if v := o.get("min_replies"); v != nil {
 		if x, ok := d.integer(v, o.field("min_replies"), 0, maxCount); ok {
 			i := int(x)
@@ -480,7 +518,7 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		}
 	}
 	if len(o.vals) == 1 && e.App != "" {
-		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes)")
+		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)")
 	}
 	return e, o
 }
@@ -503,7 +541,11 @@ func (e Expectation) criteria() []criterion {
 	add(e.MinReplies != nil, "min_replies", AppPing)
 	add(e.MaxLoss != nil, "max_loss", AppPing)
 	add(e.MinDatagrams != nil, "min_datagrams", AppUDPSink)
-	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink, AppTCPSend, AppTCPRecv)
-	add(e.MinBytes != nil, "min_bytes", AppTCPSend, AppTCPRecv)
+	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink, AppTCPSend, AppTCPRecv, AppTCPEchoClient)
+	add(e.MinBytes != nil, "min_bytes", AppTCPSend, AppTCPRecv, AppTCPEchoClient)
+	add(e.DNSAnswer.IsValid(), "dns_answer", AppDNSLookup, AppHTTPGet)
+	add(e.HTTPStatus != nil, "http_status", AppHTTPGet)
+	add(e.BodySHA256 != "", "body_sha256", AppHTTPGet)
+	add(e.MinRequests != nil, "min_requests", AppHTTPGet)
 	return out
 }

@@ -30,6 +30,8 @@ type Report struct {
 	Hosts        []HostReport      `json:"hosts"`
 	Apps         []AppReport       `json:"apps"`
 	Expectations []ExpectResult    `json:"expectations"`
+	// Timeline lists leases, answers and completions in time order.
+	Timeline []TimelineEvent `json:"timeline"`
 }
 
 // LinkReport is what one link did, per direction.
@@ -48,6 +50,8 @@ type HostReport struct {
 	IP stack.Stats `json:"ip"`
 	// TCP is the host's TCP counters.
 	TCP tcp.StackStats `json:"tcp"`
+	// DHCP is the lease state of each interface configured by DHCP.
+	DHCP []LeaseReport `json:"dhcp,omitempty"`
 }
 
 // AppReport is one app's result.
@@ -124,6 +128,12 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	for _, a := range r.Apps {
 		fmt.Fprintf(&b, "  %-12s %-8s on %s: %s\n", a.Name, a.Type, a.Host, appSummary(a))
 	}
+	if len(r.Timeline) > 0 {
+		b.WriteString("timeline:\n")
+		for _, e := range r.Timeline {
+			fmt.Fprintf(&b, "  t=%-12s %-8s %s\n", e.At, e.Host, e.What)
+		}
+	}
 	if len(r.Expectations) > 0 {
 		b.WriteString("expectations:\n")
 		for _, e := range r.Expectations {
@@ -160,6 +170,9 @@ func appSummary(a AppReport) string {
 		}
 		return s
 	default:
+		if s, ok := serviceSummary(r); ok {
+			return s
+		}
 		return fmt.Sprintf("%+v", r)
 	}
 }
@@ -176,6 +189,7 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 		}
 		return out
 	}
+	evaluateService(e, a.Result, add)
 	switch r := a.Result.(type) {
 	case ping.Result:
 		if e.MinReplies != nil {

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -71,13 +70,6 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	seed := s.Seed
 	if opts.SeedSet {
 		seed = opts.Seed
-	}
-	for _, h := range s.Hosts {
-		for _, ifc := range h.Interfaces {
-			if ifc.DHCP {
-				return nil, fmt.Errorf("run %s: host %q interface %q: address dhcp is not supported by the simulator yet", s.Name, h.Name, ifc.Name)
-			}
-		}
 	}
 	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format})
 	if err != nil {
@@ -151,6 +143,10 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		byName[l.Name] = rl
 	}
 
+	tl := &timeline{t0: t0}
+	var dhcpIfs []*dhcpIface
+	leased := map[string]bool{}
+	afterLease := map[string][]func(clock.Time){}
 	hostList := make([]*stack.Host, 0, len(s.Hosts))
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
@@ -168,7 +164,26 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 					return fail(err)
 				}
 			}
-			host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep).SetAddress(ifc.Address)
+			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep)
+			if !ifc.DHCP {
+				si.SetAddress(ifc.Address)
+				continue
+			}
+			hostName := h.Name
+			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time) {
+				if leased[hostName] {
+					return
+				}
+				leased[hostName] = true
+				for _, f := range afterLease[hostName] {
+					f(now)
+				}
+			})
+			if err != nil {
+				return fail(err)
+			}
+			dhcpIfs = append(dhcpIfs, di)
+			w.At(t0, func(clock.Time) { di.client.Start(netip.Addr{}) })
 		}
 		if h.Gateway.IsValid() {
 			host.SetDefaultGateway(h.Gateway)
@@ -179,19 +194,37 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 
 	apps := make([]app.App, len(s.Apps))
 	reports := make([]AppReport, len(s.Apps))
+	started := make([]clock.Time, len(s.Apps))
 	for i, a := range s.Apps {
-		x, err := newApp(a)
-		if err != nil {
-			return fail(err)
-		}
-		apps[i] = x
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
-		i := i
-		w.At(t0.Add(a.Start), func(clock.Time) {
-			if err := x.Start(env); err != nil {
+		dnsOf := func() []netip.Addr {
+			for _, di := range dhcpIfs {
+				if di.host == a.Host && len(di.client.DNS()) > 0 {
+					return di.client.DNS()
+				}
+			}
+			return nil
+		}
+		start := func(now clock.Time) {
+			x, err := newApp(a, dnsOf)
+			if err == nil {
+				apps[i] = x
+				started[i] = now
+				err = x.Start(env)
+			}
+			if err != nil {
 				reports[i].Error = err.Error()
 			}
+		}
+		if !a.AfterLease {
+			w.At(t0.Add(a.Start), start)
+			continue
+		}
+		reports[i].Error = "not started: the host got no DHCP lease"
+		afterLease[a.Host] = append(afterLease[a.Host], func(now clock.Time) {
+			reports[i].Error = ""
+			w.At(now.Add(a.Start), start)
 		})
 	}
 
@@ -231,6 +264,11 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	}
 	for i, h := range hostList {
 		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats()}
+		for _, di := range dhcpIfs {
+			if di.host == h.Name() {
+				rep.Hosts[i].DHCP = append(rep.Hosts[i].DHCP, di.report())
+			}
+		}
 	}
 	for i, rl := range links {
 		st := rl.l.Stats()
@@ -241,12 +279,23 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		rep.Links[i] = lr
 	}
 	appIdx := map[string]int{}
-	for i, a := range apps {
-		reports[i].Result = a.Result()
-		appIdx[a.Name()] = i
+	for i, a := range s.Apps {
+		appIdx[a.Name] = i
+		if apps[i] == nil {
+			continue
+		}
+		reports[i].Result = apps[i].Result()
+		resultEvents(tl, a, started[i], reports[i].Result)
 	}
+	rep.Timeline = tl.sorted()
 	for _, e := range s.Expect {
-		for _, r := range evaluate(e, reports[appIdx[e.App]]) {
+		var results []ExpectResult
+		if e.Host != "" {
+			results = evaluateHost(e, rep.Hosts)
+		} else {
+			results = evaluate(e, reports[appIdx[e.App]])
+		}
+		for _, r := range results {
 			rep.Expectations = append(rep.Expectations, r)
 			if !r.Passed {
 				rep.Passed = false
@@ -256,8 +305,9 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	return rep, nil
 }
 
-// newApp makes the app a describes.
-func newApp(a App) (app.App, error) {
+// newApp makes the app a describes; dnsServers returns the DNS servers
+// its host learned by DHCP.
+func newApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
 	switch a.Type {
 	case AppPing:
 		return ping.New(ping.Config{Name: a.Name, Target: a.Target, Count: a.Count, Interval: a.Interval, Size: a.Size})
@@ -272,7 +322,7 @@ func newApp(a App) (app.App, error) {
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	}
-	return nil, errors.New("unknown app type " + a.Type)
+	return newServiceApp(a, dnsServers)
 }
 
 // WriteReport writes r to dir/report.json.

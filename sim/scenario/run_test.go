@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -115,10 +116,88 @@ func TestRunSeedOverride(t *testing.T) {
 	assert.Equal(t, uint64(9), rep.Seed)
 }
 
-func TestRunRefusesDHCP(t *testing.T) {
-	s := mustParse(t, "name: t\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: dhcp}]}]\n")
-	_, err := Run(s, Options{})
-	assert.EqualError(t, err, `run t: host "a" interface "e": address dhcp is not supported by the simulator yet`)
+// dhcpLab is a DHCP server, a host with a reservation and one without,
+// and an app that waits for its host's lease.
+const dhcpLab = `name: t
+duration: 30s
+hosts:
+  - {name: srv, interfaces: [{name: eth0, address: 10.1.0.1/24}]}
+  - {name: a, interfaces: [{name: eth0, address: dhcp, mac: "02:00:00:00:00:0a"}]}
+  - {name: b, interfaces: [{name: eth0, address: dhcp}]}
+switches: [{name: sw}]
+links:
+  - {name: l0, a: srv:eth0, b: sw}
+  - {name: l1, a: a:eth0, b: sw}
+  - {name: l2, a: b:eth0, b: sw, impair: {delay: 5ms}}
+apps:
+  - {name: dhcpd, type: dhcp_server, host: srv, pool: 10.1.0.10-10.1.0.20, router: 10.1.0.1, dns: [10.1.0.1], lease_time: 20s,
+     reservations: [{mac: "02:00:00:00:00:0a", address: 10.1.0.20}]}
+  - {name: p, type: ping, host: b, target: 10.1.0.20, count: 3, interval: 200ms, after: lease, start: 1s}
+expect:
+  - {host: a, dhcp_bound: true}
+  - {host: b, dhcp_bound: true}
+  - {app: p, min_replies: 3}
+`
+
+// TestRunDHCP checks leases on the wire: the reserved host gets its
+// address, the other the lowest of the pool, both renew a 20 s lease,
+// and an app after: lease runs once its host is configured.
+func TestRunDHCP(t *testing.T) {
+	rep, err := Run(mustParse(t, dhcpLab), Options{})
+	require.NoError(t, err)
+	require.True(t, rep.Passed, "%v", rep.Failed())
+	require.Len(t, rep.Hosts, 3)
+	assert.Empty(t, rep.Hosts[0].DHCP)
+	a, b := rep.Hosts[1].DHCP, rep.Hosts[2].DHCP
+	require.Len(t, a, 1)
+	require.Len(t, b, 1)
+	assert.Equal(t, "10.1.0.20/24", a[0].Address)
+	assert.Equal(t, "10.1.0.10/24", b[0].Address)
+	for _, l := range []LeaseReport{a[0], b[0]} {
+		assert.True(t, l.Bound)
+		assert.Equal(t, "BOUND", l.State)
+		assert.Equal(t, "10.1.0.1", l.Router)
+		assert.Equal(t, []string{"10.1.0.1"}, l.DNS)
+		assert.Equal(t, "20s", l.LeaseTime)
+		assert.GreaterOrEqual(t, l.Renewals, 1, "a 20 s lease renews at T1 = 10 s")
+		assert.NotEmpty(t, l.BoundAt)
+	}
+	assert.Equal(t, "", rep.Apps[1].Error)
+	assert.Equal(t, 3, rep.Apps[1].Result.(ping.Result).Received)
+	var bound int
+	for _, e := range rep.Timeline {
+		if strings.Contains(e.What, "DHCP lease bound") {
+			bound++
+		}
+	}
+	assert.Equal(t, 2, bound)
+}
+
+// TestRunDHCPNoServer checks the report when no lease comes: dhcp_bound
+// fails and the app waiting for the lease says why it never ran.
+func TestRunDHCPNoServer(t *testing.T) {
+	s := mustParse(t, `name: t
+duration: 20s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: dhcp}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+links: [{name: l, a: a:eth0, b: b:eth0}]
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.1, after: lease}
+expect:
+  - {host: a, dhcp_bound: true}
+  - {app: p, min_replies: 1}
+`)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	assert.False(t, rep.Passed)
+	require.Len(t, rep.Expectations, 2)
+	assert.False(t, rep.Expectations[0].Passed)
+	assert.Equal(t, "eth0 SELECTING, no lease", rep.Expectations[0].Message)
+	assert.Equal(t, "not started: the host got no DHCP lease", rep.Apps[0].Error)
+	assert.False(t, rep.Expectations[1].Passed)
+	require.Len(t, rep.Hosts[0].DHCP, 1)
+	assert.Greater(t, rep.Hosts[0].DHCP[0].Sent, uint64(2), "DISCOVER is retransmitted")
 }
 
 func TestSummary(t *testing.T) {

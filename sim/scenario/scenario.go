@@ -240,7 +240,24 @@ const (
 	AppTCPDiscard = "tcp_discard"
 	AppTCPSend    = "tcp_send"
 	AppTCPRecv    = "tcp_recv"
+	// AppTCPEchoClient sends bytes to an echo server and verifies what
+	// comes back.
+	AppTCPEchoClient = "tcp_echo_client"
+	// Service apps: a DHCP server (RFC 2131), an authoritative DNS server
+	// (RFC 1035) on UDP and TCP 53, an HTTP/1.1 static server, an HTTP GET
+	// client and a DNS A lookup.
+	AppDHCPServer = "dhcp_server"
+	AppDNSServer  = "dns_server"
+	AppHTTPServer = "http_server"
+	AppHTTPGet    = "http_get"
+	AppDNSLookup  = "dns_lookup"
 )
+
+// Reservation gives a DHCP client a fixed pool address by MAC address.
+type Reservation struct {
+	MAC  [6]byte
+	Addr netip.Addr
+}
 
 // App is one built-in application instance.
 type App struct {
@@ -262,9 +279,33 @@ type App struct {
 	Size int
 	// Interval is the time between two sends.
 	Interval time.Duration
-	// Start is when the app starts, from the beginning of the run.
+	// Start is when the app starts, from the beginning of the run, or
+	// from the host's first DHCP lease when AfterLease is set.
 	Start time.Duration
-	Line  int
+	// AfterLease delays the start until the host's first DHCP lease is
+	// bound (after: lease).
+	AfterLease bool
+	// PoolStart, PoolEnd, Router, DNS, LeaseTime and Reservations
+	// configure a dhcp_server.
+	PoolStart, PoolEnd netip.Addr
+	Router             netip.Addr
+	DNS                []netip.Addr
+	LeaseTime          time.Duration
+	Reservations       []Reservation
+	// Zone is a dns_server's master file text (inline, or read from
+	// zone_file), ZoneFile the file it came from and Origin its $ORIGIN.
+	Zone, ZoneFile, Origin string
+	// Dir is the directory an http_server serves ("" for the embedded
+	// default page), as an absolute or working-directory-relative path.
+	Dir string
+	// URL is what http_get fetches.
+	URL string
+	// Query is the name a dns_lookup resolves.
+	Query string
+	// Server is the DNS server of http_get and dns_lookup; the zero Addr
+	// uses the DNS servers of the host's DHCP lease.
+	Server netip.Addr
+	Line   int
 }
 
 // The actions of a schedule event.
@@ -301,5 +342,19 @@ type Expectation struct {
 	BytesVerified *bool
 	// MinBytes is the least number of bytes a TCP bulk transfer must move.
 	MinBytes *int64
-	Line     int
+	// Host names the host of a dhcp_bound expectation (instead of App).
+	Host string
+	// DHCPBound requires (true) that the host's DHCP lease was bound at the
+	// end of the run.
+	DHCPBound *bool
+	// DNSAnswer is the address a dns_lookup (or http_get's name lookup)
+	// must have got.
+	DNSAnswer netip.Addr
+	// HTTPStatus is the status the last http_get response must have.
+	HTTPStatus *int
+	// BodySHA256 is the hex SHA-256 the last http_get body must have.
+	BodySHA256 string
+	// MinRequests is the least number of complete http_get responses.
+	MinRequests *int
+	Line        int
 }

@@ -1,0 +1,336 @@
+package scenario
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/app/tcpapps"
+	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp"
+	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/stack"
+)
+
+// LeaseReport is the DHCP state of one interface configured by DHCP.
+type LeaseReport struct {
+	Interface string `json:"interface"`
+	// State is the client's state at the end of the run (e.g. BOUND).
+	State string `json:"state"`
+	// Bound reports that a lease was in use at the end of the run.
+	Bound     bool     `json:"bound"`
+	Address   string   `json:"address,omitempty"`
+	Router    string   `json:"router,omitempty"`
+	DNS       []string `json:"dns"`
+	LeaseTime string   `json:"lease_time,omitempty"`
+	// BoundAt is when the first lease was bound, from the start of the run.
+	BoundAt string `json:"bound_at,omitempty"`
+	// Renewals counts leases applied after the first (renewals and
+	// rebinds); Lost counts leases removed.
+	Renewals int `json:"renewals"`
+	Lost     int `json:"lost"`
+	// Sent counts DHCP messages the client sent.
+	Sent uint64 `json:"sent"`
+}
+
+// TimelineEvent is one thing that happened during a run, for the human
+// timeline.
+type TimelineEvent struct {
+	// At is the time from the start of the run.
+	At   string `json:"at"`
+	Host string `json:"host"`
+	What string `json:"what"`
+	at   time.Duration
+}
+
+// dhcpIface is a host interface configured by DHCP during a run.
+type dhcpIface struct {
+	host   string
+	ifc    *stack.Interface
+	client *dhcp.StackClient
+	rep    LeaseReport
+	first  bool
+}
+
+// timeline collects events during a run.
+type timeline struct {
+	t0     clock.Time
+	events []TimelineEvent
+}
+
+func (tl *timeline) add(now clock.Time, host, format string, args ...any) {
+	d := now.Sub(tl.t0)
+	tl.events = append(tl.events, TimelineEvent{At: fmtOffset(d), Host: host, What: fmt.Sprintf(format, args...), at: d})
+}
+
+// sorted returns the events in time order (insertion order at the same
+// instant).
+func (tl *timeline) sorted() []TimelineEvent {
+	out := slices.Clone(tl.events)
+	slices.SortStableFunc(out, func(a, b TimelineEvent) int { return cmp.Compare(a.at, b.at) })
+	if out == nil {
+		out = []TimelineEvent{}
+	}
+	return out
+}
+
+// fmtOffset renders a time from the start of the run to the microsecond.
+func fmtOffset(d time.Duration) string {
+	return fmt.Sprintf("%.6fs", d.Seconds())
+}
+
+// startDHCP creates the DHCP client of an interface; it starts at t0.
+func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time)) (*dhcpIface, error) {
+	c, err := dhcp.NewStackClient(ifc, rnd, nil)
+	if err != nil {
+		return nil, err
+	}
+	di := &dhcpIface{host: host, ifc: ifc, client: c, rep: LeaseReport{Interface: ifc.Name(), DNS: []string{}}}
+	clk := ifc.Host().Clock()
+	c.OnLease = func(l dhcp.Lease, bound bool) {
+		now := clk.Now()
+		if !bound {
+			di.rep.Lost++
+			tl.add(now, host, "DHCP lease %s on %s lost", l.Addr, ifc.Name())
+			return
+		}
+		if di.first {
+			di.rep.Renewals++
+			tl.add(now, host, "DHCP lease %s on %s renewed (%v)", l.Addr, ifc.Name(), l.LeaseTime)
+			return
+		}
+		di.first = true
+		di.rep.BoundAt = fmtOffset(now.Sub(tl.t0))
+		tl.add(now, host, "DHCP lease bound: %s on %s, router %s, DNS %s, lease %v", l.Addr, ifc.Name(), joinAddrs(l.Routers), joinAddrs(l.DNS), l.LeaseTime)
+		onFirst(now)
+	}
+	return di, nil
+}
+
+func joinAddrs(as []netip.Addr) string {
+	if len(as) == 0 {
+		return "none"
+	}
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// report fills in the end-of-run state.
+func (di *dhcpIface) report() LeaseReport {
+	r := di.rep
+	r.State = di.client.State().String()
+	r.Sent = di.client.Stats.Sent
+	if l, ok := di.client.Lease(); ok {
+		r.Bound = true
+		r.Address = l.Addr.String()
+		if len(l.Routers) > 0 {
+			r.Router = l.Routers[0].String()
+		}
+		r.DNS = make([]string, len(l.DNS))
+		for i, a := range l.DNS {
+			r.DNS[i] = a.String()
+		}
+		r.LeaseTime = l.LeaseTime.String()
+	}
+	return r
+}
+
+// errNoDNS reports a lookup on a host that learned no DNS server.
+var errNoDNS = errors.New("no DNS server: none given and none learned by DHCP")
+
+// newServiceApp makes a DHCP, DNS or HTTP app; dnsServers returns the
+// DNS servers the host learned by DHCP.
+func newServiceApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
+	servers := func() ([]netip.AddrPort, error) {
+		addrs := []netip.Addr{a.Server}
+		if !a.Server.IsValid() {
+			addrs = dnsServers()
+		}
+		if len(addrs) == 0 {
+			return nil, errNoDNS
+		}
+		out := make([]netip.AddrPort, len(addrs))
+		for i, x := range addrs {
+			out[i] = netip.AddrPortFrom(x, app.DNSPort)
+		}
+		return out, nil
+	}
+	switch a.Type {
+	case AppTCPEchoClient:
+		return app.NewTCPEchoClient(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
+	case AppDHCPServer:
+		cfg := app.DHCPServerConfig{Name: a.Name, PoolStart: a.PoolStart, PoolEnd: a.PoolEnd, Router: a.Router, DNS: a.DNS, LeaseTime: a.LeaseTime}
+		for _, r := range a.Reservations {
+			cfg.Reservations = append(cfg.Reservations, app.Reservation{MAC: r.MAC, Addr: r.Addr})
+		}
+		return app.NewDHCPServer(cfg), nil
+	case AppDNSServer:
+		z, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, cmp.Or(a.ZoneFile, "zone"))
+		if err != nil {
+			return nil, fmt.Errorf("dns_server %s: %w", a.Name, err)
+		}
+		return app.NewDNSServer(a.Name, z), nil
+	case AppHTTPServer:
+		cfg := httpapp.ServerConfig{Name: a.Name, Port: a.Port}
+		if a.Dir != "" {
+			cfg.Root = os.DirFS(a.Dir)
+		}
+		return httpapp.NewServer(cfg)
+	case AppHTTPGet:
+		cfg := httpapp.ClientConfig{Name: a.Name, URL: a.URL, Count: a.Count, Interval: a.Interval}
+		if u := a.URL; !hostIsAddr(u) {
+			s, err := servers()
+			if err != nil {
+				return nil, fmt.Errorf("http_get %s: %w", a.Name, err)
+			}
+			cfg.DNSServers = s
+		}
+		return httpapp.NewClient(cfg)
+	case AppDNSLookup:
+		s, err := servers()
+		if err != nil {
+			return nil, fmt.Errorf("dns_lookup %s: %w", a.Name, err)
+		}
+		return app.NewDNSLookup(a.Name, a.Query, s...), nil
+	}
+	return nil, errors.New("unknown app type " + a.Type)
+}
+
+// hostIsAddr reports whether an http URL names its host by address.
+func hostIsAddr(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		return false
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		return ap.Addr().IsValid()
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// resultEvents adds to the timeline what an app's result says happened.
+func resultEvents(tl *timeline, a App, started clock.Time, res any) {
+	switch r := res.(type) {
+	case app.DNSLookupResult:
+		if r.Answered {
+			tl.add(r.End, a.Host, "DNS answer for %s: %s (%s, %d queries)", r.Query, strings.Join(r.Addresses, ","), r.Rcode, r.Queries)
+		} else if r.Error != "" {
+			tl.add(r.End, a.Host, "DNS lookup of %s failed: %s", r.Query, r.Error)
+		}
+	case httpapp.ClientResult:
+		if r.Requests > 0 {
+			at := started.Add(time.Duration(r.TotalMs * float64(time.Millisecond)))
+			tl.add(at, a.Host, "HTTP %d from %s (%s): %d bytes, sha256 %.12s…, %d request(s)", r.Status, r.URL, r.Address, r.BodyLength, r.BodySHA256, r.Requests)
+		}
+		if r.Error != "" {
+			tl.add(started, a.Host, "%s: %s", a.Name, r.Error)
+		}
+	case tcpapps.BulkResult:
+		if r.End == 0 {
+			return
+		}
+		if r.Verified {
+			tl.add(r.End, a.Host, "%s: %d bytes verified (%d retransmissions)", a.Name, r.Bytes, r.TCP.Retransmits)
+		} else {
+			tl.add(r.End, a.Host, "%s: failed after %d bytes: %s", a.Name, r.Bytes, r.Error)
+		}
+	}
+}
+
+// evaluateHost checks a dhcp_bound expectation against the host reports.
+func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
+	if e.DHCPBound == nil {
+		return nil
+	}
+	r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("dhcp_bound: %t", *e.DHCPBound), Line: e.Line}
+	bound, msgs := false, []string{}
+	for _, h := range hosts {
+		if h.Name != e.Host {
+			continue
+		}
+		for _, l := range h.DHCP {
+			if l.Bound {
+				bound = true
+				msgs = append(msgs, fmt.Sprintf("%s %s %s since %s", l.Interface, l.State, l.Address, l.BoundAt))
+			} else {
+				msgs = append(msgs, fmt.Sprintf("%s %s, no lease", l.Interface, l.State))
+			}
+		}
+	}
+	r.Passed = bound == *e.DHCPBound
+	r.Message = strings.Join(msgs, "; ")
+	return []ExpectResult{r}
+}
+
+// evaluateService checks the DNS and HTTP conditions of e against a
+// service app's result.
+func evaluateService(e Expectation, res any, add func(cond string, pass bool, format string, args ...any)) {
+	switch r := res.(type) {
+	case app.DNSLookupResult:
+		if e.DNSAnswer.IsValid() {
+			msg := "no answer"
+			if r.Answered {
+				msg = fmt.Sprintf("answer %s [%s] after %d queries", r.Rcode, strings.Join(r.Addresses, ","), r.Queries)
+			} else if r.Error != "" {
+				msg = r.Error
+			}
+			add("dns_answer: "+e.DNSAnswer.String(), slices.Contains(r.Addresses, e.DNSAnswer.String()), "%s", msg)
+		}
+	case httpapp.ClientResult:
+		msg := fmt.Sprintf("%d responses, last status %d, %d bytes", r.Requests, r.Status, r.BodyLength)
+		if r.Error != "" {
+			msg += ", error: " + r.Error
+		}
+		if e.DNSAnswer.IsValid() {
+			ap, err := netip.ParseAddrPort(r.Address)
+			got := err == nil && ap.Addr() == e.DNSAnswer
+			add("dns_answer: "+e.DNSAnswer.String(), got, "connected to %q", r.Address)
+		}
+		if e.HTTPStatus != nil {
+			add(fmt.Sprintf("http_status: %d", *e.HTTPStatus), r.Requests > 0 && r.Status == *e.HTTPStatus, "%s", msg)
+		}
+		if e.BodySHA256 != "" {
+			add("body_sha256: "+e.BodySHA256, r.Requests > 0 && r.BodySHA256 == e.BodySHA256, "body sha256 %s", cmp.Or(r.BodySHA256, "none"))
+		}
+		if e.MinRequests != nil {
+			add(fmt.Sprintf("min_requests: %d", *e.MinRequests), r.Requests >= *e.MinRequests, "%s", msg)
+		}
+	}
+}
+
+// serviceSummary renders a service app's result for the summary.
+func serviceSummary(res any) (string, bool) {
+	switch r := res.(type) {
+	case app.DNSLookupResult:
+		if !r.Answered {
+			return fmt.Sprintf("%s: no answer after %d queries %s", r.Query, r.Queries, r.Error), true
+		}
+		return fmt.Sprintf("%s: %s [%s] from %s after %d queries", r.Query, r.Rcode, strings.Join(r.Addresses, ","), r.Server, r.Queries), true
+	case httpapp.ClientResult:
+		s := fmt.Sprintf("%d responses from %s (%s), last status %d, %d bytes, %d connections", r.Requests, r.URL, r.Address, r.Status, r.BodyLength, r.Connections)
+		if r.Error != "" {
+			s += ", error: " + r.Error
+		}
+		return s, true
+	case httpapp.ServerResult:
+		return fmt.Sprintf("%d connections, %d requests, %d bytes sent", r.Connections, r.Requests, r.BytesSent), true
+	case app.DNSServerResult:
+		return fmt.Sprintf("%d queries answered, %d NXDOMAIN, %d refused", r.Queries, r.NXDomain, r.Refused), true
+	case app.DHCPServerResult:
+		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
+	}
+	return "", false
+}
