@@ -37,7 +37,7 @@ var tcpTsharkResent = []string{
 
 // TestTCPTsharkRetransmissions runs simnet-to-simnet bulk transfers across
 // lossy, reordering and duplicating links with captures on, then decodes
-// the sender's capture with tshark's TCP analysis and checksum validation.
+// both hosts' captures with tshark's TCP analysis and checksum validation.
 // No frame may be malformed, carry a bad checksum or an expert error, and
 // the segments tshark flags as resent must be exactly the ones our sender
 // counts in ConnStats.Retransmits (timeout and fast retransmissions, SACK
@@ -102,8 +102,10 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 			require.NoError(t, pw.w.Close())
 			capture := pw.w.CapturePath("a")
 
-			bad := tsharkLines(t, tshark, capture, "-Y", tsharkBadFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
-			assert.Empty(t, bad, "frames Wireshark finds malformed, in error or with bad checksums")
+			for _, host := range []string{"a", "b"} {
+				bad := tsharkLines(t, tshark, pw.w.CapturePath(host), "-Y", tsharkBadFilter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
+				assert.Empty(t, bad, "%s: frames Wireshark finds malformed, in error or with bad checksums", host)
+			}
 
 			sender := "ip.src == " + tcpPairAddrA.String() + " && tcp.srcport == " + strconv.Itoa(int(st.Local.Port()))
 			resent := "(" + strings.Join(tcpTsharkResent, " || ") + ")"
