@@ -89,6 +89,10 @@ type DNSLookupResult struct {
 // DNSLookup looks up one name's A records with simnet's stub resolver
 // (UDP with retries, TCP after a truncated answer).
 type DNSLookup struct {
+	// Attempts, if positive, replaces the resolver's number of UDP
+	// queries per lookup.
+	Attempts int
+
 	name    string
 	query   string
 	servers []netip.AddrPort
@@ -142,6 +146,9 @@ func (l *DNSLookup) Start(env *Env) error {
 	}
 	l.r = dns.NewResolver(env.Clock, env.Rand, u, tt, l.servers...)
 	u.r = l.r
+	if l.Attempts > 0 {
+		l.r.Attempts = l.Attempts
+	}
 	l.res.Start = env.Clock.Now()
 	err = l.r.Lookup(l.query, dns.TypeA, func(res dns.Result) {
 		l.res.End = env.Clock.Now()

@@ -9,8 +9,8 @@ import (
 	"github.com/simnet-go/simnet/sim/scenario"
 )
 
-// demoYAML is the demo scenario: three hosts on a switch, one lossy link,
-// pings and a UDP stream.
+// demoYAML is the demo scenario: the seed's story of DHCP, DNS, HTTP and a
+// TCP echo over a lossy link.
 //
 //go:embed demo.yaml
 var demoYAML []byte
@@ -26,9 +26,15 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the built-in demo scenario and show where its captures are",
-		Long: `demo runs an embedded scenario: three hosts on a switch, a lossy link that
-goes down for a moment, pings and a UDP stream. It writes the captures and
-report.json like run does and prints the command to open them in Wireshark.`,
+		Long: `demo runs an embedded scenario on four hosts and a switch: a DHCP server
+and a DNS server on infra; web gets its address by DHCP (a reservation by
+MAC address, the address the DNS zone names) and serves a page over HTTP
+and a TCP echo; client gets its address by DHCP over a link with loss and
+delay, resolves www.example.test with the DNS server its lease names,
+fetches the page and checks an echo exchange. It prints a timeline (lease
+bound, DNS answer, HTTP 200, echo verified), writes the captures and
+report.json like run does and prints the command to open the client's
+capture in Wireshark.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := scenario.Parse(demoFile, demoYAML)

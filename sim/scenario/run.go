@@ -207,7 +207,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 			return nil
 		}
 		start := func(now clock.Time) {
-			x, err := newApp(a, dnsOf)
+			x, err := newApp(a, env, dnsOf)
 			if err == nil {
 				apps[i] = x
 				started[i] = now
@@ -305,9 +305,9 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	return rep, nil
 }
 
-// newApp makes the app a describes; dnsServers returns the DNS servers
-// its host learned by DHCP.
-func newApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
+// newApp makes the app a describes to run in env; dnsServers returns the
+// DNS servers its host learned by DHCP.
+func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error) {
 	switch a.Type {
 	case AppPing:
 		return ping.New(ping.Config{Name: a.Name, Target: a.Target, Count: a.Count, Interval: a.Interval, Size: a.Size})
@@ -322,7 +322,7 @@ func newApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	}
-	return newServiceApp(a, dnsServers)
+	return newServiceApp(a, env, dnsServers)
 }
 
 // WriteReport writes r to dir/report.json.

@@ -151,7 +151,7 @@ var errNoDNS = errors.New("no DNS server: none given and none learned by DHCP")
 
 // newServiceApp makes a DHCP, DNS or HTTP app; dnsServers returns the
 // DNS servers the host learned by DHCP.
-func newServiceApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
+func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error) {
 	servers := func() ([]netip.AddrPort, error) {
 		addrs := []netip.Addr{a.Server}
 		if !a.Server.IsValid() {
@@ -194,7 +194,7 @@ func newServiceApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
 			if err != nil {
 				return nil, fmt.Errorf("http_get %s: %w", a.Name, err)
 			}
-			cfg.DNSServers = s
+			cfg.Resolver = &patientResolver{env: env, servers: s}
 		}
 		return httpapp.NewClient(cfg)
 	case AppDNSLookup:
@@ -202,7 +202,9 @@ func newServiceApp(a App, dnsServers func() []netip.Addr) (app.App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dns_lookup %s: %w", a.Name, err)
 		}
-		return app.NewDNSLookup(a.Name, a.Query, s...), nil
+		l := app.NewDNSLookup(a.Name, a.Query, s...)
+		l.Attempts = LookupAttempts
+		return l, nil
 	}
 	return nil, errors.New("unknown app type " + a.Type)
 }
@@ -333,4 +335,32 @@ func serviceSummary(res any) (string, bool) {
 		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
 	}
 	return "", false
+}
+
+// LookupAttempts is how many UDP queries the name lookups of http_get and
+// dns_lookup send before giving up (2 s apart), more than the resolver's
+// default of 3, so that a lookup rides out a lost ARP reply and lost
+// answers on a lossy link.
+const LookupAttempts = 6
+
+// patientResolver is http_get's resolver: simnet's stub resolver with
+// LookupAttempts attempts, created on the first lookup.
+type patientResolver struct {
+	env     *app.Env
+	servers []netip.AddrPort
+	r       *httpapp.DNSResolver
+}
+
+// Resolve looks name up.
+func (p *patientResolver) Resolve(name string, done func(netip.Addr, error)) {
+	if p.r == nil {
+		r, err := httpapp.NewDNSResolver(p.env, p.servers...)
+		if err != nil {
+			done(netip.Addr{}, fmt.Errorf("resolve %s: %w", name, err))
+			return
+		}
+		r.R.Attempts = LookupAttempts
+		p.r = r
+	}
+	p.r.Resolve(name, done)
 }
