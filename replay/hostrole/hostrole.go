@@ -150,8 +150,11 @@ func Run(path string, cfg Config) (*Result, error) {
 	}
 	defer r.Close()
 	res, err := Replay(r, prof, cfg)
-	if err != nil {
+	if err != nil && !errors.As(err, &te) {
 		return nil, fmt.Errorf("host-role replay of %s: %w", path, err)
+	}
+	if err != nil {
+		return res, fmt.Errorf("host-role replay of %s: %w", path, err)
 	}
 	return res, lerr
 }
