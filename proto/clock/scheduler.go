@@ -4,6 +4,18 @@ package clock
 // half the depth of a binary heap and keeps siblings in one cache line.
 const arity = 4
 
+// entry is a pending timer in the scheduler's heap, with its ordering key
+// copied inline so that comparisons do not chase the timer pointer.
+type entry struct {
+	when Time
+	seq  uint64
+	t    *Timer
+}
+
+func (a *entry) less(b *entry) bool {
+	return a.when < b.when || a.when == b.when && a.seq < b.seq
+}
+
 // Scheduler is a Clock backed by a d-ary heap of timers ordered by
 // (instant, scheduling sequence number). Two timers due at the same instant
 // fire in the order they were scheduled, so a run is reproducible.
@@ -13,12 +25,12 @@ const arity = 4
 type Scheduler struct {
 	now  Time
 	seq  uint64
-	heap []*Timer
+	heap []entry
 }
 
 // NewScheduler returns a Scheduler whose clock starts at start.
 func NewScheduler(start Time) *Scheduler {
-	return &Scheduler{now: start, heap: make([]*Timer, 0, 64)}
+	return &Scheduler{now: start, heap: make([]entry, 0, 64)}
 }
 
 // Now returns the scheduler's current instant.
@@ -47,32 +59,48 @@ func (s *Scheduler) Schedule(t *Timer, at Time) {
 	s.seq++
 	t.when = at
 	t.seq = s.seq
-	if t.index >= 0 {
-		i := int(t.index)
-		s.up(i)
-		s.down(int(t.index))
+	if i := int(t.index); i >= 0 && i < len(s.heap) && s.heap[i].t == t {
+		e := &s.heap[i]
+		// The new seq is larger than every other: at an equal or later
+		// instant the timer can only move down.
+		earlier := at < e.when
+		e.when, e.seq = at, s.seq
+		if earlier {
+			s.up(i)
+		} else {
+			s.down(i)
+		}
 		return
 	}
-	t.index = int32(len(s.heap))
-	s.heap = append(s.heap, t)
-	s.up(int(t.index))
+	s.heap = append(s.heap, entry{when: at, seq: s.seq, t: t})
+	s.up(len(s.heap) - 1)
 }
 
 // Cancel disarms t if it is pending.
 func (s *Scheduler) Cancel(t *Timer) {
 	i := int(t.index)
-	if i < 0 || i >= len(s.heap) || s.heap[i] != t {
+	if i < 0 || i >= len(s.heap) || s.heap[i].t != t {
 		return
 	}
-	last := len(s.heap) - 1
-	if i != last {
-		s.swap(i, last)
+	s.remove(i)
+}
+
+// remove takes the entry at i out of the heap.
+func (s *Scheduler) remove(i int) {
+	h := s.heap
+	h[i].t.index = -1
+	last := len(h) - 1
+	x := h[last]
+	h[last] = entry{}
+	s.heap = h[:last]
+	if i == last {
+		return
 	}
-	s.heap[last] = nil
-	s.heap = s.heap[:last]
-	t.index = -1
-	if i != last {
+	s.heap[i] = x
+	x.t.index = int32(i)
+	if i > 0 && x.less(&s.heap[(i-1)/arity]) {
 		s.up(i)
+	} else {
 		s.down(i)
 	}
 }
@@ -91,12 +119,12 @@ func (s *Scheduler) Step() bool {
 	if len(s.heap) == 0 {
 		return false
 	}
-	t := s.heap[0]
-	s.Cancel(t)
-	if t.when > s.now {
-		s.now = t.when
+	e := s.heap[0]
+	s.remove(0)
+	if e.when > s.now {
+		s.now = e.when
 	}
-	t.h.OnTimer(s.now)
+	e.t.h.OnTimer(s.now)
 	return true
 }
 
@@ -113,53 +141,47 @@ func (s *Scheduler) RunUntil(limit Time) int {
 	return n
 }
 
-func (s *Scheduler) less(i, j int) bool {
-	a, b := s.heap[i], s.heap[j]
-	if a.when != b.when {
-		return a.when < b.when
-	}
-	return a.seq < b.seq
-}
-
-func (s *Scheduler) swap(i, j int) {
-	h := s.heap
-	h[i], h[j] = h[j], h[i]
-	h[i].index = int32(i)
-	h[j].index = int32(j)
-}
-
+// up moves the entry at i towards the root to its place.
 func (s *Scheduler) up(i int) {
+	h := s.heap
+	x := h[i]
 	for i > 0 {
 		p := (i - 1) / arity
-		if !s.less(i, p) {
-			return
+		if !x.less(&h[p]) {
+			break
 		}
-		s.swap(i, p)
+		h[i] = h[p]
+		h[i].t.index = int32(i)
 		i = p
 	}
+	h[i] = x
+	x.t.index = int32(i)
 }
 
+// down moves the entry at i towards the leaves to its place.
 func (s *Scheduler) down(i int) {
-	n := len(s.heap)
+	h := s.heap
+	n := len(h)
+	x := h[i]
 	for {
 		first := i*arity + 1
 		if first >= n {
-			return
+			break
 		}
 		m := first
-		end := first + arity
-		if end > n {
-			end = n
-		}
+		end := min(first+arity, n)
 		for c := first + 1; c < end; c++ {
-			if s.less(c, m) {
+			if h[c].less(&h[m]) {
 				m = c
 			}
 		}
-		if !s.less(m, i) {
-			return
+		if !h[m].less(&x) {
+			break
 		}
-		s.swap(i, m)
+		h[i] = h[m]
+		h[i].t.index = int32(i)
 		i = m
 	}
+	h[i] = x
+	x.t.index = int32(i)
 }
