@@ -342,3 +342,25 @@ print("echoed", len(got), got == data)
 		}
 	}
 }
+
+// TestReplayCLIHostRole runs `simnet replay --as` on a simulator capture:
+// it prints an empty diff and writes the outputs.
+func TestReplayCLIHostRole(t *testing.T) {
+	capture := recordSimEcho(t, impair.Config{Delay: time.Millisecond}, 16<<10)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(simnetBinary(t), "replay", capture, "--as", hrOurAddr.String(), "--out", out, "--echo", "7")
+	stdout, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", stdout)
+	assert.Contains(t, string(stdout), "host 198.18.0.1 mac 02:00:00:00:10:01 prefix 198.18.0.0/24")
+	assert.Contains(t, string(stdout), "no differences in 1 flows")
+	for _, name := range []string{hostrole.CaptureFile, hostrole.DiffFile, hostrole.SummaryFile} {
+		assert.FileExists(t, filepath.Join(out, name))
+	}
+
+	cmd = exec.Command(simnetBinary(t), "replay", capture, "--as", "not-an-address", "--out", out)
+	stdout, err = cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 2, ee.ExitCode())
+	assert.Contains(t, string(stdout), "not an IPv4 address")
+}
