@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ipv4"
 	"github.com/simnet-go/simnet/proto/tcp"
+	"github.com/simnet-go/simnet/proto/udp"
 	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/input"
 )
@@ -212,4 +215,52 @@ func FuzzReplay(f *testing.F) {
 		}
 		_, _ = Replay(r, p, Config{As: as, EchoPort: 7, Grace: time.Second})
 	})
+}
+
+func (c *capture) udp(srcMAC, dstMAC ether.Addr, src, dst netip.AddrPort, payload []byte) {
+	b := make([]byte, 42+len(payload))
+	copy(b[42:], payload)
+	_, err := udp.Encode(b[34:], src.Port(), dst.Port(), len(payload))
+	require.NoError(c.t, err)
+	_, err = ipv4.Encode(b[14:], &ipv4.Fields{TTL: 64, Protocol: 17, Src: src.Addr(), Dst: dst.Addr()}, 8+len(payload))
+	require.NoError(c.t, err)
+	ether.Encode(b, dstMAC, srcMAC, ether.TypeIPv4)
+	c.frame(b)
+}
+
+// TestReplayDNS replays a DNS query to a host whose recorded answer came
+// from the same zone: our DNS service answers identically, and a flow the
+// recorded host opened (its own query to a resolver) is reported with a
+// note.
+func TestReplayDNS(t *testing.T) {
+	z, err := dns.ParseZone(strings.NewReader("$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\nwww A 192.0.2.80\n"), "example.", "example.zone")
+	require.NoError(t, err)
+	srv, err := dns.NewServer(z)
+	require.NoError(t, err)
+	q := dns.Msg{Header: dns.Header{ID: 0x1234, RecursionDesired: true},
+		Question: []dns.Question{{Name: "www.example.", Type: dns.TypeA, Class: dns.ClassINET}}}
+	query, err := q.Pack()
+	require.NoError(t, err)
+	answer := append([]byte(nil), srv.Answer(query, dns.UDP)...)
+	require.NotEmpty(t, answer)
+
+	host := netip.MustParseAddrPort("192.0.2.1:53")
+	peer := netip.MustParseAddrPort("192.0.2.9:33333")
+	c := newCapture(t)
+	c.udp(peerMAC, hostMAC, peer, host, query)
+	c.udp(hostMAC, peerMAC, host, peer, answer)
+	c.udp(hostMAC, peerMAC, netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.9:53"), query)
+	path := c.write(t.TempDir())
+	res, err := Run(path, Config{As: host.Addr(), DNSPort: 53, Zones: []*dns.Zone{z}})
+	require.NoError(t, err)
+	assert.Equal(t, []uint16{53, 40000}, res.Profile.UDPPorts)
+	require.Len(t, res.Report.Flows, 2)
+	f := res.Report.Flows[0]
+	assert.Equal(t, diff.UDP, f.Proto)
+	assert.Equal(t, 1, f.Matched)
+	assert.Zero(t, f.Total(), "same answer")
+	assert.Empty(t, f.Note)
+	client := res.Report.Flows[1]
+	assert.Equal(t, 1, client.Counts[diff.Missing])
+	assert.Contains(t, client.Note, "opened this flow")
 }
