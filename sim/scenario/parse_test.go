@@ -248,6 +248,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("hosts: [[[[[[]]]]]]\n"))
 	f.Add([]byte("name: x\nduration: 1s\nhosts: [{name: a, interfaces: [{name: e, address: dhcp}]}]\n"))
 	f.Add([]byte("{"))
+	// The service apps and conditions.
+	f.Add([]byte(services))
+	f.Add([]byte(strings.Replace(services, "10.0.0.100-10.0.0.200", "10.0.0.200-10.0.0.100", 1)))
+	f.Add([]byte(strings.Replace(services, "    zone: |\n", "    zone_file: /dev/null\n    zone: |\n", 1)))
+	f.Add([]byte(strings.Replace(services, "{host: web, dhcp_bound: true}", "{host: web, app: q, dhcp_bound: maybe}", 1)))
+	f.Add([]byte(strings.Replace(services, "reservations: [{", "reservations: [{address: 1.2.3.4}, {", 1)))
+	f.Add([]byte(strings.Replace(services, "after: lease", "after: [lease]", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err == nil {

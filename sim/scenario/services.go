@@ -117,7 +117,7 @@ func (d *decoder) serviceApp(o *object, a *App) {
 		if qn := d.require(o, "query"); qn != nil {
 			if v, ok := d.scalar(qn, o.field("query")); ok {
 				if _, err := dns.CanonicalName(v); err != nil {
-					d.fail(qn, o.field("query"), "invalid name %q: %v", v, err)
+					d.fail(qn, o.field("query"), "invalid query: %v", err)
 				}
 				a.Query = v
 			}
@@ -188,6 +188,12 @@ var errTooBig = errors.New("file too large")
 
 // readLimited reads at most limit bytes of the file at p.
 func readLimited(p string, limit int) ([]byte, error) {
+	// A regular file only: a device or FIFO could block or never end.
+	if st, err := os.Stat(p); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
