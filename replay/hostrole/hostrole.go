@@ -205,6 +205,7 @@ type replayer struct {
 	frameNo   int // frames written to the output capture
 	scratch   []byte
 	opts      tcp.Options
+	optNames  map[optKey]string
 	holdTimer clock.Timer
 	setupErr  error
 }
@@ -221,7 +222,7 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
 		cfg.Grace = DefaultGrace
 	}
 	rp := &replayer{cfg: cfg, prof: prof, tl: replay.NewTimeline(r), rw: NewRewriter(),
-		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64)}
+		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64), optNames: make(map[optKey]string)}
 	rp.clk = rp.tl.Clock()
 	rp.holdTimer.Init(clock.HandlerFunc(rp.onHold))
 	if cfg.OutDir != "" {
@@ -677,7 +678,7 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 	}
 	opts := ""
 	if tcp.ParseOptions(seg.Options(), &rp.opts) == nil {
-		opts = optionString(&rp.opts)
+		opts = rp.optionName(&rp.opts)
 	}
 	pl := seg.Payload()
 	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
@@ -748,6 +749,30 @@ func relativise(segs []diff.Segment, raw []rawSeg, isn uint32, haveISN bool, pee
 			s.Window <<= ws
 		}
 	}
+}
+
+// optKey is what optionString renders of a segment's options.
+type optKey struct {
+	mss                           uint16
+	ws                            uint8
+	hasMSS, hasWS, sackOK, ts, sk bool
+}
+
+// maxOptNames bounds the cache of rendered option sets.
+const maxOptNames = 1024
+
+// optionName returns optionString(o), cached so that a recurring set of
+// options costs no allocation per segment.
+func (rp *replayer) optionName(o *tcp.Options) string {
+	k := optKey{mss: o.MSS, ws: o.WScale, hasMSS: o.HasMSS, hasWS: o.HasWScale, sackOK: o.SACKPermitted, ts: o.HasTS, sk: o.NumSACK > 0}
+	if s, ok := rp.optNames[k]; ok {
+		return s
+	}
+	s := optionString(o)
+	if len(rp.optNames) < maxOptNames {
+		rp.optNames[k] = s
+	}
+	return s
 }
 
 // optionString names the options without values that differ between
