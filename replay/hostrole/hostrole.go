@@ -61,6 +61,9 @@ const (
 	// MaxSegmentsPerFlow bounds the segments kept for the comparison per
 	// flow and side; later ones are counted, not compared.
 	MaxSegmentsPerFlow = 1 << 20
+	// MaxFlows bounds the flows tracked; segments of further flows are fed
+	// unchanged and counted in Stats.Untracked, not compared.
+	MaxFlows = 1 << 16
 )
 
 // Output file names in Config.OutDir.
@@ -117,6 +120,8 @@ type Stats struct {
 	Clipped int `json:"clipped"`
 	// Dropped counts segments beyond MaxSegmentsPerFlow, not compared.
 	Dropped int `json:"dropped"`
+	// Untracked counts segments of flows beyond MaxFlows.
+	Untracked int `json:"untracked"`
 	// ChecksumsFixed counts IPv4, TCP and UDP checksums of fed frames
 	// that were wrong in the capture (checksum offload) and recomputed.
 	ChecksumsFixed int `json:"checksums_fixed"`
@@ -170,9 +175,10 @@ type flow struct {
 	// its SYN (-1: none).
 	recWS, ourWS, peerWS int
 	// recClient is set when the recorded host opened the flow; peerSeen
-	// once the peer has sent on it.
-	recClient, peerSeen bool
-	held                []held
+	// once the peer has sent on it; untracked for the shared stand-in of
+	// flows beyond MaxFlows.
+	recClient, peerSeen, untracked bool
+	held                           []held
 }
 
 // rawSeg keeps the raw sequence numbers until the ISNs are known.
@@ -199,8 +205,9 @@ type replayer struct {
 	out   *pcap.Writer
 	stats Stats
 
-	flows   []*flow
-	flowIdx map[flowID]*flow
+	flows    []*flow
+	flowIdx  map[flowID]*flow
+	overflow flow
 
 	frameNo   int // frames written to the output capture
 	scratch   []byte
@@ -441,6 +448,11 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 	}
 	k := FlowKey{Host: netip.AddrPortFrom(ih.Dst(), seg.DstPort()), Peer: netip.AddrPortFrom(ih.Src(), seg.SrcPort())}
 	fl := rp.flow(k, diff.TCP)
+	if fl.untracked {
+		rp.stats.Untracked++
+		rp.deliver(frame)
+		return
+	}
 	if seg.Flags()&tcp.FlagSYN != 0 && fl.peerWS == -2 {
 		fl.peerWS = rp.wscale(seg)
 	}
@@ -581,6 +593,10 @@ flows:
 func (rp *replayer) flow(k FlowKey, proto diff.Proto) *flow {
 	id := flowID{k, proto}
 	fl := rp.flowIdx[id]
+	if fl == nil && len(rp.flows) >= MaxFlows {
+		rp.overflow.untracked = true
+		return &rp.overflow
+	}
 	if fl == nil {
 		fl = &flow{key: k, proto: proto, recWS: -2, ourWS: -2, peerWS: -2}
 		rp.flowIdx[id] = fl
@@ -628,7 +644,7 @@ func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
 		if !fl.peerSeen && len(fl.rec) == 0 {
 			fl.recClient = true
 		}
-		rp.addUDP(&fl.rec, f.Index+1, u.Payload())
+		rp.addUDP(fl, &fl.rec, f.Index+1, u.Payload())
 	}
 }
 
@@ -667,11 +683,15 @@ func (rp *replayer) ours(frame []byte) {
 		}
 		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), u.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), u.DstPort())}
 		fl := rp.flow(k, diff.UDP)
-		rp.addUDP(&fl.ours, rp.frameNo, u.Payload())
+		rp.addUDP(fl, &fl.ours, rp.frameNo, u.Payload())
 	}
 }
 
 func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameNo int, seg tcp.Header) {
+	if fl.untracked {
+		rp.stats.Untracked++
+		return
+	}
 	if len(*segs) >= MaxSegmentsPerFlow {
 		rp.stats.Dropped++
 		return
@@ -685,7 +705,11 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 }
 
-func (rp *replayer) addUDP(segs *[]diff.Segment, frameNo int, payload []byte) {
+func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload []byte) {
+	if fl.untracked {
+		rp.stats.Untracked++
+		return
+	}
 	if len(*segs) >= MaxSegmentsPerFlow {
 		rp.stats.Dropped++
 		return

@@ -49,11 +49,17 @@ func NewRewriter() *Rewriter {
 	return &Rewriter{flows: make(map[FlowKey]*seqState)}
 }
 
+// MaxRewriterFlows bounds the flows a Rewriter tracks; segments of further
+// flows pass unchanged.
+const MaxRewriterFlows = 1 << 16
+
 func (r *Rewriter) state(k FlowKey) *seqState {
 	s := r.flows[k]
 	if s == nil {
 		s = &seqState{}
-		r.flows[k] = s
+		if len(r.flows) < MaxRewriterFlows {
+			r.flows[k] = s
+		}
 	}
 	return s
 }
