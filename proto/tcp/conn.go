@@ -181,10 +181,16 @@ type Conn struct {
 	persist           bool
 	persistBackoff    int
 	persistBytes      int
-	rtx, dack, misc   clock.Timer
-	keepAlive         bool
-	kaProbes          int
-	lastRecv          clock.Time
+	// zwp is set from the first zero-window probe that sent a byte never
+	// sent before (at zwpFrom) until the bytes up to zwpEnd are sent
+	// again, or acknowledged, after the window opened: sends from zwpFrom
+	// on are then not counted as retransmissions.
+	zwp             bool
+	zwpFrom, zwpEnd seqnum
+	rtx, dack, misc clock.Timer
+	keepAlive       bool
+	kaProbes        int
+	lastRecv        clock.Time
 
 	// Congestion control and loss recovery (RFC 5681, 6582, 6675).
 	cc         CongestionControl
@@ -959,6 +965,9 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 func (c *Conn) newAck(ack seqnum, o *Options) {
 	now := c.s.clk.Now()
 	acked := ack.diff(c.sndUna)
+	if c.zwp && !ack.lt(c.zwpEnd) {
+		c.zwp = false
+	}
 	// RTT measurement: RTTM from the echoed timestamp (RFC 7323 section
 	// 4), else one timed segment at a time, never a retransmitted one
 	// (Karn's algorithm, RFC 6298 section 3).
@@ -1151,8 +1160,13 @@ func (c *Conn) persistProbe() {
 	n := 1
 	if c.sndWnd > 0 {
 		n = min(int(c.sndWnd), c.mss, avail)
+	} else if !c.zwp && c.sndUna == c.sndMax {
+		c.zwp, c.zwpFrom = true, c.sndMax
 	}
 	sent := c.sendData(c.sndUna, n, false)
+	if c.zwp {
+		c.zwpEnd = c.sndMax
+	}
 	if e := c.sndUna.add(sent); c.sndNxt.lt(e) {
 		c.sndNxt = e
 	}

@@ -118,9 +118,20 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	// Bytes only ever sent as zero-window probes were refused by the peer
+	// (RFC 9293 section 3.8.6.1): repeating the probe, or sending them
+	// again once the window opens, is not counted as a retransmission,
+	// as capture analysers (Wireshark's zero window probe rule) do not
+	// flag it either.
+	probeOnly := c.zwp && !seq.lt(c.zwpFrom)
+	if c.zwp && !c.persist && !end.lt(c.zwpEnd) {
+		c.zwp = false
+	}
 	if seq.lt(c.sndMax) {
-		c.stats.Retransmits++
-		c.stats.RetransmittedBytes += uint64(min(l, c.sndMax.diff(seq)))
+		if !probeOnly {
+			c.stats.Retransmits++
+			c.stats.RetransmittedBytes += uint64(min(l, c.sndMax.diff(seq)))
+		}
 		if c.rttTiming && seq.leq(c.rttSeq) {
 			c.rttTiming = false // Karn's algorithm
 		}

@@ -706,3 +706,37 @@ func TestSYNRetransmissionsCounted(t *testing.T) {
 		assert.Zero(t, st.TimeoutRetransmits)
 	})
 }
+
+// Zero-window probes resend a byte the peer refused, not one it could have
+// taken (RFC 9293 section 3.8.6.1): neither a repeated probe nor the first
+// send of the probe byte once the window opens counts in
+// ConnStats.Retransmits, while a later timeout retransmission does.
+func TestZeroWindowProbesAreNotRetransmissions(t *testing.T) {
+	r := newRig(t, Config{})
+	nxt := r.established(plain)
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt), Flags: FlagACK, Window: 0}, nil, nil)
+	_, err := r.conn.Write([]byte("blocked data"))
+	require.NoError(t, err)
+	r.none()
+	r.advance(time.Second)
+	p := r.take()
+	require.Equal(t, []byte("b"), p.data, "first probe")
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt), Flags: FlagACK, Window: 0}, nil, nil)
+	r.advance(2 * time.Second)
+	p = r.take()
+	require.Equal(t, nxt, p.seq(), "probe repeated")
+	assert.Zero(t, r.conn.Stats().Retransmits, "a repeated probe")
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt), Flags: FlagACK, Window: 1000}, nil, nil)
+	d := r.take()
+	require.Equal(t, nxt, d.seq())
+	require.Equal(t, []byte("blocked data"), d.data)
+	assert.Zero(t, r.conn.Stats().Retransmits, "the refused probe byte sent again with the data after it")
+	// The data is lost: its timeout retransmission counts.
+	r.advance(r.conn.rto)
+	rt := r.take()
+	require.Equal(t, nxt, rt.seq())
+	st := r.conn.Stats()
+	assert.Equal(t, uint64(1), st.Retransmits)
+	assert.Equal(t, uint64(len("blocked data")), st.RetransmittedBytes)
+	assert.Equal(t, uint64(1), st.TimeoutRetransmits)
+}
