@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
@@ -55,7 +56,9 @@ var tcpTsharkResent = []string{
 // receiver's capture is not used for the count: there a frame the link
 // duplicated, or a segment it delayed past later ones, is flagged too. The
 // per-flag split is logged. The syn-lost case loses the first two SYNs, so
-// resent SYNs are compared as well.
+// resent SYNs are compared as well; the zero-window cases make the sender
+// probe a full receive buffer, whose refused probe bytes neither side
+// counts as retransmitted.
 func TestTCPTsharkRetransmissions(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
@@ -75,27 +78,38 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 		// synLost loses everything host a sends for 1.5 s from its
 		// first SYN: the SYN and its first retransmission.
 		synLost bool
+		// slowReader has the receiver read every second from a 16 KiB
+		// buffer, so that the sender meets zero windows.
+		slowReader bool
 	}{
-		{"clean", impair.Config{Delay: d}, "none", false},
-		{"syn-lost", impair.Config{Delay: d}, "some", true},
-		{"loss1", impair.Config{Delay: d, Loss: 0.01}, "some", false},
-		{"loss5", impair.Config{Delay: d, Loss: 0.05}, "some", false},
-		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}, "some", false},
-		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}, "", false},
-		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}, "none", false},
-		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}, "some", false},
+		{"clean", impair.Config{Delay: d}, "none", false, false},
+		{"zero-window", impair.Config{Delay: d}, "none", false, true},
+		{"zero-window-loss2", impair.Config{Delay: d, Loss: 0.02}, "some", false, true},
+		{"syn-lost", impair.Config{Delay: d}, "some", true, false},
+		{"loss1", impair.Config{Delay: d, Loss: 0.01}, "some", false, false},
+		{"loss5", impair.Config{Delay: d, Loss: 0.05}, "some", false, false},
+		{"gilbert-elliott", impair.Config{Delay: d, Burst: impair.GilbertElliott{P: 0.005, R: 0.3, LossBad: 1}}, "some", false, false},
+		{"reorder", impair.Config{Delay: d, Reorder: 0.05, ReorderDelay: 2 * time.Millisecond}, "", false, false},
+		{"duplicate", impair.Config{Delay: d, Duplicate: 0.05}, "none", false, false},
+		{"mixed", impair.Config{Delay: d, Jitter: time.Millisecond, Loss: 0.02, Duplicate: 0.02, Reorder: 0.02, ReorderDelay: 3 * time.Millisecond, Rate: 50e6, QueuePackets: 64}, "some", false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			pw := newTCPPairWorldOn(t, sim.Config{Seed: 11, CaptureDir: dir}, sim.LinkConfig{AtoB: tc.imp, BtoA: tc.imp}, tcp.Config{})
+			cfg := tcp.Config{}
+			readEvery := time.Duration(0)
+			if tc.slowReader {
+				cfg.RecvBuffer = 16 << 10
+				readEvery = time.Second
+			}
+			pw := newTCPPairWorldOn(t, sim.Config{Seed: 11, CaptureDir: dir}, sim.LinkConfig{AtoB: tc.imp, BtoA: tc.imp}, cfg)
 			if tc.synLost {
 				tcpResolveAtoB(t, pw)
 				l := pw.w.Link("wire")
 				require.NoError(t, l.SetImpair(sim.AtoB, impair.Config{Delay: d, Loss: 1}))
 				require.NoError(t, l.ScheduleImpair(pw.w.Now().Add(1500*time.Millisecond), sim.AtoB, tc.imp))
 			}
-			st := tcpBulkAtoB(t, pw, size)
+			st := tcpBulkAtoB(t, pw, size, readEvery)
 			if tc.synLost {
 				assert.Equal(t, uint64(2), st.TimeoutRetransmits, "two SYN timeouts")
 			}
@@ -118,6 +132,10 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 			sent := len(tsharkLines(t, tshark, capture, "-Y", sender, "-T", "fields", "-e", "frame.number"))
 			assert.Equal(t, int(st.SegmentsSent), sent, "segments our sender counts vs frames in its capture")
 			assert.Equal(t, int(st.Retransmits), total, "segments tshark flags as resent (%s) vs ConnStats.Retransmits", strings.Join(split, " "))
+			if tc.slowReader {
+				probes := tsharkLines(t, tshark, capture, "-Y", sender+" && tcp.analysis.zero_window_probe", "-T", "fields", "-e", "frame.number")
+				assert.NotEmpty(t, probes, "the sender probed zero windows")
+			}
 			switch tc.resent {
 			case "none":
 				assert.Zero(t, st.Retransmits, "nothing was lost")
@@ -148,14 +166,32 @@ func tcpResolveAtoB(t *testing.T, pw *tcpPairWorld) {
 
 // tcpBulkAtoB sends size bytes of gvisorpeer.Pattern from host a to a sink
 // on host b, closes both ends, checks that the data arrived byte-exact and
-// returns the sender's counters.
-func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int) tcp.ConnStats {
+// returns the sender's counters. With readEvery set the sink reads only
+// that often, so that a small receive buffer fills up.
+func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int, readEvery time.Duration) tcp.ConnStats {
 	t.Helper()
 	sink := &gvisorpeer.Sink{}
+	var ev tcp.Events = sink
+	if readEvery > 0 {
+		ev = tcpSlowSink{sink}
+	}
 	_, err := pw.b.Listen(netip.MustParseAddrPort("10.0.0.2:5001"), 4, func(l *tcp.Listener) {
-		if c, err := l.Accept(sink); err == nil {
-			sink.OnReadable(c)
+		c, err := l.Accept(ev)
+		if err != nil {
+			return
 		}
+		if readEvery == 0 {
+			sink.OnReadable(c)
+			return
+		}
+		var read func(clock.Time)
+		read = func(clock.Time) {
+			sink.OnReadable(c)
+			if !sink.Done {
+				pw.w.After(readEvery, read)
+			}
+		}
+		pw.w.After(readEvery, read)
 	})
 	require.NoError(t, err)
 	src := &gvisorpeer.Source{Data: gvisorpeer.Pattern(size)}
@@ -171,6 +207,13 @@ func tcpBulkAtoB(t *testing.T, pw *tcpPairWorld, size int) tcp.ConnStats {
 	require.True(t, bytes.Equal(src.Data, sink.Data.Bytes()), "byte-exact")
 	return conn.Stats()
 }
+
+// tcpSlowSink is a gvisorpeer.Sink that reads only when its owner calls
+// Sink.OnReadable, not when data arrives.
+type tcpSlowSink struct{ *gvisorpeer.Sink }
+
+// OnReadable ignores the arrival of data.
+func (tcpSlowSink) OnReadable(*tcp.Conn) {}
 
 // tsharkLines runs tshark on a capture with IP, UDP and TCP checksum
 // validation on and returns its output lines.
