@@ -99,6 +99,13 @@ const (
 )
 
 // ConnStats are one connection's counters, exported for report.json.
+// Retransmits counts the segments that carried sequence space sent before
+// (resent SYNs and FINs included, bytes only ever sent as zero-window
+// probes excluded), the same segments a capture analyser such as
+// Wireshark flags as retransmitted, fast-retransmitted, spurious or
+// out-of-order on the sender's side; RetransmittedBytes is their resent
+// sequence space. TimeoutRetransmits and FastRetransmits count events
+// (retransmission timeouts and entries into fast recovery), not segments.
 type ConnStats struct {
 	ID                 uint64         `json:"id"`
 	Local              netip.AddrPort `json:"local"`
