@@ -14,9 +14,11 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -105,6 +107,10 @@ type Flow struct {
 	// Note, when not empty, says why the flow was not replayed faithfully
 	// (for example, the host was the client).
 	Note string
+	// RecordedStream and OurStream, when both are set, are the bytes each
+	// side sent (TCP): their first difference is reported once, as a
+	// Stream difference, with the length of their common suffix.
+	RecordedStream, OurStream []byte
 }
 
 // Kind is a kind of difference.
@@ -126,6 +132,8 @@ const (
 	Window Kind = "window"
 	// Options: different TCP options.
 	Options Kind = "options"
+	// Stream: the byte streams differ (reported once per flow).
+	Stream Kind = "stream"
 	// Retransmission: a data segment only one side sent, covering bytes
 	// that side had already sent (a retransmission the other side did not
 	// need, or did at another moment or with other boundaries).
@@ -133,7 +141,7 @@ const (
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Missing, Extra, Retransmission, Flags, Ack, Payload, Window, Options}
+var Kinds = []Kind{Stream, Missing, Extra, Retransmission, Flags, Ack, Payload, Window, Options}
 
 // Difference is one place where our stack departed from the recording.
 type Difference struct {
@@ -169,6 +177,47 @@ type FlowReport struct {
 	Differences []Difference `json:"differences"`
 	// Omitted counts differences left out of the list.
 	Omitted int `json:"omitted,omitempty"`
+	// Stream describes how the byte streams differ (nil when they are
+	// equal or were not compared).
+	Stream *StreamDiff `json:"stream,omitempty"`
+}
+
+// StreamDiff is where two byte streams part.
+type StreamDiff struct {
+	// Offset is the first byte that differs (or the end of the shorter).
+	Offset int `json:"offset"`
+	// RecordedLen and OursLen are the stream lengths.
+	RecordedLen int `json:"recorded_len"`
+	OursLen     int `json:"ours_len"`
+	// CommonSuffix is the length of the longest common suffix: a response
+	// whose head differs but whose body is the same has its body here.
+	CommonSuffix int `json:"common_suffix"`
+	// Recorded and Ours quote up to 32 bytes from Offset.
+	Recorded string `json:"recorded"`
+	Ours     string `json:"ours"`
+}
+
+// compareStreams returns where a and b part, or nil when they are equal.
+func compareStreams(a, b []byte) *StreamDiff {
+	if bytes.Equal(a, b) {
+		return nil
+	}
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	j := 0
+	for j < len(a)-i && j < len(b)-i && a[len(a)-1-j] == b[len(b)-1-j] {
+		j++
+	}
+	quote := func(s []byte) string {
+		s = s[i:]
+		if len(s) > 32 {
+			s = s[:32]
+		}
+		return strconv.Quote(string(s))
+	}
+	return &StreamDiff{Offset: i, RecordedLen: len(a), OursLen: len(b), CommonSuffix: j, Recorded: quote(a), Ours: quote(b)}
 }
 
 // Total returns the number of differences in the flow.
@@ -254,6 +303,13 @@ func compareFlow(f *Flow, cfg Config) FlowReport {
 	fr := FlowReport{Flow: f.Name, Proto: f.Proto, Note: f.Note, Recorded: len(f.Recorded), Ours: len(f.Ours),
 		Counts: make(map[Kind]int), Differences: []Difference{}}
 	c := &flowCmp{cfg: cfg, fr: &fr}
+	if f.RecordedStream != nil || f.OurStream != nil {
+		if sd := compareStreams(f.RecordedStream, f.OurStream); sd != nil {
+			fr.Stream = sd
+			c.add(Stream, nil, nil, fmt.Sprintf("byte streams part at offset %d (%d bytes recorded, %d sent, common suffix %d): %s recorded, %s sent",
+				sd.Offset, sd.RecordedLen, sd.OursLen, sd.CommonSuffix, sd.Recorded, sd.Ours))
+		}
+	}
 	if f.Proto == UDP {
 		compareDatagrams(c, f)
 		return fr

@@ -162,3 +162,28 @@ func TestFlagString(t *testing.T) {
 	assert.Equal(t, "none", FlagString(0))
 	assert.Equal(t, "seq=1 ack=2 len=3 [P.] win=4", Segment{Seq: 1, Ack: 2, Len: 3, Flags: FlagPSH | FlagACK, Window: 4}.String())
 }
+
+func TestCompareStreams(t *testing.T) {
+	rec := []byte("HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\n\r\nbody bytes")
+	ours := []byte("HTTP/1.1 200 OK\r\n\r\nbody bytes")
+	r := Compare([]Flow{{Name: "f", Proto: TCP, RecordedStream: rec, OurStream: ours}}, Config{})
+	require.Equal(t, 1, r.Totals[Stream])
+	sd := r.Flows[0].Stream
+	require.NotNil(t, sd)
+	assert.Equal(t, 7, sd.Offset)
+	assert.Equal(t, len(rec), sd.RecordedLen)
+	assert.Equal(t, len(ours), sd.OursLen)
+	assert.Equal(t, len("\r\n\r\nbody bytes"), sd.CommonSuffix)
+	assert.Equal(t, `"0 200 OK\r\nServer: SimpleHTTP/0.6"`, sd.Recorded)
+
+	r = Compare([]Flow{{Name: "f", Proto: TCP, RecordedStream: rec, OurStream: rec}}, Config{})
+	assert.True(t, r.Empty())
+	assert.Nil(t, r.Flows[0].Stream)
+
+	// A prefix: the streams part where the shorter ends.
+	r = Compare([]Flow{{Name: "f", Proto: TCP, RecordedStream: rec, OurStream: rec[:5]}}, Config{})
+	require.NotNil(t, r.Flows[0].Stream)
+	assert.Equal(t, 5, r.Flows[0].Stream.Offset)
+	assert.Equal(t, 0, r.Flows[0].Stream.CommonSuffix)
+	assert.Equal(t, `""`, r.Flows[0].Stream.Ours)
+}

@@ -171,6 +171,9 @@ type flow struct {
 	rec, ours []diff.Segment
 	recRaw    []rawSeg
 	oursRaw   []rawSeg
+	// recStream and ourStream are the bytes each side sent, by offset
+	// from its first data byte.
+	recStream, ourStream stream
 	// recWS, ourWS and peerWS are the window shifts each side offered in
 	// its SYN (-1: none).
 	recWS, ourWS, peerWS int
@@ -215,6 +218,8 @@ type replayer struct {
 	optNames  map[optKey]string
 	holdTimer clock.Timer
 	setupErr  error
+	// streamBytes counts the stream bytes kept, against StreamBudget.
+	streamBytes int64
 }
 
 type flowID struct {
@@ -634,6 +639,11 @@ func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
 			}
 		}
 		rp.addTCP(fl, &fl.rec, &fl.recRaw, f.Index+1, seg)
+		if isn, _, _, ok, _, _ := rp.rw.ISNs(k); ok {
+			rp.addStream(&fl.recStream, seg.Seq()-isn-1, seg)
+		} else if len(seg.Payload()) > 0 {
+			fl.recStream.cut = true // data before the handshake: no offsets
+		}
 	case ipProtoUDP:
 		u, err := udp.Parse(h.Payload())
 		if err != nil {
@@ -673,6 +683,11 @@ func (rp *replayer) ours(frame []byte) {
 			fl.ourWS = rp.wscale(seg)
 		}
 		rp.addTCP(fl, &fl.ours, &fl.oursRaw, rp.frameNo, seg)
+		if _, isn, _, _, ok, _ := rp.rw.ISNs(k); ok {
+			rp.addStream(&fl.ourStream, seg.Seq()-isn-1, seg)
+		} else if len(seg.Payload()) > 0 {
+			fl.ourStream.cut = true
+		}
 		if len(fl.held) > 0 {
 			rp.armHold()
 		}
@@ -705,6 +720,47 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 }
 
+// stream is the byte stream one side of a TCP flow sent.
+type stream struct {
+	b []byte
+	// cut is set when the stream could not be kept whole (beyond
+	// MaxStreamBytes or the replay's StreamBudget).
+	cut bool
+}
+
+// MaxStreamBytes bounds the bytes kept per stream for the comparison;
+// StreamBudget bounds them over the whole replay.
+const (
+	MaxStreamBytes = 4 << 20
+	StreamBudget   = 64 << 20
+)
+
+// addStream places the payload of seg at offset off of st. A SYN's offset
+// is that of its first data byte (none, in practice).
+func (rp *replayer) addStream(st *stream, off uint32, seg tcp.Header) {
+	pl := seg.Payload()
+	if seg.Flags()&tcp.FlagSYN != 0 {
+		off++
+	}
+	if len(pl) == 0 || st.cut || seg.Flags()&tcp.FlagRST != 0 {
+		return
+	}
+	end := int64(off) + int64(len(pl))
+	if end > MaxStreamBytes {
+		st.cut = true
+		return
+	}
+	if grow := end - int64(len(st.b)); grow > 0 {
+		if rp.streamBytes+grow > StreamBudget {
+			st.cut = true
+			return
+		}
+		rp.streamBytes += grow
+		st.b = append(st.b, make([]byte, grow)...)
+	}
+	copy(st.b[off:], pl)
+}
+
 func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload []byte) {
 	if fl.untracked {
 		rp.stats.Untracked++
@@ -728,6 +784,9 @@ func (rp *replayer) finish() []diff.Flow {
 		}
 		name := fmt.Sprintf("%s %s <-> %s", fl.proto, fl.key.Host, fl.key.Peer)
 		df := diff.Flow{Name: name, Proto: fl.proto, Recorded: fl.rec, Ours: fl.ours}
+		if fl.proto == diff.TCP && !fl.recStream.cut && !fl.ourStream.cut {
+			df.RecordedStream, df.OurStream = fl.recStream.b, fl.ourStream.b
+		}
 		if fl.proto == diff.TCP {
 			recISN, ourISN, peerISN, haveRec, haveOurs, havePeer := rp.rw.ISNs(fl.key)
 			relativise(fl.rec, fl.recRaw, recISN, haveRec, peerISN, havePeer, shift(fl.recWS, fl.peerWS))
