@@ -67,17 +67,25 @@ type Timer struct {
 	h     Handler
 	when  Time
 	seq   uint64
-	index int32 // position in the scheduler's heap, -1 when idle
+	index int32  // position in the scheduler's heap, inWheel, or idle
+	prev  *Timer // neighbours in the scheduler's wheel bucket
+	next  *Timer
 }
+
+// Timer.index values besides heap positions.
+const (
+	idle    = -1
+	inWheel = -2
+)
 
 // Init sets the handler called when t fires. Call it once, before scheduling.
 func (t *Timer) Init(h Handler) {
 	t.h = h
-	t.index = -1
+	t.index = idle
 }
 
 // Pending reports whether t is armed.
-func (t *Timer) Pending() bool { return t.index >= 0 }
+func (t *Timer) Pending() bool { return t.index != idle }
 
 // When returns the instant t is armed for (meaningful only while Pending).
 func (t *Timer) When() Time { return t.when }

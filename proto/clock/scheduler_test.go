@@ -150,3 +150,93 @@ func BenchmarkSchedulerRearm(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestSchedulerWheelAndHeap checks firing order against a sorted reference
+// while the clock advances, with instants spread from the same nanosecond
+// to far beyond the wheel's horizon, so timers move between the wheel and
+// the heap, and handlers re-arm and cancel timers as they fire.
+func TestSchedulerWheelAndHeap(t *testing.T) {
+	horizon := Time(wheelBuckets << wheelShift)
+	spreads := []struct {
+		name string
+		at   func(r *rand.Rand, now Time) Time
+	}{
+		{"near", func(r *rand.Rand, now Time) Time { return now + Time(r.IntN(3000)) }},
+		{"around the horizon", func(r *rand.Rand, now Time) Time { return now + horizon - 2000 + Time(r.IntN(4000)) }},
+		{"near and far", func(r *rand.Rand, now Time) Time {
+			if r.IntN(3) == 0 {
+				return now + Time(r.Int64N(int64(20*horizon)))
+			}
+			return now + Time(r.IntN(5000))
+		}},
+	}
+	for _, sp := range spreads {
+		t.Run(sp.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			s := NewScheduler(1 << 40)
+			type arm struct {
+				at  Time
+				seq int
+			}
+			live := map[int]arm{}
+			seq := 0
+			var fired []int
+			var want []int
+			ts := make([]*Timer, 300)
+			for i := range ts {
+				id := i
+				ts[i] = new(Timer)
+				ts[i].Init(HandlerFunc(func(now Time) {
+					fired = append(fired, id)
+					require.Equal(t, live[id].at, now, "timer %d fires at its instant", id)
+					delete(live, id)
+					if r.IntN(2) == 0 {
+						seq++
+						at := sp.at(r, now)
+						s.Schedule(ts[id], at)
+						live[id] = arm{max(at, now), seq}
+					}
+				}))
+			}
+			next := func() int {
+				best := -1
+				for id, a := range live {
+					if b, ok := live[best]; best < 0 || !ok || a.at < b.at || a.at == b.at && a.seq < b.seq {
+						best = id
+					}
+				}
+				return best
+			}
+			for round := 0; round < 3000; round++ {
+				id := r.IntN(len(ts))
+				switch r.IntN(5) {
+				case 0:
+					s.Cancel(ts[id])
+					delete(live, id)
+				case 1, 2:
+					seq++
+					at := sp.at(r, s.Now())
+					s.Schedule(ts[id], at)
+					live[id] = arm{at, seq}
+				default:
+					if len(live) > 0 {
+						want = append(want, next())
+						require.True(t, s.Step())
+						require.Equal(t, want, fired)
+					}
+				}
+				require.Equal(t, len(live), s.Len())
+				for id, tm := range ts {
+					_, ok := live[id]
+					require.Equal(t, ok, tm.Pending(), "timer %d pending", id)
+				}
+			}
+			for len(live) > 0 {
+				want = append(want, next())
+				require.True(t, s.Step())
+			}
+			assert.Equal(t, want, fired)
+			assert.False(t, s.Step())
+		})
+	}
+}
