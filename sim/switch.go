@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/simnet-go/simnet/link"
@@ -45,8 +46,15 @@ type Switch struct {
 	name  string
 	cfg   SwitchConfig
 	ports []*swPort
-	table map[[6]byte]macEntry
+	table map[uint64]int32 // address (macKey) -> index in entries
+	ents  []macEntry
+	free  []int32 // unused indices in ents
 	stats SwitchStats
+}
+
+// macKey packs a 6-byte address into an integer map key.
+func macKey(b []byte) uint64 {
+	return uint64(binary.BigEndian.Uint32(b[0:4]))<<16 | uint64(binary.BigEndian.Uint16(b[4:6]))
 }
 
 // swPort is a switch port attached to a link end.
@@ -70,7 +78,7 @@ func (w *World) NewSwitch(name string, cfg SwitchConfig) (*Switch, error) {
 	if cfg.TableSize <= 0 {
 		cfg.TableSize = DefaultTableSize
 	}
-	sw := &Switch{w: w, name: name, cfg: cfg, table: make(map[[6]byte]macEntry)}
+	sw := &Switch{w: w, name: name, cfg: cfg, table: make(map[uint64]int32)}
 	sw.stats.Name = name
 	w.switches = append(w.switches, sw)
 	return sw, nil
@@ -93,11 +101,42 @@ func (s *Switch) Ports() int { return len(s.ports) }
 // Lookup returns the port behind which mac was learned, if it is in the
 // table and has not aged out.
 func (s *Switch) Lookup(mac [6]byte) (port int, ok bool) {
-	e, ok := s.table[mac]
-	if !ok || s.w.sched.Now().Sub(e.seen) > s.cfg.Aging {
+	i, ok := s.table[macKey(mac[:])]
+	if !ok {
+		return 0, false
+	}
+	e := &s.ents[i]
+	if s.w.sched.Now().Sub(e.seen) > s.cfg.Aging {
 		return 0, false
 	}
 	return e.port, true
+}
+
+// learn records that src was seen behind port in at now.
+func (s *Switch) learn(src uint64, in int, now clock.Time) {
+	if i, ok := s.table[src]; ok {
+		e := &s.ents[i]
+		if e.port != in {
+			s.stats.Moves++
+			e.port = in
+		}
+		e.seen = now
+		return
+	}
+	if len(s.table) >= s.cfg.TableSize {
+		return
+	}
+	var i int32
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		i = int32(len(s.ents))
+		s.ents = append(s.ents, macEntry{})
+	}
+	s.ents[i] = macEntry{port: in, seen: now}
+	s.table[src] = i
+	s.stats.Learned++
 }
 
 // forward handles a frame that arrived on port in.
@@ -107,23 +146,13 @@ func (s *Switch) forward(in int, frame []byte) {
 		return
 	}
 	now := s.w.sched.Now()
-	var dst, src [6]byte
-	copy(dst[:], frame[0:6])
-	copy(src[:], frame[6:12])
-	if src[0]&1 == 0 { // group addresses are never sources (802.1D 7.8)
-		if e, ok := s.table[src]; ok {
-			if e.port != in {
-				s.stats.Moves++
-			}
-			s.table[src] = macEntry{port: in, seen: now}
-		} else if len(s.table) < s.cfg.TableSize {
-			s.table[src] = macEntry{port: in, seen: now}
-			s.stats.Learned++
-		}
+	if frame[6]&1 == 0 { // group addresses are never sources (802.1D 7.8)
+		s.learn(macKey(frame[6:12]), in, now)
 	}
-	if dst[0]&1 == 0 {
-		if e, ok := s.table[dst]; ok {
-			if now.Sub(e.seen) <= s.cfg.Aging {
+	if frame[0]&1 == 0 {
+		dst := macKey(frame[0:6])
+		if i, ok := s.table[dst]; ok {
+			if e := &s.ents[i]; now.Sub(e.seen) <= s.cfg.Aging {
 				if e.port == in {
 					s.stats.Filtered++
 					return
@@ -133,6 +162,7 @@ func (s *Switch) forward(in int, frame []byte) {
 				return
 			}
 			delete(s.table, dst)
+			s.free = append(s.free, i)
 			s.stats.Aged++
 		}
 	}
