@@ -6,10 +6,11 @@
 // It plays the role of Linux netem and smoltcp's FaultInjector, on virtual or
 // wall-clock time alike. All randomness comes from the *rand.Rand the caller
 // gives (one per direction, from rng.New), so a run is reproducible from its
-// seed. Pending frames are held in pooled buffers, in a Line: a heap
-// ordered by (delivery instant, sequence) with one clock.Timer armed at the
-// earliest, private to a pipe or shared by all the pipes of a simulated
-// world. Nothing is allocated per frame in steady state.
+// seed. Pending frames are held in pooled buffers, in a Line: a timing
+// wheel for the near future and a heap for the far future, ordered by
+// (delivery instant, sequence), with one clock.Timer armed at the earliest,
+// private to a pipe or shared by all the pipes of a simulated world.
+// Nothing is allocated per frame in steady state.
 package impair
 
 import (
