@@ -596,3 +596,25 @@ func BenchmarkPipe(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }
+
+// TestSimplePathSameAsGeneral checks that the fast path for pipes with only
+// loss, delay and jitter makes the same draws and deliveries as the general
+// path.
+func TestSimplePathSameAsGeneral(t *testing.T) {
+	for _, cfg := range []Config{
+		{Loss: 0.1, Delay: time.Millisecond, Jitter: 300 * time.Microsecond},
+		{Loss: 0.05, Delay: time.Millisecond, Jitter: 300 * time.Microsecond, JitterDist: JitterNormal, MTU: 100},
+		{Delay: 50 * time.Microsecond},
+	} {
+		fast := newRig(t, cfg, 5)
+		general := newRig(t, cfg, 5)
+		require.True(t, fast.pipe.simple)
+		general.pipe.simple = false
+		nf := fast.offer(2000, 64+int(cfg.Loss*1000), 7*time.Microsecond)
+		ng := general.offer(2000, 64+int(cfg.Loss*1000), 7*time.Microsecond)
+		assert.Equal(t, ng, nf)
+		assert.Equal(t, general.got, fast.got)
+		assert.Equal(t, general.pipe.Counters(), fast.pipe.Counters())
+		assert.NotEmpty(t, fast.got)
+	}
+}
