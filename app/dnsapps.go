@@ -6,6 +6,7 @@ import (
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 )
 
 // DNSPort is the DNS server port (RFC 1035 section 4.2).
@@ -27,8 +28,8 @@ type DNSServer struct {
 	name  string
 	zones []*dns.Zone
 	srv   *dns.Server
-	udp   *dns.UDPServer
-	tcp   *dns.TCPServer
+	udp   *dnsstack.UDPServer
+	tcp   *dnsstack.TCPServer
 }
 
 // NewDNSServer returns a DNS server app answering for zones.
@@ -49,11 +50,11 @@ func (s *DNSServer) Start(env *Env) error {
 		return fmt.Errorf("dns server %s: %w", s.name, err)
 	}
 	any53 := netip.AddrPortFrom(netip.IPv4Unspecified(), DNSPort)
-	if s.udp, err = dns.ServeUDP(h, any53, s.srv); err != nil {
+	if s.udp, err = dnsstack.ServeUDP(h, any53, s.srv); err != nil {
 		return fmt.Errorf("dns server %s: %w", s.name, err)
 	}
 	if env.TCP != nil {
-		if s.tcp, err = dns.ServeTCP(env.TCP, any53, s.srv); err != nil {
+		if s.tcp, err = dnsstack.ServeTCP(env.TCP, any53, s.srv); err != nil {
 			return fmt.Errorf("dns server %s: %w", s.name, err)
 		}
 	}
@@ -142,7 +143,7 @@ func (l *DNSLookup) Start(env *Env) error {
 	u.conn = conn
 	var tt dns.TCPTransport
 	if env.TCP != nil {
-		tt = dns.NewTCPClient(env.TCP, env.Clock)
+		tt = dnsstack.NewTCPClient(env.TCP, env.Clock)
 	}
 	l.r = dns.NewResolver(env.Clock, env.Rand, u, tt, l.servers...)
 	u.r = l.r

@@ -12,7 +12,7 @@ import (
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/proto/clock"
-	"github.com/simnet-go/simnet/proto/dhcp"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -55,9 +55,9 @@ func TestDHCPServerReservation(t *testing.T) {
 		Reservations: []app.Reservation{{MAC: [6]byte{2, 0, 0, 0, 1, 2}, Addr: netip.MustParseAddr("10.8.0.20")}},
 	})
 	require.NoError(t, s.Start(env(w, srv, "d")))
-	var leases []*dhcp.StackClient
+	var leases []*dhcpstack.Client
 	for i, ifc := range cs {
-		c, err := dhcp.NewStackClient(ifc, w.Rand("dhcp/"+ifc.Host().Name()), dhcp.NoProbe)
+		c, err := dhcpstack.NewClient(ifc, w.Rand("dhcp/"+ifc.Host().Name()), dhcpstack.NoProbe)
 		require.NoError(t, err)
 		leases = append(leases, c)
 		w.At(w.Now().Add(time.Duration(i)*time.Second), func(clock.Time) { c.Start(netip.Addr{}) })

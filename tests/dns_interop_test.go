@@ -14,6 +14,7 @@ import (
 
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 )
 
 // dniZone is the zone simnet's server loads: every record type the server
@@ -99,10 +100,10 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 	dw := newDNIWorld(t, 1, impair.Config{Delay: 5 * time.Millisecond}, dir)
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
-	us, err := dns.ServeUDP(dw.host, server, srv)
+	us, err := dnsstack.ServeUDP(dw.host, server, srv)
 	require.NoError(t, err)
 	defer us.Close()
-	ts, err := dns.ServeTCP(dw.tcp, server, srv)
+	ts, err := dnsstack.ServeTCP(dw.tcp, server, srv)
 	require.NoError(t, err)
 	defer ts.Close()
 
@@ -275,9 +276,9 @@ func TestDNSInteropTruncationThenTCP(t *testing.T) {
 	dw := newDNIWorld(t, 2, impair.Config{Delay: 5 * time.Millisecond}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
-	_, err := dns.ServeUDP(dw.host, server, srv)
+	_, err := dnsstack.ServeUDP(dw.host, server, srv)
 	require.NoError(t, err)
-	_, err = dns.ServeTCP(dw.tcp, server, srv)
+	_, err = dnsstack.ServeTCP(dw.tcp, server, srv)
 	require.NoError(t, err)
 
 	q := new(mdns.Msg)
@@ -335,13 +336,13 @@ func dniAnswers(m *dns.Msg) []string {
 	return out
 }
 
-// TestDNSInteropStackResolver runs simnet's stub resolver (NewStackResolver
-// with its TCP fallback) against a miekg/dns server on gVisor's netstack.
+// TestDNSInteropStackResolver runs simnet's stub resolver
+// (dnsstack.NewResolver with its TCP fallback) against a miekg/dns server on gVisor's netstack.
 func TestDNSInteropStackResolver(t *testing.T) {
 	dw := newDNIWorld(t, 3, impair.Config{Delay: 5 * time.Millisecond}, "")
 	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
-	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
+	r := dnsstack.NewResolver(dw.host, dw.w.Rand("resolver"), dnsstack.NewTCPClient(dw.tcp, dw.w.Clock()), server)
 
 	var bigWant []string
 	for i := range 12 {
@@ -407,7 +408,7 @@ func TestDNSInteropResolverLoss(t *testing.T) {
 	dw := newDNIWorld(t, 5, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
-	r := dns.NewStackResolver(dw.host, dw.w.Rand("resolver"), dns.NewTCPClient(dw.tcp, dw.w.Clock()), server)
+	r := dnsstack.NewResolver(dw.host, dw.w.Rand("resolver"), dnsstack.NewTCPClient(dw.tcp, dw.w.Clock()), server)
 
 	const lookups = 40
 	for i := range lookups {
@@ -439,7 +440,7 @@ func TestDNSInteropMiekgClientLossTCP(t *testing.T) {
 	dw := newDNIWorld(t, 7, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
-	_, err := dns.ServeTCP(dw.tcp, server, srv)
+	_, err := dnsstack.ServeTCP(dw.tcp, server, srv)
 	require.NoError(t, err)
 	const queries = 12
 	for i := range queries {

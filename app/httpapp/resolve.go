@@ -7,6 +7,7 @@ import (
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 )
 
 // Resolver maps a host name to an IPv4 address on the loop.
@@ -88,7 +89,7 @@ func NewDNSResolver(env *app.Env, servers ...netip.AddrPort) (*DNSResolver, erro
 	u.conn = conn
 	var tt dns.TCPTransport
 	if ts, err := tcpOf(env); err == nil {
-		tt = dns.NewTCPClient(ts, env.Clock)
+		tt = dnsstack.NewTCPClient(ts, env.Clock)
 	}
 	u.r = dns.NewResolver(env.Clock, env.Rand, u, tt, servers...)
 	return &DNSResolver{R: u.r}, nil

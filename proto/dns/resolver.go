@@ -100,6 +100,10 @@ func (r *Resolver) SetTCP(tcp TCPTransport) { r.tcp = tcp }
 // Pending returns the number of lookups in flight.
 func (r *Resolver) Pending() int { return len(r.pending) }
 
+// Waiting reports whether a lookup with query ID id is in flight: a
+// transport keeps a per-query socket open while it is.
+func (r *Resolver) Waiting(id uint16) bool { return r.pending[id] != nil }
+
 type lookup struct {
 	r      *Resolver
 	q      Question

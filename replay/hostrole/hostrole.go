@@ -39,6 +39,7 @@ import (
 	"github.com/simnet-go/simnet/proto/checksum"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ipv4"
 	"github.com/simnet-go/simnet/proto/rng"
@@ -356,10 +357,10 @@ func (rp *replayer) setup() error {
 			return fmt.Errorf("dns service: %w", err)
 		}
 		local := netip.AddrPortFrom(netip.IPv4Unspecified(), rp.cfg.DNSPort)
-		if _, err := dns.ServeUDP(h, local, srv); err != nil {
+		if _, err := dnsstack.ServeUDP(h, local, srv); err != nil {
 			return fmt.Errorf("dns service on udp port %d: %w", rp.cfg.DNSPort, err)
 		}
-		if _, err := dns.ServeTCP(ts, local, srv); err != nil {
+		if _, err := dnsstack.ServeTCP(ts, local, srv); err != nil {
 			return fmt.Errorf("dns service on tcp port %d: %w", rp.cfg.DNSPort, err)
 		}
 	}

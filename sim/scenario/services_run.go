@@ -16,6 +16,7 @@ import (
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/dhcp"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/stack"
 )
@@ -55,7 +56,7 @@ type TimelineEvent struct {
 type dhcpIface struct {
 	host   string
 	ifc    *stack.Interface
-	client *dhcp.StackClient
+	client *dhcpstack.Client
 	rep    LeaseReport
 	first  bool
 }
@@ -89,7 +90,7 @@ func fmtOffset(d time.Duration) string {
 
 // startDHCP creates the DHCP client of an interface; it starts at t0.
 func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time)) (*dhcpIface, error) {
-	c, err := dhcp.NewStackClient(ifc, rnd, nil)
+	c, err := dhcpstack.NewClient(ifc, rnd, nil)
 	if err != nil {
 		return nil, err
 	}

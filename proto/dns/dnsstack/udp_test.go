@@ -1,4 +1,4 @@
-package dns
+package dnsstack
 
 import (
 	"net/netip"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -66,13 +67,13 @@ func TestStackResolverRandomPorts(t *testing.T) {
 		if len(ports) == 1 {
 			return
 		}
-		require.NoError(t, s.SendTo(src, zsrv.Answer(p, UDP)))
+		require.NoError(t, s.SendTo(src, zsrv.Answer(p, dns.UDP)))
 	}))
 	require.NoError(t, err)
-	r := NewStackResolver(cli, rng.New(5, "dns/cli"), nil, netip.AddrPortFrom(srvIP, 53))
-	var res []Result
+	r := NewResolver(cli, rng.New(5, "dns/cli"), nil, netip.AddrPortFrom(srvIP, 53))
+	var res []dns.Result
 	for _, name := range []string{"web.example.com.", "mail.example.com."} {
-		require.NoError(t, r.Lookup(name, TypeA, func(x Result) { res = append(res, x) }))
+		require.NoError(t, r.Lookup(name, dns.TypeA, func(x dns.Result) { res = append(res, x) }))
 	}
 	sch.RunUntil(sch.Now().Add(10 * time.Second))
 	require.Len(t, res, 2)
@@ -105,15 +106,15 @@ func TestServeUDP(t *testing.T) {
 	_, err = ServeUDP(srvHost, netip.AddrPortFrom(netip.IPv4Unspecified(), 53), testServer(t))
 	assert.ErrorIs(t, err, stack.ErrAddrInUse)
 
-	var got []Msg
+	var got []dns.Msg
 	sock, err := cli.BindUDP(netip.AddrPort{}, stack.UDPHandlerFunc(func(_ *stack.UDPSocket, src, _ netip.AddrPort, p []byte) {
 		assert.Equal(t, netip.AddrPortFrom(srvIP, 53), src)
-		var m Msg
+		var m dns.Msg
 		require.NoError(t, m.Unpack(p))
 		got = append(got, m)
 	}))
 	require.NoError(t, err)
-	q, err := (&Msg{Header: Header{ID: 42}, Question: []Question{{"big.example.com.", TypeTXT, ClassINET}}}).Pack()
+	q, err := (&dns.Msg{Header: dns.Header{ID: 42}, Question: []dns.Question{{Name: "big.example.com.", Type: dns.TypeTXT, Class: dns.ClassINET}}}).Pack()
 	require.NoError(t, err)
 	require.NoError(t, sock.SendTo(netip.AddrPortFrom(srvIP, 53), q))
 	require.NoError(t, sock.SendTo(netip.AddrPortFrom(srvIP, 53), q[:5]))

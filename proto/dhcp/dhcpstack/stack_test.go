@@ -1,4 +1,4 @@
-package dhcp
+package dhcpstack
 
 import (
 	"net/netip"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/dns"
+	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -88,7 +90,7 @@ func TestStackDHCPAndDNS(t *testing.T) {
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
 	cfg := testCfg
 	cfg.DNS = []netip.Addr{serverIP}
-	ss, err := NewStackServer(srvIfc, cfg)
+	ss, err := NewServer(srvIfc, cfg)
 	require.NoError(t, err)
 	defer ss.Close()
 
@@ -96,23 +98,23 @@ func TestStackDHCPAndDNS(t *testing.T) {
 	require.NoError(t, err)
 	zsrv, err := dns.NewServer(zone)
 	require.NoError(t, err)
-	us, err := dns.ServeUDP(srvHost, netip.AddrPortFrom(netip.IPv4Unspecified(), 53), zsrv)
+	us, err := dnsstack.ServeUDP(srvHost, netip.AddrPortFrom(netip.IPv4Unspecified(), 53), zsrv)
 	require.NoError(t, err)
 	defer us.Close()
 
 	cliHost, cliIfc := newHost(sch, lan, "client", 2)
-	sc, err := NewStackClient(cliIfc, rng.New(3, "dhcp/client"), nil)
+	sc, err := NewClient(cliIfc, rng.New(3, "dhcp/client"), nil)
 	require.NoError(t, err)
 	var events []bool
-	sc.OnLease = func(_ Lease, bound bool) { events = append(events, bound) }
+	sc.OnLease = func(_ dhcp.Lease, bound bool) { events = append(events, bound) }
 	sc.Start(netip.Addr{})
 	// The ACK comes within milliseconds; the RFC 5227 probe of the
 	// address takes 4 to 7 s more.
 	sch.RunUntil(clock.Time(3 * time.Second))
-	require.Equal(t, StateRequesting, sc.State(), "probing the acknowledged address")
+	require.Equal(t, dhcp.StateRequesting, sc.State(), "probing the acknowledged address")
 	assert.False(t, cliIfc.Address().IsValid())
 	sch.RunUntil(clock.Time(8 * time.Second))
-	require.Equal(t, StateBound, sc.State())
+	require.Equal(t, dhcp.StateBound, sc.State())
 	assert.Equal(t, netip.MustParsePrefix("10.0.0.10/24"), cliIfc.Address())
 	assert.Equal(t, serverIP, cliHost.DefaultGateway())
 	assert.Equal(t, []netip.Addr{serverIP}, sc.DNS())
@@ -120,7 +122,7 @@ func TestStackDHCPAndDNS(t *testing.T) {
 	assert.Zero(t, ss.SendErrors)
 
 	// Resolve through the leased DNS server.
-	r := dns.NewStackResolver(cliHost, rng.New(3, "dns/client"), nil, netip.AddrPortFrom(sc.DNS()[0], 53))
+	r := dnsstack.NewResolver(cliHost, rng.New(3, "dns/client"), nil, netip.AddrPortFrom(sc.DNS()[0], 53))
 	var res []dns.Result
 	require.NoError(t, r.Lookup("www.example.com", dns.TypeA, func(x dns.Result) { res = append(res, x) }))
 	sch.RunUntil(sch.Now().Add(time.Second))
@@ -131,7 +133,7 @@ func TestStackDHCPAndDNS(t *testing.T) {
 
 	// Renewal at T1 is unicast from the leased address and keeps it.
 	sch.RunUntil(clock.Time(31 * time.Minute))
-	assert.Equal(t, StateBound, sc.State())
+	assert.Equal(t, dhcp.StateBound, sc.State())
 	l, _ := sc.Lease()
 	assert.Greater(t, l.Start, clock.Time(30*time.Minute-time.Second))
 	assert.Equal(t, uint64(2), ss.Stats.Acks)
@@ -152,23 +154,23 @@ func TestStackLeaseExpiry(t *testing.T) {
 	lan := &hub{sch: sch}
 	_, srvIfc := newHost(sch, lan, "server", 1)
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
-	_, err := NewStackServer(srvIfc, testCfg)
+	_, err := NewServer(srvIfc, testCfg)
 	require.NoError(t, err)
 	_, cliIfc := newHost(sch, lan, "client", 2)
-	sc, err := NewStackClient(cliIfc, rng.New(4, "dhcp/client"), nil)
+	sc, err := NewClient(cliIfc, rng.New(4, "dhcp/client"), nil)
 	require.NoError(t, err)
 	sc.Start(netip.Addr{})
 	sch.RunUntil(clock.Time(8 * time.Second))
-	require.Equal(t, StateBound, sc.State())
+	require.Equal(t, dhcp.StateBound, sc.State())
 	lan.down = true
 	sch.RunUntil(clock.Time(59 * time.Minute))
-	assert.Equal(t, StateRebinding, sc.State())
+	assert.Equal(t, dhcp.StateRebinding, sc.State())
 	assert.True(t, cliIfc.Address().IsValid())
 	sch.RunUntil(clock.Time(61 * time.Minute))
-	assert.Equal(t, StateSelecting, sc.State())
+	assert.Equal(t, dhcp.StateSelecting, sc.State())
 	assert.False(t, cliIfc.Address().IsValid())
 	lan.down = false
 	sch.RunUntil(clock.Time(63 * time.Minute))
-	assert.Equal(t, StateBound, sc.State())
+	assert.Equal(t, dhcp.StateBound, sc.State())
 	assert.True(t, cliIfc.Address().IsValid())
 }

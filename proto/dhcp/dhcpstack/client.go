@@ -1,18 +1,23 @@
-package dhcp
+// Package dhcpstack runs the proto/dhcp client and server on a proto/stack
+// host: UDP ports 68 and 67 of a stack.Host, leases applied to a
+// stack.Interface, and RFC 5227 ARP probes of offered addresses. The DHCP
+// core (proto/dhcp) knows none of this; this package is the adapter.
+package dhcpstack
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 
+	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/stack"
 )
 
-// StackClient runs a Client on one interface of a stack.Host, bound to
+// Client runs a dhcp.Client on one interface of a stack.Host, bound to
 // UDP port 68. It applies leases to the interface (address and prefix)
 // and the host (default gateway: the first router).
-type StackClient struct {
-	*Client
+type Client struct {
+	*dhcp.Client
 	ifc   *stack.Interface
 	sock  *stack.UDPSocket
 	gw    netip.Addr
@@ -21,15 +26,15 @@ type StackClient struct {
 
 	// OnLease, if set, is called after a lease is applied (bound true) or
 	// removed (bound false).
-	OnLease func(l Lease, bound bool)
+	OnLease func(l dhcp.Lease, bound bool)
 }
 
-// NoProbe, passed as NewStackClient's prober, turns address probing off:
+// NoProbe, passed as NewClient's prober, turns address probing off:
 // acknowledged addresses are used at once.
-var NoProbe Prober = noProbe{}
+var NoProbe dhcp.Prober = noProbe{}
 
-// noProbe is NoProbe's type. NewStackClient recognises it; a Client given
-// it directly reports every address free.
+// noProbe is NoProbe's type. NewClient recognises it; a dhcp.Client
+// given it directly reports every address free.
 type noProbe struct{}
 
 // Probe reports addr free.
@@ -42,7 +47,7 @@ type ifcProber struct {
 	cur *stack.ARPProbe
 }
 
-// Probe implements Prober. The client has one probe outstanding at most:
+// Probe implements dhcp.Prober. The client has one probe outstanding at most:
 // a new one replaces the previous.
 func (p *ifcProber) Probe(addr netip.Addr, done func(inUse bool)) {
 	p.cancel()
@@ -63,17 +68,17 @@ func (p *ifcProber) cancel() {
 	}
 }
 
-// NewStackClient binds UDP port 68 on ifc's host and returns a stopped
+// NewClient binds UDP port 68 on ifc's host and returns a stopped
 // client; call Start. rnd should be the client's own source (rng.New(seed,
 // "dhcp/"+host)). With a nil prober, an acknowledged address is first
 // probed with the interface's RFC 5227 ARP probe (Interface.ProbeARP,
 // about 4 to 7 s) and declined if another host uses it (RFC 2131 section
 // 4.4.1); NoProbe uses addresses without probing; any other prober is
 // used as given.
-func NewStackClient(ifc *stack.Interface, rnd *rand.Rand, prober Prober) (*StackClient, error) {
+func NewClient(ifc *stack.Interface, rnd *rand.Rand, prober dhcp.Prober) (*Client, error) {
 	h := ifc.Host()
-	sc := &StackClient{ifc: ifc}
-	sock, err := h.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), ClientPort), stack.UDPHandlerFunc(sc.handle))
+	sc := &Client{ifc: ifc}
+	sock, err := h.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), dhcp.ClientPort), stack.UDPHandlerFunc(sc.handle))
 	if err != nil {
 		return nil, fmt.Errorf("dhcp client on %s: %w", ifc.Name(), err)
 	}
@@ -85,23 +90,23 @@ func NewStackClient(ifc *stack.Interface, rnd *rand.Rand, prober Prober) (*Stack
 	case NoProbe:
 		prober = nil
 	}
-	sc.Client = NewClient(h.Clock(), rnd, ifc.MAC(), sc, sc, prober)
+	sc.Client = dhcp.NewClient(h.Clock(), rnd, ifc.MAC(), sc, sc, prober)
 	if name := h.Name(); name != "" {
 		sc.Hostname = name
 	}
 	return sc, nil
 }
 
-func (sc *StackClient) handle(_ *stack.UDPSocket, _, _ netip.AddrPort, payload []byte) {
+func (sc *Client) handle(_ *stack.UDPSocket, _, _ netip.AddrPort, payload []byte) {
 	sc.Client.Handle(payload)
 }
 
 // DNS returns the DNS servers of the current lease.
-func (sc *StackClient) DNS() []netip.Addr { return sc.dns }
+func (sc *Client) DNS() []netip.Addr { return sc.dns }
 
-// Stop stops the client as Client.Stop does, and cancels the interface's
+// Stop stops the client as dhcp.Client.Stop does, and cancels the interface's
 // ARP probe if one is running for it.
-func (sc *StackClient) Stop() {
+func (sc *Client) Stop() {
 	sc.Client.Stop()
 	if sc.probe != nil {
 		sc.probe.cancel()
@@ -109,29 +114,29 @@ func (sc *StackClient) Stop() {
 }
 
 // Close stops the client (releasing its lease) and unbinds port 68.
-func (sc *StackClient) Close() {
+func (sc *Client) Close() {
 	sc.Stop()
 	sc.sock.Close()
 }
 
-// Broadcast implements Transport: from the leased address while one is
+// Broadcast implements dhcp.Transport: from the leased address while one is
 // bound (REBINDING), else from 0.0.0.0, to 255.255.255.255:67 out of the
 // client's interface.
-func (sc *StackClient) Broadcast(msg []byte) error {
+func (sc *Client) Broadcast(msg []byte) error {
 	src := netip.IPv4Unspecified()
 	if l, ok := sc.Lease(); ok {
 		src = l.Addr.Addr()
 	}
-	return sc.sock.SendVia(sc.ifc, src, netip.AddrPortFrom(broadcastAddr, ServerPort), msg)
+	return sc.sock.SendVia(sc.ifc, src, netip.AddrPortFrom(broadcastAddr, dhcp.ServerPort), msg)
 }
 
-// Unicast implements Transport.
-func (sc *StackClient) Unicast(dst netip.Addr, msg []byte) error {
-	return sc.sock.SendTo(netip.AddrPortFrom(dst, ServerPort), msg)
+// Unicast implements dhcp.Transport.
+func (sc *Client) Unicast(dst netip.Addr, msg []byte) error {
+	return sc.sock.SendTo(netip.AddrPortFrom(dst, dhcp.ServerPort), msg)
 }
 
-// Apply implements Configurator.
-func (sc *StackClient) Apply(l Lease) {
+// Apply implements dhcp.Configurator.
+func (sc *Client) Apply(l dhcp.Lease) {
 	if sc.ifc.Address() != l.Addr {
 		sc.ifc.SetAddress(l.Addr)
 	}
@@ -146,8 +151,8 @@ func (sc *StackClient) Apply(l Lease) {
 	}
 }
 
-// Remove implements Configurator.
-func (sc *StackClient) Remove() {
+// Remove implements dhcp.Configurator.
+func (sc *Client) Remove() {
 	l, _ := sc.Lease()
 	sc.ifc.SetAddress(netip.Prefix{})
 	h := sc.ifc.Host()

@@ -1,4 +1,8 @@
-package dns
+// Package dnsstack runs the proto/dns server and resolver on a
+// proto/stack host: UDP sockets of a stack.Host and connections of a
+// tcp.Stack. The DNS core (proto/dns) knows neither; this package is the
+// adapter between them.
+package dnsstack
 
 import (
 	"fmt"
@@ -6,12 +10,13 @@ import (
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/stack"
 )
 
-// UDPServer serves a Server's zones on a UDP socket of a stack.Host.
+// UDPServer serves a dns.Server's zones on a UDP socket of a stack.Host.
 type UDPServer struct {
-	srv  *Server
+	srv  *dns.Server
 	sock *stack.UDPSocket
 	// SendErrors counts answers the host failed to send.
 	SendErrors uint64
@@ -20,7 +25,7 @@ type UDPServer struct {
 // ServeUDP binds local (usually 0.0.0.0:53) on h and answers every query
 // with srv. Answers leave from the address the routing table picks for
 // the client.
-func ServeUDP(h *stack.Host, local netip.AddrPort, srv *Server) (*UDPServer, error) {
+func ServeUDP(h *stack.Host, local netip.AddrPort, srv *dns.Server) (*UDPServer, error) {
 	u := &UDPServer{srv: srv}
 	sock, err := h.BindUDP(local, stack.UDPHandlerFunc(u.handle))
 	if err != nil {
@@ -37,7 +42,7 @@ func (u *UDPServer) Addr() netip.AddrPort { return u.sock.LocalAddr() }
 func (u *UDPServer) Close() { u.sock.Close() }
 
 func (u *UDPServer) handle(s *stack.UDPSocket, src, _ netip.AddrPort, payload []byte) {
-	resp := u.srv.Answer(payload, UDP)
+	resp := u.srv.Answer(payload, dns.UDP)
 	if resp == nil {
 		return
 	}
@@ -52,7 +57,7 @@ func (u *UDPServer) handle(s *stack.UDPSocket, src, _ netip.AddrPort, payload []
 // out.
 type stackUDP struct {
 	h *stack.Host
-	r *Resolver
+	r *dns.Resolver
 }
 
 type querySocket struct {
@@ -62,19 +67,19 @@ type querySocket struct {
 	timer clock.Timer
 }
 
-// NewStackResolver returns a Resolver whose queries leave h over UDP from
+// NewResolver returns a dns.Resolver whose queries leave h over UDP from
 // random ports. tcp may be nil (see NewTCPClient).
-func NewStackResolver(h *stack.Host, rnd *rand.Rand, tcp TCPTransport, servers ...netip.AddrPort) *Resolver {
+func NewResolver(h *stack.Host, rnd *rand.Rand, tcp dns.TCPTransport, servers ...netip.AddrPort) *dns.Resolver {
 	t := &stackUDP{h: h}
-	r := NewResolver(h.Clock(), rnd, t, tcp, servers...)
+	r := dns.NewResolver(h.Clock(), rnd, t, tcp, servers...)
 	t.r = r
 	return r
 }
 
-// SendUDP implements UDPTransport.
+// SendUDP implements dns.UDPTransport.
 func (t *stackUDP) SendUDP(server netip.AddrPort, msg []byte) error {
-	if len(msg) < HeaderLen {
-		return ErrShort
+	if len(msg) < dns.HeaderLen {
+		return dns.ErrShort
 	}
 	q := &querySocket{t: t, id: uint16(msg[0])<<8 | uint16(msg[1])}
 	sock, err := t.h.BindUDP(netip.AddrPort{}, stack.UDPHandlerFunc(q.handle))
@@ -94,7 +99,7 @@ func (t *stackUDP) SendUDP(server netip.AddrPort, msg []byte) error {
 
 func (q *querySocket) handle(_ *stack.UDPSocket, src, _ netip.AddrPort, payload []byte) {
 	q.t.r.HandleUDP(src, payload)
-	if l := q.t.r.pending[q.id]; l == nil {
+	if !q.t.r.Waiting(q.id) {
 		q.close()
 	}
 }

@@ -1,4 +1,4 @@
-package dns
+package dnsstack
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/tcp"
 )
 
@@ -16,15 +17,15 @@ import (
 // pipelined queries are answered, but not without limit).
 const maxTCPBacklog = 256 << 10
 
-// TCPServer serves a Server's zones over TCP (RFC 7766) on a tcp.Stack.
+// TCPServer serves a dns.Server's zones over TCP (RFC 7766) on a tcp.Stack.
 type TCPServer struct {
-	srv *Server
+	srv *dns.Server
 	ln  *tcp.Listener
 }
 
 // ServeTCP listens on local (usually port 53) and answers framed queries
 // with srv, pipelined and in order, until Close.
-func ServeTCP(ts *tcp.Stack, local netip.AddrPort, srv *Server) (*TCPServer, error) {
+func ServeTCP(ts *tcp.Stack, local netip.AddrPort, srv *dns.Server) (*TCPServer, error) {
 	t := &TCPServer{srv: srv}
 	ln, err := ts.Listen(local, 64, t.accept)
 	if err != nil {
@@ -54,8 +55,8 @@ func (t *TCPServer) accept(ln *tcp.Listener) {
 
 // serverConn is one TCP connection of a TCPServer.
 type serverConn struct {
-	srv     *Server
-	rd      TCPReader
+	srv     *dns.Server
+	rd      dns.TCPReader
 	out     []byte
 	scratch [2048]byte
 	eof     bool
@@ -90,9 +91,9 @@ func (sc *serverConn) OnReadable(c *tcp.Conn) {
 }
 
 func (sc *serverConn) answer(q []byte) {
-	if resp := sc.srv.Answer(q, TCP); resp != nil {
+	if resp := sc.srv.Answer(q, dns.TCP); resp != nil {
 		// Answer never exceeds 65535 octets over TCP.
-		sc.out, _ = AppendTCPFrame(sc.out, resp)
+		sc.out, _ = dns.AppendTCPFrame(sc.out, resp)
 	}
 }
 
@@ -124,7 +125,7 @@ func (sc *serverConn) flush(c *tcp.Conn) {
 	}
 }
 
-// TCPClient is a TCPTransport over a tcp.Stack: one connection per query,
+// TCPClient is a dns.TCPTransport over a tcp.Stack: one connection per query,
 // closed after the answer (RFC 7766 section 6.2.1 allows reuse; this
 // client does not).
 type TCPClient struct {
@@ -134,7 +135,7 @@ type TCPClient struct {
 	Timeout time.Duration
 }
 
-// NewTCPClient returns a TCPTransport that connects through ts.
+// NewTCPClient returns a dns.TCPTransport that connects through ts.
 func NewTCPClient(ts *tcp.Stack, clk clock.Clock) *TCPClient {
 	return &TCPClient{ts: ts, clk: clk, Timeout: 5 * time.Second}
 }
@@ -145,7 +146,7 @@ var ErrTCPClosed = errors.New("dns: tcp connection closed before the answer")
 type tcpQuery struct {
 	conn     *tcp.Conn
 	out      []byte
-	rd       TCPReader
+	rd       dns.TCPReader
 	scratch  [2048]byte
 	done     func([]byte, error)
 	timer    clock.Timer
@@ -153,10 +154,10 @@ type tcpQuery struct {
 	finished bool
 }
 
-// QueryTCP implements TCPTransport.
+// QueryTCP implements dns.TCPTransport.
 func (t *TCPClient) QueryTCP(server netip.AddrPort, msg []byte, done func([]byte, error)) {
 	q := &tcpQuery{done: done, clk: t.clk}
-	framed, err := AppendTCPFrame(nil, msg)
+	framed, err := dns.AppendTCPFrame(nil, msg)
 	if err != nil {
 		done(nil, err)
 		return
@@ -186,7 +187,7 @@ func (q *tcpQuery) OnTimer(clock.Time) {
 	if q.conn != nil {
 		q.conn.Abort()
 	}
-	q.finish(nil, ErrTimeout)
+	q.finish(nil, dns.ErrTimeout)
 }
 
 // OnEstablished implements tcp.Events.

@@ -1,4 +1,4 @@
-package dns
+package dnsstack
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/stretchr/testify/assert"
@@ -49,11 +50,6 @@ type tcpWorld struct {
 	toServer       *ipPipe
 }
 
-var (
-	cliIP = netip.MustParseAddr("192.0.2.10")
-	srvIP = netip.MustParseAddr("192.0.2.53")
-)
-
 func newTCPWorld() *tcpWorld {
 	sch := clock.NewScheduler(0)
 	na := &ipPipe{sch: sch, local: cliIP}
@@ -64,7 +60,7 @@ func newTCPWorld() *tcpWorld {
 	return &tcpWorld{sch: sch, client: a, server: b, toServer: na}
 }
 
-// TestResolverTCPFallbackOverTCP runs the whole path: a UDP answer with TC,
+// TestResolverTCPFallbackOverTCP runs the whole path: a dns.UDP answer with TC,
 // then the query again over proto/tcp to ServeTCP.
 func TestResolverTCPFallbackOverTCP(t *testing.T) {
 	w := newTCPWorld()
@@ -75,18 +71,18 @@ func TestResolverTCPFallbackOverTCP(t *testing.T) {
 	assert.Equal(t, uint16(53), ts.Addr().Port())
 
 	server := netip.AddrPortFrom(srvIP, 53)
-	udp := &fakeUDP{sch: w.sch}
-	r := NewResolver(w.sch, rng.New(2, "resolver"), udp, NewTCPClient(w.client, w.sch), server)
+	udp := &recordUDP{}
+	r := dns.NewResolver(w.sch, rng.New(2, "resolver"), udp, NewTCPClient(w.client, w.sch), server)
 	r.UDPSize = 0
-	var got []Result
-	require.NoError(t, r.Lookup("big.example.com.", TypeTXT, func(res Result) { got = append(got, res) }))
-	r.HandleUDP(server, srv.Answer(udp.sent[0].msg, UDP))
+	var got []dns.Result
+	require.NoError(t, r.Lookup("big.example.com.", dns.TypeTXT, func(res dns.Result) { got = append(got, res) }))
+	r.HandleUDP(server, srv.Answer(udp.sent[0], dns.UDP))
 	w.sch.RunUntil(w.sch.Now().Add(time.Second))
 	require.Len(t, got, 1)
 	require.NoError(t, got[0].Err)
 	assert.True(t, got[0].TCP)
 	require.Len(t, got[0].Msg.Answer, 1)
-	assert.Len(t, got[0].Msg.Answer[0].Data.(*TXT).Txt, 3)
+	assert.Len(t, got[0].Msg.Answer[0].Data.(*dns.TXT).Txt, 3)
 	assert.False(t, got[0].Msg.Truncated)
 	// Both ends closed the connection.
 	w.sch.RunUntil(w.sch.Now().Add(2 * time.Minute))
@@ -103,13 +99,13 @@ func TestServeTCPPipelined(t *testing.T) {
 	require.NoError(t, err)
 	var stream []byte
 	for i, name := range []string{"web.example.com.", "nope.example.com."} {
-		b, err := (&Msg{Header: Header{ID: uint16(100 + i)}, Question: []Question{{name, TypeA, ClassINET}}}).Pack()
+		b, err := (&dns.Msg{Header: dns.Header{ID: uint16(100 + i)}, Question: []dns.Question{{Name: name, Type: dns.TypeA, Class: dns.ClassINET}}}).Pack()
 		require.NoError(t, err)
-		stream, err = AppendTCPFrame(stream, b)
+		stream, err = dns.AppendTCPFrame(stream, b)
 		require.NoError(t, err)
 	}
-	var answers []*Msg
-	var rd TCPReader
+	var answers []*dns.Msg
+	var rd dns.TCPReader
 	ev := &tcp.EventFuncs{}
 	ev.Established = func(c *tcp.Conn) {
 		_, err := c.Write(stream[:7])
@@ -123,7 +119,7 @@ func TestServeTCPPipelined(t *testing.T) {
 		for {
 			n, err := c.Read(buf[:])
 			require.NoError(t, rd.Write(buf[:n], func(m []byte) {
-				var msg Msg
+				var msg dns.Msg
 				require.NoError(t, msg.Unpack(m))
 				answers = append(answers, &msg)
 			}))
@@ -137,9 +133,9 @@ func TestServeTCPPipelined(t *testing.T) {
 	w.sch.RunUntil(w.sch.Now().Add(time.Second))
 	require.Len(t, answers, 2)
 	assert.Equal(t, uint16(100), answers[0].ID)
-	assert.Equal(t, RcodeSuccess, answers[0].Rcode)
+	assert.Equal(t, dns.RcodeSuccess, answers[0].Rcode)
 	assert.Equal(t, uint16(101), answers[1].ID)
-	assert.Equal(t, RcodeNameError, answers[1].Rcode)
+	assert.Equal(t, dns.RcodeNameError, answers[1].Rcode)
 }
 
 func TestTCPClientTimeout(t *testing.T) {
@@ -152,6 +148,6 @@ func TestTCPClientTimeout(t *testing.T) {
 	c.QueryTCP(netip.AddrPortFrom(srvIP, 53), []byte{1, 2, 3}, func(_ []byte, err error) { calls++; gotErr = err })
 	w.sch.RunUntil(w.sch.Now().Add(time.Minute))
 	assert.Equal(t, 1, calls)
-	assert.True(t, errors.Is(gotErr, ErrTimeout), "%v", gotErr)
+	assert.True(t, errors.Is(gotErr, dns.ErrTimeout), "%v", gotErr)
 	assert.Zero(t, w.client.NumConns())
 }

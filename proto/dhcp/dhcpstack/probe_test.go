@@ -1,4 +1,4 @@
-package dhcp
+package dhcpstack
 
 import (
 	"net/netip"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ipv4"
 	"github.com/simnet-go/simnet/proto/rng"
@@ -22,8 +23,8 @@ import (
 type wireEvent struct {
 	at       clock.Time
 	src, dst ether.Addr
-	arp      arp.Packet // nil unless ARP
-	dhcp     *Message   // nil unless DHCP
+	arp      arp.Packet    // nil unless ARP
+	dhcp     *dhcp.Message // nil unless DHCP
 	ipSrc    netip.AddrPort
 	ipDst    netip.AddrPort
 }
@@ -49,12 +50,12 @@ func decodeLog(t *testing.T, lan *hub) []wireEvent {
 			}
 			uh, err := udp.Parse(ih.Payload())
 			require.NoError(t, err)
-			if uh.DstPort() != ServerPort && uh.DstPort() != ClientPort {
+			if uh.DstPort() != dhcp.ServerPort && uh.DstPort() != dhcp.ClientPort {
 				continue
 			}
 			ev.ipSrc = netip.AddrPortFrom(ih.Src(), uh.SrcPort())
 			ev.ipDst = netip.AddrPortFrom(ih.Dst(), uh.DstPort())
-			ev.dhcp = new(Message)
+			ev.dhcp = new(dhcp.Message)
 			require.NoError(t, ev.dhcp.Unmarshal(uh.Payload()))
 		default:
 			continue
@@ -78,7 +79,7 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	lan := &hub{sch: sch}
 	_, srvIfc := newHost(sch, lan, "server", 1)
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
-	ss, err := NewStackServer(srvIfc, testCfg)
+	ss, err := NewServer(srvIfc, testCfg)
 	require.NoError(t, err)
 	first := testCfg.PoolStart // 10.0.0.10, the first offer
 	_, squatIfc := newHost(sch, lan, "squatter", 3)
@@ -87,10 +88,10 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	lan.log = nil
 
 	_, cliIfc := newHost(sch, lan, "client", 2)
-	sc, err := NewStackClient(cliIfc, rng.New(5, "dhcp/client"), nil)
+	sc, err := NewClient(cliIfc, rng.New(5, "dhcp/client"), nil)
 	require.NoError(t, err)
 	var leases []netip.Prefix
-	sc.OnLease = func(l Lease, bound bool) {
+	sc.OnLease = func(l dhcp.Lease, bound bool) {
 		if bound {
 			leases = append(leases, l.Addr)
 		}
@@ -98,7 +99,7 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	sc.Start(netip.Addr{})
 	sch.RunUntil(clock.Time(40 * time.Second))
 
-	require.Equal(t, StateBound, sc.State())
+	require.Equal(t, dhcp.StateBound, sc.State())
 	second := netip.MustParseAddr("10.0.0.11")
 	assert.Equal(t, netip.PrefixFrom(second, 24), cliIfc.Address())
 	assert.Equal(t, []netip.Prefix{netip.PrefixFrom(second, 24)}, leases, "the address in use was never applied")
@@ -112,18 +113,18 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	// The wire, in order: the client's DHCP messages and ARP traffic.
 	ev := decodeLog(t, lan)
 	cli, squat := cliIfc.MAC(), squatIfc.MAC()
-	var types []MessageType
+	var types []dhcp.MessageType
 	var decl *wireEvent
 	declIdx := -1
 	for k := range ev {
 		if ev[k].dhcp != nil && ev[k].src == cli {
 			types = append(types, ev[k].dhcp.Type())
-			if ev[k].dhcp.Type() == Decline {
+			if ev[k].dhcp.Type() == dhcp.Decline {
 				decl, declIdx = &ev[k], k
 			}
 		}
 	}
-	assert.Equal(t, []MessageType{Discover, Request, Decline, Discover, Request}, types)
+	assert.Equal(t, []dhcp.MessageType{dhcp.Discover, dhcp.Request, dhcp.Decline, dhcp.Discover, dhcp.Request}, types)
 	require.NotNil(t, decl, "DHCPDECLINE on the wire")
 
 	// RFC 2131 section 4.4.1 and table 5: the DECLINE is broadcast from
@@ -132,10 +133,10 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	assert.Equal(t, ether.Broadcast, decl.dst)
 	assert.Equal(t, netip.MustParseAddrPort("0.0.0.0:68"), decl.ipSrc)
 	assert.Equal(t, netip.MustParseAddrPort("255.255.255.255:67"), decl.ipDst)
-	ra, ok := decl.dhcp.Options.Addr(OptRequestedIP)
+	ra, ok := decl.dhcp.Options.Addr(dhcp.OptRequestedIP)
 	require.True(t, ok)
 	assert.Equal(t, first, ra)
-	sid, ok := decl.dhcp.Options.Addr(OptServerID)
+	sid, ok := decl.dhcp.Options.Addr(dhcp.OptServerID)
 	require.True(t, ok)
 	assert.Equal(t, serverIP, sid)
 	assert.Equal(t, netip.IPv4Unspecified(), decl.dhcp.CIAddr)
@@ -146,7 +147,7 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	for k := 0; k < declIdx; k++ {
 		e := ev[k]
 		switch {
-		case e.dhcp != nil && e.dhcp.Type() == Ack:
+		case e.dhcp != nil && e.dhcp.Type() == dhcp.Ack:
 			ackIdx = k
 			assert.Equal(t, first, e.dhcp.YIAddr)
 		case e.isProbe(cli, first):
@@ -169,7 +170,7 @@ func TestStackDeclinesAddressInUse(t *testing.T) {
 	var nextDiscover clock.Time
 	for _, e := range ev[declIdx+1:] {
 		switch {
-		case e.dhcp != nil && e.dhcp.Type() == Discover && nextDiscover == 0:
+		case e.dhcp != nil && e.dhcp.Type() == dhcp.Discover && nextDiscover == 0:
 			nextDiscover = e.at
 		case e.isProbe(cli, second):
 			probes2 = append(probes2, e.at)
@@ -192,14 +193,14 @@ func TestStackNoProbe(t *testing.T) {
 	lan := &hub{sch: sch}
 	_, srvIfc := newHost(sch, lan, "server", 1)
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
-	_, err := NewStackServer(srvIfc, testCfg)
+	_, err := NewServer(srvIfc, testCfg)
 	require.NoError(t, err)
 	_, cliIfc := newHost(sch, lan, "client", 2)
-	sc, err := NewStackClient(cliIfc, rng.New(5, "dhcp/client"), NoProbe)
+	sc, err := NewClient(cliIfc, rng.New(5, "dhcp/client"), NoProbe)
 	require.NoError(t, err)
 	sc.Start(netip.Addr{})
 	sch.RunUntil(clock.Time(100 * time.Millisecond))
-	require.Equal(t, StateBound, sc.State())
+	require.Equal(t, dhcp.StateBound, sc.State())
 	assert.Equal(t, netip.PrefixFrom(testCfg.PoolStart, 24), cliIfc.Address())
 	assert.Zero(t, cliIfc.Host().Stats().ARPProbesOut)
 	for _, e := range decodeLog(t, lan) {
@@ -222,10 +223,10 @@ func TestStackCloseCancelsProbe(t *testing.T) {
 	lan := &hub{sch: sch}
 	_, srvIfc := newHost(sch, lan, "server", 1)
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
-	_, err := NewStackServer(srvIfc, testCfg)
+	_, err := NewServer(srvIfc, testCfg)
 	require.NoError(t, err)
 	_, cliIfc := newHost(sch, lan, "client", 2)
-	sc, err := NewStackClient(cliIfc, rng.New(5, "dhcp/client"), nil)
+	sc, err := NewClient(cliIfc, rng.New(5, "dhcp/client"), nil)
 	require.NoError(t, err)
 	sc.Start(netip.Addr{})
 	sch.RunUntil(clock.Time(100 * time.Millisecond))
@@ -236,7 +237,7 @@ func TestStackCloseCancelsProbe(t *testing.T) {
 	assert.False(t, p.Running())
 	assert.Nil(t, sc.probe.cur)
 	sch.RunUntil(clock.Time(20 * time.Second))
-	assert.Equal(t, StateStopped, sc.State())
+	assert.Equal(t, dhcp.StateStopped, sc.State())
 	assert.False(t, cliIfc.Address().IsValid())
 	for _, e := range decodeLog(t, lan) {
 		if e.at > closedAt {
@@ -252,7 +253,7 @@ func TestStackCustomProber(t *testing.T) {
 	lan := &hub{sch: sch}
 	_, srvIfc := newHost(sch, lan, "server", 1)
 	srvIfc.SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
-	_, err := NewStackServer(srvIfc, testCfg)
+	_, err := NewServer(srvIfc, testCfg)
 	require.NoError(t, err)
 	_, cliIfc := newHost(sch, lan, "client", 2)
 	// The interface's own probe of another host stands in for the
@@ -264,12 +265,12 @@ func TestStackCustomProber(t *testing.T) {
 		asked = append(asked, a)
 		cliIfc.ProbeARP(a, done)
 	})
-	sc, err := NewStackClient(cliIfc, rng.New(5, "dhcp/client"), pr)
+	sc, err := NewClient(cliIfc, rng.New(5, "dhcp/client"), pr)
 	require.NoError(t, err)
 	assert.Nil(t, sc.probe)
 	sc.Start(netip.Addr{})
 	sch.RunUntil(clock.Time(40 * time.Second))
-	require.Equal(t, StateBound, sc.State())
+	require.Equal(t, dhcp.StateBound, sc.State())
 	assert.Equal(t, []netip.Addr{testCfg.PoolStart, netip.MustParseAddr("10.0.0.11")}, asked)
 	assert.Equal(t, netip.MustParsePrefix("10.0.0.11/24"), cliIfc.Address())
 }
