@@ -56,10 +56,11 @@ func runFrames(b *testing.B, w *World, nodes []*node, total int) {
 // BenchmarkSimFrames measures frames forwarded through impaired links (1%
 // loss, 1 ms delay, 200 µs jitter in every direction). The "stack"
 // sub-benchmarks run real stack hosts: UDP datagrams between two hosts on
-// one link, with captures off and on, and pings between 2 to 1000 hosts on
-// one learning switch. The "raw" ones run frame generators, to show the
-// simulator's own cost. A frame is one frame sent by a host; through a
-// switch it crosses two links.
+// one link, and pings between 2 to 1000 hosts on one learning switch, each
+// with captures off and on (encoded into a discarding writer). The "raw"
+// ones run frame generators, to show the simulator's own cost. A frame is
+// one frame sent by a host; through a switch it crosses two links. The
+// goal is a rate flat in the number of hosts.
 func BenchmarkSimFrames(b *testing.B) {
 	b.Run("stack", benchStack)
 	b.Run("raw", benchRaw)
@@ -87,23 +88,35 @@ func benchRaw(b *testing.B) {
 		})
 	}
 	for _, n := range []int{2, 10, 100, 1000} {
-		b.Run("switch/nodes="+itoa(n), func(b *testing.B) {
-			w := newWorld(b, Config{Seed: 1})
-			_, nodes := switched(b, w, n, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
-			// Teach the switch every address without a flood per node: node
-			// 0 broadcasts, then every other node sends to node 0.
-			nodes[0].sendOne()
-			w.RunFor(time.Second)
-			for i, nd := range nodes {
-				nd.record = false
-				nd.setDst(mac(1))
-				if i > 0 {
-					nd.sendOne()
-				}
-				nd.setDst(mac((i+1)%n + 1))
-			}
-			w.RunFor(time.Second)
-			runFrames(b, w, nodes, b.N)
-		})
+		b.Run("switch/nodes="+itoa(n), func(b *testing.B) { benchRawSwitch(b, n, false) })
 	}
+	for _, n := range []int{2, 10, 100, 1000} {
+		b.Run("switch/captures=on/nodes="+itoa(n), func(b *testing.B) { benchRawSwitch(b, n, true) })
+	}
+}
+
+// benchRawSwitch runs n frame generators on one switch, each sending to the
+// next, with or without captures.
+func benchRawSwitch(b *testing.B, n int, captures bool) {
+	cfg := Config{Seed: 1}
+	if captures {
+		cfg.CaptureOpen = func(string) (io.Writer, error) { return discard{}, nil }
+	}
+	w := newWorld(b, cfg)
+	_, nodes := switched(b, w, n, LinkConfig{AtoB: benchImpair, BtoA: benchImpair})
+	// Teach the switch every address without a flood per node: node 0
+	// broadcasts, then every other node sends to node 0.
+	nodes[0].sendOne()
+	w.RunFor(time.Second)
+	for i, nd := range nodes {
+		nd.record = false
+		nd.setDst(mac(1))
+		if i > 0 {
+			nd.sendOne()
+		}
+		nd.setDst(mac((i+1)%n + 1))
+	}
+	w.RunFor(time.Second)
+	runFrames(b, w, nodes, b.N)
+	require.NoError(b, w.Close())
 }

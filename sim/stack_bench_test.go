@@ -115,7 +115,10 @@ func benchStack(b *testing.B) {
 		b.Run(name, func(b *testing.B) { benchUDP(b, captures) })
 	}
 	for _, n := range []int{2, 10, 100, 1000} {
-		b.Run("ping/switch/nodes="+itoa(n), func(b *testing.B) { benchPing(b, n) })
+		b.Run("ping/switch/nodes="+itoa(n), func(b *testing.B) { benchPing(b, n, false) })
+	}
+	for _, n := range []int{2, 10, 100, 1000} {
+		b.Run("ping/switch/captures=on/nodes="+itoa(n), func(b *testing.B) { benchPing(b, n, true) })
 	}
 }
 
@@ -149,9 +152,14 @@ func benchUDP(b *testing.B, captures bool) {
 	require.NoError(b, w.Close())
 }
 
-// benchPing has each of n hosts on one switch ping the next one.
-func benchPing(b *testing.B, n int) {
-	w := newWorld(b, Config{Seed: 1})
+// benchPing has each of n hosts on one switch ping the next one, with or
+// without captures.
+func benchPing(b *testing.B, n int, captures bool) {
+	cfg := Config{Seed: 1}
+	if captures {
+		cfg.CaptureOpen = func(string) (io.Writer, error) { return discard{}, nil }
+	}
+	w := newWorld(b, cfg)
 	sw, err := w.NewSwitch("sw", SwitchConfig{})
 	require.NoError(b, err)
 	pingers := make([]*pinger, n)
@@ -188,4 +196,5 @@ func benchPing(b *testing.B, n int) {
 		replies += p.replies
 	}
 	require.Positive(b, replies)
+	require.NoError(b, w.Close())
 }
