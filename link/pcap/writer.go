@@ -232,9 +232,23 @@ func (w *Writer) WritePacket(ifc int, t clock.Time, dir Direction, frame []byte,
 	return w.err
 }
 
+// dropComments are the comments of notes that record only a drop, rendered
+// once for every writer: a world of many hosts would otherwise render them
+// again in each host's capture.
+var dropComments = func() [link.DropError + 1]string {
+	var c [link.DropError + 1]string
+	for r := range c {
+		c[r] = link.Note{Drop: link.DropReason(r)}.String()
+	}
+	return c
+}()
+
 // comment returns note rendered as a capture comment, cached so that a
 // recurring note costs no allocation.
 func (w *Writer) comment(note link.Note) string {
+	if note == (link.Note{Drop: note.Drop}) && int(note.Drop) < len(dropComments) {
+		return dropComments[note.Drop]
+	}
 	if s, ok := w.notes[note]; ok {
 		return s
 	}

@@ -351,3 +351,26 @@ func BenchmarkWritePacket(b *testing.B) {
 		})
 	}
 }
+
+// TestDropCommentsShared checks that drop-only notes use the comments
+// rendered once for all writers, so a new host's capture writes its first
+// dropped frame without allocating, and that they read as Note.String.
+func TestDropCommentsShared(t *testing.T) {
+	w, err := NewWriter(io.Discard, PcapNG)
+	require.NoError(t, err)
+	ifc, err := w.AddInterface("a:eth0")
+	require.NoError(t, err)
+	f := make([]byte, 60)
+	for r := link.NotDropped + 1; r <= link.DropError; r++ {
+		note := link.Note{Drop: r}
+		assert.Equal(t, note.String(), w.comment(note))
+		allocs := testing.AllocsPerRun(1, func() {
+			require.NoError(t, w.WritePacket(ifc, 1, Outbound, f, note))
+		})
+		assert.Zero(t, allocs, "drop note %v", r)
+	}
+	assert.Empty(t, w.notes, "drop-only notes are not cached per writer")
+	dup := link.Note{Drop: link.DropLoss, Duplicated: true}
+	assert.Equal(t, dup.String(), w.comment(dup))
+	assert.Len(t, w.notes, 1)
+}
