@@ -12,6 +12,7 @@ import (
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -45,14 +46,14 @@ func lan(t *testing.T, n int) (*sim.World, testHost, []*stack.Interface) {
 }
 
 // TestDHCPServerReservation checks on the wire that a reserved client gets
-// its address from the top of the pool while another client, starting
-// first, gets the lowest free address.
+// its address, the lowest of the pool, although another client starts
+// first and asks for that very address (INIT-REBOOT, then DISCOVER).
 func TestDHCPServerReservation(t *testing.T) {
 	w, srv, cs := lan(t, 2)
 	s := app.NewDHCPServer(app.DHCPServerConfig{
 		Name: "d", PoolStart: netip.MustParseAddr("10.8.0.10"), PoolEnd: netip.MustParseAddr("10.8.0.20"),
 		Router: netip.MustParseAddr("10.8.0.1"), DNS: []netip.Addr{netip.MustParseAddr("10.8.0.1")}, LeaseTime: time.Hour,
-		Reservations: []app.Reservation{{MAC: [6]byte{2, 0, 0, 0, 1, 2}, Addr: netip.MustParseAddr("10.8.0.20")}},
+		Reservations: []dhcp.Reservation{{HW: [6]byte{2, 0, 0, 0, 1, 2}, Addr: netip.MustParseAddr("10.8.0.10")}},
 	})
 	require.NoError(t, s.Start(env(w, srv, "d")))
 	var leases []*dhcpstack.Client
@@ -60,16 +61,20 @@ func TestDHCPServerReservation(t *testing.T) {
 		c, err := dhcpstack.NewClient(ifc, w.Rand("dhcp/"+ifc.Host().Name()), dhcpstack.NoProbe)
 		require.NoError(t, err)
 		leases = append(leases, c)
-		w.At(w.Now().Add(time.Duration(i)*time.Second), func(clock.Time) { c.Start(netip.Addr{}) })
+		want := netip.Addr{}
+		if i == 0 {
+			want = netip.MustParseAddr("10.8.0.10")
+		}
+		w.At(w.Now().Add(time.Duration(i)*time.Second), func(clock.Time) { c.Start(want) })
 	}
 	w.RunFor(20 * time.Second)
-	assert.Equal(t, netip.MustParsePrefix("10.8.0.10/24"), cs[0].Address(), "the first client gets the lowest address")
-	assert.Equal(t, netip.MustParsePrefix("10.8.0.20/24"), cs[1].Address(), "the reserved client gets its address")
+	assert.Equal(t, netip.MustParsePrefix("10.8.0.11/24"), cs[0].Address(), "the first client does not get the reserved address")
+	assert.Equal(t, netip.MustParsePrefix("10.8.0.10/24"), cs[1].Address(), "the reserved client gets its address")
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("10.8.0.1")}, leases[1].DNS())
 	r := s.Result().(app.DHCPServerResult)
 	assert.Equal(t, uint64(2), r.Offers)
 	assert.Equal(t, uint64(2), r.Acks)
-	assert.Zero(t, r.Naks)
+	assert.Equal(t, uint64(1), r.Naks, "the first client's INIT-REBOOT asking for the reserved address")
 	assert.Zero(t, r.SendErrors)
 }
 

@@ -29,6 +29,20 @@ type ServerConfig struct {
 	// 60 s); DeclineHold how long a declined address is kept out of the
 	// pool (default LeaseTime).
 	OfferHold, DeclineHold time.Duration
+	// Reservations give clients fixed addresses (manual allocation, RFC
+	// 2131 section 1). A reserved address is inside Subnet, in the pool
+	// or not, and is never offered to another client.
+	Reservations []Reservation
+}
+
+// Reservation ties a client's Ethernet hardware address to a fixed
+// address.
+type Reservation struct {
+	// HW is the client's Ethernet address (chaddr with htype 1, hlen 6),
+	// matched whether or not the client also sends a client identifier.
+	HW [6]byte
+	// Addr is the address the client always gets.
+	Addr netip.Addr
 }
 
 // ServerStats counts what a Server did.
@@ -60,14 +74,24 @@ type binding struct {
 	until  clock.Time
 }
 
-// Server is a DHCP server core for simulations: one pool, leases with
-// expiry, DISCOVER/OFFER, REQUEST/ACK or NAK, RELEASE, DECLINE and INFORM
-// (RFC 2131 section 4.3). It is used from the driver's loop only.
+// Server is a DHCP server core for simulations: one pool, reserved
+// addresses, leases with expiry, DISCOVER/OFFER, REQUEST/ACK or NAK,
+// RELEASE, DECLINE and INFORM (RFC 2131 section 4.3). It is used from the
+// driver's loop only.
 type Server struct {
 	clk   clock.Clock
 	cfg   ServerConfig
 	start uint32
-	pool  []binding // index: address - PoolStart
+	span  int       // addresses PoolStart..PoolEnd
+	pool  []binding // index: address - PoolStart, then reserved addresses outside the pool
+	// outside holds the reserved addresses past span, in configuration
+	// order; byAddr maps them (as uint32) to their index.
+	outside []netip.Addr
+	byAddr  map[uint32]int
+	// resvHW maps a reserved client's hardware address to its entry;
+	// resvAt marks the reserved entries.
+	resvHW map[[6]byte]int
+	resvAt map[int]bool
 	// last maps a client identifier to the pool index it last held, so
 	// a returning client gets its old address (RFC 2131 section 4.3.1).
 	last map[string]int
@@ -98,8 +122,8 @@ func NewServer(clk clock.Clock, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("dhcp server: pool %v-%v not inside %v", cfg.PoolStart, cfg.PoolEnd, cfg.Subnet)
 	}
 	n := u32(cfg.PoolEnd) - u32(cfg.PoolStart) + 1
-	if n > MaxPool {
-		return nil, fmt.Errorf("dhcp server: pool of %d addresses exceeds %d", n, MaxPool)
+	if n+uint32(min(len(cfg.Reservations), MaxPool+1)) > MaxPool {
+		return nil, fmt.Errorf("dhcp server: pool of %d addresses and %d reservations exceeds %d", n, len(cfg.Reservations), MaxPool)
 	}
 	if cfg.LeaseTime <= 0 {
 		cfg.LeaseTime = time.Hour
@@ -117,7 +141,70 @@ func NewServer(clk clock.Clock, cfg ServerConfig) (*Server, error) {
 		cfg.DeclineHold = cfg.LeaseTime
 	}
 	cfg.Subnet = cfg.Subnet.Masked()
-	return &Server{clk: clk, cfg: cfg, start: u32(cfg.PoolStart), pool: make([]binding, n), last: make(map[string]int)}, nil
+	s := &Server{clk: clk, cfg: cfg, start: u32(cfg.PoolStart), span: int(n), last: make(map[string]int),
+		byAddr: make(map[uint32]int), resvHW: make(map[[6]byte]int), resvAt: make(map[int]bool)}
+	if err := s.reserve(cfg.Reservations); err != nil {
+		return nil, err
+	}
+	s.pool = make([]binding, s.span+len(s.outside))
+	return s, nil
+}
+
+// reserve checks the reservations and indexes them: each address inside
+// the subnet, neither its network nor broadcast address nor the server's
+// own, and no address or hardware address twice.
+func (s *Server) reserve(rs []Reservation) error {
+	sub := s.cfg.Subnet
+	bcast := u32(sub.Addr()) | ^uint32(0)>>sub.Bits()
+	for k, r := range rs {
+		where := fmt.Sprintf("dhcp server: reservation %d (%v for %v)", k, r.Addr, net6(r.HW))
+		switch {
+		case !r.Addr.Is4() || !sub.Contains(r.Addr):
+			return fmt.Errorf("%s: address not inside %v", where, sub)
+		case sub.Bits() < 31 && (r.Addr == sub.Addr() || u32(r.Addr) == bcast):
+			return fmt.Errorf("%s: the network or broadcast address of %v", where, sub)
+		case r.Addr == s.cfg.ServerID:
+			return fmt.Errorf("%s: the server's own address", where)
+		}
+		if _, dup := s.resvHW[r.HW]; dup {
+			return fmt.Errorf("%s: hardware address reserved twice", where)
+		}
+		i, ok := s.index(r.Addr)
+		if !ok {
+			i = s.span + len(s.outside)
+			s.outside = append(s.outside, r.Addr)
+			s.byAddr[u32(r.Addr)] = i
+		} else if s.resvAt[i] {
+			return fmt.Errorf("%s: address reserved twice", where)
+		}
+		s.resvHW[r.HW] = i
+		s.resvAt[i] = true
+	}
+	return nil
+}
+
+// net6 formats a hardware address as net.HardwareAddr does.
+func net6(hw [6]byte) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", hw[0], hw[1], hw[2], hw[3], hw[4], hw[5])
+}
+
+// addr returns the address of entry i.
+func (s *Server) addr(i int) netip.Addr {
+	if i < s.span {
+		return fromU32(s.start + uint32(i))
+	}
+	return s.outside[i-s.span]
+}
+
+// reservedFor returns the entry reserved for m's hardware address, or -1.
+func (s *Server) reservedFor(m *Message) int {
+	if m.HType != 1 || m.HLen != 6 || len(s.resvHW) == 0 {
+		return -1
+	}
+	if i, ok := s.resvHW[[6]byte(m.CHAddr[:6])]; ok {
+		return i
+	}
+	return -1
 }
 
 // Reply is what the server sends back for a message.
@@ -136,7 +223,7 @@ func (s *Server) Leased(id string) (netip.Addr, bool) {
 	if !ok || !s.live(i, bindLeased) || s.pool[i].client != id {
 		return netip.Addr{}, false
 	}
-	return fromU32(s.start + uint32(i)), true
+	return s.addr(i), true
 }
 
 // ClientKey returns the identifier the server keys a client by: option
@@ -153,8 +240,9 @@ func (s *Server) index(a netip.Addr) (int, bool) {
 		return 0, false
 	}
 	v := u32(a)
-	if v < s.start || v-s.start >= uint32(len(s.pool)) {
-		return 0, false
+	if v < s.start || v-s.start >= uint32(s.span) {
+		i, ok := s.byAddr[v]
+		return i, ok
 	}
 	return int(v - s.start), true
 }
@@ -165,8 +253,13 @@ func (s *Server) live(i int, st bindingState) bool {
 	return b.state == st && s.clk.Now().Before(b.until)
 }
 
-// usable reports whether entry i can be given to client id.
-func (s *Server) usable(i int, id string) bool {
+// usable reports whether entry i can be given to client id, whose
+// reserved entry is own (-1: none). A reserved entry is usable by its
+// owner only.
+func (s *Server) usable(i int, id string, own int) bool {
+	if i != own && s.resvAt[i] {
+		return false
+	}
 	b := &s.pool[i]
 	if b.state == bindFree || !s.clk.Now().Before(b.until) {
 		return true
@@ -174,17 +267,25 @@ func (s *Server) usable(i int, id string) bool {
 	return b.client == id && b.state != bindDeclined
 }
 
-// allocate picks an address for client id: its current or last one, then
-// the requested one, then the lowest free one.
-func (s *Server) allocate(id string, requested netip.Addr) (int, bool) {
-	if i, ok := s.last[id]; ok && s.usable(i, id) {
+// allocate picks an address for client id with reserved entry own (-1:
+// none), in the order of RFC 2131 section 4.3.1: the client's current
+// binding, its reserved (static) address, its previous address, the
+// requested one, then the lowest free one of the pool.
+func (s *Server) allocate(id string, requested netip.Addr, own int) (int, bool) {
+	if i, ok := s.last[id]; ok && s.pool[i].client == id && (s.live(i, bindLeased) || s.live(i, bindOffered)) && s.usable(i, id, own) {
 		return i, true
 	}
-	if i, ok := s.index(requested); ok && s.usable(i, id) {
+	if own >= 0 && s.usable(own, id, own) {
+		return own, true
+	}
+	if i, ok := s.last[id]; ok && s.usable(i, id, own) {
 		return i, true
 	}
-	for i := range s.pool {
-		if s.usable(i, id) {
+	if i, ok := s.index(requested); ok && s.usable(i, id, own) {
+		return i, true
+	}
+	for i := range s.span {
+		if s.usable(i, id, own) {
 			return i, true
 		}
 	}
@@ -204,12 +305,13 @@ func (s *Server) Handle(payload []byte) (Reply, bool) {
 		return Reply{}, false
 	}
 	id := ClientKey(&m)
+	own := s.reservedFor(&m)
 	requested, _ := m.Options.Addr(OptRequestedIP)
 	sid, hasSID := m.Options.Addr(OptServerID)
 	now := s.clk.Now()
 	switch m.Type() {
 	case Discover:
-		i, ok := s.allocate(id, requested)
+		i, ok := s.allocate(id, requested, own)
 		if !ok {
 			s.Stats.Exhausted++
 			return Reply{}, false
@@ -220,9 +322,9 @@ func (s *Server) Handle(payload []byte) (Reply, bool) {
 		}
 		s.last[id] = i
 		s.Stats.Offers++
-		return s.reply(&m, Offer, fromU32(s.start+uint32(i)), true), true
+		return s.reply(&m, Offer, s.addr(i), true), true
 	case Request:
-		return s.request(&m, id, requested, sid, hasSID)
+		return s.request(&m, id, own, requested, sid, hasSID)
 	case Decline:
 		if hasSID && sid != s.cfg.ServerID {
 			s.Stats.Ignored++
@@ -256,7 +358,7 @@ func (s *Server) Handle(payload []byte) (Reply, bool) {
 }
 
 // request handles DHCPREQUEST in its three forms (RFC 2131 section 4.3.2).
-func (s *Server) request(m *Message, id string, requested, sid netip.Addr, hasSID bool) (Reply, bool) {
+func (s *Server) request(m *Message, id string, own int, requested, sid netip.Addr, hasSID bool) (Reply, bool) {
 	now := s.clk.Now()
 	switch {
 	case hasSID:
@@ -270,14 +372,14 @@ func (s *Server) request(m *Message, id string, requested, sid netip.Addr, hasSI
 			s.Stats.Ignored++
 			return Reply{}, false
 		}
-		if !ok || fromU32(s.start+uint32(i)) != requested || !s.usable(i, id) {
+		if !ok || s.addr(i) != requested || !s.usable(i, id, own) {
 			return s.nak(m), true
 		}
 		return s.ack(m, i, id), true
 	case m.CIAddr.IsUnspecified() && requested.Is4():
 		// INIT-REBOOT: NAK a wrong address, stay silent without a record.
 		i, inPool := s.index(requested)
-		if !s.cfg.Subnet.Contains(requested) || (inPool && !s.usable(i, id)) {
+		if !s.cfg.Subnet.Contains(requested) || (inPool && !s.usable(i, id, own)) {
 			return s.nak(m), true
 		}
 		if !inPool || s.last[id] != i || s.pool[i].client != id {
@@ -291,7 +393,7 @@ func (s *Server) request(m *Message, id string, requested, sid netip.Addr, hasSI
 		if inPool && s.pool[i].client == id && s.pool[i].state == bindLeased && now.Before(s.pool[i].until) {
 			return s.ack(m, i, id), true
 		}
-		if !s.cfg.Subnet.Contains(m.CIAddr) || (inPool && !s.usable(i, id)) {
+		if !s.cfg.Subnet.Contains(m.CIAddr) || (inPool && !s.usable(i, id, own)) {
 			return s.nak(m), true
 		}
 		s.Stats.Ignored++
@@ -305,7 +407,7 @@ func (s *Server) ack(m *Message, i int, id string) Reply {
 	s.pool[i] = binding{state: bindLeased, client: id, until: s.clk.Now().Add(s.cfg.LeaseTime)}
 	s.last[id] = i
 	s.Stats.Acks++
-	return s.reply(m, Ack, fromU32(s.start+uint32(i)), true)
+	return s.reply(m, Ack, s.addr(i), true)
 }
 
 func (s *Server) nak(m *Message) Reply {

@@ -191,9 +191,11 @@ func FuzzServerAndClient(f *testing.F) {
 	req.Options.SetAddrs(OptRequestedIP, netip.MustParseAddr("10.0.0.10"))
 	f.Add(req.Marshal())
 	f.Add(sampleMessage().Marshal())
+	f.Add(clientMsg(8, Discover, 2).Marshal())
+	f.Add(selecting(7, 3, netip.MustParseAddr("10.0.0.11")).Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sch := clock.NewScheduler(0)
-		s, err := NewServer(sch, testCfg)
+		s, err := NewServer(sch, reservedCfg())
 		require.NoError(t, err)
 		if r, ok := s.Handle(b); ok {
 			var m Message
@@ -219,4 +221,163 @@ func BenchmarkServerDiscover(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// reservedCfg is smallPool's configuration (10.0.0.10-11) with client 7
+// reserved at 10.0.0.11, inside the pool, and client 8 at 10.0.0.100,
+// outside it.
+func reservedCfg() ServerConfig {
+	cfg := testCfg
+	cfg.PoolEnd = netip.MustParseAddr("10.0.0.11")
+	cfg.Reservations = []Reservation{
+		{HW: [6]byte{2, 0, 0, 0, 1, 7}, Addr: netip.MustParseAddr("10.0.0.11")},
+		{HW: [6]byte{2, 0, 0, 0, 1, 8}, Addr: netip.MustParseAddr("10.0.0.100")},
+	}
+	return cfg
+}
+
+// selecting returns client hw's SELECTING REQUEST for addr.
+func selecting(hw byte, xid uint32, addr netip.Addr) *Message {
+	m := clientMsg(hw, Request, xid)
+	m.Options.SetAddrs(OptServerID, serverIP)
+	m.Options.SetAddrs(OptRequestedIP, addr)
+	return m
+}
+
+func TestServerReservations(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	s, err := NewServer(sch, reservedCfg())
+	require.NoError(t, err)
+	in, out := netip.MustParseAddr("10.0.0.11"), netip.MustParseAddr("10.0.0.100")
+
+	// Client 1 gets the only unreserved pool address; client 2 finds the
+	// pool full even when it asks for the reserved one.
+	o, _ := handle(t, s, clientMsg(1, Discover, 1))
+	require.NotNil(t, o)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.10"), o.YIAddr)
+	greedy := clientMsg(2, Discover, 2)
+	greedy.Options.SetAddrs(OptRequestedIP, in)
+	o, _ = handle(t, s, greedy)
+	assert.Nil(t, o, "a reserved address is never offered to another client")
+	assert.Equal(t, uint64(1), s.Stats.Exhausted)
+
+	// Client 7 gets its address by hardware address, although it also
+	// sends a client identifier, and keeps it after a release.
+	d7 := clientMsg(7, Discover, 3)
+	d7.Options.Set(OptClientID, []byte("seven"))
+	o, _ = handle(t, s, d7)
+	require.NotNil(t, o)
+	assert.Equal(t, in, o.YIAddr)
+	r7 := selecting(7, 3, in)
+	r7.Options.Set(OptClientID, []byte("seven"))
+	ack, _ := handle(t, s, r7)
+	require.NotNil(t, ack)
+	assert.Equal(t, Ack, ack.Type())
+	assert.Equal(t, in, ack.YIAddr)
+
+	// Client 8's reservation beats the address it asks for, and lies
+	// outside the pool.
+	d8 := clientMsg(8, Discover, 4)
+	d8.Options.SetAddrs(OptRequestedIP, netip.MustParseAddr("10.0.0.10"))
+	o, _ = handle(t, s, d8)
+	require.NotNil(t, o)
+	assert.Equal(t, out, o.YIAddr)
+	ack, _ = handle(t, s, selecting(8, 4, out))
+	require.NotNil(t, ack)
+	assert.Equal(t, Ack, ack.Type())
+	got, ok := s.Leased(ClientKey(clientMsg(8, Discover, 0)))
+	require.True(t, ok)
+	assert.Equal(t, out, got)
+
+	// Another client claiming a reserved address is refused in every
+	// REQUEST form (RFC 2131 section 4.3.2).
+	for _, a := range []netip.Addr{in, out} {
+		sel := selecting(3, 5, a)
+		nak, _ := handle(t, s, sel)
+		require.NotNil(t, nak, "SELECTING %v", a)
+		assert.Equal(t, Nak, nak.Type())
+		reboot := clientMsg(3, Request, 6)
+		reboot.Options.SetAddrs(OptRequestedIP, a)
+		nak, _ = handle(t, s, reboot)
+		require.NotNil(t, nak, "INIT-REBOOT %v", a)
+		assert.Equal(t, Nak, nak.Type())
+		renew := clientMsg(3, Request, 7)
+		renew.CIAddr = a
+		nak, _ = handle(t, s, renew)
+		require.NotNil(t, nak, "RENEWING %v", a)
+		assert.Equal(t, Nak, nak.Type())
+	}
+
+	// Even with the reserved clients gone and their leases expired, the
+	// addresses stay theirs.
+	sch.SetNow(clock.Time(3 * time.Hour))
+	o, _ = handle(t, s, clientMsg(4, Discover, 8))
+	require.NotNil(t, o)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.10"), o.YIAddr)
+	o, _ = handle(t, s, clientMsg(5, Discover, 9))
+	assert.Nil(t, o)
+	renew := clientMsg(8, Request, 10)
+	renew.CIAddr = out
+	nak, _ := handle(t, s, renew)
+	assert.Nil(t, nak, "an expired lease is not renewed, but its owner is not refused either")
+	o, _ = handle(t, s, clientMsg(8, Discover, 11))
+	require.NotNil(t, o)
+	assert.Equal(t, out, o.YIAddr)
+}
+
+func TestServerReservationDeclined(t *testing.T) {
+	sch := clock.NewScheduler(0)
+	s, err := NewServer(sch, reservedCfg())
+	require.NoError(t, err)
+	out := netip.MustParseAddr("10.0.0.100")
+	o, _ := handle(t, s, clientMsg(8, Discover, 1))
+	require.NotNil(t, o)
+	require.Equal(t, out, o.YIAddr)
+	decl := clientMsg(8, Decline, 2)
+	decl.Options.SetAddrs(OptServerID, serverIP)
+	decl.Options.SetAddrs(OptRequestedIP, out)
+	r, _ := handle(t, s, decl)
+	assert.Nil(t, r)
+	// The reserved address is in use by someone else: the owner gets a
+	// pool address until the decline hold ends.
+	o, _ = handle(t, s, clientMsg(8, Discover, 3))
+	require.NotNil(t, o)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.10"), o.YIAddr)
+	sch.SetNow(clock.Time(2 * time.Hour))
+	o, _ = handle(t, s, clientMsg(8, Discover, 4))
+	require.NotNil(t, o)
+	assert.Equal(t, out, o.YIAddr)
+}
+
+func TestServerReservationConfig(t *testing.T) {
+	hw := func(b byte) [6]byte { return [6]byte{2, 0, 0, 0, 1, b} }
+	a := netip.MustParseAddr
+	tests := []struct {
+		name string
+		rs   []Reservation
+		err  string
+	}{
+		{"outside subnet", []Reservation{{hw(1), a("10.0.1.5")}}, "reservation 0 (10.0.1.5 for 02:00:00:00:01:01): address not inside 10.0.0.0/24"},
+		{"IPv6", []Reservation{{hw(1), a("2001:db8::1")}}, "address not inside"},
+		{"unset address", []Reservation{{hw(1), netip.Addr{}}}, "address not inside"},
+		{"network address", []Reservation{{hw(1), a("10.0.0.0")}}, "the network or broadcast address of 10.0.0.0/24"},
+		{"broadcast address", []Reservation{{hw(1), a("10.0.0.255")}}, "the network or broadcast address"},
+		{"server address", []Reservation{{hw(1), serverIP}}, "the server's own address"},
+		{"address twice in pool", []Reservation{{hw(1), a("10.0.0.12")}, {hw(2), a("10.0.0.12")}}, "reservation 1 (10.0.0.12 for 02:00:00:00:01:02): address reserved twice"},
+		{"address twice outside pool", []Reservation{{hw(1), a("10.0.0.99")}, {hw(2), a("10.0.0.99")}}, "address reserved twice"},
+		{"hardware address twice", []Reservation{{hw(1), a("10.0.0.12")}, {hw(1), a("10.0.0.13")}}, "hardware address reserved twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testCfg
+			cfg.Reservations = tc.rs
+			_, err := NewServer(clock.NewScheduler(0), cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+		})
+	}
+	cfg := testCfg
+	cfg.Reservations = []Reservation{{hw(1), a("10.0.0.12")}, {hw(2), a("10.0.0.200")}}
+	_, err := NewServer(clock.NewScheduler(0), cfg)
+	assert.NoError(t, err)
 }

@@ -173,7 +173,7 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 	case AppDHCPServer:
 		cfg := app.DHCPServerConfig{Name: a.Name, PoolStart: a.PoolStart, PoolEnd: a.PoolEnd, Router: a.Router, DNS: a.DNS, LeaseTime: a.LeaseTime}
 		for _, r := range a.Reservations {
-			cfg.Reservations = append(cfg.Reservations, app.Reservation{MAC: r.MAC, Addr: r.Addr})
+			cfg.Reservations = append(cfg.Reservations, dhcp.Reservation{HW: r.MAC, Addr: r.Addr})
 		}
 		return app.NewDHCPServer(cfg), nil
 	case AppDNSServer:

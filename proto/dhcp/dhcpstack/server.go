@@ -25,7 +25,8 @@ func NewServer(ifc *stack.Interface, cfg dhcp.ServerConfig) (*Server, error) {
 	h := ifc.Host()
 	srv, err := dhcp.NewServer(h.Clock(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("dhcp server on %s: %w", ifc.Name(), err)
+		// The core's errors name the server and the bad setting.
+		return nil, err
 	}
 	ss := &Server{Server: srv, ifc: ifc, id: cfg.ServerID}
 	sock, err := h.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), dhcp.ServerPort), stack.UDPHandlerFunc(ss.handle))
