@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +57,7 @@ func (f *impairFlags) configs() (in, out impair.Config, err error) {
 		if s == "" {
 			return
 		}
-		v, err := parseProbability(s)
+		v, err := impair.ParseProbability(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
 		}
@@ -69,7 +67,7 @@ func (f *impairFlags) configs() (in, out impair.Config, err error) {
 		if s == "" {
 			return
 		}
-		v, err := parseDuration(s)
+		v, err := impair.ParseDuration(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
 		}
@@ -93,14 +91,14 @@ func (f *impairFlags) configs() (in, out impair.Config, err error) {
 	}
 	c.KeepOrder = f.keepOrder
 	if f.rate != "" {
-		v, err := parseRate(f.rate)
+		v, err := impair.ParseRate(f.rate)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--rate: %w", err))
 		}
 		c.Rate = v
 	}
 	if f.queue != "" {
-		pkts, bytes, err := parseQueue(f.queue)
+		pkts, bytes, err := impair.ParseQueue(f.queue)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--queue: %w", err))
 		}
@@ -123,87 +121,6 @@ func (f *impairFlags) configs() (in, out impair.Config, err error) {
 		return in, out, fmt.Errorf("--dir: %q is not in, out or both", f.dir)
 	}
 	return in, out, nil
-}
-
-// parseProbability reads a percentage ("5%") or a fraction (0.05).
-func parseProbability(s string) (float64, error) {
-	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err == nil && pct {
-		v /= 100
-	}
-	if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
-		return 0, fmt.Errorf("invalid probability %q (want 0%%..100%% or 0..1)", s)
-	}
-	return v, nil
-}
-
-// parseDuration reads a non-negative duration with a unit, or "0".
-func parseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("invalid duration %q (want a number with a unit, e.g. 10ms, 1.5s)", s)
-	}
-	return v, nil
-}
-
-// rateUnits are the bandwidth units in bits per second, matched without
-// regard to case, as in scenario files.
-var rateUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"gbit", 1e9}, {"gbps", 1e9},
-	{"mbit", 1e6}, {"mbps", 1e6},
-	{"kbit", 1e3}, {"kbps", 1e3},
-	{"bit", 1}, {"bps", 1},
-}
-
-// parseRate reads a bandwidth in bits per second, optionally with a unit.
-func parseRate(s string) (int64, error) {
-	num, mult := s, 1.0
-	lower := strings.ToLower(s)
-	for _, u := range rateUnits {
-		if strings.HasSuffix(lower, u.suffix) {
-			num, mult = s[:len(s)-len(u.suffix)], u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	v *= mult
-	if err != nil || math.IsNaN(v) || v < 0 || v > 1e12 || (v > 0 && v < 1) {
-		return 0, fmt.Errorf("invalid rate %q (want e.g. 10Mbit, 512kbit, 1Gbit; 0 for unlimited)", s)
-	}
-	return int64(v), nil
-}
-
-// sizeUnits are the byte-size units of a queue bound.
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1000}, {"MB", 1000000}, {"B", 1},
-}
-
-// parseQueue reads a queue bound: a packet count, or bytes with a unit.
-func parseQueue(s string) (packets, bytes int, err error) {
-	for _, u := range sizeUnits {
-		if num, found := strings.CutSuffix(s, u.suffix); found {
-			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-			if err != nil || v < 1 || v > (1<<30)/u.mult {
-				break
-			}
-			return 0, int(v * u.mult), nil
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err == nil && v >= 1 && v <= 1<<20 {
-		return int(v), 0, nil
-	}
-	return 0, 0, fmt.Errorf("invalid queue %q (want packets, e.g. 64, or bytes with a unit: B, KB, KiB, MB, MiB)", s)
 }
 
 // describe renders a configuration for the startup banner, "" when it

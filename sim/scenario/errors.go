@@ -14,7 +14,12 @@ type FieldError struct {
 	// or "" for a problem with the document itself.
 	Field string
 	Msg   string
+	// Err is the parser's error Msg renders, when one was the cause.
+	Err error
 }
+
+// Unwrap returns the parser's error behind e, if any.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Error renders e as one line: FILE:LINE: field "PATH": MESSAGE.
 func (e *FieldError) Error() string {

@@ -77,6 +77,15 @@ func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {
 	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// failErr records err, a parser's error, as the problem of field.
+func (d *decoder) failErr(n *yaml.Node, field string, err error) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: field, Msg: err.Error(), Err: err})
+}
+
 func (d *decoder) syntax(err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/link/impair"
 )
 
 // valid is a small scenario every error case starts from.
@@ -265,4 +267,22 @@ func FuzzLoad(f *testing.F) {
 			require.Nil(t, s)
 		}
 	})
+}
+
+// TestParseValueErrorUnwraps checks that a field error from an impairment
+// word keeps link/impair's error behind its file:line:field text.
+func TestParseValueErrorUnwraps(t *testing.T) {
+	doc := strings.Replace(valid, "duration: 10s", "duration: 10", 1)
+	require.NotEqual(t, valid, doc)
+	_, err := Parse("f.yaml", []byte(doc))
+	var es Errors
+	require.ErrorAs(t, err, &es)
+	require.Len(t, es, 1)
+	assert.ErrorIs(t, es[0], impair.ErrValue)
+	assert.Equal(t, `f.yaml:2: field "duration": invalid duration "10" (want a number with a unit, e.g. 10ms, 1.5s, 2m)`, es[0].Error())
+	bad := strings.Replace(valid, "type: ping", "type: pong", 1)
+	_, err = Parse("f.yaml", []byte(bad))
+	require.ErrorAs(t, err, &es)
+	require.Len(t, es, 1)
+	assert.NotErrorIs(t, es[0], impair.ErrValue, "a message of the decoder's own wraps nothing")
 }

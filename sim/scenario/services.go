@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,7 +19,7 @@ import (
 
 // maxLeaseTime bounds a DHCP lease time (RFC 2131 carries it in 32 bits of
 // seconds; a simulation needs far less).
-const maxLeaseTime = maxDuration
+const maxLeaseTime = 1000 * time.Hour
 
 // serviceApp reads the fields of the DHCP, DNS and HTTP app types.
 func (d *decoder) serviceApp(o *object, a *App) {

@@ -10,119 +10,51 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/simnet-go/simnet/link/impair"
 )
 
-// maxDuration bounds every duration in a file (simulated time).
-const maxDuration = 1000 * time.Hour
-
-func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
+// word reads n's scalar with parse, one of link/impair's parsers of the
+// words people write for impairments and times, and reports its error at
+// n's line and path.
+func word[T any](d *decoder, n *yaml.Node, path string, parse func(string) (T, error)) (T, bool) {
+	var zero T
 	s, ok := d.scalar(n, path)
 	if !ok {
-		return 0, false
+		return zero, false
 	}
-	if s == "0" {
-		return 0, true
-	}
-	v, err := time.ParseDuration(s)
+	v, err := parse(s)
 	if err != nil {
-		d.fail(n, path, "invalid duration %q (want a number with a unit, e.g. 10ms, 1.5s, 2m)", s)
-		return 0, false
-	}
-	if v < 0 {
-		d.fail(n, path, "duration %q must not be negative", s)
-		return 0, false
-	}
-	if v > maxDuration {
-		d.fail(n, path, "duration %q is longer than %v", s, maxDuration)
-		return 0, false
+		d.failErr(n, path, err)
+		return zero, false
 	}
 	return v, true
+}
+
+// duration reads a duration with a unit ("10ms", "2m") or "0", at most
+// impair.MaxDuration.
+func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	return word(d, n, path, impair.ParseDuration)
 }
 
 // fraction reads a probability written as a percentage ("5%") or a
 // fraction (0.05).
 func (d *decoder) fraction(n *yaml.Node, path string) (float64, bool) {
-	s, ok := d.scalar(n, path)
-	if !ok {
-		return 0, false
-	}
-	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err == nil && pct {
-		v /= 100
-	}
-	if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
-		d.fail(n, path, "invalid probability %q (want 0%%..100%% or 0..1)", s)
-		return 0, false
-	}
-	return v, true
-}
-
-// rateUnits are the bandwidth units, in bits per second, matched without
-// regard to case.
-var rateUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"gbit", 1e9}, {"gbps", 1e9},
-	{"mbit", 1e6}, {"mbps", 1e6},
-	{"kbit", 1e3}, {"kbps", 1e3},
-	{"bit", 1}, {"bps", 1},
+	return word(d, n, path, impair.ParseProbability)
 }
 
 // rate reads a bandwidth: bits per second, or a number with a unit such as
 // 10Mbit or 1.5Gbps.
 func (d *decoder) rate(n *yaml.Node, path string) (int64, bool) {
-	s, ok := d.scalar(n, path)
-	if !ok {
-		return 0, false
-	}
-	num, mult := s, 1.0
-	lower := strings.ToLower(s)
-	for _, u := range rateUnits {
-		if strings.HasSuffix(lower, u.suffix) {
-			num, mult = s[:len(s)-len(u.suffix)], u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	v *= mult
-	if err != nil || math.IsNaN(v) || v < 0 || v > 1e12 || (v > 0 && v < 1) {
-		d.fail(n, path, "invalid rate %q (want e.g. 10Mbit, 512kbit, 1Gbit; 0 for unlimited)", s)
-		return 0, false
-	}
-	return int64(v), true
-}
-
-// sizeUnits are the byte-size units of a queue bound.
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1000}, {"MB", 1000000}, {"B", 1},
+	return word(d, n, path, impair.ParseRate)
 }
 
 // queue reads a queue bound: a packet count, or a byte size with a unit.
 func (d *decoder) queue(n *yaml.Node, path string) (Queue, bool) {
-	s, ok := d.scalar(n, path)
-	if !ok {
-		return Queue{}, false
-	}
-	for _, u := range sizeUnits {
-		if num, found := strings.CutSuffix(s, u.suffix); found {
-			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-			if err != nil || v < 1 || v > (1<<30)/u.mult {
-				break
-			}
-			return Queue{Bytes: int(v * u.mult)}, true
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err == nil && v >= 1 && v <= 1<<20 {
-		return Queue{Packets: int(v)}, true
-	}
-	d.fail(n, path, "invalid queue %q (want packets, e.g. 64, or bytes with a unit: B, KB, KiB, MB, MiB)", s)
-	return Queue{}, false
+	return word(d, n, path, func(s string) (Queue, error) {
+		p, b, err := impair.ParseQueue(s)
+		return Queue{Packets: p, Bytes: b}, err
+	})
 }
 
 // byteSize reads a byte count: a bare integer or one with a unit (B, KB,
