@@ -1,6 +1,9 @@
 package impair
 
-import "github.com/simnet-go/simnet/proto/clock"
+import (
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
 
 // Line holds the frames in flight of one or more pipes on one clock, in
 // delivery order, with one clock.Timer armed at the earliest. A pipe made by
@@ -13,6 +16,7 @@ import "github.com/simnet-go/simnet/proto/clock"
 // all the pipes of the Line.
 type Line struct {
 	clk   clock.Clock
+	small *link.BufPool // buffers of smallBufSize for small frames
 	seq   uint64
 	heap  delayLine
 	timer clock.Timer
@@ -20,7 +24,7 @@ type Line struct {
 
 // NewLine returns an empty Line on clk.
 func NewLine(clk clock.Clock) *Line {
-	l := &Line{clk: clk}
+	l := &Line{clk: clk, small: link.NewBufPool(smallBufSize)}
 	l.timer.Init(clock.HandlerFunc(l.fire))
 	return l
 }

@@ -25,6 +25,10 @@ import (
 // etherHeaderLen is the length of an Ethernet II header without VLAN tag.
 const etherHeaderLen = 14
 
+// smallBufSize is the size of the Line's buffers for small frames (ARP,
+// pings, TCP acknowledgements, most DNS).
+const smallBufSize = 256
+
 // DefaultBufSize is the buffer size of the pool a Pipe makes for itself.
 const DefaultBufSize = 2048
 
@@ -259,7 +263,7 @@ func (p *Pipe) Send(frame []byte) link.Note {
 		if at > p.lastAt {
 			p.lastAt = at
 		}
-		p.push(at, p.pool.Get(frame), link.Note{})
+		p.push(at, p.getBuf(frame), link.Note{})
 		return link.Note{}
 	}
 	if c.Burst.Enabled() {
@@ -304,7 +308,7 @@ func (p *Pipe) Send(frame []byte) link.Note {
 		p.lastAt = at
 	}
 
-	buf := p.pool.Get(frame)
+	buf := p.getBuf(frame)
 	if corrupt {
 		off := etherHeaderLen + p.rnd.IntN(len(frame)-etherHeaderLen)
 		buf[off] ^= 1 << p.rnd.IntN(8)
@@ -314,7 +318,7 @@ func (p *Pipe) Send(frame []byte) link.Note {
 	p.push(at, buf, note)
 	if dup {
 		p.cnt.Duplicated++
-		p.push(at, p.pool.Get(frame), link.Note{Duplicated: true})
+		p.push(at, p.getBuf(frame), link.Note{Duplicated: true})
 		note.Duplicated = true
 	}
 	return note
@@ -381,7 +385,7 @@ func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
 // deliver hands a frame whose instant has come to the receiver.
 func (p *Pipe) deliver(e held) {
 	if e.gen != p.gen {
-		p.pool.Put(e.buf)
+		p.putBuf(e.buf)
 		return
 	}
 	p.inflight--
@@ -392,5 +396,24 @@ func (p *Pipe) deliver(e held) {
 		p.cnt.DeliveredBytes += uint64(len(e.buf))
 		p.recv.Receive(e.buf, e.note)
 	}
-	p.pool.Put(e.buf)
+	p.putBuf(e.buf)
+}
+
+// getBuf returns a copy of frame in a held buffer: from the Line's pool of
+// small buffers for a small frame, so that the frames in flight take little
+// memory and stay in cache, else from the pipe's pool.
+func (p *Pipe) getBuf(frame []byte) []byte {
+	if len(frame) <= smallBufSize {
+		return p.line.small.Get(frame)
+	}
+	return p.pool.Get(frame)
+}
+
+// putBuf returns a buffer from getBuf to its pool.
+func (p *Pipe) putBuf(b []byte) {
+	if cap(b) == smallBufSize {
+		p.line.small.Put(b)
+		return
+	}
+	p.pool.Put(b)
 }
