@@ -77,3 +77,37 @@ func TestDownDuringFlightAndBackUpBeforeDue(t *testing.T) {
 	require.Len(t, r.got, 1)
 	assert.Equal(t, uint64(2), r.got[0].seq)
 }
+
+// TestSmallAndLargeFrames checks frames on both sides of the small-buffer
+// size arrive intact, and that once both pools are warm, alternating sizes
+// allocate nothing.
+func TestSmallAndLargeFrames(t *testing.T) {
+	r := newRig(t, Config{Delay: time.Millisecond, Jitter: 100 * time.Microsecond}, 3)
+	r.keep = true
+	sizes := []int{60, smallBufSize, smallBufSize + 1, 1514}
+	var sent [][]byte
+	for i := 0; i < 40; i++ {
+		f := frame(sizes[i%len(sizes)], uint64(i), r.sched.Now())
+		sent = append(sent, f)
+		r.pipe.Send(f)
+		r.sched.RunUntil(r.sched.Now().Add(10 * time.Microsecond))
+	}
+	for r.sched.Step() {
+	}
+	require.Len(t, r.got, len(sent))
+	for _, a := range r.got {
+		assert.Equal(t, sent[a.seq], a.frame)
+	}
+	r.keep = false
+	r.got = make([]arrival, 0, 20000)
+	small, large := frame(100, 1, epoch), frame(1000, 2, epoch)
+	step := func() {
+		r.pipe.Send(small)
+		r.pipe.Send(large)
+		r.sched.RunUntil(r.sched.Now().Add(10 * time.Microsecond))
+	}
+	for i := 0; i < 1000; i++ {
+		step()
+	}
+	assert.Zero(t, testing.AllocsPerRun(1000, step))
+}
