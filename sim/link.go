@@ -45,7 +45,7 @@ type LinkConfig struct {
 // Link is a point-to-point link: two ends, each a link.Endpoint, and an
 // impair.Pipe per direction. Each pipe draws from World.Rand("link/NAME/a>b")
 // or "link/NAME/b>a". The frames in flight on every link of a world share
-// one impair.Line: one heap, one scheduler entry.
+// one impair.Line: one delay line, one scheduler entry.
 type Link struct {
 	w      *World
 	name   string

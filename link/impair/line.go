@@ -18,7 +18,7 @@ type Line struct {
 	clk   clock.Clock
 	small *link.BufPool // buffers of smallBufSize for small frames
 	seq   uint64
-	heap  delayLine
+	delay delayLine
 	timer clock.Timer
 }
 
@@ -31,14 +31,14 @@ func NewLine(clk clock.Clock) *Line {
 
 // Len returns the number of frames in the line, including those of pipes
 // that went down, which are discarded when their instant comes.
-func (l *Line) Len() int { return l.heap.len() }
+func (l *Line) Len() int { return l.delay.len() }
 
 // push queues e for delivery at at and re-arms the timer when it becomes
 // the earliest.
 func (l *Line) push(at clock.Time, e held) {
 	l.seq++
-	l.heap.push(at, l.seq, e)
-	if l.heap.top().seq == l.seq {
+	l.delay.push(at, l.seq, e)
+	if l.delay.top().seq == l.seq {
 		l.clk.Schedule(&l.timer, at)
 	}
 }
@@ -48,14 +48,14 @@ func (l *Line) push(at clock.Time, e held) {
 // scheduled elsewhere for the same instant run in between.
 func (l *Line) fire(now clock.Time) {
 	limit := l.seq
-	for l.heap.len() > 0 {
-		if k := l.heap.top(); k.at > now || k.seq > limit {
+	for l.delay.len() > 0 {
+		if k := l.delay.top(); k.at > now || k.seq > limit {
 			break
 		}
-		e := l.heap.pop()
+		e := l.delay.pop()
 		e.pipe.deliver(e)
 	}
-	if l.heap.len() > 0 {
-		l.clk.Schedule(&l.timer, l.heap.top().at)
+	if l.delay.len() > 0 {
+		l.clk.Schedule(&l.timer, l.delay.top().at)
 	}
 }
