@@ -234,9 +234,13 @@ func TestReplayToTap(t *testing.T) {
 //     autotuning (tcp_rmem); ours advertises the free space of its buffer.
 //   - options: the SYN-ACKs offer different window shifts (Linux's follows
 //     its tcp_rmem maximum, ours our receive buffer).
-//   - ack, missing, extra (pure ACKs only): Linux's delayed-ACK and quick-ACK
-//     heuristics differ from ours, so the number and the position of pure
-//     acknowledgements differ; data, SYN, FIN and RST segments must match.
+//   - ack, missing, extra: Linux's delayed-ACK and quick-ACK heuristics
+//     differ from ours, so the number and the position of pure
+//     acknowledgements differ; data segments may be cut at other
+//     boundaries (the Python loop echoes each recv, whose size depends on
+//     timing) as long as the byte streams agree, and a FIN may ride on the
+//     last data segment on one side and stand alone on the other, at the
+//     same stream position; SYN and RST segments must match.
 //   - flags: PSH is set by Linux on the last segment of each write; ours sets
 //     it on the last segment of what is sent.
 //
@@ -322,11 +326,29 @@ print("echoed", len(got), got == data)
 	}
 	assert.Zero(t, f.Counts[diff.Payload], "payload differences")
 	assert.Zero(t, f.Omitted, "all differences listed")
+	// A FIN listed as missing on one side must be listed as extra on the
+	// other at the same stream position: Linux sent it alone, ours rode on
+	// the last data segment (or the reverse), depending on when the
+	// client's FIN reached the recorded server.
+	finAt := map[diff.Kind]map[uint32]bool{diff.Missing: {}, diff.Extra: {}}
+	for _, d := range f.Differences {
+		for _, s := range []*diff.Segment{d.Recorded, d.Ours} {
+			if s != nil && finAt[d.Kind] != nil && s.Flags&diff.FlagFIN != 0 {
+				finAt[d.Kind][s.Seq+uint32(s.Len)] = true
+			}
+		}
+	}
+	assert.Equal(t, finAt[diff.Missing], finAt[diff.Extra], "FINs at other stream positions")
 	for _, d := range f.Differences {
 		for _, s := range []*diff.Segment{d.Recorded, d.Ours} {
 			if s != nil && (d.Kind == diff.Missing || d.Kind == diff.Extra) {
-				assert.Zero(t, s.Len, "%s: data segment %s", d.Kind, s)
-				assert.Zero(t, s.Flags&(diff.FlagSYN|diff.FlagFIN|diff.FlagRST), "%s: %s", d.Kind, s)
+				// A data segment may be cut at other boundaries than
+				// Linux's (the Python loop echoes each recv, whose size
+				// depends on timing), but the byte streams must agree.
+				if s.Len > 0 {
+					assert.Zero(t, f.Counts[diff.Stream], "%s: data segment %s and the byte streams differ", d.Kind, s)
+				}
+				assert.Zero(t, s.Flags&(diff.FlagSYN|diff.FlagRST), "%s: %s", d.Kind, s)
 			}
 		}
 		if d.Kind == diff.Flags {
