@@ -121,3 +121,35 @@ func (n Note) String() string {
 	}
 	return "simnet: " + strings.Join(parts, "; ")
 }
+
+// Carried returns the marks of n that travel on with a delivered frame when
+// it is forwarded onto another link (a switch): duplicate, corruption and
+// reordering, not a drop.
+func (n Note) Carried() Note {
+	n.Drop = NotDropped
+	return n
+}
+
+// Merge returns n with the marks an earlier link left (up) added, so that
+// the final receiver's capture says everything the network did to the
+// frame. n's own corruption offset wins when both corrupted it.
+func (n Note) Merge(up Note) Note {
+	n.Duplicated = n.Duplicated || up.Duplicated
+	if n.CorruptByte == 0 {
+		n.CorruptByte = up.CorruptByte
+	}
+	if up.Reordered {
+		n.Reordered = true
+		n.HeldBack += up.HeldBack
+	}
+	return n
+}
+
+// Carrier is implemented by endpoints that can carry the marks an earlier
+// link left on a frame (Note.Carried) to the far end. A switch forwarding a
+// frame uses it, so a frame corrupted before the switch still arrives with
+// its "corrupted" comment.
+type Carrier interface {
+	// SendCarrying is Send for a frame that already carries marks.
+	SendCarrying(frame []byte, carried Note) Note
+}

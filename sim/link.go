@@ -66,6 +66,12 @@ type end struct {
 // Send offers frame to the link in this end's outgoing direction.
 func (e *end) Send(frame []byte) link.Note { return e.l.pipes[e.out].Send(frame) }
 
+// SendCarrying offers a frame that an earlier link already marked; the marks
+// reach the far end with it (link.Carrier).
+func (e *end) SendCarrying(frame []byte, carried link.Note) link.Note {
+	return e.l.pipes[e.out].SendCarrying(frame, carried)
+}
+
 // SetReceiver sets where frames arriving at this end go.
 func (e *end) SetReceiver(r link.Receiver) { e.l.pipes[1-e.out].SetReceiver(r) }
 

@@ -59,13 +59,25 @@ func macKey(b []byte) uint64 {
 
 // swPort is a switch port attached to a link end.
 type swPort struct {
-	sw  *Switch
-	idx int
-	ep  link.Endpoint
+	sw      *Switch
+	idx     int
+	ep      link.Endpoint
+	carrier link.Carrier // ep, when it can carry earlier links' marks
 }
 
 // Receive handles a frame arriving at the port.
-func (p *swPort) Receive(frame []byte, _ link.Note) { p.sw.forward(p.idx, frame) }
+func (p *swPort) Receive(frame []byte, note link.Note) { p.sw.forward(p.idx, frame, note) }
+
+// send transmits frame out of the port, keeping the marks earlier links
+// left on it, so that the receiving host's capture says what the network
+// did (a frame corrupted before the switch arrives with that comment).
+func (p *swPort) send(frame []byte, note link.Note) {
+	if note.IsZero() || p.carrier == nil {
+		p.ep.Send(frame)
+		return
+	}
+	p.carrier.SendCarrying(frame, note)
+}
 
 // NewSwitch creates a switch with no ports.
 func (w *World) NewSwitch(name string, cfg SwitchConfig) (*Switch, error) {
@@ -90,6 +102,7 @@ func (s *Switch) Name() string { return s.name }
 // AddPort attaches ep (a link end) to a new port and returns its index.
 func (s *Switch) AddPort(ep link.Endpoint) int {
 	p := &swPort{sw: s, idx: len(s.ports), ep: ep}
+	p.carrier, _ = ep.(link.Carrier)
 	s.ports = append(s.ports, p)
 	ep.SetReceiver(p)
 	return p.idx
@@ -140,7 +153,7 @@ func (s *Switch) learn(src uint64, in int, now clock.Time) {
 }
 
 // forward handles a frame that arrived on port in.
-func (s *Switch) forward(in int, frame []byte) {
+func (s *Switch) forward(in int, frame []byte, note link.Note) {
 	if len(frame) < 14 {
 		s.stats.Runts++
 		return
@@ -158,7 +171,7 @@ func (s *Switch) forward(in int, frame []byte) {
 					return
 				}
 				s.stats.Forwarded++
-				s.ports[e.port].ep.Send(frame)
+				s.ports[e.port].send(frame, note)
 				return
 			}
 			delete(s.table, dst)
@@ -169,7 +182,7 @@ func (s *Switch) forward(in int, frame []byte) {
 	s.stats.Flooded++
 	for i, p := range s.ports {
 		if i != in {
-			p.ep.Send(frame)
+			p.send(frame, note)
 		}
 	}
 }

@@ -32,8 +32,8 @@ func FuzzSwitchForward(f *testing.F) {
 		}
 		in := int(port) % 3
 		// The same frame twice: the second time the source is known.
-		sw.forward(in, frame)
-		sw.forward(in, frame)
+		sw.forward(in, frame, link.Note{})
+		sw.forward(in, frame, link.Note{})
 		for w.Step() {
 		}
 		st := sw.Stats()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/link"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -24,19 +25,19 @@ func ethFrame(dst, src [6]byte) []byte {
 func TestSwitchTableReuse(t *testing.T) {
 	w := newWorld(t, Config{Seed: 1})
 	sw, _ := switched(t, w, 3, LinkConfig{})
-	sw.forward(0, ethFrame(broadcast, mac(1)))
+	sw.forward(0, ethFrame(broadcast, mac(1)), link.Note{})
 	w.RunFor(DefaultAging / 2)
-	sw.forward(1, ethFrame(broadcast, mac(2)))
+	sw.forward(1, ethFrame(broadcast, mac(2)), link.Note{})
 	w.RunFor(DefaultAging/2 + time.Second)
 
 	// mac(1) is stale: a frame to it removes it and is flooded.
-	sw.forward(1, ethFrame(mac(1), mac(2)))
+	sw.forward(1, ethFrame(mac(1), mac(2)), link.Note{})
 	_, ok := sw.Lookup(mac(1))
 	assert.False(t, ok)
 	assert.Equal(t, 1, sw.Stats().Table)
 	require.Len(t, sw.free, 1)
 
-	sw.forward(2, ethFrame(broadcast, mac(3)))
+	sw.forward(2, ethFrame(broadcast, mac(3)), link.Note{})
 	assert.Empty(t, sw.free, "the freed entry is reused")
 	assert.Len(t, sw.ents, 2)
 	for _, tc := range []struct {
@@ -49,7 +50,7 @@ func TestSwitchTableReuse(t *testing.T) {
 	}
 
 	// mac(3) moves to port 0.
-	sw.forward(0, ethFrame(mac(2), mac(3)))
+	sw.forward(0, ethFrame(mac(2), mac(3)), link.Note{})
 	port, ok := sw.Lookup(mac(3))
 	require.True(t, ok)
 	assert.Equal(t, 0, port)

@@ -202,7 +202,7 @@ func TestSwitchLearning(t *testing.T) {
 	assert.False(t, ok)
 
 	// Runts are counted and dropped.
-	sw.forward(0, make([]byte, 10))
+	sw.forward(0, make([]byte, 10), link.Note{})
 	st := sw.Stats()
 	assert.Equal(t, SwitchStats{Name: "sw", Ports: 3, Forwarded: 2, Flooded: 3, Runts: 1, Learned: 3, Aged: 1, Table: 2}, st)
 }
@@ -440,4 +440,53 @@ func TestCapturesMatchCounters(t *testing.T) {
 			assert.NoError(t, err, "tshark %s: %s", h, stderr.String())
 		}
 	}
+}
+
+// TestSwitchCarriesMarks: a frame that a link corrupted, duplicated and
+// held back before two switches arrives with those marks, so the receiving
+// host's capture comments on it (link.Carrier); clean links add nothing.
+func TestSwitchCarriesMarks(t *testing.T) {
+	w := newWorld(t, Config{Seed: 3})
+	sw1, err := w.NewSwitch("sw1", SwitchConfig{})
+	require.NoError(t, err)
+	sw2, err := w.NewSwitch("sw2", SwitchConfig{})
+	require.NoError(t, err)
+	bad := impair.Config{Corrupt: 1, Duplicate: 1, Reorder: 1, ReorderDelay: time.Millisecond}
+	l1, err := w.ConnectSwitch("l1", Iface{"h1", "eth0"}, sw1, LinkConfig{AtoB: bad})
+	require.NoError(t, err)
+	l2, err := w.ConnectSwitch("l2", Iface{"h2", "eth0"}, sw2, LinkConfig{})
+	require.NoError(t, err)
+	_, err = w.ConnectSwitches("up", sw1, sw2, LinkConfig{})
+	require.NoError(t, err)
+	n1 := newNode(w, l1.A(), mac(1), broadcast, 64)
+	n2 := newNode(w, l2.A(), mac(2), broadcast, 64)
+	n2.record = true
+
+	sent := n1.sendOne()
+	require.True(t, sent.Duplicated)
+	require.Positive(t, sent.CorruptByte)
+	w.RunFor(time.Second)
+	require.Len(t, n2.notes, 2)
+	var corrupted, dups int
+	for _, note := range n2.notes {
+		assert.False(t, note.Dropped())
+		assert.True(t, note.Reordered || note.Duplicated, "%+v", note)
+		if note.CorruptByte > 0 {
+			corrupted++
+			assert.Equal(t, sent.CorruptByte, note.CorruptByte)
+			assert.Equal(t, time.Millisecond, note.HeldBack)
+		}
+		if note.Duplicated {
+			dups++
+		}
+	}
+	assert.Equal(t, 1, corrupted, "the corrupted original keeps its mark across both switches")
+	assert.Equal(t, 1, dups, "the extra copy keeps its mark")
+
+	// A frame from the clean side arrives unmarked.
+	n1.record = true
+	n2.sendOne()
+	w.RunFor(time.Second)
+	require.Len(t, n1.notes, 1)
+	assert.True(t, n1.notes[0].IsZero())
 }

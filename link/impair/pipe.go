@@ -83,6 +83,7 @@ type Pipe struct {
 	bad      bool // Gilbert-Elliott state
 	simple   bool // only loss, delay and jitter are configured
 	normal   bool // cfg.JitterDist is JitterNormal
+	carrying bool // within SendCarrying: merge carry into delivered notes
 	inflight int
 	lastAt   clock.Time // latest delivery instant, for KeepOrder
 	loss     float64    // cfg.Loss
@@ -97,6 +98,9 @@ type Pipe struct {
 	finHead   int
 	finLen    int
 	dropped   [link.DropError + 1]uint64
+
+	// carry holds the marks of the frame being sent by SendCarrying.
+	carry link.Note
 }
 
 // New returns an up Pipe with configuration cfg that draws its decisions
@@ -376,8 +380,21 @@ func (p *Pipe) drawDelay() time.Duration {
 	return d
 }
 
+// SendCarrying is Send for a frame that an earlier link already marked
+// (duplicated, corrupted, reordered): the marks are delivered with it, merged
+// with this pipe's own. The returned Note is this pipe's decision only.
+func (p *Pipe) SendCarrying(frame []byte, carried link.Note) link.Note {
+	p.carry, p.carrying = carried.Carried(), true
+	n := p.Send(frame)
+	p.carry, p.carrying = link.Note{}, false
+	return n
+}
+
 // push queues buf for delivery at at.
 func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
+	if p.carrying {
+		note = note.Merge(p.carry)
+	}
 	p.inflight++
 	p.line.push(at, held{buf: buf, note: note, pipe: p, gen: p.gen})
 }
