@@ -13,6 +13,30 @@ import (
 // limit. Entries for addresses the host itself resolves are not limited.
 const maxNeighbors = 4096
 
+// neighHits is the number of resolved neighbours an interface keeps in its
+// inline cache: a host typically talks to one or two at a time (a peer
+// and a gateway, or the host it pings and the one pinging it).
+const neighHits = 2
+
+// neighHit is one inline cache entry: a resolved neighbour's addresses,
+// copied from its neigh entry so that sending to it reads no map and no
+// separately allocated neighbor.
+type neighHit struct {
+	ip  [4]byte
+	mac ether.Addr
+	ok  bool
+}
+
+// forgetHit drops ip from the inline cache; it is called whenever ip's
+// neigh entry changes or goes away, so a hit always equals the entry.
+func (i *Interface) forgetHit(ip [4]byte) {
+	for k := range i.hits {
+		if i.hits[k].ip == ip {
+			i.hits[k].ok = false
+		}
+	}
+}
+
 // neighbor is one ARP cache entry of an interface. While unresolved it
 // holds the frames waiting for the address and its timer paces the
 // requests; once resolved the same timer expires the entry.
@@ -40,12 +64,14 @@ func (n *neighbor) OnTimer(now clock.Time) {
 	if n.resolved {
 		// RFC 826 leaves ageing to the implementation; RFC 1122 section
 		// 2.3.2.1 asks for a timeout. The entry is simply forgotten.
+		i.forgetHit(n.ip)
 		delete(i.neigh, n.ip)
 		return
 	}
 	if n.tries >= h.cfg.ARPMaxTries {
 		h.stats.ARPResolutionFailed += uint64(len(n.queue))
 		n.dropQueue()
+		i.forgetHit(n.ip)
 		delete(i.neigh, n.ip)
 		return
 	}
@@ -79,6 +105,7 @@ func (n *neighbor) dropQueue() {
 func (n *neighbor) resolve(mac ether.Addr) {
 	i := n.ifc
 	h := i.h
+	i.forgetHit(n.ip)
 	if !n.static {
 		n.mac = mac
 		h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
@@ -97,9 +124,18 @@ func (n *neighbor) resolve(mac ether.Addr) {
 // space) to the next hop ip, resolving it first if needed. frame is not
 // retained: a queued frame is copied.
 func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
+	for k := range i.hits {
+		if e := &i.hits[k]; e.ok && e.ip == ip {
+			i.send(frame, e.mac, ether.TypeIPv4)
+			return
+		}
+	}
 	h := i.h
 	n := i.neigh[ip]
 	if n != nil && n.resolved {
+		e := &i.hits[i.hitNext]
+		e.ip, e.mac, e.ok = ip, n.mac, true
+		i.hitNext = (i.hitNext + 1) % neighHits
 		i.send(frame, n.mac, ether.TypeIPv4)
 		return
 	}

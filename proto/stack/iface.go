@@ -20,11 +20,24 @@ const (
 // Interface is a host's attachment to one link. It receives the link's
 // frames: it is the link.Receiver of its endpoint.
 type Interface struct {
-	h     *Host
+	// The fields every frame reads come first, so the receive and send
+	// paths touch only the interface's first cache line or two.
+	h   *Host
+	mac ether.Addr
+	// hasA4 says the interface has an address: a4 is addr as 4 bytes.
+	// hasBcast says it has a subnet broadcast address, bcast4.
+	hasA4    bool
+	hasBcast bool
+	a4       [4]byte
+	bcast4   [4]byte
+	mtu      int
+	ep       link.Endpoint
+	// hits caches resolved neighbours recently sent to (an inline copy of
+	// their neigh entries); hitNext is the slot the next miss replaces.
+	hits    [neighHits]neighHit
+	hitNext uint8
+
 	name  string
-	mac   ether.Addr
-	ep    link.Endpoint
-	mtu   int
 	addr  netip.Prefix
 	neigh map[[4]byte]*neighbor
 
@@ -83,6 +96,15 @@ func (i *Interface) SetAddress(p netip.Prefix) {
 		return
 	}
 	i.addr = p
+	i.hasA4, i.hasBcast = p.IsValid(), false
+	i.a4, i.bcast4 = [4]byte{}, [4]byte{}
+	if p.IsValid() {
+		i.a4 = p.Addr().As4()
+		// RFC 3021: a /31 has no broadcast address.
+		if p.Bits() < 31 {
+			i.hasBcast, i.bcast4 = true, subnetBroadcast(p)
+		}
+	}
 	i.h.clk.Cancel(&i.announceTimer)
 	i.announceLeft = 0
 	if !p.IsValid() || p.Addr().IsUnspecified() {
@@ -107,19 +129,13 @@ func (i *Interface) onAnnounce(now clock.Time) {
 
 // hasAddr reports whether a is the interface's address.
 func (i *Interface) hasAddr(a [4]byte) bool {
-	return i.addr.IsValid() && i.addr.Addr().As4() == a
+	return i.hasA4 && i.a4 == a
 }
 
 // isBroadcast reports whether a is the limited broadcast address or the
 // interface's directed (subnet) broadcast address.
 func (i *Interface) isBroadcast(a [4]byte) bool {
-	if a == [4]byte{255, 255, 255, 255} {
-		return true
-	}
-	if !i.addr.IsValid() || i.addr.Bits() >= 31 {
-		return false // RFC 3021: /31 has no broadcast address
-	}
-	return a == subnetBroadcast(i.addr)
+	return a == limitedBroadcast || (i.hasBcast && a == i.bcast4)
 }
 
 // subnetBroadcast returns the all-ones host address of p.
