@@ -21,7 +21,7 @@ func (h *Host) Ping(dst netip.Addr, id, seq uint16, payload []byte) error {
 	if err := h.SendIP(ipv4.ProtoICMP, netip.Addr{}, dst, m); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	h.stats.EchoRequestsOut++
+	h.hot.EchoRequestsOut++
 	return nil
 }
 
@@ -36,10 +36,10 @@ func (h *Host) icmpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 		}
 		return
 	}
-	h.stats.ICMPIn++
+	h.hot.ICMPIn++
 	switch t := m.Type(); {
 	case t == icmp.TypeEcho:
-		h.stats.EchoRequestsIn++
+		h.hot.EchoRequestsIn++
 		if bcast {
 			// RFC 1122 section 3.2.2.6: an echo request to a broadcast
 			// address MAY be silently discarded.
@@ -57,10 +57,10 @@ func (h *Host) icmpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 		r[0], r[1] = uint8(icmp.TypeEchoReply), 0
 		r.SetChecksum()
 		if h.SendIP(ipv4.ProtoICMP, hdr.Dst(), hdr.Src(), r) == nil {
-			h.stats.EchoRepliesOut++
+			h.hot.EchoRepliesOut++
 		}
 	case t == icmp.TypeEchoReply:
-		h.stats.EchoRepliesIn++
+		h.hot.EchoRepliesIn++
 		if h.echo != nil {
 			h.echo.HandleEchoReply(hdr.Src(), m.ID(), m.Seq(), m.Payload(), hdr.TTL())
 		}

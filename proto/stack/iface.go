@@ -59,7 +59,11 @@ func (h *Host) AddInterface(name string, mac ether.Addr, ep link.Endpoint) *Inte
 	if mtu > 0xffff {
 		mtu = 0xffff
 	}
-	i := &Interface{h: h, name: name, mac: mac, ep: ep, mtu: mtu, neigh: make(map[[4]byte]*neighbor)}
+	i := &Interface{}
+	if len(h.ifcs) == 0 {
+		i = &h.ifc0
+	}
+	*i = Interface{h: h, name: name, mac: mac, ep: ep, mtu: mtu, neigh: make(map[[4]byte]*neighbor)}
 	i.announceTimer.Init(clock.HandlerFunc(i.onAnnounce))
 	h.ifcs = append(h.ifcs, i)
 	ep.SetReceiver(i)
@@ -158,8 +162,8 @@ func subnetBroadcast(p netip.Prefix) [4]byte {
 // Receive handles one frame from the link. It implements link.Receiver.
 func (i *Interface) Receive(frame []byte, _ link.Note) {
 	h := i.h
-	h.stats.FramesIn++
-	h.stats.BytesIn += uint64(len(frame))
+	h.hot.FramesIn++
+	h.hot.BytesIn += uint64(len(frame))
 	f, err := ether.Parse(frame)
 	if err != nil {
 		h.stats.DropMalformed++
@@ -188,8 +192,8 @@ func (i *Interface) Receive(frame []byte, _ link.Note) {
 // frame to the link.
 func (i *Interface) send(frame []byte, dst ether.Addr, t ether.EtherType) {
 	ether.Encode(frame, dst, i.mac, t)
-	i.h.stats.FramesOut++
-	i.h.stats.BytesOut += uint64(len(frame))
+	i.h.hot.FramesOut++
+	i.h.hot.BytesOut += uint64(len(frame))
 	if n := i.ep.Send(frame); n.Dropped() {
 		i.h.stats.LinkDrops++
 	}

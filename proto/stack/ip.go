@@ -97,10 +97,10 @@ func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o Se
 func (h *Host) output(ifc *Interface, proto uint8, src, dst, hop netip.Addr, payload []byte, o SendOptions) error {
 	f := ipv4.Fields{TOS: o.TOS, ID: h.nextID, DF: o.DF, TTL: o.TTL, Protocol: proto, Src: src, Dst: dst}
 	if f.TTL == 0 {
-		f.TTL = h.cfg.DefaultTTL
+		f.TTL = h.ttl
 	}
 	h.nextID++
-	h.stats.IPOut++
+	h.hot.IPOut++
 	d4, hop4 := dst.As4(), hop.Unmap().As4()
 	bcast := ifc.isBroadcast(d4)
 	hl := f.HeaderLen()
@@ -158,10 +158,10 @@ func (h *Host) loopback(proto uint8, src, dst netip.Addr, payload []byte, o Send
 	}
 	f := ipv4.Fields{TOS: o.TOS, ID: h.nextID, DF: o.DF, TTL: o.TTL, Protocol: proto, Src: src, Dst: dst}
 	if f.TTL == 0 {
-		f.TTL = h.cfg.DefaultTTL
+		f.TTL = h.ttl
 	}
 	h.nextID++
-	h.stats.IPOut++
+	h.hot.IPOut++
 	h.stats.IPLoopback++
 	b := h.acquire(f.HeaderLen() + len(payload))
 	defer h.release()
@@ -206,7 +206,7 @@ func badSource(a [4]byte) bool {
 // ipInput handles an IPv4 packet received on ifc (nil for loopback).
 // linkBcast says the frame was sent to the Ethernet broadcast address.
 func (h *Host) ipInput(ifc *Interface, b []byte, linkBcast bool) {
-	h.stats.IPIn++
+	h.hot.IPIn++
 	ip, err := ipv4.Parse(b)
 	if err != nil {
 		if errors.Is(err, ipv4.ErrChecksum) {
@@ -258,10 +258,10 @@ func (h *Host) ipInput(ifc *Interface, b []byte, linkBcast bool) {
 func (h *Host) deliver(hdr ipv4.Header, payload []byte, bcast bool) {
 	switch p := hdr.Protocol(); p {
 	case ipv4.ProtoICMP:
-		h.stats.IPDelivered++
+		h.hot.IPDelivered++
 		h.icmpInput(hdr, payload, bcast)
 	case ipv4.ProtoUDP:
-		h.stats.IPDelivered++
+		h.hot.IPDelivered++
 		h.udpInput(hdr, payload, bcast)
 	default:
 		ph := h.protos[p]
@@ -278,7 +278,7 @@ func (h *Host) deliver(hdr ipv4.Header, payload []byte, bcast bool) {
 			h.stats.IPNotForUs++
 			return
 		}
-		h.stats.IPDelivered++
+		h.hot.IPDelivered++
 		ph.HandleIP(hdr.Src(), hdr.Dst(), payload)
 	}
 }

@@ -144,37 +144,52 @@ type EchoReplyHandler interface {
 	HandleEchoReply(src netip.Addr, id, seq uint16, payload []byte, ttl uint8)
 }
 
+// inlineBufs is the number of scratch buffers held inline in Host: a
+// reply built while a received datagram is being handled nests two deep.
+const inlineBufs = 2
+
 // Host is one simulated (or live) network host.
 type Host struct {
+	// The fields every frame touches come first, followed by the first
+	// interface, so that a frame's path through the host reads a few
+	// adjacent cache lines of one allocation rather than one line in
+	// each of several.
+	hot    hotStats
+	depth  int
+	nextID uint16
+	ttl    uint8
+	ifcs   []*Interface
+	// bufs is a stack of scratch buffers: a send that happens while
+	// another is in progress on the same host (a reply sent from inside a
+	// synchronous delivery) takes the next one, so nothing is overwritten.
+	// Depths beyond inlineBufs use moreBufs.
+	bufs     [inlineBufs][]byte
+	moreBufs [][]byte
+	echo     EchoReplyHandler
+	clk      clock.Clock
+
+	// ifc0 is the first interface; ifcArr backs ifcs for the first few.
+	ifc0   Interface
+	ifcArr [2]*Interface
+
 	cfg   Config
-	clk   clock.Clock
 	rnd   *rand.Rand
-	ifcs  []*Interface
 	stats Stats
 
 	routes []route
 	gw     netip.Addr
-
-	protos [256]ProtocolHandler
-	echo   EchoReplyHandler
-
-	nextID uint16
 
 	udp      map[udpKey]*UDPSocket
 	udpPorts map[uint16]int
 
 	reasm reassembler
 
-	// bufs is a stack of scratch buffers: a send that happens while
-	// another is in progress on the same host (a reply sent from inside a
-	// synchronous delivery) takes the next one, so nothing is overwritten.
-	bufs  [][]byte
-	depth int
-
 	pool *link.BufPool
 
 	loopQ     [][]byte
 	loopTimer clock.Timer
+
+	protos [256]ProtocolHandler
 }
 
 // New returns a host configured by cfg. cfg.Clock is required: New panics
@@ -191,10 +206,12 @@ func New(cfg Config) *Host {
 		cfg:      cfg,
 		clk:      cfg.Clock,
 		rnd:      cfg.Rand,
+		ttl:      cfg.DefaultTTL,
 		udp:      make(map[udpKey]*UDPSocket),
 		udpPorts: make(map[uint16]int),
 		pool:     link.NewBufPool(ether.HeaderLen + DefaultMTU),
 	}
+	h.ifcs = h.ifcArr[:0]
 	h.nextID = uint16(h.rnd.Uint32())
 	h.reasm.init(h)
 	h.loopTimer.Init(clock.HandlerFunc(h.runLoopback))
@@ -238,6 +255,7 @@ func (h *Host) SetEchoReplyHandler(hnd EchoReplyHandler) { h.echo = hnd }
 // Stats returns a snapshot of the host's counters.
 func (h *Host) Stats() Stats {
 	s := h.stats
+	h.hot.addTo(&s)
 	s.ReassemblyBytesInUse = uint64(h.reasm.mem)
 	s.ReassemblyPending = uint64(len(h.reasm.order))
 	return s
@@ -250,20 +268,25 @@ func (h *Host) ReassemblyMemoryInUse() int { return h.reasm.mem }
 // acquire returns a scratch buffer of at least n bytes for the current
 // nesting depth; release must follow when the buffer is no longer used.
 func (h *Host) acquire(n int) []byte {
-	if h.depth == len(h.bufs) {
-		h.bufs = append(h.bufs, nil)
+	var p *[]byte
+	if h.depth < inlineBufs {
+		p = &h.bufs[h.depth]
+	} else {
+		k := h.depth - inlineBufs
+		if k == len(h.moreBufs) {
+			h.moreBufs = append(h.moreBufs, nil)
+		}
+		p = &h.moreBufs[k]
 	}
-	b := h.bufs[h.depth]
-	if cap(b) < n {
+	if cap(*p) < n {
 		c := ether.HeaderLen + DefaultMTU
 		if n > c {
 			c = n
 		}
-		b = make([]byte, c)
-		h.bufs[h.depth] = b
+		*p = make([]byte, c)
 	}
 	h.depth++
-	return b[:n]
+	return (*p)[:n]
 }
 
 // release returns the buffer taken by the matching acquire.

@@ -133,3 +133,33 @@ type Stats struct {
 	// ReassemblyPending is a gauge: partial datagrams held.
 	ReassemblyPending uint64
 }
+
+// hotStats are the Stats counters that ordinary traffic increments on
+// every frame or datagram. They live together at the start of Host, away
+// from the rarely touched drop counters, so a packet dirties one or two
+// cache lines of counters instead of one per protocol layer.
+type hotStats struct {
+	FramesIn, BytesIn, FramesOut, BytesOut uint64
+	IPIn, IPOut, IPDelivered               uint64
+	ICMPIn, EchoRequestsIn, EchoRepliesOut uint64
+	EchoRequestsOut, EchoRepliesIn         uint64
+	UDPIn, UDPOut                          uint64
+}
+
+// addTo adds the counters to their fields of s.
+func (c *hotStats) addTo(s *Stats) {
+	s.FramesIn += c.FramesIn
+	s.BytesIn += c.BytesIn
+	s.FramesOut += c.FramesOut
+	s.BytesOut += c.BytesOut
+	s.IPIn += c.IPIn
+	s.IPOut += c.IPOut
+	s.IPDelivered += c.IPDelivered
+	s.ICMPIn += c.ICMPIn
+	s.EchoRequestsIn += c.EchoRequestsIn
+	s.EchoRepliesOut += c.EchoRepliesOut
+	s.EchoRequestsOut += c.EchoRequestsOut
+	s.EchoRepliesIn += c.EchoRepliesIn
+	s.UDPIn += c.UDPIn
+	s.UDPOut += c.UDPOut
+}

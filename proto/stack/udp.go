@@ -143,7 +143,7 @@ func (s *UDPSocket) SendTo(dst netip.AddrPort, payload []byte) error {
 	if err := h.SendIP(ipv4.ProtoUDP, src, daddr, b); err != nil {
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
 	}
-	h.stats.UDPOut++
+	h.hot.UDPOut++
 	return nil
 }
 
@@ -176,7 +176,7 @@ func (s *UDPSocket) SendVia(ifc *Interface, src netip.Addr, dst netip.AddrPort, 
 	if err := h.output(ifc, ipv4.ProtoUDP, src, daddr, daddr, b, SendOptions{}); err != nil {
 		return fmt.Errorf("udp send %v -> %v via %s: %w", src, dst, ifc.name, err)
 	}
-	h.stats.UDPOut++
+	h.hot.UDPOut++
 	return nil
 }
 
@@ -204,7 +204,7 @@ func (h *Host) udpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 		h.stats.UDPBadChecksum++
 		return
 	}
-	h.stats.UDPIn++
+	h.hot.UDPIn++
 	s := h.udp[udpKey{addr: dst, port: u.DstPort()}]
 	if s == nil {
 		s = h.udp[udpKey{addr: netip.IPv4Unspecified(), port: u.DstPort()}]
