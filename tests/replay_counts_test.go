@@ -256,10 +256,7 @@ func TestReplayCountsMatchTshark(t *testing.T) {
 func TestReplayCLI(t *testing.T) {
 	captureFiles(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "simnet")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/simnet")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/simnet: %s", out)
+	bin := simnetBinary(t)
 
 	run := func(args ...string) (stdout, stderr string, code int) {
 		cmd := exec.Command(bin, args...)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,35 +133,6 @@ func TestHostRoleReplayReproducesSimulatedHost(t *testing.T) {
 			assert.FileExists(t, filepath.Join(out, hostrole.DiffFile))
 		})
 	}
-}
-
-var (
-	simnetOnce sync.Once
-	simnetPath string
-	simnetErr  error
-)
-
-// simnetBinary builds cmd/simnet once per test process, without the race
-// detector, and returns its path.
-func simnetBinary(t testing.TB) string {
-	t.Helper()
-	simnetOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "simnet-replay-test")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			simnetErr = err
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("simnet.%d", os.Getpid()))
-		out, err := exec.Command("go", "build", "-o", tmp, "github.com/simnet-go/simnet/cmd/simnet").CombinedOutput()
-		if err != nil {
-			simnetErr = fmt.Errorf("go build cmd/simnet: %w\n%s", err, out)
-			return
-		}
-		simnetPath = filepath.Join(dir, "simnet")
-		simnetErr = os.Rename(tmp, simnetPath)
-	})
-	require.NoError(t, simnetErr)
-	return simnetPath
 }
 
 // captureTotals returns the number of frames of a capture and the sum of

@@ -6,10 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,37 +23,6 @@ const (
 	tapStackIP    = "192.0.2.2"
 	tapStackCIDR  = "192.0.2.2/24"
 )
-
-var (
-	taprunOnce sync.Once
-	taprunPath string
-	taprunErr  error
-)
-
-// taprunBinary builds cmd/taprun once per test process (without the race
-// detector, so transfers run at full speed) and returns its path. The binary
-// lives in a fixed directory under the temporary directory, replaced on each
-// build, so repeated runs do not pile up copies.
-func taprunBinary(t testing.TB) string {
-	t.Helper()
-	taprunOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "simnet-taprun-test")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			taprunErr = err
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("taprun.%d", os.Getpid()))
-		out, err := exec.Command("go", "build", "-o", tmp, "github.com/simnet-go/simnet/cmd/taprun").CombinedOutput()
-		if err != nil {
-			taprunErr = fmt.Errorf("go build cmd/taprun: %w\n%s", err, out)
-			return
-		}
-		taprunPath = filepath.Join(dir, "taprun")
-		taprunErr = os.Rename(tmp, taprunPath)
-	})
-	require.NoError(t, taprunErr)
-	return taprunPath
-}
 
 // tapNS makes a namespace with tap0 whose kernel side is 192.0.2.1/24.
 func tapNS(t testing.TB) *netns.NS {
