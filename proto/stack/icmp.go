@@ -12,13 +12,15 @@ import (
 // Ping sends an ICMP echo request to dst with identifier id, sequence
 // number seq and data payload. Replies go to the EchoReplyHandler.
 func (h *Host) Ping(dst netip.Addr, id, seq uint16, payload []byte) error {
-	b := h.acquire(icmp.HeaderLen + len(payload))
+	// The message is built after room for the headers, so that output
+	// sends it in place.
+	b := h.acquire(headroom + icmp.HeaderLen + len(payload))
 	defer h.release()
-	m, err := icmp.Echo(b, icmp.TypeEcho, id, seq, payload)
+	m, err := icmp.Echo(b[headroom:], icmp.TypeEcho, id, seq, payload)
 	if err != nil {
 		return fmt.Errorf("ping %v: %w", dst, err)
 	}
-	if err := h.SendIP(ipv4.ProtoICMP, netip.Addr{}, dst, m); err != nil {
+	if err := h.sendIP(ipv4.ProtoICMP, netip.Addr{}, dst, m, SendOptions{}, b); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	h.hot.EchoRequestsOut++
@@ -50,13 +52,13 @@ func (h *Host) icmpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 		// reversed, the type code changed to 0, and the checksum
 		// recomputed"; identifier, sequence number and data are returned
 		// unchanged (RFC 1122 section 3.2.2.6).
-		b := h.acquire(len(m))
+		b := h.acquire(headroom + len(m))
 		defer h.release()
-		copy(b, m)
-		r := icmp.Message(b)
+		r := icmp.Message(b[headroom:])
+		copy(r, m)
 		r[0], r[1] = uint8(icmp.TypeEchoReply), 0
 		r.SetChecksum()
-		if h.SendIP(ipv4.ProtoICMP, hdr.Dst(), hdr.Src(), r) == nil {
+		if h.sendIP(ipv4.ProtoICMP, hdr.Dst(), hdr.Src(), r, SendOptions{}, b) == nil {
 			h.hot.EchoRepliesOut++
 		}
 	case t == icmp.TypeEchoReply:

@@ -21,17 +21,24 @@ const (
 // frames: it is the link.Receiver of its endpoint.
 type Interface struct {
 	// The fields every frame reads come first, so the receive and send
-	// paths touch only the interface's first cache line or two.
+	// paths touch only the interface's first two cache lines.
 	h   *Host
 	mac ether.Addr
-	// hasA4 says the interface has an address: a4 is addr as 4 bytes.
-	// hasBcast says it has a subnet broadcast address, bcast4.
+	// hasA4 says the interface has an address: a4 is addr as 4 bytes,
+	// net4 and mask4 its network and netmask (big endian), bits its
+	// prefix length. hasBcast says it has a subnet broadcast address,
+	// bcast4.
 	hasA4    bool
 	hasBcast bool
 	a4       [4]byte
 	bcast4   [4]byte
+	net4     uint32
+	mask4    uint32
+	bits     int
 	mtu      int
-	ep       link.Endpoint
+	// link counts the frames of this interface; Host.Stats sums them.
+	link linkStats
+	ep   link.Endpoint
 	// hits caches resolved neighbours recently sent to (an inline copy of
 	// their neigh entries); hitNext is the slot the next miss replaces.
 	hits    [neighHits]neighHit
@@ -101,9 +108,12 @@ func (i *Interface) SetAddress(p netip.Prefix) {
 	}
 	i.addr = p
 	i.hasA4, i.hasBcast = p.IsValid(), false
-	i.a4, i.bcast4 = [4]byte{}, [4]byte{}
+	i.a4, i.bcast4, i.net4, i.mask4, i.bits = [4]byte{}, [4]byte{}, 0, 0, 0
 	if p.IsValid() {
 		i.a4 = p.Addr().As4()
+		i.bits = p.Bits()
+		i.mask4 = uint32(uint64(0xffffffff) << (32 - i.bits))
+		i.net4 = be32(i.a4) & i.mask4
 		// RFC 3021: a /31 has no broadcast address.
 		if p.Bits() < 31 {
 			i.hasBcast, i.bcast4 = true, subnetBroadcast(p)
@@ -142,6 +152,17 @@ func (i *Interface) isBroadcast(a [4]byte) bool {
 	return a == limitedBroadcast || (i.hasBcast && a == i.bcast4)
 }
 
+// be32 returns a as a big-endian number.
+func be32(a [4]byte) uint32 {
+	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+}
+
+// contains4 reports whether the interface has an address whose prefix
+// contains d (as netip.Prefix.Contains does for an IPv4 d).
+func (i *Interface) contains4(d uint32) bool {
+	return i.hasA4 && d&i.mask4 == i.net4
+}
+
 // subnetBroadcast returns the all-ones host address of p.
 func subnetBroadcast(p netip.Prefix) [4]byte {
 	a := p.Addr().As4()
@@ -162,8 +183,8 @@ func subnetBroadcast(p netip.Prefix) [4]byte {
 // Receive handles one frame from the link. It implements link.Receiver.
 func (i *Interface) Receive(frame []byte, _ link.Note) {
 	h := i.h
-	h.hot.FramesIn++
-	h.hot.BytesIn += uint64(len(frame))
+	i.link.FramesIn++
+	i.link.BytesIn += uint64(len(frame))
 	f, err := ether.Parse(frame)
 	if err != nil {
 		h.stats.DropMalformed++
@@ -192,8 +213,8 @@ func (i *Interface) Receive(frame []byte, _ link.Note) {
 // frame to the link.
 func (i *Interface) send(frame []byte, dst ether.Addr, t ether.EtherType) {
 	ether.Encode(frame, dst, i.mac, t)
-	i.h.hot.FramesOut++
-	i.h.hot.BytesOut += uint64(len(frame))
+	i.link.FramesOut++
+	i.link.BytesOut += uint64(len(frame))
 	if n := i.ep.Send(frame); n.Dropped() {
 		i.h.stats.LinkDrops++
 	}

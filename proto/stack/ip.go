@@ -40,6 +40,16 @@ func (h *Host) SendIP(proto uint8, src, dst netip.Addr, payload []byte) error {
 
 // SendIPWith is SendIP with per-datagram options.
 func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o SendOptions) error {
+	return h.sendIP(proto, src, dst, payload, o, nil)
+}
+
+// headroom is the space a scratch buffer leaves before a datagram's
+// payload so that output can send it in place (see inPlace).
+const headroom = ether.HeaderLen + ipv4.MinHeaderLen
+
+// sendIP is SendIPWith for a payload that may sit in place in a frame
+// buffer pre (see inPlace); pre may be nil.
+func (h *Host) sendIP(proto uint8, src, dst netip.Addr, payload []byte, o SendOptions, pre []byte) error {
 	src, dst = src.Unmap(), dst.Unmap()
 	if !dst.Is4() || dst.IsUnspecified() || dst.IsMulticast() || (src.IsValid() && !src.Is4()) {
 		// Multicast sending (RFC 1112) is not implemented.
@@ -89,12 +99,21 @@ func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o Se
 		}
 		src = ifc.addr.Addr()
 	}
-	return h.output(ifc, proto, src, dst, hop, payload, o)
+	return h.output(ifc, proto, src, dst, hop, payload, o, pre)
+}
+
+// inPlace reports whether payload is the tail of frame starting at offset
+// off, so that the headers can be written in front of it without a copy.
+func inPlace(frame, payload []byte, off int) bool {
+	return len(payload) > 0 && len(frame) == off+len(payload) && &frame[off] == &payload[0]
 }
 
 // output sends a datagram on ifc toward the next hop hop, fragmenting it
 // over the MTU (RFC 791 section 3.2, "Fragmentation and Reassembly").
-func (h *Host) output(ifc *Interface, proto uint8, src, dst, hop netip.Addr, payload []byte, o SendOptions) error {
+// When payload already sits in a scratch buffer pre after room for the
+// Ethernet and IP headers, an unfragmented datagram is built in pre
+// instead of being copied into a new buffer; pre may be nil.
+func (h *Host) output(ifc *Interface, proto uint8, src, dst, hop netip.Addr, payload []byte, o SendOptions, pre []byte) error {
 	f := ipv4.Fields{TOS: o.TOS, ID: h.nextID, DF: o.DF, TTL: o.TTL, Protocol: proto, Src: src, Dst: dst}
 	if f.TTL == 0 {
 		f.TTL = h.ttl
@@ -105,9 +124,12 @@ func (h *Host) output(ifc *Interface, proto uint8, src, dst, hop netip.Addr, pay
 	bcast := ifc.isBroadcast(d4)
 	hl := f.HeaderLen()
 	if hl+len(payload) <= ifc.mtu {
-		frame := h.acquire(ether.HeaderLen + hl + len(payload))
-		defer h.release()
-		copy(frame[ether.HeaderLen+hl:], payload)
+		frame := pre
+		if !inPlace(pre, payload, ether.HeaderLen+hl) {
+			frame = h.acquire(ether.HeaderLen + hl + len(payload))
+			defer h.release()
+			copy(frame[ether.HeaderLen+hl:], payload)
+		}
 		if _, err := ipv4.Encode(frame[ether.HeaderLen:], &f, len(payload)); err != nil {
 			return fmt.Errorf("send ip %v -> %v: %w", src, dst, err)
 		}

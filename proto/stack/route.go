@@ -40,9 +40,12 @@ func (h *Host) lookup(dst netip.Addr) (*Interface, netip.Addr, bool) {
 		bestIfc *Interface
 		bestHop netip.Addr
 	)
-	for _, i := range h.ifcs {
-		if i.addr.IsValid() && i.addr.Bits() > best && i.addr.Contains(dst) {
-			best, bestIfc, bestHop = i.addr.Bits(), i, dst
+	if dst.Is4() {
+		d := be32(dst.As4())
+		for _, i := range h.ifcs {
+			if i.bits > best && i.contains4(d) {
+				best, bestIfc, bestHop = i.bits, i, dst
+			}
 		}
 	}
 	for _, r := range h.routes {

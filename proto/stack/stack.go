@@ -155,10 +155,14 @@ type Host struct {
 	// adjacent cache lines of one allocation rather than one line in
 	// each of several.
 	hot    hotStats
-	depth  int
+	depth  int32
 	nextID uint16
 	ttl    uint8
 	ifcs   []*Interface
+	// ifcArr backs ifcs for the first interfaces; ifc0 is the first.
+	ifcArr [2]*Interface
+	ifc0   Interface
+
 	// bufs is a stack of scratch buffers: a send that happens while
 	// another is in progress on the same host (a reply sent from inside a
 	// synchronous delivery) takes the next one, so nothing is overwritten.
@@ -167,10 +171,6 @@ type Host struct {
 	moreBufs [][]byte
 	echo     EchoReplyHandler
 	clk      clock.Clock
-
-	// ifc0 is the first interface; ifcArr backs ifcs for the first few.
-	ifc0   Interface
-	ifcArr [2]*Interface
 
 	cfg   Config
 	rnd   *rand.Rand
@@ -256,6 +256,9 @@ func (h *Host) SetEchoReplyHandler(hnd EchoReplyHandler) { h.echo = hnd }
 func (h *Host) Stats() Stats {
 	s := h.stats
 	h.hot.addTo(&s)
+	for _, i := range h.ifcs {
+		i.link.addTo(&s)
+	}
 	s.ReassemblyBytesInUse = uint64(h.reasm.mem)
 	s.ReassemblyPending = uint64(len(h.reasm.order))
 	return s
@@ -272,7 +275,7 @@ func (h *Host) acquire(n int) []byte {
 	if h.depth < inlineBufs {
 		p = &h.bufs[h.depth]
 	} else {
-		k := h.depth - inlineBufs
+		k := int(h.depth) - inlineBufs
 		if k == len(h.moreBufs) {
 			h.moreBufs = append(h.moreBufs, nil)
 		}

@@ -139,7 +139,6 @@ type Stats struct {
 // from the rarely touched drop counters, so a packet dirties one or two
 // cache lines of counters instead of one per protocol layer.
 type hotStats struct {
-	FramesIn, BytesIn, FramesOut, BytesOut uint64
 	IPIn, IPOut, IPDelivered               uint64
 	ICMPIn, EchoRequestsIn, EchoRepliesOut uint64
 	EchoRequestsOut, EchoRepliesIn         uint64
@@ -148,10 +147,6 @@ type hotStats struct {
 
 // addTo adds the counters to their fields of s.
 func (c *hotStats) addTo(s *Stats) {
-	s.FramesIn += c.FramesIn
-	s.BytesIn += c.BytesIn
-	s.FramesOut += c.FramesOut
-	s.BytesOut += c.BytesOut
 	s.IPIn += c.IPIn
 	s.IPOut += c.IPOut
 	s.IPDelivered += c.IPDelivered
@@ -162,4 +157,18 @@ func (c *hotStats) addTo(s *Stats) {
 	s.EchoRepliesIn += c.EchoRepliesIn
 	s.UDPIn += c.UDPIn
 	s.UDPOut += c.UDPOut
+}
+
+// linkStats are the frame counters of one interface, kept in the
+// interface's first cache line; Host.Stats adds them up.
+type linkStats struct {
+	FramesIn, BytesIn, FramesOut, BytesOut uint64
+}
+
+// addTo adds the counters to their fields of s.
+func (c *linkStats) addTo(s *Stats) {
+	s.FramesIn += c.FramesIn
+	s.BytesIn += c.BytesIn
+	s.FramesOut += c.FramesOut
+	s.BytesOut += c.BytesOut
 }

@@ -135,12 +135,12 @@ func (s *UDPSocket) SendTo(dst netip.AddrPort, payload []byte) error {
 			return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrNoRoute)
 		}
 	}
-	b, err := s.build(src, netip.AddrPortFrom(daddr, dst.Port()), payload)
+	frame, b, err := s.build(src, netip.AddrPortFrom(daddr, dst.Port()), payload)
 	defer h.release()
 	if err != nil {
 		return err
 	}
-	if err := h.SendIP(ipv4.ProtoUDP, src, daddr, b); err != nil {
+	if err := h.sendIP(ipv4.ProtoUDP, src, daddr, b, SendOptions{}, frame); err != nil {
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
 	}
 	h.hot.UDPOut++
@@ -165,7 +165,7 @@ func (s *UDPSocket) SendVia(ifc *Interface, src netip.Addr, dst netip.AddrPort, 
 	if !src.Is4() || !daddr.Is4() || daddr.IsUnspecified() {
 		return fmt.Errorf("udp send %v -> %v via %s: %w", src, dst, ifc.name, ErrInvalidAddr)
 	}
-	b, err := s.build(src, netip.AddrPortFrom(daddr, dst.Port()), payload)
+	frame, b, err := s.build(src, netip.AddrPortFrom(daddr, dst.Port()), payload)
 	defer h.release()
 	if err != nil {
 		return err
@@ -173,23 +173,26 @@ func (s *UDPSocket) SendVia(ifc *Interface, src netip.Addr, dst netip.AddrPort, 
 	if ipv4.MinHeaderLen+len(b) > ipv4.MaxTotalLen {
 		return fmt.Errorf("udp send %v -> %v via %s: %w", src, dst, ifc.name, ErrMessageTooBig)
 	}
-	if err := h.output(ifc, ipv4.ProtoUDP, src, daddr, daddr, b, SendOptions{}); err != nil {
+	if err := h.output(ifc, ipv4.ProtoUDP, src, daddr, daddr, b, SendOptions{}, frame); err != nil {
 		return fmt.Errorf("udp send %v -> %v via %s: %w", src, dst, ifc.name, err)
 	}
 	h.hot.UDPOut++
 	return nil
 }
 
-// build writes the datagram into a scratch buffer; the caller releases it.
-func (s *UDPSocket) build(src netip.Addr, dst netip.AddrPort, payload []byte) ([]byte, error) {
-	b := s.h.acquire(udp.HeaderLen + len(payload))
+// build writes the datagram into a scratch buffer after room for the
+// Ethernet and IP headers, and returns the buffer and the datagram, its
+// tail; the caller releases the buffer.
+func (s *UDPSocket) build(src netip.Addr, dst netip.AddrPort, payload []byte) (frame, dgram []byte, err error) {
+	frame = s.h.acquire(headroom + udp.HeaderLen + len(payload))
+	b := frame[headroom:]
 	copy(b[udp.HeaderLen:], payload)
 	u, err := udp.Encode(b, s.key.port, dst.Port(), len(payload))
 	if err != nil {
-		return nil, fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
+		return nil, nil, fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
 	}
 	u.SetChecksum(src, dst.Addr())
-	return u, nil
+	return frame, u, nil
 }
 
 // udpInput handles a UDP datagram (RFC 768; RFC 1122 section 4.1.3).
