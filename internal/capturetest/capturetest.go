@@ -99,3 +99,24 @@ func ReadEthernet(path string) ([][]byte, error) {
 	}
 	return frames, nil
 }
+
+// Payloads returns the payloads of the Ethernet frames whose EtherType,
+// after up to two 802.1Q/802.1ad tags, is etherType. It parses on its own,
+// without proto/ether, so that package's tests can use it too; frames too
+// short for their headers are skipped.
+func Payloads(frames [][]byte, etherType uint16) [][]byte {
+	var out [][]byte
+	for _, b := range frames {
+		if len(b) < 14 {
+			continue
+		}
+		typ, rest := uint16(b[12])<<8|uint16(b[13]), b[14:]
+		for tags := 0; tags < 2 && (typ == 0x8100 || typ == 0x88a8) && len(rest) >= 4; tags++ {
+			typ, rest = uint16(rest[2])<<8|uint16(rest[3]), rest[4:]
+		}
+		if typ == etherType {
+			out = append(out, rest)
+		}
+	}
+	return out
+}

@@ -91,24 +91,8 @@ func TestBuilders(t *testing.T) {
 var captureNames = []string{"arkime__cloudshark-arp.pcap", "chrissanders__arp_gratuitous.pcapng",
 	"pcapplusplus__ArpRequestWithVlan.pcap", "tcpdump__arp-too-long-tha.pcap", "suricata__detect-arp-03-vlan__input.pcap"}
 
-// arpPayloads extracts the ARP payloads (after any VLAN tags) of frames.
-func arpPayloads(frames [][]byte) [][]byte {
-	var out [][]byte
-	for _, b := range frames {
-		f, err := ether.Parse(b)
-		if err != nil {
-			continue
-		}
-		typ, pay, _, _, err := f.Inner()
-		if err == nil && typ == ether.TypeARP {
-			out = append(out, pay)
-		}
-	}
-	return out
-}
-
 func TestDifferentialGopacket(t *testing.T) {
-	payloads := arpPayloads(capturetest.Frames(t, captureNames...))
+	payloads := capturetest.Payloads(capturetest.Frames(t, captureNames...), uint16(ether.TypeARP))
 	require.NotEmpty(t, payloads)
 	b := make([]byte, PacketLen)
 	payloads = append(payloads, append([]byte{}, Gratuitous(b, macA, ipA)...), append([]byte{}, Reply(b, macB, ipB, macA, ipA)...))
@@ -140,7 +124,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte{}, Reply(b, macB, ipB, macA, ipA)...))
 	f.Add([]byte{0, 1, 8, 0, 6, 4})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, p := range arpPayloads(capturetest.Frames(f, captureNames...)) {
+		for _, p := range capturetest.Payloads(capturetest.Frames(f, captureNames...), uint16(ether.TypeARP)) {
 			f.Add(p)
 		}
 	}

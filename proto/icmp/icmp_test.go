@@ -110,15 +110,7 @@ var captureNames = []string{"dpkt__dns_icmp.pcap", "arkime__cloudshark-arp.pcap"
 // icmpMessages returns the ICMP messages of unfragmented IPv4 packets.
 func icmpMessages(frames [][]byte) [][]byte {
 	var out [][]byte
-	for _, b := range frames {
-		f, err := ether.Parse(b)
-		if err != nil {
-			continue
-		}
-		typ, pay, _, _, err := f.Inner()
-		if err != nil || typ != ether.TypeIPv4 {
-			continue
-		}
+	for _, pay := range capturetest.Payloads(frames, uint16(ether.TypeIPv4)) {
 		h, err := ipv4.ParseUnchecked(pay)
 		if err != nil || h.IsFragment() || h.Protocol() != ipv4.ProtoICMP {
 			continue

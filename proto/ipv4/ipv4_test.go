@@ -150,23 +150,8 @@ var captureNames = []string{"pcapplusplus__IPv4Frag.pcap", "chrissanders__ip_fra
 	"tcpdump__ipv4_invalid_total_length.pcap", "dpkt__dns_icmp.pcap", "arkime__twovlan.pcap",
 	"pcapplusplus__ip4_bad_fragment.pcap", "chrissanders__tcp_handshake.pcapng"}
 
-func ipPayloads(frames [][]byte) [][]byte {
-	var out [][]byte
-	for _, b := range frames {
-		f, err := ether.Parse(b)
-		if err != nil {
-			continue
-		}
-		typ, pay, _, _, err := f.Inner()
-		if err == nil && typ == ether.TypeIPv4 {
-			out = append(out, pay)
-		}
-	}
-	return out
-}
-
 func TestDifferentialGopacket(t *testing.T) {
-	pkts := ipPayloads(capturetest.Frames(t, captureNames...))
+	pkts := capturetest.Payloads(capturetest.Frames(t, captureNames...), uint16(ether.TypeIPv4))
 	require.NotEmpty(t, pkts)
 	ok := 0
 	for i, b := range pkts {
@@ -201,7 +186,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x46, 0, 0, 24, 0, 1, 0x20, 0, 1, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 0, 0})
 	f.Add([]byte{0x45})
 	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "captures")); err == nil {
-		for _, p := range ipPayloads(capturetest.Frames(f, captureNames...)) {
+		for _, p := range capturetest.Payloads(capturetest.Frames(f, captureNames...), uint16(ether.TypeIPv4)) {
 			f.Add(p)
 		}
 	}

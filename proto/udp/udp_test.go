@@ -103,15 +103,7 @@ type datagram struct {
 
 func datagrams(frames [][]byte) []datagram {
 	var out []datagram
-	for _, b := range frames {
-		f, err := ether.Parse(b)
-		if err != nil {
-			continue
-		}
-		typ, pay, _, _, err := f.Inner()
-		if err != nil || typ != ether.TypeIPv4 {
-			continue
-		}
+	for _, pay := range capturetest.Payloads(frames, uint16(ether.TypeIPv4)) {
 		h, err := ipv4.ParseUnchecked(pay)
 		if err != nil || h.IsFragment() || h.Protocol() != ipv4.ProtoUDP {
 			continue
