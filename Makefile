@@ -15,13 +15,19 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 # inside network namespaces they create.
 TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables
 
-.PHONY: all build demo test test-short bench fuzz lint vet fmt tools-test clean
+.PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 
 all: build
 
+## build: both commands into bin/, stamped with the VCS revision (simnet version).
 build:
 	$(GO) build ./...
-	$(GO) build -o bin/simnet ./cmd/simnet
+	$(GO) build -buildvcs=auto -o bin/simnet ./cmd/simnet
+	$(GO) build -buildvcs=auto -o bin/taprun ./cmd/taprun
+
+## install: both commands into $(GOBIN).
+install:
+	$(GO) install -buildvcs=auto ./cmd/simnet ./cmd/taprun
 
 ## demo: run the embedded default scenario and print where its captures are.
 demo:
