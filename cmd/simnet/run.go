@@ -13,6 +13,7 @@ import (
 
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/sim/scenario"
+	"github.com/simnet-go/simnet/sim/sweep"
 )
 
 func init() { rootCmd.AddCommand(newRunCmd()) }
@@ -46,6 +47,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 // newRunCmd builds `simnet run FILE`.
 func newRunCmd() *cobra.Command {
 	var f runFlags
+	var sets []string
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a scenario file in the simulator",
@@ -58,7 +60,17 @@ expectation is named on stderr), 2 for a usage or scenario error (one line per
 problem, FILE:LINE: field "...": message).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := scenario.Load(args[0])
+			var assigns []sweep.Assignment
+			for _, v := range sets {
+				a, err := sweep.ParseAssignment(v)
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "simnet: %v\n", err)
+					exitRun(exitScenario)
+					return nil
+				}
+				assigns = append(assigns, a)
+			}
+			s, err := sweep.Load(args[0], assigns)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				exitRun(exitScenario)
@@ -71,6 +83,7 @@ problem, FILE:LINE: field "...": message).`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "PATH=VALUE: set a scenario parameter, e.g. links.wan.impair.loss=1% (repeatable; see simnet sweep)")
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,17 +44,27 @@ func execute(t *testing.T, dir string, args ...string) (string, string, int) {
 	rootCmd.SetErr(&stderr)
 	rootCmd.SetArgs(args)
 	// Flags keep their values between executions: reset them.
-	for _, c := range rootCmd.Commands() {
-		c.Flags().VisitAll(func(f *pflag.Flag) {
-			_ = f.Value.Set(f.DefValue)
-			f.Changed = false
-		})
-	}
+	resetFlags(rootCmd)
 	if err := rootCmd.Execute(); err != nil {
 		stderr.WriteString(err.Error())
 		code = exitScenario
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// resetFlags sets every flag of c and its sub-commands back to its default.
+func resetFlags(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		sub.Flags().VisitAll(func(f *pflag.Flag) {
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				_ = sv.Replace(nil)
+			} else {
+				_ = f.Value.Set(f.DefValue)
+			}
+			f.Changed = false
+		})
+		resetFlags(sub)
+	}
 }
 
 func writeScenario(t *testing.T, dir string, minReplies int) string {
