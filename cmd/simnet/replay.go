@@ -38,6 +38,7 @@ type replayOpts struct {
 	tolerance       uint32
 	toTap           string
 	speed           float64
+	report          string
 }
 
 // newReplayCmd builds `simnet replay FILE [--json]`, `simnet replay FILE
@@ -76,7 +77,13 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			case o.toTap != "":
 				code = runToTap(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			default:
+				if err := checkReportFlag(o.report, o.out); err != nil {
+					return err
+				}
 				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
+				if code == 0 && o.report != "" {
+					code = writeReplayReport(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.out)
+				}
 			}
 			if code != 0 {
 				exitReplay(code)
@@ -98,6 +105,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
 	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
+	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/report/htmlreport"
 	"github.com/simnet-go/simnet/sim/scenario"
 	"github.com/simnet-go/simnet/sim/sweep"
 )
@@ -36,12 +37,14 @@ type runFlags struct {
 	seed   uint64
 	out    string
 	format string
+	report string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
 	cmd.Flags().StringVar(&f.out, "out", "", "output directory (default: a fresh ./"+outRoot+"/<name>-<seed>-<n>)")
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
+	cmd.Flags().StringVar(&f.report, "report", "", "html: also write report.html, one self-contained page with the run's tables and plots")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -95,6 +98,10 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: --pcap-format: %v\n", err)
 		return exitScenario
 	}
+	if err := checkReportFlag(f.report, "-"); err != nil {
+		fmt.Fprintf(stderr, "simnet: %v\n", err)
+		return exitScenario
+	}
 	seed := s.Seed
 	if seedSet {
 		seed = f.seed
@@ -118,6 +125,12 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
 	}
+	if f.report == "html" {
+		if err := writeRunReport(dir, s, rep); err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
+	}
 	if err := rep.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
@@ -127,6 +140,9 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, c))
 	}
 	fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, scenario.ReportFile))
+	if f.report == "html" {
+		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, htmlreport.File))
+	}
 	if demo && len(rep.Captures) > 0 {
 		// The demo's last host is the client, whose capture tells the
 		// story from DHCP to the echo exchange.

@@ -155,3 +155,16 @@ func TestSweepUsageErrors(t *testing.T) {
 	assert.Equal(t, exitScenario, code)
 	assert.Contains(t, stderr, "--force")
 }
+
+func TestReportFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeLossyPair(t, dir)
+	_, stderr, code := execute(t, dir, "run", "pair.yaml", "--report", "pdf", "--out", "o")
+	assert.Equal(t, exitScenario, code)
+	assert.Contains(t, stderr, `--report "pdf"`)
+	stdout, stderr, code := execute(t, dir, "run", "pair.yaml", "--report", "html", "--out", "o")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, filepath.Join("o", "report.html"))
+	html := readFile(t, filepath.Join(dir, "o", "report.html"))
+	assert.Contains(t, html, "<h2>links</h2>")
+}

@@ -1,0 +1,126 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromiumPath finds Debian's chromium (installed by make test's
+// tools-test); without it the test skips, or fails under SIMNET_REQUIRE=all.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("SIMNET_REQUIRE") == "all" {
+		t.Fatal("chromium is not installed (apt-get install chromium) and SIMNET_REQUIRE=all")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// artifactDir is where tests leave files for people to look at:
+// $SIMNET_ARTIFACTS, or simnet-out/test-artifacts in the repository.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SIMNET_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "simnet-out", "test-artifacts")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// pageFacts is what the browser measured on a rendered report.html.
+type pageFacts struct {
+	Flows int `json:"flows"`
+	// Plots lists, per figure, its kind, its drawn width and the number
+	// of SVG shapes inside.
+	Plots []struct {
+		Kind   string  `json:"kind"`
+		Width  float64 `json:"width"`
+		Shapes int     `json:"shapes"`
+	} `json:"plots"`
+	Tables int `json:"tables"`
+}
+
+const measureJS = `(() => ({
+  flows: document.querySelectorAll('section.flow').length,
+  tables: document.querySelectorAll('table').length,
+  plots: [...document.querySelectorAll('figure.plot')].map(f => {
+    const svg = f.querySelector('svg');
+    return {kind: f.dataset.kind, width: svg ? svg.getBoundingClientRect().width : 0,
+            shapes: svg ? svg.querySelectorAll('path, line, polyline, rect, circle').length : 0};
+  }),
+}))()`
+
+// TestHTMLReportInChromium renders report.html of the demo, of a lossy TCP
+// run and of a replayed capture in headless Chromium, checks that every
+// flow's four plots are drawn (an SVG with a width and shapes in it), and
+// saves a screenshot of each page.
+func TestHTMLReportInChromium(t *testing.T) {
+	chromium := chromiumPath(t)
+	bin := simnetBinary(t)
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		require.NoError(t, err, "simnet %v: %s", args, out)
+	}
+	run("demo", "--out", filepath.Join(dir, "demo"), "--report", "html")
+	run("run", "../examples/tcp-transfer.yaml", "--out", filepath.Join(dir, "tcp"), "--report", "html")
+	run("replay", filepath.Join(dir, "tcp", "client.pcapng"), "--out", filepath.Join(dir, "replay"), "--report", "html")
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1400, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+
+	cases := []struct {
+		name  string
+		flows int // TCP flows that carried data, as the captures show them
+	}{
+		{name: "demo", flows: 2},   // the HTTP fetches and the echo exchange
+		{name: "tcp", flows: 2},    // the 2 MiB upload and the echo transfer
+		{name: "replay", flows: 2}, // the client's capture sees both
+	}
+	for _, c := range cases {
+		page, err := filepath.Abs(filepath.Join(dir, c.name, "report.html"))
+		require.NoError(t, err)
+		_, err = chromedp.Run(ctx, chromedp.Navigate("file://"+page))
+		require.NoError(t, err, c.name)
+		_, err = chromedp.Run(ctx, chromedp.WaitReady("body"))
+		require.NoError(t, err, c.name)
+		facts, err := chromedp.Run(ctx, chromedp.Evaluate[pageFacts](measureJS))
+		require.NoError(t, err, c.name)
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.flows, facts.Flows, "%s: flows drawn", c.name)
+		require.Len(t, facts.Plots, 4*c.flows, "%s: seq, goodput, rtt and in-flight plots per flow", c.name)
+		for i, p := range facts.Plots {
+			assert.Equal(t, []string{"seq", "goodput", "rtt", "inflight"}[i%4], p.Kind, "%s plot %d", c.name, i)
+			assert.Greater(t, p.Width, 100.0, "%s plot %d (%s) has no width", c.name, i, p.Kind)
+			assert.Greater(t, p.Shapes, 10, "%s plot %d (%s) is empty", c.name, i, p.Kind)
+		}
+		assert.GreaterOrEqual(t, facts.Tables, 1, c.name)
+		path := filepath.Join(artifactDir(t), "report-"+c.name+".jpg")
+		require.NoError(t, os.WriteFile(path, shot, 0o644))
+		t.Logf("screenshot of %s's report.html: %s", c.name, path)
+	}
+}
