@@ -163,7 +163,10 @@ func (t *Trace) Add(f *input.Frame) {
 		return
 	}
 	ip := ipv4.Header(b)
-	hl, tl := ip.HeaderLen(), ip.TotalLen()
+	// An IP length claiming more than the wire carried is believed only
+	// that far (the wire: the captured bytes plus those the snapshot
+	// length cut), as tshark does.
+	hl, tl := ip.HeaderLen(), min(ip.TotalLen(), len(b)+max(f.OrigLen-f.CapLen, 0))
 	if hl < ipv4.MinHeaderLen || hl > len(b) || tl < hl || ip.Protocol() != 6 || ip.IsFragment() {
 		return
 	}
