@@ -94,7 +94,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.StringVar(&o.httpRoot, "http-root", "", "directory the HTTP server serves (default: the built-in page)")
 	fl.Uint16Var(&o.dns, "dns", 0, "run a DNS server (UDP and TCP) on this port, answering from --zone")
 	fl.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server answers from")
-	fl.StringVar(&o.zoneOrigin, "zone-origin", ".", "origin of the zone file when it has no $ORIGIN")
+	fl.StringVar(&o.zoneOrigin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
 	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
@@ -218,6 +218,9 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 			fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 			return 2
 		}
+		for _, w := range z.Warnings {
+			fmt.Fprintf(stderr, "simnet replay: warning: %s\n", w)
+		}
 		cfg.Zones = append(cfg.Zones, z)
 	}
 	res, err := hostrole.Run(path, cfg)
@@ -262,6 +265,9 @@ func readZone(path, origin string) (*dns.Zone, error) {
 	}
 	defer f.Close()
 	z, err := dns.ParseZone(f, origin, path)
+	if errors.Is(err, dns.ErrNoOrigin) {
+		return nil, fmt.Errorf("zone %s: %w; give --zone-origin NAME", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", path, err)
 	}

@@ -89,7 +89,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.http, "http", "", "serve HTTP on PORT, from directory DIR when given as PORT:DIR")
 	f.Uint16Var(&o.dns, "dns", 0, "serve DNS over UDP and TCP on this port (needs --zone)")
 	f.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server is authoritative for")
-	f.StringVar(&o.origin, "origin", "", "initial $ORIGIN of the zone file, and the zone's apex (default: the owner of the file's SOA record)")
+	f.StringVar(&o.origin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
 	o.impair.register(f)

@@ -229,24 +229,16 @@ func (s *services) serveDNS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
 	}
-	origin := o.origin
-	if origin == "" {
-		origin = "."
-	}
-	z, err := dns.ParseZone(f, origin, o.zone)
+	z, err := dns.ParseZone(f, o.origin, o.zone)
 	_ = f.Close()
+	if errors.Is(err, dns.ErrNoOrigin) {
+		return fmt.Errorf("--zone: %w; give --zone-origin NAME", err)
+	}
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
 	}
-	if o.origin == "" {
-		// Without --origin the zone is the one its SOA record names (the
-		// file usually sets it with $ORIGIN).
-		for _, rr := range z.Records {
-			if rr.Type == dns.TypeSOA {
-				z.Origin = rr.Name
-				break
-			}
-		}
+	for _, w := range z.Warnings {
+		s.r.log.printf("zone warning: %s", w)
 	}
 	srv, err := dns.NewServer(z)
 	if err != nil {

@@ -293,7 +293,8 @@ type App struct {
 	LeaseTime          time.Duration
 	Reservations       []Reservation
 	// Zone is a dns_server's master file text (inline, or read from
-	// zone_file), ZoneFile the file it came from and Origin its $ORIGIN.
+	// zone_file), ZoneFile the file it came from and Origin the zone's name
+	// (zone_origin; "" takes it from the file, see dns.ParseZone).
 	Zone, ZoneFile, Origin string
 	// Dir is the directory an http_server serves ("" for the embedded
 	// default page), as an absolute or working-directory-relative path.

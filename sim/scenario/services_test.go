@@ -39,7 +39,7 @@ apps:
   - name: named
     type: dns_server
     host: srv
-    origin: example.test.
+    zone_origin: example.test.
     zone: |
       $TTL 300
       @   IN SOA ns admin 1 3600 600 86400 300
@@ -146,7 +146,7 @@ func TestParseServiceErrors(t *testing.T) {
 			`f.yaml:18: field "apps[0].host": a dhcp_server needs a static address on web:eth0`},
 		{"zone error", repl("ns  IN A 10.0.0.1", "ns  IN A 10.0.0.999"),
 			`f.yaml:31: field "apps[1].zone": A rdata: address: ParseAddr("10.0.0.999"): IPv4 field has value >255`},
-		{"zone and zone_file", repl("origin: example.test.", "origin: example.test.\n    zone_file: x.zone"),
+		{"zone and zone_file", repl("zone_origin: example.test.", "zone_origin: example.test.\n    zone_file: x.zone"),
 			`f.yaml:28: field "apps[1].zone_file": give either zone or zone_file, not both`},
 		{"missing zone file", repl("    zone: |\n      $TTL 300\n      @   IN SOA ns admin 1 3600 600 86400 300\n      ns  IN A 10.0.0.1\n      www IN A 10.0.0.200\n", "    zone_file: nope.zone\n"),
 			`f.yaml:28: field "apps[1].zone_file": stat nope.zone: no such file or directory`},
