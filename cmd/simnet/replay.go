@@ -206,7 +206,14 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
 		WindowTolerance: o.tolerance}
 	if o.httpRoot != "" {
-		cfg.HTTPRoot = os.DirFS(o.httpRoot)
+		// An os.Root: neither ".." nor a symlink leaves the directory.
+		root, err := os.OpenRoot(o.httpRoot)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet replay: --http-root: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		defer root.Close()
+		cfg.HTTPRoot = root.FS()
 	}
 	if o.dns != 0 {
 		if o.zone == "" {
