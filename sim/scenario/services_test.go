@@ -146,6 +146,11 @@ func TestParseServiceErrors(t *testing.T) {
 			`f.yaml:18: field "apps[0].host": a dhcp_server needs a static address on web:eth0`},
 		{"zone error", repl("ns  IN A 10.0.0.1", "ns  IN A 10.0.0.999"),
 			`f.yaml:31: field "apps[1].zone": A rdata: address: ParseAddr("10.0.0.999"): IPv4 field has value >255`},
+		{"no zone origin", repl("    zone_origin: example.test.\n", ""),
+			`f.yaml:27: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
+		{"old origin key", repl("zone_origin: example.test.", "origin: example.test."),
+			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query)` + "\n" +
+				`f.yaml:28: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
 		{"zone and zone_file", repl("zone_origin: example.test.", "zone_origin: example.test.\n    zone_file: x.zone"),
 			`f.yaml:28: field "apps[1].zone_file": give either zone or zone_file, not both`},
 		{"missing zone file", repl("    zone: |\n      $TTL 300\n      @   IN SOA ns admin 1 3600 600 86400 300\n      ns  IN A 10.0.0.1\n      www IN A 10.0.0.200\n", "    zone_file: nope.zone\n"),
