@@ -39,10 +39,21 @@ type Zone struct {
 	// ParseZone, or else the owner of the file's SOA record.
 	Origin  string
 	Records []RR
-	// Warnings lists what the loader changed, as file:line: message
-	// (RRset TTLs normalised, RFC 2181 section 5.2).
-	Warnings []string
+	// Warnings lists what the loader changed (RRset TTLs normalised,
+	// RFC 2181 section 5.2).
+	Warnings []Warning
 }
+
+// Warning is a change the loader made to a master file's data, located at
+// file:line.
+type Warning struct {
+	File string
+	Line int
+	Msg  string
+}
+
+// String formats the warning as file:line: message.
+func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
 type token struct {
 	text   string
@@ -142,8 +153,8 @@ func (p *zoneParser) normaliseTTLs() {
 			continue
 		}
 		if want := p.z.Records[j].TTL; rr.TTL != want {
-			p.z.Warnings = append(p.z.Warnings, fmt.Sprintf("%s:%d: %s %s: TTL %d set to %d, the TTL of the RRset's first record (line %d; RFC 2181 section 5.2)",
-				p.file, p.lines[i], rr.Name, rr.Type, rr.TTL, want, p.lines[j]))
+			p.z.Warnings = append(p.z.Warnings, Warning{File: p.file, Line: p.lines[i],
+				Msg: fmt.Sprintf("%s %s: TTL %d set to %d, the TTL of the RRset's first record (line %d; RFC 2181 section 5.2)", rr.Name, rr.Type, rr.TTL, want, p.lines[j])})
 			rr.TTL = want
 		}
 	}

@@ -218,5 +218,5 @@ func TestParseZoneTTLNormalised(t *testing.T) {
 		}
 	}
 	require.Len(t, z.Warnings, 1)
-	assert.Contains(t, z.Warnings[0], "z.db:4: W.example.test. A: TTL 120 set to 60")
+	assert.Contains(t, z.Warnings[0].String(), "z.db:4: W.example.test. A: TTL 120 set to 60")
 }

@@ -36,6 +36,9 @@ type Scenario struct {
 	Apps     []App
 	Schedule []Event
 	Expect   []Expectation
+	// Warnings are what loading changed without failing, one line each
+	// (a zone's RRset TTLs normalised, RFC 2181 section 5.2).
+	Warnings []string
 }
 
 // Host is one simulated host.

@@ -217,17 +217,26 @@ func (d *decoder) zone(n *yaml.Node, path string, a *App, base int) {
 	if name == "" {
 		name = "zone"
 	}
-	if _, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, name); err != nil {
-		if errors.Is(err, dns.ErrNoOrigin) {
-			err = fmt.Errorf("%w; set zone_origin", err)
+	z, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, name)
+	if err == nil {
+		for _, w := range z.Warnings {
+			if base > 0 {
+				d.warns = append(d.warns, fmt.Sprintf("%s:%d: field %q: %s", d.file, base+w.Line, path, w.Msg))
+			} else {
+				d.warns = append(d.warns, fmt.Sprintf("%s:%d: field %q: %s", d.file, n.Line, path, w))
+			}
 		}
-		var pe *dns.ParseError
-		if base > 0 && errors.As(err, &pe) {
-			d.errs = append(d.errs, &FieldError{File: d.file, Line: base + pe.Line, Field: path, Msg: pe.Err.Error()})
-			return
-		}
-		d.fail(n, path, "%v", err)
+		return
 	}
+	if errors.Is(err, dns.ErrNoOrigin) {
+		err = fmt.Errorf("%w; set zone_origin", err)
+	}
+	var pe *dns.ParseError
+	if base > 0 && errors.As(err, &pe) {
+		d.errs = append(d.errs, &FieldError{File: d.file, Line: base + pe.Line, Field: path, Msg: pe.Err.Error()})
+		return
+	}
+	d.fail(n, path, "%v", err)
 }
 
 // serviceExpect reads the DHCP, DNS and HTTP conditions of an expectation.

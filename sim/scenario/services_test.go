@@ -84,6 +84,19 @@ func TestParseServices(t *testing.T) {
 	assert.Equal(t, netip.MustParseAddr("10.0.0.200"), s.Expect[3].DNSAnswer)
 }
 
+// TestParseZoneWarnings checks that an RRset with two TTLs loads with a
+// warning naming the scenario line (RFC 2181 section 5.2).
+func TestParseZoneWarnings(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("v.yaml", []byte(services))
+	require.NoError(t, err)
+	assert.Empty(t, s.Warnings)
+	s, err = Parse("v.yaml", []byte(strings.Replace(services, "www IN A 10.0.0.200", "www IN A 10.0.0.200\n      www 60 IN A 10.0.0.201", 1)))
+	require.NoError(t, err)
+	require.Len(t, s.Warnings, 1)
+	assert.Equal(t, `v.yaml:33: field "apps[1].zone": www.example.test. A: TTL 60 set to 300, the TTL of the RRset's first record (line 4; RFC 2181 section 5.2)`, s.Warnings[0])
+}
+
 // TestRunServices runs every service app and checks each condition passed
 // and the timeline is in time order.
 func TestRunServices(t *testing.T) {
