@@ -12,9 +12,10 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 
 # Debian packages the tests use: tshark decodes every capture we write; the
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
-# inside network namespaces they create; chromium renders report.html in the
-# browser test (through chromedp).
-TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables chromium
+# inside network namespaces they create (nsd is the reference DNS server of
+# the differential test); chromium renders report.html in the browser test
+# (through chromedp).
+TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd chromium
 
 .PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 

@@ -47,6 +47,8 @@ type fileCache struct {
 	dir   string // directory of root served ("." for all of it)
 	m     map[string]*entry
 	bytes int
+	// noCache looks every request up in root afresh.
+	noCache bool
 }
 
 var (
@@ -61,7 +63,7 @@ func (fc *fileCache) lookup(p []byte) *entry {
 		return e
 	}
 	e := fc.resolve(p)
-	if len(fc.m) < maxCacheEntries && (e.data != nil || e.status != 200) {
+	if !fc.noCache && len(fc.m) < maxCacheEntries && (e.data != nil || e.status != 200) {
 		if fc.m == nil {
 			fc.m = make(map[string]*entry)
 		}
@@ -95,14 +97,16 @@ func (fc *fileCache) resolve(p []byte) *entry {
 		return entryNotFound
 	}
 	e := &entry{status: 200, name: name, size: st.Size(), ctype: contentType(name)}
-	if e.size <= maxCachedFile && fc.bytes+int(e.size) <= maxCacheBytes {
+	if e.size <= maxCachedFile && (fc.noCache || fc.bytes+int(e.size) <= maxCacheBytes) {
 		data, err := readFile(fc.root, name, e.size)
 		if err != nil {
 			return entryNotFound
 		}
 		e.data = data
 		e.size = int64(len(data))
-		fc.bytes += len(data)
+		if !fc.noCache {
+			fc.bytes += len(data)
+		}
 	}
 	return e
 }

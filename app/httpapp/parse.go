@@ -262,6 +262,10 @@ func parseRequestLine(line []byte, r *Request) error {
 		}
 	case len(r.Target) == 1 && r.Target[0] == '*':
 		r.Path = r.Target
+	case string(r.Method) == "CONNECT":
+		// Authority form (RFC 9112 section 3.2.3), for CONNECT only: a
+		// well-formed request, which the server refuses with 405.
+		r.Path = r.Target
 	default:
 		return errBadTarget
 	}

@@ -3,8 +3,10 @@
 // on simnet's TCP (proto/tcp), so they run deterministically in the
 // simulator and unchanged on a live tap.
 //
-// The server answers GET and HEAD from an fs.FS (os.DirFS, embed.FS) or an
-// embedded default page, with persistent connections, pipelining answered
+// The server answers GET and HEAD from an fs.FS (give it an os.Root's FS so
+// that neither ".." nor a symlink leaves the directory) or an embedded
+// default page; other methods get 405 with Allow, unknown ones 501 (RFC
+// 9110 section 9.1). It keeps persistent connections, answers pipelining
 // in order, Content-Length on every response and bounded request heads and
 // bodies. It parses requests itself, through views over its connection
 // buffer, so steady-state keep-alive traffic does not allocate.
@@ -15,8 +17,8 @@
 // timing for each.
 //
 // Not implemented: TLS, request bodies beyond discarding them, ranges,
-// conditional requests, content codings, Expect: 100-continue (the server
-// reads the body without sending 100), directory listings, IPv6.
+// conditional requests, content codings, expectations other than
+// 100-continue, directory listings, IPv6.
 package httpapp
 
 import (
@@ -71,6 +73,12 @@ type ServerConfig struct {
 	IdleTimeout time.Duration
 	// MaxConns bounds open connections (default 1024); more are reset.
 	MaxConns int
+	// NoCache reads files from Root on every request instead of keeping
+	// small ones in memory (for a live directory that may change).
+	NoCache bool
+	// OnConn, when set, is called with the client's address of every
+	// accepted connection.
+	OnConn func(remote netip.AddrPort)
 }
 
 // ServerResult is what an HTTP server did.
@@ -119,7 +127,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.Limits.defaults()
 	s := &Server{cfg: cfg, res: ServerResult{Port: cfg.Port}}
 	if cfg.Root != nil {
-		s.files = fileCache{root: cfg.Root, dir: "."}
+		s.files = fileCache{root: cfg.Root, dir: ".", noCache: cfg.NoCache}
 	} else {
 		s.files = fileCache{root: staticFS, dir: staticDir}
 	}
@@ -186,6 +194,9 @@ func (s *Server) accept(ln *tcp.Listener) {
 		}
 		s.active++
 		s.res.Connections++
+		if s.cfg.OnConn != nil {
+			s.cfg.OnConn(c.RemoteAddr())
+		}
 		sc.c = c
 		sc.timer.Init(sc)
 		c.SetNoDelay(true)
@@ -258,7 +269,8 @@ type serverConn struct {
 	body      []byte
 	file      fs.File
 	fileLeft  int64
-	closeNext bool // close after this response
+	closeNext bool   // close after this response
+	interim   []byte // a 100 (Continue) still to send before the body
 	status    int
 	head      bool // the response is to a HEAD request
 	ent       *entry
@@ -437,11 +449,38 @@ func (sc *serverConn) step() bool {
 	// it once the body has been read.
 	sc.prepare()
 	sc.phase = phaseBody
+	if (sc.bodyLeft > 0 || sc.chunked) && sc.req.Minor >= 1 && hasToken(sc.req.Get("Expect"), "100-continue") {
+		// RFC 9110 section 10.1.1: the client waits for 100 (Continue)
+		// before sending the content. Ask for it when the response will
+		// be a success; otherwise send the final status at once, and close
+		// after it, since the content may or may not follow.
+		if sc.status < 300 {
+			sc.interim = continue100
+		} else {
+			sc.closeNext = true
+			sc.setResponse(sc.status, sc.ent)
+			sc.phase = phaseSend
+		}
+	}
 	return true
+}
+
+// continue100 is the interim response to Expect: 100-continue.
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// hasToken reports whether the comma-separated list v holds tok
+// (case-insensitive).
+func hasToken(v []byte, tok string) bool {
+	found := false
+	forEachToken(v, func(t []byte) { found = found || equalFold(t, tok) })
+	return found
 }
 
 // discardBody consumes the request body and moves to sending.
 func (sc *serverConn) discardBody() bool {
+	if len(sc.interim) > 0 && !sc.write(&sc.interim) {
+		return false
+	}
 	progress := false
 	if sc.chunked {
 		for !sc.chunk.done() && sc.r < sc.w {
@@ -500,8 +539,12 @@ func (sc *serverConn) prepare() {
 	sc.closeNext = !sc.req.KeepAlive
 	sc.ent = nil
 	switch {
-	case string(sc.req.Method) != "GET" && !sc.head:
+	case string(sc.req.Method) != "GET" && !sc.head && knownMethod(sc.req.Method):
+		// A CONNECT is never tunnelled: 405, like any method a file
+		// server does not allow.
 		sc.setResponse(405, nil)
+	case string(sc.req.Method) != "GET" && !sc.head:
+		sc.setResponse(501, nil)
 	case sc.req.Path[0] != '/':
 		sc.setResponse(400, nil)
 	default:
@@ -513,6 +556,19 @@ func (sc *serverConn) prepare() {
 		sc.ent = e
 		sc.setResponse(200, e)
 	}
+}
+
+// knownMethods are the methods of RFC 9110 section 9 and PATCH (RFC
+// 5789): a file server answers them with 405, any other with 501.
+var knownMethods = [...]string{"POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+
+func knownMethod(m []byte) bool {
+	for _, k := range knownMethods {
+		if string(m) == k {
+			return true
+		}
+	}
+	return false
 }
 
 // errorBody is the body of an error response.
@@ -564,7 +620,7 @@ func (sc *serverConn) setResponse(code int, e *entry) {
 		o = append(o, "\r\nConnection: keep-alive"...)
 	}
 	o = append(o, "\r\n\r\n"...)
-	sc.body, sc.fileLeft = nil, 0
+	sc.body, sc.fileLeft, sc.interim = nil, 0, nil
 	if !sc.head {
 		switch {
 		case e == nil:

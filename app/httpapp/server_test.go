@@ -185,6 +185,19 @@ func TestServerRaw(t *testing.T) {
 			statuses: []int{413}, closes: true},
 		{name: "bad chunk", in: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", statuses: []int{400}, closes: true},
 		{name: "error after good", in: "GET / HTTP/1.1\r\nHost: h\r\n\r\nBAD\r\n\r\n", statuses: []int{200, 400}, closes: true},
+		{name: "unknown method", in: "BREW / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", statuses: []int{501, 200}},
+		{name: "known methods", in: "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\nOPTIONS / HTTP/1.1\r\nHost: h\r\n\r\nPATCH / HTTP/1.1\r\nHost: h\r\n\r\nTRACE / HTTP/1.1\r\nHost: h\r\n\r\n",
+			statuses: []int{405, 405, 405, 405}, check: func(t *testing.T, rs []parsedResponse) {
+				for _, r := range rs {
+					assert.Equal(t, "GET, HEAD", r.header["Allow"])
+				}
+			}},
+		{name: "CONNECT is never tunnelled", in: "CONNECT 10.0.0.1:80 HTTP/1.1\r\nHost: 10.0.0.1:80\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", statuses: []int{405, 200}},
+		{name: "Transfer-Encoding and Content-Length", in: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+			statuses: []int{400}, closes: true},
+		{name: "leading empty lines", in: "\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", statuses: []int{200}},
+		{name: "expect 100-continue refused at once", in: "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", statuses: []int{405}, closes: true,
+			check: func(t *testing.T, rs []parsedResponse) { assert.Equal(t, "close", rs[0].header["Connection"]) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,4 +475,67 @@ func FuzzServerStream(f *testing.F) {
 			out = out[r.ContentLength:]
 		}
 	})
+}
+
+// TestServerExpectContinue checks RFC 9110 section 10.1.1: a request with
+// Expect: 100-continue gets 100 (Continue) before it sends its content,
+// then the final response.
+func TestServerExpectContinue(t *testing.T) {
+	t.Parallel()
+	n := newTestNet(t, impair.Config{Delay: time.Millisecond})
+	startServer(t, n, ServerConfig{Name: "web"})
+	raw := n.send(t, 80, []byte("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"), false)
+	const cont = "HTTP/1.1 100 Continue\r\n\r\n"
+	require.True(t, n.run(10*time.Second, func() bool { return raw.got.Len() >= len(cont) }), "no 100 (Continue) without the body")
+	require.Equal(t, cont, raw.got.String())
+	raw.out = []byte("body")
+	raw.OnWritable(raw.conn)
+	require.True(t, n.run(10*time.Second, func() bool { return raw.got.Len() > len(cont)+100 }))
+	n.run(time.Second, func() bool { return false })
+	rs := parseResponses(t, raw.got.Bytes()[len(cont):])
+	require.Len(t, rs, 1)
+	assert.Equal(t, 200, rs[0].status)
+	assert.False(t, raw.eof, "the connection stays open")
+}
+
+// TestServerRootConfines checks that an os.Root file system keeps a
+// symlink inside the served directory from reaching a file outside it,
+// while os.DirFS would follow it.
+func TestServerRootConfines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("secret"), 0o600))
+	www := filepath.Join(dir, "www")
+	require.NoError(t, os.Mkdir(www, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(www, "index.html"), []byte("public"), 0o600))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "secret.txt"), filepath.Join(www, "abs.txt")))
+	require.NoError(t, os.Symlink("../secret.txt", filepath.Join(www, "rel.txt")))
+	require.NoError(t, os.Symlink("index.html", filepath.Join(www, "inside.html")))
+	root, err := os.OpenRoot(www)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = root.Close() })
+	n := newTestNet(t, impair.Config{Delay: time.Millisecond})
+	startServer(t, n, ServerConfig{Name: "web", Root: root.FS(), NoCache: true})
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/abs.txt", 404, "404 Not Found\n"},
+		{"/rel.txt", 404, "404 Not Found\n"},
+		{"/inside.html", 200, "public"},
+		{"/%2e%2e/secret.txt", 404, "404 Not Found\n"},
+	} {
+		raw := n.send(t, 80, []byte("GET "+tc.path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"), false)
+		require.True(t, n.run(time.Minute, func() bool { return raw.eof }), tc.path)
+		rs := parseResponses(t, raw.got.Bytes())
+		require.Len(t, rs, 1, tc.path)
+		assert.Equal(t, tc.status, rs[0].status, tc.path)
+		assert.Equal(t, tc.body, string(rs[0].body), tc.path)
+	}
+	// NoCache: a changed file is served as it is now.
+	require.NoError(t, os.WriteFile(filepath.Join(www, "index.html"), []byte("changed"), 0o600))
+	raw := n.send(t, 80, []byte("GET /inside.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"), false)
+	require.True(t, n.run(time.Minute, func() bool { return raw.eof }))
+	assert.Equal(t, "changed", string(parseResponses(t, raw.got.Bytes())[0].body))
 }

@@ -101,7 +101,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.StringVar(&o.httpRoot, "http-root", "", "directory the HTTP server serves (default: the built-in page)")
 	fl.Uint16Var(&o.dns, "dns", 0, "run a DNS server (UDP and TCP) on this port, answering from --zone")
 	fl.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server answers from")
-	fl.StringVar(&o.zoneOrigin, "zone-origin", ".", "origin of the zone file when it has no $ORIGIN")
+	fl.StringVar(&o.zoneOrigin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
 	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
@@ -214,7 +214,14 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
 		WindowTolerance: o.tolerance}
 	if o.httpRoot != "" {
-		cfg.HTTPRoot = os.DirFS(o.httpRoot)
+		// An os.Root: neither ".." nor a symlink leaves the directory.
+		root, err := os.OpenRoot(o.httpRoot)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet replay: --http-root: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		defer root.Close()
+		cfg.HTTPRoot = root.FS()
 	}
 	if o.dns != 0 {
 		if o.zone == "" {
@@ -225,6 +232,9 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 			return 2
+		}
+		for _, w := range z.Warnings {
+			fmt.Fprintf(stderr, "simnet replay: warning: %s\n", w)
 		}
 		cfg.Zones = append(cfg.Zones, z)
 	}
@@ -270,6 +280,9 @@ func readZone(path, origin string) (*dns.Zone, error) {
 	}
 	defer f.Close()
 	z, err := dns.ParseZone(f, origin, path)
+	if errors.Is(err, dns.ErrNoOrigin) {
+		return nil, fmt.Errorf("zone %s: %w; give --zone-origin NAME", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", path, err)
 	}

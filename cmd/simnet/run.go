@@ -79,6 +79,9 @@ problem, FILE:LINE: field "...": message).`,
 				exitRun(exitScenario)
 				return nil
 			}
+			for _, w := range s.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "simnet run: warning: %s\n", w)
+			}
 			if code := runScenario(cmd.OutOrStdout(), cmd.ErrOrStderr(), s, f, cmd.Flags().Changed("seed"), false); code != exitOK {
 				exitRun(code)
 			}

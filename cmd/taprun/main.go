@@ -35,6 +35,7 @@ type options struct {
 	ip        string
 	gw        string
 	dhcp      bool
+	leaseFile string
 	dnsServer string
 	echo      uint16
 	discard   uint16
@@ -83,13 +84,14 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.ip, "ip", "", "static address and prefix, e.g. 192.0.2.2/24")
 	f.StringVar(&o.gw, "gw", "", "default gateway (with --ip)")
 	f.BoolVar(&o.dhcp, "dhcp", false, "get the address, gateway and DNS server from DHCP")
+	f.StringVar(&o.leaseFile, "lease-file", "", "with --dhcp: keep the lease in this file, and start from INIT-REBOOT with its address (RFC 2131 section 3.2)")
 	f.StringVar(&o.dnsServer, "dns-server", "", "name server to report for the host (informational: taprun runs no resolving client)")
 	f.Uint16Var(&o.echo, "echo", 0, "serve TCP and UDP echo (RFC 862) on this port")
 	f.Uint16Var(&o.discard, "discard", 0, "serve TCP discard (RFC 863) on this port, logging each stream's length and SHA-256")
 	f.StringVar(&o.http, "http", "", "serve HTTP on PORT, from directory DIR when given as PORT:DIR")
 	f.Uint16Var(&o.dns, "dns", 0, "serve DNS over UDP and TCP on this port (needs --zone)")
 	f.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server is authoritative for")
-	f.StringVar(&o.origin, "origin", "", "initial $ORIGIN of the zone file, and the zone's apex (default: the owner of the file's SOA record)")
+	f.StringVar(&o.origin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
 	o.impair.register(f)
@@ -141,6 +143,8 @@ func (o *options) check() (addressing, error) {
 		return a, fmt.Errorf("give an address with --ip CIDR, or --dhcp")
 	case o.dhcp && o.gw != "":
 		return a, fmt.Errorf("--gw goes with --ip; DHCP supplies the gateway")
+	case !o.dhcp && o.leaseFile != "":
+		return a, fmt.Errorf("--lease-file goes with --dhcp")
 	}
 	if o.ip != "" {
 		p, err := netip.ParsePrefix(o.ip)

@@ -17,6 +17,7 @@ func TestOptionsCheck(t *testing.T) {
 		{name: "static", o: options{tap: "tap0", ip: "192.0.2.2/24", gw: "192.0.2.1", dnsServer: "192.0.2.53"},
 			want: addressing{prefix: netip.MustParsePrefix("192.0.2.2/24"), gw: netip.MustParseAddr("192.0.2.1"), dns: netip.MustParseAddr("192.0.2.53")}},
 		{name: "dhcp", o: options{tap: "tap0", dhcp: true}},
+		{name: "dhcp with a lease file", o: options{tap: "tap0", dhcp: true, leaseFile: "l"}},
 		{name: "dns service", o: options{tap: "tap0", ip: "198.18.0.2/15", dns: 53, zone: "z"},
 			want: addressing{prefix: netip.MustParsePrefix("198.18.0.2/15")}},
 	}
@@ -28,18 +29,19 @@ func TestOptionsCheck(t *testing.T) {
 		})
 	}
 	bad := map[string]options{
-		"no tap":           {ip: "192.0.2.2/24"},
-		"no address":       {tap: "tap0"},
-		"both":             {tap: "tap0", ip: "192.0.2.2/24", dhcp: true},
-		"gw with dhcp":     {tap: "tap0", dhcp: true, gw: "192.0.2.1"},
-		"bad ip":           {tap: "tap0", ip: "192.0.2.2"},
-		"ipv6":             {tap: "tap0", ip: "2001:db8::2/64"},
-		"gw off subnet":    {tap: "tap0", ip: "192.0.2.2/24", gw: "198.18.0.1"},
-		"bad gw":           {tap: "tap0", ip: "192.0.2.2/24", gw: "gateway"},
-		"bad dns server":   {tap: "tap0", ip: "192.0.2.2/24", dnsServer: "::1"},
-		"dns without zone": {tap: "tap0", ip: "192.0.2.2/24", dns: 53},
-		"zone without dns": {tap: "tap0", ip: "192.0.2.2/24", zone: "z"},
-		"mtu":              {tap: "tap0", ip: "192.0.2.2/24", mtu: 70000},
+		"no tap":                  {ip: "192.0.2.2/24"},
+		"no address":              {tap: "tap0"},
+		"both":                    {tap: "tap0", ip: "192.0.2.2/24", dhcp: true},
+		"gw with dhcp":            {tap: "tap0", dhcp: true, gw: "192.0.2.1"},
+		"bad ip":                  {tap: "tap0", ip: "192.0.2.2"},
+		"ipv6":                    {tap: "tap0", ip: "2001:db8::2/64"},
+		"gw off subnet":           {tap: "tap0", ip: "192.0.2.2/24", gw: "198.18.0.1"},
+		"bad gw":                  {tap: "tap0", ip: "192.0.2.2/24", gw: "gateway"},
+		"bad dns server":          {tap: "tap0", ip: "192.0.2.2/24", dnsServer: "::1"},
+		"dns without zone":        {tap: "tap0", ip: "192.0.2.2/24", dns: 53},
+		"zone without dns":        {tap: "tap0", ip: "192.0.2.2/24", zone: "z"},
+		"mtu":                     {tap: "tap0", ip: "192.0.2.2/24", mtu: 70000},
+		"lease file without dhcp": {tap: "tap0", ip: "192.0.2.2/24", leaseFile: "l"},
 	}
 	for name, o := range bad {
 		_, err := o.check()

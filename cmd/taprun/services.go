@@ -9,25 +9,24 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/httpapp"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/stack"
 )
-
-// builtinPage is what --http serves without a directory.
-const builtinPage = "<!doctype html>\n<title>simnet taprun</title>\n<p>Hello from the simnet stack on a tap device.</p>\n"
 
 // services are the servers taprun runs on the host. Listeners and
 // connection goroutines live outside the loop; the UDP sockets live on it.
 type services struct {
 	r     *taprun
 	lns   []net.Listener
-	http  *http.Server
+	web   *httpapp.Server // runs on the loop
+	root  *os.Root        // the directory web serves
 	wg    sync.WaitGroup
 	once  sync.Once
 	conns sync.Map // net.Conn -> struct{}, closed on shutdown
@@ -74,8 +73,13 @@ func startServices(ctx context.Context, r *taprun, hs httpSpec) (*services, erro
 // connection goroutines. It is safe to call more than once.
 func (s *services) close() {
 	s.once.Do(func() {
-		if s.http != nil {
-			_ = s.http.Close()
+		if s.web != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = s.r.l.Call(ctx, s.web.Close)
+			cancel()
+		}
+		if s.root != nil {
+			_ = s.root.Close()
 		}
 		for _, ln := range s.lns {
 			_ = ln.Close()
@@ -152,41 +156,34 @@ func (s *services) logEnd(name string, c net.Conn, n int64, extra string, err er
 	s.r.log.printf("%s: connection from %s closed after %d bytes%s", name, c.RemoteAddr(), n, extra)
 }
 
-// serveHTTP runs net/http on the host's listener.
+// serveHTTP runs the built-in HTTP server (app/httpapp) on the loop: GET
+// and HEAD only (405 with Allow for other methods, 501 for unknown ones),
+// 414 for an over-long target, a request with both Transfer-Encoding and
+// Content-Length refused and its connection closed (RFC 9112 section 6.1),
+// 100 (Continue) for Expect: 100-continue. DIR is opened as an os.Root,
+// so neither ".." nor a symlink reaches outside it.
 func (s *services) serveHTTP(ctx context.Context, hs httpSpec) error {
-	ln, err := s.listen(ctx, "http", hs.port)
-	if err != nil {
-		return err
+	cfg := httpapp.ServerConfig{
+		Name: "http", Port: hs.port, NoCache: true,
+		OnConn: func(remote netip.AddrPort) { s.r.log.printf("http: connection from %s", remote) },
 	}
-	var h http.Handler
 	if hs.dir != "" {
-		h = http.FileServer(http.Dir(hs.dir))
-	} else {
-		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if req.URL.Path != "/" {
-				http.NotFound(w, req)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = io.WriteString(w, builtinPage)
-		})
+		root, err := os.OpenRoot(hs.dir)
+		if err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		s.root = root
+		cfg.Root = root.FS()
 	}
-	s.http = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateNew {
-				s.r.log.printf("http: connection from %s", c.RemoteAddr())
-			}
-		},
-		ErrorLog: nil,
+	web, err := httpapp.NewServer(cfg)
+	if err != nil {
+		return fmt.Errorf("--http: %w", err)
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.http.Serve(ln)
-	}()
+	env := &app.Env{Clock: s.r.l.Clock(), TCP: s.r.tcp}
+	if err := s.r.call(ctx, func() error { return web.Start(env) }); err != nil {
+		return fmt.Errorf("http: listen on tcp/%d: %w", hs.port, err)
+	}
+	s.web = web
 	what := "a built-in page"
 	if hs.dir != "" {
 		what = hs.dir
@@ -229,24 +226,16 @@ func (s *services) serveDNS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
 	}
-	origin := o.origin
-	if origin == "" {
-		origin = "."
-	}
-	z, err := dns.ParseZone(f, origin, o.zone)
+	z, err := dns.ParseZone(f, o.origin, o.zone)
 	_ = f.Close()
+	if errors.Is(err, dns.ErrNoOrigin) {
+		return fmt.Errorf("--zone: %w; give --zone-origin NAME", err)
+	}
 	if err != nil {
 		return fmt.Errorf("--zone: %w", err)
 	}
-	if o.origin == "" {
-		// Without --origin the zone is the one its SOA record names (the
-		// file usually sets it with $ORIGIN).
-		for _, rr := range z.Records {
-			if rr.Type == dns.TypeSOA {
-				z.Origin = rr.Name
-				break
-			}
-		}
+	for _, w := range z.Warnings {
+		s.r.log.printf("zone warning: %s", w)
 	}
 	srv, err := dns.NewServer(z)
 	if err != nil {

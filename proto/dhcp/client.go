@@ -196,6 +196,17 @@ func (c *Client) Stop() {
 	c.state = StateStopped
 }
 
+// Halt stops the client without releasing its lease, as a host that shuts
+// down keeping the lease for an INIT-REBOOT when it comes back (RFC 2131
+// section 3.2): nothing is sent, the address is removed and every timer
+// stops. The server still holds the lease for the client.
+func (c *Client) Halt() {
+	c.unbind()
+	c.stopTimers()
+	c.probing = false
+	c.state = StateStopped
+}
+
 func (c *Client) stopTimers() {
 	for _, t := range []*clock.Timer{&c.rtx, &c.t1, &c.t2, &c.expire} {
 		c.clk.Cancel(t)

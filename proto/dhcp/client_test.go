@@ -326,6 +326,27 @@ func TestClientDecline(t *testing.T) {
 	assert.Equal(t, []netip.Addr{first, l.Addr.Addr()}, n.probes)
 }
 
+// TestClientHalt checks that Halt keeps the lease on the server: nothing
+// is sent, and a later INIT-REBOOT for the address is acknowledged by a
+// server that stays silent for clients it has no record of.
+func TestClientHalt(t *testing.T) {
+	t.Parallel()
+	n := newTestNet(t, false)
+	l := n.bind(t)
+	mark := len(n.log)
+	n.cli.Halt()
+	n.runFor(time.Second)
+	assert.Empty(t, n.types(mark), "Halt sends nothing")
+	assert.Equal(t, StateStopped, n.cli.State())
+	assert.Equal(t, 1, n.removed)
+	assert.Zero(t, n.sch.Len(), "no timers left")
+	n.cli = NewClient(n.sch, rng.New(9, "dhcp-client"), clientHW, n, n, nil)
+	n.cli.Start(l.Addr.Addr())
+	n.runFor(time.Second)
+	assert.Equal(t, []MessageType{Request, Ack}, n.types(mark))
+	assert.Equal(t, StateBound, n.cli.State())
+}
+
 func TestClientInitReboot(t *testing.T) {
 	n := newTestNet(t, false)
 	l := n.bind(t)

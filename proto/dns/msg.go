@@ -8,8 +8,8 @@
 // goroutines or does I/O; files named *_stack.go wire the cores to
 // proto/stack sockets.
 //
-// Not implemented: DNSSEC, zone transfers, dynamic update, wildcards and
-// delegations (referrals) in the server, name compression on encode for
+// Not implemented: DNSSEC, zone transfers (refused), NOTIFY (NOTIMP),
+// dynamic update, name compression on encode for
 // RDATA of types newer than RFC 1035 (RFC 3597 section 4 forbids it).
 package dns
 

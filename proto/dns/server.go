@@ -41,12 +41,21 @@ type ServerStats struct {
 type rrset struct {
 	typ Type
 	rrs []RR
+	// targets holds, for NS, MX and SRV sets, the lowercase wire form of
+	// each record's host name: the names additional-section processing
+	// looks up (RFC 1034 section 4.3.2 step 6).
+	targets [][]byte
 }
 
 type node struct {
-	name   []byte // owner in wire form, case as in the zone
-	sets   []rrset
-	target []byte // lowercase wire form of the CNAME target, if any
+	name    []byte // owner in wire form, case as in the zone
+	sets    []rrset
+	target  []byte // lowercase wire form of the CNAME target, if any
+	targetW []byte // the CNAME target in wire form, case as in the zone
+	// cut marks a delegation point: an NS set below the apex (RFC 1034
+	// section 4.2.1). Data at and below it, other than the NS set, is
+	// glue, never an authoritative answer.
+	cut bool
 }
 
 func (n *node) find(t Type) *rrset {
@@ -70,14 +79,21 @@ type zoneData struct {
 //
 // It implements: the AA bit, NXDOMAIN and NODATA with the zone's SOA in
 // the authority section (RFC 2308 sections 2 and 3), CNAME chasing inside
-// its zones (RFC 1034 section 4.3.2), REFUSED outside them, FORMERR for
-// malformed queries, NOTIMP for opcodes other than QUERY and for zone
-// transfers, TC over UDP (RFC 2181 section 9) and EDNS0 (RFC 6891).
+// its zones and referrals with glue below zone cuts (RFC 1034 section
+// 4.3.2), wildcards (RFC 4592), additional-section addresses for NS, MX
+// and SRV targets (RFC 1034 section 4.3.2 step 6), REFUSED outside its
+// zones and for zone transfers (as BIND and NSD do by default), FORMERR
+// for malformed queries, NOTIMP for opcodes other than QUERY, TC over UDP
+// (RFC 2181 section 9) and EDNS0 (RFC 6891).
 type Server struct {
 	zones  map[string]*zoneData // key: lowercase wire apex
 	b      builder
 	out    []byte
 	maxUDP uint16
+	// addl holds the answer RRsets of the current query whose targets
+	// get additional-section processing; seen the targets already added.
+	addl []*rrset
+	seen [][]byte
 
 	// Stats counts the queries handled so far.
 	Stats ServerStats
@@ -171,13 +187,32 @@ func (s *Server) addZone(z *Zone) error {
 			set = &n.sets[len(n.sets)-1]
 		}
 		set.rrs = append(set.rrs, rr)
-		if rr.Type == TypeCNAME {
-			t, err := lowerWire(rr.Data.(*CNAME).Target)
+		var host string
+		switch d := rr.Data.(type) {
+		case *CNAME:
+			t, err := lowerWire(d.Target)
 			if err != nil {
 				return err
 			}
 			n.target = t
+			n.targetW, _ = wireName(nil, d.Target)
+		case *NS:
+			host = d.Host
+		case *MX:
+			host = d.Host
+		case *SRV:
+			host = d.Target
 		}
+		if rr.Type == TypeNS || rr.Type == TypeMX || rr.Type == TypeSRV {
+			t, err := lowerWire(host)
+			if err != nil {
+				return err
+			}
+			set.targets = append(set.targets, t)
+		}
+	}
+	for k, n := range zd.nodes {
+		n.cut = k != string(apex) && n.find(TypeNS) != nil
 	}
 	if nsoa != 1 {
 		return fmt.Errorf("%d SOA records at the origin, want 1", nsoa)
@@ -220,55 +255,78 @@ type query struct {
 
 // parseQuery reads the question and the OPT record of a query into q and
 // returns the question name, read into nb. It returns an rcode other than
-// success when the query is malformed. (The name is returned rather than
-// stored through q so that nb stays on the caller's stack.)
+// success when the query is malformed or not a QUERY; q.edns is set
+// whenever an OPT record was found, so that even those replies carry OPT
+// (RFC 6891 section 6.1.1). (The name is returned rather than stored
+// through q so that nb stays on the caller's stack.)
 func parseQuery(b []byte, q *query, nb []byte) ([]byte, Rcode) {
-	qd := binary.BigEndian.Uint16(b[4:])
+	qd := int(binary.BigEndian.Uint16(b[4:]))
 	an := int(binary.BigEndian.Uint16(b[6:]))
 	ns := int(binary.BigEndian.Uint16(b[8:]))
 	ar := int(binary.BigEndian.Uint16(b[10:]))
-	if Opcode(q.flags>>11)&0xF != OpcodeQuery {
-		return nil, RcodeNotImplemented
+	var w []byte
+	off := HeaderLen
+	for i := 0; i < qd; i++ {
+		var next int
+		var err error
+		if i == 0 {
+			w, next, err = readName(nb, b, off)
+		} else {
+			next, err = skipName(b, off)
+		}
+		if err != nil || next+4 > len(b) {
+			return nil, RcodeFormatError
+		}
+		if i == 0 {
+			q.qtype = Type(binary.BigEndian.Uint16(b[next:]))
+			q.qclass = Class(binary.BigEndian.Uint16(b[next+2:]))
+		}
+		off = next + 4
 	}
-	// RFC 9619: a query carries exactly one question.
-	if qd != 1 {
-		return nil, RcodeFormatError
-	}
-	w, off, err := readName(nb, b, HeaderLen)
-	if err != nil || off+4 > len(b) {
-		return nil, RcodeFormatError
-	}
-	q.qtype = Type(binary.BigEndian.Uint16(b[off:]))
-	q.qclass = Class(binary.BigEndian.Uint16(b[off+2:]))
-	off += 4
+	rc := RcodeSuccess
 	for i := 0; i < an+ns+ar; i++ {
 		next, err := skipName(b, off)
 		if err != nil || next+10 > len(b) {
-			return nil, RcodeFormatError
+			return w, RcodeFormatError
 		}
 		t := Type(binary.BigEndian.Uint16(b[next:]))
 		rdlen := int(binary.BigEndian.Uint16(b[next+8:]))
 		end := next + 10 + rdlen
 		if end > len(b) {
-			return nil, RcodeFormatError
+			return w, RcodeFormatError
 		}
 		if t == TypeOPT {
 			// RFC 6891 section 6.1.1: one OPT, in the additional
 			// section, owned by the root.
 			if q.edns || i < an+ns || next != off+1 {
-				return nil, RcodeFormatError
+				rc = RcodeFormatError
 			}
 			q.edns = true
 			q.size = max(binary.BigEndian.Uint16(b[next+2:]), MinUDPSize)
 			q.ver = b[next+5]
 			q.do = b[next+6]&0x80 != 0
+			// RFC 6891 section 6.1.2: options are {code, length,
+			// data}; one that overruns the RDATA is malformed (BIND
+			// answers FORMERR).
+			for o := next + 10; o < end; {
+				if o+4 > end || o+4+int(binary.BigEndian.Uint16(b[o+2:])) > end {
+					rc = RcodeFormatError
+					break
+				}
+				o += 4 + int(binary.BigEndian.Uint16(b[o+2:]))
+			}
 		}
 		off = end
 	}
-	if q.qtype == TypeOPT {
-		return nil, RcodeFormatError
+	// Octets after the last record, or a question count other than one
+	// (RFC 9619), make the query malformed.
+	if off != len(b) || qd != 1 || q.qtype == TypeOPT {
+		rc = RcodeFormatError
 	}
-	return w, RcodeSuccess
+	if rc == RcodeSuccess && Opcode(q.flags>>11)&0xF != OpcodeQuery {
+		rc = RcodeNotImplemented
+	}
+	return w, rc
 }
 
 // Answer returns the response to the query in b, or nil when the query
@@ -296,9 +354,16 @@ func (s *Server) Answer(b []byte, tr Transport) []byte {
 		if rc == RcodeFormatError {
 			s.Stats.FormErr++
 		}
-		// Echo only the header: the question may be what is broken.
+		// Echo the question only when there was exactly one that
+		// parsed; the OPT whenever the query had one.
 		s.b.reset(s.out[:0])
 		s.respHeader(&q, rc, false)
+		if qname != nil && binary.BigEndian.Uint16(b[4:]) == 1 {
+			s.question(&q)
+		}
+		if q.edns {
+			s.opt(&q, rc)
+		}
 		s.out = s.b.buf
 		return s.out
 	}
@@ -312,7 +377,7 @@ func (s *Server) Answer(b []byte, tr Transport) []byte {
 		return s.out
 	}
 	s.b.reset(s.out[:0])
-	s.resolve(&q)
+	s.resolve(&q, limit)
 	if len(s.b.buf) > limit {
 		// RFC 2181 section 9: set TC and send what fits; the client
 		// retries over TCP, so the header, question and OPT suffice.
@@ -368,8 +433,55 @@ func (s *Server) opt(q *query, rc Rcode) {
 	s.b.setCount(3, int(n)+1)
 }
 
-// resolve appends the full (untruncated) response for a well-formed query.
-func (s *Server) resolve(q *query) {
+// lookupKind is what a zone holds for a name.
+type lookupKind uint8
+
+const (
+	found       lookupKind = iota // the name's own node
+	synthesised                   // a wildcard's node (RFC 4592)
+	delegated                     // at or below a zone cut
+	noName                        // NXDOMAIN
+)
+
+// lookup finds the lowercase wire name, which is at or below z's apex, as
+// RFC 1034 section 4.3.2 step 3 does: a zone cut above the name (or at it,
+// except for DS, which the parent holds) gives a referral from the cut's
+// node; then the name's own node (an empty non-terminal included, RFC
+// 4592 section 2.2.2); then the wildcard at the closest encloser (RFC
+// 4592 section 3.3.1). off is the offset of the cut in name.
+func (z *zoneData) lookup(name []byte, qtype Type) (n *node, kind lookupKind, off int) {
+	apexOff := len(name) - len(z.apex)
+	var cut *node
+	for i := 0; i < apexOff; i += int(name[i]) + 1 {
+		if c := z.nodes[string(name[i:])]; c != nil && c.cut && (i > 0 || qtype != TypeDS) {
+			cut, off = c, i // keep going: the cut nearest the apex wins
+		}
+	}
+	if cut != nil {
+		return cut, delegated, off
+	}
+	if n := z.nodes[string(name)]; n != nil {
+		return n, found, 0
+	}
+	// The closest encloser is the longest existing ancestor; the source
+	// of synthesis is "*" under it (RFC 4592 section 3.3.1).
+	for i := int(name[0]) + 1; i <= apexOff; i += int(name[i]) + 1 {
+		if z.nodes[string(name[i:])] == nil {
+			continue
+		}
+		var wb [MaxNameLen + 1]byte
+		w := append(append(wb[:0], 1, '*'), name[i:]...)
+		if src := z.nodes[string(w)]; src != nil {
+			return src, synthesised, 0
+		}
+		break
+	}
+	return nil, noName, 0
+}
+
+// resolve appends the full (untruncated) response for a well-formed
+// query; additional data that would take it over limit is left out.
+func (s *Server) resolve(q *query, limit int) {
 	var lb [MaxNameLen + 1]byte
 	lname := append(lb[:0], q.qname...)
 	lowerName(lname)
@@ -383,8 +495,11 @@ func (s *Server) resolve(q *query) {
 		}
 		return
 	}
-	if q.qtype == TypeAXFR || q.qtype == 251 {
-		s.respHeader(q, RcodeNotImplemented, false)
+	if q.qtype == TypeAXFR || q.qtype == TypeIXFR {
+		// Zone transfers are refused, as BIND and NSD do for clients
+		// not in their allow-transfer / provide-xfr lists.
+		s.Stats.Refused++
+		s.respHeader(q, RcodeRefused, false)
 		s.question(q)
 		if q.edns {
 			s.opt(q, RcodeSuccess)
@@ -393,26 +508,37 @@ func (s *Server) resolve(q *query) {
 	}
 	s.respHeader(q, RcodeSuccess, true)
 	s.question(q)
+	s.addl = s.addl[:0]
+	s.seen = s.seen[:0]
 	an := 0
 	rcode := RcodeSuccess
 	owner := q.qname
 	name := lname
 	negative := false
+	var ref *node
+	var refOwner []byte
+chase:
 	for hop := 0; ; hop++ {
-		n := z.nodes[string(name)]
-		if n == nil {
+		n, kind, off := z.lookup(name, q.qtype)
+		switch kind {
+		case delegated:
+			ref, refOwner = n, owner[off:]
+			break chase
+		case noName:
+			// RFC 6604 section 2.1: after a CNAME the rcode reflects
+			// the last name.
 			rcode, negative = RcodeNameError, true
-			break
+			break chase
 		}
 		if q.qtype == TypeANY {
 			for i := range n.sets {
-				an += s.rrs(owner, n.sets[i].rrs)
+				an += s.answerSet(owner, &n.sets[i])
 			}
 			negative = len(n.sets) == 0
 			break
 		}
 		if set := n.find(q.qtype); set != nil {
-			an += s.rrs(owner, set.rrs)
+			an += s.answerSet(owner, set)
 			break
 		}
 		if n.target == nil {
@@ -425,21 +551,33 @@ func (s *Server) resolve(q *query) {
 		}
 		// RFC 1034 section 4.3.2 step 3a: restart at the canonical name
 		// if it is in our authority; otherwise the client follows it.
-		z = s.findZone(n.target)
-		if z == nil {
+		if z = s.findZone(n.target); z == nil {
 			break
 		}
-		name = n.target
-		t := z.nodes[string(name)]
-		if t == nil {
-			// RFC 6604 section 2.1: the rcode reflects the last name.
-			rcode, negative = RcodeNameError, true
-			break
-		}
-		owner = t.name
+		name, owner = n.target, n.targetW
 	}
 	s.b.setCount(1, an)
-	if negative {
+	ns, ar := 0, 0
+	switch {
+	case ref != nil:
+		// RFC 1034 section 4.3.2 step 3b: a referral. AA is off unless
+		// a CNAME of ours is in the answer; the cut's NS set goes in the
+		// authority section and its in-zone addresses, glue included,
+		// in the additional section (required: if they do not fit, the
+		// response is truncated, RFC 9471).
+		if an == 0 {
+			s.b.buf[s.b.base+2] &^= 0x04
+		}
+		set := ref.find(TypeNS)
+		ns = s.rrs(refOwner, set.rrs)
+		for _, t := range set.targets {
+			if isSubdomain(t, z.apex) && s.firstSeen(t) {
+				if g := z.nodes[string(t)]; g != nil {
+					ar += s.addresses(g, 0)
+				}
+			}
+		}
+	case negative:
 		// RFC 2308 section 3: the SOA's TTL is the minimum of its own TTL
 		// and its MINIMUM field.
 		soa := z.soa
@@ -447,18 +585,80 @@ func (s *Server) resolve(q *query) {
 			soa.TTL = m
 		}
 		if err := s.b.rr(&soa); err == nil {
-			s.b.setCount(2, 1)
+			ns = 1
 		}
 	}
+	s.b.setCount(2, ns)
 	if rcode != RcodeSuccess {
 		s.b.buf[s.b.base+3] = s.b.buf[s.b.base+3]&0xF0 | byte(rcode)
 		if rcode == RcodeNameError {
 			s.Stats.NXDomain++
 		}
 	}
+	// RFC 1034 section 4.3.2 step 6: the addresses of the answer's NS,
+	// MX and SRV hosts where we hold them authoritatively, while they
+	// fit (RFC 2181 section 9: additional data never causes TC).
+	room := limit
+	if q.edns {
+		room -= 11 // our OPT record
+	}
+	for _, set := range s.addl {
+		for _, t := range set.targets {
+			zz := s.findZone(t)
+			if zz == nil || !s.firstSeen(t) {
+				continue
+			}
+			if n, kind, _ := zz.lookup(t, TypeA); kind == found {
+				ar += s.addresses(n, room)
+			}
+		}
+	}
+	s.b.setCount(3, ar)
 	if q.edns {
 		s.opt(q, RcodeSuccess)
 	}
+}
+
+// answerSet appends set to the answer section under owner and notes it
+// for additional-section processing.
+func (s *Server) answerSet(owner []byte, set *rrset) int {
+	if len(set.targets) > 0 {
+		s.addl = append(s.addl, set)
+	}
+	return s.rrs(owner, set.rrs)
+}
+
+// firstSeen reports whether the target t is met for the first time in
+// this response, and remembers it.
+func (s *Server) firstSeen(t []byte) bool {
+	for _, o := range s.seen {
+		if string(o) == string(t) {
+			return false
+		}
+	}
+	s.seen = append(s.seen, t)
+	return true
+}
+
+// addresses appends n's A and AAAA sets under n's own name and returns
+// how many records it added. With room > 0, a set that would take the
+// message past room octets is taken back out.
+func (s *Server) addresses(n *node, room int) int {
+	added := 0
+	for _, t := range [...]Type{TypeA, TypeAAAA} {
+		set := n.find(t)
+		if set == nil {
+			continue
+		}
+		mark, ncomp := len(s.b.buf), s.b.ncomp
+		k := s.rrs(n.name, set.rrs)
+		if room > 0 && len(s.b.buf)-s.b.base > room {
+			s.b.buf, s.b.ncomp = s.b.buf[:mark], ncomp
+			continue
+		}
+		added += k
+	}
+	return added
 }
 
 // rrs appends records under the wire owner name and returns how many.

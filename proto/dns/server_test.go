@@ -76,8 +76,11 @@ func TestServerAnswers(t *testing.T) {
 		{"apex MX", "example.com.", TypeMX, RcodeSuccess, true, []string{"example.com.\t3600\tIN\tMX\t10 mail.example.com."}, nil},
 		{"REFUSED outside zones", "example.org.", TypeA, RcodeRefused, false, nil, nil},
 		{"REFUSED parent", "com.", TypeA, RcodeRefused, false, nil, nil},
-		{"zone transfer", "example.com.", TypeAXFR, RcodeNotImplemented, false, nil, nil},
+		{"zone transfer refused", "example.com.", TypeAXFR, RcodeRefused, false, nil, nil},
+		{"incremental zone transfer refused", "example.com.", TypeIXFR, RcodeRefused, false, nil, nil},
 	}
+	// RFC 1034 section 4.3.2 step 6: the exchange's address.
+	additional := map[string][]string{"apex MX": {"mail.example.com.\t3600\tIN\tA\t192.0.2.25"}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := ask(t, s, tc.qname, tc.qtype, 0, UDP)
@@ -88,11 +91,11 @@ func TestServerAnswers(t *testing.T) {
 			assert.Equal(t, tc.qname, m.Question[0].Name)
 			assert.Equal(t, tc.answer, answerStrings(m.Answer))
 			assert.Equal(t, tc.authority, answerStrings(m.Authority))
-			assert.Empty(t, m.Additional)
+			assert.Equal(t, additional[tc.name], answerStrings(m.Additional))
 		})
 	}
 	assert.Equal(t, uint64(2), s.Stats.NXDomain)
-	assert.Equal(t, uint64(2), s.Stats.Refused)
+	assert.Equal(t, uint64(4), s.Stats.Refused)
 }
 
 func TestServerANY(t *testing.T) {

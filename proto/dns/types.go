@@ -16,7 +16,9 @@ const (
 	TypeTXT   Type = 16
 	TypeAAAA  Type = 28
 	TypeSRV   Type = 33
+	TypeDS    Type = 43
 	TypeOPT   Type = 41
+	TypeIXFR  Type = 251
 	TypeAXFR  Type = 252
 	TypeANY   Type = 255
 )
@@ -27,7 +29,7 @@ var typeNames = [...]struct {
 }{
 	{TypeA, "A"}, {TypeNS, "NS"}, {TypeCNAME, "CNAME"}, {TypeSOA, "SOA"},
 	{TypePTR, "PTR"}, {TypeMX, "MX"}, {TypeTXT, "TXT"}, {TypeAAAA, "AAAA"},
-	{TypeSRV, "SRV"}, {TypeOPT, "OPT"}, {TypeAXFR, "AXFR"}, {TypeANY, "ANY"},
+	{TypeSRV, "SRV"}, {TypeDS, "DS"}, {TypeOPT, "OPT"}, {TypeIXFR, "IXFR"}, {TypeAXFR, "AXFR"}, {TypeANY, "ANY"},
 }
 
 // String returns the mnemonic of t, or TYPEnnn (RFC 3597) when unknown.

@@ -26,13 +26,34 @@ func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.
 // Unwrap returns the underlying error.
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Zone is the content of a master file: its origin and its records in file
+// ErrNoOrigin reports a master file whose zone name cannot be known: no
+// origin was given and the file sets no $ORIGIN before a relative SOA
+// owner (or has no SOA at all). Drivers add the name of their origin
+// option to it.
+var ErrNoOrigin = errors.New("the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record")
+
+// Zone is the content of a master file: its name and its records in file
 // order.
 type Zone struct {
-	// Origin is the fully qualified origin the file started with.
+	// Origin is the zone's name, fully qualified: the origin given to
+	// ParseZone, or else the owner of the file's SOA record.
 	Origin  string
 	Records []RR
+	// Warnings lists what the loader changed (RRset TTLs normalised,
+	// RFC 2181 section 5.2).
+	Warnings []Warning
 }
+
+// Warning is a change the loader made to a master file's data, located at
+// file:line.
+type Warning struct {
+	File string
+	Line int
+	Msg  string
+}
+
+// String formats the warning as file:line: message.
+func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
 type token struct {
 	text   string
@@ -45,8 +66,18 @@ type entry struct {
 	tokens []token
 }
 
-// ParseZone reads an RFC 1035 section 5 master file. origin is the initial
-// $ORIGIN; file names the input in errors. Supported: $ORIGIN, $TTL,
+// ParseZone reads an RFC 1035 section 5 master file; file names the input
+// in errors. It is the one zone loader of every driver, with one rule for
+// the origin, BIND's: the zone's name is the initial $ORIGIN, so relative
+// owners and relative names in RDATA (NS, CNAME, PTR, MX exchange, SRV
+// target, SOA names) are completed with it until a $ORIGIN directive
+// changes it. origin is the zone's name; when it is empty the name is the
+// owner of the file's SOA record, which must then be absolute or follow a
+// $ORIGIN (otherwise the error wraps ErrNoOrigin).
+//
+// Records of one RRset with different TTLs get the TTL of the set's first
+// record, with a warning in Zone.Warnings (RFC 2181 section 5.2; BIND does
+// the same). Supported: $ORIGIN, $TTL,
 // relative names, @, parentheses across lines, comments, quoted strings,
 // optional class IN, omitted owner and TTL, TTL units (1h30m, BIND style) and
 // the RFC 3597 generic form (TYPEnnn \# len hex). $INCLUDE and classes
@@ -59,11 +90,41 @@ func ParseZone(r io.Reader, origin, file string) (*Zone, error) {
 	if len(data) > MaxZoneSize {
 		return nil, fmt.Errorf("%s: zone larger than %d octets", file, MaxZoneSize)
 	}
+	if origin == "" {
+		// First pass with the origin unknown, to find the SOA owner.
+		p, err := parseZoneText(data, "", file)
+		if err != nil {
+			return nil, err
+		}
+		if p.soaOwner == "" || p.soaGuessed {
+			return nil, fmt.Errorf("%s: %w", file, ErrNoOrigin)
+		}
+		if !p.guessed {
+			p.z.Origin = p.soaOwner
+			p.normaliseTTLs()
+			return p.z, nil
+		}
+		origin = p.soaOwner
+	}
 	origin, err = CanonicalName(origin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: origin: %w", file, err)
 	}
-	p := zoneParser{file: file, origin: origin, z: &Zone{Origin: origin}}
+	p, err := parseZoneText(data, origin, file)
+	if err != nil {
+		return nil, err
+	}
+	p.normaliseTTLs()
+	return p.z, nil
+}
+
+// parseZoneText parses data with the initial origin ("" when unknown: then
+// relative names are completed with the root and marked as guessed).
+func parseZoneText(data []byte, origin, file string) (*zoneParser, error) {
+	p := &zoneParser{file: file, origin: origin, z: &Zone{Origin: origin}}
+	if origin == "" {
+		p.origin, p.unknown = ".", true
+	}
 	if err := lexZone(string(data), p.entry); err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
@@ -72,7 +133,31 @@ func ParseZone(r io.Reader, origin, file string) (*Zone, error) {
 		}
 		return nil, err
 	}
-	return p.z, nil
+	return p, nil
+}
+
+// normaliseTTLs gives every record of an RRset the TTL of the set's first
+// record (RFC 2181 section 5.2) and records a warning for each change.
+func (p *zoneParser) normaliseTTLs() {
+	type key struct {
+		name string
+		typ  Type
+	}
+	first := make(map[key]int)
+	for i := range p.z.Records {
+		rr := &p.z.Records[i]
+		k := key{strings.ToLower(rr.Name), rr.Type}
+		j, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		if want := p.z.Records[j].TTL; rr.TTL != want {
+			p.z.Warnings = append(p.z.Warnings, Warning{File: p.file, Line: p.lines[i],
+				Msg: fmt.Sprintf("%s %s: TTL %d set to %d, the TTL of the RRset's first record (line %d; RFC 2181 section 5.2)", rr.Name, rr.Type, rr.TTL, want, p.lines[j])})
+			rr.TTL = want
+		}
+	}
 }
 
 // lexZone splits the master file into entries (logical lines) and calls fn
@@ -174,14 +259,26 @@ func lexZone(s string, fn func(e *entry) error) error {
 }
 
 type zoneParser struct {
-	file     string
-	origin   string
-	z        *Zone
-	owner    string
-	ttl      uint32
-	ttlSet   bool
-	defTTL   uint32
-	defTTLOK bool
+	file   string
+	origin string
+	z      *Zone
+	lines  []int // line of each record in z.Records
+	// unknown is set while the origin is not known (no origin given and
+	// no $ORIGIN yet); guessed records that a relative name was completed
+	// meanwhile.
+	unknown, guessed bool
+	// soaOwner is the owner of the first SOA record; soaGuessed tells
+	// that it was completed with an unknown origin.
+	soaOwner   string
+	soaGuessed bool
+	// ownerGuessed tells that the current owner was completed with an
+	// unknown origin.
+	ownerGuessed bool
+	owner        string
+	ttl          uint32
+	ttlSet       bool
+	defTTL       uint32
+	defTTLOK     bool
 }
 
 func (p *zoneParser) entry(e *entry) error {
@@ -204,6 +301,9 @@ func (p *zoneParser) parseEntry(e *entry) error {
 				return fmt.Errorf("$ORIGIN: %w", err)
 			}
 			p.origin = o
+			if absolute(t[1].text) {
+				p.unknown = false
+			}
 			return nil
 		case "$TTL":
 			if len(t) != 2 {
@@ -226,12 +326,16 @@ func (p *zoneParser) parseEntry(e *entry) error {
 		}
 		rr.Name = p.owner
 	} else {
+		g := p.guessed
+		p.guessed = false
 		n, err := p.name(t[0].text)
 		if err != nil {
 			return fmt.Errorf("owner: %w", err)
 		}
 		rr.Name = n
 		p.owner = n
+		p.ownerGuessed = p.guessed
+		p.guessed = p.guessed || g
 		t = t[1:]
 	}
 	rr.Class = ClassINET
@@ -275,12 +379,19 @@ func (p *zoneParser) parseEntry(e *entry) error {
 		return fmt.Errorf("%s rdata: %w", typ, err)
 	}
 	rr.Data = d
+	if typ == TypeSOA && p.soaOwner == "" {
+		p.soaOwner, p.soaGuessed = rr.Name, p.ownerGuessed
+	}
 	p.z.Records = append(p.z.Records, rr)
+	p.lines = append(p.lines, e.line)
 	return nil
 }
 
 // name makes s absolute against the current origin (RFC 1035 section 5.1).
 func (p *zoneParser) name(s string) (string, error) {
+	if p.unknown && !absolute(s) {
+		p.guessed = true
+	}
 	if s == "@" {
 		return p.origin, nil
 	}

@@ -141,6 +141,13 @@ func FuzzZone(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The origin taken from the file gives the same records when the
+		// file names its zone in an absolute SOA owner.
+		if z2, err := ParseZone(strings.NewReader(text), "", "fuzz.zone"); err == nil {
+			if _, err := NewServer(z2); err == nil && z2.Origin == "example.com." && len(z2.Records) != len(z.Records) {
+				t.Fatalf("%d records with the origin given, %d with it from the file", len(z.Records), len(z2.Records))
+			}
+		}
 		// Every parsed record encodes and decodes.
 		m := Msg{Answer: z.Records}
 		b, err := m.Pack()
@@ -152,4 +159,64 @@ func FuzzZone(f *testing.F) {
 			t.Fatalf("unpack parsed zone: %v", err)
 		}
 	})
+}
+
+func TestParseZoneOrigin(t *testing.T) {
+	t.Parallel()
+	// No $ORIGIN: relative owners and relative names in RDATA are
+	// completed with the zone's name, as BIND does.
+	const noOrigin = "$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\n@ MX 10 mail\nns A 192.0.2.53\nmail A 192.0.2.25\nwww CNAME web\n_s._tcp SRV 1 2 3 web\n"
+	tests := []struct {
+		name, text, origin string
+		wantOrigin         string
+		want               []string // records that must be present
+		err                string
+	}{
+		{"origin given", noOrigin, "example.test.", "example.test.", []string{
+			"example.test.\t300\tIN\tMX\t10 mail.example.test.",
+			"example.test.\t300\tIN\tNS\tns.example.test.",
+			"www.example.test.\t300\tIN\tCNAME\tweb.example.test.",
+			"_s._tcp.example.test.\t300\tIN\tSRV\t1 2 3 web.example.test.",
+			"example.test.\t300\tIN\tSOA\tns.example.test. hostmaster.example.test. 1 2 3 4 5"}, ""},
+		{"origin from absolute SOA owner", "$TTL 300\nexample.test. SOA ns hostmaster 1 2 3 4 5\n MX 10 mail\nmail A 192.0.2.25\n", "", "example.test.", []string{
+			"example.test.\t300\tIN\tMX\t10 mail.example.test.",
+			"mail.example.test.\t300\tIN\tA\t192.0.2.25"}, ""},
+		{"relative names before the absolute SOA", "$TTL 300\nmail A 192.0.2.25\nexample.test. SOA ns hostmaster 1 2 3 4 5\n", "", "example.test.", []string{
+			"mail.example.test.\t300\tIN\tA\t192.0.2.25"}, ""},
+		{"$ORIGIN names the zone", "$ORIGIN example.test.\n$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n@ MX 10 mail\n", "", "example.test.", []string{
+			"example.test.\t300\tIN\tMX\t10 mail.example.test."}, ""},
+		{"$ORIGIN overrides the given origin afterwards", "$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n$ORIGIN sub.example.test.\nx A 192.0.2.1\n", "example.test.", "example.test.", []string{
+			"x.sub.example.test.\t300\tIN\tA\t192.0.2.1"}, ""},
+		{"relative SOA owner and no origin", noOrigin, "", "", nil, "give"},
+		{"no SOA and no origin", "$TTL 1\na A 192.0.2.1\n", "", "", nil, "give"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			z, err := ParseZone(strings.NewReader(tc.text), tc.origin, "z.db")
+			if tc.err != "" {
+				require.ErrorIs(t, err, ErrNoOrigin)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantOrigin, z.Origin)
+			got := answerStrings(z.Records)
+			for _, w := range tc.want {
+				assert.Contains(t, got, w)
+			}
+		})
+	}
+}
+
+func TestParseZoneTTLNormalised(t *testing.T) {
+	t.Parallel()
+	z, err := ParseZone(strings.NewReader("$TTL 300\n@ SOA ns h 1 2 3 4 5\nw 60 A 192.0.2.1\nW 120 A 192.0.2.2\nw 60 AAAA 2001:db8::1\n"), "example.test.", "z.db")
+	require.NoError(t, err)
+	for _, rr := range z.Records {
+		if rr.Type != TypeSOA {
+			assert.Equal(t, uint32(60), rr.TTL, rr.String())
+		}
+	}
+	require.Len(t, z.Warnings, 1)
+	assert.Contains(t, z.Warnings[0].String(), "z.db:4: W.example.test. A: TTL 120 set to 60")
 }

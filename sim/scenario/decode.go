@@ -316,7 +316,7 @@ var appFields = map[string][]string{
 	// Service apps.
 	AppTCPEchoClient: {"target", "bytes", "start"},
 	AppDHCPServer:    {"pool", "router", "dns", "lease_time", "reservations", "start"},
-	AppDNSServer:     {"zone", "zone_file", "origin", "start"},
+	AppDNSServer:     {"zone", "zone_file", "zone_origin", "start"},
 	AppHTTPServer:    {"port", "dir", "start"},
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
 	AppDNSLookup:     {"query", "dns", "start"},
@@ -329,7 +329,7 @@ var appOptional = []string{"start", "after"}
 
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
-	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "origin", "dir", "url", "query"}
+	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34

@@ -60,13 +60,15 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, d.errs
 	}
 	s.File = file
+	s.Warnings = d.warns
 	return s, nil
 }
 
 // decoder collects the problems of one file.
 type decoder struct {
-	file string
-	errs Errors
+	file  string
+	errs  Errors
+	warns []string
 }
 
 func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {

@@ -36,6 +36,9 @@ type Scenario struct {
 	Apps     []App
 	Schedule []Event
 	Expect   []Expectation
+	// Warnings are what loading changed without failing, one line each
+	// (a zone's RRset TTLs normalised, RFC 2181 section 5.2).
+	Warnings []string
 }
 
 // Host is one simulated host.
@@ -293,7 +296,8 @@ type App struct {
 	LeaseTime          time.Duration
 	Reservations       []Reservation
 	// Zone is a dns_server's master file text (inline, or read from
-	// zone_file), ZoneFile the file it came from and Origin its $ORIGIN.
+	// zone_file), ZoneFile the file it came from and Origin the zone's name
+	// (zone_origin; "" takes it from the file, see dns.ParseZone).
 	Zone, ZoneFile, Origin string
 	// Dir is the directory an http_server serves ("" for the embedded
 	// default page), as an absolute or working-directory-relative path.

@@ -63,8 +63,8 @@ func (d *decoder) serviceApp(o *object, a *App) {
 			a.Reservations = append(a.Reservations, r)
 		}
 	case AppDNSServer:
-		if on := d.require(o, "origin"); on != nil {
-			a.Origin, _ = d.scalar(on, o.field("origin"))
+		if on := o.get("zone_origin"); on != nil {
+			a.Origin, _ = d.scalar(on, o.field("zone_origin"))
 		}
 		zn, fn := o.get("zone"), o.get("zone_file")
 		switch {
@@ -217,14 +217,26 @@ func (d *decoder) zone(n *yaml.Node, path string, a *App, base int) {
 	if name == "" {
 		name = "zone"
 	}
-	if _, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, name); err != nil {
-		var pe *dns.ParseError
-		if base > 0 && errors.As(err, &pe) {
-			d.errs = append(d.errs, &FieldError{File: d.file, Line: base + pe.Line, Field: path, Msg: pe.Err.Error()})
-			return
+	z, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, name)
+	if err == nil {
+		for _, w := range z.Warnings {
+			if base > 0 {
+				d.warns = append(d.warns, fmt.Sprintf("%s:%d: field %q: %s", d.file, base+w.Line, path, w.Msg))
+			} else {
+				d.warns = append(d.warns, fmt.Sprintf("%s:%d: field %q: %s", d.file, n.Line, path, w))
+			}
 		}
-		d.fail(n, path, "%v", err)
+		return
 	}
+	if errors.Is(err, dns.ErrNoOrigin) {
+		err = fmt.Errorf("%w; set zone_origin", err)
+	}
+	var pe *dns.ParseError
+	if base > 0 && errors.As(err, &pe) {
+		d.errs = append(d.errs, &FieldError{File: d.file, Line: base + pe.Line, Field: path, Msg: pe.Err.Error()})
+		return
+	}
+	d.fail(n, path, "%v", err)
 }
 
 // serviceExpect reads the DHCP, DNS and HTTP conditions of an expectation.

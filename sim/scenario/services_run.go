@@ -185,7 +185,12 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 	case AppHTTPServer:
 		cfg := httpapp.ServerConfig{Name: a.Name, Port: a.Port}
 		if a.Dir != "" {
-			cfg.Root = os.DirFS(a.Dir)
+			// An os.Root: neither ".." nor a symlink leaves the directory.
+			root, err := os.OpenRoot(a.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("http_server %s: %w", a.Name, err)
+			}
+			cfg.Root = root.FS()
 		}
 		return httpapp.NewServer(cfg)
 	case AppHTTPGet:

@@ -39,7 +39,7 @@ apps:
   - name: named
     type: dns_server
     host: srv
-    origin: example.test.
+    zone_origin: example.test.
     zone: |
       $TTL 300
       @   IN SOA ns admin 1 3600 600 86400 300
@@ -82,6 +82,19 @@ func TestParseServices(t *testing.T) {
 	require.NotNil(t, s.Expect[3].HTTPStatus)
 	assert.Equal(t, 200, *s.Expect[3].HTTPStatus)
 	assert.Equal(t, netip.MustParseAddr("10.0.0.200"), s.Expect[3].DNSAnswer)
+}
+
+// TestParseZoneWarnings checks that an RRset with two TTLs loads with a
+// warning naming the scenario line (RFC 2181 section 5.2).
+func TestParseZoneWarnings(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("v.yaml", []byte(services))
+	require.NoError(t, err)
+	assert.Empty(t, s.Warnings)
+	s, err = Parse("v.yaml", []byte(strings.Replace(services, "www IN A 10.0.0.200", "www IN A 10.0.0.200\n      www 60 IN A 10.0.0.201", 1)))
+	require.NoError(t, err)
+	require.Len(t, s.Warnings, 1)
+	assert.Equal(t, `v.yaml:33: field "apps[1].zone": www.example.test. A: TTL 60 set to 300, the TTL of the RRset's first record (line 4; RFC 2181 section 5.2)`, s.Warnings[0])
 }
 
 // TestRunServices runs every service app and checks each condition passed
@@ -146,7 +159,12 @@ func TestParseServiceErrors(t *testing.T) {
 			`f.yaml:18: field "apps[0].host": a dhcp_server needs a static address on web:eth0`},
 		{"zone error", repl("ns  IN A 10.0.0.1", "ns  IN A 10.0.0.999"),
 			`f.yaml:31: field "apps[1].zone": A rdata: address: ParseAddr("10.0.0.999"): IPv4 field has value >255`},
-		{"zone and zone_file", repl("origin: example.test.", "origin: example.test.\n    zone_file: x.zone"),
+		{"no zone origin", repl("    zone_origin: example.test.\n", ""),
+			`f.yaml:27: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
+		{"old origin key", repl("zone_origin: example.test.", "origin: example.test."),
+			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query)` + "\n" +
+				`f.yaml:28: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
+		{"zone and zone_file", repl("zone_origin: example.test.", "zone_origin: example.test.\n    zone_file: x.zone"),
 			`f.yaml:28: field "apps[1].zone_file": give either zone or zone_file, not both`},
 		{"missing zone file", repl("    zone: |\n      $TTL 300\n      @   IN SOA ns admin 1 3600 600 86400 300\n      ns  IN A 10.0.0.1\n      www IN A 10.0.0.200\n", "    zone_file: nope.zone\n"),
 			`f.yaml:28: field "apps[1].zone_file": stat nope.zone: no such file or directory`},

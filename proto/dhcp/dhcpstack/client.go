@@ -22,7 +22,7 @@ type Client struct {
 	sock  *stack.UDPSocket
 	gw    netip.Addr
 	dns   []netip.Addr
-	probe *ifcProber
+	probe *InterfaceProber
 
 	// OnLease, if set, is called after a lease is applied (bound true) or
 	// removed (bound false).
@@ -40,17 +40,21 @@ type noProbe struct{}
 // Probe reports addr free.
 func (noProbe) Probe(_ netip.Addr, done func(inUse bool)) { done(false) }
 
-// ifcProber probes with the interface's RFC 5227 ARP probe and keeps the
-// running probe, so a stopped client does not leave it on the wire.
-type ifcProber struct {
+// InterfaceProber is a dhcp.Prober that probes with an interface's RFC
+// 5227 ARP probe (from 0.0.0.0, section 2.1.1) and keeps the running
+// probe, so a stopped client does not leave it on the wire.
+type InterfaceProber struct {
 	ifc *stack.Interface
 	cur *stack.ARPProbe
 }
 
+// NewInterfaceProber returns a prober that probes on ifc.
+func NewInterfaceProber(ifc *stack.Interface) *InterfaceProber { return &InterfaceProber{ifc: ifc} }
+
 // Probe implements dhcp.Prober. The client has one probe outstanding at most:
 // a new one replaces the previous.
-func (p *ifcProber) Probe(addr netip.Addr, done func(inUse bool)) {
-	p.cancel()
+func (p *InterfaceProber) Probe(addr netip.Addr, done func(inUse bool)) {
+	p.Cancel()
 	var self *stack.ARPProbe
 	self = p.ifc.StartARPProbe(addr, func(inUse bool) {
 		if p.cur == self {
@@ -61,7 +65,8 @@ func (p *ifcProber) Probe(addr netip.Addr, done func(inUse bool)) {
 	p.cur = self
 }
 
-func (p *ifcProber) cancel() {
+// Cancel stops the running probe, if any, without calling its done.
+func (p *InterfaceProber) Cancel() {
 	if p.cur != nil {
 		p.cur.Cancel()
 		p.cur = nil
@@ -85,7 +90,7 @@ func NewClient(ifc *stack.Interface, rnd *rand.Rand, prober dhcp.Prober) (*Clien
 	sc.sock = sock
 	switch prober {
 	case nil:
-		sc.probe = &ifcProber{ifc: ifc}
+		sc.probe = NewInterfaceProber(ifc)
 		prober = sc.probe
 	case NoProbe:
 		prober = nil
@@ -109,7 +114,7 @@ func (sc *Client) DNS() []netip.Addr { return sc.dns }
 func (sc *Client) Stop() {
 	sc.Client.Stop()
 	if sc.probe != nil {
-		sc.probe.cancel()
+		sc.probe.Cancel()
 	}
 }
 
