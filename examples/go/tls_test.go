@@ -1,10 +1,18 @@
+// The module declares go 1.25, under which crypto functions still read the
+// random source they are passed and, to stop callers relying on that, skip
+// one byte of it at random (randutil.MaybeReadByte). Go 1.26's behaviour
+// ignores it and always reads the global source, which
+// cryptotest.SetGlobalRandom makes deterministic.
+//
+//go:debug cryptocustomrand=0
+
 package goexamples
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,11 +29,14 @@ import (
 	"github.com/simnet-go/simnet/simtest"
 )
 
-// selfSigned makes a certificate for name, signed by its own P-256 key,
-// valid from now (the bubble's clock) for a day.
+// selfSigned makes a certificate for name, signed by its own Ed25519 key,
+// valid from now (the bubble's clock) for a day. The key comes from a
+// fixed seed and Ed25519 signatures are deterministic (RFC 8032 section
+// 5.1.6), so the certificate is the same on every run; an ECDSA signature
+// would not be.
 func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	seed := sha256.Sum256([]byte("simnet example key for " + name))
+	key := ed25519.NewKeyFromSeed(seed[:])
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: name},
@@ -35,7 +46,7 @@ func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	require.NoError(t, err)
 	leaf, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
