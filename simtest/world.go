@@ -98,6 +98,7 @@ type World struct {
 	caps     map[string]*capBuf
 	capNames []string
 	dns      []netip.AddrPort
+	apps     []*loadedApp
 
 	captures []Capture // taken when the world closes
 }
