@@ -254,3 +254,21 @@ func (h *Host) LookupHost(ctx context.Context, name string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Resolver returns a *net.Resolver whose pure-Go client sends its queries
+// over the simulated network to the world's first DNS server, for code that
+// takes a *net.Resolver. It still reads /etc/hosts and /etc/resolv.conf
+// (search domains, timeouts) from the real machine, and draws its query IDs
+// from a global random source, so lookups through it are not
+// byte-reproducible: prefer LookupHost, or names in DialContext, when
+// captures must be.
+func (h *Host) Resolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var servers []netip.AddrPort
+		h.w.do(func() { servers = append(servers, h.w.dns...) })
+		if len(servers) == 0 {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: dns.ErrNoServers}
+		}
+		return h.DialContext(ctx, network, servers[0].String())
+	}}
+}

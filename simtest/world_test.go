@@ -60,6 +60,9 @@ func TestSwitchDNSAndHTTPByName(t *testing.T) {
 		addrs, err := cli.LookupHost(context.Background(), "www.example.test")
 		require.NoError(t, err)
 		assert.Equal(t, []string{"192.0.2.1"}, addrs)
+		addrs, err = cli.Resolver().LookupHost(context.Background(), "www.example.test")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"192.0.2.1"}, addrs)
 		_, err = cli.LookupHost(context.Background(), "nope.example.test")
 		var dnsErr *net.DNSError
 		require.ErrorAs(t, err, &dnsErr)
