@@ -26,19 +26,16 @@ func (l *Loop) Scheduler() *clock.Scheduler { return l.sched }
 // reported by synctest instead of sleeping on.
 //
 // Each turn runs the timers due, then the functions posted, in the order
-// they were posted. When before is not nil, it is called at the start of
-// every turn (a test may use synctest.Wait there to take every goroutine's
-// posts in one turn; it deadlocks if a goroutine blocks on a mutex held by
-// another that waits for the loop).
-func (l *Loop) RunVirtual(ctx context.Context, before func()) error {
+// they were posted. The loop never waits for the rest of the bubble before
+// it runs posted work (as a synctest.Wait barrier would): a goroutine
+// blocked on a mutex is not durably blocked, and one that holds the mutex
+// while it waits for the loop would deadlock such a barrier.
+func (l *Loop) RunVirtual(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	var batch []func()
 	for {
-		if before != nil {
-			before()
-		}
 		l.sched.SetNow(clock.FromTime(l.now()))
 		ran := l.sched.RunUntil(l.sched.Now())
 

@@ -24,7 +24,7 @@ func TestRunVirtualSharesTheBubbleClock(t *testing.T) {
 		require.Same(t, sched, l.Scheduler())
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
-		go func() { done <- l.RunVirtual(ctx, nil) }()
+		go func() { done <- l.RunVirtual(ctx) }()
 
 		fired := make(chan time.Duration, 1)
 		var tm clock.Timer

@@ -170,7 +170,7 @@ func New(t testing.TB, opts Options) *World {
 	go func() {
 		defer close(w.done)
 		if w.bubble {
-			_ = w.lp.RunVirtual(ctx, nil)
+			_ = w.lp.RunVirtual(ctx)
 		} else {
 			_ = w.lp.Run(ctx)
 		}
