@@ -165,6 +165,8 @@ type run struct {
 
 	pending []*pendingCall
 	line    int // line of the event being played
+	// actionLine is the line of the last inbound packet, call or command.
+	actionLine int
 	notes   []string
 }
 
@@ -253,6 +255,8 @@ func (r *run) play() error {
 				return err
 			}
 			actual = at
+			r.wire.epoch++
+			r.actionLine = ev.Line
 			switch {
 			case ev.Packet != nil:
 				err = r.injectPacket(ev.Packet)
@@ -396,6 +400,12 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 	data := r.coalesce(s, p.Len)
 	if err := r.match(p, data); err != nil {
 		return 0, err
+	}
+	if s.epoch < r.wire.epoch {
+		// Sent before the script's previous action: that action cannot
+		// have caused it, and the script expects it after.
+		return 0, failf(r.line, "packet %s was sent at %s before line %d's event, which the script puts first (%s)",
+			p, fmtTime(at), r.actionLine, r.state())
 	}
 	if at < lo || at > hi {
 		want := fmtTime(lo + r.opt.Tolerance)

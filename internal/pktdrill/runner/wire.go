@@ -36,6 +36,9 @@ const (
 type segment struct {
 	at   clock.Time
 	data []byte // the TCP segment (header, options, payload)
+	// epoch is the number of script actions (injected packets, calls)
+	// played before the segment left.
+	epoch int
 }
 
 // wire is the link endpoint between the host under test and the script's
@@ -49,6 +52,7 @@ type wire struct {
 	arpQ  [][]byte
 	arpT  clock.Timer
 	ipID  uint16
+	epoch int // actions played so far, stamped on each segment
 	stray int // frames that are neither ARP nor IPv4/TCP to the peer
 }
 
@@ -89,7 +93,7 @@ func (w *wire) Send(frame []byte) link.Note {
 			w.stray++
 			return link.Note{}
 		}
-		w.out = append(w.out, segment{at: w.clk.Now(), data: append([]byte(nil), h.Payload()...)})
+		w.out = append(w.out, segment{at: w.clk.Now(), data: append([]byte(nil), h.Payload()...), epoch: w.epoch})
 	default:
 		w.stray++
 	}
