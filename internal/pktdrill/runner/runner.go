@@ -163,11 +163,17 @@ type run struct {
 	// checked against the script's, in ticks of this length.
 	tsTick time.Duration
 
+	pyVars map[string]int64 // names the inline code defined
+	lastFD int              // the socket the last call used
+	// noTSO is set by `ethtool -K tun0 tso off gso off`: expected packets
+	// are then compared segment by segment, without coalescing.
+	noTSO bool
+
 	pending []*pendingCall
 	line    int // line of the event being played
 	// actionLine is the line of the last inbound packet, call or command.
 	actionLine int
-	notes   []string
+	notes      []string
 }
 
 func newRun(s *pktdrill.Script, o Options) (*run, error) {
@@ -265,7 +271,7 @@ func (r *run) play() error {
 			case ev.Command != nil:
 				err = r.command(ev.Command.Text, false)
 			case ev.Code != nil:
-				err = unsupportedf(ev.Line, "inline Python code (%%{ }%%): %s", oneLine(ev.Code.Text))
+				err = r.code(ev.Code.Text)
 			}
 		}
 		if err != nil {
@@ -397,7 +403,10 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 	s := r.wire.out[0]
 	r.wire.out = r.wire.out[1:]
 	at := s.at.Sub(start)
-	data := r.coalesce(s, p.Len)
+	data := s.data
+	if !r.noTSO {
+		data = r.coalesce(s, p.Len)
+	}
 	if err := r.match(p, data); err != nil {
 		return 0, err
 	}

@@ -105,9 +105,17 @@ func TestRunOutcomes(t *testing.T) {
    +0...0.150 read(4, ..., 1000) = 10
   +.1 < P. 1:11(10) ack 1 win 512
 `, want: Fail, line: 11, reason: "read (line 11) did not return by 0.150000"},
-		{name: "inline code", src: server + `
-   +0 %{ assert tcpi_snd_cwnd == 10 }%
-`, want: Unsupported, line: 11, reason: "inline Python code"},
+		{name: "inline code assertion holds", src: server + `
+   +0 %{ X = 0x7fffffff }%
+   +0 %{ print(tcpi_snd_cwnd); assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
+   +0 %{ assert tcpi_snd_ssthresh == X, tcpi_snd_ssthresh }%
+`, want: Pass},
+		{name: "inline code assertion fails", src: server + `
+   +0 %{ assert tcpi_snd_cwnd == 9, tcpi_snd_cwnd }%
+`, want: Fail, line: 11, reason: "assert tcpi_snd_cwnd == 9 failed: tcpi_snd_cwnd is 10"},
+		{name: "inline code unknown field", src: server + `
+   +0 %{ assert tcpi_ca_state == 3 }%
+`, want: Unsupported, line: 11, reason: "tcp_info field tcpi_ca_state"},
 		{name: "unknown syscall", src: server + `
    +0 epoll_create(1) = 5
 `, want: Unsupported, line: 11, reason: "system call epoll_create"},

@@ -140,6 +140,7 @@ func (r *run) sock(sc *pktdrill.Syscall) (*socket, error) {
 		return nil, err
 	}
 	s := r.socks[int(fd)]
+	r.lastFD = int(fd)
 	if s == nil || s.closed {
 		return nil, failf(r.line, "%s on fd %d, which is not an open socket", sc.Name, fd)
 	}
@@ -155,7 +156,7 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	var try func() (bool, int64, string)
 	switch sc.Name {
 	case "socket":
-		return r.check(sc, wantRet, int64(r.newSocket().fd), "")
+		return r.check(sc, wantRet, int64(r.newSocket(wantRet).fd), "")
 	case "bind":
 		s, err := r.sock(sc)
 		if err != nil {
@@ -270,10 +271,19 @@ func done(ret int64) (bool, int64, string) { return true, ret, "" }
 
 func fail(en string) (bool, int64, string) { return true, -1, en }
 
-func (r *run) newSocket() *socket {
-	s := &socket{fd: r.nextFD}
-	r.nextFD++
-	r.socks[s.fd] = s
+// newSocket opens a descriptor. Script descriptors are symbolic in
+// packetdrill: the number the script expects (want) is used when free.
+func (r *run) newSocket(want int64) *socket {
+	fd := r.nextFD
+	if want >= 0 && want < 1<<20 && r.socks[int(want)] == nil {
+		fd = int(want)
+	}
+	s := &socket{fd: fd}
+	r.socks[fd] = s
+	r.lastFD = fd
+	for r.socks[r.nextFD] != nil {
+		r.nextFD++
+	}
 	return s
 }
 
@@ -331,7 +341,8 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		if err != nil {
 			return fail(errno(err))
 		}
-		ns := r.newSocket()
+		want, _ := r.expected(sc)
+		ns := r.newSocket(want)
 		ns.conn = c
 		ns.nodelay = s.nodelay
 		ns.maxseg, ns.sndbuf, ns.rcvbuf = s.maxseg, s.sndbuf, s.rcvbuf
