@@ -164,6 +164,15 @@ var ignoredSysctls = map[string]string{
 	"tcp_synack_retries":        "SYN and SYN-ACK share tcp.Config.SynRetries",
 }
 
+// onlyValue are the ignored settings whose other values ask for behaviour
+// simnet does not have.
+var onlyValue = map[string]string{
+	"tcp_slow_start_after_idle": "0",
+	"tcp_fack":                  "0",
+	"tcp_reordering":            "3",
+	"tcp_ecn":                   "0",
+}
+
 // sysctl maps one Linux TCP setting onto tcp.Config.
 func (r *run) sysctl(key, val string) error {
 	name := strings.TrimPrefix(key, "net.ipv4.")
@@ -241,6 +250,9 @@ func (r *run) sysctl(key, val string) error {
 	default:
 		if _, ok := ignoredSysctls[name]; !ok {
 			return unsupportedf(r.line, "sysctl %s", name)
+		}
+		if want, ok := onlyValue[name]; ok && strings.TrimSpace(val) != want {
+			return unsupportedf(r.line, "sysctl %s=%s (simnet behaves as %s=%s: %s)", name, val, name, want, ignoredSysctls[name])
 		}
 		r.notes = append(r.notes, fmt.Sprintf("%s=%s ignored: %s", name, val, ignoredSysctls[name]))
 	}
