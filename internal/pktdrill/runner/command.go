@@ -254,7 +254,6 @@ func (r *run) sysctl(key, val string) error {
 		if want, ok := onlyValue[name]; ok && strings.TrimSpace(val) != want {
 			return unsupportedf(r.line, "sysctl %s=%s (simnet behaves as %s=%s: %s)", name, val, name, want, ignoredSysctls[name])
 		}
-		r.notes = append(r.notes, fmt.Sprintf("%s=%s ignored: %s", name, val, ignoredSysctls[name]))
 	}
 	return nil
 }

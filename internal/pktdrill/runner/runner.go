@@ -20,8 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -173,7 +173,6 @@ type run struct {
 	line    int // line of the event being played
 	// actionLine is the line of the last inbound packet, call or command.
 	actionLine int
-	notes      []string
 }
 
 func newRun(s *pktdrill.Script, o Options) (*run, error) {
@@ -575,28 +574,29 @@ func (r *run) injectPacket(p *pktdrill.Packet) error {
 	return nil
 }
 
-// state describes the connections for failure messages.
+// state describes the connections for failure messages: every connection
+// in the table (accepted or not), with the descriptor it is open on.
 func (r *run) state() string {
 	if r.tcp == nil {
 		return "no TCP socket yet"
 	}
-	var parts []string
-	fds := make([]int, 0, len(r.socks))
-	for fd := range r.socks {
-		fds = append(fds, fd)
-	}
-	slices.Sort(fds)
-	for _, fd := range fds {
-		s := r.socks[fd]
-		if s.conn == nil {
-			continue
+	fdOf := map[netip.AddrPort]int{}
+	for fd, s := range r.socks {
+		if s.conn != nil && !s.closed {
+			fdOf[s.conn.RemoteAddr()] = fd
 		}
-		st := s.conn.Stats()
-		parts = append(parts, fmt.Sprintf("fd %d %s cwnd %d ssthresh %d mss %d rto %s srtt %s unacked %d",
-			fd, s.conn.State(), st.Cwnd, st.Ssthresh, st.MSS, st.RTO, st.SRTT, s.conn.Unsent()))
+	}
+	var parts []string
+	for _, st := range r.tcp.AllStats() {
+		who := "not accepted"
+		if fd, ok := fdOf[st.Remote]; ok {
+			who = fmt.Sprintf("fd %d", fd)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s cwnd %d ssthresh %d mss %d rto %s srtt %s",
+			who, st.State, st.Cwnd, st.Ssthresh, st.MSS, st.RTO, st.SRTT))
 	}
 	if len(parts) == 0 {
-		return fmt.Sprintf("%d connections in the table, none on an open fd", r.tcp.NumConns())
+		return "no connection"
 	}
 	return strings.Join(parts, "; ")
 }

@@ -53,13 +53,12 @@ type socket struct {
 
 // pendingCall is a blocking system call waiting for its condition.
 type pendingCall struct {
-	line    int
-	desc    string
-	end     time.Duration // expected return time
-	lo, hi  time.Duration
-	try     func() (done bool, ret int64, errno string)
-	want    *pktdrill.Syscall
-	started time.Duration
+	line   int
+	desc   string
+	end    time.Duration // expected return time
+	lo, hi time.Duration
+	try    func() (done bool, ret int64, errno string)
+	want   *pktdrill.Syscall
 }
 
 // errno maps the TCP API's errors to Linux errno names.
@@ -206,7 +205,7 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	}
 	r.pending = append(r.pending, &pendingCall{
 		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: sc.End,
-		lo: sc.End - r.opt.Tolerance, hi: sc.End + r.opt.Tolerance, try: try, want: sc, started: r.now(),
+		lo: sc.End - r.opt.Tolerance, hi: sc.End + r.opt.Tolerance, try: try, want: sc,
 	})
 	return nil
 }
