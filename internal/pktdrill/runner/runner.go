@@ -91,6 +91,10 @@ func unsupportedf(line int, format string, args ...any) *scriptError {
 	return &scriptError{outcome: Unsupported, line: line, reason: fmt.Sprintf(format, args...)}
 }
 
+// maxSteps bounds the timer events of one run, so that no script (a `*`
+// expectation on a quiet host, a time hours away) can run forever.
+const maxSteps = 1_000_000
+
 // start is the virtual instant a script's time 0 maps to.
 const start = clock.Time(1_000_000_000)
 
@@ -169,6 +173,7 @@ type run struct {
 	// are then compared segment by segment, without coalescing.
 	noTSO bool
 
+	steps   int // timer events fired so far
 	pending []*pendingCall
 	line    int // line of the event being played
 	// actionLine is the line of the last inbound packet, call or command.
@@ -350,6 +355,10 @@ func (r *run) step(limit time.Duration, strict bool) (bool, error) {
 		if t > p.hi {
 			return false, failf(p.line, "%s did not return by %s", p.desc, fmtTime(p.end))
 		}
+	}
+	r.steps++
+	if r.steps > maxSteps {
+		return false, failf(r.line, "more than %d timer events before this line: the script waits on a stack that never settles", maxSteps)
 	}
 	r.clk.Step()
 	return true, r.pollPending()
