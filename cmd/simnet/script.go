@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/simnet-go/simnet/internal/pktdrill/runner"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 func init() { rootCmd.AddCommand(newScriptCmd()) }
@@ -54,6 +55,14 @@ when one did not parse or used an unsupported construct (and none failed).`,
 	return cmd
 }
 
+// scriptTCP is the TCP configuration scripts run with, and scriptProfiles
+// those a script may pick with --profile=NAME. "rfc" is tcp.Config's
+// defaults.
+var (
+	scriptTCP      = tcp.Config{}
+	scriptProfiles = map[string]tcp.Config{"rfc": {}}
+)
+
 // runScripts runs every file and returns the exit status.
 func runScripts(stdout, stderr io.Writer, files []string, o scriptOpts) int {
 	if o.tolerance < 0 {
@@ -70,7 +79,7 @@ func runScripts(stdout, stderr io.Writer, files []string, o scriptOpts) int {
 	enc := json.NewEncoder(stdout)
 	for _, f := range files {
 		var capture bytes.Buffer
-		opt := runner.Options{Tolerance: o.tolerance}
+		opt := runner.Options{Tolerance: o.tolerance, TCP: scriptTCP, Profiles: scriptProfiles}
 		if o.out != "" {
 			opt.Capture = &capture
 		}

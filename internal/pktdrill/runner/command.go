@@ -18,6 +18,12 @@ func (r *run) option(o pktdrill.Option) error {
 		if o.Value != "ipv4" {
 			return unsupportedf(o.Line, "option --ip_version=%s (IPv4 only)", o.Value)
 		}
+	case "profile":
+		cfg, ok := r.opt.Profiles[o.Value]
+		if !ok {
+			return unsupportedf(o.Line, "option --profile=%s (no such TCP profile)", o.Value)
+		}
+		r.cfg = cfg
 	case "tcp_ts_tick_usecs":
 		n, err := strconv.Atoi(o.Value)
 		if err != nil || n <= 0 {

@@ -70,6 +70,10 @@ type Options struct {
 	// TCP is the base configuration of the host's TCP before the script's
 	// sysctls and socket options apply.
 	TCP tcp.Config
+	// Profiles are other base configurations a script may select by name
+	// with simnet's own option --profile=NAME (not packetdrill's: our
+	// scripts that test RFC rules pin the profile they were written for).
+	Profiles map[string]tcp.Config
 	// Seed seeds the host's random sources (default 1).
 	Seed uint64
 }
@@ -228,7 +232,7 @@ func (r *run) tcpStack() *tcp.Stack {
 func (r *run) play() error {
 	for _, o := range r.s.Options {
 		switch o.Name {
-		case "tolerance_usecs", "tolerance_percent", "ip_version", "bind_port", "connect_port",
+		case "tolerance_usecs", "tolerance_percent", "ip_version", "profile", "bind_port", "connect_port",
 			"local_ip", "remote_ip", "gateway_ip", "netmask_ip", "wire_client", "wire_server",
 			"tcp_ts_tick_usecs", "mss", "speed", "mtu", "init_scripts", "strict_segments",
 			"verbose", "non_fatal", "dry_run":

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/internal/pktdrill"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // server is a passive open every case below starts from.
@@ -187,4 +189,27 @@ func TestRunFileParseError(t *testing.T) {
 	assert.Equal(t, Unsupported, r.Result)
 	assert.True(t, r.ParseError)
 	assert.Contains(t, r.Reason, "parse error")
+}
+
+func TestRunProfileOption(t *testing.T) {
+	t.Parallel()
+	src := `--profile=nosack
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 3>
+`
+	profiles := map[string]tcp.Config{"nosack": {DisableSACK: true}}
+	r := play(t, src, Options{Profiles: profiles})
+	assert.Equal(t, Pass, r.Result, r.Reason)
+	// The base configuration announces SACK, so without the profile the
+	// same script fails.
+	r = play(t, strings.Replace(src, "--profile=nosack\n", "\n", 1), Options{Profiles: profiles})
+	assert.Equal(t, Fail, r.Result)
+	assert.Contains(t, r.Reason, "unexpected option sackOK")
+	r = play(t, src, Options{})
+	assert.Equal(t, Unsupported, r.Result)
+	assert.Equal(t, 1, r.Line)
+	assert.Contains(t, r.Reason, "--profile=nosack (no such TCP profile)")
 }
