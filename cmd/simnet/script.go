@@ -56,11 +56,11 @@ when one did not parse or used an unsupported construct (and none failed).`,
 }
 
 // scriptTCP is the TCP configuration scripts run with, and scriptProfiles
-// those a script may pick with --profile=NAME. "rfc" is tcp.Config's
-// defaults.
+// those a script may pick with --profile=NAME. "defaults" is tcp.Config's
+// zero value with its defaults filled in, what tests/scripts pin.
 var (
 	scriptTCP      = tcp.Config{}
-	scriptProfiles = map[string]tcp.Config{"rfc": {}}
+	scriptProfiles = map[string]tcp.Config{"defaults": {}}
 )
 
 // runScripts runs every file and returns the exit status.
