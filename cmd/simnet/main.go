@@ -4,6 +4,7 @@
 //	simnet run FILE [--seed N] [--out DIR] [--pcap-format pcapng|pcap]
 //	simnet demo [--seed N] [--out DIR] [--pcap-format pcapng|pcap]
 //	simnet replay FILE [--json]
+//	simnet script FILE.pkt... [--json] [--out DIR] [--tolerance D]
 //
 // Sub-commands register themselves on rootCmd from their own files.
 package main
