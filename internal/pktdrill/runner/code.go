@@ -156,6 +156,12 @@ func (r *run) pyValue(s string) (int64, error) {
 		return int64(st.Ssthresh) / mss, nil
 	case "tcpi_snd_mss":
 		return mss, nil
+	case "tcpi_advmss":
+		// Read off the wire: the MSS option of the host's SYN or SYN-ACK.
+		if r.advMSS == 0 {
+			return 0, unsupportedf(r.line, "tcpi_advmss before the host sent a SYN with an MSS option")
+		}
+		return r.advMSS, nil
 	case "tcpi_rto":
 		return st.RTO.Microseconds(), nil
 	case "tcpi_rtt":

@@ -172,6 +172,7 @@ type run struct {
 	tsTick time.Duration
 
 	pyVars map[string]int64 // names the inline code defined
+	advMSS int64            // the MSS the host announced in its SYN, for tcpi_advmss
 	lastFD int              // the socket the last call used
 	// noTSO is set by `ethtool -K tun0 tso off gso off`: expected packets
 	// are then compared segment by segment, without coalescing.
@@ -518,6 +519,13 @@ func (r *run) match(p *pktdrill.Packet, seg []byte) error {
 	if !p.AnyOptions {
 		if d := optionsDiffer(p.Options, opts); d != "" {
 			return mismatch(d)
+		}
+	}
+	if h.Flags()&tcp.FlagSYN != 0 {
+		for _, a := range opts {
+			if a.Kind == pktdrill.OptMSS {
+				r.advMSS = int64(a.Value)
+			}
 		}
 	}
 	if err := r.checkTSVal(p, opts, mismatch); err != nil {

@@ -112,6 +112,9 @@ func TestRunOutcomes(t *testing.T) {
    +0 %{ print(tcpi_snd_cwnd); assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
    +0 %{ assert tcpi_snd_ssthresh == X, tcpi_snd_ssthresh }%
 `, want: Pass},
+		{name: "inline code reads the announced MSS", src: server + `
+   +0 %{ assert tcpi_advmss == 1460, tcpi_advmss; assert tcpi_snd_mss == 1000 }%
+`, want: Pass},
 		{name: "inline code assertion fails", src: server + `
    +0 %{ assert tcpi_snd_cwnd == 9, tcpi_snd_cwnd }%
 `, want: Fail, line: 11, reason: "assert tcpi_snd_cwnd == 9 failed: tcpi_snd_cwnd is 10"},
