@@ -17,7 +17,3 @@ func (w *World) FlushCaptures() error {
 	}
 	return errors.Join(errs...)
 }
-
-// CaptureHosts returns the hosts that have a capture, in the order their
-// captures were created.
-func (w *World) CaptureHosts() []string { return append([]string(nil), w.captureHosts...) }

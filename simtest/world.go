@@ -26,16 +26,16 @@
 // # Determinism
 //
 // The network's decisions (loss draws, ISNs, ports, DNS IDs) come from the
-// seed. The world's loop takes its work in turns: before each turn it waits
-// (synctest.Wait) until every goroutine of the bubble is blocked, then runs
-// the events due and the calls posted, so the interleaving of the test's
-// goroutines with the network does not depend on the Go scheduler. For
-// byte-identical captures across runs and GOMAXPROCS values, a test must
-// not do real I/O inside the bubble and should run one goroutine per role
-// (a server loop, a client): calls posted by two goroutines woken at the
-// same instant are taken in the order they were posted, which the Go
-// scheduler decides. Use World.Wait, never synctest.Wait, inside a world:
-// the world's loop is already waiting, and synctest allows one waiter.
+// seed. The world's loop is one goroutine of the bubble: it runs simnet's
+// events when their virtual time comes, which is only once every goroutine
+// is blocked, and the calls the test's goroutines post (Read, Write, Dial)
+// in the order they are posted. For byte-identical captures across runs
+// and GOMAXPROCS values, a test must not do real I/O inside the bubble and
+// should run one goroutine per role (a server loop, a client): calls posted
+// by two goroutines woken at the same instant run in the order the Go
+// scheduler lets them post. See docs/go-api.md for crypto/tls and
+// net.Resolver. synctest.Wait (or World.Wait) may be called: the loop is
+// durably blocked whenever it has nothing to do.
 package simtest
 
 import (
