@@ -13,7 +13,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 # Debian packages the tests use: tshark decodes every capture we write; the
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
 # inside network namespaces they create.
-TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd
+TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd bind9
 
 .PHONY: all build demo test test-short bench fuzz lint vet fmt tools-test clean
 
