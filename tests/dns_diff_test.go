@@ -308,6 +308,6 @@ var bindJustified = map[string]string{
 		"Names compare case-insensitively (RFC 4343 section 3) and both echo the question as sent, which is what 0x20 checks use",
 	"NOTIFY with EDNS": "simnet implements no NOTIFY (RFC 1996) and answers NOTIMP; BIND, a primary, acknowledges the NOTIFY (NOERROR, AA) and ignores it; " +
 		"NSD refuses it. All three keep the reply well-formed; simnet and BIND put OPT in it",
-	"UPDATE": "simnet implements no dynamic update and answers NOTIMP (as NSD does; RFC 2136 section 3); BIND implements UPDATE and refuses it by policy",
+	"UPDATE":      "simnet implements no dynamic update and answers NOTIMP (as NSD does; RFC 2136 section 3); BIND implements UPDATE and refuses it by policy",
 	"CHAOS class": "simnet serves class IN only and refuses CH (as NSD does); BIND has a built-in CH view that answers version.bind (empty with version none)",
 }
