@@ -12,10 +12,12 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 
 # Debian packages the tests use: tshark decodes every capture we write; the
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
-# inside network namespaces they create (nsd is the reference DNS server of
-# the differential test); chromium renders report.html in the browser test
-# (through chromedp).
-TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd chromium
+# inside network namespaces they create.
+TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables
+# The reference DNS servers of the differential test (tests/dns_diff_test.go).
+TEST_APT_PKGS += nsd bind9
+# Headless Chromium renders report.html in the browser test (through chromedp).
+TEST_APT_PKGS += chromium
 
 .PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 

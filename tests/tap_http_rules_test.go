@@ -65,6 +65,12 @@ func TestTapHTTPRules(t *testing.T) {
 		{"dot-dot: 404", []string{"--path-as-is", url + "/../secret.txt"}, "404", nil},
 		{"encoded dot-dot: 404", []string{"--path-as-is", url + "/%2e%2e/secret.txt"}, "404", nil},
 		{"encoded slash and dot-dot: 404", []string{"--path-as-is", url + "/..%2fsecret.txt"}, "404", nil},
+		{"mixed dot-dot: 404", []string{"--path-as-is", url + "/.%2e/secret.txt"}, "404", nil},
+		{"upper-case encoding: 404", []string{"--path-as-is", url + "/%2E%2E%2Fsecret.txt"}, "404", nil},
+		{"double encoding: 404", []string{"--path-as-is", url + "/%252e%252e/secret.txt"}, "404", nil},
+		{"backslash: 400", []string{"--path-as-is", url + "/..%5csecret.txt"}, "400", nil},
+		{"dot-dot through a directory: 404", []string{"--path-as-is", url + "/x/../../secret.txt"}, "404", nil},
+		{"absolute form with dot-dot: 404", []string{"--path-as-is", "--request-target", "http://" + tapStackIP + "/../secret.txt", url + "/"}, "404", nil},
 		{"Expect: 100-continue", []string{"-X", "GET", "-H", "Expect: 100-continue", "--expect100-timeout", "30", "-d", "body", url + "/"}, "200", []string{"HTTP/1.1 100 Continue"}},
 	}
 	for _, tc := range tests {

@@ -280,11 +280,12 @@ func readZone(path, origin string) (*dns.Zone, error) {
 	}
 	defer f.Close()
 	z, err := dns.ParseZone(f, origin, path)
+	// The parser's errors name the file.
 	if errors.Is(err, dns.ErrNoOrigin) {
-		return nil, fmt.Errorf("zone %s: %w; give --zone-origin NAME", path, err)
+		return nil, fmt.Errorf("zone: %w; give --zone-origin NAME", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: %w", path, err)
+		return nil, fmt.Errorf("zone: %w", err)
 	}
 	return z, nil
 }

@@ -82,7 +82,8 @@ type zoneData struct {
 // its zones and referrals with glue below zone cuts (RFC 1034 section
 // 4.3.2), wildcards (RFC 4592), additional-section addresses for NS, MX
 // and SRV targets (RFC 1034 section 4.3.2 step 6), REFUSED outside its
-// zones and for zone transfers (as BIND and NSD do by default), FORMERR
+// zones and for zone transfers (as NSD does by default, and BIND for
+// clients outside allow-transfer), FORMERR
 // for malformed queries, NOTIMP for opcodes other than QUERY, TC over UDP
 // (RFC 2181 section 9) and EDNS0 (RFC 6891).
 type Server struct {

@@ -190,3 +190,19 @@ func TestServerEDNSOnEveryReply(t *testing.T) {
 		})
 	}
 }
+
+// TestServerRulesAllocs checks that referrals, wildcards and additional
+// processing keep Answer free of allocations in steady state.
+func TestServerRulesAllocs(t *testing.T) {
+	s := rfcServer(t)
+	for _, q := range []struct {
+		name string
+		typ  Type
+	}{{"www.deleg.example.", TypeA}, {"host3.example.", TypeMX}, {"x.alias.example.", TypeA}, {"mx.example.", TypeMX}, {"ghost.*.example.", TypeMX}} {
+		b, err := (&Msg{Header: Header{ID: 1}, Question: []Question{{q.name, q.typ, ClassINET}},
+			Additional: []RR{NewOPT(1232, 0, false)}}).Pack()
+		require.NoError(t, err)
+		s.Answer(b, UDP)
+		assert.Zero(t, testing.AllocsPerRun(50, func() { s.Answer(b, UDP) }), q.name)
+	}
+}
