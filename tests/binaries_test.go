@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,10 @@ func commandBinary(t testing.TB, name string) string {
 	}
 	binariesMu.Unlock()
 	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "simnet-"+name+"-test")
+		// One directory per checkout: tests of two checkouts running at
+		// once must not swap each other's binaries.
+		wd, _ := os.Getwd()
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("simnet-%s-test-%08x", name, crc32.ChecksumIEEE([]byte(wd))))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.err = err
 			return
