@@ -142,7 +142,10 @@ type Conn struct {
 	state    State
 	ev       Events
 	listener *Listener
-	pendEv   uint8
+	// tw is the TIME-WAIT incarnation this connection reopened, parked
+	// until the handshake completes (RFC 1122 section 4.2.2.13).
+	tw     *Conn
+	pendEv uint8
 	err      error
 
 	// Send side (RFC 9293 section 3.3.1). The send buffer holds the bytes
@@ -152,6 +155,7 @@ type Conn struct {
 	sndWnd, maxSndWnd           uint32
 	sndWl1, sndWl2              seqnum
 	bufStart                    seqnum
+	sndSml                      seqnum // end of the latest short segment (Minshall)
 	sndBuf                      ring
 	finQueued, appClosed        bool
 	finAcked                    bool
@@ -194,6 +198,10 @@ type Conn struct {
 	// on are then not counted as retransmissions.
 	zwp             bool
 	zwpFrom, zwpEnd seqnum
+	// rtoTS is the timestamp clock at the latest timeout retransmission
+	// (rtoTSSet once there was one): earlier echoes give no RTT sample.
+	rtoTS    uint32
+	rtoTSSet bool
 	rtx, dack, misc clock.Timer
 	keepAlive       bool
 	kaProbes        int
@@ -452,12 +460,27 @@ func (c *Conn) Abort() {
 	if c.state == StateClosed {
 		return
 	}
+	c.sendRST()
+	c.ev = nil
+	c.destroy(ErrAborted, false)
+}
+
+// sendRST resets the peer of a synchronized connection.
+func (c *Conn) sendRST() {
 	if c.state != StateSynSent && c.state != StateTimeWait {
 		c.s.stats.ResetsSent++
 		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, nil, nil)
 	}
-	c.ev = nil
-	c.destroy(ErrAborted, false)
+}
+
+// giveUp ends the connection when retransmission (RFC 9293 section 3.8.3,
+// R2; RFC 1122 section 4.2.3.5) or keep-alive (RFC 1122 section 4.2.3.6)
+// gives up: the peer gets a RST and the application OnClosed with err, so
+// a blocked reader or writer learns it (unlike Abort, which the
+// application asked for).
+func (c *Conn) giveUp(err error) {
+	c.sendRST()
+	c.destroy(err, true)
 }
 
 func (c *Conn) synchronized() bool {
@@ -495,6 +518,7 @@ func (c *Conn) destroy(err error, notify bool) {
 		return
 	}
 	wasTW := c.state == StateTimeWait
+	wasSynRcvd := c.state == StateSynReceived
 	c.state = StateClosed
 	if c.err == nil {
 		c.err = err
@@ -510,6 +534,15 @@ func (c *Conn) destroy(err error, notify bool) {
 	}
 	c.maybeFreeBuffers()
 	c.s.remove(c)
+	if tw := c.tw; tw != nil {
+		// RFC 1122 section 4.2.2.13, condition 2: the SYN that reopened
+		// TIME-WAIT was an old duplicate; TIME-WAIT resumes (its 2*MSL
+		// timer kept running).
+		c.tw = nil
+		if wasSynRcvd && tw.state == StateTimeWait && c.s.conns[c.key] == nil {
+			c.s.conns[c.key] = tw
+		}
+	}
 	if notify && !wasTW {
 		c.pendEv |= evClosed
 	}
@@ -558,8 +591,7 @@ func (c *Conn) onMisc(now clock.Time) {
 			return
 		}
 		if c.kaProbes >= cfg.KeepAliveCount {
-			c.Abort()
-			c.err = ErrTimeout
+			c.giveUp(ErrTimeout)
 			return
 		}
 		c.kaProbes++
@@ -583,6 +615,7 @@ func (c *Conn) activeOpen() {
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
 	c.bufStart = c.iss + 1
 	c.recover = c.iss
+	c.sndSml = c.iss
 	c.sendSYN()
 	c.armRTO()
 }
@@ -597,10 +630,18 @@ func (c *Conn) passiveOpen(h Header, o *Options) {
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1 = c.irs
 	c.iss = c.s.isnFor(c.key)
+	if c.tw != nil {
+		// Reopening from TIME-WAIT (RFC 9293 section 3.10.7.4 via RFC
+		// 1122 section 4.2.2.13, condition 1; RFC 6191): the new ISS is
+		// above the old incarnation's sequence space and a window beyond
+		// it, whatever the ISN clock says (as Linux: tw_snd_nxt+65537).
+		c.iss = c.tw.sndMax.add(65535 + 2)
+	}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
 	c.bufStart = c.iss + 1
 	c.sndWl2 = c.iss
 	c.recover = c.iss
+	c.sndSml = c.iss
 	if o.HasTS && c.tsOK {
 		c.tsRecent = o.TSVal
 	}
@@ -708,7 +749,9 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 	if ackOK {
 		c.sndUna = ack
 		if c.tsOK && o.HasTS && o.TSEcr != 0 {
-			c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+			if c.echoAfterTimeout(o.TSEcr) {
+				c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+			}
 		} else if c.retries == 0 {
 			c.rttSample(c.s.clk.Now().Sub(c.stats.Start))
 		}
@@ -731,6 +774,10 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 }
 
 func (c *Conn) establish() {
+	if tw := c.tw; tw != nil {
+		c.tw = nil
+		tw.destroy(nil, false)
+	}
 	c.state = StateEstablished
 	c.quickAcks = quickAckSegments
 	c.retries = 0
@@ -752,6 +799,17 @@ func (c *Conn) backoffReset() {
 	if c.hasRTT {
 		c.computeRTO()
 	}
+}
+
+// reopenable reports whether a SYN may reopen TIME-WAIT. RFC 6191 section
+// 2: when the old incarnation used timestamps and the SYN carries one, the
+// timestamp alone decides (it must be newer than TS.Recent); otherwise the
+// sequence number must be above RCV.NXT (RFC 1122 section 4.2.2.13).
+func (c *Conn) reopenable(seq seqnum, o *Options) bool {
+	if c.tsOK && o.HasTS && !c.s.cfg.DisableTimestamps {
+		return int32(o.TSVal-c.tsRecent) > 0
+	}
+	return seq.gt(c.rcvNxt)
 }
 
 // acceptable is the segment acceptance test of RFC 9293 section 3.10.7.4.
@@ -804,21 +862,11 @@ func (c *Conn) input(h Header, o *Options) {
 		seq++
 		segLen--
 	}
-	// RFC 6191 / RFC 9293 section 3.10.7.4: a new SYN in TIME-WAIT with a
-	// higher sequence number (or newer timestamp) may reopen the pair.
+	// RFC 9293 section 3.10.7.4 (RFC 1122 section 4.2.2.13) and RFC
+	// 6191: a new SYN in TIME-WAIT may reopen the pair.
 	if c.state == StateTimeWait && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN &&
-		(seq.gt(c.rcvNxt) || (c.tsOK && o.HasTS && int32(o.TSVal-c.tsRecent) > 0)) {
-		s := c.s
-		k := c.key
-		l := s.listeners[listenKey{k.laddr, k.lport}]
-		if l == nil {
-			l = s.listeners[listenKey{netip.Addr{}, k.lport}]
-		}
-		if l != nil && !l.closed {
-			c.destroy(nil, false)
-			l.input(k, h, o)
-			return
-		}
+		c.reopenable(seq, o) && c.s.reopen(c, h, o) {
+		return
 	}
 	// RFC 7323 section 3.2: once timestamps are in use, a non-RST segment
 	// without them is dropped.
@@ -962,7 +1010,11 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	case ack.gt(c.sndUna):
 		c.newAck(ack, o)
 	case ack == c.sndUna && payloadLen == 0 && fl&(FlagSYN|FlagFIN) == 0 &&
-		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0):
+		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0) &&
+		wnd > 0 && !c.persist:
+		// RFC 5681 section 2's duplicate ACK; the answer to a zero-window
+		// probe (RFC 9293 section 3.8.6.1) repeats SND.UNA because the
+		// window is closed, not because a segment was lost.
 		c.dupAck()
 	}
 	return true
@@ -979,7 +1031,7 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	// 4), else one timed segment at a time, never a retransmitted one
 	// (Karn's algorithm, RFC 6298 section 3).
 	if c.tsOK && o.HasTS && o.TSEcr != 0 {
-		if d := int32(c.tsNow() - o.TSEcr); d >= 0 {
+		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
 			c.rttSample(time.Duration(d) * time.Millisecond)
 		}
 	} else if c.rttTiming && ack.gt(c.rttSeq) {
@@ -1117,6 +1169,7 @@ func (c *Conn) onRTX(now clock.Time) {
 			return
 		}
 		c.rto = min(c.rto*2, cfg.MaxRTO)
+		c.markTimeout()
 		c.stats.TimeoutRetransmits++
 		c.sendSYN()
 		c.armRTO()
@@ -1131,23 +1184,25 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	c.retries++
 	if c.retries > cfg.MaxRetries {
-		c.Abort()
-		c.err = ErrTimeout
+		c.giveUp(ErrTimeout)
 		return
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
 	// from SND.UNA.
 	c.cc.OnTimeout(&c.ccs, c.sndMax.diff(c.sndUna), now)
+	c.markTimeout()
 	c.stats.TimeoutRetransmits++
 	c.rto = min(c.rto*2, cfg.MaxRTO)
 	c.rttTiming = false
 	c.inRecovery = false
 	c.dupAcks = 0
 	c.recover = c.sndMax
-	// Unlike RFC 2018 section 8's advice, and like Linux, the SACK
-	// scoreboard survives the timeout: the go-back-N resend skips ranges
-	// the receiver holds (this stack's receiver never reneges, and neither
-	// do the peers it is tested against).
+	// RFC 2018 section 8 and RFC 6675 section 5.1: the receiver may have
+	// discarded what it SACKed (reneging), so the timeout clears the
+	// scoreboard and the go-back-N resend covers everything from SND.UNA.
+	c.sb = c.sb[:0]
+	c.highRxt = c.sndUna
+	c.rtxMarkSet = false
 	c.sndNxt = c.sndUna
 	c.armRTO()
 	c.output()
@@ -1190,6 +1245,22 @@ func (c *Conn) armPersist() {
 
 func (c *Conn) armRTO() {
 	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
+}
+
+// markTimeout records the timestamp clock at a timeout retransmission.
+func (c *Conn) markTimeout() {
+	c.rtoTS, c.rtoTSSet = c.tsNow(), true
+}
+
+// echoAfterTimeout reports whether an echoed timestamp may give an RTT
+// sample: not when it predates the latest timeout retransmission. Such an
+// echo (a stale TS.Recent at the peer, RFC 7323 section 4.2, or an ACK of
+// the original transmission) measures the backoff, not the path, and
+// feeding it to RFC 6298's estimator inflates SRTT and RTO without bound;
+// this is Karn's rule (RFC 6298 section 3) applied to timestamps. The
+// echo of the retransmission itself, or of later data, is a valid sample.
+func (c *Conn) echoAfterTimeout(ecr uint32) bool {
+	return !c.rtoTSSet || int32(ecr-c.rtoTS) >= 0
 }
 
 // rttSample updates SRTT, RTTVAR and RTO (RFC 6298 section 2).

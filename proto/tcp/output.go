@@ -155,6 +155,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 func (c *Conn) retransmit(seq seqnum, n int) int {
 	dataEnd := c.bufStart.add(c.sndBuf.n)
 	n = min(n, dataEnd.diff(seq))
+	// RFC 9293 section 3.8.6.1: nothing beyond the peer's window but the
+	// persist timer's probe, retransmissions included.
+	n = min(n, c.sndUna.add(int(c.sndWnd)).diff(seq))
 	if n < 0 {
 		return 0
 	}
@@ -175,9 +178,12 @@ func (c *Conn) retransmit(seq seqnum, n int) int {
 // output sends what the windows and Nagle allow, then a pending ACK.
 func (c *Conn) output() {
 	switch c.state {
-	case StateClosed, StateSynSent, StateSynReceived, StateListen:
+	case StateClosed, StateSynSent, StateListen:
 		return
-	case StateTimeWait:
+	case StateSynReceived, StateTimeWait:
+		// Only ACKs: for an unacceptable segment (RFC 9293 section
+		// 3.10.7.4), PAWS (RFC 7323 section 5.3) or a challenge (RFC 5961
+		// sections 3.2 and 4.2), <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
 		if c.ackNow {
 			c.sendData(c.sndNxt, 0, false)
 		}
@@ -253,9 +259,11 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	fin := c.finQueued && n == avail
 	if n < c.mss && !fin && !retx {
 		if n == avail {
-			// Nagle (RFC 1122 section 4.2.3.4): hold a short segment while
-			// data is unacknowledged.
-			if !c.noDelay && c.sndNxt != c.sndUna {
+			// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
+			// Linux does: hold a short segment only while an earlier short
+			// segment is unacknowledged, so the tail of a write does not
+			// wait for a delayed ACK of the full segments before it.
+			if !c.noDelay && c.sndSml.gt(c.sndUna) && c.sndSml.leq(c.sndNxt) {
 				return false
 			}
 		} else if n < int(c.maxSndWnd/2) {
@@ -264,6 +272,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		}
 	}
 	sent := c.sendData(c.sndNxt, n, fin)
+	if sent < c.mss && !retx {
+		c.sndSml = c.sndNxt.add(sent)
+	}
 	if fin && sent == n {
 		sent++
 	}

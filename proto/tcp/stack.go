@@ -337,7 +337,7 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 		l = s.listeners[listenKey{netip.Addr{}, k.lport}]
 	}
 	if l != nil && !l.closed {
-		l.input(k, h, &s.opts)
+		l.input(k, h, &s.opts, nil)
 		return
 	}
 	s.stats.NoConnection++
@@ -485,29 +485,51 @@ func (l *Listener) Close() {
 	// are reset when they complete (their listener is closed).
 }
 
+// reopen hands a SYN that may reopen TIME-WAIT connection tw to its
+// listener and reports whether one took it. tw leaves the table, its
+// timer running, until the new handshake completes or fails.
+func (s *Stack) reopen(tw *Conn, h Header, o *Options) bool {
+	k := tw.key
+	l := s.listeners[listenKey{k.laddr, k.lport}]
+	if l == nil {
+		l = s.listeners[listenKey{netip.Addr{}, k.lport}]
+	}
+	if l == nil || l.closed {
+		return false
+	}
+	delete(s.conns, k)
+	if !l.input(k, h, o, tw) {
+		s.conns[k] = tw
+	}
+	return true
+}
+
 // input handles a segment for the listening socket (RFC 9293 section
-// 3.10.7.2).
-func (l *Listener) input(k connKey, h Header, o *Options) {
+// 3.10.7.2) and reports whether it opened a connection; tw, if not nil, is
+// the TIME-WAIT connection the SYN reopens.
+func (l *Listener) input(k connKey, h Header, o *Options, tw *Conn) bool {
 	s := l.s
 	fl := h.Flags()
 	switch {
 	case fl&FlagRST != 0:
-		return
+		return false
 	case fl&FlagACK != 0:
 		s.resetFor(k, h)
-		return
+		return false
 	case fl&FlagSYN == 0:
-		return
+		return false
 	}
 	if len(l.queue)+l.pending >= l.backlog {
 		s.stats.BacklogDrops++
-		return
+		return false
 	}
 	c := s.newConn(k, nil)
 	c.listener = l
+	c.tw = tw
 	l.pending++
 	c.passiveOpen(h, o)
 	c.flush()
+	return true
 }
 
 func (l *Listener) established(c *Conn) {
