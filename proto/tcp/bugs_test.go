@@ -356,3 +356,77 @@ func TestRTTSampleAfterBackoff(t *testing.T) {
 	assert.Less(t, r.conn.srtt, time.Second, "fresh echoes give samples")
 	assert.Equal(t, r.s.cfg.MinRTO, r.conn.rto)
 }
+
+// Bug 8. RFC 9293 section 3.8.5: the receiver keeps RCV.UP (the urgent
+// pointer points at the byte after the urgent data, MUST-62), tells the
+// application when urgent mode starts and when the pointer advances
+// (MUST-32) and says how much urgent data remains to be read (MUST-33);
+// the data itself is delivered in line.
+func TestUrgentReceive(t *testing.T) {
+	r := newRig(t, Config{})
+	r.established(plain)
+	r.events = nil
+	send := func(data string, up uint16) {
+		fl := FlagACK
+		if up > 0 {
+			fl |= FlagURG
+		}
+		r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: fl, Window: 65535, Urgent: up}, nil, []byte(data))
+		r.pNxt = r.pNxt.add(len(data))
+	}
+	send("abcdef", 3)
+	assert.Equal(t, []string{"urgent", "readable"}, r.events)
+	assert.Equal(t, 3, r.conn.UrgentPending())
+	b := make([]byte, 2)
+	n, err := r.conn.Read(b)
+	require.NoError(t, err)
+	assert.Equal(t, "ab", string(b[:n]), "urgent data in line")
+	assert.Equal(t, 1, r.conn.UrgentPending())
+	r.events = nil
+	send("gh", 0)
+	assert.NotContains(t, r.events, "urgent")
+	assert.Equal(t, 1, r.conn.UrgentPending())
+	// The pointer advances: told again.
+	send("ijkl", 4)
+	assert.Contains(t, r.events, "urgent")
+	assert.Equal(t, 10, r.conn.UrgentPending(), "from c to the end of ijkl")
+	all := make([]byte, 64)
+	n, err = r.conn.Read(all)
+	require.NoError(t, err)
+	assert.Equal(t, "cdefghijkl", string(all[:n]))
+	assert.Zero(t, r.conn.UrgentPending(), "urgent mode ends once it is read")
+	// An urgent pointer at the read point starts nothing.
+	r.events = nil
+	send("mn", 0)
+	_, err = r.conn.Read(all)
+	require.NoError(t, err)
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK | FlagURG, Window: 65535, Urgent: 0}, nil, []byte("op"))
+	assert.Contains(t, r.events, "readable")
+	assert.NotContains(t, r.events, "urgent")
+	assert.Zero(t, r.conn.UrgentPending())
+}
+
+// Bug 8, sending side: segments starting before the send urgent pointer
+// carry URG and the pointer as an offset from their sequence number (as
+// Linux), until the urgent data is acknowledged.
+func TestUrgentSend(t *testing.T) {
+	r := newRig(t, Config{})
+	nxt := r.established(plain)
+	_, err := r.conn.WriteUrgent([]byte("!!!"))
+	require.NoError(t, err)
+	s := r.take()
+	assert.True(t, s.has(FlagURG))
+	assert.Equal(t, uint16(3), s.h.Urgent())
+	assert.Equal(t, []byte("!!!"), s.data)
+	// Its retransmission carries the pointer too.
+	r.advance(r.conn.rto)
+	s = r.take()
+	assert.True(t, s.has(FlagURG))
+	assert.Equal(t, uint16(3), s.h.Urgent())
+	r.ackWith(nxt+3, nil)
+	_, err = r.conn.Write([]byte("plain"))
+	require.NoError(t, err)
+	s = r.take()
+	assert.False(t, s.has(FlagURG), "urgent mode ended with its ACK")
+	assert.Zero(t, s.h.Urgent())
+}

@@ -61,6 +61,14 @@ type EventFuncs struct {
 	Readable    func(c *Conn)
 	Writable    func(c *Conn)
 	Closed      func(c *Conn, err error)
+	Urgent      func(c *Conn)
+}
+
+// OnUrgent calls f.Urgent if set.
+func (f *EventFuncs) OnUrgent(c *Conn) {
+	if f.Urgent != nil {
+		f.Urgent(c)
+	}
 }
 
 // OnEstablished calls f.Established if set.
@@ -96,7 +104,17 @@ const (
 	evReadable
 	evWritable
 	evClosed
+	evUrgent
 )
+
+// UrgentEvents is implemented by an Events receiver that wants to hear
+// about urgent data (RFC 9293 section 3.8.5, MUST-32). Receivers without
+// it learn of urgent data only through Conn.UrgentPending.
+type UrgentEvents interface {
+	// OnUrgent is called when the peer's urgent pointer first points past
+	// the data read so far, and again whenever it advances.
+	OnUrgent(c *Conn)
+}
 
 // ConnStats are one connection's counters, exported for report.json.
 // Retransmits counts the segments that carried sequence space sent before
@@ -158,6 +176,8 @@ type Conn struct {
 	sndSml                      seqnum // end of the latest short segment (Minshall)
 	sndBuf                      ring
 	finQueued, appClosed        bool
+	sndUp                       seqnum // send urgent pointer (RFC 9293 section 3.8.5)
+	sndUrg                      bool   // urgent data not yet acknowledged
 	finAcked                    bool
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
@@ -173,6 +193,8 @@ type Conn struct {
 	ooo         []seqRange
 	lastOOO     seqnum
 	finRcvd     bool
+	rcvUp       seqnum // receive urgent pointer (RFC 9293 section 3.8.5)
+	rcvUrg      bool   // urgent data not yet read
 	oooFin      bool
 	finRcvSeq   seqnum
 	tsRecent    uint32
@@ -371,6 +393,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	before := c.rcvWindowRight()
 	n := c.rcvBuf.read(p)
+	if c.rcvUrg && !c.rcvUp.gt(c.readSeq()) {
+		c.rcvUrg = false // all urgent data read: urgent mode ends
+	}
 	if c.rcvBuf.n == 0 && c.state == StateTimeWait || c.state == StateClosed {
 		c.maybeFreeBuffers()
 	}
@@ -389,7 +414,54 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write queues p for sending and returns how much fit in the send buffer,
 // or ErrWouldBlock when none did.
-func (c *Conn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) { return c.write(p, false) }
+
+// WriteUrgent is Write for urgent data (RFC 9293 section 3.8.5): the urgent
+// pointer moves to the end of what was queued and every segment sent
+// before it carries URG, until the peer acknowledges it. The data itself
+// travels in line. RFC 9293 (SHLD-13) advises new applications not to use
+// it; it exists for the applications and tests that do.
+func (c *Conn) WriteUrgent(p []byte) (int, error) { return c.write(p, true) }
+
+// UrgentPending returns how many bytes of urgent data remain to be read:
+// from the next byte Read returns up to the peer's urgent pointer, 0 when
+// no urgent data is pending (RFC 9293 section 3.8.5, MUST-33). Urgent data
+// is delivered in line, as RFC 6093 section 6 recommends; there is no
+// out-of-band byte.
+func (c *Conn) UrgentPending() int {
+	if !c.rcvUrg {
+		return 0
+	}
+	return max(c.rcvUp.diff(c.readSeq()), 0)
+}
+
+// readSeq returns the sequence number of the next byte Read returns.
+func (c *Conn) readSeq() seqnum {
+	r := c.rcvNxt.add(-c.rcvBuf.n)
+	if c.finRcvd {
+		r--
+	}
+	return r
+}
+
+// urgent handles the URG bit of an acceptable segment (RFC 9293 section
+// 3.10.7.4, sixth): RCV.UP becomes max(RCV.UP, SEG.SEQ+SEG.UP), the urgent
+// pointer pointing at the byte after the urgent data (MUST-62), and the
+// application is told when urgent mode starts or the pointer advances
+// (MUST-32).
+func (c *Conn) urgent(seq seqnum, up uint16) {
+	p := seq.add(int(up))
+	if c.rcvUrg && !p.gt(c.rcvUp) {
+		return
+	}
+	if !p.gt(c.readSeq()) {
+		return
+	}
+	c.rcvUp, c.rcvUrg = p, true
+	c.pendEv |= evUrgent
+}
+
+func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	switch {
 	case c.err != nil:
 		return 0, c.err
@@ -405,6 +477,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n := c.sndBuf.append(p)
 	if n == 0 {
 		return 0, ErrWouldBlock
+	}
+	if urgent {
+		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
 	c.output()
 	return n, nil
@@ -498,6 +573,11 @@ func (c *Conn) flush() {
 		}
 		if p&evEstablished != 0 {
 			ev.OnEstablished(c)
+		}
+		if p&evUrgent != 0 && c.ev != nil {
+			if u, ok := ev.(UrgentEvents); ok {
+				u.OnUrgent(c)
+			}
 		}
 		if p&evReadable != 0 && c.ev != nil {
 			ev.OnReadable(c)
@@ -953,6 +1033,12 @@ func (c *Conn) input(h Header, o *Options) {
 	if c.state == StateClosed {
 		return
 	}
+	if fl&FlagURG != 0 && !c.finRcvd {
+		switch c.state {
+		case StateEstablished, StateFinWait1, StateFinWait2:
+			c.urgent(seqnum(h.Seq()), h.Urgent())
+		}
+	}
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
@@ -1051,6 +1137,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	flight := c.sndMax.diff(c.sndUna)
 	c.sndUna = ack
+	if c.sndUrg && !c.sndUp.gt(ack) {
+		c.sndUrg = false
+	}
 	if c.sndNxt.lt(ack) {
 		c.sndNxt = ack
 	}

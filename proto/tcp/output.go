@@ -103,6 +103,13 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if fin {
 		f.Flags |= FlagFIN
 	}
+	if c.sndUrg && c.sndUp.gt(seq) {
+		// RFC 9293 section 3.8.5: the urgent pointer is the offset from
+		// SEG.SEQ of the byte after the urgent data; one beyond 16 bits
+		// is sent as 65535 until a later segment can reach it (as Linux).
+		f.Flags |= FlagURG
+		f.Urgent = uint16(min(c.sndUp.diff(seq), 65535))
+	}
 	s.emit(c.key, f, o, olen, n)
 
 	c.stats.SegmentsSent++

@@ -42,18 +42,26 @@
 //
 // # Deviations and limits
 //
-// Like Linux, and unlike RFC 2018 section 8's advice, SACK information
-// survives a retransmission timeout. Beyond the RFCs above the sender does
-// limited transmit (RFC 3042), early retransmit (RFC 5827) and detects
-// lost retransmissions during SACK recovery; the receiver acknowledges
-// every segment for a while after the handshake and after out-of-order data
-// (quick-ack). TIME-WAIT ignores RSTs (RFC 1337) and may be reused by a
-// new SYN with a higher sequence number or timestamp (RFC 6191). Not
-// implemented: urgent data (URG is ignored), ECN, D-SACK, RACK-TLP, TCP
-// Fast Open, MTU probing and ICMP-driven PMTU changes (the MSS follows
-// Network.PathMTU at connection setup), IP options, PAWS's 24-day idle
-// rule. Network.SendIP must not deliver into any Stack.HandleIP
-// synchronously: drivers deliver frames on a later event.
+// The SACK scoreboard is cleared on a retransmission timeout (RFC 2018
+// section 8, RFC 6675 section 5.1) and rebuilt from later ACKs. Beyond the
+// RFCs above the sender does limited transmit (RFC 3042), early
+// retransmit (RFC 5827), Nagle in Minshall's variant (a short segment waits
+// only for an earlier short one, as Linux) and detects lost
+// retransmissions during SACK recovery; an echoed timestamp older than the
+// latest timeout retransmission gives no RTT sample (Karn's rule for
+// timestamps). The receiver acknowledges every segment for a while after
+// the handshake and after out-of-order data (quick-ack). TIME-WAIT ignores
+// RSTs (RFC 1337) and may be reopened by a SYN with a newer timestamp, or
+// without timestamps a higher sequence number (RFC 6191); the new ISS lies
+// above the old sequence space and TIME-WAIT resumes if the new handshake
+// fails (RFC 1122 section 4.2.2.13). Urgent data (RFC 9293 section 3.8.5)
+// is delivered in line (RFC 6093): Conn.WriteUrgent sends it,
+// Conn.UrgentPending and UrgentEvents report it; there is no out-of-band
+// byte. Not implemented: ECN, D-SACK, RACK-TLP, TCP Fast Open, MTU
+// probing and ICMP-driven PMTU changes (the MSS follows Network.PathMTU at
+// connection setup), IP options, PAWS's 24-day idle rule.
+// Network.SendIP must not deliver into any Stack.HandleIP synchronously:
+// drivers deliver frames on a later event.
 package tcp
 
 import (
