@@ -164,7 +164,7 @@ type Conn struct {
 	// until the handshake completes (RFC 1122 section 4.2.2.13).
 	tw     *Conn
 	pendEv uint8
-	err      error
+	err    error
 
 	// Send side (RFC 9293 section 3.3.1). The send buffer holds the bytes
 	// from bufStart on; the SYN precedes bufStart and the FIN follows the
@@ -222,8 +222,8 @@ type Conn struct {
 	zwpFrom, zwpEnd seqnum
 	// rtoTS is the timestamp clock at the latest timeout retransmission
 	// (rtoTSSet once there was one): earlier echoes give no RTT sample.
-	rtoTS    uint32
-	rtoTSSet bool
+	rtoTS           uint32
+	rtoTSSet        bool
 	rtx, dack, misc clock.Timer
 	keepAlive       bool
 	kaProbes        int
