@@ -239,15 +239,20 @@ type Conn struct {
 	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
 	rtxMarkSet bool
 	sb         []seqRange
+	// Proportional Rate Reduction state (RFC 6937 section 3).
+	prrDelivered, prrOut, recoverFS int
 
 	stats ConnStats
 }
 
-// quickAckSegments is how many in-order segments are acknowledged without
-// delay after the handshake and after out-of-order data, as Linux's
-// quick-ack mode does: while the sender's window is small (slow start,
-// loss recovery) a delayed ACK would stall it.
+// quickAckSegments is the default of Config.QuickAck: how many in-order
+// segments are acknowledged without delay after the handshake and after
+// out-of-order data, as Linux's quick-ack mode does: while the sender's
+// window is small (slow start, loss recovery) a delayed ACK would stall it.
 const quickAckSegments = 16
+
+// quickAckCount returns the configured quick-ack segment count.
+func (c *Conn) quickAckCount() int { return max(c.s.cfg.QuickAck, 0) }
 
 type rtxTimer Conn
 type dackTimer Conn
@@ -859,7 +864,7 @@ func (c *Conn) establish() {
 		tw.destroy(nil, false)
 	}
 	c.state = StateEstablished
-	c.quickAcks = quickAckSegments
+	c.quickAcks = c.quickAckCount()
 	c.retries = 0
 	c.s.clk.Cancel(&c.rtx)
 	if c.sndUna == c.sndMax {
@@ -1065,6 +1070,10 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.output()
 		return false
 	}
+	una0, sacked0 := c.sndUna, 0
+	if c.prrOn() {
+		sacked0 = c.sackedBytes()
+	}
 	if c.sackOK && o.NumSACK > 0 {
 		c.updateScoreboard(o)
 		c.detectLostRetransmit()
@@ -1103,7 +1112,36 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		// window is closed, not because a segment was lost.
 		c.dupAck()
 	}
+	if c.inRecovery && c.prrOn() {
+		c.prrAck(c.sndUna.diff(una0) + c.sackedBytes() - sacked0)
+	}
 	return true
+}
+
+// prrOn reports whether Proportional Rate Reduction sets the window in
+// recovery: configured, and SACK recovery (RFC 6937 builds on RFC 6675's
+// pipe).
+func (c *Conn) prrOn() bool { return c.s.cfg.PRR && c.sackOK }
+
+// prrAck is RFC 6937 section 3's per-ACK step: delivered is DeliveredData
+// (the change in SND.UNA plus the change in SACKed bytes). The window
+// becomes pipe + sndcnt so that RFC 6675's transmission rule sends sndcnt
+// bytes; PRR-SSRB bounds the catch-up once pipe is below ssthresh.
+func (c *Conn) prrAck(delivered int) {
+	c.prrDelivered += delivered
+	pipe := c.pipe()
+	ssthresh := c.ccs.Ssthresh
+	var sndcnt int
+	if pipe > ssthresh {
+		// Proportional rate reduction: CEIL(prr_delivered * ssthresh /
+		// RecoverFS) - prr_out.
+		fs := max(c.recoverFS, 1)
+		sndcnt = (c.prrDelivered*ssthresh+fs-1)/fs - c.prrOut
+	} else {
+		limit := max(c.prrDelivered-c.prrOut, delivered) + c.mss
+		sndcnt = min(ssthresh-pipe, limit)
+	}
+	c.ccs.Cwnd = pipe + max(sndcnt, 0)
 }
 
 // newAck handles an ACK that advances SND.UNA.
@@ -1232,6 +1270,8 @@ func (c *Conn) enterRecovery() {
 	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
 	c.inRecovery = true
 	c.recover = c.sndMax
+	// RFC 6937 section 3: initialization at the start of recovery.
+	c.prrDelivered, c.prrOut, c.recoverFS = 0, 0, flight
 	c.stats.FastRetransmits++
 	n := c.mss
 	if len(c.sb) > 0 {

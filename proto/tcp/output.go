@@ -125,6 +125,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	if c.inRecovery {
+		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
+	}
 	// Bytes only ever sent as zero-window probes were refused by the peer
 	// (RFC 9293 section 3.8.6.1): repeating the probe, or sending them
 	// again once the window opens, is not counted as a retransmission,
@@ -534,7 +537,7 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		// least every second segment (RFC 1122 section 4.2.3.2).
 		c.unackedSegs++
 		if filled {
-			c.quickAcks = quickAckSegments
+			c.quickAcks = c.quickAckCount()
 		}
 		quick := c.quickAcks > 0
 		if quick {
@@ -558,7 +561,7 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		}
 		var ok bool
 		c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
-		c.quickAcks = quickAckSegments
+		c.quickAcks = c.quickAckCount()
 		if ok {
 			c.rcvBuf.writeAt(off, payload)
 			c.lastOOO = seq

@@ -40,6 +40,24 @@
 // handler may call any method. Conn.Stats and Stack.AllStats export
 // per-connection counters (JSON-tagged for report.json).
 //
+// # Profiles
+//
+// One connection code, configured three ways. The zero Config is RFC
+// algorithms with Linux's timers (200 ms minimum RTO, 40 ms delayed ACKs
+// with quick-ack, initial window 10). RFCProfile returns the rfc profile:
+// RFC 6298's 1 s minimum RTO and 200 ms delayed ACKs for every second
+// segment without quick-ack. LinuxProfile returns the linux profile, what
+// Linux's own packetdrill tests expect: initial window 10 (RFC 6928), 200 ms
+// minimum and 120 s maximum RTO, 40 ms delayed ACKs with 16 quick-ACKs at
+// the start and after out-of-order data, and Proportional Rate Reduction
+// (RFC 6937) for the window during SACK recovery. Select one as
+//
+//	cfg := tcp.LinuxProfile()
+//	cfg.CongestionControl = "newreno" // fields set afterwards override
+//	s := tcp.New(host, clk, rnd, cfg)
+//
+// Config.Profile names the profile a configuration came from.
+//
 // # Deviations and limits
 //
 // The SACK scoreboard is cleared on a retransmission timeout (RFC 2018
@@ -105,8 +123,37 @@ var (
 	ErrInvalidArgument = errors.New("tcp: invalid argument")
 )
 
+// Profile names for Config.Profile.
+const (
+	// ProfileRFC is the standards-track behaviour: RFC 6298's 1 s minimum
+	// RTO, delayed ACKs of up to 200 ms for every second segment (RFC
+	// 1122 section 4.2.3.2) without quick-ack, RFC 6675 recovery.
+	ProfileRFC = "rfc"
+	// ProfileLinux is Linux's behaviour (see LinuxProfile).
+	ProfileLinux = "linux"
+)
+
 // Config tunes a Stack. The zero value of a field means its default.
+//
+// The zero Config (Profile "") is RFC algorithms with Linux's timer
+// defaults: 200 ms minimum RTO, 40 ms delayed ACKs with quick-ack, an
+// initial window of 10. RFCProfile and LinuxProfile return complete
+// configurations of the same connection code; fields set after them
+// still override.
 type Config struct {
+	// Profile records which profile the configuration came from ("",
+	// ProfileRFC or ProfileLinux); defaults of fields left zero follow it.
+	Profile string
+	// PRR turns on Proportional Rate Reduction (RFC 6937, the PRR-SSRB
+	// bound of section 3.1) for the window during SACK-based loss
+	// recovery, instead of RFC 6675's cwnd = ssthresh. On in the linux
+	// profile.
+	PRR bool
+	// QuickAck is how many in-order segments are acknowledged at once
+	// after the handshake and after out-of-order data, as Linux's
+	// quick-ack mode (default 16, TCP_MAX_QUICKACKS; 0 in the rfc
+	// profile). A negative value disables it.
+	QuickAck int
 	// SendBuffer is the send buffer size per connection (default 256 KiB).
 	SendBuffer int
 	// RecvBuffer is the receive buffer size per connection, which bounds
@@ -177,6 +224,19 @@ func (c *Config) defaults() {
 			*v = d
 		}
 	}
+	if c.Profile == ProfileRFC {
+		def(&c.MinRTO, time.Second)              // RFC 6298 section 2.4
+		def(&c.DelayedACK, 200*time.Millisecond) // RFC 1122 section 4.2.3.2
+		if c.QuickAck == 0 {
+			c.QuickAck = -1
+		}
+	}
+	if c.Profile == ProfileLinux {
+		def(&c.MaxRTO, 120*time.Second) // TCP_RTO_MAX
+	}
+	if c.QuickAck == 0 {
+		c.QuickAck = quickAckSegments
+	}
 	defi(&c.SendBuffer, 256<<10)
 	defi(&c.RecvBuffer, 256<<10)
 	def(&c.MinRTO, 200*time.Millisecond)
@@ -204,6 +264,53 @@ func (c *Config) defaults() {
 	}
 	if c.EphemeralHigh == 0 || c.EphemeralHigh < c.EphemeralLow {
 		c.EphemeralHigh = 65535
+	}
+}
+
+// RFCProfile returns the configuration of the rfc profile: the algorithms
+// and timers of the standards-track RFCs where Linux departs from them
+// (minimum RTO 1 s per RFC 6298 section 2.4, delayed ACK 200 ms without
+// quick-ack, RFC 6675 recovery without PRR), an initial window of 10
+// (RFC 6928) and CUBIC (RFC 9438).
+func RFCProfile() Config {
+	return Config{
+		Profile:             ProfileRFC,
+		MinRTO:              time.Second,
+		MaxRTO:              60 * time.Second,
+		InitialRTO:          time.Second,
+		DelayedACK:          200 * time.Millisecond,
+		QuickAck:            -1,
+		InitialCwndSegments: 10,
+		CongestionControl:   "cubic",
+	}
+}
+
+// LinuxProfile returns the configuration of the linux profile, the
+// behaviour Linux's own tests (packetdrill) expect: initial window 10
+// (RFC 6928), minimum RTO 200 ms and maximum 120 s, initial RTO 1 s,
+// delayed ACK 40 ms with 16 quick-ACKs at the start and after
+// out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
+// CUBIC, Minshall's Nagle (all profiles), 15 retries (tcp_retries2), 6 SYN
+// retries, TIME-WAIT 60 s (MSL 30 s), FIN-WAIT-2 60 s, keep-alive 2 h /
+// 75 s / 9. RACK-TLP (RFC 8985) is not implemented.
+func LinuxProfile() Config {
+	return Config{
+		Profile:             ProfileLinux,
+		PRR:                 true,
+		QuickAck:            quickAckSegments,
+		MinRTO:              200 * time.Millisecond,
+		MaxRTO:              120 * time.Second,
+		InitialRTO:          time.Second,
+		DelayedACK:          40 * time.Millisecond,
+		InitialCwndSegments: 10,
+		CongestionControl:   "cubic",
+		MaxRetries:          15,
+		SynRetries:          6,
+		MSL:                 30 * time.Second,
+		FinWait2Timeout:     60 * time.Second,
+		KeepAliveIdle:       2 * time.Hour,
+		KeepAliveInterval:   75 * time.Second,
+		KeepAliveCount:      9,
 	}
 }
 
