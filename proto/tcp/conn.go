@@ -141,6 +141,7 @@ type ConnStats struct {
 	LostRetransmits    uint64         `json:"lost_retransmits"`
 	SACKedBytes        uint64         `json:"sacked_bytes"`
 	OOOSegments        uint64         `json:"out_of_order_segments"`
+	TailLossProbes     uint64         `json:"tail_loss_probes,omitempty"`
 	SRTT               time.Duration  `json:"srtt_ns"`
 	RTO                time.Duration  `json:"rto_ns"`
 	Cwnd               int            `json:"cwnd"`
@@ -241,6 +242,9 @@ type Conn struct {
 	sb         []seqRange
 	// Proportional Rate Reduction state (RFC 6937 section 3).
 	prrDelivered, prrOut, recoverFS int
+	// RACK-TLP (RFC 8985) state and its reordering timer.
+	rk    rackState
+	rackT clock.Timer
 
 	stats ConnStats
 }
@@ -282,6 +286,7 @@ func (c *Conn) init() {
 	c.rtx.Init((*rtxTimer)(c))
 	c.dack.Init((*dackTimer)(c))
 	c.misc.Init((*miscTimer)(c))
+	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
 	if cfg.CongestionControl == "newreno" {
 		c.cc = &NewReno{}
@@ -612,6 +617,7 @@ func (c *Conn) destroy(err error, notify bool) {
 	clk.Cancel(&c.rtx)
 	clk.Cancel(&c.dack)
 	clk.Cancel(&c.misc)
+	clk.Cancel(&c.rackT)
 	c.stats.End = clk.Now()
 	if c.listener != nil {
 		c.listener.pending--
@@ -649,6 +655,7 @@ func (c *Conn) enterTimeWait() {
 	c.stats.End = c.s.clk.Now()
 	c.s.clk.Cancel(&c.rtx)
 	c.s.clk.Cancel(&c.dack)
+	c.s.clk.Cancel(&c.rackT)
 	c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(2*c.s.cfg.MSL))
 	c.maybeFreeBuffers()
 	c.pendEv |= evClosed
@@ -1112,6 +1119,9 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		// window is closed, not because a segment was lost.
 		c.dupAck()
 	}
+	if c.rackOn() {
+		c.rackOnAck(o, ack.gt(una0))
+	}
 	if c.inRecovery && c.prrOn() {
 		c.prrAck(c.sndUna.diff(una0) + c.sackedBytes() - sacked0)
 	}
@@ -1218,8 +1228,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		// the persist timer keeps running
 	} else if c.sndUna == c.sndMax {
 		c.s.clk.Cancel(&c.rtx)
+		c.rk.ptoArmed = false
 	} else {
-		c.armRTO()
+		c.armRTOorPTO()
 	}
 	if c.finAcked {
 		switch c.state {
@@ -1311,6 +1322,10 @@ func (c *Conn) onRTX(now clock.Time) {
 	if c.sndUna == c.sndMax {
 		return
 	}
+	if c.rk.ptoArmed {
+		c.sendProbe() // RFC 8985 section 7.3
+		return
+	}
 	c.retries++
 	if c.retries > cfg.MaxRetries {
 		c.giveUp(ErrTimeout)
@@ -1330,6 +1345,9 @@ func (c *Conn) onRTX(now clock.Time) {
 	// discarded what it SACKed (reneging), so the timeout clears the
 	// scoreboard and the go-back-N resend covers everything from SND.UNA.
 	c.sb = c.sb[:0]
+	if c.rackOn() {
+		c.rackOnRTO()
+	}
 	c.highRxt = c.sndUna
 	c.rtxMarkSet = false
 	c.sndNxt = c.sndUna
@@ -1369,10 +1387,12 @@ func (c *Conn) persistProbe() {
 func (c *Conn) armPersist() {
 	d := c.rto << min(c.persistBackoff, 10)
 	d = min(max(d, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+	c.rk.ptoArmed = false
 	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(d))
 }
 
 func (c *Conn) armRTO() {
+	c.rk.ptoArmed = false
 	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
 }
 

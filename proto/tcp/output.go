@@ -125,6 +125,10 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	if c.rackOn() {
+		c.rackSent(seq, end, o.TSVal)
+	}
+	newData := !seq.lt(c.sndMax)
 	if c.inRecovery {
 		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
 	}
@@ -154,8 +158,12 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		c.sndMax = end
 	}
 	// RFC 6298 section 5.1: start the timer when data is sent and it is
-	// not running.
-	if !c.rtx.Pending() {
+	// not running. RFC 8985 section 7.2: new data (re)starts the probe
+	// timeout when TLP may run.
+	if newData && c.rackOn() && c.ptoArm(true) {
+		return n
+	}
+	if !c.rtx.Pending() || c.rk.ptoArmed {
 		c.armRTO()
 	}
 	return n
@@ -415,6 +423,17 @@ func (c *Conn) isLost(seq seqnum) bool {
 
 // pipe is RFC 6675's SetPipe: bytes believed in flight.
 func (c *Conn) pipe() int {
+	if c.rackOn() {
+		// RFC 8985 section 6 with RFC 6675's definition: segments neither
+		// SACKed nor marked lost (a retransmission clears the mark).
+		n := 0
+		for i := c.rk.head; i < len(c.rk.recs); i++ {
+			if r := &c.rk.recs[i]; !r.sacked && !r.lost {
+				n += r.end.diff(r.start)
+			}
+		}
+		return n
+	}
 	above := c.sackedBytes()
 	pipe := 0
 	prev := c.sndUna
@@ -437,8 +456,13 @@ func (c *Conn) pipe() int {
 }
 
 // nextLost is rule (1) of RFC 6675's NextSeg: the first lost, not yet
-// retransmitted byte range.
+// retransmitted byte range (by RACK's marks when it runs).
 func (c *Conn) nextLost() (seqnum, int, bool) {
+	if c.rackOn() {
+		// RFC 8985: RACK's marks replace DupThresh's (its reordering
+		// window is 0 in recovery), and pipe counts from the same marks.
+		return c.rackNextLost()
+	}
 	above := c.sackedBytes()
 	prev := c.sndUna
 	for _, r := range c.sb {

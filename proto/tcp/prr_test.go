@@ -14,6 +14,7 @@ import (
 func prrRun(t *testing.T, cfg Config) (sent []int, start int, r *rig) {
 	cfg.CongestionControl = "newreno"
 	cfg.InitialCwndSegments = 40
+	cfg.RACK = false // recovery starts on SACK's DupThresh (TestRACK covers RACK)
 	r = newRig(t, cfg)
 	// A scaled window (1 MiB) so that only cwnd limits the sender.
 	r.established(&Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: r.pTS, HasWScale: true, WScale: 4})

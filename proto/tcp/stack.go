@@ -149,6 +149,11 @@ type Config struct {
 	// recovery, instead of RFC 6675's cwnd = ssthresh. On in the linux
 	// profile.
 	PRR bool
+	// RACK turns on RACK-TLP loss detection (RFC 8985): segments are
+	// declared lost by time once later ones are delivered, and a tail
+	// loss probe follows two round trips after the last transmission.
+	// It needs SACK. On in the linux profile.
+	RACK bool
 	// QuickAck is how many in-order segments are acknowledged at once
 	// after the handshake and after out-of-order data, as Linux's
 	// quick-ack mode (default 16, TCP_MAX_QUICKACKS; 0 in the rfc
@@ -297,6 +302,7 @@ func LinuxProfile() Config {
 	return Config{
 		Profile:             ProfileLinux,
 		PRR:                 true,
+		RACK:                true,
 		QuickAck:            quickAckSegments,
 		MinRTO:              200 * time.Millisecond,
 		MaxRTO:              120 * time.Second,
