@@ -237,17 +237,6 @@ func (c *Conn) rackNextLost() (seqnum, int, bool) {
 	return 0, 0, false
 }
 
-// rackLostBytes returns the bytes RACK marked lost and not yet resent.
-func (c *Conn) rackLostBytes() int {
-	n := 0
-	for i := c.rk.head; i < len(c.rk.recs); i++ {
-		if r := &c.rk.recs[i]; r.lost && !r.sacked {
-			n += r.end.diff(r.start)
-		}
-	}
-	return n
-}
-
 // rackOnRTO forgets SACK and loss marks after a retransmission timeout:
 // the go-back-N resend covers everything from SND.UNA.
 func (c *Conn) rackOnRTO() {

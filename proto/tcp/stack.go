@@ -49,8 +49,11 @@
 // segment without quick-ack. LinuxProfile returns the linux profile, what
 // Linux's own packetdrill tests expect: initial window 10 (RFC 6928), 200 ms
 // minimum and 120 s maximum RTO, 40 ms delayed ACKs with 16 quick-ACKs at
-// the start and after out-of-order data, and Proportional Rate Reduction
-// (RFC 6937) for the window during SACK recovery. Select one as
+// the start and after out-of-order data, Proportional Rate Reduction
+// (RFC 6937) for the window during SACK recovery and RACK-TLP (RFC 8985):
+// losses marked by time once later segments are delivered, and a tail
+// loss probe two round trips after the last transmission (without D-SACK,
+// so the reordering window does not adapt). Select one as
 //
 //	cfg := tcp.LinuxProfile()
 //	cfg.CongestionControl = "newreno" // fields set afterwards override
@@ -75,7 +78,7 @@
 // fails (RFC 1122 section 4.2.2.13). Urgent data (RFC 9293 section 3.8.5)
 // is delivered in line (RFC 6093): Conn.WriteUrgent sends it,
 // Conn.UrgentPending and UrgentEvents report it; there is no out-of-band
-// byte. Not implemented: ECN, D-SACK, RACK-TLP, TCP Fast Open, MTU
+// byte. Not implemented: ECN, D-SACK, TCP Fast Open, MTU
 // probing and ICMP-driven PMTU changes (the MSS follows Network.PathMTU at
 // connection setup), IP options, PAWS's 24-day idle rule.
 // Network.SendIP must not deliver into any Stack.HandleIP synchronously:
@@ -295,9 +298,9 @@ func RFCProfile() Config {
 // (RFC 6928), minimum RTO 200 ms and maximum 120 s, initial RTO 1 s,
 // delayed ACK 40 ms with 16 quick-ACKs at the start and after
 // out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
-// CUBIC, Minshall's Nagle (all profiles), 15 retries (tcp_retries2), 6 SYN
-// retries, TIME-WAIT 60 s (MSL 30 s), FIN-WAIT-2 60 s, keep-alive 2 h /
-// 75 s / 9. RACK-TLP (RFC 8985) is not implemented.
+// RACK-TLP loss detection (RFC 8985), CUBIC, Minshall's Nagle (all
+// profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
+// 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9.
 func LinuxProfile() Config {
 	return Config{
 		Profile:             ProfileLinux,
