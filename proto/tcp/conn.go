@@ -643,6 +643,7 @@ func (c *Conn) maybeFreeBuffers() {
 	if c.state == StateClosed || c.state == StateTimeWait {
 		c.sndBuf = ring{}
 		c.sb = nil
+		c.rk.recs, c.rk.head = nil, 0
 		if c.rcvBuf.n == 0 {
 			c.rcvBuf = ring{}
 			c.ooo = nil
