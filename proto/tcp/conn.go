@@ -1285,6 +1285,19 @@ func (c *Conn) enterRecovery() {
 	// RFC 6937 section 3: initialization at the start of recovery.
 	c.prrDelivered, c.prrOut, c.recoverFS = 0, 0, flight
 	c.stats.FastRetransmits++
+	if c.rackOn() {
+		// The fast retransmission is the first segment RACK marked lost,
+		// or SND.UNA's when DupThresh started recovery, unless it was
+		// already resent (RFC 8985 section 6.2: resending it now would
+		// be spurious and its ACK would mark everything sent before the
+		// copy lost).
+		c.rackMarkHeadLost()
+		if seq, n, ok := c.rackNextLost(); ok {
+			c.retransmit(seq, n)
+		}
+		c.rtxMark, c.rtxMarkSet = c.sndMax, true
+		return
+	}
 	n := c.mss
 	if len(c.sb) > 0 {
 		n = min(n, c.sb[0].start.diff(c.sndUna))

@@ -14,7 +14,10 @@ import (
 // TLP sends a probe two round trips after the last transmission so that a
 // lost tail is repaired by RACK or fast recovery instead of a timeout.
 //
-// Deviations: the reordering window does not adapt to D-SACK (this stack
+// Deviations: "sent after" is decided by a transmission counter rather
+// than by (RACK.xmit_ts, RACK.end_seq): on a virtual clock many segments
+// leave at the same instant, and a retransmission may leave after new data
+// with a higher sequence number. The reordering window does not adapt to D-SACK (this stack
 // neither sends nor parses D-SACK; RACK.reo_wnd_mult stays 1), a TLP
 // retransmission that is acknowledged is taken as a repaired loss (no
 // D-SACK can say the original arrived too), and a segment counts as
@@ -25,6 +28,7 @@ import (
 type segRec struct {
 	start, end seqnum
 	xmit       clock.Time
+	order      uint64 // transmission counter at its last sending
 	tsval      uint32 // the TSval it was last sent with
 	rtx        bool   // retransmitted
 	sacked     bool
@@ -37,8 +41,10 @@ type rackState struct {
 	recs []segRec // outstanding segments in sequence order, from head on
 	head int
 
+	nsent     uint64        // transmissions so far
 	ok        bool          // a segment was delivered: xmit, end and rtt are set
 	xmit      clock.Time    // RACK.xmit_ts
+	order     uint64        // its transmission counter
 	end       seqnum        // RACK.end_seq
 	rtt       time.Duration // RACK.rtt
 	fack      seqnum        // RACK.fack: highest end delivered
@@ -71,13 +77,14 @@ func (c *Conn) rackOn() bool { return c.s.cfg.RACK && c.sackOK }
 func (c *Conn) rackSent(seq, end seqnum, tsval uint32) {
 	now := c.s.clk.Now()
 	rk := &c.rk
+	rk.nsent++
 	if seq.lt(c.sndMax) {
 		rend := seqMin(end, c.sndMax)
 		recs := rk.recs[rk.head:]
 		i := sort.Search(len(recs), func(k int) bool { return recs[k].end.gt(seq) })
 		for ; i < len(recs) && recs[i].start.lt(rend); i++ {
 			r := &recs[i]
-			r.xmit, r.tsval, r.rtx, r.lost = now, tsval, true, false
+			r.xmit, r.order, r.tsval, r.rtx, r.lost = now, rk.nsent, tsval, true, false
 		}
 		seq = rend
 	}
@@ -86,7 +93,7 @@ func (c *Conn) rackSent(seq, end seqnum, tsval uint32) {
 			rk.recs = rk.recs[:copy(rk.recs, rk.recs[rk.head:])]
 			rk.head = 0
 		}
-		rk.recs = append(rk.recs, segRec{start: seq, end: end, xmit: now, tsval: tsval})
+		rk.recs = append(rk.recs, segRec{start: seq, end: end, xmit: now, order: rk.nsent, tsval: tsval})
 	}
 }
 
@@ -105,8 +112,8 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 			return
 		}
 	}
-	if !rk.ok || r.xmit > rk.xmit || (r.xmit == rk.xmit && r.end.gt(rk.end)) {
-		rk.ok, rk.xmit, rk.end, rk.rtt = true, r.xmit, r.end, now.Sub(r.xmit)
+	if !rk.ok || r.order > rk.order {
+		rk.ok, rk.xmit, rk.order, rk.end, rk.rtt = true, r.xmit, r.order, r.end, now.Sub(r.xmit)
 	}
 	// Step 3: a never retransmitted segment delivered below the highest
 	// delivered one was reordered.
@@ -204,7 +211,7 @@ func (c *Conn) rackDetect() bool {
 		if r.sacked || r.lost {
 			continue
 		}
-		if !(rk.xmit > r.xmit || (rk.xmit == r.xmit && rk.end.gt(r.end))) {
+		if r.order >= rk.order { // not sent before the delivered segment
 			if !r.rtx {
 				// Later segments never retransmitted were sent later
 				// still, and retransmitted ones even later.
@@ -225,6 +232,22 @@ func (c *Conn) rackDetect() bool {
 		c.s.clk.Cancel(&c.rackT)
 	}
 	return lost
+}
+
+// rackMarkHeadLost marks SND.UNA's segment lost when recovery starts
+// without a RACK mark (DupThresh, RFC 6675), unless it was resent already.
+func (c *Conn) rackMarkHeadLost() {
+	rk := &c.rk
+	for i := rk.head; i < len(rk.recs); i++ {
+		if rk.recs[i].lost {
+			return
+		}
+	}
+	if rk.head < len(rk.recs) {
+		if r := &rk.recs[rk.head]; !r.rtx && !r.sacked {
+			r.lost = true
+		}
+	}
 }
 
 // rackNextLost returns the first segment RACK marked lost, up to one MSS.
