@@ -155,11 +155,13 @@ func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	}
 }
 
-// rackEnterRecovery starts fast recovery for losses RACK detected, unless
-// they precede the latest recovery or timeout (RFC 6582 section 3.2 step
-// 1).
+// rackEnterRecovery starts fast recovery for losses RACK detected. Like a
+// loss RFC 6675's IsLost proves, SACKed data sent later is evidence enough
+// even before the latest recovery point (RFC 6582 section 3.2 step 1
+// guards against duplicate ACKs alone); not while the go-back-N resend
+// after a timeout is under way.
 func (c *Conn) rackEnterRecovery() {
-	if !c.inRecovery && !c.sndUna.lt(c.recover) {
+	if !c.inRecovery && c.sndNxt == c.sndMax {
 		c.rk.tlpOn = false
 		c.enterRecovery()
 	}
