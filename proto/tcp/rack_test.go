@@ -125,3 +125,24 @@ func TestRACKReorderTimer(t *testing.T) {
 	assert.False(t, r2.conn.rackT.Pending())
 	r2.none()
 }
+
+// RACK must not resend more than DupThresh-based recovery on the same
+// lossy path (RFC 8985 section 6.2 marks a segment lost only when one sent
+// after it was delivered): with many segments leaving at the same
+// virtual instant, transmission order, not the sequence number, decides
+// what was sent after what, and recovery does not resend a segment whose
+// retransmission is still in flight.
+func TestRACKNoExtraRetransmissions(t *testing.T) {
+	t.Parallel()
+	rtx := map[bool]uint64{}
+	for _, rack := range []bool{false, true} {
+		cfg := LinuxProfile()
+		cfg.RACK = rack
+		p := newPair(7, cfg)
+		p.na.loss, p.nb.loss = 0.05, 0.05
+		got, cli, _ := p.transfer(t, 1<<20, time.Hour)
+		require.Len(t, got, 1<<20)
+		rtx[rack] = cli.Stats().Retransmits
+	}
+	assert.LessOrEqual(t, rtx[true], rtx[false], "retransmitted segments with RACK vs DupThresh alone")
+}
