@@ -34,6 +34,11 @@ type Conn struct {
 	est      chan struct{}
 	done     chan struct{} // closed by Close
 	doneOnce sync.Once
+	// ended is closed when the TCP connection ends (OnClosed): reset,
+	// refused, timed out by retransmission or keep-alive, or finished.
+	// It wakes every blocked call, however many there are.
+	ended     chan struct{}
+	endedOnce sync.Once
 
 	mu        sync.Mutex
 	rdl, wdl  time.Time
@@ -49,6 +54,7 @@ func newConn(lp *loop.Loop) *Conn {
 		writable:  make(chan struct{}, 1),
 		est:       make(chan struct{}, 1),
 		done:      make(chan struct{}),
+		ended:     make(chan struct{}),
 		dlChanged: make(chan struct{}, 2),
 	}
 }
@@ -69,11 +75,11 @@ func (c *Conn) OnReadable(*tcp.Conn) { signal(c.readable) }
 // OnWritable implements tcp.Events.
 func (c *Conn) OnWritable(*tcp.Conn) { signal(c.writable) }
 
-// OnClosed implements tcp.Events: it wakes every waiter.
+// OnClosed implements tcp.Events: it wakes every waiter, which then
+// sees the connection's error (or io.EOF) from the stack.
 func (c *Conn) OnClosed(*tcp.Conn, error) {
+	c.endedOnce.Do(func() { close(c.ended) })
 	signal(c.est)
-	signal(c.readable)
-	signal(c.writable)
 }
 
 func (c *Conn) setAddrs() {
@@ -130,6 +136,7 @@ func (c *Conn) wait(ch chan struct{}, dl func() time.Time) error {
 		again := false
 		select {
 		case <-ch:
+		case <-c.ended:
 		case <-c.done:
 			err = net.ErrClosed
 		case <-expired:
@@ -230,6 +237,13 @@ func (c *Conn) Close() error {
 // net) or on.
 func (c *Conn) SetNoDelay(on bool) error {
 	return c.call(func() { c.c.SetNoDelay(on) })
+}
+
+// SetKeepAlive turns TCP keep-alive probes on or off (RFC 1122 section
+// 4.2.3.6) with the stack's idle time, interval and count; when the peer
+// stops answering, blocked and later calls fail with tcp.ErrTimeout.
+func (c *Conn) SetKeepAlive(on bool) error {
+	return c.call(func() { c.c.SetKeepAlive(on) })
 }
 
 // Stats returns the connection's TCP statistics.

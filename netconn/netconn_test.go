@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type wire struct {
 	clk   clock.Clock
 	local netip.Addr
 	peer  *tcp.Stack
+	cut   atomic.Bool // drops everything when set
 }
 
 type packet struct {
@@ -38,6 +40,9 @@ type packet struct {
 func (p *packet) OnTimer(clock.Time) { p.to.HandleIP(p.src, p.dst, p.data) }
 
 func (w *wire) SendIP(_ uint8, src, dst netip.Addr, payload []byte) error {
+	if w.cut.Load() {
+		return nil
+	}
 	p := &packet{to: w.peer, src: src, dst: dst, data: append([]byte(nil), payload...)}
 	p.t.Init(p)
 	w.clk.Schedule(&p.t, w.clk.Now())
@@ -55,7 +60,15 @@ var (
 // twoStacks starts a loop with a server and a client stack joined by a wire.
 func twoStacks(t *testing.T) (*loop.Loop, *tcp.Stack, *tcp.Stack) {
 	t.Helper()
-	lp := loop.New()
+	lp, srv, cli, _ := cutStacks(t, tcp.Config{})
+	return lp, srv, cli
+}
+
+// cutStacks is twoStacks with cfg for both stacks; cut severs the wire in
+// both directions.
+func cutStacks(t *testing.T, cfg tcp.Config) (lp *loop.Loop, srv, cli *tcp.Stack, cut func()) {
+	t.Helper()
+	lp = loop.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
@@ -66,15 +79,14 @@ func twoStacks(t *testing.T) (*loop.Loop, *tcp.Stack, *tcp.Stack) {
 		cancel()
 		<-stopped
 	})
-	var srv, cli *tcp.Stack
+	ws := &wire{clk: lp.Clock(), local: srvAddr}
+	wc := &wire{clk: lp.Clock(), local: cliAddr}
 	require.NoError(t, lp.Call(context.Background(), func() {
-		ws := &wire{clk: lp.Clock(), local: srvAddr}
-		wc := &wire{clk: lp.Clock(), local: cliAddr}
-		srv = tcp.New(ws, lp.Clock(), rng.New(1, "srv"), tcp.Config{})
-		cli = tcp.New(wc, lp.Clock(), rng.New(1, "cli"), tcp.Config{})
+		srv = tcp.New(ws, lp.Clock(), rng.New(1, "srv"), cfg)
+		cli = tcp.New(wc, lp.Clock(), rng.New(1, "cli"), cfg)
 		ws.peer, wc.peer = cli, srv
 	}))
-	return lp, srv, cli
+	return lp, srv, cli, func() { ws.cut.Store(true); wc.cut.Store(true) }
 }
 
 func TestHTTPOverListener(t *testing.T) {
@@ -190,4 +202,56 @@ func TestWriteDeadlineWhenPeerDoesNotRead(t *testing.T) {
 	assert.True(t, errors.Is(err, os.ErrDeadlineExceeded), "got %v", err)
 	assert.Greater(t, n, 0)
 	assert.Less(t, n, 4<<20)
+}
+
+// RFC 9293 section 3.8.3 (R2) and RFC 1122 sections 4.2.3.5 and 4.2.3.6:
+// when retransmission or keep-alive gives up on a peer that went silent,
+// blocked Reads (two of them) return the timeout instead of hanging.
+func TestBlockedReadFailsWhenConnectionGivesUp(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   tcp.Config
+		start func(c *Conn) error
+	}{
+		{"retransmission", tcp.Config{MinRTO: 10 * time.Millisecond, MaxRetries: 3}, func(c *Conn) error {
+			_, err := c.Write([]byte("into the void"))
+			return err
+		}},
+		{"keep-alive", tcp.Config{KeepAliveIdle: 50 * time.Millisecond, KeepAliveInterval: 10 * time.Millisecond, KeepAliveCount: 2}, func(c *Conn) error {
+			return c.SetKeepAlive(true)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lp, srv, cli, cut := cutStacks(t, tc.cfg)
+			ln, err := Listen(lp, srv, netip.AddrPortFrom(srvAddr, 7), 4)
+			require.NoError(t, err)
+			go func() {
+				if s, err := ln.Accept(); err == nil {
+					t.Cleanup(func() { _ = s.Close() })
+				}
+			}()
+			c, err := Dial(context.Background(), lp, cli, netip.AddrPortFrom(srvAddr, 7))
+			require.NoError(t, err)
+			defer c.Close()
+			cut()
+			errc := make(chan error, 2)
+			for i := 0; i < 2; i++ {
+				go func() {
+					_, err := c.Read(make([]byte, 10))
+					errc <- err
+				}()
+			}
+			time.Sleep(5 * time.Millisecond)
+			require.NoError(t, tc.start(c))
+			for i := 0; i < 2; i++ {
+				select {
+				case err := <-errc:
+					assert.ErrorIs(t, err, tcp.ErrTimeout, "reader %d", i)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("reader %d still blocked after the connection gave up", i)
+				}
+			}
+		})
+	}
 }

@@ -61,6 +61,14 @@ type EventFuncs struct {
 	Readable    func(c *Conn)
 	Writable    func(c *Conn)
 	Closed      func(c *Conn, err error)
+	Urgent      func(c *Conn)
+}
+
+// OnUrgent calls f.Urgent if set.
+func (f *EventFuncs) OnUrgent(c *Conn) {
+	if f.Urgent != nil {
+		f.Urgent(c)
+	}
 }
 
 // OnEstablished calls f.Established if set.
@@ -96,7 +104,17 @@ const (
 	evReadable
 	evWritable
 	evClosed
+	evUrgent
 )
+
+// UrgentEvents is implemented by an Events receiver that wants to hear
+// about urgent data (RFC 9293 section 3.8.5, MUST-32). Receivers without
+// it learn of urgent data only through Conn.UrgentPending.
+type UrgentEvents interface {
+	// OnUrgent is called when the peer's urgent pointer first points past
+	// the data read so far, and again whenever it advances.
+	OnUrgent(c *Conn)
+}
 
 // ConnStats are one connection's counters, exported for report.json.
 // Retransmits counts the segments that carried sequence space sent before
@@ -123,6 +141,7 @@ type ConnStats struct {
 	LostRetransmits    uint64         `json:"lost_retransmits"`
 	SACKedBytes        uint64         `json:"sacked_bytes"`
 	OOOSegments        uint64         `json:"out_of_order_segments"`
+	TailLossProbes     uint64         `json:"tail_loss_probes,omitempty"`
 	SRTT               time.Duration  `json:"srtt_ns"`
 	RTO                time.Duration  `json:"rto_ns"`
 	Cwnd               int            `json:"cwnd"`
@@ -142,8 +161,11 @@ type Conn struct {
 	state    State
 	ev       Events
 	listener *Listener
-	pendEv   uint8
-	err      error
+	// tw is the TIME-WAIT incarnation this connection reopened, parked
+	// until the handshake completes (RFC 1122 section 4.2.2.13).
+	tw     *Conn
+	pendEv uint8
+	err    error
 
 	// Send side (RFC 9293 section 3.3.1). The send buffer holds the bytes
 	// from bufStart on; the SYN precedes bufStart and the FIN follows the
@@ -152,8 +174,11 @@ type Conn struct {
 	sndWnd, maxSndWnd           uint32
 	sndWl1, sndWl2              seqnum
 	bufStart                    seqnum
+	sndSml                      seqnum // end of the latest short segment (Minshall)
 	sndBuf                      ring
 	finQueued, appClosed        bool
+	sndUp                       seqnum // send urgent pointer (RFC 9293 section 3.8.5)
+	sndUrg                      bool   // urgent data not yet acknowledged
 	finAcked                    bool
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
@@ -169,6 +194,8 @@ type Conn struct {
 	ooo         []seqRange
 	lastOOO     seqnum
 	finRcvd     bool
+	rcvUp       seqnum // receive urgent pointer (RFC 9293 section 3.8.5)
+	rcvUrg      bool   // urgent data not yet read
 	oooFin      bool
 	finRcvSeq   seqnum
 	tsRecent    uint32
@@ -194,6 +221,10 @@ type Conn struct {
 	// on are then not counted as retransmissions.
 	zwp             bool
 	zwpFrom, zwpEnd seqnum
+	// rtoTS is the timestamp clock at the latest timeout retransmission
+	// (rtoTSSet once there was one): earlier echoes give no RTT sample.
+	rtoTS           uint32
+	rtoTSSet        bool
 	rtx, dack, misc clock.Timer
 	keepAlive       bool
 	kaProbes        int
@@ -209,15 +240,23 @@ type Conn struct {
 	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
 	rtxMarkSet bool
 	sb         []seqRange
+	// Proportional Rate Reduction state (RFC 6937 section 3).
+	prrDelivered, prrOut, recoverFS int
+	// RACK-TLP (RFC 8985) state and its reordering timer.
+	rk    rackState
+	rackT clock.Timer
 
 	stats ConnStats
 }
 
-// quickAckSegments is how many in-order segments are acknowledged without
-// delay after the handshake and after out-of-order data, as Linux's
-// quick-ack mode does: while the sender's window is small (slow start,
-// loss recovery) a delayed ACK would stall it.
+// quickAckSegments is the default of Config.QuickAck: how many in-order
+// segments are acknowledged without delay after the handshake and after
+// out-of-order data, as Linux's quick-ack mode does: while the sender's
+// window is small (slow start, loss recovery) a delayed ACK would stall it.
 const quickAckSegments = 16
+
+// quickAckCount returns the configured quick-ack segment count.
+func (c *Conn) quickAckCount() int { return max(c.s.cfg.QuickAck, 0) }
 
 type rtxTimer Conn
 type dackTimer Conn
@@ -247,6 +286,7 @@ func (c *Conn) init() {
 	c.rtx.Init((*rtxTimer)(c))
 	c.dack.Init((*dackTimer)(c))
 	c.misc.Init((*miscTimer)(c))
+	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
 	if cfg.CongestionControl == "newreno" {
 		c.cc = &NewReno{}
@@ -363,6 +403,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	before := c.rcvWindowRight()
 	n := c.rcvBuf.read(p)
+	if c.rcvUrg && !c.rcvUp.gt(c.readSeq()) {
+		c.rcvUrg = false // all urgent data read: urgent mode ends
+	}
 	if c.rcvBuf.n == 0 && c.state == StateTimeWait || c.state == StateClosed {
 		c.maybeFreeBuffers()
 	}
@@ -381,7 +424,54 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write queues p for sending and returns how much fit in the send buffer,
 // or ErrWouldBlock when none did.
-func (c *Conn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) { return c.write(p, false) }
+
+// WriteUrgent is Write for urgent data (RFC 9293 section 3.8.5): the urgent
+// pointer moves to the end of what was queued and every segment sent
+// before it carries URG, until the peer acknowledges it. The data itself
+// travels in line. RFC 9293 (SHLD-13) advises new applications not to use
+// it; it exists for the applications and tests that do.
+func (c *Conn) WriteUrgent(p []byte) (int, error) { return c.write(p, true) }
+
+// UrgentPending returns how many bytes of urgent data remain to be read:
+// from the next byte Read returns up to the peer's urgent pointer, 0 when
+// no urgent data is pending (RFC 9293 section 3.8.5, MUST-33). Urgent data
+// is delivered in line, as RFC 6093 section 6 recommends; there is no
+// out-of-band byte.
+func (c *Conn) UrgentPending() int {
+	if !c.rcvUrg {
+		return 0
+	}
+	return max(c.rcvUp.diff(c.readSeq()), 0)
+}
+
+// readSeq returns the sequence number of the next byte Read returns.
+func (c *Conn) readSeq() seqnum {
+	r := c.rcvNxt.add(-c.rcvBuf.n)
+	if c.finRcvd {
+		r--
+	}
+	return r
+}
+
+// urgent handles the URG bit of an acceptable segment (RFC 9293 section
+// 3.10.7.4, sixth): RCV.UP becomes max(RCV.UP, SEG.SEQ+SEG.UP), the urgent
+// pointer pointing at the byte after the urgent data (MUST-62), and the
+// application is told when urgent mode starts or the pointer advances
+// (MUST-32).
+func (c *Conn) urgent(seq seqnum, up uint16) {
+	p := seq.add(int(up))
+	if c.rcvUrg && !p.gt(c.rcvUp) {
+		return
+	}
+	if !p.gt(c.readSeq()) {
+		return
+	}
+	c.rcvUp, c.rcvUrg = p, true
+	c.pendEv |= evUrgent
+}
+
+func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	switch {
 	case c.err != nil:
 		return 0, c.err
@@ -397,6 +487,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n := c.sndBuf.append(p)
 	if n == 0 {
 		return 0, ErrWouldBlock
+	}
+	if urgent {
+		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
 	c.output()
 	return n, nil
@@ -452,12 +545,27 @@ func (c *Conn) Abort() {
 	if c.state == StateClosed {
 		return
 	}
+	c.sendRST()
+	c.ev = nil
+	c.destroy(ErrAborted, false)
+}
+
+// sendRST resets the peer of a synchronized connection.
+func (c *Conn) sendRST() {
 	if c.state != StateSynSent && c.state != StateTimeWait {
 		c.s.stats.ResetsSent++
 		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, nil, nil)
 	}
-	c.ev = nil
-	c.destroy(ErrAborted, false)
+}
+
+// giveUp ends the connection when retransmission (RFC 9293 section 3.8.3,
+// R2; RFC 1122 section 4.2.3.5) or keep-alive (RFC 1122 section 4.2.3.6)
+// gives up: the peer gets a RST and the application OnClosed with err, so
+// a blocked reader or writer learns it (unlike Abort, which the
+// application asked for).
+func (c *Conn) giveUp(err error) {
+	c.sendRST()
+	c.destroy(err, true)
 }
 
 func (c *Conn) synchronized() bool {
@@ -475,6 +583,11 @@ func (c *Conn) flush() {
 		}
 		if p&evEstablished != 0 {
 			ev.OnEstablished(c)
+		}
+		if p&evUrgent != 0 && c.ev != nil {
+			if u, ok := ev.(UrgentEvents); ok {
+				u.OnUrgent(c)
+			}
 		}
 		if p&evReadable != 0 && c.ev != nil {
 			ev.OnReadable(c)
@@ -495,6 +608,7 @@ func (c *Conn) destroy(err error, notify bool) {
 		return
 	}
 	wasTW := c.state == StateTimeWait
+	wasSynRcvd := c.state == StateSynReceived
 	c.state = StateClosed
 	if c.err == nil {
 		c.err = err
@@ -503,6 +617,7 @@ func (c *Conn) destroy(err error, notify bool) {
 	clk.Cancel(&c.rtx)
 	clk.Cancel(&c.dack)
 	clk.Cancel(&c.misc)
+	clk.Cancel(&c.rackT)
 	c.stats.End = clk.Now()
 	if c.listener != nil {
 		c.listener.pending--
@@ -510,6 +625,15 @@ func (c *Conn) destroy(err error, notify bool) {
 	}
 	c.maybeFreeBuffers()
 	c.s.remove(c)
+	if tw := c.tw; tw != nil {
+		// RFC 1122 section 4.2.2.13, condition 2: the SYN that reopened
+		// TIME-WAIT was an old duplicate; TIME-WAIT resumes (its 2*MSL
+		// timer kept running).
+		c.tw = nil
+		if wasSynRcvd && tw.state == StateTimeWait && c.s.conns[c.key] == nil {
+			c.s.conns[c.key] = tw
+		}
+	}
 	if notify && !wasTW {
 		c.pendEv |= evClosed
 	}
@@ -519,6 +643,7 @@ func (c *Conn) maybeFreeBuffers() {
 	if c.state == StateClosed || c.state == StateTimeWait {
 		c.sndBuf = ring{}
 		c.sb = nil
+		c.rk.recs, c.rk.head = nil, 0
 		if c.rcvBuf.n == 0 {
 			c.rcvBuf = ring{}
 			c.ooo = nil
@@ -531,6 +656,7 @@ func (c *Conn) enterTimeWait() {
 	c.stats.End = c.s.clk.Now()
 	c.s.clk.Cancel(&c.rtx)
 	c.s.clk.Cancel(&c.dack)
+	c.s.clk.Cancel(&c.rackT)
 	c.s.clk.Schedule(&c.misc, c.s.clk.Now().Add(2*c.s.cfg.MSL))
 	c.maybeFreeBuffers()
 	c.pendEv |= evClosed
@@ -558,8 +684,7 @@ func (c *Conn) onMisc(now clock.Time) {
 			return
 		}
 		if c.kaProbes >= cfg.KeepAliveCount {
-			c.Abort()
-			c.err = ErrTimeout
+			c.giveUp(ErrTimeout)
 			return
 		}
 		c.kaProbes++
@@ -583,6 +708,7 @@ func (c *Conn) activeOpen() {
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
 	c.bufStart = c.iss + 1
 	c.recover = c.iss
+	c.sndSml = c.iss
 	c.sendSYN()
 	c.armRTO()
 }
@@ -597,10 +723,18 @@ func (c *Conn) passiveOpen(h Header, o *Options) {
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1 = c.irs
 	c.iss = c.s.isnFor(c.key)
+	if c.tw != nil {
+		// Reopening from TIME-WAIT (RFC 9293 section 3.10.7.4 via RFC
+		// 1122 section 4.2.2.13, condition 1; RFC 6191): the new ISS is
+		// above the old incarnation's sequence space and a window beyond
+		// it, whatever the ISN clock says (as Linux: tw_snd_nxt+65537).
+		c.iss = c.tw.sndMax.add(65535 + 2)
+	}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
 	c.bufStart = c.iss + 1
 	c.sndWl2 = c.iss
 	c.recover = c.iss
+	c.sndSml = c.iss
 	if o.HasTS && c.tsOK {
 		c.tsRecent = o.TSVal
 	}
@@ -708,7 +842,9 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 	if ackOK {
 		c.sndUna = ack
 		if c.tsOK && o.HasTS && o.TSEcr != 0 {
-			c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+			if c.echoAfterTimeout(o.TSEcr) {
+				c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+			}
 		} else if c.retries == 0 {
 			c.rttSample(c.s.clk.Now().Sub(c.stats.Start))
 		}
@@ -731,8 +867,12 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 }
 
 func (c *Conn) establish() {
+	if tw := c.tw; tw != nil {
+		c.tw = nil
+		tw.destroy(nil, false)
+	}
 	c.state = StateEstablished
-	c.quickAcks = quickAckSegments
+	c.quickAcks = c.quickAckCount()
 	c.retries = 0
 	c.s.clk.Cancel(&c.rtx)
 	if c.sndUna == c.sndMax {
@@ -752,6 +892,17 @@ func (c *Conn) backoffReset() {
 	if c.hasRTT {
 		c.computeRTO()
 	}
+}
+
+// reopenable reports whether a SYN may reopen TIME-WAIT. RFC 6191 section
+// 2: when the old incarnation used timestamps and the SYN carries one, the
+// timestamp alone decides (it must be newer than TS.Recent); otherwise the
+// sequence number must be above RCV.NXT (RFC 1122 section 4.2.2.13).
+func (c *Conn) reopenable(seq seqnum, o *Options) bool {
+	if c.tsOK && o.HasTS && !c.s.cfg.DisableTimestamps {
+		return int32(o.TSVal-c.tsRecent) > 0
+	}
+	return seq.gt(c.rcvNxt)
 }
 
 // acceptable is the segment acceptance test of RFC 9293 section 3.10.7.4.
@@ -804,21 +955,11 @@ func (c *Conn) input(h Header, o *Options) {
 		seq++
 		segLen--
 	}
-	// RFC 6191 / RFC 9293 section 3.10.7.4: a new SYN in TIME-WAIT with a
-	// higher sequence number (or newer timestamp) may reopen the pair.
+	// RFC 9293 section 3.10.7.4 (RFC 1122 section 4.2.2.13) and RFC
+	// 6191: a new SYN in TIME-WAIT may reopen the pair.
 	if c.state == StateTimeWait && fl&(FlagSYN|FlagACK|FlagRST) == FlagSYN &&
-		(seq.gt(c.rcvNxt) || (c.tsOK && o.HasTS && int32(o.TSVal-c.tsRecent) > 0)) {
-		s := c.s
-		k := c.key
-		l := s.listeners[listenKey{k.laddr, k.lport}]
-		if l == nil {
-			l = s.listeners[listenKey{netip.Addr{}, k.lport}]
-		}
-		if l != nil && !l.closed {
-			c.destroy(nil, false)
-			l.input(k, h, o)
-			return
-		}
+		c.reopenable(seq, o) && c.s.reopen(c, h, o) {
+		return
 	}
 	// RFC 7323 section 3.2: once timestamps are in use, a non-RST segment
 	// without them is dropped.
@@ -905,6 +1046,12 @@ func (c *Conn) input(h Header, o *Options) {
 	if c.state == StateClosed {
 		return
 	}
+	if fl&FlagURG != 0 && !c.finRcvd {
+		switch c.state {
+		case StateEstablished, StateFinWait1, StateFinWait2:
+			c.urgent(seqnum(h.Seq()), h.Urgent())
+		}
+	}
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
@@ -930,6 +1077,10 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.ackNow = true
 		c.output()
 		return false
+	}
+	una0, sacked0 := c.sndUna, 0
+	if c.prrOn() {
+		sacked0 = c.sackedBytes()
 	}
 	if c.sackOK && o.NumSACK > 0 {
 		c.updateScoreboard(o)
@@ -962,10 +1113,46 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	case ack.gt(c.sndUna):
 		c.newAck(ack, o)
 	case ack == c.sndUna && payloadLen == 0 && fl&(FlagSYN|FlagFIN) == 0 &&
-		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0):
+		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0) &&
+		wnd > 0 && !c.persist:
+		// RFC 5681 section 2's duplicate ACK; the answer to a zero-window
+		// probe (RFC 9293 section 3.8.6.1) repeats SND.UNA because the
+		// window is closed, not because a segment was lost.
 		c.dupAck()
 	}
+	if c.rackOn() {
+		c.rackOnAck(o, ack.gt(una0))
+	}
+	if c.inRecovery && c.prrOn() {
+		c.prrAck(c.sndUna.diff(una0) + c.sackedBytes() - sacked0)
+	}
 	return true
+}
+
+// prrOn reports whether Proportional Rate Reduction sets the window in
+// recovery: configured, and SACK recovery (RFC 6937 builds on RFC 6675's
+// pipe).
+func (c *Conn) prrOn() bool { return c.s.cfg.PRR && c.sackOK }
+
+// prrAck is RFC 6937 section 3's per-ACK step: delivered is DeliveredData
+// (the change in SND.UNA plus the change in SACKed bytes). The window
+// becomes pipe + sndcnt so that RFC 6675's transmission rule sends sndcnt
+// bytes; PRR-SSRB bounds the catch-up once pipe is below ssthresh.
+func (c *Conn) prrAck(delivered int) {
+	c.prrDelivered += delivered
+	pipe := c.pipe()
+	ssthresh := c.ccs.Ssthresh
+	var sndcnt int
+	if pipe > ssthresh {
+		// Proportional rate reduction: CEIL(prr_delivered * ssthresh /
+		// RecoverFS) - prr_out.
+		fs := max(c.recoverFS, 1)
+		sndcnt = (c.prrDelivered*ssthresh+fs-1)/fs - c.prrOut
+	} else {
+		limit := max(c.prrDelivered-c.prrOut, delivered) + c.mss
+		sndcnt = min(ssthresh-pipe, limit)
+	}
+	c.ccs.Cwnd = pipe + max(sndcnt, 0)
 }
 
 // newAck handles an ACK that advances SND.UNA.
@@ -979,7 +1166,7 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	// 4), else one timed segment at a time, never a retransmitted one
 	// (Karn's algorithm, RFC 6298 section 3).
 	if c.tsOK && o.HasTS && o.TSEcr != 0 {
-		if d := int32(c.tsNow() - o.TSEcr); d >= 0 {
+		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
 			c.rttSample(time.Duration(d) * time.Millisecond)
 		}
 	} else if c.rttTiming && ack.gt(c.rttSeq) {
@@ -999,6 +1186,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	flight := c.sndMax.diff(c.sndUna)
 	c.sndUna = ack
+	if c.sndUrg && !c.sndUp.gt(ack) {
+		c.sndUrg = false
+	}
 	if c.sndNxt.lt(ack) {
 		c.sndNxt = ack
 	}
@@ -1039,8 +1229,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		// the persist timer keeps running
 	} else if c.sndUna == c.sndMax {
 		c.s.clk.Cancel(&c.rtx)
+		c.rk.ptoArmed = false
 	} else {
-		c.armRTO()
+		c.armRTOorPTO()
 	}
 	if c.finAcked {
 		switch c.state {
@@ -1091,7 +1282,22 @@ func (c *Conn) enterRecovery() {
 	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
 	c.inRecovery = true
 	c.recover = c.sndMax
+	// RFC 6937 section 3: initialization at the start of recovery.
+	c.prrDelivered, c.prrOut, c.recoverFS = 0, 0, flight
 	c.stats.FastRetransmits++
+	if c.rackOn() {
+		// The fast retransmission is the first segment RACK marked lost,
+		// or SND.UNA's when DupThresh started recovery, unless it was
+		// already resent (RFC 8985 section 6.2: resending it now would
+		// be spurious and its ACK would mark everything sent before the
+		// copy lost).
+		c.rackMarkHeadLost()
+		if seq, n, ok := c.rackNextLost(); ok {
+			c.retransmit(seq, n)
+		}
+		c.rtxMark, c.rtxMarkSet = c.sndMax, true
+		return
+	}
 	n := c.mss
 	if len(c.sb) > 0 {
 		n = min(n, c.sb[0].start.diff(c.sndUna))
@@ -1117,6 +1323,7 @@ func (c *Conn) onRTX(now clock.Time) {
 			return
 		}
 		c.rto = min(c.rto*2, cfg.MaxRTO)
+		c.markTimeout()
 		c.stats.TimeoutRetransmits++
 		c.sendSYN()
 		c.armRTO()
@@ -1129,25 +1336,34 @@ func (c *Conn) onRTX(now clock.Time) {
 	if c.sndUna == c.sndMax {
 		return
 	}
+	if c.rk.ptoArmed {
+		c.sendProbe() // RFC 8985 section 7.3
+		return
+	}
 	c.retries++
 	if c.retries > cfg.MaxRetries {
-		c.Abort()
-		c.err = ErrTimeout
+		c.giveUp(ErrTimeout)
 		return
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
 	// from SND.UNA.
 	c.cc.OnTimeout(&c.ccs, c.sndMax.diff(c.sndUna), now)
+	c.markTimeout()
 	c.stats.TimeoutRetransmits++
 	c.rto = min(c.rto*2, cfg.MaxRTO)
 	c.rttTiming = false
 	c.inRecovery = false
 	c.dupAcks = 0
 	c.recover = c.sndMax
-	// Unlike RFC 2018 section 8's advice, and like Linux, the SACK
-	// scoreboard survives the timeout: the go-back-N resend skips ranges
-	// the receiver holds (this stack's receiver never reneges, and neither
-	// do the peers it is tested against).
+	// RFC 2018 section 8 and RFC 6675 section 5.1: the receiver may have
+	// discarded what it SACKed (reneging), so the timeout clears the
+	// scoreboard and the go-back-N resend covers everything from SND.UNA.
+	c.sb = c.sb[:0]
+	if c.rackOn() {
+		c.rackOnRTO()
+	}
+	c.highRxt = c.sndUna
+	c.rtxMarkSet = false
 	c.sndNxt = c.sndUna
 	c.armRTO()
 	c.output()
@@ -1185,11 +1401,29 @@ func (c *Conn) persistProbe() {
 func (c *Conn) armPersist() {
 	d := c.rto << min(c.persistBackoff, 10)
 	d = min(max(d, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+	c.rk.ptoArmed = false
 	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(d))
 }
 
 func (c *Conn) armRTO() {
+	c.rk.ptoArmed = false
 	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
+}
+
+// markTimeout records the timestamp clock at a timeout retransmission.
+func (c *Conn) markTimeout() {
+	c.rtoTS, c.rtoTSSet = c.tsNow(), true
+}
+
+// echoAfterTimeout reports whether an echoed timestamp may give an RTT
+// sample: not when it predates the latest timeout retransmission. Such an
+// echo (a stale TS.Recent at the peer, RFC 7323 section 4.2, or an ACK of
+// the original transmission) measures the backoff, not the path, and
+// feeding it to RFC 6298's estimator inflates SRTT and RTO without bound;
+// this is Karn's rule (RFC 6298 section 3) applied to timestamps. The
+// echo of the retransmission itself, or of later data, is a valid sample.
+func (c *Conn) echoAfterTimeout(ecr uint32) bool {
+	return !c.rtoTSSet || int32(ecr-c.rtoTS) >= 0
 }
 
 // rttSample updates SRTT, RTTVAR and RTO (RFC 6298 section 2).

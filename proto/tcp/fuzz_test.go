@@ -63,8 +63,8 @@ func FuzzParseSegment(f *testing.F) {
 }
 
 // FuzzHandleIP feeds arbitrary segments (checksummed so they get past
-// the checksum) to a listener and an established connection: the stack
-// must never panic.
+// the checksum) to a listener and an established connection, in the
+// default or (odd window) the linux profile: the stack must never panic.
 func FuzzHandleIP(f *testing.F) {
 	f.Add(uint32(1001), uint32(0), uint8(FlagACK), uint16(100), []byte("hello"), []byte{})
 	f.Add(uint32(1001), uint32(0), uint8(FlagRST), uint16(0), []byte{}, []byte{})
@@ -74,7 +74,13 @@ func FuzzHandleIP(f *testing.F) {
 	f.Add(uint32(1001), uint32(0), uint8(FlagACK|FlagPSH), uint16(100), []byte("data with ts"), tsOpt)
 	f.Add(uint32(1501), uint32(0), uint8(FlagACK), uint16(100), []byte("ooo"), append(append([]byte{}, tsOpt...), OptNOP, OptNOP, OptSACK, 10, 0, 0, 0, 1, 0, 0, 0, 2))
 	f.Fuzz(func(t *testing.T, seq, ackOff uint32, flags uint8, wnd uint16, payload, opts []byte) {
-		r := newRig(t, Config{MaxOOORanges: 4, RecvBuffer: 8192, SendBuffer: 8192})
+		cfg := Config{MaxOOORanges: 4, RecvBuffer: 8192, SendBuffer: 8192}
+		if wnd&1 == 1 {
+			// Odd windows run the linux profile (PRR, RACK-TLP).
+			cfg = LinuxProfile()
+			cfg.MaxOOORanges, cfg.RecvBuffer, cfg.SendBuffer = 4, 8192, 8192
+		}
+		r := newRig(t, cfg)
 		nxt := r.established(&Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: 1})
 		_, _ = r.conn.Write(make([]byte, 3000))
 		if len(opts) > MaxOptionsLen {

@@ -66,6 +66,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 		Established: func(*Conn) { r.events = append(r.events, "established") },
 		Readable:    func(*Conn) { r.events = append(r.events, "readable") },
 		Writable:    func(*Conn) { r.events = append(r.events, "writable") },
+		Urgent:      func(*Conn) { r.events = append(r.events, "urgent") },
 		Closed: func(_ *Conn, err error) {
 			if err != nil {
 				r.events = append(r.events, "closed:"+err.Error())

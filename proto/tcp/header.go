@@ -260,6 +260,9 @@ type Fields struct {
 	Seq, Ack         uint32
 	Flags            uint8
 	Window           uint16
+	// Urgent is the urgent pointer, meaningful with FlagURG (RFC 9293
+	// section 3.8.5).
+	Urgent uint16
 }
 
 // Encode writes a complete segment (header, options, payload) into b with
@@ -296,7 +299,7 @@ func putHeader(b []byte, f Fields, olen int) {
 	b[13] = f.Flags
 	binary.BigEndian.PutUint16(b[14:], f.Window)
 	b[16], b[17] = 0, 0
-	b[18], b[19] = 0, 0
+	binary.BigEndian.PutUint16(b[18:], f.Urgent)
 }
 
 // Checksum returns the Internet checksum of seg with the IPv4 or IPv6

@@ -103,6 +103,13 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if fin {
 		f.Flags |= FlagFIN
 	}
+	if c.sndUrg && c.sndUp.gt(seq) {
+		// RFC 9293 section 3.8.5: the urgent pointer is the offset from
+		// SEG.SEQ of the byte after the urgent data; one beyond 16 bits
+		// is sent as 65535 until a later segment can reach it (as Linux).
+		f.Flags |= FlagURG
+		f.Urgent = uint16(min(c.sndUp.diff(seq), 65535))
+	}
 	s.emit(c.key, f, o, olen, n)
 
 	c.stats.SegmentsSent++
@@ -118,6 +125,13 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	if c.rackOn() {
+		c.rackSent(seq, end, o.TSVal)
+	}
+	newData := !seq.lt(c.sndMax)
+	if c.inRecovery {
+		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
+	}
 	// Bytes only ever sent as zero-window probes were refused by the peer
 	// (RFC 9293 section 3.8.6.1): repeating the probe, or sending them
 	// again once the window opens, is not counted as a retransmission,
@@ -144,8 +158,12 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		c.sndMax = end
 	}
 	// RFC 6298 section 5.1: start the timer when data is sent and it is
-	// not running.
-	if !c.rtx.Pending() {
+	// not running. RFC 8985 section 7.2: new data (re)starts the probe
+	// timeout when TLP may run.
+	if newData && c.rackOn() && c.ptoArm(true) {
+		return n
+	}
+	if !c.rtx.Pending() || c.rk.ptoArmed {
 		c.armRTO()
 	}
 	return n
@@ -155,6 +173,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 func (c *Conn) retransmit(seq seqnum, n int) int {
 	dataEnd := c.bufStart.add(c.sndBuf.n)
 	n = min(n, dataEnd.diff(seq))
+	// RFC 9293 section 3.8.6.1: nothing beyond the peer's window but the
+	// persist timer's probe, retransmissions included.
+	n = min(n, c.sndUna.add(int(c.sndWnd)).diff(seq))
 	if n < 0 {
 		return 0
 	}
@@ -175,9 +196,12 @@ func (c *Conn) retransmit(seq seqnum, n int) int {
 // output sends what the windows and Nagle allow, then a pending ACK.
 func (c *Conn) output() {
 	switch c.state {
-	case StateClosed, StateSynSent, StateSynReceived, StateListen:
+	case StateClosed, StateSynSent, StateListen:
 		return
-	case StateTimeWait:
+	case StateSynReceived, StateTimeWait:
+		// Only ACKs: for an unacceptable segment (RFC 9293 section
+		// 3.10.7.4), PAWS (RFC 7323 section 5.3) or a challenge (RFC 5961
+		// sections 3.2 and 4.2), <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
 		if c.ackNow {
 			c.sendData(c.sndNxt, 0, false)
 		}
@@ -253,9 +277,11 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	fin := c.finQueued && n == avail
 	if n < c.mss && !fin && !retx {
 		if n == avail {
-			// Nagle (RFC 1122 section 4.2.3.4): hold a short segment while
-			// data is unacknowledged.
-			if !c.noDelay && c.sndNxt != c.sndUna {
+			// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
+			// Linux does: hold a short segment only while an earlier short
+			// segment is unacknowledged, so the tail of a write does not
+			// wait for a delayed ACK of the full segments before it.
+			if !c.noDelay && c.sndSml.gt(c.sndUna) && c.sndSml.leq(c.sndNxt) {
 				return false
 			}
 		} else if n < int(c.maxSndWnd/2) {
@@ -264,6 +290,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		}
 	}
 	sent := c.sendData(c.sndNxt, n, fin)
+	if sent < c.mss && !retx {
+		c.sndSml = c.sndNxt.add(sent)
+	}
 	if fin && sent == n {
 		sent++
 	}
@@ -394,6 +423,17 @@ func (c *Conn) isLost(seq seqnum) bool {
 
 // pipe is RFC 6675's SetPipe: bytes believed in flight.
 func (c *Conn) pipe() int {
+	if c.rackOn() {
+		// RFC 8985 section 6 with RFC 6675's definition: segments neither
+		// SACKed nor marked lost (a retransmission clears the mark).
+		n := 0
+		for i := c.rk.head; i < len(c.rk.recs); i++ {
+			if r := &c.rk.recs[i]; !r.sacked && !r.lost {
+				n += r.end.diff(r.start)
+			}
+		}
+		return n
+	}
 	above := c.sackedBytes()
 	pipe := 0
 	prev := c.sndUna
@@ -416,8 +456,13 @@ func (c *Conn) pipe() int {
 }
 
 // nextLost is rule (1) of RFC 6675's NextSeg: the first lost, not yet
-// retransmitted byte range.
+// retransmitted byte range (by RACK's marks when it runs).
 func (c *Conn) nextLost() (seqnum, int, bool) {
+	if c.rackOn() {
+		// RFC 8985: RACK's marks replace DupThresh's (its reordering
+		// window is 0 in recovery), and pipe counts from the same marks.
+		return c.rackNextLost()
+	}
 	above := c.sackedBytes()
 	prev := c.sndUna
 	for _, r := range c.sb {
@@ -516,7 +561,7 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		// least every second segment (RFC 1122 section 4.2.3.2).
 		c.unackedSegs++
 		if filled {
-			c.quickAcks = quickAckSegments
+			c.quickAcks = c.quickAckCount()
 		}
 		quick := c.quickAcks > 0
 		if quick {
@@ -540,7 +585,7 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 		}
 		var ok bool
 		c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
-		c.quickAcks = quickAckSegments
+		c.quickAcks = c.quickAckCount()
 		if ok {
 			c.rcvBuf.writeAt(off, payload)
 			c.lastOOO = seq

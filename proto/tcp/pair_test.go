@@ -183,8 +183,13 @@ func TestTransferLossy(t *testing.T) {
 		{"loss10-nots", 0.10, 0, 0, Config{DisableTimestamps: true}},
 		{"reorder-dup", 0.01, 0.05, 0.1, Config{}},
 		{"noscale", 0.02, 0, 0, Config{DisableWindowScale: true}},
+		{"loss5-linux", 0.05, 0, 0, LinuxProfile()},
+		{"loss10-linux-nots", 0.10, 0, 0, func() Config { c := LinuxProfile(); c.DisableTimestamps = true; return c }()},
+		{"reorder-dup-linux", 0.01, 0.05, 0.1, LinuxProfile()},
+		{"loss5-rfc", 0.05, 0, 0, RFCProfile()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := newPair(7, tc.cfg)
 			for _, n := range []*pipeNet{p.na, p.nb} {
 				n.loss, n.dup, n.reorder = tc.loss, tc.dup, tc.reorder

@@ -40,20 +40,49 @@
 // handler may call any method. Conn.Stats and Stack.AllStats export
 // per-connection counters (JSON-tagged for report.json).
 //
+// # Profiles
+//
+// One connection code, configured three ways. The zero Config is RFC
+// algorithms with Linux's timers (200 ms minimum RTO, 40 ms delayed ACKs
+// with quick-ack, initial window 10). RFCProfile returns the rfc profile:
+// RFC 6298's 1 s minimum RTO and 200 ms delayed ACKs for every second
+// segment without quick-ack. LinuxProfile returns the linux profile, what
+// Linux's own packetdrill tests expect: initial window 10 (RFC 6928), 200 ms
+// minimum and 120 s maximum RTO, 40 ms delayed ACKs with 16 quick-ACKs at
+// the start and after out-of-order data, Proportional Rate Reduction
+// (RFC 6937) for the window during SACK recovery and RACK-TLP (RFC 8985):
+// losses marked by time once later segments are delivered, and a tail
+// loss probe two round trips after the last transmission (without D-SACK,
+// so the reordering window does not adapt). Select one as
+//
+//	cfg := tcp.LinuxProfile()
+//	cfg.CongestionControl = "newreno" // fields set afterwards override
+//	s := tcp.New(host, clk, rnd, cfg)
+//
+// Config.Profile names the profile a configuration came from.
+//
 // # Deviations and limits
 //
-// Like Linux, and unlike RFC 2018 section 8's advice, SACK information
-// survives a retransmission timeout. Beyond the RFCs above the sender does
-// limited transmit (RFC 3042), early retransmit (RFC 5827) and detects
-// lost retransmissions during SACK recovery; the receiver acknowledges
-// every segment for a while after the handshake and after out-of-order data
-// (quick-ack). TIME-WAIT ignores RSTs (RFC 1337) and may be reused by a
-// new SYN with a higher sequence number or timestamp (RFC 6191). Not
-// implemented: urgent data (URG is ignored), ECN, D-SACK, RACK-TLP, TCP
-// Fast Open, MTU probing and ICMP-driven PMTU changes (the MSS follows
-// Network.PathMTU at connection setup), IP options, PAWS's 24-day idle
-// rule. Network.SendIP must not deliver into any Stack.HandleIP
-// synchronously: drivers deliver frames on a later event.
+// The SACK scoreboard is cleared on a retransmission timeout (RFC 2018
+// section 8, RFC 6675 section 5.1) and rebuilt from later ACKs. Beyond the
+// RFCs above the sender does limited transmit (RFC 3042), early
+// retransmit (RFC 5827), Nagle in Minshall's variant (a short segment waits
+// only for an earlier short one, as Linux) and detects lost
+// retransmissions during SACK recovery; an echoed timestamp older than the
+// latest timeout retransmission gives no RTT sample (Karn's rule for
+// timestamps). The receiver acknowledges every segment for a while after
+// the handshake and after out-of-order data (quick-ack). TIME-WAIT ignores
+// RSTs (RFC 1337) and may be reopened by a SYN with a newer timestamp, or
+// without timestamps a higher sequence number (RFC 6191); the new ISS lies
+// above the old sequence space and TIME-WAIT resumes if the new handshake
+// fails (RFC 1122 section 4.2.2.13). Urgent data (RFC 9293 section 3.8.5)
+// is delivered in line (RFC 6093): Conn.WriteUrgent sends it,
+// Conn.UrgentPending and UrgentEvents report it; there is no out-of-band
+// byte. Not implemented: ECN, D-SACK, TCP Fast Open, MTU
+// probing and ICMP-driven PMTU changes (the MSS follows Network.PathMTU at
+// connection setup), IP options, PAWS's 24-day idle rule.
+// Network.SendIP must not deliver into any Stack.HandleIP synchronously:
+// drivers deliver frames on a later event.
 package tcp
 
 import (
@@ -97,8 +126,42 @@ var (
 	ErrInvalidArgument = errors.New("tcp: invalid argument")
 )
 
+// Profile names for Config.Profile.
+const (
+	// ProfileRFC is the standards-track behaviour: RFC 6298's 1 s minimum
+	// RTO, delayed ACKs of up to 200 ms for every second segment (RFC
+	// 1122 section 4.2.3.2) without quick-ack, RFC 6675 recovery.
+	ProfileRFC = "rfc"
+	// ProfileLinux is Linux's behaviour (see LinuxProfile).
+	ProfileLinux = "linux"
+)
+
 // Config tunes a Stack. The zero value of a field means its default.
+//
+// The zero Config (Profile "") is RFC algorithms with Linux's timer
+// defaults: 200 ms minimum RTO, 40 ms delayed ACKs with quick-ack, an
+// initial window of 10. RFCProfile and LinuxProfile return complete
+// configurations of the same connection code; fields set after them
+// still override.
 type Config struct {
+	// Profile records which profile the configuration came from ("",
+	// ProfileRFC or ProfileLinux); defaults of fields left zero follow it.
+	Profile string
+	// PRR turns on Proportional Rate Reduction (RFC 6937, the PRR-SSRB
+	// bound of section 3.1) for the window during SACK-based loss
+	// recovery, instead of RFC 6675's cwnd = ssthresh. On in the linux
+	// profile.
+	PRR bool
+	// RACK turns on RACK-TLP loss detection (RFC 8985): segments are
+	// declared lost by time once later ones are delivered, and a tail
+	// loss probe follows two round trips after the last transmission.
+	// It needs SACK. On in the linux profile.
+	RACK bool
+	// QuickAck is how many in-order segments are acknowledged at once
+	// after the handshake and after out-of-order data, as Linux's
+	// quick-ack mode (default 16, TCP_MAX_QUICKACKS; 0 in the rfc
+	// profile). A negative value disables it.
+	QuickAck int
 	// SendBuffer is the send buffer size per connection (default 256 KiB).
 	SendBuffer int
 	// RecvBuffer is the receive buffer size per connection, which bounds
@@ -169,6 +232,19 @@ func (c *Config) defaults() {
 			*v = d
 		}
 	}
+	if c.Profile == ProfileRFC {
+		def(&c.MinRTO, time.Second)              // RFC 6298 section 2.4
+		def(&c.DelayedACK, 200*time.Millisecond) // RFC 1122 section 4.2.3.2
+		if c.QuickAck == 0 {
+			c.QuickAck = -1
+		}
+	}
+	if c.Profile == ProfileLinux {
+		def(&c.MaxRTO, 120*time.Second) // TCP_RTO_MAX
+	}
+	if c.QuickAck == 0 {
+		c.QuickAck = quickAckSegments
+	}
 	defi(&c.SendBuffer, 256<<10)
 	defi(&c.RecvBuffer, 256<<10)
 	def(&c.MinRTO, 200*time.Millisecond)
@@ -196,6 +272,54 @@ func (c *Config) defaults() {
 	}
 	if c.EphemeralHigh == 0 || c.EphemeralHigh < c.EphemeralLow {
 		c.EphemeralHigh = 65535
+	}
+}
+
+// RFCProfile returns the configuration of the rfc profile: the algorithms
+// and timers of the standards-track RFCs where Linux departs from them
+// (minimum RTO 1 s per RFC 6298 section 2.4, delayed ACK 200 ms without
+// quick-ack, RFC 6675 recovery without PRR), an initial window of 10
+// (RFC 6928) and CUBIC (RFC 9438).
+func RFCProfile() Config {
+	return Config{
+		Profile:             ProfileRFC,
+		MinRTO:              time.Second,
+		MaxRTO:              60 * time.Second,
+		InitialRTO:          time.Second,
+		DelayedACK:          200 * time.Millisecond,
+		QuickAck:            -1,
+		InitialCwndSegments: 10,
+		CongestionControl:   "cubic",
+	}
+}
+
+// LinuxProfile returns the configuration of the linux profile, the
+// behaviour Linux's own tests (packetdrill) expect: initial window 10
+// (RFC 6928), minimum RTO 200 ms and maximum 120 s, initial RTO 1 s,
+// delayed ACK 40 ms with 16 quick-ACKs at the start and after
+// out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
+// RACK-TLP loss detection (RFC 8985), CUBIC, Minshall's Nagle (all
+// profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
+// 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9.
+func LinuxProfile() Config {
+	return Config{
+		Profile:             ProfileLinux,
+		PRR:                 true,
+		RACK:                true,
+		QuickAck:            quickAckSegments,
+		MinRTO:              200 * time.Millisecond,
+		MaxRTO:              120 * time.Second,
+		InitialRTO:          time.Second,
+		DelayedACK:          40 * time.Millisecond,
+		InitialCwndSegments: 10,
+		CongestionControl:   "cubic",
+		MaxRetries:          15,
+		SynRetries:          6,
+		MSL:                 30 * time.Second,
+		FinWait2Timeout:     60 * time.Second,
+		KeepAliveIdle:       2 * time.Hour,
+		KeepAliveInterval:   75 * time.Second,
+		KeepAliveCount:      9,
 	}
 }
 
@@ -337,7 +461,7 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 		l = s.listeners[listenKey{netip.Addr{}, k.lport}]
 	}
 	if l != nil && !l.closed {
-		l.input(k, h, &s.opts)
+		l.input(k, h, &s.opts, nil)
 		return
 	}
 	s.stats.NoConnection++
@@ -485,29 +609,51 @@ func (l *Listener) Close() {
 	// are reset when they complete (their listener is closed).
 }
 
+// reopen hands a SYN that may reopen TIME-WAIT connection tw to its
+// listener and reports whether one took it. tw leaves the table, its
+// timer running, until the new handshake completes or fails.
+func (s *Stack) reopen(tw *Conn, h Header, o *Options) bool {
+	k := tw.key
+	l := s.listeners[listenKey{k.laddr, k.lport}]
+	if l == nil {
+		l = s.listeners[listenKey{netip.Addr{}, k.lport}]
+	}
+	if l == nil || l.closed {
+		return false
+	}
+	delete(s.conns, k)
+	if !l.input(k, h, o, tw) {
+		s.conns[k] = tw
+	}
+	return true
+}
+
 // input handles a segment for the listening socket (RFC 9293 section
-// 3.10.7.2).
-func (l *Listener) input(k connKey, h Header, o *Options) {
+// 3.10.7.2) and reports whether it opened a connection; tw, if not nil, is
+// the TIME-WAIT connection the SYN reopens.
+func (l *Listener) input(k connKey, h Header, o *Options, tw *Conn) bool {
 	s := l.s
 	fl := h.Flags()
 	switch {
 	case fl&FlagRST != 0:
-		return
+		return false
 	case fl&FlagACK != 0:
 		s.resetFor(k, h)
-		return
+		return false
 	case fl&FlagSYN == 0:
-		return
+		return false
 	}
 	if len(l.queue)+l.pending >= l.backlog {
 		s.stats.BacklogDrops++
-		return
+		return false
 	}
 	c := s.newConn(k, nil)
 	c.listener = l
+	c.tw = tw
 	l.pending++
 	c.passiveOpen(h, o)
 	c.flush()
+	return true
 }
 
 func (l *Listener) established(c *Conn) {
