@@ -59,8 +59,8 @@ when one did not parse or used an unsupported construct (and none failed).`,
 // those a script may pick with --profile=NAME. "defaults" is tcp.Config's
 // zero value with its defaults filled in, what tests/scripts pin.
 var (
-	scriptTCP      = tcp.Config{}
-	scriptProfiles = map[string]tcp.Config{"defaults": {}}
+	scriptTCP      = tcp.LinuxProfile()
+	scriptProfiles = map[string]tcp.Config{"defaults": {}, "linux": tcp.LinuxProfile(), "rfc": tcp.RFCProfile()}
 )
 
 // runScripts runs every file and returns the exit status.
