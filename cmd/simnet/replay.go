@@ -222,7 +222,7 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	}
 	res, err := hostrole.Run(path, cfg)
 	var te *input.TruncatedError
-	if err != nil && !errors.As(err, &te) {
+	if res == nil || (err != nil && !errors.As(err, &te)) {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}

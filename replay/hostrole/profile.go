@@ -122,7 +122,10 @@ func Learn(r *input.Reader, as netip.Addr) (*Profile, error) {
 		}
 	}
 	if l.p.FromHost+l.p.ToHost == 0 {
-		return nil, errors.Join(fmt.Errorf("learn host %s: no frame to or from it in the capture", as), rerr)
+		if rerr != nil {
+			return nil, fmt.Errorf("learn host %s: no frame to or from it in the %d frames read before the capture broke off: %w", as, l.p.Frames, rerr)
+		}
+		return nil, fmt.Errorf("learn host %s: no frame to or from it in the capture", as)
 	}
 	l.finish()
 	return l.p, rerr

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// seedCapture is a small pcapng of the repository that holds host 10.0.0.1.
+const seedCapture = "../../captures/seed-story-infra.pcapng"
+
+// pcapngBlocks returns the offsets of the blocks of a pcapng file.
+func pcapngBlocks(t *testing.T, b []byte) (offs []int, types []uint32) {
+	t.Helper()
+	for off := 0; off+8 <= len(b); {
+		typ, n := binary.LittleEndian.Uint32(b[off:]), binary.LittleEndian.Uint32(b[off+4:])
+		require.NotZero(t, n)
+		offs, types = append(offs, off), append(types, typ)
+		off += int(n)
+	}
+	return offs, types
+}
+
+// hostileCaptures returns broken captures derived from seedCapture: each
+// case is a file the replay must refuse, or report as covering only what
+// was read.
+func hostileCaptures(t *testing.T) map[string][]byte {
+	t.Helper()
+	ng, err := os.ReadFile(seedCapture)
+	require.NoError(t, err)
+	offs, types := pcapngBlocks(t, ng)
+	firstEPB, secondEPB := -1, -1
+	for i, typ := range types {
+		if typ == 6 {
+			if firstEPB < 0 {
+				firstEPB = offs[i]
+			} else if secondEPB < 0 {
+				secondEPB = offs[i]
+			}
+		}
+	}
+	require.Positive(t, secondEPB)
+	patch := func(b []byte, off int, v uint32) []byte {
+		c := bytes.Clone(b)
+		binary.LittleEndian.PutUint32(c[off:], v)
+		return c
+	}
+	// A plain pcap with one Ethernet frame from 10.0.0.1 (a gratuitous ARP).
+	frame := make([]byte, 42)
+	copy(frame, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1})
+	copy(frame[38:], []byte{10, 0, 0, 1})
+	hdr := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0}
+	rec := make([]byte, 16)
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(rec[12:], uint32(len(frame)))
+	pcapFile := append(append(bytes.Clone(hdr), rec...), frame...)
+	return map[string][]byte{
+		"pcap header only":          hdr,
+		"pcap cut in the header":    hdr[:13],
+		"pcap record length huge":   patch(pcapFile, 24+8, 0xFFFFFFF0),
+		"pcap cut inside a record":  pcapFile[:len(pcapFile)-5],
+		"pcapng block length 3":     patch(ng, 4, 3),
+		"pcapng EPB length 3":       patch(ng, firstEPB+4, 3),
+		"pcapng EPB length corrupt": patch(ng, secondEPB+4, 0xFFFFFF00),
+		"pcapng EPB caplen corrupt": patch(ng, firstEPB+20, 0xFFFFFF00),
+		"pcapng cut mid-file":       ng[:secondEPB+30],
+	}
+}
+
+// TestReplayHostRoleHostileInput is finding 1 of issue 11: a broken
+// capture gives one line on stderr, exit 2, and either no output at all or
+// output that says it covers only the frames read.
+func TestReplayHostRoleHostileInput(t *testing.T) {
+	t.Parallel()
+	for name, data := range hostileCaptures(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.cap")
+			require.NoError(t, os.WriteFile(in, data, 0o644))
+			out := filepath.Join(dir, "out")
+			for _, asJSON := range []bool{false, true} {
+				var stdout, stderr bytes.Buffer
+				code := runHostRole(&stdout, &stderr, in, &replayOpts{as: "10.0.0.1", out: out, asJSON: asJSON})
+				assert.Equal(t, 2, code)
+				msg := stderr.String()
+				assert.Equal(t, 1, strings.Count(msg, "\n"), "one line on stderr: %q", msg)
+				assert.True(t, strings.HasPrefix(msg, "simnet replay: "), msg)
+				entries, err := os.ReadDir(out)
+				if os.IsNotExist(err) {
+					assert.Empty(t, stdout.String(), "no output without a replay")
+					continue
+				}
+				require.NoError(t, err)
+				assert.Len(t, entries, 3)
+				summary, err := os.ReadFile(filepath.Join(out, "summary.txt"))
+				require.NoError(t, err)
+				assert.True(t, strings.HasPrefix(string(summary), "partial: covers only the first "), string(summary))
+				diffJSON, err := os.ReadFile(filepath.Join(out, "diff.json"))
+				require.NoError(t, err)
+				assert.Contains(t, string(diffJSON), `"partial": "covers only the first `)
+				assert.Contains(t, stdout.String(), "covers only the first ")
+			}
+		})
+	}
+}
