@@ -275,7 +275,7 @@ func TestReplayCLI(t *testing.T) {
 		Counts   map[string]int             `json:"counts"`
 		Flows    map[string]json.RawMessage `json:"flows"`
 		Rejected []struct {
-			Index  int    `json:"index"`
+			Frame  int    `json:"frame"`
 			Reason string `json:"reason"`
 		} `json:"rejected"`
 		Warnings []string `json:"warnings"`

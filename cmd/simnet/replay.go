@@ -154,7 +154,7 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS\tRTT")
 		for _, d := range res.Flows.DNS {
 			rtt := "-"
-			if d.QueryFrame >= 0 && d.ResponseFrame >= 0 {
+			if d.QueryFrame > 0 && d.ResponseFrame > 0 {
 				rtt = (time.Duration(d.RTTMicros) * time.Microsecond).String()
 			}
 			fmt.Fprintf(tw, "%s -> %s (%s)\t%d\t%s %s\t%s\t%s\t%s\t%d\t%s\n", d.Client, d.Server, d.Transport,
@@ -170,7 +170,7 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 	if res.RejectedTotal > 0 {
 		fmt.Fprintf(tw, "\nREJECTED (%d)\tREASON\n", res.RejectedTotal)
 		for _, r := range res.Rejected {
-			fmt.Fprintf(tw, "frame %d\t%s\n", r.Index+1, r.Reason)
+			fmt.Fprintf(tw, "frame %d\t%s\n", r.Frame, r.Reason)
 		}
 	}
 	for _, warn := range res.Warnings {
@@ -182,13 +182,13 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 	return nil
 }
 
-// frameRef renders a 0-based frame index as the 1-based number Wireshark
-// shows, or "-" when absent.
-func frameRef(i int) string {
-	if i < 0 {
+// frameRef renders a frame number (from 1, as Wireshark shows it), or "-"
+// when absent (0).
+func frameRef(n int) string {
+	if n <= 0 {
 		return "-"
 	}
-	return fmt.Sprint(i + 1)
+	return fmt.Sprint(n)
 }
 
 // runHostRole runs a host-role replay and returns the exit status: 0, 1

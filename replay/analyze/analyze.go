@@ -101,7 +101,8 @@ func (c *Counts) Get(name string) int {
 
 // Rejected is a frame one of our parsers refused, with the parser's error.
 type Rejected struct {
-	Index  int    `json:"index"`
+	// Frame is the frame's number, counted from 1 as Wireshark does.
+	Frame  int    `json:"frame"`
 	Reason string `json:"reason"`
 }
 
@@ -289,7 +290,7 @@ func (a *Analyzer) reject(fr *frame, err error) {
 	fr.rejected = true
 	a.res.RejectedTotal++
 	if len(a.res.Rejected) < MaxRejected {
-		a.res.Rejected = append(a.res.Rejected, Rejected{Index: fr.in.Index, Reason: err.Error()})
+		a.res.Rejected = append(a.res.Rejected, Rejected{Frame: fr.in.Index + 1, Reason: err.Error()})
 	}
 }
 

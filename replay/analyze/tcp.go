@@ -12,10 +12,11 @@ import (
 // is the side that sent the first SYN, or the first segment seen when the
 // capture starts mid-connection.
 type TCPConn struct {
-	Client     string `json:"client"`
-	Server     string `json:"server"`
-	FirstFrame int    `json:"first_frame"`
-	LastFrame  int    `json:"last_frame"`
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// FirstFrame and LastFrame number frames from 1, as Wireshark does.
+	FirstFrame int `json:"first_frame"`
+	LastFrame  int `json:"last_frame"`
 	// Handshake steps seen (RFC 9293 section 3.5).
 	SYN    bool `json:"syn"`
 	SYNACK bool `json:"syn_ack"`
@@ -107,7 +108,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 			pub: &TCPConn{
 				Client:     addrString(ep.src, ep.v6, sp),
 				Server:     addrString(ep.dst, ep.v6, dp),
-				FirstFrame: fr.in.Index,
+				FirstFrame: fr.in.Index + 1,
 			},
 			clientA: fromA,
 			dns:     sp == portDNS || dp == portDNS,
@@ -122,7 +123,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		a.tcp.conns = append(a.tcp.conns, c.pub)
 	}
 	p := c.pub
-	p.LastFrame = fr.in.Index
+	p.LastFrame = fr.in.Index + 1
 	p.Segments++
 	fromClient := fromA == c.clientA
 	d := &c.dir[0]
