@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/ipv4"
+	"github.com/simnet-go/simnet/proto/udp"
 )
 
 // seedCapture is a small pcapng of the repository that holds host 10.0.0.1.
@@ -139,4 +144,91 @@ func TestReplayFrameNumbersFromOne(t *testing.T) {
 	assert.Equal(t, 24, res.Flows.DNS[0].ResponseFrame)
 	assert.Equal(t, []int{3, 4, 5, 6}, res.Flows.DHCP[0].Frames)
 	assert.Regexp(t, `\(udp\)\s+26227\s+www\.example\.test\. A\s+23\s+24\s`, text.String(), "the text output agrees")
+}
+
+// garp is a gratuitous ARP frame from 10.0.0.1.
+var garp = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06,
+	0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1}
+
+// udpFrom1 returns a UDP datagram from 10.0.0.1:5353 to 10.0.0.2:9999.
+func udpFrom1(t *testing.T, payload string) []byte {
+	t.Helper()
+	b := make([]byte, 14+20+8+len(payload))
+	copy(b[42:], payload)
+	_, err := udp.Encode(b[34:], 5353, 9999, len(payload))
+	require.NoError(t, err)
+	_, err = ipv4.Encode(b[14:], &ipv4.Fields{TTL: 64, Protocol: 17,
+		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2")}, 8+len(payload))
+	require.NoError(t, err)
+	ether.Encode(b, ether.Addr{2, 0, 0, 0, 0, 2}, ether.Addr{2, 0, 0, 0, 0, 1}, ether.TypeIPv4)
+	return b
+}
+
+// stamped is a frame and its timestamp in microseconds since 1970.
+type stamped struct {
+	micros uint64
+	frame  []byte
+}
+
+// pcapngOf returns a pcapng file (microsecond timestamps, the default) of
+// the frames.
+func pcapngOf(frames ...stamped) []byte {
+	le := binary.LittleEndian
+	block := func(typ uint32, body []byte) []byte {
+		for len(body)%4 != 0 {
+			body = append(body, 0)
+		}
+		n := uint32(12 + len(body))
+		b := le.AppendUint32(le.AppendUint32(nil, typ), n)
+		return le.AppendUint32(append(b, body...), n)
+	}
+	shb := le.AppendUint64(le.AppendUint16(le.AppendUint16(le.AppendUint32(nil, 0x1A2B3C4D), 1), 0), ^uint64(0))
+	idb := le.AppendUint32(le.AppendUint16(le.AppendUint16(nil, 1), 0), 0)
+	out := append(block(0x0A0D0D0A, shb), block(1, idb)...)
+	for _, f := range frames {
+		epb := le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(nil, 0),
+			uint32(f.micros>>32)), uint32(f.micros)), uint32(len(f.frame))), uint32(len(f.frame)))
+		out = append(out, block(6, append(epb, f.frame...))...)
+	}
+	return out
+}
+
+// TestReplayTimestampsBeyondYear9999 is finding 5 of issue 11: a pcapng
+// timestamp after year 9999 (tshark shows 10001-02-04) does not stop the
+// JSON output of the analysis or of a host-role replay.
+func TestReplayTimestampsBeyondYear9999(t *testing.T) {
+	t.Parallel()
+	const y10001 = (253402300800 + 86400*400) * 1000000 // 10001-02-04T00:00:00Z in µs
+	dir := t.TempDir()
+	in := filepath.Join(dir, "y10k.pcapng")
+	require.NoError(t, os.WriteFile(in, pcapngOf(stamped{y10001, garp}, stamped{y10001 + 1000, udpFrom1(t, "x")}), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, runReplay(&stdout, &stderr, in, true), stderr.String())
+	var res struct {
+		First, Last string
+		Counts      struct{ Frames int }
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	assert.Equal(t, "10001-02-04T00:00:00Z", res.First)
+	assert.Equal(t, "10001-02-04T00:00:00.001Z", res.Last)
+	assert.Equal(t, 2, res.Counts.Frames)
+
+	stdout.Reset()
+	code := runHostRole(&stdout, &stderr, in, &replayOpts{as: "10.0.0.1", out: filepath.Join(dir, "o"), asJSON: true})
+	require.Equal(t, 0, code, stderr.String())
+	assert.Empty(t, stderr.String())
+	var hr struct {
+		Report struct {
+			Flows []struct {
+				Differences []struct {
+					Recorded struct{ Time string }
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &hr), stdout.String())
+	require.Len(t, hr.Report.Flows, 1)
+	require.NotEmpty(t, hr.Report.Flows[0].Differences, "our stack does not send the recorded datagram")
+	assert.Equal(t, "10001-02-04T00:00:00.001Z", hr.Report.Flows[0].Differences[0].Recorded.Time)
 }

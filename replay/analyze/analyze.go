@@ -43,12 +43,12 @@ package analyze
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
 // Counts holds, for each protocol, the number of frames in which it is
@@ -135,8 +135,9 @@ type Result struct {
 	Snapped      int       `json:"snapped"`
 	BadChecksums Checksums `json:"bad_checksums"`
 	// First and Last are the timestamps of the first and last frames.
-	First time.Time `json:"first"`
-	Last  time.Time `json:"last"`
+	// They are written in RFC 3339 form for any year (jsontime).
+	First jsontime.Time `json:"first"`
+	Last  jsontime.Time `json:"last"`
 	// Warnings holds non-fatal problems with the file itself (truncation).
 	Warnings []string `json:"warnings"`
 }
@@ -236,9 +237,9 @@ func (a *Analyzer) Frame(f *input.Frame, linkErr error) Protocols {
 		a.res.Snapped++
 	}
 	if a.res.Counts.Frames == 0 {
-		a.res.First = f.Time
+		a.res.First = jsontime.Of(f.Time)
 	}
-	a.res.Last = f.Time
+	a.res.Last = jsontime.Of(f.Time)
 	if f.Ether != nil {
 		fr.seen |= pEther
 	}

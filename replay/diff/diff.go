@@ -17,10 +17,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/simnet-go/simnet/replay/jsontime"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Proto is the transport protocol of a flow.
@@ -54,8 +54,8 @@ type Segment struct {
 	// Frame is the frame's 1-based number in its capture (the input
 	// capture for recorded segments, the replay output for ours).
 	Frame int `json:"frame"`
-	// Time is the capture timestamp.
-	Time time.Time `json:"time"`
+	// Time is the capture timestamp, in RFC 3339 form for any year.
+	Time jsontime.Time `json:"time"`
 	// Seq is the sequence number relative to the sender's initial sequence
 	// number; Ack the acknowledgement number relative to the peer's.
 	Seq uint32 `json:"seq"`

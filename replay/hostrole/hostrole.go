@@ -49,6 +49,7 @@ import (
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
 const ipProtoUDP = 17
@@ -758,7 +759,7 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 		opts = rp.optionName(&rp.opts)
 	}
 	pl := seg.Payload()
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
 	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 }
 
@@ -812,7 +813,7 @@ func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload 
 		rp.stats.Dropped++
 		return
 	}
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Len: len(payload), Sum: sum64(payload)})
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: sum64(payload)})
 }
 
 // finish turns raw sequence numbers into relative ones and windows into
