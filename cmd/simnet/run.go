@@ -6,8 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +28,9 @@ const (
 	exitOK       = 0
 	exitFailed   = 1 // an expectation failed
 	exitScenario = 2 // usage, scenario or run error
+	// exitInterrupted is the status of a run stopped by SIGINT or SIGTERM
+	// (128 + SIGINT, as shells report it).
+	exitInterrupted = 130
 )
 
 // outRoot is where runs go without --out.
@@ -55,7 +61,12 @@ directory and prints a summary.
 
 Exit status: 0 when every expectation passed, 1 when one failed (each failed
 expectation is named on stderr), 2 for a usage or scenario error (one line per
-problem, FILE:LINE: field "...": message).`,
+problem, FILE:LINE: field "...": message).
+
+Ctrl-C (SIGINT) or SIGTERM stops the run at the current simulated instant:
+every capture is closed validly, report.json says "interrupted": true with the
+simulated time reached ("simulated_ns"), the summary is printed and the exit
+status is 130. A second signal ends the process at once.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := scenario.Load(args[0])
@@ -96,7 +107,9 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: output directory: %v\n", err)
 		return exitScenario
 	}
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format})
+	stop, release := interruptible()
+	defer release()
+	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop})
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
@@ -120,6 +133,10 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		last := filepath.Join(dir, rep.Captures[len(rep.Captures)-1])
 		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7'\n", last, last)
 	}
+	if rep.Interrupted {
+		fmt.Fprintf(stderr, "simnet: interrupted after %v of %s simulated\n", rep.Simulated, rep.Duration)
+		return exitInterrupted
+	}
 	if failed := rep.Failed(); len(failed) > 0 {
 		for _, e := range failed {
 			fmt.Fprintf(stderr, "simnet: expectation failed: %s\n", e)
@@ -127,6 +144,33 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		return exitFailed
 	}
 	return exitOK
+}
+
+// interruptSignals are the signals that stop a run early.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
+// interruptible returns a channel closed on the first of interruptSignals,
+// and a function that releases the handler. The handler is released at the
+// first signal too, so a second one ends the process the default way.
+func interruptible() (stop <-chan struct{}, release func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, interruptSignals...)
+	stopc, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			close(stopc)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return stopc, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
+	}
 }
 
 // freshDir creates and returns root/base-n for the first n from 1 that does

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
@@ -21,6 +22,11 @@ type Report struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed"`
 	Duration string `json:"duration"`
+	// Interrupted is true when the run was stopped (SIGINT/SIGTERM)
+	// before Duration; Simulated is the simulated time reached, in
+	// nanoseconds from the run's start (Duration when not interrupted).
+	Interrupted bool          `json:"interrupted"`
+	Simulated   time.Duration `json:"simulated_ns"`
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
 	// Captures lists the capture files, relative to the output directory.
@@ -114,7 +120,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // direction, per app and per expectation.
 func (r *Report) WriteSummary(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s, seed %d, %s simulated\n", r.Scenario, r.Seed, r.Duration)
+	if r.Interrupted {
+		fmt.Fprintf(&b, "scenario %s, seed %d, INTERRUPTED after %v of %s simulated\n", r.Scenario, r.Seed, r.Simulated, r.Duration)
+	} else {
+		fmt.Fprintf(&b, "scenario %s, seed %d, %s simulated\n", r.Scenario, r.Seed, r.Duration)
+	}
 	b.WriteString("links:\n")
 	for _, l := range r.Links {
 		dir := func(from, to string, c impair.Counters) {
