@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strconv"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/hostrole"
@@ -38,6 +41,43 @@ type replayOpts struct {
 	tolerance       uint32
 	toTap           string
 	speed           float64
+	force           bool
+}
+
+// Replay modes, for the flags each one takes.
+const (
+	modeAnalyze = 1 << iota
+	modeHostRole
+	modeToTap
+)
+
+// replayFlagModes lists the modes in which each flag does something; a flag
+// given in another mode is a usage error rather than silently ignored.
+var replayFlagModes = map[string]int{
+	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole,
+	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
+	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole,
+	"force": modeHostRole, "to-tap": modeToTap, "speed": modeToTap,
+}
+
+// checkReplayFlags returns a usage error for a flag that does nothing in
+// the chosen mode.
+func checkReplayFlags(cmd *cobra.Command, mode int) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || !f.Changed || replayFlagModes[f.Name]&mode != 0 {
+			return
+		}
+		switch m := replayFlagModes[f.Name]; {
+		case m == modeToTap:
+			err = fmt.Errorf("--%s only applies with --to-tap", f.Name)
+		case m&modeHostRole != 0 && m&modeAnalyze == 0:
+			err = fmt.Errorf("--%s only applies with --as (host-role replay)", f.Name)
+		default:
+			err = fmt.Errorf("--%s does not apply with --to-tap", f.Name)
+		}
+	})
+	return err
 }
 
 // newReplayCmd builds `simnet replay FILE [--json]`, `simnet replay FILE
@@ -68,12 +108,22 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var code int
+			mode := modeAnalyze
 			switch {
 			case o.as != "" && o.toTap != "":
 				return errors.New("--as and --to-tap exclude each other")
 			case o.as != "":
-				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+				mode = modeHostRole
 			case o.toTap != "":
+				mode = modeToTap
+			}
+			if err := checkReplayFlags(cmd, mode); err != nil {
+				return err
+			}
+			switch mode {
+			case modeHostRole:
+				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			case modeToTap:
 				code = runToTap(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			default:
 				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
@@ -98,6 +148,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
 	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
+	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
 	return cmd
 }
 
@@ -203,6 +254,10 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		fmt.Fprintln(stderr, "simnet replay: --as needs --out DIR")
 		return 2
 	}
+	if err := checkOutDir(o.out, o.force); err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
 		WindowTolerance: o.tolerance}
 	if o.httpRoot != "" {
@@ -279,6 +334,15 @@ func runToTap(ctx context.Context, stdout, stderr io.Writer, path string, o *rep
 		ctx = context.Background()
 	}
 	st, err := totap.ToTap(ctx, path, o.toTap, o.speed)
+	if errors.Is(err, totap.ErrOpen) {
+		// Nothing was sent: the capture or the device could not be opened.
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		if errors.Is(err, tap.ErrNotFound) || errors.Is(err, tap.ErrNotTap) || errors.Is(err, input.ErrNotCapture) ||
+			errors.Is(err, fs.ErrNotExist) {
+			return 2
+		}
+		return 1
+	}
 	fmt.Fprintf(stdout, "sent %d frames (%d bytes) to %s in %v; %d refused, %d skipped\n",
 		st.Frames, st.Bytes, o.toTap, st.Duration.Round(time.Millisecond), st.Errors, st.Skipped)
 	if err != nil {

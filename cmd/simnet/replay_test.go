@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -90,8 +91,8 @@ func TestReplayHostRoleHostileInput(t *testing.T) {
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in.cap")
 			require.NoError(t, os.WriteFile(in, data, 0o644))
-			out := filepath.Join(dir, "out")
 			for _, asJSON := range []bool{false, true} {
+				out := filepath.Join(dir, fmt.Sprintf("out-json-%t", asJSON))
 				var stdout, stderr bytes.Buffer
 				code := runHostRole(&stdout, &stderr, in, &replayOpts{as: "10.0.0.1", out: out, asJSON: asJSON})
 				assert.Equal(t, 2, code)

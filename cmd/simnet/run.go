@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/simnet-go/simnet/internal/cliflag"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/sim/scenario"
 )
@@ -41,12 +42,14 @@ type runFlags struct {
 	seed   uint64
 	out    string
 	format string
+	force  bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
-	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
+	cliflag.SeedVar(cmd.Flags(), &f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
 	cmd.Flags().StringVar(&f.out, "out", "", "output directory (default: a fresh ./"+outRoot+"/<name>-<seed>-<n>)")
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
+	cmd.Flags().BoolVar(&f.force, "force", false, "write into an --out directory that already holds files")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -101,6 +104,10 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	if dir == "" {
 		dir, err = freshDir(outRoot, fmt.Sprintf("%s-%d", s.Name, seed))
 	} else {
+		if err := checkOutDir(dir, f.force); err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
@@ -171,6 +178,22 @@ func interruptible() (stop <-chan struct{}, release func()) {
 			close(done)
 		})
 	}
+}
+
+// checkOutDir refuses an output directory that already holds files (from an
+// earlier run, whose captures would mix with this one's) unless force is
+// set. A missing or empty directory is fine.
+func checkOutDir(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	case len(entries) > 0 && !force:
+		return fmt.Errorf("--out %s: the directory already holds %d files (from an earlier run?); choose another or pass --force", dir, len(entries))
+	}
+	return nil
 }
 
 // freshDir creates and returns root/base-n for the first n from 1 that does

@@ -70,25 +70,25 @@ type taprun struct {
 func run(ctx context.Context, o *options, out io.Writer) error {
 	addr, err := o.check()
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	in, outCfg, err := o.impair.configs()
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	var hs httpSpec
 	if o.http != "" {
 		if hs, err = parseHTTP(o.http); err != nil {
-			return err
+			return usage(err)
 		}
 	}
 	mac := deriveMAC(o.tap)
 	if o.mac != "" {
 		if mac, err = ether.ParseAddr(o.mac); err != nil {
-			return fmt.Errorf("--mac: %w", err)
+			return usage(fmt.Errorf("--mac: %w", err))
 		}
 		if mac.IsMulticast() || mac.IsZero() {
-			return fmt.Errorf("--mac %s: want a unicast address", mac)
+			return usage(fmt.Errorf("--mac %s: want a unicast address", mac))
 		}
 	}
 
