@@ -43,8 +43,10 @@ type Result struct {
 	Duplicates int `json:"duplicates"`
 	// Mismatched counts replies whose payload differs from the request's.
 	Mismatched int `json:"mismatched"`
-	// Errors counts requests the host refused to send.
-	Errors int `json:"errors"`
+	// Errors counts requests the host refused to send; LastError is the
+	// host's reason for the last of them (e.g. no route to the target).
+	Errors    int    `json:"errors"`
+	LastError string `json:"last_error,omitempty"`
 	// LossPercent is the percentage of sent requests left unanswered.
 	LossPercent float64 `json:"loss_percent"`
 	// RTTMinMs, RTTAvgMs and RTTMaxMs are the round-trip times of the
@@ -121,6 +123,7 @@ func (p *Ping) tick(now clock.Time) {
 	p.got = append(p.got, false)
 	if err := p.env.Net.Ping(p.cfg.Target, p.id, seq, p.payload); err != nil {
 		p.res.Errors++
+		p.res.LastError = err.Error()
 	} else {
 		p.res.Sent++
 	}

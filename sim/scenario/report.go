@@ -163,8 +163,7 @@ func appSummary(a AppReport) string {
 	}
 	switch r := a.Result.(type) {
 	case ping.Result:
-		return fmt.Sprintf("%d sent, %d received, %.1f%% loss, rtt min/avg/max %.3f/%.3f/%.3f ms",
-			r.Sent, r.Received, r.LossPercent, r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+		return pingSummary(r)
 	case udpapp.SendResult:
 		return fmt.Sprintf("%d sent (%d bytes), %d errors", r.Sent, r.Bytes, r.Errors)
 	case udpapp.SinkResult:
@@ -187,6 +186,31 @@ func appSummary(a AppReport) string {
 	}
 }
 
+// pingSummary describes a ping result: round-trip times only when there
+// were replies, and the host's errors when it refused to send.
+func pingSummary(r ping.Result) string {
+	var s string
+	switch {
+	case r.Sent == 0:
+		s = "nothing sent"
+	case r.Received == 0:
+		s = fmt.Sprintf("%d sent, no replies, %.1f%% loss", r.Sent, r.LossPercent)
+	default:
+		s = fmt.Sprintf("%d sent, %d received, %.1f%% loss, rtt min/avg/max %.3f/%.3f/%.3f ms",
+			r.Sent, r.Received, r.LossPercent, r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+	}
+	return s + pingErrors(r)
+}
+
+// pingErrors says how many requests the host refused to send and why, or
+// nothing when it sent them all.
+func pingErrors(r ping.Result) string {
+	if r.Errors == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d not sent: %s", r.Errors, r.LastError)
+}
+
 // evaluate checks e against the result of the app it names.
 func evaluate(e Expectation, a AppReport) []ExpectResult {
 	var out []ExpectResult
@@ -204,11 +228,20 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 	case ping.Result:
 		if e.MinReplies != nil {
 			add(fmt.Sprintf("min_replies: %d", *e.MinReplies), r.Received >= *e.MinReplies,
-				"got %d replies to %d requests", r.Received, r.Sent)
+				"got %d replies to %d requests%s", r.Received, r.Sent, pingErrors(r))
 		}
 		if e.MaxLoss != nil {
-			add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), r.Sent > 0 && r.LossPercent <= *e.MaxLoss*100+1e-9,
-				"%.1f%% loss (%d of %d unanswered)", r.LossPercent, r.Sent-r.Received, r.Sent)
+			pass := r.Sent > 0 && r.LossPercent <= *e.MaxLoss*100+1e-9
+			switch {
+			case r.Sent == 0:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "no requests sent, so no loss to measure%s", pingErrors(r))
+			case r.Received == 0:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "no replies: %.1f%% loss (%d of %d unanswered)%s",
+					r.LossPercent, r.Sent, r.Sent, pingErrors(r))
+			default:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "%.1f%% loss (%d of %d unanswered)%s",
+					r.LossPercent, r.Sent-r.Received, r.Sent, pingErrors(r))
+			}
 		}
 	case udpapp.SinkResult:
 		if e.MinDatagrams != nil {
