@@ -83,6 +83,12 @@ func TestTCPStates(t *testing.T) {
 		}, "refused", "10.0.0.1:1234"},
 		{"syn only", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 5555, 22, 1, 0, syn, nil)} }, "syn_sent", "10.0.0.2:5555"},
 		{"seen from the syn-ack", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 22, 5555, 9, 2, synack, nil)} }, "midstream", "10.0.0.1:5555"},
+		// Finding 2 of issue 11: a flow of resets only (the SYN they
+		// answer was not captured) has the resetting side as server.
+		{"reset only", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 80, 1234, 0, 2, rst, nil)} }, "reset", "10.0.0.1:1234"},
+		{"bare reset only", func() [][]byte {
+			return [][]byte{segment(t, ipB, ipA, 443, 5000, 7, 0, tcp.FlagRST, nil), segment(t, ipB, ipA, 443, 5000, 7, 0, tcp.FlagRST, nil)}
+		}, "reset", "10.0.0.1:5000"},
 		{"midstream data", func() [][]byte { return [][]byte{segment(t, ipA, ipB, 7, 8, 9, 10, psh, []byte("x"))} }, "midstream", "10.0.0.1:7"},
 		{"half closed", func() [][]byte {
 			return [][]byte{segment(t, ipA, ipB, 1, 2, 1, 0, syn, nil), segment(t, ipB, ipA, 2, 1, 5, 2, synack, nil), segment(t, ipA, ipB, 1, 2, 2, 6, fin, nil)}

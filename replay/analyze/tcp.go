@@ -114,8 +114,11 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 			dns:     sp == portDNS || dp == portDNS,
 			http:    httpPort(sp) || httpPort(dp),
 		}
-		if flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK {
-			// First segment seen is the SYN-ACK: the sender is the server.
+		if flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK || flags&(tcp.FlagRST|tcp.FlagSYN) == tcp.FlagRST {
+			// First segment seen is the SYN-ACK, or a reset answering a
+			// segment the capture does not hold (a closed port's answer
+			// to a SYN, RFC 9293 section 3.10.7.1): the sender is the
+			// server.
 			c.pub.Client, c.pub.Server = c.pub.Server, c.pub.Client
 			c.clientA = !fromA
 		}
