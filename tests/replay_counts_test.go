@@ -19,20 +19,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/input"
 )
 
-// sharedCaptures is ../shared/captures seen from the repository root; tests
-// run in tests/, one level down.
-var sharedCaptures = filepath.Join("..", "..", "shared", "captures")
+// sharedCaptures is ../shared/captures seen from the repository root (tests
+// run in tests/, one level down), or the directory SIMNET_CAPTURES names.
+var sharedCaptures = func() string {
+	if d := os.Getenv("SIMNET_CAPTURES"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "captures")
+}()
 
 // captureFiles lists every capture in the shared directory, skipping the
-// test when the directory is absent.
+// test when the directory is absent (failing it under SIMNET_REQUIRE=all).
 func captureFiles(t *testing.T) []string {
 	t.Helper()
 	if _, err := os.Stat(sharedCaptures); err != nil {
-		t.Skipf("shared captures not found at %s (expected ../shared/captures beside the repository): %v", sharedCaptures, err)
+		testenv.Missing(t, "shared captures not found at %s (expected ../shared/captures beside the repository, or set SIMNET_CAPTURES): %v", sharedCaptures, err)
 	}
 	ents, err := os.ReadDir(sharedCaptures)
 	require.NoError(t, err)

@@ -129,10 +129,11 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 	p.LastFrame = fr.in.Index + 1
 	p.Segments++
 	fromClient := fromA == c.clientA
-	d := &c.dir[0]
+	di := 0
 	if !fromClient {
-		d = &c.dir[1]
+		di = 1
 	}
+	d := &c.dir[di]
 	seq := h.Seq()
 	payload := h.Payload()
 	if fr.snapped {
@@ -190,11 +191,17 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		// not stream data; tshark does not hand it on either.
 		return
 	}
-	// Deliver only new, in-order bytes to the application stream.
+	// Deliver only new, in-order bytes to the application stream. Data on
+	// a SYN starts after the SYN's own sequence number (RFC 9293 section
+	// 3.4).
+	dataSeq := seq
+	if flags&tcp.FlagSYN != 0 {
+		dataSeq++
+	}
 	switch {
-	case seq == d.expect:
-	case seqLT(seq, d.expect):
-		skip := d.expect - seq
+	case dataSeq == d.expect:
+	case seqLT(dataSeq, d.expect):
+		skip := d.expect - dataSeq
 		if skip >= uint32(len(payload)) {
 			// A full retransmission: nothing new for the stream.
 			return
@@ -204,10 +211,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		// A gap: bytes were not captured. Resynchronise on this segment.
 		d.app.reset()
 	}
-	d.expect = seq + uint32(len(h.Payload()))
-	if flags&tcp.FlagSYN != 0 {
-		d.expect++
-	}
+	d.expect = dataSeq + uint32(len(h.Payload()))
 	if fr.snapped {
 		// The segment was cut by the snapshot length: nothing can be
 		// reassembled; tshark then dissects what is there.
@@ -220,7 +224,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 	if c.dns {
 		a.dnsStream(fr, ep, &d.app, payload, sp, dp)
 	} else if c.http || d.app.http || looksHTTP(payload) {
-		if a.httpStream(&d.app, payload) {
+		if a.httpStream(&d.app, &c.dir[1-di].app, payload) {
 			fr.seen |= pHTTP
 		}
 		return
