@@ -35,13 +35,15 @@ type dhcpClient struct {
 	c    *dhcp.Client
 	sock *stack.UDPSocket
 	cur  netip.Prefix // the applied lease's address, or the zero Prefix
+	// bound is closed when the first lease is applied.
+	bound chan struct{}
 
 	releasing bool // Stop is running: Remove is expected, not news
 }
 
 // startDHCP binds the client port and starts discovering.
 func (r *taprun) startDHCP(ctx context.Context, mac ether.Addr) error {
-	d := &dhcpClient{r: r}
+	d := &dhcpClient{r: r, bound: make(chan struct{})}
 	err := r.call(ctx, func() error {
 		sock, err := r.host.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), dhcpClientPort),
 			stack.UDPHandlerFunc(func(_ *stack.UDPSocket, _, _ netip.AddrPort, payload []byte) { d.c.Handle(payload) }))
@@ -102,6 +104,11 @@ func (d *dhcpClient) Apply(l dhcp.Lease) {
 	}
 	fmt.Fprintf(&b, ", lease %v (renew after %v)", l.LeaseTime, l.T1)
 	d.r.log.printf("%s", b.String())
+	select {
+	case <-d.bound:
+	default:
+		close(d.bound)
+	}
 }
 
 // Remove takes the leased address and the default route away.

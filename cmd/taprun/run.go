@@ -172,20 +172,41 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	defer r.svc.close()
+	// Ready means every service listens and the host has its address:
+	// with --dhcp, once the lease is bound.
+	ready := make(chan struct{})
 	if o.dhcp {
 		if err := r.startDHCP(ctx, mac); err != nil {
 			return err
 		}
+		ready = r.dhcp.bound
+	} else {
+		close(ready)
 	}
-	r.log.printf("ready")
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	gone := watchDevice(watchCtx, o.tap)
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-		r.log.printf("shutting down (%v)", context.Cause(ctx))
-	case <-r.dev.Done():
-		runErr = r.dev.Err()
-		r.log.printf("device failed: %v", runErr)
+wait:
+	for {
+		select {
+		case <-ready:
+			r.log.printf("ready")
+			ready = nil
+		case <-ctx.Done():
+			r.log.printf("shutting down (%v)", context.Cause(ctx))
+			break wait
+		case <-r.dev.Done():
+			runErr = r.dev.Err()
+			if runErr == nil {
+				runErr = fmt.Errorf("device %s stopped", o.tap)
+			}
+			break wait
+		case err := <-gone:
+			runErr = err
+			break wait
+		}
 	}
 	return errors.Join(runErr, r.shutdown())
 }
