@@ -18,10 +18,18 @@ import (
 
 // Report is the outcome of a run, written as report.json. It holds only
 // structs and slices, so its JSON encoding is stable byte for byte.
+//
+// report.json has one naming style and one time convention: keys are
+// snake_case, and every time is an integer number of nanoseconds in a key
+// ending in _ns, an instant (start_ns, end_ns, at_ns, bound_at_ns) counted
+// from the start of the run. docs/schema/report.schema.json describes it.
 type Report struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed"`
-	Duration string `json:"duration"`
+	// Duration is the scenario's duration as text (e.g. "30s"); DurationNs
+	// the same in nanoseconds, as report.json carries every time.
+	Duration   string        `json:"-"`
+	DurationNs time.Duration `json:"duration_ns"`
 	// Interrupted is true when the run was stopped (SIGINT/SIGTERM)
 	// before Duration; Simulated is the simulated time reached, in
 	// nanoseconds from the run's start (Duration when not interrupted).

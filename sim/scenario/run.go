@@ -262,7 +262,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 	interrupted := runUntil(w, t0.Add(s.Duration), stop)
 
 	rep := &Report{
-		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), Passed: true,
+		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,
 		Interrupted: interrupted, Simulated: w.Now().Sub(t0),
 		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
 		Switches: w.Stats().Switches, Hosts: make([]HostReport, len(hostList)),
@@ -292,6 +292,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 		}
 		reports[i].Result = apps[i].Result()
 		resultEvents(tl, a, started[i], reports[i].Result)
+		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}
 	rep.Timeline = tl.sorted()
 	for _, e := range s.Expect {
