@@ -186,10 +186,7 @@ func readCountsTSV(t *testing.T) map[string]map[string]int {
 // cancel out.
 func TestReplayCountsMatchTshark(t *testing.T) {
 	files := captureFiles(t)
-	tshark, tsharkErr := exec.LookPath("tshark")
-	if tsharkErr != nil {
-		t.Logf("tshark not installed: checking against COUNTS.tsv only (%v)", tsharkErr)
-	}
+	tshark, haveTshark := testenv.Optional(t, "tshark", "the comparison with tshark (COUNTS.tsv only)")
 	want := readCountsTSV(t)
 	known := map[[2]string]knownDiff{}
 	for _, k := range knownDiffs {
@@ -206,7 +203,7 @@ func TestReplayCountsMatchTshark(t *testing.T) {
 			tsv, ok := want[name]
 			require.True(t, ok, "%s missing from COUNTS.tsv", name)
 			var theirs []tsharkFrame
-			if tsharkErr == nil {
+			if haveTshark {
 				theirs = runTshark(t, tshark, path)
 			}
 			for _, k := range countKeys {

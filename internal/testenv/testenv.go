@@ -43,3 +43,20 @@ func Tool(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// Optional returns the path of the named program and true, or, when it is
+// missing, logs that the check needing it is left out and returns false;
+// under SIMNET_REQUIRE=all a missing program fails t instead.
+func Optional(t testing.TB, name, check string) (string, bool) {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, true
+	}
+	if Required() {
+		t.Fatalf("%s is not installed: %s cannot run (%s=%s)", name, check, RequireEnv, RequireAll)
+		return "", false
+	}
+	t.Logf("%s is not installed (apt-get install the package that provides it): %s left out", name, check)
+	return "", false
+}

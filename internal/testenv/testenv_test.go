@@ -45,3 +45,34 @@ func TestMissingSkipsOrFails(t *testing.T) {
 		assert.False(t, r.skipped || r.failed)
 	})
 }
+
+// logRecorder also records Logf.
+type logRecorder struct {
+	recorder
+	logged bool
+}
+
+func (r *logRecorder) Logf(string, ...any) { r.logged = true }
+
+func TestOptional(t *testing.T) {
+	t.Run("missing, not required", func(t *testing.T) {
+		t.Setenv(RequireEnv, "")
+		r := &logRecorder{recorder: recorder{TB: t}}
+		_, ok := Optional(r, "no-such-tool-simnet-test", "a check")
+		assert.False(t, ok)
+		assert.True(t, r.logged)
+		assert.False(t, r.failed)
+	})
+	t.Run("missing, required", func(t *testing.T) {
+		t.Setenv(RequireEnv, RequireAll)
+		r := &logRecorder{recorder: recorder{TB: t}}
+		_, ok := Optional(r, "no-such-tool-simnet-test", "a check")
+		assert.False(t, ok)
+		assert.True(t, r.failed)
+	})
+	t.Run("present", func(t *testing.T) {
+		p, ok := Optional(t, "sh", "a check")
+		assert.True(t, ok)
+		assert.NotEmpty(t, p)
+	})
+}
