@@ -44,3 +44,25 @@ func TestParseErrors(t *testing.T) {
 	var v Time
 	assert.Error(t, json.Unmarshal([]byte(`12`), &v))
 }
+
+// FuzzRoundTrip checks that every instant a capture can hold (any 64-bit
+// count of nanoseconds, microseconds or seconds) survives JSON.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(253402300800+86400*400), int64(1000))
+	f.Add(int64(-62135596800), int64(999999999))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		at := time.Unix(sec, nsec%1e9).UTC()
+		b, err := json.Marshal(Of(at))
+		if err != nil {
+			t.Fatalf("marshal %v: %v", at, err)
+		}
+		var back Time
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("unmarshal %s: %v", b, err)
+		}
+		if !back.Equal(at) {
+			t.Fatalf("%s: got %v, want %v", b, back.Time, at)
+		}
+	})
+}
