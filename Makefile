@@ -83,9 +83,11 @@ fuzz:
 $(GOBIN)/staticcheck:
 	GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## lint: gofmt, go vet and staticcheck.
+## lint: gofmt, go mod tidy (go.mod and go.sum unchanged: direct
+## dependencies not marked indirect), go vet and staticcheck.
 lint: $(GOBIN)/staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GOBIN)/staticcheck $(PKGS)
 

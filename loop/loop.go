@@ -9,6 +9,7 @@ package loop
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
@@ -54,12 +55,26 @@ func (l *Loop) Post(fn func()) {
 	}
 }
 
-// Call runs fn on the loop goroutine and waits for it to return, or for ctx
-// to end (fn may then still run later). It must not be called from the loop
-// goroutine itself.
+// Call states of a posted function.
+const (
+	callQueued int32 = iota
+	callRunning
+	callWithdrawn
+)
+
+// Call runs fn on the loop goroutine and waits for it to return. When ctx
+// ends first, fn is withdrawn if it has not started (it will never run) and
+// Call returns ctx.Err(); if fn has already started, Call waits for it to
+// finish and returns nil. So when Call returns, fn has either run to the end
+// or will never run: it cannot write into the caller's memory afterwards.
+// Call must not be called from the loop goroutine itself.
 func (l *Loop) Call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
+	var state atomic.Int32
 	l.Post(func() {
+		if !state.CompareAndSwap(callQueued, callRunning) {
+			return // withdrawn
+		}
 		fn()
 		close(done)
 	})
@@ -67,7 +82,11 @@ func (l *Loop) Call(ctx context.Context, fn func()) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		if state.CompareAndSwap(callQueued, callWithdrawn) {
+			return ctx.Err()
+		}
+		<-done
+		return nil
 	}
 }
 

@@ -54,3 +54,61 @@ func TestCallHonoursContext(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, l.Call(ctx, func() {}), context.Canceled)
 }
+
+// TestCallNeverReturnsBeforeWithdrawOrRun is finding 13 of issue 11: when
+// its context ends, Call returns only once fn has been withdrawn (it then
+// never runs) or has run to the end, so fn cannot write into the caller's
+// buffer after Call returned. Run under -race, the race detector also
+// catches a late write.
+func TestCallNeverReturnsBeforeWithdrawOrRun(t *testing.T) {
+	t.Parallel()
+	t.Run("queued fn is withdrawn", func(t *testing.T) {
+		t.Parallel()
+		l := New()
+		gate := make(chan struct{})
+		l.Post(func() { <-gate }) // keeps the loop busy: the call stays queued
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+
+		buf := []byte("before")
+		callCtx, callCancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- l.Call(callCtx, func() { copy(buf, "AFTER!") }) }()
+		callCancel()
+		require.ErrorIs(t, <-errc, context.Canceled)
+		buf[0] = 'B' // the caller owns its buffer again
+		close(gate)
+		require.NoError(t, l.Call(ctx, func() {})) // everything queued before has run
+		assert.Equal(t, "Before", string(buf), "a withdrawn function must never run")
+	})
+	t.Run("running fn is waited for", func(t *testing.T) {
+		t.Parallel()
+		l := New()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+
+		buf := []byte("before")
+		started, release := make(chan struct{}), make(chan struct{})
+		callCtx, callCancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			errc <- l.Call(callCtx, func() {
+				close(started)
+				<-release
+				copy(buf, "AFTER!")
+			})
+		}()
+		<-started
+		callCancel()
+		select {
+		case err := <-errc:
+			t.Fatalf("Call returned (%v) while its function was still running", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		require.NoError(t, <-errc, "the function ran: its result is valid")
+		assert.Equal(t, "AFTER!", string(buf))
+	})
+}

@@ -11,6 +11,7 @@ package replay
 import (
 	"errors"
 	"io"
+	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/replay/input"
@@ -21,10 +22,36 @@ import (
 // it. Timestamps that go backwards (common when a pcapng interleaves
 // interfaces) do not move the clock back: the frame is delivered at the
 // current instant.
+//
+// The clock is a count of nanoseconds (clock.Time), which holds the years
+// 1678 to 2262 only, while a pcapng timestamp reaches far beyond. The
+// timeline therefore measures every frame from the first one: its clock
+// starts at the first frame's timestamp when that is representable (so
+// times written from it match the capture), and at 0 otherwise; Std maps a
+// clock reading back to the capture's own time in both cases.
 type Timeline struct {
 	r       *input.Reader
 	sched   *clock.Scheduler
 	started bool
+	origin  time.Time  // the first frame's timestamp
+	base    clock.Time // the clock reading at origin
+}
+
+// Representable bounds of clock.Time as calendar times, with a margin.
+var (
+	minClockTime = time.Date(1680, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxClockTime = time.Date(2260, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// at returns the clock reading of capture time ts.
+func (t *Timeline) at(ts time.Time) clock.Time {
+	return t.base + clock.Time(ts.Sub(t.origin))
+}
+
+// Std returns the capture time of the clock reading c (exact for any year
+// the capture holds).
+func (t *Timeline) Std(c clock.Time) time.Time {
+	return t.origin.Add(time.Duration(c - t.base))
 }
 
 // NewTimeline returns a Timeline over r. Its clock starts at the first
@@ -46,11 +73,15 @@ func (t *Timeline) Next(f *input.Frame) error {
 	if err != nil && !isFrameError(err) {
 		return err
 	}
-	at := clock.FromTime(f.Time)
 	if !t.started {
 		t.started = true
-		t.sched.SetNow(at)
+		t.origin = f.Time
+		if f.Time.After(minClockTime) && f.Time.Before(maxClockTime) {
+			t.base = clock.FromTime(f.Time)
+		}
+		t.sched.SetNow(t.base)
 	}
+	at := t.at(f.Time)
 	t.sched.RunUntil(at)
 	return err
 }

@@ -81,3 +81,35 @@ func TestTimelineEmpty(t *testing.T) {
 	assert.Equal(t, io.EOF, tl.Next(&f))
 	assert.NoError(t, tl.Run(func(*input.Frame, error) { t.Fatal("no frames expected") }))
 }
+
+// TestTimelineBeyondClockRange is part of finding 5 of issue 11: a capture
+// stamped after 2262 (beyond an int64 of nanoseconds) still runs on a
+// steady clock measured from its first frame, and Std gives back the
+// capture's own times.
+func TestTimelineBeyondClockRange(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2500, 6, 1, 12, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
+	require.NoError(t, err)
+	for _, off := range []time.Duration{0, 10 * time.Millisecond, 1500 * time.Millisecond} {
+		frame := make([]byte, 14+20)
+		frame[12], frame[13], frame[14] = 0x08, 0x00, 0x45
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(off), CaptureLength: len(frame), Length: len(frame)}
+		require.NoError(t, w.WritePacket(ci, frame))
+	}
+	require.NoError(t, w.Flush())
+	r, err := input.NewReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	tl := NewTimeline(r)
+	var offsets []time.Duration
+	var stamps []time.Time
+	require.NoError(t, tl.Run(func(f *input.Frame, err error) {
+		require.NoError(t, err)
+		offsets = append(offsets, tl.Clock().Now().Sub(0))
+		stamps = append(stamps, tl.Std(tl.Clock().Now()))
+	}))
+	assert.Equal(t, []time.Duration{0, 10 * time.Millisecond, 1500 * time.Millisecond}, offsets)
+	require.Len(t, stamps, 3)
+	assert.True(t, start.Add(1500*time.Millisecond).Equal(stamps[2]), "%v", stamps[2])
+}

@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/dns/dnsstack"
@@ -239,9 +239,8 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 	t.Logf("simnet host: %+v; link: %+v", dw.host.Stats(), dw.link.Stats())
 
 	require.NoError(t, dw.w.Close())
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Log("tshark is not installed (apt-get install tshark): capture not decoded")
+	tshark, ok := testenv.Optional(t, "tshark", "decoding the capture")
+	if !ok {
 		return
 	}
 	capture := dw.w.CapturePath("simnet")

@@ -19,20 +19,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/input"
 )
 
-// sharedCaptures is ../shared/captures seen from the repository root; tests
-// run in tests/, one level down.
-var sharedCaptures = filepath.Join("..", "..", "shared", "captures")
+// sharedCaptures is ../shared/captures seen from the repository root (tests
+// run in tests/, one level down), or the directory SIMNET_CAPTURES names.
+var sharedCaptures = func() string {
+	if d := os.Getenv("SIMNET_CAPTURES"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "captures")
+}()
 
 // captureFiles lists every capture in the shared directory, skipping the
-// test when the directory is absent.
+// test when the directory is absent (failing it under SIMNET_REQUIRE=all).
 func captureFiles(t *testing.T) []string {
 	t.Helper()
 	if _, err := os.Stat(sharedCaptures); err != nil {
-		t.Skipf("shared captures not found at %s (expected ../shared/captures beside the repository): %v", sharedCaptures, err)
+		testenv.Missing(t, "shared captures not found at %s (expected ../shared/captures beside the repository, or set SIMNET_CAPTURES): %v", sharedCaptures, err)
 	}
 	ents, err := os.ReadDir(sharedCaptures)
 	require.NoError(t, err)
@@ -180,10 +186,7 @@ func readCountsTSV(t *testing.T) map[string]map[string]int {
 // cancel out.
 func TestReplayCountsMatchTshark(t *testing.T) {
 	files := captureFiles(t)
-	tshark, tsharkErr := exec.LookPath("tshark")
-	if tsharkErr != nil {
-		t.Logf("tshark not installed: checking against COUNTS.tsv only (%v)", tsharkErr)
-	}
+	tshark, haveTshark := testenv.Optional(t, "tshark", "the comparison with tshark (COUNTS.tsv only)")
 	want := readCountsTSV(t)
 	known := map[[2]string]knownDiff{}
 	for _, k := range knownDiffs {
@@ -200,7 +203,7 @@ func TestReplayCountsMatchTshark(t *testing.T) {
 			tsv, ok := want[name]
 			require.True(t, ok, "%s missing from COUNTS.tsv", name)
 			var theirs []tsharkFrame
-			if tsharkErr == nil {
+			if haveTshark {
 				theirs = runTshark(t, tshark, path)
 			}
 			for _, k := range countKeys {
@@ -275,7 +278,7 @@ func TestReplayCLI(t *testing.T) {
 		Counts   map[string]int             `json:"counts"`
 		Flows    map[string]json.RawMessage `json:"flows"`
 		Rejected []struct {
-			Index  int    `json:"index"`
+			Frame  int    `json:"frame"`
 			Reason string `json:"reason"`
 		} `json:"rejected"`
 		Warnings []string `json:"warnings"`

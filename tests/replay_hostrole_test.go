@@ -190,7 +190,7 @@ func TestReplayToTap(t *testing.T) {
 	td := startTcpdump(t, ns, "tap0", dump, "-Q", "in")
 	out := ns.Run(t, simnetBinary(t), "replay", capture, "--to-tap", "tap0", "--speed", "0")
 	assert.Contains(t, out, fmt.Sprintf("sent %d frames (%d bytes) to tap0", wantN, wantBytes))
-	time.Sleep(200 * time.Millisecond) // let tcpdump read the last frames off the device
+	waitCapture(t, dump, 10*time.Second, fmt.Sprintf("%d frames", wantN), func(st captureStats) bool { return st.frames >= wantN })
 	stopTcpdump(t, td)
 	gotN, gotBytes := captureTotals(t, dump)
 	assert.Equal(t, wantN, gotN, "frames seen on tap0")
@@ -286,7 +286,7 @@ print("echoed", len(got), got == data)
 `
 	out := cli.Run(t, "python3", "-c", client)
 	require.Contains(t, out, fmt.Sprintf("echoed %d True", size))
-	time.Sleep(300 * time.Millisecond) // the last ACK and FIN reach tcpdump
+	waitCapture(t, capture, 10*time.Second, "the close of the connection", closedConns(1))
 	stopTcpdump(t, td)
 
 	res, err := hostrole.Run(capture, hostrole.Config{As: netip.MustParseAddr("192.0.2.1"), OutDir: filepath.Join(dir, "out"), EchoPort: 7})
@@ -405,7 +405,7 @@ func TestHostRoleReplayLinuxHTTPServer(t *testing.T) {
 	web.WaitOutput(t, "Serving HTTP", 15*time.Second)
 	out := cli.Run(t, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.1/data.txt")
 	require.Equal(t, "200 16000", out)
-	time.Sleep(300 * time.Millisecond)
+	waitCapture(t, capture, 10*time.Second, "the close of the connection", closedConns(1))
 	stopTcpdump(t, td)
 
 	res, err := hostrole.Run(capture, hostrole.Config{As: netip.MustParseAddr("192.0.2.1"), OutDir: filepath.Join(dir, "out"),

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/sim/scenario"
 )
@@ -98,11 +99,7 @@ func TestSeedStoryTshark(t *testing.T) {
 // scnTsharkPath returns tshark's path, or skips the test.
 func scnTsharkPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark is not installed (apt-get install tshark)")
-	}
-	return p
+	return testenv.Tool(t, "tshark")
 }
 
 // scnTsharkFields returns tshark's one-line summaries of the frames of

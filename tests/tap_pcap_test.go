@@ -92,7 +92,9 @@ func TestTapPcap(t *testing.T) {
 		out, err = ns.Output(ctx, "curl", "-sS", "--fail", "http://"+tapStackIP+"/")
 		require.NoError(t, err, out)
 	}
-	time.Sleep(300 * time.Millisecond) // let the last ACKs cross both vantage points
+	// The last ACKs cross both vantage points: tcpdump has seen the three
+	// connections closed.
+	waitCapture(t, theirs, 10*time.Second, "three closed connections", closedConns(3))
 	p.Stop()
 	assert.Contains(t, p.Output(), "capture "+ours+" closed")
 	require.NoError(t, td.Signal(os.Interrupt))

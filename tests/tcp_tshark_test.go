@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -60,10 +61,7 @@ var tcpTsharkResent = []string{
 // probe a full receive buffer, whose refused probe bytes neither side
 // counts as retransmitted.
 func TestTCPTsharkRetransmissions(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark is not installed (apt-get install tshark): skipping the TCP analysis check")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	size := 4 << 20
 	if testing.Short() {
 		size = 1 << 20

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/sim/scenario"
 )
@@ -44,10 +45,7 @@ func TestTsharkDecodesCaptures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decoding every capture with tshark takes a minute: skipped in -short mode")
 	}
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark is not installed (apt-get install tshark): skipping the capture decoding check")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	for _, file := range append(scnExamples(t), scnDemo) {
 		for _, format := range []pcap.Format{pcap.PcapNG, pcap.Pcap} {
 			t.Run(filepath.Base(file)+"/"+format.String(), func(t *testing.T) {

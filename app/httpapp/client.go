@@ -61,10 +61,13 @@ type ResponseResult struct {
 	Status int `json:"status"`
 	// Framing is how the body was delimited: "length" (Content-Length),
 	// "chunked", "close" (read until the server closed) or "none".
-	Framing    string  `json:"framing"`
-	BodyLength int64   `json:"body_length"`
-	BodySHA256 string  `json:"body_sha256"`
-	DurationMs float64 `json:"duration_ms"`
+	Framing    string `json:"framing"`
+	BodyLength int64  `json:"body_length"`
+	BodySHA256 string `json:"body_sha256"`
+	// Duration is the time from the request to the complete response
+	// (DurationMs in milliseconds, for text).
+	Duration   time.Duration `json:"duration_ns"`
+	DurationMs float64       `json:"-"`
 }
 
 // ClientResult is what an HTTP client app got. Status, BodyLength,
@@ -73,18 +76,21 @@ type ClientResult struct {
 	URL     string `json:"url"`
 	Address string `json:"address,omitempty"`
 	// Requests counts complete responses.
-	Requests   int     `json:"requests"`
-	Status     int     `json:"status"`
-	BodyLength int64   `json:"body_length"`
-	BodySHA256 string  `json:"body_sha256"`
-	DurationMs float64 `json:"duration_ms"`
+	Requests   int           `json:"requests"`
+	Status     int           `json:"status"`
+	BodyLength int64         `json:"body_length"`
+	BodySHA256 string        `json:"body_sha256"`
+	Duration   time.Duration `json:"duration_ns"`
+	DurationMs float64       `json:"-"`
 	// Connections counts TCP connections opened (1 when every request
 	// reused the first).
 	Connections int `json:"connections"`
 	// Done reports that all requests completed.
 	Done bool `json:"done"`
-	// TotalMs is the time from Start to the last response.
-	TotalMs float64 `json:"total_ms"`
+	// Total is the time from Start to the last response (TotalMs in
+	// milliseconds, for text).
+	Total   time.Duration `json:"total_ns"`
+	TotalMs float64       `json:"-"`
 	// Responses details the first responses (at most 100).
 	Responses []ResponseResult `json:"responses"`
 	Error     string           `json:"error,omitempty"`
@@ -259,7 +265,9 @@ func (c *Client) Result() any {
 	if c.n > 0 {
 		last := c.lastRec.result()
 		r.Status, r.BodyLength, r.BodySHA256, r.DurationMs = last.Status, last.BodyLength, last.BodySHA256, last.DurationMs
-		r.TotalMs = ms(c.last.Sub(c.start))
+		r.Duration = last.Duration
+		r.Total = c.last.Sub(c.start)
+		r.TotalMs = ms(r.Total)
 	}
 	if c.err != nil {
 		r.Error = c.err.Error()
@@ -268,7 +276,7 @@ func (c *Client) Result() any {
 }
 
 func (rec record) result() ResponseResult {
-	return ResponseResult{Status: rec.status, Framing: rec.framing, BodyLength: rec.length, BodySHA256: hex.EncodeToString(rec.sum[:]), DurationMs: ms(rec.dur)}
+	return ResponseResult{Status: rec.status, Framing: rec.framing, BodyLength: rec.length, BodySHA256: hex.EncodeToString(rec.sum[:]), Duration: rec.dur, DurationMs: ms(rec.dur)}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

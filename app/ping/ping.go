@@ -43,15 +43,22 @@ type Result struct {
 	Duplicates int `json:"duplicates"`
 	// Mismatched counts replies whose payload differs from the request's.
 	Mismatched int `json:"mismatched"`
-	// Errors counts requests the host refused to send.
-	Errors int `json:"errors"`
+	// Errors counts requests the host refused to send; LastError is the
+	// host's reason for the last of them (e.g. no route to the target).
+	Errors    int    `json:"errors"`
+	LastError string `json:"last_error,omitempty"`
 	// LossPercent is the percentage of sent requests left unanswered.
 	LossPercent float64 `json:"loss_percent"`
 	// RTTMinMs, RTTAvgMs and RTTMaxMs are the round-trip times of the
 	// answered requests, in milliseconds (0 when none was answered).
-	RTTMinMs float64 `json:"rtt_min_ms"`
-	RTTAvgMs float64 `json:"rtt_avg_ms"`
-	RTTMaxMs float64 `json:"rtt_max_ms"`
+	// They are for text; report.json carries RTTMin, RTTAvg and RTTMax in
+	// nanoseconds, its one time convention.
+	RTTMinMs float64       `json:"-"`
+	RTTAvgMs float64       `json:"-"`
+	RTTMaxMs float64       `json:"-"`
+	RTTMin   time.Duration `json:"rtt_min_ns"`
+	RTTAvg   time.Duration `json:"rtt_avg_ns"`
+	RTTMax   time.Duration `json:"rtt_max_ns"`
 }
 
 // Ping is a running ping app.
@@ -121,6 +128,7 @@ func (p *Ping) tick(now clock.Time) {
 	p.got = append(p.got, false)
 	if err := p.env.Net.Ping(p.cfg.Target, p.id, seq, p.payload); err != nil {
 		p.res.Errors++
+		p.res.LastError = err.Error()
 	} else {
 		p.res.Sent++
 	}
@@ -162,6 +170,7 @@ func (p *Ping) Result() any {
 		r.LossPercent = float64(r.Sent-r.Received) * 100 / float64(r.Sent)
 	}
 	if r.Received > 0 {
+		r.RTTMin, r.RTTMax, r.RTTAvg = p.rttMin, p.rttMax, p.rttSum/time.Duration(r.Received)
 		r.RTTMinMs = ms(p.rttMin)
 		r.RTTMaxMs = ms(p.rttMax)
 		r.RTTAvgMs = ms(p.rttSum / time.Duration(r.Received))

@@ -75,6 +75,7 @@ func TestPing(t *testing.T) {
 	assert.Equal(t, Result{
 		Target: "192.0.2.2", Sent: 5, Received: 3, Duplicates: 1, Mismatched: 1,
 		LossPercent: 40, RTTMinMs: 1, RTTAvgMs: 2.333333, RTTMaxMs: 4, // average of whole nanoseconds
+		RTTMin: time.Millisecond, RTTAvg: 2333333, RTTMax: 4 * time.Millisecond,
 	}, r)
 }
 

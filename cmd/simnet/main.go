@@ -14,6 +14,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/simnet-go/simnet/internal/cliflag"
 )
 
 // rootCmd is the simnet command; sub-commands add themselves in init.
@@ -22,6 +24,10 @@ var rootCmd = &cobra.Command{
 	Short:         "A user-space TCP/IP stack and network testbed",
 	SilenceUsage:  true,
 	SilenceErrors: true,
+}
+
+func init() {
+	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cliflag.CleanError(err) })
 }
 
 func main() {

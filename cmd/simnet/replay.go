@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strconv"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/hostrole"
@@ -39,6 +42,43 @@ type replayOpts struct {
 	toTap           string
 	speed           float64
 	report          string
+	force           bool
+}
+
+// Replay modes, for the flags each one takes.
+const (
+	modeAnalyze = 1 << iota
+	modeHostRole
+	modeToTap
+)
+
+// replayFlagModes lists the modes in which each flag does something; a flag
+// given in another mode is a usage error rather than silently ignored.
+var replayFlagModes = map[string]int{
+	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze, "report": modeAnalyze,
+	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
+	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole,
+	"force": modeHostRole, "to-tap": modeToTap, "speed": modeToTap,
+}
+
+// checkReplayFlags returns a usage error for a flag that does nothing in
+// the chosen mode.
+func checkReplayFlags(cmd *cobra.Command, mode int) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || !f.Changed || replayFlagModes[f.Name]&mode != 0 {
+			return
+		}
+		switch m := replayFlagModes[f.Name]; {
+		case m == modeToTap:
+			err = fmt.Errorf("--%s only applies with --to-tap", f.Name)
+		case m&modeHostRole != 0 && m&modeAnalyze == 0:
+			err = fmt.Errorf("--%s only applies with --as (host-role replay)", f.Name)
+		default:
+			err = fmt.Errorf("--%s does not apply with --to-tap", f.Name)
+		}
+	})
+	return err
 }
 
 // newReplayCmd builds `simnet replay FILE [--json]`, `simnet replay FILE
@@ -69,16 +109,29 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var code int
+			mode := modeAnalyze
 			switch {
 			case o.as != "" && o.toTap != "":
 				return errors.New("--as and --to-tap exclude each other")
 			case o.as != "":
-				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+				mode = modeHostRole
 			case o.toTap != "":
+				mode = modeToTap
+			}
+			if err := checkReplayFlags(cmd, mode); err != nil {
+				return err
+			}
+			switch mode {
+			case modeHostRole:
+				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			case modeToTap:
 				code = runToTap(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			default:
 				if err := checkReportFlag(o.report, o.out); err != nil {
 					return err
+				}
+				if o.out != "" && o.report == "" {
+					return errors.New("--out only applies with --as (host-role replay) or --report html")
 				}
 				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
 				if code == 0 && o.report != "" {
@@ -106,6 +159,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
 	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
 	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
+	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
 	return cmd
 }
 
@@ -162,7 +216,7 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS\tRTT")
 		for _, d := range res.Flows.DNS {
 			rtt := "-"
-			if d.QueryFrame >= 0 && d.ResponseFrame >= 0 {
+			if d.QueryFrame > 0 && d.ResponseFrame > 0 {
 				rtt = (time.Duration(d.RTTMicros) * time.Microsecond).String()
 			}
 			fmt.Fprintf(tw, "%s -> %s (%s)\t%d\t%s %s\t%s\t%s\t%s\t%d\t%s\n", d.Client, d.Server, d.Transport,
@@ -178,7 +232,7 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 	if res.RejectedTotal > 0 {
 		fmt.Fprintf(tw, "\nREJECTED (%d)\tREASON\n", res.RejectedTotal)
 		for _, r := range res.Rejected {
-			fmt.Fprintf(tw, "frame %d\t%s\n", r.Index+1, r.Reason)
+			fmt.Fprintf(tw, "frame %d\t%s\n", r.Frame, r.Reason)
 		}
 	}
 	for _, warn := range res.Warnings {
@@ -190,13 +244,13 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 	return nil
 }
 
-// frameRef renders a 0-based frame index as the 1-based number Wireshark
-// shows, or "-" when absent.
-func frameRef(i int) string {
-	if i < 0 {
+// frameRef renders a frame number (from 1, as Wireshark shows it), or "-"
+// when absent (0).
+func frameRef(n int) string {
+	if n <= 0 {
 		return "-"
 	}
-	return fmt.Sprint(i + 1)
+	return fmt.Sprint(n)
 }
 
 // runHostRole runs a host-role replay and returns the exit status: 0, 1
@@ -209,6 +263,10 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	}
 	if o.out == "" {
 		fmt.Fprintln(stderr, "simnet replay: --as needs --out DIR")
+		return 2
+	}
+	if err := checkOutDir(o.out, o.force); err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
@@ -240,7 +298,7 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	}
 	res, err := hostrole.Run(path, cfg)
 	var te *input.TruncatedError
-	if err != nil && !errors.As(err, &te) {
+	if res == nil || (err != nil && !errors.As(err, &te)) {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}
@@ -301,6 +359,15 @@ func runToTap(ctx context.Context, stdout, stderr io.Writer, path string, o *rep
 		ctx = context.Background()
 	}
 	st, err := totap.ToTap(ctx, path, o.toTap, o.speed)
+	if errors.Is(err, totap.ErrOpen) {
+		// Nothing was sent: the capture or the device could not be opened.
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		if errors.Is(err, tap.ErrNotFound) || errors.Is(err, tap.ErrNotTap) || errors.Is(err, input.ErrNotCapture) ||
+			errors.Is(err, fs.ErrNotExist) {
+			return 2
+		}
+		return 1
+	}
 	fmt.Fprintf(stdout, "sent %d frames (%d bytes) to %s in %v; %d refused, %d skipped\n",
 		st.Frames, st.Bytes, o.toTap, st.Duration.Round(time.Millisecond), st.Errors, st.Skipped)
 	if err != nil {

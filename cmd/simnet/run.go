@@ -6,11 +6,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/simnet-go/simnet/internal/cliflag"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/report/htmlreport"
 	"github.com/simnet-go/simnet/sim/scenario"
@@ -27,6 +31,9 @@ const (
 	exitOK       = 0
 	exitFailed   = 1 // an expectation failed
 	exitScenario = 2 // usage, scenario or run error
+	// exitInterrupted is the status of a run stopped by SIGINT or SIGTERM
+	// (128 + SIGINT, as shells report it).
+	exitInterrupted = 130
 )
 
 // outRoot is where runs go without --out.
@@ -38,13 +45,15 @@ type runFlags struct {
 	out    string
 	format string
 	report string
+	force  bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
-	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
+	cliflag.SeedVar(cmd.Flags(), &f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
 	cmd.Flags().StringVar(&f.out, "out", "", "output directory (default: a fresh ./"+outRoot+"/<name>-<seed>-<n>)")
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
 	cmd.Flags().StringVar(&f.report, "report", "", "html: also write report.html, one self-contained page with the run's tables and plots")
+	cmd.Flags().BoolVar(&f.force, "force", false, "write into an --out directory that already holds files")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -60,7 +69,12 @@ directory and prints a summary.
 
 Exit status: 0 when every expectation passed, 1 when one failed (each failed
 expectation is named on stderr), 2 for a usage or scenario error (one line per
-problem, FILE:LINE: field "...": message).`,
+problem, FILE:LINE: field "...": message).
+
+Ctrl-C (SIGINT) or SIGTERM stops the run at the current simulated instant:
+every capture is closed validly, report.json says "interrupted": true with the
+simulated time reached ("simulated_ns"), the summary is printed and the exit
+status is 130. A second signal ends the process at once.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var assigns []sweep.Assignment
@@ -113,13 +127,19 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	if dir == "" {
 		dir, err = freshDir(outRoot, fmt.Sprintf("%s-%d", s.Name, seed))
 	} else {
+		if err := checkOutDir(dir, f.force); err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: output directory: %v\n", err)
 		return exitScenario
 	}
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format})
+	stop, release := interruptible()
+	defer release()
+	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop})
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
@@ -152,6 +172,10 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		last := filepath.Join(dir, rep.Captures[len(rep.Captures)-1])
 		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7'\n", last, last)
 	}
+	if rep.Interrupted {
+		fmt.Fprintf(stderr, "simnet: interrupted after %v of %s simulated\n", rep.Simulated, rep.Duration)
+		return exitInterrupted
+	}
 	if failed := rep.Failed(); len(failed) > 0 {
 		for _, e := range failed {
 			fmt.Fprintf(stderr, "simnet: expectation failed: %s\n", e)
@@ -159,6 +183,49 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		return exitFailed
 	}
 	return exitOK
+}
+
+// interruptSignals are the signals that stop a run early.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
+// interruptible returns a channel closed on the first of interruptSignals,
+// and a function that releases the handler. The handler is released at the
+// first signal too, so a second one ends the process the default way.
+func interruptible() (stop <-chan struct{}, release func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, interruptSignals...)
+	stopc, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			close(stopc)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return stopc, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
+	}
+}
+
+// checkOutDir refuses an output directory that already holds files (from an
+// earlier run, whose captures would mix with this one's) unless force is
+// set. A missing or empty directory is fine.
+func checkOutDir(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	case len(entries) > 0 && !force:
+		return fmt.Errorf("--out %s: the directory already holds %d files (from an earlier run?); choose another or pass --force", dir, len(entries))
+	}
+	return nil
 }
 
 // freshDir creates and returns root/base-n for the first n from 1 that does

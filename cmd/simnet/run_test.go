@@ -38,7 +38,8 @@ func execute(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Chdir(dir)
 	code := 0
 	exitRun = func(c int) { code = c }
-	t.Cleanup(func() { exitRun = os.Exit })
+	exitReplay = func(c int) { code = c }
+	t.Cleanup(func() { exitRun, exitReplay = os.Exit, os.Exit })
 	var stdout, stderr bytes.Buffer
 	rootCmd.SetOut(&stdout)
 	rootCmd.SetErr(&stderr)

@@ -18,9 +18,6 @@ import (
 
 func init() { rootCmd.AddCommand(newSweepCmd()) }
 
-// exitInterrupted is the status of a sweep stopped by SIGINT or SIGTERM.
-const exitInterrupted = 130
-
 // newSweepCmd builds `simnet sweep FILE` and `simnet sweep merge DIR...`.
 func newSweepCmd() *cobra.Command {
 	var (

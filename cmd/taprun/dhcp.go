@@ -41,6 +41,8 @@ type dhcpClient struct {
 	sock  *stack.UDPSocket
 	probe *dhcpstack.InterfaceProber
 	cur   netip.Prefix // the applied lease's address, or the zero Prefix
+	// bound is closed when the first lease is applied.
+	bound chan struct{}
 
 	releasing bool // Stop is running: Remove is expected, not news
 }
@@ -52,7 +54,7 @@ type dhcpClient struct {
 // host answers (RFC 2131 section 4.4.1, RFC 5227 section 2.1); it is
 // announced only once configured.
 func (r *taprun) startDHCP(ctx context.Context, mac ether.Addr) error {
-	d := &dhcpClient{r: r}
+	d := &dhcpClient{r: r, bound: make(chan struct{})}
 	var remembered netip.Addr
 	if r.o.leaseFile != "" {
 		lf, err := readLeaseFile(r.o.leaseFile)
@@ -150,6 +152,11 @@ func (d *dhcpClient) Apply(l dhcp.Lease) {
 	}
 	fmt.Fprintf(&b, ", lease %v (renew after %v)", l.LeaseTime, l.T1)
 	d.r.log.printf("%s", b.String())
+	select {
+	case <-d.bound:
+	default:
+		close(d.bound)
+	}
 }
 
 // Remove takes the leased address and the default route away.

@@ -15,6 +15,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/simnet-go/simnet/internal/cliflag"
 )
 
 // options are taprun's command-line settings.
@@ -48,11 +51,42 @@ type options struct {
 	impair    impairFlags
 }
 
+// Exit statuses: 1 when taprun fails while running (the device cannot be
+// opened, it went away), 2 for a usage error (a bad or missing flag), as
+// simnet does.
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
+
 func main() {
 	if err := newCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "taprun:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// usageError marks an error in the command line.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usage marks err, when not nil, as a usage error.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &usageError{err}
+}
+
+// exitCode returns the exit status for the error Execute returned.
+func exitCode(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // newCommand returns the taprun command.
@@ -67,7 +101,9 @@ ARP and ping and serves the requested services. Impairment flags apply the
 simulator's link model to the live traffic (--dir picks the direction: in is
 kernel to stack, out is stack to kernel). SIGINT or SIGTERM stops it cleanly:
 a DHCP lease is released and the capture is flushed and closed.`,
-		Args:          cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return usage(cobra.NoArgs(cmd, args))
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,6 +112,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 			return run(ctx, &o, cmd.OutOrStdout())
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(cliflag.CleanError(err)) })
 	f := cmd.Flags()
 	f.StringVar(&o.tap, "tap", "", "tap device to attach to (required)")
 	f.BoolVar(&o.create, "create", false, "create the tap device if it does not exist (removed again on exit)")
@@ -93,7 +130,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.zone, "zone", "", "master file (RFC 1035) the DNS server is authoritative for")
 	f.StringVar(&o.origin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
-	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
+	cliflag.SeedVar(f, &o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
 	o.impair.register(f)
 	return cmd
 }

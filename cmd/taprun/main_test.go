@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/netip"
 	"testing"
 
@@ -55,5 +56,42 @@ func TestDeriveMAC(t *testing.T) {
 	assert.NotEqual(t, a, b)
 	for _, m := range []([6]byte){a, b} {
 		assert.Equal(t, byte(0x02), m[0]&0x03, "unicast and locally administered: %x", m)
+	}
+}
+
+// TestExitCodes is finding 12 of issue 11: taprun's usage errors exit 2,
+// like simnet's, with no strconv internals; failures while running (here a
+// tap device that does not exist) exit 1.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"--nope"}, exitUsage, "unknown flag"},
+		{"positional argument", []string{"extra"}, exitUsage, "unknown command"},
+		{"bad seed", []string{"--tap", "t0", "--dhcp", "--seed", "x"}, exitUsage, "want an integer from 0 to 18446744073709551615"},
+		{"bad port", []string{"--tap", "t0", "--dhcp", "--echo", "70000"}, exitUsage, `"--echo" flag: out of range`},
+		{"no tap", []string{"--ip", "192.0.2.2/24"}, exitUsage, "--tap is required"},
+		{"bad ip", []string{"--tap", "t0", "--ip", "192.0.2.2"}, exitUsage, "--ip"},
+		{"bad impairment", []string{"--tap", "t0", "--dhcp", "--loss", "200%"}, exitUsage, "loss"},
+		{"bad mac", []string{"--tap", "t0", "--dhcp", "--mac", "ff:ff:ff:ff:ff:ff"}, exitUsage, "unicast"},
+		{"missing device", []string{"--tap", "simnetnone0", "--ip", "192.0.2.2/24"}, exitFailed, "simnetnone0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := newCommand()
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			require.Error(t, err)
+			assert.Equal(t, tt.code, exitCode(err), "%v", err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "strconv")
+		})
 	}
 }

@@ -70,25 +70,25 @@ type taprun struct {
 func run(ctx context.Context, o *options, out io.Writer) error {
 	addr, err := o.check()
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	in, outCfg, err := o.impair.configs()
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	var hs httpSpec
 	if o.http != "" {
 		if hs, err = parseHTTP(o.http); err != nil {
-			return err
+			return usage(err)
 		}
 	}
 	mac := deriveMAC(o.tap)
 	if o.mac != "" {
 		if mac, err = ether.ParseAddr(o.mac); err != nil {
-			return fmt.Errorf("--mac: %w", err)
+			return usage(fmt.Errorf("--mac: %w", err))
 		}
 		if mac.IsMulticast() || mac.IsZero() {
-			return fmt.Errorf("--mac %s: want a unicast address", mac)
+			return usage(fmt.Errorf("--mac %s: want a unicast address", mac))
 		}
 	}
 
@@ -172,20 +172,41 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	defer r.svc.close()
+	// Ready means every service listens and the host has its address:
+	// with --dhcp, once the lease is bound.
+	ready := make(chan struct{})
 	if o.dhcp {
 		if err := r.startDHCP(ctx, mac); err != nil {
 			return err
 		}
+		ready = r.dhcp.bound
+	} else {
+		close(ready)
 	}
-	r.log.printf("ready")
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	gone := watchDevice(watchCtx, o.tap)
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-		r.log.printf("shutting down (%v)", context.Cause(ctx))
-	case <-r.dev.Done():
-		runErr = r.dev.Err()
-		r.log.printf("device failed: %v", runErr)
+wait:
+	for {
+		select {
+		case <-ready:
+			r.log.printf("ready")
+			ready = nil
+		case <-ctx.Done():
+			r.log.printf("shutting down (%v)", context.Cause(ctx))
+			break wait
+		case <-r.dev.Done():
+			runErr = r.dev.Err()
+			if runErr == nil {
+				runErr = fmt.Errorf("device %s stopped", o.tap)
+			}
+			break wait
+		case err := <-gone:
+			runErr = err
+			break wait
+		}
 	}
 	return errors.Join(runErr, r.shutdown())
 }

@@ -43,12 +43,12 @@ package analyze
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
 // Counts holds, for each protocol, the number of frames in which it is
@@ -101,7 +101,8 @@ func (c *Counts) Get(name string) int {
 
 // Rejected is a frame one of our parsers refused, with the parser's error.
 type Rejected struct {
-	Index  int    `json:"index"`
+	// Frame is the frame's number, counted from 1 as Wireshark does.
+	Frame  int    `json:"frame"`
 	Reason string `json:"reason"`
 }
 
@@ -134,8 +135,9 @@ type Result struct {
 	Snapped      int       `json:"snapped"`
 	BadChecksums Checksums `json:"bad_checksums"`
 	// First and Last are the timestamps of the first and last frames.
-	First time.Time `json:"first"`
-	Last  time.Time `json:"last"`
+	// They are written in RFC 3339 form for any year (jsontime).
+	First jsontime.Time `json:"first"`
+	Last  jsontime.Time `json:"last"`
 	// Warnings holds non-fatal problems with the file itself (truncation).
 	Warnings []string `json:"warnings"`
 }
@@ -235,9 +237,9 @@ func (a *Analyzer) Frame(f *input.Frame, linkErr error) Protocols {
 		a.res.Snapped++
 	}
 	if a.res.Counts.Frames == 0 {
-		a.res.First = f.Time
+		a.res.First = jsontime.Of(f.Time)
 	}
-	a.res.Last = f.Time
+	a.res.Last = jsontime.Of(f.Time)
 	if f.Ether != nil {
 		fr.seen |= pEther
 	}
@@ -289,7 +291,7 @@ func (a *Analyzer) reject(fr *frame, err error) {
 	fr.rejected = true
 	a.res.RejectedTotal++
 	if len(a.res.Rejected) < MaxRejected {
-		a.res.Rejected = append(a.res.Rejected, Rejected{Index: fr.in.Index, Reason: err.Error()})
+		a.res.Rejected = append(a.res.Rejected, Rejected{Frame: fr.in.Index + 1, Reason: err.Error()})
 	}
 }
 

@@ -67,8 +67,8 @@ func TestTCPConnectionLifecycle(t *testing.T) {
 	assert.Equal(t, 1, c.Retransmissions)
 	assert.Equal(t, uint64(10), c.BytesClientToServer)
 	assert.Equal(t, uint64(2), c.BytesServerToClient)
-	assert.Equal(t, 0, c.FirstFrame)
-	assert.Equal(t, 8, c.LastFrame)
+	assert.Equal(t, 1, c.FirstFrame, "frames count from 1, as in Wireshark")
+	assert.Equal(t, 9, c.LastFrame)
 }
 
 func TestTCPStates(t *testing.T) {
@@ -83,6 +83,12 @@ func TestTCPStates(t *testing.T) {
 		}, "refused", "10.0.0.1:1234"},
 		{"syn only", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 5555, 22, 1, 0, syn, nil)} }, "syn_sent", "10.0.0.2:5555"},
 		{"seen from the syn-ack", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 22, 5555, 9, 2, synack, nil)} }, "midstream", "10.0.0.1:5555"},
+		// Finding 2 of issue 11: a flow of resets only (the SYN they
+		// answer was not captured) has the resetting side as server.
+		{"reset only", func() [][]byte { return [][]byte{segment(t, ipB, ipA, 80, 1234, 0, 2, rst, nil)} }, "reset", "10.0.0.1:1234"},
+		{"bare reset only", func() [][]byte {
+			return [][]byte{segment(t, ipB, ipA, 443, 5000, 7, 0, tcp.FlagRST, nil), segment(t, ipB, ipA, 443, 5000, 7, 0, tcp.FlagRST, nil)}
+		}, "reset", "10.0.0.1:5000"},
 		{"midstream data", func() [][]byte { return [][]byte{segment(t, ipA, ipB, 7, 8, 9, 10, psh, []byte("x"))} }, "midstream", "10.0.0.1:7"},
 		{"half closed", func() [][]byte {
 			return [][]byte{segment(t, ipA, ipB, 1, 2, 1, 0, syn, nil), segment(t, ipB, ipA, 2, 1, 5, 2, synack, nil), segment(t, ipA, ipB, 1, 2, 2, 6, fin, nil)}
@@ -134,11 +140,11 @@ func TestDNSOverUDP(t *testing.T) {
 	assert.Equal(t, "10.0.0.2:53", x.Server)
 	assert.Equal(t, "example.com.", x.Name)
 	assert.Equal(t, "A", x.Type)
-	assert.Equal(t, 0, x.QueryFrame)
-	assert.Equal(t, 2, x.ResponseFrame)
+	assert.Equal(t, 1, x.QueryFrame, "frames count from 1, as in Wireshark")
+	assert.Equal(t, 3, x.ResponseFrame)
 	assert.Equal(t, 2, x.Answers)
 	assert.Equal(t, dns.RcodeSuccess.String(), x.Rcode)
-	assert.Equal(t, -1, res.Flows.DNS[1].ResponseFrame)
+	assert.Zero(t, res.Flows.DNS[1].ResponseFrame, "no response")
 
 	// On a timeline, the response time is measured.
 	raw := pcapOf(t,
@@ -177,8 +183,8 @@ func TestDNSOverTCPSplit(t *testing.T) {
 	assert.True(t, ps[4].Has("dns"))
 	require.Len(t, res.Flows.DNS, 1)
 	assert.Equal(t, "tcp", res.Flows.DNS[0].Transport)
-	assert.Equal(t, 3, res.Flows.DNS[0].QueryFrame)
-	assert.Equal(t, 4, res.Flows.DNS[0].ResponseFrame)
+	assert.Equal(t, 4, res.Flows.DNS[0].QueryFrame)
+	assert.Equal(t, 5, res.Flows.DNS[0].ResponseFrame)
 }
 
 // dhcpMsg builds a BOOTP message (RFC 2131 section 2) with option 53.
@@ -211,7 +217,7 @@ func TestDHCPExchange(t *testing.T) {
 	assert.Equal(t, uint32(0xabcd), x.XID)
 	assert.Equal(t, macA.String(), x.Client)
 	assert.Equal(t, []string{"DISCOVER", "OFFER", "REQUEST", "ACK"}, x.Messages)
-	assert.Equal(t, []int{0, 1, 2, 3}, x.Frames)
+	assert.Equal(t, []int{1, 2, 3, 4}, x.Frames)
 	assert.Equal(t, "10.0.0.50", x.Yiaddr)
 	assert.Equal(t, []string{"DISCOVER"}, res.Flows.DHCP[1].Messages)
 }
@@ -437,7 +443,7 @@ func TestRejectedFrames(t *testing.T) {
 	assert.Equal(t, 6, res.RejectedTotal)
 	reasons := map[int]string{}
 	for _, r := range res.Rejected {
-		reasons[r.Index] = r.Reason
+		reasons[r.Frame-1] = r.Reason // frames count from 1
 	}
 	assert.Contains(t, reasons[0], "checksum")
 	assert.True(t, ps[0].Has("udp"), "decoding goes on after a bad header checksum, as in tshark")

@@ -44,7 +44,15 @@ type appStream struct {
 	state httpState
 	body  int64 // bytes of body (or of the current chunk) still expected
 	line  []byte
+	// heads holds, for each request sent in this direction and not yet
+	// answered, whether it was a HEAD request: its response has no body
+	// whatever its headers say (RFC 9112 section 6.3 rule 1).
+	heads []bool
 }
+
+// maxPendingRequests bounds the pipelined requests remembered per
+// direction; beyond it the oldest is forgotten.
+const maxPendingRequests = 64
 
 type httpState uint8
 
@@ -62,6 +70,7 @@ func (s *appStream) reset() {
 	s.line = s.line[:0]
 	s.state = httpIdle
 	s.body = 0
+	s.heads = s.heads[:0]
 }
 
 var (
@@ -76,8 +85,9 @@ var (
 const maxChunkLine = 1024
 
 // httpStream feeds in-order bytes of one direction to the HTTP message
-// parser and reports whether an HTTP message was completed.
-func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
+// parser and reports whether an HTTP message was completed. peer is the
+// other direction of the connection, whose requests the responses answer.
+func (a *Analyzer) httpStream(s, peer *appStream, b []byte) bool {
 	found := false
 	for len(b) > 0 {
 		switch s.state {
@@ -92,7 +102,7 @@ func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 			if len(s.buf) == 0 {
 				// Fast path: the whole header block is in this segment.
 				if i := bytes.Index(b, crlfcrlf); i >= 0 {
-					s.startBody(b[:i+4])
+					s.startBody(b[:i+4], peer)
 					b = b[i+4:]
 					if s.state == httpIdle {
 						found = true
@@ -114,7 +124,7 @@ func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 			}
 			end := from + i + 4
 			b = b[end-old:]
-			s.startBody(s.buf[:end])
+			s.startBody(s.buf[:end], peer)
 			s.buf = s.buf[:0]
 			if s.state == httpIdle {
 				found = true
@@ -180,9 +190,21 @@ func (a *Analyzer) httpStream(s *appStream, b []byte) bool {
 }
 
 // startBody reads the framing headers of a complete header block (RFC 9112
-// section 6.3) and sets the state for the body.
-func (s *appStream) startBody(hdr []byte) {
+// section 6.3) and sets the state for the body. A request is remembered in
+// s.heads; a final response takes the oldest request of peer.heads.
+func (s *appStream) startBody(hdr []byte, peer *appStream) {
 	isResponse := bytes.HasPrefix(hdr, []byte("HTTP/"))
+	headResponse := false
+	if !isResponse {
+		if len(s.heads) == maxPendingRequests {
+			s.heads = append(s.heads[:0], s.heads[1:]...)
+		}
+		s.heads = append(s.heads, bytes.HasPrefix(hdr, []byte("HEAD ")))
+	} else if len(hdr) >= 10 && hdr[9] != '1' && len(peer.heads) > 0 {
+		// A final (not 1xx) response answers the oldest request.
+		headResponse = peer.heads[0]
+		peer.heads = append(peer.heads[:0], peer.heads[1:]...)
+	}
 	var clen int64 = -1
 	isChunked := false
 	for rest := hdr; len(rest) > 0; {
@@ -208,6 +230,7 @@ func (s *appStream) startBody(hdr []byte) {
 		code := hdr[9:12]
 		noBody = code[0] == '1' || bytes.Equal(code, []byte("204")) || bytes.Equal(code, []byte("304"))
 	}
+	noBody = noBody || headResponse
 	switch {
 	case noBody:
 		s.state = httpIdle

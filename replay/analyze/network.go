@@ -271,10 +271,18 @@ func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pse
 		if ep.v6 && !quoted && len(b) > icmp.HeaderLen && b[0] < 128 {
 			a.ipv6(fr, b[icmp.HeaderLen:], true)
 		}
-	case ipv4.ProtoTCP:
-		a.tcpSegment(fr, ep, b, pseudo, quoted)
-	case ipv4.ProtoUDP:
-		a.udp(fr, ep, b, pseudo, quoted, reassembled)
+	case ipv4.ProtoTCP, ipv4.ProtoUDP:
+		if len(b) == 0 && !fr.snapped {
+			// The header names the protocol but carries none of it:
+			// tshark calls no dissector for zero bytes, so neither the
+			// protocol nor what its ports would imply is counted.
+			return
+		}
+		if proto == ipv4.ProtoTCP {
+			a.tcpSegment(fr, ep, b, pseudo, quoted)
+		} else {
+			a.udp(fr, ep, b, pseudo, quoted, reassembled)
+		}
 	}
 }
 

@@ -12,10 +12,11 @@ import (
 // is the side that sent the first SYN, or the first segment seen when the
 // capture starts mid-connection.
 type TCPConn struct {
-	Client     string `json:"client"`
-	Server     string `json:"server"`
-	FirstFrame int    `json:"first_frame"`
-	LastFrame  int    `json:"last_frame"`
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// FirstFrame and LastFrame number frames from 1, as Wireshark does.
+	FirstFrame int `json:"first_frame"`
+	LastFrame  int `json:"last_frame"`
 	// Handshake steps seen (RFC 9293 section 3.5).
 	SYN    bool `json:"syn"`
 	SYNACK bool `json:"syn_ack"`
@@ -107,14 +108,17 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 			pub: &TCPConn{
 				Client:     addrString(ep.src, ep.v6, sp),
 				Server:     addrString(ep.dst, ep.v6, dp),
-				FirstFrame: fr.in.Index,
+				FirstFrame: fr.in.Index + 1,
 			},
 			clientA: fromA,
 			dns:     sp == portDNS || dp == portDNS,
 			http:    httpPort(sp) || httpPort(dp),
 		}
-		if flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK {
-			// First segment seen is the SYN-ACK: the sender is the server.
+		if flags&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK || flags&(tcp.FlagRST|tcp.FlagSYN) == tcp.FlagRST {
+			// First segment seen is the SYN-ACK, or a reset answering a
+			// segment the capture does not hold (a closed port's answer
+			// to a SYN, RFC 9293 section 3.10.7.1): the sender is the
+			// server.
 			c.pub.Client, c.pub.Server = c.pub.Server, c.pub.Client
 			c.clientA = !fromA
 		}
@@ -122,13 +126,14 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		a.tcp.conns = append(a.tcp.conns, c.pub)
 	}
 	p := c.pub
-	p.LastFrame = fr.in.Index
+	p.LastFrame = fr.in.Index + 1
 	p.Segments++
 	fromClient := fromA == c.clientA
-	d := &c.dir[0]
+	di := 0
 	if !fromClient {
-		d = &c.dir[1]
+		di = 1
 	}
+	d := &c.dir[di]
 	seq := h.Seq()
 	payload := h.Payload()
 	if fr.snapped {
@@ -186,11 +191,17 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		// not stream data; tshark does not hand it on either.
 		return
 	}
-	// Deliver only new, in-order bytes to the application stream.
+	// Deliver only new, in-order bytes to the application stream. Data on
+	// a SYN starts after the SYN's own sequence number (RFC 9293 section
+	// 3.4).
+	dataSeq := seq
+	if flags&tcp.FlagSYN != 0 {
+		dataSeq++
+	}
 	switch {
-	case seq == d.expect:
-	case seqLT(seq, d.expect):
-		skip := d.expect - seq
+	case dataSeq == d.expect:
+	case seqLT(dataSeq, d.expect):
+		skip := d.expect - dataSeq
 		if skip >= uint32(len(payload)) {
 			// A full retransmission: nothing new for the stream.
 			return
@@ -200,10 +211,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		// A gap: bytes were not captured. Resynchronise on this segment.
 		d.app.reset()
 	}
-	d.expect = seq + uint32(len(h.Payload()))
-	if flags&tcp.FlagSYN != 0 {
-		d.expect++
-	}
+	d.expect = dataSeq + uint32(len(h.Payload()))
 	if fr.snapped {
 		// The segment was cut by the snapshot length: nothing can be
 		// reassembled; tshark then dissects what is there.
@@ -216,7 +224,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 	if c.dns {
 		a.dnsStream(fr, ep, &d.app, payload, sp, dp)
 	} else if c.http || d.app.http || looksHTTP(payload) {
-		if a.httpStream(&d.app, payload) {
+		if a.httpStream(&d.app, &c.dir[1-di].app, payload) {
 			fr.seen |= pHTTP
 		}
 		return

@@ -138,14 +138,16 @@ func (a *Analyzer) l2tp(fr *frame, b []byte) {
 
 // DNSExchange pairs a DNS query with its response.
 type DNSExchange struct {
-	Transport     string `json:"transport"`
-	Client        string `json:"client"`
-	Server        string `json:"server"`
-	ID            uint16 `json:"id"`
-	Name          string `json:"name"`
-	Type          string `json:"type"`
-	QueryFrame    int    `json:"query_frame"`    // -1 when the query was not captured
-	ResponseFrame int    `json:"response_frame"` // -1 when no response was captured
+	Transport string `json:"transport"`
+	Client    string `json:"client"`
+	Server    string `json:"server"`
+	ID        uint16 `json:"id"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	// QueryFrame and ResponseFrame number frames from 1, as Wireshark
+	// does; 0 (omitted) when the query or the response was not captured.
+	QueryFrame    int    `json:"query_frame,omitempty"`
+	ResponseFrame int    `json:"response_frame,omitempty"`
 	Rcode         string `json:"rcode,omitempty"`
 	Answers       int    `json:"answers"`
 	// RTTMicros is the time from query to response on the capture's
@@ -194,12 +196,12 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 		k = dnsKey{client: ep.dst, server: ep.src, cport: dport, sport: sport, id: m.ID}
 	}
 	i, ok := t.pending[k]
-	if !ok || (m.Response && t.pairs[i].ResponseFrame >= 0) || (!m.Response && t.pairs[i].QueryFrame >= 0) {
+	if !ok || (m.Response && t.pairs[i].ResponseFrame > 0) || (!m.Response && t.pairs[i].QueryFrame > 0) {
 		if len(t.pairs) >= MaxDNSPairs {
 			return
 		}
 		x := &DNSExchange{
-			Transport: transport, ID: m.ID, QueryFrame: -1, ResponseFrame: -1,
+			Transport: transport, ID: m.ID,
 			Client: addrString(k.client, ep.v6, k.cport), Server: addrString(k.server, ep.v6, k.sport),
 		}
 		if len(m.Question) > 0 {
@@ -211,14 +213,14 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 	}
 	x := t.pairs[i]
 	if m.Response {
-		x.ResponseFrame = fr.in.Index
+		x.ResponseFrame = fr.in.Index + 1
 		x.Rcode = m.Rcode.String()
 		x.Answers = len(m.Answer)
-		if x.QueryFrame >= 0 {
+		if x.QueryFrame > 0 {
 			x.RTTMicros = a.now.Sub(x.queryAt).Microseconds()
 		}
 	} else {
-		x.QueryFrame = fr.in.Index
+		x.QueryFrame = fr.in.Index + 1
 		x.queryAt = a.now
 	}
 }
@@ -229,8 +231,9 @@ type DHCPExchange struct {
 	XID      uint32   `json:"xid"`
 	Client   string   `json:"client"`
 	Messages []string `json:"messages"`
-	Frames   []int    `json:"frames"`
-	Yiaddr   string   `json:"yiaddr,omitempty"`
+	// Frames number the exchange's frames from 1, as Wireshark does.
+	Frames []int  `json:"frames"`
+	Yiaddr string `json:"yiaddr,omitempty"`
 }
 
 type dhcpKey struct {
@@ -281,7 +284,7 @@ func (a *Analyzer) dhcpMessage(fr *frame, b []byte) {
 			name = typ.String()
 		}
 		x.Messages = append(x.Messages, name)
-		x.Frames = append(x.Frames, fr.in.Index)
+		x.Frames = append(x.Frames, fr.in.Index+1)
 	}
 	if m.YIAddr.IsValid() && !m.YIAddr.IsUnspecified() {
 		x.Yiaddr = m.YIAddr.String()

@@ -17,10 +17,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/simnet-go/simnet/replay/jsontime"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Proto is the transport protocol of a flow.
@@ -54,8 +54,8 @@ type Segment struct {
 	// Frame is the frame's 1-based number in its capture (the input
 	// capture for recorded segments, the replay output for ours).
 	Frame int `json:"frame"`
-	// Time is the capture timestamp.
-	Time time.Time `json:"time"`
+	// Time is the capture timestamp, in RFC 3339 form for any year.
+	Time jsontime.Time `json:"time"`
 	// Seq is the sequence number relative to the sender's initial sequence
 	// number; Ack the acknowledgement number relative to the peer's.
 	Seq uint32 `json:"seq"`
@@ -231,7 +231,10 @@ func (f *FlowReport) Total() int {
 
 // Report is the comparison of every flow.
 type Report struct {
-	Flows []FlowReport `json:"flows"`
+	// Partial, when not empty, says that the report covers only part of
+	// the input (a capture cut off after its last complete frame) and why.
+	Partial string       `json:"partial,omitempty"`
+	Flows   []FlowReport `json:"flows"`
 	// Totals counts differences by kind over all flows.
 	Totals map[Kind]int `json:"totals"`
 }
@@ -433,6 +436,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // by kind, then the first few differences of each flow that has any.
 func (r *Report) WriteSummary(w io.Writer, perFlow int) error {
 	var b strings.Builder
+	if r.Partial != "" {
+		fmt.Fprintf(&b, "partial: %s\n", r.Partial)
+	}
 	if r.Empty() {
 		fmt.Fprintf(&b, "no differences in %d flows\n", len(r.Flows))
 	} else {

@@ -49,6 +49,7 @@ import (
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
 const ipProtoUDP = 17
@@ -137,8 +138,10 @@ type Result struct {
 
 // Run replays the capture at path with our stack as cfg.As, writes the
 // outputs into cfg.OutDir and returns the result. A truncated capture is
-// replayed up to the break; the *input.TruncatedError is returned with the
-// result.
+// replayed up to the break: the result's report says it covers only the
+// frames read, and the *input.TruncatedError is returned with it. When the
+// capture cannot be replayed at all (not a capture, or the host is not in
+// the frames read) the result is nil and nothing is written.
 func Run(path string, cfg Config) (*Result, error) {
 	r, err := input.Open(path)
 	if err != nil {
@@ -147,7 +150,7 @@ func Run(path string, cfg Config) (*Result, error) {
 	prof, lerr := Learn(r, cfg.As)
 	_ = r.Close()
 	var te *input.TruncatedError
-	if lerr != nil && !errors.As(lerr, &te) {
+	if prof == nil || (lerr != nil && !errors.As(lerr, &te)) {
 		return nil, fmt.Errorf("host-role replay of %s: %w", path, lerr)
 	}
 	r, err = input.Open(path)
@@ -156,13 +159,13 @@ func Run(path string, cfg Config) (*Result, error) {
 	}
 	defer r.Close()
 	res, err := Replay(r, prof, cfg)
-	if err != nil && !errors.As(err, &te) {
-		return nil, fmt.Errorf("host-role replay of %s: %w", path, err)
-	}
 	if err != nil {
 		return res, fmt.Errorf("host-role replay of %s: %w", path, err)
 	}
-	return res, lerr
+	if lerr != nil {
+		return res, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+	}
+	return res, nil
 }
 
 // flow is one flow's segments for the comparison.
@@ -229,8 +232,14 @@ type flowID struct {
 }
 
 // Replay replays the frames of r with our stack in the role of the host
-// described by prof (from Learn over the same capture).
-func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
+// described by prof (from Learn over the same capture). A truncated capture
+// is replayed up to the break; the result's Report.Partial then says so and
+// the *input.TruncatedError is returned with the result. On any other error
+// the result is nil and no output file is left in cfg.OutDir.
+func Replay(r *input.Reader, prof *Profile, cfg Config) (res *Result, err error) {
+	if prof == nil {
+		return nil, errors.New("replay: no host profile")
+	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
 	}
@@ -239,9 +248,16 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
 	rp.clk = rp.tl.Clock()
 	rp.holdTimer.Init(clock.HandlerFunc(rp.onHold))
 	if cfg.OutDir != "" {
-		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		created, err := mkdirTracked(cfg.OutDir)
+		if err != nil {
 			return nil, fmt.Errorf("output directory: %w", err)
 		}
+		// Whatever fails from here leaves no partial output behind.
+		defer func() {
+			if res == nil {
+				removeOutputs(cfg.OutDir, created)
+			}
+		}()
 		w, err := pcap.Create(filepath.Join(cfg.OutDir, CaptureFile), pcap.PcapNG)
 		if err != nil {
 			return nil, fmt.Errorf("output capture: %w", err)
@@ -277,13 +293,39 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (*Result, error) {
 	if err := rp.out.Close(); err != nil {
 		return nil, fmt.Errorf("output capture: %w", err)
 	}
-	res := &Result{Profile: prof, Stats: rp.stats, Report: diff.Compare(rp.finish(), diff.Config{WindowTolerance: cfg.WindowTolerance})}
+	out := &Result{Profile: prof, Stats: rp.stats, Report: diff.Compare(rp.finish(), diff.Config{WindowTolerance: cfg.WindowTolerance})}
+	if te != nil {
+		out.Report.Partial = fmt.Sprintf("covers only the first %d frames: the capture breaks off after them (%v)", te.Frames, te.Err)
+	}
 	if cfg.OutDir != "" {
-		if err := writeReports(cfg.OutDir, res); err != nil {
+		if err := writeReports(cfg.OutDir, out); err != nil {
 			return nil, err
 		}
 	}
-	return res, runErr
+	return out, runErr
+}
+
+// mkdirTracked creates dir (and its parents) and reports whether dir itself
+// was created by this call.
+func mkdirTracked(dir string) (bool, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// removeOutputs deletes the output files of a failed replay from dir, and
+// dir itself when the replay created it and nothing else is in it.
+func removeOutputs(dir string, created bool) {
+	for _, name := range []string{CaptureFile, DiffFile, SummaryFile} {
+		_ = os.Remove(filepath.Join(dir, name))
+	}
+	if created {
+		_ = os.Remove(dir) // fails, harmlessly, when not empty
+	}
 }
 
 func writeReports(dir string, res *Result) error {
@@ -717,7 +759,7 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 		opts = rp.optionName(&rp.opts)
 	}
 	pl := seg.Payload()
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
 	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 }
 
@@ -771,7 +813,7 @@ func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload 
 		rp.stats.Dropped++
 		return
 	}
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: rp.clk.Now().Std(), Len: len(payload), Sum: sum64(payload)})
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: sum64(payload)})
 }
 
 // finish turns raw sequence numbers into relative ones and windows into

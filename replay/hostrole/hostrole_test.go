@@ -264,3 +264,41 @@ func TestReplayDNS(t *testing.T) {
 	assert.Equal(t, 1, client.Counts[diff.Missing])
 	assert.Contains(t, client.Note, "opened this flow")
 }
+
+// TestLearnSnappedFrames is finding 2 of issue 11: a capture whose
+// snapshot length cut the host's frames (here to 40 bytes: Ethernet, the
+// IPv4 header and 6 bytes of TCP) still shows the host: its addresses and
+// MAC are in the captured headers.
+func TestLearnSnappedFrames(t *testing.T) {
+	t.Parallel()
+	full := echoCapture(t)
+	r, err := input.NewReader(bytes.NewReader(full.buf.Bytes()))
+	require.NoError(t, err)
+	var frames [][]byte
+	var f input.Frame
+	for r.Next(&f) == nil {
+		if f.Proto == ether.TypeIPv4 {
+			frames = append(frames, append([]byte(nil), f.Data...))
+		}
+	}
+	require.Len(t, frames, 3)
+
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	require.NoError(t, w.WriteFileHeader(40, layers.LinkTypeEthernet))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, fr := range frames {
+		at = at.Add(time.Millisecond)
+		require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: 40, Length: len(fr)}, fr[:40]))
+	}
+	r, err = input.NewReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	p, err := Learn(r, netip.MustParseAddr("192.0.2.1"))
+	require.NoError(t, err, "the host is in the captured headers")
+	assert.Equal(t, 3, p.Snapped)
+	assert.Equal(t, 1, p.FromHost)
+	assert.Equal(t, 2, p.ToHost)
+	assert.Equal(t, hostMAC.String(), p.MAC)
+	require.Len(t, p.Neighbors, 1)
+	assert.Equal(t, peerMAC.String(), p.Neighbors[0].MAC)
+}

@@ -1,6 +1,7 @@
 package hostrole
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,10 @@ type Profile struct {
 	Frames   int `json:"frames"`
 	FromHost int `json:"from_host"`
 	ToHost   int `json:"to_host"`
+	// Snapped counts the frames to or from the host that the capture's
+	// snapshot length cut short (counted in FromHost and ToHost: their
+	// addresses were read from the headers that were captured).
+	Snapped int `json:"snapped,omitempty"`
 }
 
 // learner accumulates what Learn sees.
@@ -122,7 +127,10 @@ func Learn(r *input.Reader, as netip.Addr) (*Profile, error) {
 		}
 	}
 	if l.p.FromHost+l.p.ToHost == 0 {
-		return nil, errors.Join(fmt.Errorf("learn host %s: no frame to or from it in the capture", as), rerr)
+		if rerr != nil {
+			return nil, fmt.Errorf("learn host %s: no frame to or from it in the %d frames read before the capture broke off: %w", as, l.p.Frames, rerr)
+		}
+		return nil, fmt.Errorf("learn host %s: no frame to or from it in the capture", as)
 	}
 	l.finish()
 	return l.p, rerr
@@ -160,6 +168,9 @@ func (l *learner) frame(f *input.Frame) {
 	case ether.TypeIPv4:
 		h, err := ipv4.ParseUnchecked(f.Network)
 		if err != nil {
+			if f.CapLen < f.OrigLen {
+				l.snapped(f, srcMAC, dstMAC, hasEther)
+			}
 			return
 		}
 		src, dst := h.Src(), h.Dst()
@@ -178,6 +189,38 @@ func (l *learner) frame(f *input.Frame) {
 			if hasEther && !dstMAC.IsMulticast() {
 				l.setMAC(dstMAC, false)
 			}
+		}
+	}
+}
+
+// snapped learns from an IPv4 datagram the snapshot length cut short: its
+// addresses are in the captured header even when the rest is not.
+func (l *learner) snapped(f *input.Frame, srcMAC, dstMAC ether.Addr, hasEther bool) {
+	b := f.Network
+	if len(b) < ipv4.MinHeaderLen || b[0]>>4 != ipv4.Version {
+		return
+	}
+	src, dst := netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+	switch l.p.Addr {
+	case src:
+		l.p.FromHost++
+		l.p.Snapped++
+		if hasEther {
+			l.setMAC(srcMAC, true)
+		}
+		hl := int(b[0]&0xf) * 4
+		offset := binary.BigEndian.Uint16(b[6:]) & 0x3fff // MF and fragment offset
+		if b[9] == tcp.ProtocolNumber && offset == 0 && hl >= ipv4.MinHeaderLen && hl <= len(b) {
+			if t, err := tcp.ParseHeader(b[hl:]); err == nil && t.Flags()&(tcp.FlagSYN|tcp.FlagACK) == tcp.FlagSYN|tcp.FlagACK && len(l.tcpPorts) < maxLearned {
+				l.tcpPorts[t.SrcPort()] = true
+			}
+		}
+	case dst:
+		l.p.ToHost++
+		l.p.Snapped++
+		l.learnPeer(src, srcMAC)
+		if hasEther && !dstMAC.IsMulticast() {
+			l.setMAC(dstMAC, false)
 		}
 	}
 }

@@ -147,13 +147,15 @@ func (e *TruncatedError) Unwrap() error { return e.Err }
 // frame shorter than its link header). The Frame is filled as far as
 // possible; the stream stays usable and the next call reads the next frame.
 type FrameError struct {
+	// Index counts frames from 0 in file order, as Frame.Index does.
 	Index int
 	Err   error
 }
 
-// Error names the frame and the reason.
+// Error names the frame by its number from 1 (as Wireshark shows it) and
+// the reason.
 func (e *FrameError) Error() string {
-	return fmt.Sprintf("frame %d: %v", e.Index, e.Err)
+	return fmt.Sprintf("frame %d: %v", e.Index+1, e.Err)
 }
 
 // Unwrap returns the reason.

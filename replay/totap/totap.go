@@ -147,12 +147,17 @@ func (s *loopSender) Send(frame []byte) link.Note {
 	return note
 }
 
+// ErrOpen is wrapped by ToTap's error when the capture or the device could
+// not be opened, so nothing was sent.
+var ErrOpen = errors.New("cannot start")
+
 // ToTap opens the existing tap device name and replays the capture at path
-// out of it at speed.
+// out of it at speed. When the capture or the device cannot be opened, the
+// error wraps ErrOpen (and the cause).
 func ToTap(ctx context.Context, path, name string, speed float64) (Stats, error) {
 	r, err := input.Open(path)
 	if err != nil {
-		return Stats{}, fmt.Errorf("replay to tap: %w", err)
+		return Stats{}, &openError{fmt.Errorf("replay to tap: %w", err)}
 	}
 	defer r.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -160,7 +165,7 @@ func ToTap(ctx context.Context, path, name string, speed float64) (Stats, error)
 	l := loop.New()
 	ep, err := tap.Open(l, tap.Config{Name: name})
 	if err != nil {
-		return Stats{}, fmt.Errorf("replay to tap: %w", err)
+		return Stats{}, &openError{fmt.Errorf("replay to tap: %w", err)}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -175,3 +180,11 @@ func ToTap(ctx context.Context, path, name string, speed float64) (Stats, error)
 	}
 	return st, rerr
 }
+
+// openError marks an error that kept ToTap from starting; it reads as the
+// wrapped error alone and matches ErrOpen.
+type openError struct{ err error }
+
+func (e *openError) Error() string        { return e.err.Error() }
+func (e *openError) Unwrap() error        { return e.err }
+func (e *openError) Is(target error) bool { return target == ErrOpen }

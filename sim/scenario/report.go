@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
@@ -17,10 +18,23 @@ import (
 
 // Report is the outcome of a run, written as report.json. It holds only
 // structs and slices, so its JSON encoding is stable byte for byte.
+//
+// report.json has one naming style and one time convention: keys are
+// snake_case, and every time is an integer number of nanoseconds in a key
+// ending in _ns, an instant (start_ns, end_ns, at_ns, bound_at_ns) counted
+// from the start of the run. docs/schema/report.schema.json describes it.
 type Report struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed"`
-	Duration string `json:"duration"`
+	// Duration is the scenario's duration as text (e.g. "30s"); DurationNs
+	// the same in nanoseconds, as report.json carries every time.
+	Duration   string        `json:"-"`
+	DurationNs time.Duration `json:"duration_ns"`
+	// Interrupted is true when the run was stopped (SIGINT/SIGTERM)
+	// before Duration; Simulated is the simulated time reached, in
+	// nanoseconds from the run's start (Duration when not interrupted).
+	Interrupted bool          `json:"interrupted"`
+	Simulated   time.Duration `json:"simulated_ns"`
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
 	// Captures lists the capture files, relative to the output directory.
@@ -114,7 +128,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // direction, per app and per expectation.
 func (r *Report) WriteSummary(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s, seed %d, %s simulated\n", r.Scenario, r.Seed, r.Duration)
+	if r.Interrupted {
+		fmt.Fprintf(&b, "scenario %s, seed %d, INTERRUPTED after %v of %s simulated\n", r.Scenario, r.Seed, r.Simulated, r.Duration)
+	} else {
+		fmt.Fprintf(&b, "scenario %s, seed %d, %s simulated\n", r.Scenario, r.Seed, r.Duration)
+	}
 	b.WriteString("links:\n")
 	for _, l := range r.Links {
 		dir := func(from, to string, c impair.Counters) {
@@ -153,8 +171,7 @@ func appSummary(a AppReport) string {
 	}
 	switch r := a.Result.(type) {
 	case ping.Result:
-		return fmt.Sprintf("%d sent, %d received, %.1f%% loss, rtt min/avg/max %.3f/%.3f/%.3f ms",
-			r.Sent, r.Received, r.LossPercent, r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+		return pingSummary(r)
 	case udpapp.SendResult:
 		return fmt.Sprintf("%d sent (%d bytes), %d errors", r.Sent, r.Bytes, r.Errors)
 	case udpapp.SinkResult:
@@ -177,6 +194,31 @@ func appSummary(a AppReport) string {
 	}
 }
 
+// pingSummary describes a ping result: round-trip times only when there
+// were replies, and the host's errors when it refused to send.
+func pingSummary(r ping.Result) string {
+	var s string
+	switch {
+	case r.Sent == 0:
+		s = "nothing sent"
+	case r.Received == 0:
+		s = fmt.Sprintf("%d sent, no replies, %.1f%% loss", r.Sent, r.LossPercent)
+	default:
+		s = fmt.Sprintf("%d sent, %d received, %.1f%% loss, rtt min/avg/max %.3f/%.3f/%.3f ms",
+			r.Sent, r.Received, r.LossPercent, r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+	}
+	return s + pingErrors(r)
+}
+
+// pingErrors says how many requests the host refused to send and why, or
+// nothing when it sent them all.
+func pingErrors(r ping.Result) string {
+	if r.Errors == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d not sent: %s", r.Errors, r.LastError)
+}
+
 // evaluate checks e against the result of the app it names.
 func evaluate(e Expectation, a AppReport) []ExpectResult {
 	var out []ExpectResult
@@ -194,11 +236,20 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 	case ping.Result:
 		if e.MinReplies != nil {
 			add(fmt.Sprintf("min_replies: %d", *e.MinReplies), r.Received >= *e.MinReplies,
-				"got %d replies to %d requests", r.Received, r.Sent)
+				"got %d replies to %d requests%s", r.Received, r.Sent, pingErrors(r))
 		}
 		if e.MaxLoss != nil {
-			add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), r.Sent > 0 && r.LossPercent <= *e.MaxLoss*100+1e-9,
-				"%.1f%% loss (%d of %d unanswered)", r.LossPercent, r.Sent-r.Received, r.Sent)
+			pass := r.Sent > 0 && r.LossPercent <= *e.MaxLoss*100+1e-9
+			switch {
+			case r.Sent == 0:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "no requests sent, so no loss to measure%s", pingErrors(r))
+			case r.Received == 0:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "no replies: %.1f%% loss (%d of %d unanswered)%s",
+					r.LossPercent, r.Sent, r.Sent, pingErrors(r))
+			default:
+				add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), pass, "%.1f%% loss (%d of %d unanswered)%s",
+					r.LossPercent, r.Sent-r.Received, r.Sent, pingErrors(r))
+			}
 		}
 	case udpapp.SinkResult:
 		if e.MinDatagrams != nil {

@@ -27,6 +27,11 @@ type Options struct {
 	OutDir string
 	// Format is the capture format (pcap.PcapNG by default).
 	Format pcap.Format
+	// Stop, when not nil, ends the run early once it is closed (or
+	// receives): the world stops at the current simulated instant, every
+	// capture is closed validly and the report says Interrupted, with the
+	// simulated time reached. The command closes it on SIGINT/SIGTERM.
+	Stop <-chan struct{}
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -75,7 +80,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
-	rep, err := build(w, s, seed)
+	rep, err := build(w, s, seed, opts.Stop)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("run %s: %w", s.Name, cerr)
 	}
@@ -94,7 +99,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
+func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Report, error) {
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
 	t0 := w.Now()
 
@@ -254,10 +259,11 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 	}
 
-	w.Run(t0.Add(s.Duration))
+	interrupted := runUntil(w, t0.Add(s.Duration), stop)
 
 	rep := &Report{
-		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), Passed: true,
+		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,
+		Interrupted: interrupted, Simulated: w.Now().Sub(t0),
 		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
 		Switches: w.Stats().Switches, Hosts: make([]HostReport, len(hostList)),
 		Expectations: []ExpectResult{},
@@ -286,6 +292,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 		reports[i].Result = apps[i].Result()
 		resultEvents(tl, a, started[i], reports[i].Result)
+		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}
 	rep.Timeline = tl.sorted()
 	for _, e := range s.Expect {
@@ -303,6 +310,37 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// stepsPerStopCheck is how many events run between two looks at the stop
+// channel.
+const stepsPerStopCheck = 1024
+
+// runUntil runs the world's events up to end, in the same order as
+// w.Run(end). When stop fires first it finishes the current simulated
+// instant, stops there and returns true.
+func runUntil(w *sim.World, end clock.Time, stop <-chan struct{}) bool {
+	if stop == nil {
+		w.Run(end)
+		return false
+	}
+	sched := w.Scheduler()
+	for {
+		select {
+		case <-stop:
+			sched.RunUntil(sched.Now())
+			return true
+		default:
+		}
+		for range stepsPerStopCheck {
+			next, ok := sched.Next()
+			if !ok || next > end {
+				sched.RunUntil(end)
+				return false
+			}
+			sched.Step()
+		}
+	}
 }
 
 // newApp makes the app a describes to run in env; dnsServers returns the

@@ -27,13 +27,17 @@ type LeaseReport struct {
 	// State is the client's state at the end of the run (e.g. BOUND).
 	State string `json:"state"`
 	// Bound reports that a lease was in use at the end of the run.
-	Bound     bool     `json:"bound"`
-	Address   string   `json:"address,omitempty"`
-	Router    string   `json:"router,omitempty"`
-	DNS       []string `json:"dns"`
-	LeaseTime string   `json:"lease_time,omitempty"`
-	// BoundAt is when the first lease was bound, from the start of the run.
-	BoundAt string `json:"bound_at,omitempty"`
+	Bound   bool     `json:"bound"`
+	Address string   `json:"address,omitempty"`
+	Router  string   `json:"router,omitempty"`
+	DNS     []string `json:"dns"`
+	// LeaseTime is the lease's duration and BoundAt when the first lease
+	// was bound, from the start of the run, as text; report.json carries
+	// them in nanoseconds (LeaseTimeNs, BoundAtNs).
+	LeaseTime   string        `json:"-"`
+	BoundAt     string        `json:"-"`
+	LeaseTimeNs time.Duration `json:"lease_time_ns,omitempty"`
+	BoundAtNs   time.Duration `json:"bound_at_ns,omitempty"`
 	// Renewals counts leases applied after the first (renewals and
 	// rebinds); Lost counts leases removed.
 	Renewals int `json:"renewals"`
@@ -45,11 +49,12 @@ type LeaseReport struct {
 // TimelineEvent is one thing that happened during a run, for the human
 // timeline.
 type TimelineEvent struct {
-	// At is the time from the start of the run.
-	At   string `json:"at"`
-	Host string `json:"host"`
-	What string `json:"what"`
-	at   time.Duration
+	// At is the time from the start of the run, as text; AtNs in
+	// nanoseconds, as report.json carries it.
+	At   string        `json:"-"`
+	AtNs time.Duration `json:"at_ns"`
+	Host string        `json:"host"`
+	What string        `json:"what"`
 }
 
 // dhcpIface is a host interface configured by DHCP during a run.
@@ -69,14 +74,14 @@ type timeline struct {
 
 func (tl *timeline) add(now clock.Time, host, format string, args ...any) {
 	d := now.Sub(tl.t0)
-	tl.events = append(tl.events, TimelineEvent{At: fmtOffset(d), Host: host, What: fmt.Sprintf(format, args...), at: d})
+	tl.events = append(tl.events, TimelineEvent{At: fmtOffset(d), AtNs: d, Host: host, What: fmt.Sprintf(format, args...)})
 }
 
 // sorted returns the events in time order (insertion order at the same
 // instant).
 func (tl *timeline) sorted() []TimelineEvent {
 	out := slices.Clone(tl.events)
-	slices.SortStableFunc(out, func(a, b TimelineEvent) int { return cmp.Compare(a.at, b.at) })
+	slices.SortStableFunc(out, func(a, b TimelineEvent) int { return cmp.Compare(a.AtNs, b.AtNs) })
 	if out == nil {
 		out = []TimelineEvent{}
 	}
@@ -109,7 +114,8 @@ func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, 
 			return
 		}
 		di.first = true
-		di.rep.BoundAt = fmtOffset(now.Sub(tl.t0))
+		di.rep.BoundAtNs = now.Sub(tl.t0)
+		di.rep.BoundAt = fmtOffset(di.rep.BoundAtNs)
 		tl.add(now, host, "DHCP lease bound: %s on %s, router %s, DNS %s, lease %v", l.Addr, ifc.Name(), joinAddrs(l.Routers), joinAddrs(l.DNS), l.LeaseTime)
 		onFirst(now)
 	}
@@ -142,7 +148,7 @@ func (di *dhcpIface) report() LeaseReport {
 		for i, a := range l.DNS {
 			r.DNS[i] = a.String()
 		}
-		r.LeaseTime = l.LeaseTime.String()
+		r.LeaseTime, r.LeaseTimeNs = l.LeaseTime.String(), l.LeaseTime
 	}
 	return r
 }

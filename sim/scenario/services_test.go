@@ -111,7 +111,7 @@ func TestRunServices(t *testing.T) {
 	}
 	require.NotEmpty(t, rep.Timeline)
 	for i := 1; i < len(rep.Timeline); i++ {
-		assert.LessOrEqual(t, rep.Timeline[i-1].at, rep.Timeline[i].at)
+		assert.LessOrEqual(t, rep.Timeline[i-1].AtNs, rep.Timeline[i].AtNs)
 	}
 	var sum strings.Builder
 	require.NoError(t, rep.WriteSummary(&sum))

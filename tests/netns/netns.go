@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/simnet-go/simnet/internal/testenv"
 )
 
 // Prefix starts the name of every namespace this package creates.
@@ -55,14 +57,16 @@ func RequireTools(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("%s is not installed (apt-get install the package that provides it): %v", n, err)
+			testenv.Missing(t, "%s is not installed (apt-get install the package that provides it): %v", n, err)
 		}
 	}
 }
 
 // NS is a network namespace owned by one test.
 type NS struct {
-	name string
+	name    string
+	mu      sync.Mutex
+	deleted bool
 }
 
 // New creates a namespace with its loopback up and deletes it when t ends.
@@ -70,21 +74,32 @@ type NS struct {
 func New(t testing.TB) *NS {
 	t.Helper()
 	if err := Available(); err != nil {
-		t.Skipf("skipping: %v", err)
+		testenv.Missing(t, "network namespaces: %v", err)
 	}
 	var b [5]byte
 	_, _ = rand.Read(b[:])
 	n := &NS{name: Prefix + hex.EncodeToString(b[:])}
 	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot create a network namespace: %v: %s", err, out)
+		testenv.Missing(t, "cannot create a network namespace: %v: %s", err, out)
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
-			t.Errorf("delete namespace %s: %v: %s", n.name, err, out)
-		}
-	})
+	t.Cleanup(func() { n.Delete(t) })
 	n.Run(t, "ip", "link", "set", "lo", "up")
 	return n
+}
+
+// Delete deletes the namespace now (ip netns del), as a user would under a
+// running program; the test's cleanup then has nothing left to delete.
+func (n *NS) Delete(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.deleted {
+		return
+	}
+	n.deleted = true
+	if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
+		t.Errorf("delete namespace %s: %v: %s", n.name, err, out)
+	}
 }
 
 // Name returns the namespace's name.
