@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/internal/testenv"
 )
 
 // chromiumPath finds Debian's chromium (installed by make test's
@@ -22,10 +24,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("SIMNET_REQUIRE") == "all" {
-		t.Fatal("chromium is not installed (apt-get install chromium) and SIMNET_REQUIRE=all")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
+	testenv.Missing(t, "chromium is not installed (apt-get install chromium)")
 	return ""
 }
 

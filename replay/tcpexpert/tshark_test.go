@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/sim/scenario"
 )
@@ -118,20 +119,10 @@ var sharedCaptures = filepath.Join("..", "..", "..", "shared", "captures")
 // under SIMNET_REQUIRE=all when either is missing, skipping otherwise.
 func need(t *testing.T) (string, []string) {
 	t.Helper()
-	miss := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("SIMNET_REQUIRE") == "all" {
-			t.Fatalf(format+" (SIMNET_REQUIRE=all)", args...)
-		}
-		t.Skipf(format, args...)
-	}
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		miss("tshark is not installed (apt-get install tshark)")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	b, err := os.ReadFile(filepath.Join(sharedCaptures, "COUNTS.tsv"))
 	if err != nil {
-		miss("shared captures not found at %s: %v", sharedCaptures, err)
+		testenv.Missing(t, "shared captures not found at %s: %v", sharedCaptures, err)
 	}
 	var files []string
 	tcpCol := -1
@@ -215,13 +206,7 @@ func TestFlagsEqualTsharks(t *testing.T) {
 // transfer and compares every capture it writes with tshark.
 func TestFlagsEqualTsharksOnSimulatedLoss(t *testing.T) {
 	t.Parallel()
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("SIMNET_REQUIRE") == "all" {
-			t.Fatal("tshark is not installed (SIMNET_REQUIRE=all)")
-		}
-		t.Skip("tshark is not installed (apt-get install tshark)")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	s, err := scenario.Load(filepath.Join("..", "..", "examples", "tcp-transfer.yaml"))
 	require.NoError(t, err)
 	dir := t.TempDir()
