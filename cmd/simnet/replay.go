@@ -21,6 +21,7 @@ import (
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/tcpexpert"
 	"github.com/simnet-go/simnet/replay/totap"
 )
 
@@ -210,6 +211,14 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 		for _, c := range res.Flows.TCP {
 			fmt.Fprintf(tw, "%s -> %s\t%s\t%d\t%d\t%d\t%d\n", c.Client, c.Server, c.State,
 				c.Segments, c.Retransmissions, c.BytesClientToServer, c.BytesServerToClient)
+		}
+	}
+	if len(res.TCPAnalysis) > 0 {
+		fmt.Fprintln(tw, "\nTCP ANALYSIS (tcp.analysis.*)\tFRAMES")
+		for _, n := range tcpexpert.Names {
+			if c := res.TCPAnalysis[n]; c > 0 {
+				fmt.Fprintf(tw, "%s\t%d\n", n, c)
+			}
 		}
 	}
 	if len(res.Flows.DNS) > 0 {

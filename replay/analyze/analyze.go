@@ -48,6 +48,7 @@ import (
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/input"
+	"github.com/simnet-go/simnet/replay/tcpexpert"
 	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
@@ -134,6 +135,10 @@ type Result struct {
 	// Snapped counts frames captured shorter than they were on the wire.
 	Snapped      int       `json:"snapped"`
 	BadChecksums Checksums `json:"bad_checksums"`
+	// TCPAnalysis counts the frames Wireshark's SEQ/ACK analysis would
+	// flag, by tcp.analysis field name (retransmission, duplicate_ack,
+	// ...): see replay/tcpexpert.
+	TCPAnalysis map[string]int `json:"tcp_analysis"`
 	// First and Last are the timestamps of the first and last frames.
 	// They are written in RFC 3339 form for any year (jsontime).
 	First jsontime.Time `json:"first"`
@@ -195,11 +200,14 @@ type Analyzer struct {
 	// scratch and scratchQuoted hold IPv4 packets whose total length had
 	// to be fixed up (see ipv4Lenient).
 	scratch, scratchQuoted []byte
+	// expert flags TCP segments as Wireshark's SEQ/ACK analysis does.
+	expert       *tcpexpert.Analyzer
+	expertCounts tcpexpert.Counts
 }
 
 // New returns an empty Analyzer.
 func New() *Analyzer {
-	a := &Analyzer{}
+	a := &Analyzer{expert: tcpexpert.New()}
 	a.res.Rejected = []Rejected{}
 	a.res.Warnings = []string{}
 	a.reasm.init()
@@ -254,8 +262,10 @@ func (a *Analyzer) Frame(f *input.Frame, linkErr error) Protocols {
 		case ether.TypeARP, typeRARP:
 			a.arp(&fr, f.Network)
 		case ether.TypeIPv4:
+			a.expertCounts.Add(a.expert.Add(f))
 			a.ipv4(&fr, f.Network, false)
 		case ether.TypeIPv6:
+			a.expertCounts.Add(a.expert.Add(f))
 			a.ipv6(&fr, f.Network, false)
 		}
 	}
@@ -313,6 +323,7 @@ func (a *Analyzer) Result() *Result {
 	if a.res.Flows.DHCP == nil {
 		a.res.Flows.DHCP = []*DHCPExchange{}
 	}
+	a.res.TCPAnalysis = a.expertCounts.Map()
 	return &a.res
 }
 
