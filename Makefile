@@ -14,8 +14,8 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
 # inside network namespaces they create (nsd is the reference DNS server of
 # the differential test); chromium renders report.html in the browser test
-# (through chromedp).
-TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd chromium
+# (through chromedp); tcpreplay is the reference of the --to-tap benchmark.
+TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables nsd chromium tcpreplay
 
 .PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 

@@ -152,8 +152,8 @@ func (r *Rewriter) ipv4(b []byte) {
 
 // icmpQuote rewrites the addresses of the IPv4 header an ICMP error quotes
 // (RFC 792: destination unreachable, source quench, redirect, time
-// exceeded, parameter problem), updating the quoted header's checksum and
-// the ICMP checksum incrementally.
+// exceeded, parameter problem), updating the quoted IPv4 and TCP or UDP
+// checksums and the ICMP checksum incrementally.
 func (r *Rewriter) icmpQuote(m []byte) {
 	if len(m) < 8+20 || len(r.IP) == 0 {
 		return
@@ -172,12 +172,36 @@ func (r *Rewriter) icmpQuote(m []byte) {
 	if oldSrc == newSrc && oldDst == newDst {
 		return
 	}
-	oldQC := binary.BigEndian.Uint16(q[10:])
-	qc := checksum.Update32(checksum.Update32(oldQC, oldSrc, newSrc), oldDst, newDst)
-	binary.BigEndian.PutUint16(q[10:], qc)
 	c := binary.BigEndian.Uint16(m[2:])
 	c = checksum.Update32(checksum.Update32(c, oldSrc, newSrc), oldDst, newDst)
-	c = checksum.Update(c, oldQC, qc)
+	// fix updates a checksum field of the quote for the new addresses, and
+	// the ICMP checksum for the changed field.
+	fix := func(at []byte) {
+		old := binary.BigEndian.Uint16(at)
+		n := checksum.Update32(checksum.Update32(old, oldSrc, newSrc), oldDst, newDst)
+		binary.BigEndian.PutUint16(at, n)
+		c = checksum.Update(c, old, n)
+	}
+	fix(q[10:12])
+	// The quoted transport header's checksum covers the addresses too
+	// (pseudo-header); update it when the quote holds it.
+	ihl := int(q[0]&0xf) * 4
+	if ihl >= 20 && binary.BigEndian.Uint16(q[6:])&0x1fff == 0 {
+		switch t := q[min(ihl, len(q)):]; q[9] {
+		case protoTCP:
+			if len(t) >= 18 {
+				fix(t[16:18])
+			}
+		case protoUDP:
+			if len(t) >= 8 && binary.BigEndian.Uint16(t[6:]) != 0 {
+				fix(t[6:8])
+				if binary.BigEndian.Uint16(t[6:]) == 0 {
+					c = checksum.Update(c, 0, 0xffff)
+					binary.BigEndian.PutUint16(t[6:], 0xffff)
+				}
+			}
+		}
+	}
 	binary.BigEndian.PutUint16(m[2:], c)
 }
 

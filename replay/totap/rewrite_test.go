@@ -78,9 +78,11 @@ func (p pkt) build(t *testing.T) []byte {
 	case "unreach":
 		ip.Protocol = layers.IPProtocolICMPv4
 		q := &layers.IPv4{Version: 4, IHL: 5, TTL: 63, Protocol: layers.IPProtocolUDP, SrcIP: p.quoteSrc, DstIP: p.quoteDst}
+		qu := &layers.UDP{SrcPort: 40000, DstPort: 53}
+		require.NoError(t, qu.SetNetworkLayerForChecksum(q))
 		qb := gopacket.NewSerializeBuffer()
-		require.NoError(t, gopacket.SerializeLayers(qb, gopacket.SerializeOptions{ComputeChecksums: true},
-			q, gopacket.Payload([]byte{0x9c, 0x40, 0, 53, 0, 36, 0x12, 0x34})))
+		require.NoError(t, gopacket.SerializeLayers(qb, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true},
+			q, qu, gopacket.Payload("query")))
 		ls = append(ls, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(qb.Bytes()))
 	default:
 		t.Fatalf("unknown kind %q", p.kind)
