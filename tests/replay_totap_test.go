@@ -331,11 +331,16 @@ func BenchmarkToTapTopspeed(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out := ns.Run(b, bin, "replay", capture, "--to-tap", "tap0", "--topspeed", "--loop", "20")
+		require.Contains(b, out, "Failed packets:            0\n")
 		ours += ratedPPS(b, out)
 		fd := openTapFD(b, ns, "tap0")
-		out = ns.Run(b, "tcpreplay", "-i", "tap0", "--topspeed", "--loop", "20", capture)
+		tout := ns.Run(b, "tcpreplay", "-i", "tap0", "--topspeed", "--loop", "20", capture)
 		_ = unix.Close(fd)
-		theirs += ratedPPS(b, out)
+		require.Regexp(b, `Failed packets: +0\n`, tout)
+		theirs += ratedPPS(b, tout)
+		if i == 0 {
+			b.Logf("simnet:\n%s\ntcpreplay:\n%s", out, tout)
+		}
 	}
 	b.StopTimer()
 	ours /= float64(b.N)
