@@ -174,8 +174,13 @@ func TestReplayPacedRateAndStats(t *testing.T) {
 	assert.Less(t, st.Duration, 59*time.Millisecond+200*time.Millisecond, "deadlines are absolute")
 	assert.Positive(t, st.MaxLate, "lateness is measured")
 	assert.LessOrEqual(t, st.MeanLate, st.MaxLate)
-	require.GreaterOrEqual(t, len(calls), 3)
-	assert.Less(t, calls[0].Frames, calls[len(calls)-1].Frames)
+	// A loaded machine may wake late and skip intervals, never add any.
+	require.NotEmpty(t, calls)
+	assert.LessOrEqual(t, len(calls), int(st.Duration/(10*time.Millisecond)))
+	for i, c := range calls {
+		assert.GreaterOrEqual(t, c.Duration, time.Duration(i+1)*10*time.Millisecond, "call %d", i)
+		assert.Less(t, c.Frames, 60, "call %d comes before the end", i)
+	}
 }
 
 func TestReplayRewrites(t *testing.T) {
