@@ -236,6 +236,22 @@ func TestReplayToTapLoop(t *testing.T) {
 	}
 }
 
+// TestReplayToTapInterrupt: --loop 0 runs until SIGINT, which ends it with
+// the summary and status 0, as tcpreplay does.
+func TestReplayToTapInterrupt(t *testing.T) {
+	totapNeed(t, "tcpdump")
+	t.Parallel()
+	capture := writeTTCapture(t, [][]byte{ttFrame(t, "udp", 100, 0), ttFrame(t, "udp", 100, 1)})
+	ns := netns.New(t)
+	ns.AddTap(t, "tap0", "192.0.2.1/24")
+	p := ns.Start(t, simnetBinary(t), "replay", capture, "--to-tap", "tap0", "--loop", "0", "--pps", "200", "--stats", "1")
+	p.WaitOutput(t, "Rated:", 10*time.Second)
+	require.NoError(t, p.Signal(os.Interrupt))
+	require.NoError(t, p.Wait(10*time.Second), p.Output())
+	assert.Regexp(t, `sent [1-9][0-9]+ frames \([0-9]+ bytes\) to tap0`, p.Output())
+	assert.Contains(t, p.Output(), "Pacing: 200 pps")
+}
+
 // TestReplayToTapRewrite sends TCP, UDP, ICMP (echo and an error quoting
 // the rewritten host) and ARP frames with --rewrite-ip and --rewrite-mac:
 // tcpdump sees only the new addresses and tshark finds no bad checksum and

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -175,9 +178,10 @@ func parseRewrites(ips, macs []string, fix bool) (*totap.Rewriter, error) {
 	return rw, nil
 }
 
-// runToTap sends the capture out of a tap and returns the exit status: 0,
-// 1 when the tap fails while sending, 2 for bad flags, a tap that does not
-// exist, or a bad or truncated capture.
+// runToTap sends the capture out of a tap and returns the exit status: 0
+// (also when interrupted by SIGINT or SIGTERM, after the summary), 1 when
+// the tap fails while sending, 2 for bad flags, a tap that does not exist,
+// or a bad or truncated capture.
 func runToTap(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer, path, dev string, o *tapOpts) int {
 	opt, err := o.options(cmd)
 	if err != nil {
@@ -187,13 +191,17 @@ func runToTap(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer,
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Ctrl-C (or SIGTERM) ends the replay with its summary, as in
+	// tcpreplay; --loop 0 runs until then.
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if opt.StatsEvery > 0 {
 		opt.OnStats = func(st totap.Stats) { writeTapRates(stderr, st) }
 	}
-	st, err := totap.ToTap(ctx, path, dev, opt)
+	st, err := totap.ToTap(sigCtx, path, dev, opt)
 	var te *input.TruncatedError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, context.Canceled) && sigCtx.Err() != nil && ctx.Err() == nil:
 		writeTapSummary(stdout, dev, opt, st)
 		return 0
 	case errors.Is(err, tap.ErrNotFound), errors.Is(err, input.ErrNotCapture):
