@@ -1,6 +1,7 @@
 package totap
 
 import (
+	"bytes"
 	"net"
 	"testing"
 
@@ -34,7 +35,7 @@ type pkt struct {
 }
 
 // build serialises p with every checksum computed from scratch.
-func (p pkt) build(t *testing.T) []byte {
+func (p pkt) build(t testing.TB) []byte {
 	t.Helper()
 	opts := gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}
 	eth := &layers.Ethernet{SrcMAC: p.srcMAC, DstMAC: p.dstMAC, EthernetType: layers.EthernetTypeIPv4}
@@ -182,4 +183,29 @@ func TestRewriterShortFrames(t *testing.T) {
 	none.Rewrite(b)
 	assert.Equal(t, full, b)
 	assert.False(t, none.Active())
+}
+
+// FuzzRewrite feeds arbitrary frames to the rewriter: it must not panic,
+// must keep the length, and must change nothing when no address matches
+// and FixCsum is off.
+func FuzzRewrite(f *testing.F) {
+	for _, k := range []string{"tcp", "udp", "echo", "unreach", "arp", "frag"} {
+		f.Add(pkt{srcMAC: macA, dstMAC: macB, src: ipA, dst: ipB, kind: k, quoteSrc: ipA, quoteDst: ipB}.build(f))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, rw := range []*Rewriter{
+			{IP: map[[4]byte][4]byte{[4]byte(ipA): [4]byte(ipN)}, MAC: map[ether.Addr]ether.Addr{ether.Addr(macA): ether.Addr(macN)}},
+			{IP: map[[4]byte][4]byte{[4]byte(ipA): [4]byte(ipN)}, FixCsum: true},
+		} {
+			c := append([]byte(nil), b...)
+			rw.Rewrite(c)
+			require.Len(t, c, len(b))
+		}
+		other := &Rewriter{IP: map[[4]byte][4]byte{{203, 0, 113, 9}: [4]byte(ipN)}}
+		if !bytes.Contains(b, []byte{203, 0, 113, 9}) {
+			c := append([]byte(nil), b...)
+			other.Rewrite(c)
+			require.True(t, bytes.Equal(b, c))
+		}
+	})
 }
