@@ -18,6 +18,8 @@ TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat d
 TEST_APT_PKGS += nsd bind9
 # Headless Chromium renders report.html in the browser test (through chromedp).
 TEST_APT_PKGS += chromium
+# tcpreplay is the reference of the --to-tap benchmark.
+TEST_APT_PKGS += tcpreplay
 
 .PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
 	"os"
 	"strconv"
@@ -16,13 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/replay/tcpexpert"
-	"github.com/simnet-go/simnet/replay/totap"
 )
 
 func init() { rootCmd.AddCommand(newReplayCmd()) }
@@ -41,7 +37,7 @@ type replayOpts struct {
 	zoneOrigin      string
 	tolerance       uint32
 	toTap           string
-	speed           float64
+	tap             tapOpts
 	report          string
 	force           bool
 }
@@ -59,7 +55,13 @@ var replayFlagModes = map[string]int{
 	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze, "report": modeAnalyze,
 	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
 	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole,
-	"force": modeHostRole, "to-tap": modeToTap, "speed": modeToTap,
+	"force": modeHostRole, "to-tap": modeToTap,
+}
+
+func init() {
+	for _, n := range tapOnlyFlags {
+		replayFlagModes[n] = modeToTap
+	}
 }
 
 // checkReplayFlags returns a usage error for a flag that does nothing in
@@ -103,7 +105,10 @@ recorded ones in DIR/diff.json and DIR/summary.txt (also printed). The host
 runs the services named by --echo, --http and --dns. See docs/replay.md.
 
 With --to-tap NAME, the capture's frames are sent out of the existing tap
-device NAME at their recorded pace times --speed (0: as fast as possible).
+device NAME, as tcpreplay sends them: at their recorded pace (times
+--multiplier), at --mbps or --pps, or at --topspeed; --loop, --limit and
+--duration say how much; --stats prints running totals; --rewrite-ip,
+--rewrite-mac and --fixcsum rewrite frames as tcprewrite does.
 
 A file that is not a capture, or is cut off, gives one line on stderr and exit
 status 2; for a cut-off file what was read before the break is still reported.`,
@@ -126,7 +131,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			case modeHostRole:
 				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			case modeToTap:
-				code = runToTap(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+				code = runToTap(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.toTap, &o.tap)
 			default:
 				if err := checkReportFlag(o.report, o.out); err != nil {
 					return err
@@ -158,7 +163,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.StringVar(&o.zoneOrigin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	fl.Uint32Var(&o.tolerance, "tolerance-window", 0, "window difference in bytes not reported by the diff")
 	fl.StringVar(&o.toTap, "to-tap", "", "send the capture's frames out of this existing tap device")
-	fl.Float64Var(&o.speed, "speed", 1, "pace multiplier for --to-tap (0: as fast as possible)")
+	addTapFlags(fl, &o.tap)
 	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
 	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
 	return cmd
@@ -357,35 +362,3 @@ func readZone(path, origin string) (*dns.Zone, error) {
 	return z, nil
 }
 
-// runToTap sends the capture out of a tap and returns the exit status: 0,
-// 1 when the tap cannot be used, 2 for a bad or truncated capture.
-func runToTap(ctx context.Context, stdout, stderr io.Writer, path string, o *replayOpts) int {
-	if o.speed < 0 {
-		fmt.Fprintln(stderr, "simnet replay: --speed must not be negative")
-		return 2
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	st, err := totap.ToTap(ctx, path, o.toTap, o.speed)
-	if errors.Is(err, totap.ErrOpen) {
-		// Nothing was sent: the capture or the device could not be opened.
-		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
-		if errors.Is(err, tap.ErrNotFound) || errors.Is(err, tap.ErrNotTap) || errors.Is(err, input.ErrNotCapture) ||
-			errors.Is(err, fs.ErrNotExist) {
-			return 2
-		}
-		return 1
-	}
-	fmt.Fprintf(stdout, "sent %d frames (%d bytes) to %s in %v; %d refused, %d skipped\n",
-		st.Frames, st.Bytes, o.toTap, st.Duration.Round(time.Millisecond), st.Errors, st.Skipped)
-	if err != nil {
-		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
-		var te *input.TruncatedError
-		if errors.As(err, &te) || errors.Is(err, input.ErrNotCapture) {
-			return 2
-		}
-		return 1
-	}
-	return 0
-}

@@ -1,9 +1,10 @@
-// Package totap sends the frames of a capture out of a tap device at their
-// recorded pace, as tcpreplay does: frame i leaves at
-// start + (t_i - t_0) / speed of wall-clock time, or back to back when speed
-// is 0. Frames without an Ethernet header (raw IP, Linux cooked captures)
-// are given one, from SourceMAC to the broadcast address, so the kernel on
-// the tap accepts them.
+// Package totap sends the frames of a capture out of a tap device, as
+// tcpreplay does: at the recorded pace times a multiplier, at a fixed bit or
+// frame rate, or as fast as the device takes them (see Rate and Pacer),
+// once or in loops, up to a frame limit or a duration, with addresses
+// rewritten on the way as tcprewrite does (see Rewriter). Frames without an
+// Ethernet header (raw IP, Linux cooked captures) are given one, from
+// SourceMAC to the broadcast address, so the kernel on the tap accepts them.
 package totap
 
 import (
@@ -33,158 +34,292 @@ type Stats struct {
 	// write error); Skipped frames the reader could not frame.
 	Errors  int `json:"errors"`
 	Skipped int `json:"skipped"`
+	// Passes counts the passes over the capture begun (--loop).
+	Passes int `json:"passes"`
 	// Duration is the wall-clock time the replay took.
 	Duration time.Duration `json:"duration"`
+	// MaxLate and MeanLate measure the pacing: how long after its
+	// deadline a paced frame was handed to the device, at worst and on
+	// average (0 at topspeed, where nothing is paced).
+	MaxLate  time.Duration `json:"max_late"`
+	MeanLate time.Duration `json:"mean_late"`
+
+	lateSum time.Duration
+	paced   int
 }
 
-// Pacer computes when each frame is due: frame times are offsets from the
-// first frame, divided by Speed, added to the wall-clock start.
-type Pacer struct {
-	// Speed multiplies the recorded pace; 0 sends as fast as possible.
-	Speed float64
-	first time.Time
-	start time.Time
-	begun bool
+// PPS returns the frames sent per second of Duration.
+func (s Stats) PPS() float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.Frames) / s.Duration.Seconds()
 }
 
-// Due returns how long to wait, at wall-clock instant now, before sending
-// a frame recorded at t. Timestamps that go backwards are due at once.
-func (p *Pacer) Due(t, now time.Time) time.Duration {
-	if !p.begun {
-		p.first, p.start, p.begun = t, now, true
+// Mbps returns the megabits (10^6 bits) of frame bytes sent per second.
+func (s Stats) Mbps() float64 {
+	if s.Duration <= 0 {
 		return 0
 	}
-	if p.Speed <= 0 {
-		return 0
-	}
-	off := t.Sub(p.first)
-	if off <= 0 {
-		return 0
-	}
-	at := p.start.Add(time.Duration(float64(off) / p.Speed))
-	if d := at.Sub(now); d > 0 {
-		return d
-	}
-	return 0
+	return float64(s.Bytes) * 8 / 1e6 / s.Duration.Seconds()
 }
+
+// Options say how a replay paces, repeats, stops and rewrites.
+type Options struct {
+	// Rate is the pace (the zero value: the recorded pace).
+	Rate Rate
+	// Loop is the number of passes over the capture; 0 repeats until
+	// Limit, Duration or the context ends it (tcpreplay --loop 0). Callers
+	// wanting one pass set 1.
+	Loop int
+	// Limit, when positive, stops after this many frames sent
+	// (tcpreplay --limit).
+	Limit int
+	// Duration, when positive, stops the replay after this much
+	// wall-clock time (tcpreplay --duration).
+	Duration time.Duration
+	// Rewrite edits each frame before it is sent; nil sends frames as
+	// recorded.
+	Rewrite *Rewriter
+	// StatsEvery, when positive, calls OnStats with the running totals at
+	// this interval (tcpreplay --stats).
+	StatsEvery time.Duration
+	// OnStats receives the running totals.
+	OnStats func(Stats)
+}
+
+// Source opens the capture for one pass; Replay calls it once per pass.
+type Source func() (*input.Reader, error)
 
 // Sender is where frames go: a tap endpoint, or anything else with Send.
 type Sender interface {
 	Send(frame []byte) link.Note
 }
 
-// Replay sends every frame of r to out at the pace p sets, sleeping with
-// sleep (time.Sleep in production; ctx cancels). It returns the stats and
-// nil at the end of the capture, or the error that stopped it (a
-// *input.TruncatedError after sending what came before the break).
-func Replay(ctx context.Context, r *input.Reader, out Sender, p *Pacer) (Stats, error) {
-	var st Stats
-	begin := time.Now()
+// replayer is the state of one Replay.
+type replayer struct {
+	ctx       context.Context
+	out       Sender
+	o         Options
+	p         Pacer
+	st        Stats
+	start     time.Time
+	nextStats time.Time
+	timer     *time.Timer
+	buf       []byte
+}
+
+// errStop ends a replay that reached its limit or duration.
+var errStop = errors.New("stop")
+
+// Replay sends the frames of the capture src opens to out, as o says. It
+// returns the stats and nil when the passes, the limit or the duration are
+// done, or the error that stopped it (a *input.TruncatedError after sending
+// what came before the break, or the context's error).
+func Replay(ctx context.Context, src Source, out Sender, o Options) (Stats, error) {
+	if err := o.Rate.Validate(); err != nil {
+		return Stats{}, fmt.Errorf("replay to tap: %w", err)
+	}
+	r := &replayer{ctx: ctx, out: out, o: o, p: Pacer{Rate: o.Rate}, start: time.Now()}
+	r.nextStats = r.start.Add(o.StatsEvery)
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	defer r.timer.Stop()
+	var err error
+	for pass := 0; o.Loop <= 0 || pass < o.Loop; pass++ {
+		if pass > 0 {
+			r.p.NextPass()
+		}
+		var sent int
+		sent, err = r.pass(src)
+		if err != nil || sent == 0 {
+			break // a capture with nothing to send would loop for ever
+		}
+	}
+	r.st.Duration = time.Since(r.start)
+	if r.st.paced > 0 {
+		r.st.MeanLate = r.st.lateSum / time.Duration(r.st.paced)
+	}
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return r.st, err
+}
+
+// pass sends the capture once and returns how many frames it sent.
+func (r *replayer) pass(src Source) (int, error) {
+	in, err := src()
+	if err != nil {
+		return 0, fmt.Errorf("replay to tap: %w", err)
+	}
+	defer in.Close()
+	r.st.Passes++
+	sent := 0
 	var f input.Frame
-	var buf []byte
 	for {
-		err := r.Next(&f)
+		err := in.Next(&f)
 		if err == io.EOF {
-			break
+			return sent, nil
 		}
 		var fe *input.FrameError
 		if err != nil && !errors.As(err, &fe) {
-			st.Duration = time.Since(begin)
-			return st, fmt.Errorf("replay to tap: %w", err)
+			return sent, fmt.Errorf("replay to tap: %w", err)
 		}
 		if err != nil {
-			st.Skipped++
+			r.st.Skipped++
 			continue
 		}
-		if d := p.Due(f.Time, time.Now()); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				st.Duration = time.Since(begin)
-				return st, fmt.Errorf("replay to tap: %w", ctx.Err())
-			case <-t.C:
-			}
-		}
-		frame := f.Data
-		if f.Ether == nil {
-			if f.Proto == 0 {
-				st.Skipped++
-				continue
-			}
-			if n := ether.HeaderLen + len(f.Network); cap(buf) < n {
-				buf = make([]byte, n)
-			}
-			buf = buf[:ether.HeaderLen+len(f.Network)]
-			ether.Encode(buf, ether.Broadcast, SourceMAC, f.Proto)
-			copy(buf[ether.HeaderLen:], f.Network)
-			frame = buf
-		}
-		if note := out.Send(frame); note.Dropped() {
-			st.Errors++
+		frame := r.frame(&f)
+		if frame == nil {
+			r.st.Skipped++
 			continue
 		}
-		st.Frames++
-		st.Bytes += int64(len(frame))
+		if err := r.waitFor(&f, len(frame)); err != nil {
+			return sent, err
+		}
+		r.o.Rewrite.Rewrite(frame)
+		if note := r.out.Send(frame); note.Dropped() {
+			r.st.Errors++
+		} else {
+			r.st.Frames++
+			r.st.Bytes += int64(len(frame))
+			sent++
+		}
+		if r.o.Limit > 0 && r.st.Frames >= r.o.Limit {
+			return sent, errStop
+		}
 	}
-	st.Duration = time.Since(begin)
-	return st, nil
 }
 
-// loopSender sends on a tap endpoint from its loop goroutine.
-type loopSender struct {
-	ctx context.Context
-	l   *loop.Loop
-	ep  *tap.Endpoint
-}
-
-// Send hands the frame to the loop and waits for the write.
-func (s *loopSender) Send(frame []byte) link.Note {
-	var note link.Note
-	if err := s.l.Call(s.ctx, func() { note = s.ep.Send(frame) }); err != nil {
-		return link.Note{Drop: link.DropError}
+// frame returns the bytes to send for f: its own Ethernet frame, or the
+// network bytes behind an Ethernet header of ours; nil when the frame has
+// no known network protocol. The rewriter may edit the result in place:
+// it is the reader's buffer or ours, and each pass reads the file anew.
+func (r *replayer) frame(f *input.Frame) []byte {
+	if f.Ether != nil {
+		return f.Data
 	}
-	return note
+	if f.Proto == 0 {
+		return nil
+	}
+	n := ether.HeaderLen + len(f.Network)
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	b := r.buf[:n]
+	ether.Encode(b, ether.Broadcast, SourceMAC, f.Proto)
+	copy(b[ether.HeaderLen:], f.Network)
+	return b
 }
 
-// ErrOpen is wrapped by ToTap's error when the capture or the device could
-// not be opened, so nothing was sent.
-var ErrOpen = errors.New("cannot start")
+// waitFor waits until the frame f of size bytes is due, reporting stats on
+// the way; it returns errStop when the duration ends first, or the
+// context's error.
+func (r *replayer) waitFor(f *input.Frame, size int) error {
+	off := r.p.Offset(f.Time, size)
+	deadline := r.start.Add(off)
+	end := time.Time{}
+	if r.o.Duration > 0 {
+		end = r.start.Add(r.o.Duration)
+	}
+	if r.o.Rate.Topspeed {
+		// Nothing to wait for: look at the clock and the context only
+		// every few frames, so they cost nothing per frame.
+		if r.st.Frames&63 != 0 {
+			return nil
+		}
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("replay to tap: %w", err)
+		}
+		now := time.Now()
+		r.stats(now)
+		if !end.IsZero() && !now.Before(end) {
+			return errStop
+		}
+		return nil
+	}
+	for {
+		now := time.Now()
+		r.stats(now)
+		if !end.IsZero() && !now.Before(end) {
+			return errStop
+		}
+		if !now.Before(deadline) {
+			late := now.Sub(deadline)
+			r.st.paced++
+			r.st.lateSum += late
+			r.st.MaxLate = max(r.st.MaxLate, late)
+			return nil
+		}
+		wake := deadline
+		if r.o.StatsEvery > 0 && r.nextStats.Before(wake) {
+			wake = r.nextStats
+		}
+		if !end.IsZero() && end.Before(wake) {
+			wake = end
+		}
+		r.timer.Reset(wake.Sub(now))
+		select {
+		case <-r.ctx.Done():
+			r.timer.Stop()
+			return fmt.Errorf("replay to tap: %w", r.ctx.Err())
+		case <-r.timer.C:
+		}
+	}
+}
+
+// stats calls OnStats when an interval has passed.
+func (r *replayer) stats(now time.Time) {
+	if r.o.StatsEvery <= 0 || r.o.OnStats == nil || now.Before(r.nextStats) {
+		return
+	}
+	st := r.st
+	st.Duration = now.Sub(r.start)
+	if st.paced > 0 {
+		st.MeanLate = st.lateSum / time.Duration(st.paced)
+	}
+	r.o.OnStats(st)
+	for !now.Before(r.nextStats) {
+		r.nextStats = r.nextStats.Add(r.o.StatsEvery)
+	}
+}
 
 // ToTap opens the existing tap device name and replays the capture at path
-// out of it at speed. When the capture or the device cannot be opened, the
-// error wraps ErrOpen (and the cause).
-func ToTap(ctx context.Context, path, name string, speed float64) (Stats, error) {
-	r, err := input.Open(path)
+// out of it as o says. A missing device gives an error wrapping
+// tap.ErrNotFound.
+func ToTap(ctx context.Context, path, name string, o Options) (Stats, error) {
+	src := func() (*input.Reader, error) { return input.Open(path) }
+	// Open the capture once first, so a bad file is reported before the
+	// device is touched.
+	r, err := src()
 	if err != nil {
-		return Stats{}, &openError{fmt.Errorf("replay to tap: %w", err)}
+		return Stats{}, fmt.Errorf("replay to tap: %w", err)
 	}
-	defer r.Close()
+	_ = r.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := loop.New()
 	ep, err := tap.Open(l, tap.Config{Name: name})
 	if err != nil {
-		return Stats{}, &openError{fmt.Errorf("replay to tap: %w", err)}
+		return Stats{}, fmt.Errorf("replay to tap: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = l.Run(ctx)
 		close(done)
 	}()
-	st, rerr := Replay(ctx, r, &loopSender{ctx: ctx, l: l, ep: ep}, &Pacer{Speed: speed})
+	// The whole replay runs on the loop goroutine, where the endpoint's
+	// Send belongs, without a hand-off per frame.
+	var st Stats
+	var rerr error
+	callErr := l.Call(ctx, func() { st, rerr = Replay(ctx, src, ep, o) })
 	cancel()
-	<-done
+	<-done // the loop has returned: the call ran to its end or never ran
+	if callErr != nil && rerr == nil {
+		rerr = fmt.Errorf("replay to tap: %w", callErr)
+	}
 	if cerr := ep.Close(); cerr != nil && rerr == nil {
 		rerr = fmt.Errorf("replay to tap: close %s: %w", name, cerr)
 	}
 	return st, rerr
 }
-
-// openError marks an error that kept ToTap from starting; it reads as the
-// wrapped error alone and matches ErrOpen.
-type openError struct{ err error }
-
-func (e *openError) Error() string        { return e.err.Error() }
-func (e *openError) Unwrap() error        { return e.err }
-func (e *openError) Is(target error) bool { return target == ErrOpen }

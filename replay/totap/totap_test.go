@@ -19,32 +19,6 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestPacer(t *testing.T) {
-	tests := []struct {
-		name  string
-		speed float64
-		// frames are recorded offsets; now the wall-clock offsets at which
-		// Due is asked; want the waits.
-		frames, now, want []time.Duration
-	}{
-		{"recorded pace", 1, []time.Duration{0, 100, 300}, []time.Duration{0, 10, 320}, []time.Duration{0, 90, 0}},
-		{"twice as fast", 2, []time.Duration{0, 100, 300}, []time.Duration{0, 0, 100}, []time.Duration{0, 50, 50}},
-		{"half speed", 0.5, []time.Duration{0, 100}, []time.Duration{0, 0}, []time.Duration{0, 200}},
-		{"as fast as possible", 0, []time.Duration{0, 100, 300}, []time.Duration{0, 0, 0}, []time.Duration{0, 0, 0}},
-		{"backwards timestamps", 1, []time.Duration{100, 50, 120}, []time.Duration{0, 0, 0}, []time.Duration{0, 0, 20}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := &Pacer{Speed: tc.speed}
-			wall := time.Date(2030, 5, 5, 0, 0, 0, 0, time.UTC)
-			for i := range tc.frames {
-				got := p.Due(t0.Add(tc.frames[i]*time.Millisecond), wall.Add(tc.now[i]*time.Millisecond))
-				assert.Equal(t, tc.want[i]*time.Millisecond, got, "frame %d", i)
-			}
-		})
-	}
-}
-
 // sink records what Replay sends; frames longer than max are refused.
 type sink struct {
 	frames [][]byte
@@ -59,7 +33,8 @@ func (s *sink) Send(frame []byte) link.Note {
 	return link.Note{}
 }
 
-func pcapOf(t *testing.T, lt layers.LinkType, frames ...[]byte) *input.Reader {
+// pcapOf returns a Source of a pcap holding frames 1 ms apart.
+func pcapOf(t *testing.T, lt layers.LinkType, frames ...[]byte) Source {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriterNanos(&buf)
@@ -68,12 +43,14 @@ func pcapOf(t *testing.T, lt layers.LinkType, frames ...[]byte) *input.Reader {
 		ts := t0.Add(time.Duration(i) * time.Millisecond)
 		require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, f))
 	}
-	r, err := input.NewReader(&buf)
-	require.NoError(t, err)
-	return r
+	b := buf.Bytes()
+	return func() (*input.Reader, error) { return input.NewReader(bytes.NewReader(b)) }
 }
 
+var topspeed = Options{Rate: Rate{Topspeed: true}, Loop: 1}
+
 func TestReplayEthernet(t *testing.T) {
+	t.Parallel()
 	a := make([]byte, 60)
 	ether.Encode(a, ether.Broadcast, ether.Addr{2, 0, 0, 0, 0, 1}, ether.TypeARP)
 	b := make([]byte, 1514)
@@ -82,7 +59,7 @@ func TestReplayEthernet(t *testing.T) {
 	big := make([]byte, 3000)
 	ether.Encode(big, ether.Addr{2, 0, 0, 0, 0, 2}, ether.Addr{2, 0, 0, 0, 0, 1}, ether.TypeIPv4)
 	s := &sink{max: 1514}
-	st, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeEthernet, a, b, big), s, &Pacer{})
+	st, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeEthernet, a, b, big), s, topspeed)
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Frames)
 	assert.Equal(t, int64(60+1514), st.Bytes)
@@ -93,9 +70,10 @@ func TestReplayEthernet(t *testing.T) {
 }
 
 func TestReplayRawIPGetsEthernetHeader(t *testing.T) {
+	t.Parallel()
 	ip := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2}
 	s := &sink{max: 1514}
-	st, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeRaw, ip), s, &Pacer{})
+	st, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeRaw, ip), s, topspeed)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Frames)
 	f, err := ether.Parse(s.frames[0])
@@ -107,6 +85,7 @@ func TestReplayRawIPGetsEthernetHeader(t *testing.T) {
 }
 
 func TestReplayCancelled(t *testing.T) {
+	t.Parallel()
 	a := make([]byte, 60)
 	ether.Encode(a, ether.Broadcast, ether.Addr{2, 0, 0, 0, 0, 1}, ether.TypeARP)
 	var buf bytes.Buffer
@@ -114,17 +93,105 @@ func TestReplayCancelled(t *testing.T) {
 	require.NoError(t, w.WriteFileHeader(65536, layers.LinkTypeEthernet))
 	require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: t0, CaptureLength: 60, Length: 60}, a))
 	require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: t0.Add(time.Hour), CaptureLength: 60, Length: 60}, a))
-	r, err := input.NewReader(&buf)
-	require.NoError(t, err)
+	b := buf.Bytes()
+	src := func() (*input.Reader, error) { return input.NewReader(bytes.NewReader(b)) }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := &sink{max: 1514}
-	st, err := Replay(ctx, r, s, &Pacer{Speed: 1})
+	st, err := Replay(ctx, src, s, Options{Loop: 1})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 1, st.Frames, "the first frame is due at once, the second an hour later")
 }
 
 func TestToTapErrors(t *testing.T) {
-	_, err := ToTap(context.Background(), "/nonexistent/capture.pcap", "tap0", 0)
+	t.Parallel()
+	_, err := ToTap(context.Background(), "/nonexistent/capture.pcap", "tap0", topspeed)
 	assert.Error(t, err)
+}
+
+// arpFrame returns a 60-byte ARP frame whose last byte is i.
+func arpFrame(i byte) []byte {
+	a := make([]byte, 60)
+	ether.Encode(a, ether.Broadcast, ether.Addr{2, 0, 0, 0, 0, 1}, ether.TypeARP)
+	a[59] = i
+	return a
+}
+
+func TestReplayLoopLimitDuration(t *testing.T) {
+	t.Parallel()
+	src := pcapOf(t, layers.LinkTypeEthernet, arpFrame(1), arpFrame(2), arpFrame(3))
+	tests := []struct {
+		name       string
+		o          Options
+		wantFrames int
+		wantPasses int
+		wantLast   byte
+	}{
+		{"loop 3 sends three times the frames", Options{Rate: Rate{Topspeed: true}, Loop: 3}, 9, 3, 3},
+		{"limit stops mid-pass", Options{Rate: Rate{Topspeed: true}, Loop: 3, Limit: 5}, 5, 2, 2},
+		{"loop 0 runs until the limit", Options{Rate: Rate{Topspeed: true}, Loop: 0, Limit: 100}, 100, 34, 1},
+		// 1000 pps: frames due at 0, 1, 2 ... ms; 25 ms let about 25 go.
+		{"duration stops a paced loop", Options{Rate: Rate{PPS: 1000}, Loop: 0, Duration: 25 * time.Millisecond}, -1, -1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &sink{max: 1514}
+			st, err := Replay(context.Background(), src, s, tc.o)
+			require.NoError(t, err)
+			if tc.wantFrames < 0 {
+				// Frames are due at 0, 1, ... 24 ms; a loaded machine
+				// may send fewer, never more.
+				assert.Positive(t, st.Frames)
+				assert.LessOrEqual(t, st.Frames, 25)
+				assert.GreaterOrEqual(t, st.Duration, 25*time.Millisecond)
+				assert.Less(t, st.Duration, time.Second)
+				return
+			}
+			assert.Equal(t, tc.wantFrames, st.Frames)
+			assert.Equal(t, tc.wantPasses, st.Passes)
+			require.Len(t, s.frames, tc.wantFrames)
+			assert.Equal(t, tc.wantLast, s.frames[len(s.frames)-1][59])
+		})
+	}
+}
+
+// TestReplayPacedRateAndStats sends 60 frames at 1000 pps: they take 59 ms
+// of deadlines (not 60 sleeps' worth of drift), the pacing is measured and
+// the periodic stats are called.
+func TestReplayPacedRateAndStats(t *testing.T) {
+	t.Parallel()
+	frames := make([][]byte, 60)
+	for i := range frames {
+		frames[i] = arpFrame(byte(i))
+	}
+	var calls []Stats
+	o := Options{Rate: Rate{PPS: 1000}, Loop: 1, StatsEvery: 10 * time.Millisecond, OnStats: func(s Stats) { calls = append(calls, s) }}
+	st, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeEthernet, frames...), &sink{max: 1514}, o)
+	require.NoError(t, err)
+	assert.Equal(t, 60, st.Frames)
+	assert.GreaterOrEqual(t, st.Duration, 59*time.Millisecond)
+	assert.Less(t, st.Duration, 59*time.Millisecond+200*time.Millisecond, "deadlines are absolute")
+	assert.Positive(t, st.MaxLate, "lateness is measured")
+	assert.LessOrEqual(t, st.MeanLate, st.MaxLate)
+	// A loaded machine may wake late and skip intervals, never add any.
+	require.NotEmpty(t, calls)
+	assert.LessOrEqual(t, len(calls), int(st.Duration/(10*time.Millisecond)))
+	for i, c := range calls {
+		assert.GreaterOrEqual(t, c.Duration, time.Duration(i+1)*10*time.Millisecond, "call %d", i)
+		assert.Less(t, c.Frames, 60, "call %d comes before the end", i)
+	}
+}
+
+func TestReplayRewrites(t *testing.T) {
+	t.Parallel()
+	a := arpFrame(1)
+	rw := &Rewriter{MAC: map[ether.Addr]ether.Addr{{2, 0, 0, 0, 0, 1}: {2, 0, 0, 0, 0, 9}}}
+	s := &sink{max: 1514}
+	_, err := Replay(context.Background(), pcapOf(t, layers.LinkTypeEthernet, a), s, Options{Rate: Rate{Topspeed: true}, Loop: 2, Rewrite: rw})
+	require.NoError(t, err)
+	require.Len(t, s.frames, 2)
+	for _, f := range s.frames {
+		assert.Equal(t, ether.Addr{2, 0, 0, 0, 0, 9}, ether.Frame(f).Src())
+	}
 }
