@@ -103,7 +103,7 @@ func (r *Relay) request(m []byte) {
 			ri = &r.ifcs[k]
 		}
 	}
-	if ri == nil || !in.Address().IsValid() || m[3] >= MaxRelayHops {
+	if ri == nil || !in.Address().IsValid() || m[3] > MaxRelayHops {
 		r.Stats.Dropped++
 		return
 	}

@@ -116,14 +116,14 @@ func TestRelayNotServing(t *testing.T) {
 	assert.NotZero(t, n.relay.Stats.Dropped)
 }
 
-// TestRelayHopLimit: a request with hops at MaxRelayHops is discarded
+// TestRelayHopLimit: a request whose hops exceed MaxRelayHops is discarded
 // (RFC 1542 section 4.1.1).
 func TestRelayHopLimit(t *testing.T) {
 	t.Parallel()
 	n := newRelayNet(t, true)
 	n.cli.Close()
 	n.sch.RunUntil(clock.Time(100 * time.Millisecond))
-	m := dhcp.Message{Op: dhcp.BootRequest, HType: 1, HLen: 6, Hops: MaxRelayHops, Xid: 7,
+	m := dhcp.Message{Op: dhcp.BootRequest, HType: 1, HLen: 6, Hops: MaxRelayHops + 1, Xid: 7,
 		CIAddr: netip.IPv4Unspecified(), YIAddr: netip.IPv4Unspecified(), SIAddr: netip.IPv4Unspecified(), GIAddr: netip.IPv4Unspecified()}
 	m.Options.Set(dhcp.OptMessageType, []byte{byte(dhcp.Discover)})
 	sock, err := n.cliHost.BindUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 6800), nil)
