@@ -138,6 +138,7 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 		}
 	}
 	d.checkChanges(s, p, links)
+	d.checkRouting(s, p)
 
 	for i, e := range s.Expect {
 		o := p.expect[i]

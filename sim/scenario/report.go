@@ -9,7 +9,9 @@ import (
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/app/udpapp"
+	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
@@ -52,6 +54,8 @@ type HostReport struct {
 	TCP tcp.StackStats `json:"tcp"`
 	// DHCP is the lease state of each interface configured by DHCP.
 	DHCP []LeaseReport `json:"dhcp,omitempty"`
+	// DHCPRelay counts what the host's DHCP relay agent passed on.
+	DHCPRelay *dhcpstack.RelayStats `json:"dhcp_relay,omitempty"`
 }
 
 // AppReport is one app's result.
@@ -162,6 +166,8 @@ func appSummary(a AppReport) string {
 			r.Datagrams, r.Bytes, r.Duplicates, r.OutOfOrder, r.Invalid)
 	case tcpapps.ServerStats:
 		return fmt.Sprintf("%d connections accepted, %d bytes", r.Accepted, r.Bytes)
+	case traceroute.Result:
+		return tracerouteSummary(r)
 	case tcpapps.BulkResult:
 		s := fmt.Sprintf("%d bytes in %v (%.0f bit/s), verified %t, %d retransmissions",
 			r.Bytes, r.Duration, r.Goodput, r.Verified, r.TCP.Retransmits)
@@ -190,6 +196,7 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 		return out
 	}
 	evaluateService(e, a.Result, add)
+	evaluateRouting(e, a.Result, add)
 	switch r := a.Result.(type) {
 	case ping.Result:
 		if e.MinReplies != nil {

@@ -8,10 +8,12 @@ import (
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
@@ -150,8 +152,9 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	hostList := make([]*stack.Host, 0, len(s.Hosts))
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
+	relays := map[string]*dhcpstack.Relay{}
 	for _, h := range s.Hosts {
-		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name)})
+		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name), Forwarding: h.Forwarding})
 		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
@@ -187,6 +190,16 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 		if h.Gateway.IsValid() {
 			host.SetDefaultGateway(h.Gateway)
+		}
+		for _, r := range h.Routes {
+			host.AddRoute(r.To, r.Via, nil)
+		}
+		relay, err := startRelay(host, h)
+		if err != nil {
+			return fail(err)
+		}
+		if relay != nil {
+			relays[h.Name] = relay
 		}
 		hosts[h.Name] = app.NewStackNet(host)
 		hostList = append(hostList, host)
@@ -264,6 +277,10 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	}
 	for i, h := range hostList {
 		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats()}
+		if r := relays[h.Name()]; r != nil {
+			st := r.Stats
+			rep.Hosts[i].DHCPRelay = &st
+		}
 		for _, di := range dhcpIfs {
 			if di.host == h.Name() {
 				rep.Hosts[i].DHCP = append(rep.Hosts[i].DHCP, di.report())
@@ -321,6 +338,8 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
+	case AppTraceroute:
+		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}
 	return newServiceApp(a, env, dnsServers)
 }

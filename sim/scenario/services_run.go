@@ -175,6 +175,9 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 		for _, r := range a.Reservations {
 			cfg.Reservations = append(cfg.Reservations, dhcp.Reservation{HW: r.MAC, Addr: r.Addr})
 		}
+		for _, sub := range a.Subnets {
+			cfg.Subnets = append(cfg.Subnets, dhcp.ServerConfig{Subnet: sub.Subnet, PoolStart: sub.PoolStart, PoolEnd: sub.PoolEnd, Router: sub.Router})
+		}
 		return app.NewDHCPServer(cfg), nil
 	case AppDNSServer:
 		z, err := dns.ParseZone(strings.NewReader(a.Zone), a.Origin, cmp.Or(a.ZoneFile, "zone"))
