@@ -8,8 +8,8 @@ import (
 
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
-	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/app/traceroute"
+	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/stack"
