@@ -118,7 +118,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		// The demo's last host is the client, whose capture tells the
 		// story from DHCP to the echo exchange.
 		last := filepath.Join(dir, rep.Captures[len(rep.Captures)-1])
-		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7'\n", last, last)
+		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7 || icmp'\n", last, last)
 	}
 	if failed := rep.Failed(); len(failed) > 0 {
 		for _, e := range failed {

@@ -135,8 +135,8 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, out, "tshark -r "+filepath.Join("d", "client.pcapng"))
 	assert.NotContains(t, out, "FAIL")
 	// The timeline tells the story in order.
-	story := []string{"web      DHCP lease bound: 10.0.0.200/24", "client   DHCP lease bound: 10.0.0.100/24",
-		"DNS answer for www.example.test: 10.0.0.200", "HTTP 200 from http://www.example.test/", "echo-check: 65536 bytes verified"}
+	story := []string{"web      DHCP lease bound: 10.0.0.200/24", "client   DHCP lease bound: 10.0.1.100/24",
+		"reached 10.0.0.200 in 2 hops: 1 10.0.1.1", "DNS answer for www.example.test: 10.0.0.200", "HTTP 200 from http://www.example.test/", "echo-check: 65536 bytes verified"}
 	for _, s := range story {
 		assert.Contains(t, out, s)
 	}
