@@ -12,7 +12,7 @@ import (
 
 // Limits on the size of a scenario.
 const (
-	maxItems     = 10000    // hosts, switches, links, apps, events or expectations
+	maxItems     = 100000   // hosts, switches, links, apps, events or expectations written in a file
 	maxCount     = 10000000 // packets an app sends
 	maxPingCount = 65535    // one 16-bit sequence number per echo request
 	maxPayload   = 65507    // largest UDP or ICMP payload in an IPv4 packet
@@ -100,6 +100,9 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 		}
 	}
 	if len(d.errs) == 0 {
+		d.expand(s, p)
+	}
+	if len(d.errs) == 0 {
 		d.check(s, p)
 	}
 	return s
@@ -116,7 +119,7 @@ func (d *decoder) items(n *yaml.Node, path string) []*yaml.Node {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
-	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes")
+	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "count")
 	if o == nil {
 		return Host{}, nil
 	}
@@ -160,6 +163,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		h.Gateway, _ = d.addr(gn, o.field("gateway"))
 	}
 	d.routing(o, &h)
+	d.groupCount(o, &h)
 	if !ok {
 		return h, nil
 	}

@@ -259,6 +259,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.Replace(services, "after: lease", "after: [lease]", 1)))
 	// Routers, routes, relays and traceroute.
 	f.Add([]byte(routed))
+	// Host groups.
+	f.Add([]byte(grouped))
+	f.Add([]byte(strings.Replace(grouped, "count: 3", "count: 300", 1)))
+	f.Add([]byte(strings.Replace(grouped, "address: 10.0.0.10/24}", "address: dhcp}", 1)))
 	f.Add([]byte(strings.Replace(routed, "via: 10.0.0.1}", "via: 10.0.0.1, to: 1.2.3.4/32}", 1)))
 	f.Add([]byte(strings.Replace(routed, "dhcp_relay: 10.0.0.1", "dhcp_relay: [10.0.0.1]", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {

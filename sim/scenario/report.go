@@ -26,12 +26,14 @@ type Report struct {
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
 	// Captures lists the capture files, relative to the output directory.
-	Captures     []string          `json:"captures"`
-	Links        []LinkReport      `json:"links"`
-	Switches     []sim.SwitchStats `json:"switches"`
-	Hosts        []HostReport      `json:"hosts"`
-	Apps         []AppReport       `json:"apps"`
-	Expectations []ExpectResult    `json:"expectations"`
+	Captures []string          `json:"captures"`
+	Links    []LinkReport      `json:"links"`
+	Switches []sim.SwitchStats `json:"switches"`
+	Hosts    []HostReport      `json:"hosts"`
+	Apps     []AppReport       `json:"apps"`
+	// Groups aggregates the apps that ran on every member of a host group.
+	Groups       []GroupReport  `json:"groups,omitempty"`
+	Expectations []ExpectResult `json:"expectations"`
 	// Timeline lists leases, answers and completions in time order.
 	Timeline []TimelineEvent `json:"timeline"`
 }
@@ -63,6 +65,9 @@ type AppReport struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	Host string `json:"host"`
+	// Group is, for a member of an app on a host group, the app's name
+	// as written.
+	Group string `json:"group,omitempty"`
 	// Error is set when the app could not start.
 	Error string `json:"error,omitempty"`
 	// Result is the app's own result struct (ping.Result, udpapp.SinkResult,
@@ -114,6 +119,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
+// maxSummaryMembers is the largest group whose members' apps the summary
+// lists one by one.
+const maxSummaryMembers = 10
+
 // WriteSummary writes a short human summary of r: one line per link
 // direction, per app and per expectation.
 func (r *Report) WriteSummary(w io.Writer) error {
@@ -129,8 +138,18 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		dir(l.B, l.A, l.BtoA)
 	}
 	b.WriteString("apps:\n")
+	members := map[string]int{}
+	for _, g := range r.Groups {
+		members[g.App] = g.Members
+	}
 	for _, a := range r.Apps {
+		if members[a.Group] > maxSummaryMembers {
+			continue // the group's line stands for them
+		}
 		fmt.Fprintf(&b, "  %-12s %-8s on %s: %s\n", a.Name, a.Type, a.Host, appSummary(a))
+	}
+	for _, g := range r.Groups {
+		fmt.Fprintf(&b, "  %-12s %-8s on group %s: %s\n", g.App, g.Type, g.Host, g.summary())
 	}
 	if len(r.Timeline) > 0 {
 		b.WriteString("timeline:\n")

@@ -209,7 +209,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 	reports := make([]AppReport, len(s.Apps))
 	started := make([]clock.Time, len(s.Apps))
 	for i, a := range s.Apps {
-		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host}
+		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
 		dnsOf := func() []netip.Addr {
 			for _, di := range dhcpIfs {
@@ -305,6 +305,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		resultEvents(tl, a, started[i], reports[i].Result)
 	}
 	rep.Timeline = tl.sorted()
+	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult
 		if e.Host != "" {

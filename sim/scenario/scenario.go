@@ -36,6 +36,10 @@ type Scenario struct {
 	Apps     []App
 	Schedule []Event
 	Expect   []Expectation
+	// Groups lists the host entries with a count, in file order; their
+	// members are in Hosts, and the links, apps, expectations and events
+	// that named a group are expanded per member.
+	Groups []Group
 }
 
 // Host is one simulated host.
@@ -50,6 +54,9 @@ type Host struct {
 	// Routes are static routes, chosen by longest prefix beside the
 	// connected subnets and the gateway.
 	Routes []Route
+	// Count is the count of a group entry before expansion (0 for an
+	// ordinary host); the hosts of a loaded Scenario all have 0.
+	Count int
 	// Line is where the host is declared.
 	Line int
 }
@@ -324,6 +331,9 @@ type App struct {
 	Subnets []DHCPSubnet
 	// MaxHops and Queries configure a traceroute (0: the defaults).
 	MaxHops, Queries int
+	// Group is, for an app expanded from an app on a host group, the
+	// app's name as written, and GroupHost the group's name.
+	Group, GroupHost string
 	// Zone is a dns_server's master file text (inline, or read from
 	// zone_file), ZoneFile the file it came from and Origin its $ORIGIN.
 	Zone, ZoneFile, Origin string
