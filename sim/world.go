@@ -45,6 +45,11 @@ type Config struct {
 	Seed uint64
 	// Start is the initial instant of the virtual clock; zero means Epoch.
 	Start clock.Time
+	// CaptureHost chooses the hosts whose interfaces are captured when
+	// captures are on; nil captures every host.
+	CaptureHost func(name string) bool
+	// SnapLen is the captures' snapshot length (0: pcap.SnapLen).
+	SnapLen int
 	// CaptureDir, when not empty, is the directory receiving one capture
 	// file per host (created if missing).
 	CaptureDir string
@@ -55,6 +60,10 @@ type Config struct {
 	// even without CaptureDir. If the returned writer is an io.Closer,
 	// World.Close closes it.
 	CaptureOpen func(name string) (io.Writer, error)
+	// CaptureSwitch chooses the switches whose ports are captured when
+	// captures are on, one file per switch (DIR/<switch>.pcapng) with an
+	// interface per port named "switch:link"; nil captures every switch.
+	CaptureSwitch func(name string) bool
 }
 
 // World is a simulated network on one virtual clock. It is not safe for
@@ -74,6 +83,7 @@ type World struct {
 	captureHosts []string    // creation order
 	closers      []io.Closer // outputs from Config.CaptureOpen
 	closed       bool
+	resolved     []pcap.Name // written into every capture (AddNames)
 }
 
 // New returns an empty world.
@@ -208,16 +218,21 @@ func (w *World) capture(host string) (*pcap.Writer, error) {
 		var out io.Writer
 		out, err = w.cfg.CaptureOpen(name)
 		if err == nil {
-			cw, err = pcap.NewWriter(out, w.cfg.CaptureFormat)
+			cw, err = pcap.NewWriterWith(out, w.cfg.CaptureFormat, pcap.Options{SnapLen: w.cfg.SnapLen})
 			if c, ok := out.(io.Closer); ok {
 				w.closers = append(w.closers, c)
 			}
 		}
 	} else {
-		cw, err = pcap.Create(filepath.Join(w.cfg.CaptureDir, name), w.cfg.CaptureFormat)
+		cw, err = pcap.CreateWith(filepath.Join(w.cfg.CaptureDir, name), w.cfg.CaptureFormat, pcap.Options{SnapLen: w.cfg.SnapLen})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sim: capture of host %q: %w", host, err)
+	}
+	if len(w.resolved) > 0 {
+		if err := cw.WriteNames(w.resolved); err != nil {
+			return nil, fmt.Errorf("sim: capture of %q: %w", host, err)
+		}
 	}
 	w.captures[host] = cw
 	w.captureHosts = append(w.captureHosts, host)
@@ -232,7 +247,7 @@ func (w *World) Attach(host, iface string, ep link.Endpoint) (link.Endpoint, err
 		return nil, err
 	}
 	id := host + ":" + iface
-	if !w.Captures() {
+	if !w.Captures() || (w.cfg.CaptureHost != nil && !w.cfg.CaptureHost(host)) {
 		w.ifaces[id] = true
 		return ep, nil
 	}
@@ -258,6 +273,20 @@ func (w *World) checkIface(host, iface string) error {
 	}
 	if id := host + ":" + iface; w.ifaces[id] {
 		return fmt.Errorf("sim: attach %s: interface already attached", id)
+	}
+	return nil
+}
+
+// AddNames maps addresses to host names in every capture: a pcapng Name
+// Resolution Block in each capture open now and in each created later, so
+// that Wireshark shows names instead of addresses. Plain pcap captures
+// carry no names.
+func (w *World) AddNames(names []pcap.Name) error {
+	w.resolved = append(w.resolved, names...)
+	for _, h := range w.captureHosts {
+		if err := w.captures[h].WriteNames(names); err != nil {
+			return fmt.Errorf("sim: capture of %q: %w", h, err)
+		}
 	}
 	return nil
 }

@@ -32,15 +32,17 @@ const outRoot = "simnet-out"
 
 // runFlags are the flags shared by run and demo.
 type runFlags struct {
-	seed   uint64
-	out    string
-	format string
+	seed    uint64
+	out     string
+	format  string
+	capture string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of the run (default: the file's seed, or 0)")
 	cmd.Flags().StringVar(&f.out, "out", "", "output directory (default: a fresh ./"+outRoot+"/<name>-<seed>-<n>)")
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
+	cmd.Flags().StringVar(&f.capture, "capture", "", "what to capture: all, hosts or none (default: the file's capture block, else all)")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -82,6 +84,11 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: --pcap-format: %v\n", err)
 		return exitScenario
 	}
+	mode, err := scenario.ParseCaptureMode(f.capture)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet: --capture: %v\n", err)
+		return exitScenario
+	}
 	seed := s.Seed
 	if seedSet {
 		seed = f.seed
@@ -96,7 +103,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: output directory: %v\n", err)
 		return exitScenario
 	}
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format})
+	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Capture: mode})
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario

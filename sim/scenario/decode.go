@@ -33,7 +33,7 @@ type parsed struct {
 }
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect")
+	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect", "capture")
 	if o == nil {
 		return nil
 	}
@@ -99,8 +99,10 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			p.expect = append(p.expect, eo)
 		}
 	}
+	d.captureBlock(o, s)
 	if len(d.errs) == 0 {
 		d.expand(s, p)
+		d.expandCapture(s)
 	}
 	if len(d.errs) == 0 {
 		d.check(s, p)

@@ -69,6 +69,8 @@ func Parse(file string, data []byte) (*Scenario, error) {
 type decoder struct {
 	file string
 	errs Errors
+	// captureObj is the decoded capture block, for later checks.
+	captureObj *object
 }
 
 func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {

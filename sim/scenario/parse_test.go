@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", repl("  - name: sw", "  - name: sw\n    ports: 4"),
 			`f.yaml:10: field "switches[0].ports": unknown field (want one of name)`},
 		{"unknown top field", "nme: x\n" + valid,
-			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect)`},
+			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect, capture)`},
 		{"missing duration", repl("duration: 10s\n", ""),
 			`f.yaml:1: field "duration": required field is missing`},
 		{"bad duration", repl("duration: 10s", "duration: 10"),
@@ -261,6 +261,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(routed))
 	// Host groups.
 	f.Add([]byte(grouped))
+	f.Add([]byte(grouped + "capture: {hosts: [srv, cli], switches: [sw], snaplen: 128}\n"))
 	f.Add([]byte(strings.Replace(grouped, "count: 3", "count: 300", 1)))
 	f.Add([]byte(strings.Replace(grouped, "address: 10.0.0.10/24}", "address: dhcp}", 1)))
 	f.Add([]byte(strings.Replace(routed, "via: 10.0.0.1}", "via: 10.0.0.1, to: 1.2.3.4/32}", 1)))

@@ -1,9 +1,14 @@
 package scenario
 
 import (
+	"bytes"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,9 +124,27 @@ func TestRunRelayAndTraceroute(t *testing.T) {
 	t.Parallel()
 	s, err := Parse("r.yaml", []byte(routed))
 	require.NoError(t, err)
-	rep, err := Run(s, Options{})
+	dir := t.TempDir()
+	rep, err := Run(s, Options{OutDir: dir})
 	require.NoError(t, err)
 	require.True(t, rep.Passed, "%v", rep.Failed())
+	// The server's capture names the client's leased address too.
+	b, err := os.ReadFile(filepath.Join(dir, "srv.pcapng"))
+	require.NoError(t, err)
+	r, err := pcapgo.NewNgReader(bytes.NewReader(b), pcapgo.DefaultNgReaderOptions)
+	require.NoError(t, err)
+	for {
+		if _, _, err := r.ReadPacketData(); err != nil {
+			break
+		}
+	}
+	var names []string
+	for i := range r.NNames() {
+		nr, err := r.Name(i)
+		require.NoError(t, err)
+		names = append(names, nr.Addr.(*pcapgo.NgIPAddress).Addr.String()+" "+strings.Join(nr.Names, ","))
+	}
+	assert.Equal(t, []string{"10.0.0.1 srv", "10.0.0.254 r1", "10.0.1.1 r1", "10.0.1.100 cli"}, names)
 	cli := rep.Hosts[2]
 	require.Len(t, cli.DHCP, 1)
 	assert.Equal(t, "10.0.1.100/24", cli.DHCP[0].Address)

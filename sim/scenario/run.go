@@ -29,6 +29,9 @@ type Options struct {
 	OutDir string
 	// Format is the capture format (pcap.PcapNG by default).
 	Format pcap.Format
+	// Capture overrides the file's capture selection (simnet run
+	// --capture).
+	Capture CaptureMode
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -73,7 +76,13 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if opts.SeedSet {
 		seed = opts.Seed
 	}
-	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format})
+	on, hostSel, switchSel, snap := s.captureConfig(opts.Capture)
+	dir := opts.OutDir
+	if !on {
+		dir = ""
+	}
+	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: dir, CaptureFormat: opts.Format,
+		CaptureHost: hostSel, CaptureSwitch: switchSel, SnapLen: snap})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
@@ -84,9 +93,16 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.OutDir != "" {
+	if dir != "" {
+		names := make([]string, 0, len(s.Hosts)+len(s.Switches))
 		for _, h := range s.Hosts {
-			if p := w.CapturePath(h.Name); p != "" {
+			names = append(names, h.Name)
+		}
+		for _, sw := range s.Switches {
+			names = append(names, sw.Name)
+		}
+		for _, n := range names {
+			if p := w.CapturePath(n); p != "" {
 				if _, err := os.Stat(p); err == nil {
 					rep.Captures = append(rep.Captures, filepath.Base(p))
 				}
@@ -173,7 +189,9 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 				continue
 			}
 			hostName := h.Name
-			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time) {
+			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time, addr netip.Addr) {
+				// The capture names learn the leased address.
+				_ = w.AddNames([]pcap.Name{{Addr: addr, Name: hostName}})
 				if leased[hostName] {
 					return
 				}
@@ -203,6 +221,12 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 		}
 		hosts[h.Name] = app.NewStackNet(host)
 		hostList = append(hostList, host)
+	}
+
+	if w.Captures() {
+		if err := w.AddNames(hostNames(s)); err != nil {
+			return fail(err)
+		}
 	}
 
 	apps := make([]app.App, len(s.Apps))
@@ -343,6 +367,19 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}
 	return newServiceApp(a, env, dnsServers)
+}
+
+// hostNames maps every static address of the scenario to its host.
+func hostNames(s *Scenario) []pcap.Name {
+	var out []pcap.Name
+	for _, h := range s.Hosts {
+		for _, ifc := range h.Interfaces {
+			if ifc.Address.IsValid() {
+				out = append(out, pcap.Name{Addr: ifc.Address.Addr(), Name: h.Name})
+			}
+		}
+	}
+	return out
 }
 
 // WriteReport writes r to dir/report.json.

@@ -36,6 +36,8 @@ type Scenario struct {
 	Apps     []App
 	Schedule []Event
 	Expect   []Expectation
+	// Capture is the file's capture block (nil: record everything).
+	Capture *Capture
 	// Groups lists the host entries with a count, in file order; their
 	// members are in Hosts, and the links, apps, expectations and events
 	// that named a group are expanded per member.

@@ -89,7 +89,7 @@ func fmtOffset(d time.Duration) string {
 }
 
 // startDHCP creates the DHCP client of an interface; it starts at t0.
-func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time)) (*dhcpIface, error) {
+func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time, netip.Addr)) (*dhcpIface, error) {
 	c, err := dhcpstack.NewClient(ifc, rnd, nil)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, 
 		di.first = true
 		di.rep.BoundAt = fmtOffset(now.Sub(tl.t0))
 		tl.add(now, host, "DHCP lease bound: %s on %s, router %s, DNS %s, lease %v", l.Addr, ifc.Name(), joinAddrs(l.Routers), joinAddrs(l.DNS), l.LeaseTime)
-		onFirst(now)
+		onFirst(now, l.Addr.Addr())
 	}
 	return di, nil
 }
