@@ -181,3 +181,23 @@ func TestStat(t *testing.T) {
 	assert.Equal(t, &Stat{N: 100, Sum: 5050, Min: 1, P50: 50, P99: 99, Max: 100}, newStat(vs))
 	assert.Equal(t, &Stat{N: 1, Sum: 7, Min: 7, P50: 7, P99: 7, Max: 7}, newStat([]float64{7}))
 }
+
+// TestSummaryOfLargeGroup: a group larger than maxSummaryMembers gets one
+// summary line per app and per condition, not one per member.
+func TestSummaryOfLargeGroup(t *testing.T) {
+	t.Parallel()
+	doc := strings.Replace(grouped, "count: 3", "count: 12", 1)
+	doc = strings.Replace(doc, "  - {at: 10s, link: cli-sw, action: down}\n", "  - {at: 10s, link: cli-sw-2, action: down}\n", 1)
+	s, err := Parse("g.yaml", []byte(doc))
+	require.NoError(t, err)
+	s.Links[2].AtoB.Loss = 1 // cli2 loses everything
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, rep.WriteSummary(&b))
+	out := b.String()
+	assert.NotContains(t, out, "p-5 ")
+	assert.Contains(t, out, "  p            ping     on group cli: 12 members, rtt ms min")
+	assert.Contains(t, out, "  FAIL p min_replies: 3 (11 of 12 members passed)\n      p-2: got 0 replies to 3 requests\n")
+	assert.Contains(t, out, "  PASS p2 min_replies: 1")
+}

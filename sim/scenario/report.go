@@ -119,6 +119,55 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
+// writeExpectations writes one line per verdict, except for the members
+// of a large group: one line per group app and condition, naming the first
+// members that failed.
+func (r *Report) writeExpectations(b *strings.Builder, members map[string]int) {
+	group := map[string]string{} // member app -> group app of a large group
+	for _, a := range r.Apps {
+		if members[a.Group] > maxSummaryMembers {
+			group[a.Name] = a.Group
+		}
+	}
+	type agg struct {
+		app, cond     string
+		passed, total int
+		failed        []string
+	}
+	var aggs []*agg
+	byKey := map[[2]string]*agg{}
+	for _, e := range r.Expectations {
+		g, ok := group[e.App]
+		if !ok {
+			fmt.Fprintf(b, "  %s\n", e)
+			continue
+		}
+		k := [2]string{g, e.Condition}
+		a := byKey[k]
+		if a == nil {
+			a = &agg{app: g, cond: e.Condition}
+			byKey[k] = a
+			aggs = append(aggs, a)
+		}
+		a.total++
+		if e.Passed {
+			a.passed++
+		} else if len(a.failed) < 3 {
+			a.failed = append(a.failed, e.App+": "+e.Message)
+		}
+	}
+	for _, a := range aggs {
+		v := "PASS"
+		if a.passed < a.total {
+			v = "FAIL"
+		}
+		fmt.Fprintf(b, "  %s %s %s (%d of %d members passed)\n", v, a.app, a.cond, a.passed, a.total)
+		for _, f := range a.failed {
+			fmt.Fprintf(b, "      %s\n", f)
+		}
+	}
+}
+
 // maxSummaryMembers is the largest group whose members' apps the summary
 // lists one by one.
 const maxSummaryMembers = 10
@@ -159,9 +208,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	if len(r.Expectations) > 0 {
 		b.WriteString("expectations:\n")
-		for _, e := range r.Expectations {
-			fmt.Fprintf(&b, "  %s\n", e)
-		}
+		r.writeExpectations(&b, members)
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
