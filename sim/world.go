@@ -84,7 +84,17 @@ type World struct {
 	closers      []io.Closer // outputs from Config.CaptureOpen
 	closed       bool
 	resolved     []pcap.Name // written into every capture (AddNames)
+	// nameOf maps every address given to AddNames to its name; once
+	// there are more than eagerNames, captures name addresses as frames
+	// carry them (lazyNames).
+	nameOf    map[[4]byte]string
+	lazyNames bool
 }
+
+// eagerNames is how many names every capture gets up front; past it, each
+// capture names only the addresses its frames carry, so that a world of
+// many hosts does not write every name into every capture.
+const eagerNames = 1024
 
 // New returns an empty world.
 func New(cfg Config) (*World, error) {
@@ -234,6 +244,9 @@ func (w *World) capture(host string) (*pcap.Writer, error) {
 			return nil, fmt.Errorf("sim: capture of %q: %w", host, err)
 		}
 	}
+	if w.lazyNames {
+		cw.SetNamer(w.nameFor)
+	}
 	w.captures[host] = cw
 	w.captureHosts = append(w.captureHosts, host)
 	return cw, nil
@@ -281,7 +294,27 @@ func (w *World) checkIface(host, iface string) error {
 // Resolution Block in each capture open now and in each created later, so
 // that Wireshark shows names instead of addresses. Plain pcap captures
 // carry no names.
+//
+// Past eagerNames names in all, captures switch to naming each address
+// just before the first frame that carries it (pcap.Writer.SetNamer).
 func (w *World) AddNames(names []pcap.Name) error {
+	if w.nameOf == nil {
+		w.nameOf = make(map[[4]byte]string, len(names))
+	}
+	for _, n := range names {
+		if n.Addr.Is4() {
+			w.nameOf[n.Addr.As4()] = n.Name
+		}
+	}
+	if !w.lazyNames && len(w.resolved)+len(names) > eagerNames {
+		w.lazyNames = true
+		for _, h := range w.captureHosts {
+			w.captures[h].SetNamer(w.nameFor)
+		}
+	}
+	if w.lazyNames {
+		return nil
+	}
 	w.resolved = append(w.resolved, names...)
 	for _, h := range w.captureHosts {
 		if err := w.captures[h].WriteNames(names); err != nil {
@@ -289,6 +322,12 @@ func (w *World) AddNames(names []pcap.Name) error {
 		}
 	}
 	return nil
+}
+
+// nameFor returns the name given to address a.
+func (w *World) nameFor(a [4]byte) (string, bool) {
+	n, ok := w.nameOf[a]
+	return n, ok
 }
 
 // Close flushes and closes every capture, in the order they were created,

@@ -56,6 +56,60 @@ func (w *Writer) WriteNames(names []Name) error {
 	return w.err
 }
 
+// SetNamer makes the writer name addresses as it meets them: before the
+// first frame that carries an IPv4 address (an IPv4 source or destination,
+// an ARP sender or target) that namer knows and this capture has not
+// named yet, it writes a Name Resolution Block for it. A run with many
+// hosts uses it instead of giving every capture every name. A nil namer
+// turns it off.
+func (w *Writer) SetNamer(namer func(a [4]byte) (string, bool)) {
+	w.namer = namer
+	if namer != nil && w.named == nil {
+		w.named = make(map[[4]byte]bool)
+	}
+}
+
+// nameFrame names the addresses of frame that the capture has not named
+// yet; it runs before the frame's packet block.
+func (w *Writer) nameFrame(frame []byte) error {
+	if len(frame) < 14 {
+		return nil
+	}
+	var addrs [2][4]byte
+	switch binary.BigEndian.Uint16(frame[12:14]) {
+	case 0x0800:
+		if len(frame) < 34 {
+			return nil
+		}
+		addrs = [2][4]byte{[4]byte(frame[26:30]), [4]byte(frame[30:34])}
+	case 0x0806:
+		if len(frame) < 42 {
+			return nil
+		}
+		addrs = [2][4]byte{[4]byte(frame[28:32]), [4]byte(frame[38:42])}
+	default:
+		return nil
+	}
+	var fresh [2]Name
+	n := 0
+	for _, a := range addrs {
+		if w.named[a] || (n == 1 && fresh[0].Addr.As4() == a) {
+			continue
+		}
+		// An address the namer does not know yet (one a DHCP lease will
+		// bind) is asked about again in later frames.
+		if name, ok := w.namer(a); ok && name != "" {
+			w.named[a] = true
+			fresh[n] = Name{Addr: netip.AddrFrom4(a), Name: name}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return w.writeNRB(fresh[:n])
+}
+
 // writeNRB writes names as one or more Name Resolution Blocks.
 func (w *Writer) writeNRB(names []Name) error {
 	le := binary.LittleEndian

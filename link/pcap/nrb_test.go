@@ -158,3 +158,26 @@ func TestSnapLenOption(t *testing.T) {
 	_, err := NewWriterWith(&bytes.Buffer{}, PcapNG, Options{SnapLen: 10})
 	assert.Error(t, err)
 }
+
+// TestSetNamer: a capture with a namer names each address just before the
+// first frame that carries it, once, and asks again about addresses it did
+// not know.
+func TestSetNamer(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, PcapNG)
+	require.NoError(t, err)
+	_, err = w.AddInterface("alice:eth0")
+	require.NoError(t, err)
+	known := map[[4]byte]string{{10, 0, 0, 1}: "alice"}
+	w.SetNamer(func(a [4]byte) (string, bool) { n, ok := known[a]; return n, ok })
+	require.NoError(t, w.WritePacket(0, epoch, Outbound, udpFrame(10, 1), link.Note{})) // 10.0.0.1 -> 10.0.0.2
+	require.NoError(t, w.WritePacket(0, epoch, Outbound, udpFrame(10, 2), link.Note{}))
+	known[[4]byte{10, 0, 0, 2}] = "bob" // learned later, as by a DHCP lease
+	require.NoError(t, w.WritePacket(0, epoch, Outbound, udpFrame(10, 3), link.Note{}))
+	require.NoError(t, w.WritePacket(0, epoch, Outbound, []byte{1, 2, 3}, link.Note{})) // runt: nothing to name
+	require.NoError(t, w.Close())
+	recs, blocks := nrbRecords(t, buf.Bytes())
+	assert.Equal(t, []string{"10.0.0.1 alice", "10.0.0.2 bob"}, recs)
+	assert.Equal(t, []uint32{0x0A0D0D0A, 1, blockNRB, blockEPB, blockEPB, blockNRB, blockEPB, blockEPB}, blocks)
+}

@@ -135,6 +135,10 @@ type Writer struct {
 	// the pcapng section header is.
 	snap         int
 	pendingNames []Name
+	// namer names addresses as frames carry them (SetNamer); named holds
+	// the addresses already named.
+	namer func([4]byte) (string, bool)
+	named map[[4]byte]bool
 }
 
 // Create creates (or truncates) the file at path and returns a Writer that
@@ -313,6 +317,11 @@ func pad4(n int) int { return (4 - n&3) & 3 }
 // writeEPB encodes one Enhanced Packet Block (draft-ietf-opsawg-pcapng
 // section 4.3) with an opt_comment when note is not zero and epb_flags.
 func (w *Writer) writeEPB(ifc int, t clock.Time, dir Direction, data []byte, origLen int, note link.Note) error {
+	if w.namer != nil {
+		if err := w.nameFrame(data); err != nil {
+			return err
+		}
+	}
 	var comment string
 	if !note.IsZero() {
 		comment = w.comment(note)
