@@ -88,6 +88,12 @@ func (d *decoder) expand(s *Scenario, p *parsed) {
 		}
 		s.Groups = append(s.Groups, *g)
 	}
+	for i, h := range hosts {
+		if g := groups[h.Name]; g != nil && h.Count == 0 && !slices.Contains(g.Members, h.Name) {
+			o := hostObjs[i]
+			d.fail(o.get("name"), o.field("name"), "host name %q is also the name of a host group", h.Name)
+		}
+	}
 	if len(groups) == 0 || len(d.errs) > 0 {
 		return
 	}

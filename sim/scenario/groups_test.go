@@ -89,6 +89,8 @@ func TestParseGroupErrors(t *testing.T) {
 			`f.yaml:8: field "hosts[1].interfaces[0].address": host group "cli" (count 3) runs out of addresses in 10.0.0.8/30 at member cli2 (the last usable address is 10.0.0.10)`},
 		{"mac with count", repl("address: 10.0.0.10/24}", `address: 10.0.0.10/24, mac: "02:00:00:00:00:01"}`),
 			`f.yaml:8: field "hosts[1].interfaces[0].mac": mac is not allowed on a host with count: each member gets a MAC derived from its name`},
+		{"host named like a group", repl("  - name: srv\n", "  - name: cli\n"),
+			`f.yaml:4: field "hosts[0].name": host name "cli" is also the name of a host group`},
 		{"count zero", repl("count: 3", "count: 0"),
 			`f.yaml:7: field "hosts[1].count": 0 is out of range [1, 100000]`},
 		{"member name clash", repl("switches:\n", "  - {name: cli2, interfaces: [{name: eth0, address: 10.0.0.99/24}]}\nswitches:\n"),
