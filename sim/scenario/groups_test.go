@@ -203,3 +203,45 @@ func TestSummaryOfLargeGroup(t *testing.T) {
 	assert.Contains(t, out, "  FAIL p min_replies: 3 (11 of 12 members passed)\n      p-2: got 0 replies to 3 requests\n")
 	assert.Contains(t, out, "  FAIL p2 min_replies: 1 (got 0 replies to 1 requests)\n", "an app on one member is listed on its own")
 }
+
+// TestParseGroupDHCP: a group of DHCP clients, named one by one in a
+// capture block and an app, and a dhcp_bound expectation on the group.
+func TestParseGroupDHCP(t *testing.T) {
+	t.Parallel()
+	doc := `name: d
+duration: 30s
+hosts:
+  - {name: srv, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: c, count: 3, interfaces: [{name: eth0, address: dhcp}]}
+switches: [{name: sw}]
+links:
+  - {name: s, a: srv:eth0, b: sw}
+  - {name: l, a: c:eth0, b: sw}
+apps:
+  - {name: dhcpd, type: dhcp_server, host: srv, pool: 10.0.0.100-10.0.0.200}
+  - {name: p, type: ping, host: c3, target: 10.0.0.1, after: lease}
+expect:
+  - {host: c, dhcp_bound: true}
+capture: {hosts: [c2]}
+`
+	s, err := Parse("d.yaml", []byte(doc))
+	require.NoError(t, err)
+	var hosts []string
+	for _, e := range s.Expect {
+		hosts = append(hosts, e.Host)
+	}
+	assert.Equal(t, []string{"c1", "c2", "c3"}, hosts)
+	assert.Equal(t, []string{"c2"}, s.Capture.Hosts)
+	assert.Equal(t, "c3", s.Apps[1].Host)
+	assert.Empty(t, s.Apps[1].Group)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	require.True(t, rep.Passed, "%v", rep.Failed())
+	var leases []string
+	for _, h := range rep.Hosts {
+		for _, l := range h.DHCP {
+			leases = append(leases, h.Name+"="+l.Address)
+		}
+	}
+	assert.Len(t, leases, 3)
+}
