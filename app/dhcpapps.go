@@ -41,6 +41,10 @@ type DHCPServerConfig struct {
 	// Reservations give clients fixed addresses on the interface's
 	// subnet, in the pool or not, by Ethernet address.
 	Reservations []dhcp.Reservation
+	// Subnets are scopes for subnets behind DHCP relay agents: Subnet,
+	// PoolStart, PoolEnd and Router of each are used, the rest is this
+	// config's.
+	Subnets []dhcp.ServerConfig
 }
 
 // DHCPServerResult is what a DHCP server app did.
@@ -93,6 +97,12 @@ func (s *DHCPServer) Start(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("dhcp server %s: %w", s.cfg.Name, err)
 	}
+	for _, sub := range s.cfg.Subnets {
+		sub.ServerID, sub.DNS, sub.LeaseTime = pfx.Addr(), s.cfg.DNS, s.cfg.LeaseTime
+		if err := s.srv.AddScope(sub); err != nil {
+			return fmt.Errorf("dhcp server %s: %w", s.cfg.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -101,7 +111,7 @@ func (s *DHCPServer) Result() any {
 	if s.srv == nil {
 		return DHCPServerResult{}
 	}
-	st := s.srv.Stats
+	st := s.srv.TotalStats()
 	return DHCPServerResult{
 		Offers: st.Offers, Acks: st.Acks, Naks: st.Naks, Releases: st.Releases, Declines: st.Declines,
 		Informs: st.Informs, Malformed: st.Malformed, Ignored: st.Ignored, Exhausted: st.Exhausted, SendErrors: s.srv.SendErrors,

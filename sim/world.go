@@ -45,6 +45,11 @@ type Config struct {
 	Seed uint64
 	// Start is the initial instant of the virtual clock; zero means Epoch.
 	Start clock.Time
+	// CaptureHost chooses the hosts whose interfaces are captured when
+	// captures are on; nil captures every host.
+	CaptureHost func(name string) bool
+	// SnapLen is the captures' snapshot length (0: pcap.SnapLen).
+	SnapLen int
 	// CaptureDir, when not empty, is the directory receiving one capture
 	// file per host (created if missing).
 	CaptureDir string
@@ -55,6 +60,10 @@ type Config struct {
 	// even without CaptureDir. If the returned writer is an io.Closer,
 	// World.Close closes it.
 	CaptureOpen func(name string) (io.Writer, error)
+	// CaptureSwitch chooses the switches whose ports are captured when
+	// captures are on, one file per switch (DIR/<switch>.pcapng) with an
+	// interface per port named "switch:link"; nil captures every switch.
+	CaptureSwitch func(name string) bool
 }
 
 // World is a simulated network on one virtual clock. It is not safe for
@@ -74,7 +83,18 @@ type World struct {
 	captureHosts []string    // creation order
 	closers      []io.Closer // outputs from Config.CaptureOpen
 	closed       bool
+	resolved     []pcap.Name // written into every capture (AddNames)
+	// nameOf maps every address given to AddNames to its name; once
+	// there are more than eagerNames, captures name addresses as frames
+	// carry them (lazyNames).
+	nameOf    map[[4]byte]string
+	lazyNames bool
 }
+
+// eagerNames is how many names every capture gets up front; past it, each
+// capture names only the addresses its frames carry, so that a world of
+// many hosts does not write every name into every capture.
+const eagerNames = 1024
 
 // New returns an empty world.
 func New(cfg Config) (*World, error) {
@@ -208,16 +228,24 @@ func (w *World) capture(host string) (*pcap.Writer, error) {
 		var out io.Writer
 		out, err = w.cfg.CaptureOpen(name)
 		if err == nil {
-			cw, err = pcap.NewWriter(out, w.cfg.CaptureFormat)
+			cw, err = pcap.NewWriterWith(out, w.cfg.CaptureFormat, pcap.Options{SnapLen: w.cfg.SnapLen})
 			if c, ok := out.(io.Closer); ok {
 				w.closers = append(w.closers, c)
 			}
 		}
 	} else {
-		cw, err = pcap.Create(filepath.Join(w.cfg.CaptureDir, name), w.cfg.CaptureFormat)
+		cw, err = pcap.CreateWith(filepath.Join(w.cfg.CaptureDir, name), w.cfg.CaptureFormat, pcap.Options{SnapLen: w.cfg.SnapLen})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sim: capture of host %q: %w", host, err)
+	}
+	if len(w.resolved) > 0 {
+		if err := cw.WriteNames(w.resolved); err != nil {
+			return nil, fmt.Errorf("sim: capture of %q: %w", host, err)
+		}
+	}
+	if w.lazyNames {
+		cw.SetNamer(w.nameFor)
 	}
 	w.captures[host] = cw
 	w.captureHosts = append(w.captureHosts, host)
@@ -232,7 +260,7 @@ func (w *World) Attach(host, iface string, ep link.Endpoint) (link.Endpoint, err
 		return nil, err
 	}
 	id := host + ":" + iface
-	if !w.Captures() {
+	if !w.Captures() || (w.cfg.CaptureHost != nil && !w.cfg.CaptureHost(host)) {
 		w.ifaces[id] = true
 		return ep, nil
 	}
@@ -260,6 +288,46 @@ func (w *World) checkIface(host, iface string) error {
 		return fmt.Errorf("sim: attach %s: interface already attached", id)
 	}
 	return nil
+}
+
+// AddNames maps addresses to host names in every capture: a pcapng Name
+// Resolution Block in each capture open now and in each created later, so
+// that Wireshark shows names instead of addresses. Plain pcap captures
+// carry no names.
+//
+// Past eagerNames names in all, captures switch to naming each address
+// just before the first frame that carries it (pcap.Writer.SetNamer).
+func (w *World) AddNames(names []pcap.Name) error {
+	if w.nameOf == nil {
+		w.nameOf = make(map[[4]byte]string, len(names))
+	}
+	for _, n := range names {
+		if n.Addr.Is4() {
+			w.nameOf[n.Addr.As4()] = n.Name
+		}
+	}
+	if !w.lazyNames && len(w.resolved)+len(names) > eagerNames {
+		w.lazyNames = true
+		for _, h := range w.captureHosts {
+			w.captures[h].SetNamer(w.nameFor)
+		}
+	}
+	if w.lazyNames {
+		return nil
+	}
+	w.resolved = append(w.resolved, names...)
+	for _, h := range w.captureHosts {
+		if err := w.captures[h].WriteNames(names); err != nil {
+			return fmt.Errorf("sim: capture of %q: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// nameFor returns the name given to address a.
+func (w *World) nameFor(a [4]byte) (string, bool) {
+	n, ok := w.nameOf[a]
+	return n, ok
 }
 
 // Close flushes and closes every capture, in the order they were created,

@@ -9,8 +9,8 @@ import (
 	"github.com/simnet-go/simnet/sim/scenario"
 )
 
-// demoYAML is the demo scenario: the seed's story of DHCP, DNS, HTTP and a
-// TCP echo over a lossy link.
+// demoYAML is the demo scenario: the seed's story of DHCP (through a relay
+// agent), DNS, HTTP and a TCP echo across a router and a lossy link.
 //
 //go:embed demo.yaml
 var demoYAML []byte
@@ -26,15 +26,16 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the built-in demo scenario and show where its captures are",
-		Long: `demo runs an embedded scenario on four hosts and a switch: a DHCP server
-and a DNS server on infra; web gets its address by DHCP (a reservation by
-MAC address, the address the DNS zone names) and serves a page over HTTP
-and a TCP echo; client gets its address by DHCP over a link with loss and
-delay, resolves www.example.test with the DNS server its lease names,
-fetches the page and checks an echo exchange. It prints a timeline (lease
-bound, DNS answer, HTTP 200, echo verified), writes the captures and
-report.json like run does and prints the command to open the client's
-capture in Wireshark.`,
+		Long: `demo runs an embedded scenario on two subnets joined by a router: a DHCP
+server and a DNS server on infra; web gets its address by DHCP (a
+reservation by MAC address, the address the DNS zone names) and serves a
+page over HTTP and a TCP echo; client sits behind the router on a link with
+loss and delay, gets its address by DHCP through the router's relay agent,
+traces the route to web, resolves www.example.test with the DNS server its
+lease names, fetches the page and checks an echo exchange. It prints a
+timeline (leases bound, DNS answer, HTTP 200, echo verified), writes the
+captures and report.json like run does and prints the command to open the
+client's capture in Wireshark.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := scenario.Parse(demoFile, demoYAML)

@@ -361,4 +361,3 @@ func readZone(path, origin string) (*dns.Zone, error) {
 	}
 	return z, nil
 }
-

@@ -41,11 +41,12 @@ const outRoot = "simnet-out"
 
 // runFlags are the flags shared by run and demo.
 type runFlags struct {
-	seed   uint64
-	out    string
-	format string
-	report string
-	force  bool
+	seed    uint64
+	out     string
+	format  string
+	report  string
+	force   bool
+	capture string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -54,6 +55,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
 	cmd.Flags().StringVar(&f.report, "report", "", "html: also write report.html, one self-contained page with the run's tables and plots")
 	cmd.Flags().BoolVar(&f.force, "force", false, "write into an --out directory that already holds files")
+	cmd.Flags().StringVar(&f.capture, "capture", "", "what to capture: all, hosts or none (default: the file's capture block, else all)")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -119,6 +121,11 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
 	}
+	mode, err := scenario.ParseCaptureMode(f.capture)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet: --capture: %v\n", err)
+		return exitScenario
+	}
 	seed := s.Seed
 	if seedSet {
 		seed = f.seed
@@ -139,7 +146,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	}
 	stop, release := interruptible()
 	defer release()
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop})
+	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop, Capture: mode})
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
@@ -170,7 +177,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		// The demo's last host is the client, whose capture tells the
 		// story from DHCP to the echo exchange.
 		last := filepath.Join(dir, rep.Captures[len(rep.Captures)-1])
-		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7'\n", last, last)
+		fmt.Fprintf(stdout, "open a capture with:\n  wireshark %s\n  tshark -r %s -Y 'dhcp || dns || http || tcp.port == 7 || icmp'\n", last, last)
 	}
 	if rep.Interrupted {
 		fmt.Fprintf(stderr, "simnet: interrupted after %v of %s simulated\n", rep.Simulated, rep.Duration)

@@ -147,8 +147,8 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, out, "tshark -r "+filepath.Join("d", "client.pcapng"))
 	assert.NotContains(t, out, "FAIL")
 	// The timeline tells the story in order.
-	story := []string{"web      DHCP lease bound: 10.0.0.200/24", "client   DHCP lease bound: 10.0.0.100/24",
-		"DNS answer for www.example.test: 10.0.0.200", "HTTP 200 from http://www.example.test/", "echo-check: 65536 bytes verified"}
+	story := []string{"web      DHCP lease bound: 10.0.0.200/24", "client   DHCP lease bound: 10.0.1.100/24",
+		"reached 10.0.0.200 in 2 hops: 1 10.0.1.1", "DNS answer for www.example.test: 10.0.0.200", "HTTP 200 from http://www.example.test/", "echo-check: 65536 bytes verified"}
 	for _, s := range story {
 		assert.Contains(t, out, s)
 	}
@@ -164,4 +164,61 @@ func TestFreshDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "x-1-1"), a)
 	assert.Equal(t, filepath.Join(root, "x-1-2"), b)
+}
+
+func TestRunCaptureFlag(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, 3)
+	for _, c := range []struct {
+		mode string
+		want []string
+	}{
+		{"all", []string{"a.pcapng", "b.pcapng"}},
+		{"hosts", []string{"a.pcapng", "b.pcapng"}},
+		{"none", nil},
+	} {
+		out := "o-" + c.mode
+		_, errOut, code := execute(t, dir, "run", p, "--out", out, "--capture", c.mode)
+		require.Equal(t, exitOK, code, errOut)
+		var rep scenario.Report
+		b, err := os.ReadFile(filepath.Join(dir, out, "report.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &rep))
+		if c.want == nil {
+			assert.Empty(t, rep.Captures, c.mode)
+		} else {
+			assert.Equal(t, c.want, rep.Captures, c.mode)
+		}
+		entries, err := os.ReadDir(filepath.Join(dir, out))
+		require.NoError(t, err)
+		assert.Len(t, entries, len(c.want)+1, "%s: captures and report.json only", c.mode)
+	}
+	_, errOut, code := execute(t, dir, "run", p, "--capture", "some")
+	assert.Equal(t, exitScenario, code)
+	assert.Equal(t, "simnet: --capture: unknown capture mode \"some\" (want all, hosts or none)\n", errOut)
+}
+
+// TestRunRoutingErrors: bad routes and groups are scenario errors, exit 2,
+// one FILE:LINE: field line each.
+func TestRunRoutingErrors(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	doc := `name: x
+duration: 1s
+hosts:
+  - name: a
+    interfaces: [{name: eth0, address: 10.0.0.1/24}]
+    routes: [{to: 10.9.0.0/16, via: 10.1.0.1}]
+  - name: g
+    count: 300
+    interfaces: [{name: eth0, address: 10.0.0.2/24}]
+`
+	require.NoError(t, os.WriteFile(p, []byte(doc), 0o644))
+	_, errOut, code := execute(t, dir, "run", p)
+	assert.Equal(t, exitScenario, code)
+	assert.Equal(t, p+`:9: field "hosts[1].interfaces[0].address": host group "g" (count 300) runs out of addresses in 10.0.0.0/24 at member g254 (the last usable address is 10.0.0.254)`+"\n", errOut)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(doc, "count: 300", "count: 3", 1)), 0o644))
+	_, errOut, code = execute(t, dir, "run", p)
+	assert.Equal(t, exitScenario, code)
+	assert.Equal(t, p+`:6: field "hosts[0].routes[0].via": route to 10.9.0.0/16 via 10.1.0.1: 10.1.0.1 is on no subnet attached to host "a"`+"\n", errOut)
 }

@@ -21,6 +21,7 @@ package pcap
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,9 +82,20 @@ const (
 	Outbound Direction = 2
 )
 
-// SnapLen is the largest frame recorded whole; longer frames are truncated
-// (the original length is still recorded).
+// SnapLen is the largest frame recorded whole by default; longer frames
+// are truncated (the original length is still recorded).
 const SnapLen = 262144
+
+// MinSnapLen is the smallest snapshot length Options accepts: an
+// Ethernet, IPv4 and TCP header.
+const MinSnapLen = 54
+
+// Options tunes a Writer. The zero Options is the default.
+type Options struct {
+	// SnapLen is the largest frame recorded whole (0: SnapLen); it goes
+	// into the file header (pcap) or each interface block (pcapng).
+	SnapLen int
+}
 
 // Application is the fixed string written as the pcapng section's
 // application, hardware and OS, so files do not depend on the machine.
@@ -119,16 +131,32 @@ type Writer struct {
 	notes   map[link.Note]string
 	err     error
 	closed  bool
+	// snap is the snapshot length; pendingNames are names to write once
+	// the pcapng section header is.
+	snap         int
+	pendingNames []Name
+	// namer names addresses as frames carry them (SetNamer); named holds
+	// the addresses already named.
+	namer func([4]byte) (string, bool)
+	named map[[4]byte]bool
 }
 
 // Create creates (or truncates) the file at path and returns a Writer that
 // owns it.
 func Create(path string, format Format) (*Writer, error) {
+	return CreateWith(path, format, Options{})
+}
+
+// CreateWith is Create with options.
+func CreateWith(path string, format Format, o Options) (*Writer, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcap: create capture: %w", err)
 	}
-	w, err := NewWriter(f, format)
+	w, err := NewWriterWith(f, format, o)
 	if err != nil {
 		_ = f.Close()
 		return nil, err
@@ -140,17 +168,34 @@ func Create(path string, format Format) (*Writer, error) {
 // NewWriter returns a Writer on out. Close flushes it but does not close out
 // unless out is an io.Closer handed over through Create.
 func NewWriter(out io.Writer, format Format) (*Writer, error) {
+	return NewWriterWith(out, format, Options{})
+}
+
+// check reports bad options.
+func (o Options) check() error {
+	if o.SnapLen != 0 && (o.SnapLen < MinSnapLen || o.SnapLen > SnapLen) {
+		return fmt.Errorf("pcap: snapshot length %d out of range [%d, %d]", o.SnapLen, MinSnapLen, SnapLen)
+	}
+	return nil
+}
+
+// NewWriterWith is NewWriter with options.
+func NewWriterWith(out io.Writer, format Format, o Options) (*Writer, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	w := &Writer{
 		format: format,
 		bw:     bufio.NewWriterSize(out, 64<<10),
 		notes:  make(map[link.Note]string),
+		snap:   cmp.Or(o.SnapLen, SnapLen),
 	}
 	switch format {
 	case PcapNG:
 		// The section header is written with the first interface.
 	case Pcap:
 		w.pw = pcapgo.NewWriterNanos(w.bw)
-		if err := w.pw.WriteFileHeader(SnapLen, layers.LinkTypeEthernet); err != nil {
+		if err := w.pw.WriteFileHeader(uint32(w.snap), layers.LinkTypeEthernet); err != nil {
 			return nil, fmt.Errorf("pcap: write file header: %w", err)
 		}
 	default:
@@ -178,12 +223,20 @@ func (w *Writer) AddInterface(name string) (int, error) {
 	if w.format != PcapNG {
 		return id, nil
 	}
-	intf := pcapgo.NgInterface{Name: name, LinkType: layers.LinkTypeEthernet, SnapLength: SnapLen}
+	intf := pcapgo.NgInterface{Name: name, LinkType: layers.LinkTypeEthernet, SnapLength: uint32(w.snap)}
 	var err error
 	if w.ng == nil {
 		w.ng, err = pcapgo.NewNgWriterInterface(w.bw, intf, pcapgo.NgWriterOptions{
 			SectionInfo: pcapgo.NgSectionInfo{Hardware: Application, OS: Application, Application: Application},
 		})
+		if err == nil && len(w.pendingNames) > 0 {
+			// Names given before the section header existed follow it.
+			err = w.ng.Flush()
+			if err == nil {
+				err = w.writeNRB(w.pendingNames)
+				w.pendingNames = nil
+			}
+		}
 	} else {
 		_, err = w.ng.AddInterface(intf)
 	}
@@ -216,8 +269,8 @@ func (w *Writer) WritePacket(ifc int, t clock.Time, dir Direction, frame []byte,
 		return fmt.Errorf("pcap: write packet: no interface %d (have %d)", ifc, len(w.names))
 	}
 	data := frame
-	if len(data) > SnapLen {
-		data = data[:SnapLen]
+	if len(data) > w.snap {
+		data = data[:w.snap]
 	}
 	var err error
 	if w.format == Pcap {
@@ -264,6 +317,11 @@ func pad4(n int) int { return (4 - n&3) & 3 }
 // writeEPB encodes one Enhanced Packet Block (draft-ietf-opsawg-pcapng
 // section 4.3) with an opt_comment when note is not zero and epb_flags.
 func (w *Writer) writeEPB(ifc int, t clock.Time, dir Direction, data []byte, origLen int, note link.Note) error {
+	if w.namer != nil {
+		if err := w.nameFrame(data); err != nil {
+			return err
+		}
+	}
 	var comment string
 	if !note.IsZero() {
 		comment = w.comment(note)

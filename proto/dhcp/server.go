@@ -101,6 +101,9 @@ type Server struct {
 	Stats ServerStats
 }
 
+// Config returns the server's configuration, defaults filled in.
+func (s *Server) Config() ServerConfig { return s.cfg }
+
 // MaxPool bounds the pool size.
 const MaxPool = 1 << 16
 

@@ -6,6 +6,8 @@ import (
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/icmp"
+	"github.com/simnet-go/simnet/proto/ipv4"
 )
 
 // maxNeighbors bounds the entries an interface learns from requests it
@@ -70,9 +72,12 @@ func (n *neighbor) OnTimer(now clock.Time) {
 	}
 	if n.tries >= h.cfg.ARPMaxTries {
 		h.stats.ARPResolutionFailed += uint64(len(n.queue))
-		n.dropQueue()
 		i.forgetHit(n.ip)
 		delete(i.neigh, n.ip)
+		if h.cfg.Forwarding {
+			n.unreachable()
+		}
+		n.dropQueue()
 		return
 	}
 	n.request(now)
@@ -90,6 +95,21 @@ func (n *neighbor) request(now clock.Time) {
 	}
 	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, ether.Broadcast)
 	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
+}
+
+// unreachable sends an ICMP host unreachable for each forwarded datagram
+// queued behind n, which did not resolve (RFC 1812 section 5.2.7.1). The
+// errors about datagrams the host originated are not sent: its own
+// senders see no answer, as on a host.
+func (n *neighbor) unreachable() {
+	h := n.ifc.h
+	for _, b := range n.queue {
+		ip, err := ipv4.Parse(b[ether.HeaderLen:])
+		if err != nil || h.ownAddr(ip.Src4()) {
+			continue
+		}
+		h.sendICMPError(ip[:ip.HeaderLen()], ip.Payload(), false, icmp.TypeDestUnreach, icmp.CodeHostUnreachable, 0)
+	}
 }
 
 func (n *neighbor) dropQueue() {

@@ -13,6 +13,10 @@ import (
 func (h *Host) forward(ip ipv4.Header) {
 	hl := ip.HeaderLen()
 	hdr, data := ip[:hl], ip.Payload()
+	if !forwardable(ip.Src4(), ip.Dst4()) {
+		h.stats.ForwardRefused++
+		return
+	}
 	if ip.TTL() <= 1 {
 		// RFC 792 time exceeded, code 0 "time to live exceeded in
 		// transit".
@@ -29,6 +33,12 @@ func (h *Host) forward(ip ipv4.Header) {
 	}
 	d4, hop4 := ip.Dst4(), hop.As4()
 	bcast := out.isBroadcast(d4)
+	if bcast {
+		// RFC 2644 section 3 (updating RFC 1812 section 5.3.5.2): a
+		// router MUST by default drop directed broadcasts.
+		h.stats.ForwardRefused++
+		return
+	}
 	if ip.TotalLen() <= out.mtu {
 		frame := h.acquire(ether.HeaderLen + ip.TotalLen())
 		defer h.release()
@@ -69,6 +79,21 @@ func (h *Host) forward(ip ipv4.Header) {
 		h.release()
 		off = end
 	}
+}
+
+// forwardable reports whether a router may forward a datagram from src to
+// dst. RFC 1812 section 5.3.7 forbids forwarding datagrams with a source
+// or destination on network 0 or 127 (and with a broadcast, multicast or
+// class E source, which ipInput already discards); RFC 3927 section 2.7
+// forbids forwarding datagrams with an IPv4 link-local (169.254/16) source
+// or destination.
+func forwardable(src, dst [4]byte) bool {
+	for _, a := range [2][4]byte{src, dst} {
+		if a[0] == 0 || a[0] == 127 || (a[0] == 169 && a[1] == 254) {
+			return false
+		}
+	}
+	return dst[0] < 224
 }
 
 // copiedOptions writes into dst the options of opts whose copied flag is set

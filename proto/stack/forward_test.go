@@ -151,3 +151,48 @@ func TestLoopback127(t *testing.T) {
 	assert.Equal(t, lo, srv.got[0].src.Addr())
 	assert.Empty(t, tn.hub.sent)
 }
+
+func TestForwardingRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		dst  string
+	}{
+		{"link-local destination (RFC 3927 2.7)", "169.254.1.2"},
+		{"directed broadcast (RFC 2644)", "10.1.0.255"},
+		{"network 0 destination (RFC 1812 5.3.7)", "0.1.2.3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rn := newRoutedNet(t)
+			rn.r.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("10.1.0.2"), nil)
+			ra := &protoRecorder{}
+			rn.a.RegisterProtocol(ipv4.ProtoTCP, ra)
+			rc := &protoRecorder{}
+			rn.c.RegisterProtocol(ipv4.ProtoTCP, rc)
+			before := rn.r.Stats()
+			require.NoError(t, rn.a.SendIP(ipv4.ProtoTCP, netip.Addr{}, netip.MustParseAddr(tc.dst), make([]byte, 20)))
+			rn.tn.run(time.Second)
+			after := rn.r.Stats()
+			assert.Equal(t, before.ForwardRefused+1, after.ForwardRefused)
+			assert.Equal(t, before.Forwarded, after.Forwarded)
+			assert.Empty(t, ra.errors, "refused datagrams are discarded silently")
+			assert.Empty(t, rc.got)
+		})
+	}
+}
+
+func TestForwardingHostUnreachable(t *testing.T) {
+	t.Parallel()
+	rn := newRoutedNet(t)
+	ra := &protoRecorder{}
+	rn.a.RegisterProtocol(ipv4.ProtoTCP, ra)
+	gone := netip.MustParseAddr("10.1.0.99")
+	require.NoError(t, rn.a.SendIP(ipv4.ProtoTCP, netip.Addr{}, gone, make([]byte, 20)))
+	rn.tn.run(10 * time.Second)
+	require.Len(t, ra.errors, 1, "RFC 1812 5.2.7.1: ARP failure draws host unreachable")
+	assert.Equal(t, uint8(icmp.TypeDestUnreach), ra.errors[0].typ)
+	assert.Equal(t, icmp.CodeHostUnreachable, ra.errors[0].code)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.3"), ra.errors[0].from)
+}

@@ -268,12 +268,20 @@ func (h *Host) ipInput(ifc *Interface, b []byte, linkBcast bool) {
 		h.stats.IPNotForUs++
 		return
 	}
+	h.rx = ifc
 	if ip.IsFragment() {
 		h.reasm.add(ip, bcast)
-		return
+	} else {
+		h.deliver(ip[:ip.HeaderLen()], ip.Payload(), bcast)
 	}
-	h.deliver(ip[:ip.HeaderLen()], ip.Payload(), bcast)
+	h.rx = nil
 }
+
+// ReceivingInterface returns the interface the datagram being delivered
+// arrived on, or nil for one the host sent itself. It is meant for
+// handlers (a DHCP relay agent must know where a broadcast came from, RFC
+// 1542 section 4.1.1) and is valid only during their call.
+func (h *Host) ReceivingInterface() *Interface { return h.rx }
 
 // deliver hands a complete datagram to its protocol. hdr is the IP header
 // (of the first fragment for a reassembled datagram).

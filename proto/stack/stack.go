@@ -178,6 +178,9 @@ type Host struct {
 
 	routes []route
 	gw     netip.Addr
+	// rx is the interface of the datagram being delivered (nil outside a
+	// delivery and for loopback).
+	rx *Interface
 
 	udp      map[udpKey]*UDPSocket
 	udpPorts map[uint16]int

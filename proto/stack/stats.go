@@ -78,6 +78,11 @@ type Stats struct {
 	IPLoopback uint64
 	// Forwarded counts datagrams forwarded (Config.Forwarding).
 	Forwarded uint64
+	// ForwardRefused counts datagrams a router must not forward: a
+	// source or destination on network 0 or 127 or link-local
+	// (169.254/16), or a directed broadcast (RFC 1812 section 5.3.7,
+	// RFC 3927 section 2.7, RFC 2644).
+	ForwardRefused uint64
 	// TTLExceeded counts datagrams not forwarded because their TTL ran out.
 	TTLExceeded uint64
 

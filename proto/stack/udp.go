@@ -122,6 +122,12 @@ func (s *UDPSocket) Close() {
 // SendTo sends payload to dst from the socket's address (or, for a
 // wildcard socket, the address of the egress interface).
 func (s *UDPSocket) SendTo(dst netip.AddrPort, payload []byte) error {
+	return s.SendToWith(dst, payload, SendOptions{})
+}
+
+// SendToWith is SendTo with per-datagram options, such as the TTL of a
+// traceroute probe.
+func (s *UDPSocket) SendToWith(dst netip.AddrPort, payload []byte, o SendOptions) error {
 	h := s.h
 	if s.closed {
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrClosed)
@@ -140,7 +146,7 @@ func (s *UDPSocket) SendTo(dst netip.AddrPort, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := h.sendIP(ipv4.ProtoUDP, src, daddr, b, SendOptions{}, frame); err != nil {
+	if err := h.sendIP(ipv4.ProtoUDP, src, daddr, b, o, frame); err != nil {
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
 	}
 	h.hot.UDPOut++

@@ -138,6 +138,8 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 		}
 	}
 	d.checkChanges(s, p, links)
+	d.checkRouting(s, p)
+	d.checkCapture(s, nodes)
 
 	for i, e := range s.Expect {
 		o := p.expect[i]

@@ -12,7 +12,7 @@ import (
 
 // Limits on the size of a scenario.
 const (
-	maxItems     = 10000    // hosts, switches, links, apps, events or expectations
+	maxItems     = 100000   // hosts, switches, links, apps, events or expectations written in a file
 	maxCount     = 10000000 // packets an app sends
 	maxPingCount = 65535    // one 16-bit sequence number per echo request
 	maxPayload   = 65507    // largest UDP or ICMP payload in an IPv4 packet
@@ -33,7 +33,7 @@ type parsed struct {
 }
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect")
+	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect", "capture")
 	if o == nil {
 		return nil
 	}
@@ -99,6 +99,11 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			p.expect = append(p.expect, eo)
 		}
 	}
+	d.captureBlock(o, s)
+	if len(d.errs) == 0 {
+		d.expand(s, p)
+		d.expandCapture(s)
+	}
 	if len(d.errs) == 0 {
 		d.check(s, p)
 	}
@@ -116,7 +121,7 @@ func (d *decoder) items(n *yaml.Node, path string) []*yaml.Node {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
-	o := d.object(n, path, "name", "interfaces", "gateway")
+	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "count")
 	if o == nil {
 		return Host{}, nil
 	}
@@ -128,7 +133,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 	ifs := d.require(o, "interfaces")
 	for i, in := range d.items(ifs, o.field("interfaces")) {
 		ip := index(o.field("interfaces"), i)
-		io := d.object(in, ip, "name", "address", "mac")
+		io := d.object(in, ip, "name", "address", "mac", "dhcp_relay")
 		if io == nil {
 			continue
 		}
@@ -148,6 +153,9 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		} else {
 			ifc.MAC = DeriveMAC(h.Name, ifc.Name)
 		}
+		if rn := io.get("dhcp_relay"); rn != nil {
+			ifc.DHCPRelay, _ = d.addr(rn, io.field("dhcp_relay"))
+		}
 		h.Interfaces = append(h.Interfaces, ifc)
 	}
 	if ifs != nil && ifs.Kind == yaml.SequenceNode && len(ifs.Content) == 0 {
@@ -156,6 +164,8 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 	if gn := o.get("gateway"); gn != nil {
 		h.Gateway, _ = d.addr(gn, o.field("gateway"))
 	}
+	d.routing(o, &h)
+	d.groupCount(o, &h)
 	if !ok {
 		return h, nil
 	}
@@ -315,21 +325,23 @@ var appFields = map[string][]string{
 	AppTCPRecv:    {"port", "bytes", "start"},
 	// Service apps.
 	AppTCPEchoClient: {"target", "bytes", "start"},
-	AppDHCPServer:    {"pool", "router", "dns", "lease_time", "reservations", "start"},
+	AppDHCPServer:    {"pool", "router", "dns", "lease_time", "reservations", "subnets", "start"},
 	AppDNSServer:     {"zone", "zone_file", "zone_origin", "start"},
 	AppHTTPServer:    {"port", "dir", "start"},
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
 	AppDNSLookup:     {"query", "dns", "start"},
+	AppTraceroute:    {"target", "max_hops", "queries", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
 
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
-	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query"}
+	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
+	"subnets", "max_hops", "queries"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -369,6 +381,10 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		if tn := d.require(o, "target"); tn != nil {
 			a.Target, _ = d.addr(tn, o.field("target"))
 		}
+	case AppTraceroute:
+		if tn := d.require(o, "target"); tn != nil {
+			a.Target, _ = d.addr(tn, o.field("target"))
+		}
 	case AppUDPSend:
 		a.Count, a.Size, a.Interval = 10, 512, 10*time.Millisecond
 		if tn := d.require(o, "target"); tn != nil {
@@ -391,6 +407,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		maxN = httpapp.MaxCount
 	}
 	d.serviceApp(o, &a)
+	d.routingApp(o, &a)
 	if a.Type == AppTCPSend || a.Type == AppTCPRecv || a.Type == AppTCPEchoClient {
 		if bn := d.require(o, "bytes"); bn != nil {
 			a.Bytes, _ = d.byteSize(bn, o.field("bytes"), maxBulk)
@@ -473,7 +490,7 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -490,6 +507,7 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		e.App, _ = d.name(an, o.field("app"))
 	}
 	d.serviceExpect(o, &e)
+	d.routingExpect(o, &e)
 	if v := o.get("min_replies"); v != nil {
 		if x, ok := d.integer(v, o.field("min_replies"), 0, maxCount); ok {
 			i := int(x)
@@ -518,7 +536,7 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		}
 	}
 	if len(o.vals) == 1 && e.App != "" {
-		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)")
+		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)")
 	}
 	return e, o
 }
@@ -547,5 +565,7 @@ func (e Expectation) criteria() []criterion {
 	add(e.HTTPStatus != nil, "http_status", AppHTTPGet)
 	add(e.BodySHA256 != "", "body_sha256", AppHTTPGet)
 	add(e.MinRequests != nil, "min_requests", AppHTTPGet)
+	add(e.Reached != nil, "reached", AppTraceroute)
+	add(e.Hops != nil, "hops", AppTraceroute)
 	return out
 }

@@ -12,8 +12,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// MaxFileSize is the largest scenario file Load reads.
-const MaxFileSize = 4 << 20
+// MaxFileSize is the largest scenario file Load reads: room for about
+// 150,000 hand-written or generated hosts (a host group needs one entry
+// whatever its count).
+const MaxFileSize = 32 << 20
 
 // Load reads and validates the scenario file at path.
 func Load(path string) (*Scenario, error) {
@@ -69,6 +71,8 @@ type decoder struct {
 	file  string
 	errs  Errors
 	warns []string
+	// captureObj is the decoded capture block, for later checks.
+	captureObj *object
 }
 
 func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {

@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", repl("  - name: sw", "  - name: sw\n    ports: 4"),
 			`f.yaml:10: field "switches[0].ports": unknown field (want one of name)`},
 		{"unknown top field", "nme: x\n" + valid,
-			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect)`},
+			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect, capture)`},
 		{"missing duration", repl("duration: 10s\n", ""),
 			`f.yaml:1: field "duration": required field is missing`},
 		{"bad duration", repl("duration: 10s", "duration: 10"),
@@ -151,7 +151,7 @@ func TestParseErrors(t *testing.T) {
 		{"iface on two links", repl("a: b:eth0", "a: a:eth0"),
 			`f.yaml:12: field "links[1].a": interface a:eth0 is already attached to link "l1"`},
 		{"unknown app type", repl("type: ping", "type: pong"),
-			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of dhcp_server, dns_lookup, dns_server, http_get, http_server, ping, tcp_discard, tcp_echo, tcp_echo_client, tcp_recv, tcp_send, udp_send, udp_sink)`},
+			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of dhcp_server, dns_lookup, dns_server, http_get, http_server, ping, tcp_discard, tcp_echo, tcp_echo_client, tcp_recv, tcp_send, traceroute, udp_send, udp_sink)`},
 		{"field not for type", repl("port: 9000}", "port: 9000, count: 3}"),
 			`f.yaml:15: field "apps[1].count": not used by a udp_sink app`},
 		{"ping target missing", repl(", target: 10.0.0.2}", "}"),
@@ -177,7 +177,7 @@ func TestParseErrors(t *testing.T) {
 		{"expect wrong type", valid + "expect:\n  - {app: s, min_replies: 1}\n",
 			`f.yaml:18: field "expect[0].min_replies": min_replies applies to ping apps, and "s" is a udp_sink app`},
 		{"expect no condition", valid + "expect:\n  - {app: s}\n",
-			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)`},
+			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)`},
 		{"bytes on ping", valid + "expect:\n  - {app: p, bytes_verified: true}\n",
 			`f.yaml:18: field "expect[0].bytes_verified": bytes_verified applies to udp_sink, tcp_send, tcp_recv, tcp_echo_client apps, and "p" is a ping app`},
 		{"tcp send without bytes", valid + "  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80}\n",
@@ -257,6 +257,15 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.Replace(services, "{host: web, dhcp_bound: true}", "{host: web, app: q, dhcp_bound: maybe}", 1)))
 	f.Add([]byte(strings.Replace(services, "reservations: [{", "reservations: [{address: 1.2.3.4}, {", 1)))
 	f.Add([]byte(strings.Replace(services, "after: lease", "after: [lease]", 1)))
+	// Routers, routes, relays and traceroute.
+	f.Add([]byte(routed))
+	// Host groups.
+	f.Add([]byte(grouped))
+	f.Add([]byte(grouped + "capture: {hosts: [srv, cli], switches: [sw], snaplen: 128}\n"))
+	f.Add([]byte(strings.Replace(grouped, "count: 3", "count: 300", 1)))
+	f.Add([]byte(strings.Replace(grouped, "address: 10.0.0.10/24}", "address: dhcp}", 1)))
+	f.Add([]byte(strings.Replace(routed, "via: 10.0.0.1}", "via: 10.0.0.1, to: 1.2.3.4/32}", 1)))
+	f.Add([]byte(strings.Replace(routed, "dhcp_relay: 10.0.0.1", "dhcp_relay: [10.0.0.1]", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err == nil {

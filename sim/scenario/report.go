@@ -9,8 +9,10 @@ import (
 
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
+	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
@@ -38,12 +40,14 @@ type Report struct {
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
 	// Captures lists the capture files, relative to the output directory.
-	Captures     []string          `json:"captures"`
-	Links        []LinkReport      `json:"links"`
-	Switches     []sim.SwitchStats `json:"switches"`
-	Hosts        []HostReport      `json:"hosts"`
-	Apps         []AppReport       `json:"apps"`
-	Expectations []ExpectResult    `json:"expectations"`
+	Captures []string          `json:"captures"`
+	Links    []LinkReport      `json:"links"`
+	Switches []sim.SwitchStats `json:"switches"`
+	Hosts    []HostReport      `json:"hosts"`
+	Apps     []AppReport       `json:"apps"`
+	// Groups aggregates the apps that ran on every member of a host group.
+	Groups       []GroupReport  `json:"groups,omitempty"`
+	Expectations []ExpectResult `json:"expectations"`
 	// Timeline lists leases, answers and completions in time order.
 	Timeline []TimelineEvent `json:"timeline"`
 }
@@ -66,6 +70,8 @@ type HostReport struct {
 	TCP tcp.StackStats `json:"tcp"`
 	// DHCP is the lease state of each interface configured by DHCP.
 	DHCP []LeaseReport `json:"dhcp,omitempty"`
+	// DHCPRelay counts what the host's DHCP relay agent passed on.
+	DHCPRelay *dhcpstack.RelayStats `json:"dhcp_relay,omitempty"`
 }
 
 // AppReport is one app's result.
@@ -73,6 +79,9 @@ type AppReport struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	Host string `json:"host"`
+	// Group is, for a member of an app on a host group, the app's name
+	// as written.
+	Group string `json:"group,omitempty"`
 	// Error is set when the app could not start.
 	Error string `json:"error,omitempty"`
 	// Result is the app's own result struct (ping.Result, udpapp.SinkResult,
@@ -124,6 +133,59 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
+// writeExpectations writes one line per verdict, except for the members
+// of a large group: one line per group app and condition, naming the first
+// members that failed.
+func (r *Report) writeExpectations(b *strings.Builder, members map[string]int) {
+	group := map[string]string{} // member app -> group app of a large group
+	for _, a := range r.Apps {
+		if members[a.Group] > maxSummaryMembers {
+			group[a.Name] = a.Group
+		}
+	}
+	type agg struct {
+		app, cond     string
+		passed, total int
+		failed        []string
+	}
+	var aggs []*agg
+	byKey := map[[2]string]*agg{}
+	for _, e := range r.Expectations {
+		g, ok := group[e.App]
+		if !ok {
+			fmt.Fprintf(b, "  %s\n", e)
+			continue
+		}
+		k := [2]string{g, e.Condition}
+		a := byKey[k]
+		if a == nil {
+			a = &agg{app: g, cond: e.Condition}
+			byKey[k] = a
+			aggs = append(aggs, a)
+		}
+		a.total++
+		if e.Passed {
+			a.passed++
+		} else if len(a.failed) < 3 {
+			a.failed = append(a.failed, e.App+": "+e.Message)
+		}
+	}
+	for _, a := range aggs {
+		v := "PASS"
+		if a.passed < a.total {
+			v = "FAIL"
+		}
+		fmt.Fprintf(b, "  %s %s %s (%d of %d members passed)\n", v, a.app, a.cond, a.passed, a.total)
+		for _, f := range a.failed {
+			fmt.Fprintf(b, "      %s\n", f)
+		}
+	}
+}
+
+// maxSummaryMembers is the largest group whose members' apps the summary
+// lists one by one.
+const maxSummaryMembers = 10
+
 // WriteSummary writes a short human summary of r: one line per link
 // direction, per app and per expectation.
 func (r *Report) WriteSummary(w io.Writer) error {
@@ -143,8 +205,18 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		dir(l.B, l.A, l.BtoA)
 	}
 	b.WriteString("apps:\n")
+	members := map[string]int{}
+	for _, g := range r.Groups {
+		members[g.App] = g.Members
+	}
 	for _, a := range r.Apps {
+		if members[a.Group] > maxSummaryMembers {
+			continue // the group's line stands for them
+		}
 		fmt.Fprintf(&b, "  %-12s %-8s on %s: %s\n", a.Name, a.Type, a.Host, appSummary(a))
+	}
+	for _, g := range r.Groups {
+		fmt.Fprintf(&b, "  %-12s %-8s on group %s: %s\n", g.App, g.Type, g.Host, g.summary())
 	}
 	if len(r.Timeline) > 0 {
 		b.WriteString("timeline:\n")
@@ -154,9 +226,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	if len(r.Expectations) > 0 {
 		b.WriteString("expectations:\n")
-		for _, e := range r.Expectations {
-			fmt.Fprintf(&b, "  %s\n", e)
-		}
+		r.writeExpectations(&b, members)
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
@@ -179,6 +249,8 @@ func appSummary(a AppReport) string {
 			r.Datagrams, r.Bytes, r.Duplicates, r.OutOfOrder, r.Invalid)
 	case tcpapps.ServerStats:
 		return fmt.Sprintf("%d connections accepted, %d bytes", r.Accepted, r.Bytes)
+	case traceroute.Result:
+		return tracerouteSummary(r)
 	case tcpapps.BulkResult:
 		s := fmt.Sprintf("%d bytes in %v (%.0f bit/s), verified %t, %d retransmissions",
 			r.Bytes, r.Duration, r.Goodput, r.Verified, r.TCP.Retransmits)
@@ -232,6 +304,7 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 		return out
 	}
 	evaluateService(e, a.Result, add)
+	evaluateRouting(e, a.Result, add)
 	switch r := a.Result.(type) {
 	case ping.Result:
 		if e.MinReplies != nil {

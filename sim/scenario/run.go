@@ -8,10 +8,12 @@ import (
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/app/udpapp"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
@@ -32,6 +34,9 @@ type Options struct {
 	// capture is closed validly and the report says Interrupted, with the
 	// simulated time reached. The command closes it on SIGINT/SIGTERM.
 	Stop <-chan struct{}
+	// Capture overrides the file's capture selection (simnet run
+	// --capture).
+	Capture CaptureMode
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -76,7 +81,13 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if opts.SeedSet {
 		seed = opts.Seed
 	}
-	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format})
+	on, hostSel, switchSel, snap := s.captureConfig(opts.Capture)
+	dir := opts.OutDir
+	if !on {
+		dir = ""
+	}
+	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: dir, CaptureFormat: opts.Format,
+		CaptureHost: hostSel, CaptureSwitch: switchSel, SnapLen: snap})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
@@ -87,9 +98,16 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.OutDir != "" {
+	if dir != "" {
+		names := make([]string, 0, len(s.Hosts)+len(s.Switches))
 		for _, h := range s.Hosts {
-			if p := w.CapturePath(h.Name); p != "" {
+			names = append(names, h.Name)
+		}
+		for _, sw := range s.Switches {
+			names = append(names, sw.Name)
+		}
+		for _, n := range names {
+			if p := w.CapturePath(n); p != "" {
 				if _, err := os.Stat(p); err == nil {
 					rep.Captures = append(rep.Captures, filepath.Base(p))
 				}
@@ -155,8 +173,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 	hostList := make([]*stack.Host, 0, len(s.Hosts))
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
+	relays := map[string]*dhcpstack.Relay{}
 	for _, h := range s.Hosts {
-		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name)})
+		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name), Forwarding: h.Forwarding})
 		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
@@ -175,7 +194,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 				continue
 			}
 			hostName := h.Name
-			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time) {
+			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time, addr netip.Addr) {
+				// The capture names learn the leased address.
+				_ = w.AddNames([]pcap.Name{{Addr: addr, Name: hostName}})
 				if leased[hostName] {
 					return
 				}
@@ -193,15 +214,31 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 		if h.Gateway.IsValid() {
 			host.SetDefaultGateway(h.Gateway)
 		}
+		for _, r := range h.Routes {
+			host.AddRoute(r.To, r.Via, nil)
+		}
+		relay, err := startRelay(host, h)
+		if err != nil {
+			return fail(err)
+		}
+		if relay != nil {
+			relays[h.Name] = relay
+		}
 		hosts[h.Name] = app.NewStackNet(host)
 		hostList = append(hostList, host)
+	}
+
+	if w.Captures() {
+		if err := w.AddNames(hostNames(s)); err != nil {
+			return fail(err)
+		}
 	}
 
 	apps := make([]app.App, len(s.Apps))
 	reports := make([]AppReport, len(s.Apps))
 	started := make([]clock.Time, len(s.Apps))
 	for i, a := range s.Apps {
-		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host}
+		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
 		dnsOf := func() []netip.Addr {
 			for _, di := range dhcpIfs {
@@ -270,6 +307,10 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 	}
 	for i, h := range hostList {
 		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats()}
+		if r := relays[h.Name()]; r != nil {
+			st := r.Stats
+			rep.Hosts[i].DHCPRelay = &st
+		}
 		for _, di := range dhcpIfs {
 			if di.host == h.Name() {
 				rep.Hosts[i].DHCP = append(rep.Hosts[i].DHCP, di.report())
@@ -295,6 +336,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}
 	rep.Timeline = tl.sorted()
+	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult
 		if e.Host != "" {
@@ -359,8 +401,23 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
+	case AppTraceroute:
+		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}
 	return newServiceApp(a, env, dnsServers)
+}
+
+// hostNames maps every static address of the scenario to its host.
+func hostNames(s *Scenario) []pcap.Name {
+	var out []pcap.Name
+	for _, h := range s.Hosts {
+		for _, ifc := range h.Interfaces {
+			if ifc.Address.IsValid() {
+				out = append(out, pcap.Name{Addr: ifc.Address.Addr(), Name: h.Name})
+			}
+		}
+	}
+	return out
 }
 
 // WriteReport writes r to dir/report.json.

@@ -39,6 +39,12 @@ type Scenario struct {
 	// Warnings are what loading changed without failing, one line each
 	// (a zone's RRset TTLs normalised, RFC 2181 section 5.2).
 	Warnings []string
+	// Capture is the file's capture block (nil: record everything).
+	Capture *Capture
+	// Groups lists the host entries with a count, in file order; their
+	// members are in Hosts, and the links, apps, expectations and events
+	// that named a group are expanded per member.
+	Groups []Group
 }
 
 // Host is one simulated host.
@@ -47,7 +53,24 @@ type Host struct {
 	Interfaces []Interface
 	// Gateway is the default gateway, or the zero Addr when unset.
 	Gateway netip.Addr
+	// Forwarding makes the host a router: it forwards datagrams between
+	// its interfaces (RFC 1812).
+	Forwarding bool
+	// Routes are static routes, chosen by longest prefix beside the
+	// connected subnets and the gateway.
+	Routes []Route
+	// Count is the count of a group entry before expansion (0 for an
+	// ordinary host); the hosts of a loaded Scenario all have 0.
+	Count int
 	// Line is where the host is declared.
+	Line int
+}
+
+// Route is a static route: destinations in To go through the neighbour
+// Via, on one of the host's subnets.
+type Route struct {
+	To   netip.Prefix
+	Via  netip.Addr
 	Line int
 }
 
@@ -64,7 +87,10 @@ type Interface struct {
 	MAC [6]byte
 	// MACSet reports whether the file gave MAC explicitly.
 	MACSet bool
-	Line   int
+	// DHCPRelay, when valid, is the DHCP server this interface relays its
+	// clients' requests to (RFC 1542).
+	DHCPRelay netip.Addr
+	Line      int
 }
 
 // Switch is a learning Ethernet switch; each link to it adds a port.
@@ -254,7 +280,18 @@ const (
 	AppHTTPServer = "http_server"
 	AppHTTPGet    = "http_get"
 	AppDNSLookup  = "dns_lookup"
+	// AppTraceroute sends UDP probes with growing TTLs, like Linux
+	// traceroute.
+	AppTraceroute = "traceroute"
 )
+
+// DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
+type DHCPSubnet struct {
+	Subnet             netip.Prefix
+	PoolStart, PoolEnd netip.Addr
+	Router             netip.Addr
+	Line               int
+}
 
 // Reservation gives a DHCP client a fixed pool address by MAC address.
 type Reservation struct {
@@ -295,6 +332,13 @@ type App struct {
 	DNS                []netip.Addr
 	LeaseTime          time.Duration
 	Reservations       []Reservation
+	// Subnets are a dhcp_server's scopes for subnets behind relay agents.
+	Subnets []DHCPSubnet
+	// MaxHops and Queries configure a traceroute (0: the defaults).
+	MaxHops, Queries int
+	// Group is, for an app expanded from an app on a host group, the
+	// app's name as written, and GroupHost the group's name.
+	Group, GroupHost string
 	// Zone is a dns_server's master file text (inline, or read from
 	// zone_file), ZoneFile the file it came from and Origin the zone's name
 	// (zone_origin; "" takes it from the file, see dns.ParseZone).
@@ -360,5 +404,11 @@ type Expectation struct {
 	BodySHA256 string
 	// MinRequests is the least number of complete http_get responses.
 	MinRequests *int
-	Line        int
+	// Reached requires (true) that a traceroute reached its target, or
+	// (false) that it did not.
+	Reached *bool
+	// Hops is the number of hops a traceroute must have found to its
+	// target (the target's TTL).
+	Hops *int
+	Line int
 }

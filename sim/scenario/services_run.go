@@ -94,7 +94,7 @@ func fmtOffset(d time.Duration) string {
 }
 
 // startDHCP creates the DHCP client of an interface; it starts at t0.
-func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time)) (*dhcpIface, error) {
+func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, onFirst func(clock.Time, netip.Addr)) (*dhcpIface, error) {
 	c, err := dhcpstack.NewClient(ifc, rnd, nil)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func startDHCP(host string, ifc *stack.Interface, rnd *rand.Rand, tl *timeline, 
 		di.rep.BoundAtNs = now.Sub(tl.t0)
 		di.rep.BoundAt = fmtOffset(di.rep.BoundAtNs)
 		tl.add(now, host, "DHCP lease bound: %s on %s, router %s, DNS %s, lease %v", l.Addr, ifc.Name(), joinAddrs(l.Routers), joinAddrs(l.DNS), l.LeaseTime)
-		onFirst(now)
+		onFirst(now, l.Addr.Addr())
 	}
 	return di, nil
 }
@@ -180,6 +180,9 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 		cfg := app.DHCPServerConfig{Name: a.Name, PoolStart: a.PoolStart, PoolEnd: a.PoolEnd, Router: a.Router, DNS: a.DNS, LeaseTime: a.LeaseTime}
 		for _, r := range a.Reservations {
 			cfg.Reservations = append(cfg.Reservations, dhcp.Reservation{HW: r.MAC, Addr: r.Addr})
+		}
+		for _, sub := range a.Subnets {
+			cfg.Subnets = append(cfg.Subnets, dhcp.ServerConfig{Subnet: sub.Subnet, PoolStart: sub.PoolStart, PoolEnd: sub.PoolEnd, Router: sub.Router})
 		}
 		return app.NewDHCPServer(cfg), nil
 	case AppDNSServer:

@@ -9,12 +9,14 @@ import (
 )
 
 // Server runs a dhcp.Server on one interface of a stack.Host, bound to
-// UDP port 67.
+// UDP port 67. Scopes added with AddScope serve the subnets of relay
+// agents.
 type Server struct {
 	*dhcp.Server
-	ifc  *stack.Interface
-	sock *stack.UDPSocket
-	id   netip.Addr
+	ifc    *stack.Interface
+	sock   *stack.UDPSocket
+	id     netip.Addr
+	scopes []*dhcp.Server
 	// SendErrors counts replies the host failed to send.
 	SendErrors uint64
 }
@@ -40,8 +42,69 @@ func NewServer(ifc *stack.Interface, cfg dhcp.ServerConfig) (*Server, error) {
 // Close unbinds port 67.
 func (ss *Server) Close() { ss.sock.Close() }
 
+// AddScope serves another subnet, reached through relay agents: a
+// message whose giaddr (or, without one, ciaddr) is inside cfg.Subnet
+// gets its address from cfg's pool (RFC 2131 section 4.3.1: the server
+// picks the subnet from giaddr). cfg's ServerID should be the server's
+// address.
+func (ss *Server) AddScope(cfg dhcp.ServerConfig) error {
+	srv, err := dhcp.NewServer(ss.ifc.Host().Clock(), cfg)
+	if err != nil {
+		return err
+	}
+	ss.scopes = append(ss.scopes, srv)
+	return nil
+}
+
+// scope returns the core that answers payload: the added scope holding
+// giaddr, or, for a message not relayed, ciaddr; else the first. A relayed
+// message from a subnet no scope serves gets nil.
+func (ss *Server) scope(payload []byte) *dhcp.Server {
+	if len(ss.scopes) == 0 || len(payload) < 28 {
+		return ss.Server
+	}
+	gi := netip.AddrFrom4([4]byte(payload[24:28]))
+	ci := netip.AddrFrom4([4]byte(payload[12:16]))
+	key := gi
+	if gi.IsUnspecified() {
+		key = ci
+	}
+	for _, s := range ss.scopes {
+		if s.Config().Subnet.Contains(key) {
+			return s
+		}
+	}
+	if !gi.IsUnspecified() && !ss.Config().Subnet.Contains(gi) {
+		return nil
+	}
+	return ss.Server
+}
+
+// TotalStats returns the counters of every scope added up.
+func (ss *Server) TotalStats() dhcp.ServerStats {
+	t := ss.Stats
+	for _, s := range ss.scopes {
+		x := s.Stats
+		t.Malformed += x.Malformed
+		t.Ignored += x.Ignored
+		t.Offers += x.Offers
+		t.Acks += x.Acks
+		t.Naks += x.Naks
+		t.Releases += x.Releases
+		t.Declines += x.Declines
+		t.Informs += x.Informs
+		t.Exhausted += x.Exhausted
+	}
+	return t
+}
+
 func (ss *Server) handle(_ *stack.UDPSocket, _, _ netip.AddrPort, payload []byte) {
-	r, ok := ss.Handle(payload)
+	srv := ss.scope(payload)
+	if srv == nil {
+		ss.Stats.Ignored++
+		return
+	}
+	r, ok := srv.Handle(payload)
 	if !ok {
 		return
 	}

@@ -1,0 +1,73 @@
+package sim
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/proto/ether"
+	"github.com/simnet-go/simnet/proto/stack"
+)
+
+// hostsPerSwitch is how many hosts share one access switch in
+// BenchmarkWorldHosts; the access switches hang off one core switch.
+const hostsPerSwitch = 1000
+
+// buildHosts builds a world of n idle stack hosts (captures off), each on
+// a port of an access switch, and returns it with the hosts.
+func buildHosts(b *testing.B, n int) (*World, []*stack.Host) {
+	w, err := New(Config{Seed: 1})
+	require.NoError(b, err)
+	core, err := w.NewSwitch("core", SwitchConfig{})
+	require.NoError(b, err)
+	hosts := make([]*stack.Host, 0, n)
+	var access *Switch
+	for i := range n {
+		if i%hostsPerSwitch == 0 {
+			name := "sw" + itoa(i/hostsPerSwitch)
+			access, err = w.NewSwitch(name, SwitchConfig{})
+			require.NoError(b, err)
+			_, err = w.ConnectSwitches(name+"-core", access, core, LinkConfig{})
+			require.NoError(b, err)
+		}
+		name := "h" + itoa(i)
+		l, err := w.ConnectSwitch(name, Iface{Host: name, Name: "eth0"}, access, LinkConfig{})
+		require.NoError(b, err)
+		h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name)})
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).Next()
+		h.AddInterface("eth0", ether.Addr{2, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}, l.A()).
+			SetAddress(netip.PrefixFrom(a, 8))
+		hosts = append(hosts, h)
+	}
+	return w, hosts
+}
+
+// BenchmarkWorldHosts builds worlds of idle hosts on switches (captures
+// off) and reports the heap each host costs (bytes/host, live after a GC)
+// and the time to build one (ns/host).
+func BenchmarkWorldHosts(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run("hosts="+itoa(n), func(b *testing.B) {
+			var perHost, nsHost float64
+			for range b.N {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				t0 := time.Now()
+				w, hosts := buildHosts(b, n)
+				d := time.Since(t0)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perHost = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+				nsHost = float64(d.Nanoseconds()) / float64(n)
+				runtime.KeepAlive(hosts)
+				runtime.KeepAlive(w)
+			}
+			b.ReportMetric(perHost, "bytes/host")
+			b.ReportMetric(nsHost, "ns/host")
+		})
+	}
+}
