@@ -48,8 +48,8 @@ import (
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/replay"
 	"github.com/simnet-go/simnet/replay/input"
-	"github.com/simnet-go/simnet/replay/tcpexpert"
 	"github.com/simnet-go/simnet/replay/jsontime"
+	"github.com/simnet-go/simnet/replay/tcpexpert"
 )
 
 // Counts holds, for each protocol, the number of frames in which it is

@@ -94,7 +94,6 @@ type unacked struct{ seq, next uint32 }
 // flow is one direction's analysis state.
 type flow struct {
 	baseSet      bool
-	sawSYN       bool
 	baseSeq      uint32
 	nextSeq      uint32 // next expected sequence number; 0: unknown
 	nextSeqTime  time.Time

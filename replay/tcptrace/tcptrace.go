@@ -110,8 +110,6 @@ type side struct {
 	acks      []Ack
 	firstData float64
 	hasData   bool
-	lastAck   uint64
-	ackSet    bool
 }
 
 // conn is one connection's two sides.

@@ -44,7 +44,7 @@ func (a Assignment) String() string { return a.Path + "=" + a.Value }
 func ParseSet(s string) (Set, error) {
 	path, vals, ok := strings.Cut(s, "=")
 	if !ok || path == "" || vals == "" {
-		return Set{}, fmt.Errorf("--set %q: want PATH=V1,V2,...", s)
+		return Set{}, fmt.Errorf("--set %q: want PATH=V1,V2 (one or more values)", s)
 	}
 	for _, k := range strings.Split(path, ".") {
 		if k == "" {
