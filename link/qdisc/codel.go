@@ -175,3 +175,9 @@ func (c *codelQ) Dequeue(now clock.Time) (Packet, bool) {
 func (c *codelQ) Len() int     { return c.q.n }
 func (c *codelQ) Backlog() int { return c.q.bytes }
 func (c *codelQ) Stats() Stats { return c.stats() }
+
+// Flush empties the queue and leaves the dropping state.
+func (c *codelQ) Flush(fn func(Packet)) {
+	c.q.flush(fn)
+	c.v.dropping, c.v.firstAboveTime = false, 0
+}

@@ -186,3 +186,20 @@ func (f *fqCoDelQ) Dequeue(now clock.Time) (Packet, bool) {
 func (f *fqCoDelQ) Len() int     { return f.n }
 func (f *fqCoDelQ) Backlog() int { return f.backlogBytes }
 func (f *fqCoDelQ) Stats() Stats { return f.stats() }
+
+// Flush empties every flow queue and both lists.
+func (f *fqCoDelQ) Flush(fn func(Packet)) {
+	for i := range f.flows {
+		fl := &f.flows[i]
+		for {
+			p, ok := fl.pop()
+			if !ok {
+				break
+			}
+			fn(p)
+		}
+		fl.next, fl.list, fl.deficit = -1, listNone, 0
+		fl.cv.dropping, fl.cv.firstAboveTime = false, 0
+	}
+	f.newFlows, f.oldFlows = flowList{-1, -1}, flowList{-1, -1}
+}

@@ -252,6 +252,9 @@ type Qdisc interface {
 	Backlog() int
 	// Stats returns the running totals.
 	Stats() Stats
+	// Flush empties the queue, handing each packet to fn (a link going
+	// down); the packets are not counted as drops by the qdisc.
+	Flush(fn func(Packet))
 }
 
 // Stats are a qdisc's running totals.
@@ -318,6 +321,16 @@ func (r *ring) push(p Packet) {
 	r.buf[(r.head+r.n)%len(r.buf)] = p
 	r.n++
 	r.bytes += len(p.Frame)
+}
+
+func (r *ring) flush(fn func(Packet)) {
+	for {
+		p, ok := r.pop()
+		if !ok {
+			return
+		}
+		fn(p)
+	}
 }
 
 func (r *ring) pop() (Packet, bool) {

@@ -34,7 +34,9 @@ func frame(size int, sport uint16, ecn uint8) []byte {
 	return f
 }
 
-func ipv4ChecksumOK(f []byte) bool { return checksum.Sum(f[etherHeaderLen:etherHeaderLen+20], 0) == 0xffff }
+func ipv4ChecksumOK(f []byte) bool {
+	return checksum.Sum(f[etherHeaderLen:etherHeaderLen+20], 0) == 0xffff
+}
 
 // dropLog records the drops a qdisc reports.
 type dropLog struct {

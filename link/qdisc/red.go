@@ -144,3 +144,6 @@ func (r *redQ) Dequeue(now clock.Time) (Packet, bool) {
 func (r *redQ) Len() int     { return r.q.n }
 func (r *redQ) Backlog() int { return r.q.bytes }
 func (r *redQ) Stats() Stats { return r.stats() }
+
+// Flush empties the queue.
+func (r *redQ) Flush(fn func(Packet)) { r.q.flush(fn) }
