@@ -33,7 +33,7 @@ type parsed struct {
 }
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect")
+	o := d.object(root, "", "name", "seed", "duration", "hosts", "switches", "links", "apps", "schedule", "expect", "capture")
 	if o == nil {
 		return nil
 	}
@@ -99,8 +99,12 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			p.expect = append(p.expect, eo)
 		}
 	}
+	if n := o.get("capture"); n != nil {
+		s.Capture = d.capture(n)
+	}
 	if len(d.errs) == 0 {
 		d.check(s, p)
+		d.checkCapture(s)
 	}
 	return s
 }
@@ -206,11 +210,14 @@ func (d *decoder) link(n *yaml.Node, path string) (Link, *object) {
 		if (l.AtoB.Queue != Queue{} && l.AtoB.Rate == 0) || (l.BtoA.Queue != Queue{} && l.BtoA.Rate == 0) {
 			d.fail(in, o.field("impair"), "a queue bound needs a rate in the same direction")
 		}
+		if d.checkQdisc(l.AtoB, ab.Qdisc, in, o.field("impair"), "a_to_b") {
+			d.checkQdisc(l.BtoA, ba.Qdisc, in, o.field("impair"), "b_to_a")
+		}
 	}
 	return l, o
 }
 
-var impairFields = []string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}
+var impairFields = append([]string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}, qdiscFields...)
 
 // impairBlock reads an impairment block: fields that apply to both
 // directions, and a_to_b / b_to_a blocks laid over them.
@@ -269,6 +276,7 @@ func (d *decoder) impair(o *object) ImpairPatch {
 			p.Queue = &v
 		}
 	}
+	p.Qdisc = d.qdiscPatch(o)
 	if n, present := o.vals["gilbert"]; present {
 		var g *Gilbert
 		if !isNull(n) && !(n.Kind == yaml.ScalarNode && n.Value == "off") {

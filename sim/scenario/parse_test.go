@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", repl("  - name: sw", "  - name: sw\n    ports: 4"),
 			`f.yaml:10: field "switches[0].ports": unknown field (want one of name)`},
 		{"unknown top field", "nme: x\n" + valid,
-			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect)`},
+			`f.yaml:1: field "nme": unknown field (want one of name, seed, duration, hosts, switches, links, apps, schedule, expect, capture)`},
 		{"missing duration", repl("duration: 10s\n", ""),
 			`f.yaml:1: field "duration": required field is missing`},
 		{"bad duration", repl("duration: 10s", "duration: 10"),
@@ -170,6 +170,22 @@ func TestParseErrors(t *testing.T) {
 			`f.yaml:18: field "schedule[0].action": unknown action "explode" (want down or up, or a set block)`},
 		{"set leaves queue without rate", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, queue: 10}}", 1) + "schedule:\n  - {at: 2s, link: l1, set: {a_to_b: {queue: 20}}}\n  - {at: 1s, link: l1, set: {b_to_a: {rate: 0}}}\n",
 			`f.yaml:19: field "schedule[1].set": after this change, b_to_a of link "l1" has a queue bound but no rate`},
+		{"ecn without an AQM", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, ecn: true}}", 1),
+			`f.yaml:11: field "links[0].impair.ecn": ecn marks instead of dropping and needs an AQM qdisc in a_to_b (red, codel or fq_codel)`},
+		{"ecn beside another direction's AQM", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, ecn: true, b_to_a: {qdisc: codel}}}", 1),
+			`f.yaml:11: field "links[0].impair.ecn": ecn marks instead of dropping and needs an AQM qdisc in a_to_b (red, codel or fq_codel)`},
+		{"AQM without a rate", strings.Replace(valid, "b: sw}", "b: sw, impair: {qdisc: fq_codel}}", 1),
+			`f.yaml:11: field "links[0].impair": qdisc fq_codel in a_to_b needs a rate: it manages the rate limiter's queue`},
+		{"AQM with a fifo bound", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, queue: 10, qdisc: red}}", 1),
+			`f.yaml:11: field "links[0].impair": queue bounds the fifo in a_to_b; qdisc red takes limit`},
+		{"unknown qdisc", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: sfq}}", 1),
+			`f.yaml:11: field "links[0].impair.qdisc": unknown qdisc "sfq" (want fifo, red, codel or fq_codel)`},
+		{"parameter of another qdisc", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel, flows: 8}}", 1),
+			`f.yaml:11: field "links[0].impair": a_to_b: flows and quantum configure fq_codel`},
+		{"set turns the AQM off under ecn", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel, ecn: true}}", 1) + "schedule:\n  - {at: 1s, link: l1, set: {qdisc: fifo}}\n",
+			`f.yaml:18: field "schedule[0].set": ecn marks instead of dropping and needs an AQM qdisc in a_to_b after this change (red, codel or fq_codel)`},
+		{"capture of an unknown switch", valid + "capture: {switches: [sw, sw9]}\n",
+			`f.yaml:17: field "capture.switches[1]": no switch is called "sw9"`},
 		{"event after end", valid + "schedule:\n  - {at: 11s, link: l1, action: down}\n",
 			`f.yaml:18: field "schedule[0].at": event at 11s is after the end of the run (10s)`},
 		{"expect unknown app", valid + "expect:\n  - {app: q, min_replies: 1}\n",
@@ -257,12 +273,20 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.Replace(services, "{host: web, dhcp_bound: true}", "{host: web, app: q, dhcp_bound: maybe}", 1)))
 	f.Add([]byte(strings.Replace(services, "reservations: [{", "reservations: [{address: 1.2.3.4}, {", 1)))
 	f.Add([]byte(strings.Replace(services, "after: lease", "after: [lease]", 1)))
+	// Queue disciplines and capture control.
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 20Mbit, qdisc: fq_codel, ecn: true, target: 5ms, interval: 100ms, flows: 64, quantum: 300, limit: 100}}", 1)))
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: red, min: 5, max: 15, probability: 10%, limit: 50, a_to_b: {ecn: true}}}", 1)))
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel}}", 1) + "schedule:\n  - {at: 1s, link: l1, set: {qdisc: fifo, queue: 5}}\ncapture: {switches: []}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err == nil {
 			require.NotNil(t, s)
 			require.NotEmpty(t, s.Hosts)
 			require.Positive(t, s.Duration)
+			for _, l := range s.Links {
+				require.NoError(t, l.AtoB.Config(l.MTU).Validate(), "a file that parses runs")
+				require.NoError(t, l.BtoA.Config(l.MTU).Validate(), "a file that parses runs")
+			}
 		} else {
 			require.Nil(t, s)
 		}

@@ -23,13 +23,17 @@ type Report struct {
 	Duration string `json:"duration"`
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
-	// Captures lists the capture files, relative to the output directory.
-	Captures     []string          `json:"captures"`
-	Links        []LinkReport      `json:"links"`
-	Switches     []sim.SwitchStats `json:"switches"`
-	Hosts        []HostReport      `json:"hosts"`
-	Apps         []AppReport       `json:"apps"`
-	Expectations []ExpectResult    `json:"expectations"`
+	// Captures lists the hosts' capture files, relative to the output
+	// directory.
+	Captures []string `json:"captures"`
+	// SwitchCaptures lists the switches' capture files (one interface per
+	// port), relative to the output directory.
+	SwitchCaptures []string          `json:"switch_captures"`
+	Links          []LinkReport      `json:"links"`
+	Switches       []sim.SwitchStats `json:"switches"`
+	Hosts          []HostReport      `json:"hosts"`
+	Apps           []AppReport       `json:"apps"`
+	Expectations   []ExpectResult    `json:"expectations"`
 	// Timeline lists leases, answers and completions in time order.
 	Timeline []TimelineEvent `json:"timeline"`
 }
@@ -120,6 +124,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		dir := func(from, to string, c impair.Counters) {
 			fmt.Fprintf(&b, "  %-12s %s -> %s: offered %d, delivered %d, dropped %d, duplicated %d, corrupted %d, reordered %d\n",
 				l.Name, from, to, c.Offered, c.Delivered, c.Dropped, c.Duplicated, c.Corrupted, c.Reordered)
+			if q := qdiscSummary(c.Qdisc); q != "" {
+				fmt.Fprintf(&b, "  %-12s   queue %s\n", "", q)
+			}
 		}
 		dir(l.A, l.B, l.AtoB)
 		dir(l.B, l.A, l.BtoA)
@@ -239,6 +246,7 @@ func (im Impair) Config(mtu int) impair.Config {
 		QueueBytes:   im.Queue.Bytes,
 		QueuePackets: im.Queue.Packets,
 		MTU:          mtu,
+		Params:       im.Qdisc,
 	}
 	if im.Reorder > 0 && c.ReorderDelay == 0 {
 		c.ReorderDelay = DefaultReorderDelay

@@ -71,7 +71,8 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if opts.SeedSet {
 		seed = opts.Seed
 	}
-	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format})
+	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: opts.OutDir, CaptureFormat: opts.Format,
+		CaptureSwitch: s.Capture.CapturesSwitch})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
@@ -87,6 +88,13 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 			if p := w.CapturePath(h.Name); p != "" {
 				if _, err := os.Stat(p); err == nil {
 					rep.Captures = append(rep.Captures, filepath.Base(p))
+				}
+			}
+		}
+		for _, sw := range s.Switches {
+			if p := w.CapturePath(sw.Name); p != "" && w.CapturesSwitch(sw.Name) {
+				if _, err := os.Stat(p); err == nil {
+					rep.SwitchCaptures = append(rep.SwitchCaptures, filepath.Base(p))
 				}
 			}
 		}
@@ -258,7 +266,7 @@ func build(w *sim.World, s *Scenario, seed uint64) (*Report, error) {
 
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), Passed: true,
-		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
+		Captures: []string{}, SwitchCaptures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
 		Switches: w.Stats().Switches, Hosts: make([]HostReport, len(hostList)),
 		Expectations: []ExpectResult{},
 	}

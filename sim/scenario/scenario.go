@@ -16,6 +16,8 @@ package scenario
 import (
 	"net/netip"
 	"time"
+
+	"github.com/simnet-go/simnet/link/qdisc"
 )
 
 // Scenario is a validated scenario file.
@@ -36,6 +38,8 @@ type Scenario struct {
 	Apps     []App
 	Schedule []Event
 	Expect   []Expectation
+	// Capture chooses the switches captured.
+	Capture Capture
 }
 
 // Host is one simulated host.
@@ -138,6 +142,8 @@ type Impair struct {
 	Rate int64
 	// Queue bounds the rate limiter's queue (zero: the simulator's default).
 	Queue Queue
+	// Qdisc is the queue discipline in front of the rate limiter.
+	Qdisc qdisc.Params
 }
 
 // ImpairPatch is a set of impairment fields given in a file: nil fields are
@@ -154,6 +160,7 @@ type ImpairPatch struct {
 	Corrupt      *float64
 	Rate         *int64
 	Queue        *Queue
+	Qdisc        QdiscPatch
 }
 
 // IsZero reports whether p changes nothing.
@@ -191,6 +198,7 @@ func (p ImpairPatch) Apply(base Impair) Impair {
 	if p.Queue != nil {
 		base.Queue = *p.Queue
 	}
+	base.Qdisc = p.Qdisc.Apply(base.Qdisc)
 	return base
 }
 
@@ -226,6 +234,7 @@ func (p ImpairPatch) merge(q ImpairPatch) ImpairPatch {
 	if q.Queue != nil {
 		p.Queue = q.Queue
 	}
+	p.Qdisc = p.Qdisc.merge(q.Qdisc)
 	return p
 }
 
