@@ -480,7 +480,7 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
-	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes",
+	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
 		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests")
 	if o == nil {
 		return Expectation{}, nil
@@ -509,6 +509,16 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 			e.MaxLoss = &x
 		}
 	}
+	for _, f := range []struct {
+		name string
+		dst  **time.Duration
+	}{{"min_rtt_avg", &e.MinRTTAvg}, {"max_rtt_avg", &e.MaxRTTAvg}} {
+		if v := o.get(f.name); v != nil {
+			if x, ok := d.duration(v, o.field(f.name)); ok {
+				*f.dst = &x
+			}
+		}
+	}
 	if v := o.get("min_datagrams"); v != nil {
 		if x, ok := d.integer(v, o.field("min_datagrams"), 0, maxCount); ok {
 			i := int(x)
@@ -526,7 +536,7 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		}
 	}
 	if len(o.vals) == 1 && e.App != "" {
-		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)")
+		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_rtt_avg, max_rtt_avg, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)")
 	}
 	return e, o
 }
@@ -548,6 +558,8 @@ func (e Expectation) criteria() []criterion {
 	}
 	add(e.MinReplies != nil, "min_replies", AppPing)
 	add(e.MaxLoss != nil, "max_loss", AppPing)
+	add(e.MinRTTAvg != nil, "min_rtt_avg", AppPing)
+	add(e.MaxRTTAvg != nil, "max_rtt_avg", AppPing)
 	add(e.MinDatagrams != nil, "min_datagrams", AppUDPSink)
 	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink, AppTCPSend, AppTCPRecv, AppTCPEchoClient)
 	add(e.MinBytes != nil, "min_bytes", AppTCPSend, AppTCPRecv, AppTCPEchoClient)

@@ -193,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{"expect wrong type", valid + "expect:\n  - {app: s, min_replies: 1}\n",
 			`f.yaml:18: field "expect[0].min_replies": min_replies applies to ping apps, and "s" is a udp_sink app`},
 		{"expect no condition", valid + "expect:\n  - {app: s}\n",
-			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)`},
+			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_rtt_avg, max_rtt_avg, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests)`},
 		{"bytes on ping", valid + "expect:\n  - {app: p, bytes_verified: true}\n",
 			`f.yaml:18: field "expect[0].bytes_verified": bytes_verified applies to udp_sink, tcp_send, tcp_recv, tcp_echo_client apps, and "p" is a ping app`},
 		{"tcp send without bytes", valid + "  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80}\n",

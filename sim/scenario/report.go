@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/tcpapps"
@@ -206,6 +207,15 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 		if e.MaxLoss != nil {
 			add(fmt.Sprintf("max_loss: %g%%", *e.MaxLoss*100), r.Sent > 0 && r.LossPercent <= *e.MaxLoss*100+1e-9,
 				"%.1f%% loss (%d of %d unanswered)", r.LossPercent, r.Sent-r.Received, r.Sent)
+		}
+		avg := time.Duration(r.RTTAvgMs * float64(time.Millisecond))
+		if e.MinRTTAvg != nil {
+			add(fmt.Sprintf("min_rtt_avg: %v", *e.MinRTTAvg), r.Received > 0 && avg >= *e.MinRTTAvg,
+				"average rtt %.3f ms over %d replies", r.RTTAvgMs, r.Received)
+		}
+		if e.MaxRTTAvg != nil {
+			add(fmt.Sprintf("max_rtt_avg: %v", *e.MaxRTTAvg), r.Received > 0 && avg <= *e.MaxRTTAvg,
+				"average rtt %.3f ms over %d replies", r.RTTAvgMs, r.Received)
 		}
 	case udpapp.SinkResult:
 		if e.MinDatagrams != nil {

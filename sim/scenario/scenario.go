@@ -342,6 +342,8 @@ type Expectation struct {
 	MinReplies *int
 	// MaxLoss is the largest fraction of pings that may go unanswered.
 	MaxLoss *float64
+	// MinRTTAvg and MaxRTTAvg bound a ping's average round-trip time.
+	MinRTTAvg, MaxRTTAvg *time.Duration
 	// MinDatagrams is the least number of distinct datagrams a sink must
 	// receive.
 	MinDatagrams *int
