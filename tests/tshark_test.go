@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +89,13 @@ func TestTsharkDecodesCaptures(t *testing.T) {
 						}
 						t.Errorf("%s: frame %d: tshark reports a problem (%s) on a frame no link corrupted (comment %q)", c, n, f.why, f.comment)
 					}
-					assert.LessOrEqual(t, uint64(excused), corrupted, "%s: more damaged frames than the links corrupted", c)
+					bound := corrupted
+					if slices.Contains(rep.SwitchCaptures, c) {
+						// A switch records a damaged frame as it arrives
+						// and again on each port it leaves by.
+						bound *= uint64(len(rep.Links))
+					}
+					assert.LessOrEqual(t, uint64(excused), bound, "%s: more damaged frames than the links corrupted", c)
 				}
 			})
 		}

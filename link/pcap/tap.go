@@ -54,14 +54,17 @@ func (t *Tap) Send(frame []byte) link.Note {
 
 // SendCarrying is Send for a frame that an earlier link already marked (a
 // switch forwarding it): the marks go on with it when the inner endpoint
-// can carry them (link.Carrier). The record holds this link's own Note.
+// can carry them (link.Carrier). The record holds this link's Note with the
+// carried marks; SendCarrying returns the link's own.
 func (t *Tap) SendCarrying(frame []byte, carried link.Note) link.Note {
 	c, ok := t.inner.(link.Carrier)
 	if !ok {
 		return t.Send(frame)
 	}
 	note := c.SendCarrying(frame, carried)
-	t.record(frame, note)
+	// The record says what the frame carries (a corruption upstream makes
+	// a bad checksum here too) besides what this link does.
+	t.record(frame, note.Merge(carried.Carried()))
 	return note
 }
 
