@@ -355,17 +355,17 @@ type Summary struct {
 	Max float64 `json:"max_s"`
 }
 
-// Histogram buckets durations on a log-linear scale (32 buckets per
-// doubling above 64 ns, within about 3%), in a fixed array: recording costs
-// no allocation.
+// Histogram buckets durations on a log-linear scale (16 buckets per
+// doubling above 32 ns, within about 3% of the bucket's middle), in a fixed
+// array of 2.7 KiB: recording costs no allocation.
 type Histogram struct {
-	counts [histBuckets]uint64
+	counts [histBuckets]uint32
 	n      uint64
 	max    time.Duration
 }
 
 const (
-	histSub     = 32
+	histSub     = 16
 	histExact   = 2 * histSub
 	histBuckets = histExact + 40*histSub
 )
@@ -374,7 +374,7 @@ func histBucket(v time.Duration) int {
 	if v < histExact {
 		return int(max(v, 0))
 	}
-	e := bits.Len64(uint64(v)) - 6 // v>>e is in [32, 64)
+	e := bits.Len64(uint64(v)) - 5 // v>>e is in [16, 32)
 	b := histExact + (e-1)*histSub + int(uint64(v)>>e) - histSub
 	return min(b, histBuckets-1)
 }
@@ -411,7 +411,7 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 	}
 	var seen uint64
 	for b, c := range h.counts {
-		seen += c
+		seen += uint64(c)
 		if seen >= rank {
 			return min(bucketMid(b), h.max)
 		}
