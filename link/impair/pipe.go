@@ -1,7 +1,12 @@
 // Package impair is one direction of a link as middleware: it takes offered
 // frames, decides their fate (loss, burst loss, delay and jitter, reordering,
-// duplication, corruption, rate limiting with a drop-tail queue, MTU, link
+// duplication, corruption, rate limiting behind a queue discipline, MTU, link
 // down) and delivers the survivors to a link.Receiver later, on a clock.
+//
+// The rate limiter's queue is a drop-tail fifo by default, which knows each
+// frame's departure when it admits it; RED, CoDel and FQ-CoDel (package
+// link/qdisc) decide when the frame leaves, so a frame queued there leaves
+// Send with a link.Note.Ticket and its fate goes to the FateFunc later.
 //
 // It plays the role of Linux netem and smoltcp's FaultInjector, on virtual or
 // wall-clock time alike. All randomness comes from the *rand.Rand the caller
