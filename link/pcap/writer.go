@@ -126,7 +126,13 @@ type Writer struct {
 	held     []heldRecord
 	heldHead int
 	heldFree [][]byte
+	// override replaces the record's comment while set.
+	override string
 }
+
+// StillQueuedComment is the comment of a frame whose fate was still
+// pending (it waited in a queue discipline) when the capture was closed.
+const StillQueuedComment = "simnet: still in the link's queue when the capture ended"
 
 // heldRecord is a packet record waiting to be written.
 type heldRecord struct {
@@ -305,7 +311,11 @@ func (w *Writer) flushHead() {
 	r := &w.held[w.heldHead]
 	r.note.Ticket = 0
 	if w.err == nil {
+		if r.pending {
+			w.override = StillQueuedComment
+		}
 		_ = w.write(r.ifc, r.t, r.dir, r.data, r.origLen, r.note)
+		w.override = ""
 	}
 	w.heldFree = append(w.heldFree, r.data)
 	*r = heldRecord{}
@@ -363,8 +373,8 @@ func pad4(n int) int { return (4 - n&3) & 3 }
 // writeEPB encodes one Enhanced Packet Block (draft-ietf-opsawg-pcapng
 // section 4.3) with an opt_comment when note is not zero and epb_flags.
 func (w *Writer) writeEPB(ifc int, t clock.Time, dir Direction, data []byte, origLen int, note link.Note) error {
-	var comment string
-	if !note.IsZero() {
+	comment := w.override
+	if comment == "" && !note.IsZero() {
 		comment = w.comment(note)
 		if len(comment) > 0xffff {
 			comment = comment[:0xffff]
