@@ -55,6 +55,7 @@ const (
 	DropLinkDown             // the link was down
 	DropNoPeer               // nothing is attached at the far end
 	DropError                // the device reported an error
+	DropAQM                  // an active queue manager (RED, CoDel) signalled congestion
 )
 
 var dropNames = [...]string{
@@ -66,6 +67,7 @@ var dropNames = [...]string{
 	DropLinkDown:  "link down",
 	DropNoPeer:    "no peer attached",
 	DropError:     "device error",
+	DropAQM:       "AQM congestion signal",
 }
 
 // String names the reason.
@@ -93,6 +95,22 @@ type Note struct {
 	// HeldBack is how long a reordered frame was held beyond its normal
 	// delay.
 	HeldBack time.Duration
+	// Overtook is set when the frame's jittered delay made it arrive
+	// before a frame sent earlier on the same link direction. It is not
+	// carried across a switch: the captures of that link's two ends show
+	// it.
+	Overtook bool
+	// Qdisc names the queue discipline that dropped the frame (with Drop
+	// DropAQM or DropQueueFull), or "".
+	Qdisc string
+	// CE names the queue discipline that marked the frame ECN Congestion
+	// Experienced instead of dropping it (RFC 3168), or "".
+	CE string
+	// Ticket is non-zero when Send returned before the frame's fate was
+	// known: the frame waits in a queue discipline, and the endpoint
+	// reports its final Note later to the FateFunc set through
+	// FateReporter, with the same Ticket.
+	Ticket uint64
 }
 
 // IsZero reports whether n records nothing.
@@ -108,7 +126,14 @@ func (n Note) String() string {
 	}
 	var parts []string
 	if n.Drop != NotDropped {
-		parts = append(parts, "dropped by link: "+n.Drop.String())
+		d := "dropped by link: " + n.Drop.String()
+		if n.Qdisc != "" {
+			d += " (" + n.Qdisc + ")"
+		}
+		parts = append(parts, d)
+	}
+	if n.CE != "" {
+		parts = append(parts, "ecn CE marked by "+n.CE)
 	}
 	if n.Duplicated {
 		parts = append(parts, "duplicated by link")
@@ -119,14 +144,18 @@ func (n Note) String() string {
 	if n.Reordered {
 		parts = append(parts, fmt.Sprintf("reordered by link (held back %v)", n.HeldBack))
 	}
+	if n.Overtook {
+		parts = append(parts, "reordered by link (jitter: overtook an earlier frame)")
+	}
 	return "simnet: " + strings.Join(parts, "; ")
 }
 
 // Carried returns the marks of n that travel on with a delivered frame when
-// it is forwarded onto another link (a switch): duplicate, corruption and
-// reordering, not a drop.
+// it is forwarded onto another link (a switch): duplicate, corruption,
+// reordering by holding back and ECN marking, not a drop, nor overtaking by
+// jitter, which concerns the ordering on that one link.
 func (n Note) Carried() Note {
-	n.Drop = NotDropped
+	n.Drop, n.Qdisc, n.Ticket, n.Overtook = NotDropped, "", 0, false
 	return n
 }
 
@@ -142,7 +171,23 @@ func (n Note) Merge(up Note) Note {
 		n.Reordered = true
 		n.HeldBack += up.HeldBack
 	}
+	if n.CE == "" {
+		n.CE = up.CE
+	}
 	return n
+}
+
+// FateFunc receives the final Note of a frame whose Send returned a Note
+// with a non-zero Ticket.
+type FateFunc func(ticket uint64, note Note)
+
+// FateReporter is implemented by endpoints whose Send may return before a
+// frame's fate is decided (a queue discipline drops or marks it when it
+// leaves the queue). A capture registers a FateFunc to learn it.
+type FateReporter interface {
+	// SetFate sets the function told each pending frame's final Note;
+	// nil stops the reports.
+	SetFate(f FateFunc)
 }
 
 // Carrier is implemented by endpoints that can carry the marks an earlier

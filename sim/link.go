@@ -72,6 +72,10 @@ func (e *end) SendCarrying(frame []byte, carried link.Note) link.Note {
 	return e.l.pipes[e.out].SendCarrying(frame, carried)
 }
 
+// SetFate sets where the fates of frames this end sent into a queue
+// discipline are reported (link.FateReporter).
+func (e *end) SetFate(f link.FateFunc) { e.l.pipes[e.out].SetFate(f) }
+
 // SetReceiver sets where frames arriving at this end go.
 func (e *end) SetReceiver(r link.Receiver) { e.l.pipes[1-e.out].SetReceiver(r) }
 
@@ -163,7 +167,12 @@ func (w *World) ConnectSwitch(name string, a Iface, sw *Switch, cfg LinkConfig) 
 	}
 	l.attach[0] = ep
 	l.labels[0] = a.String()
-	sw.AddPort(l.attach[1])
+	port, err := w.switchPort(sw, l, l.attach[1])
+	if err != nil {
+		return nil, fmt.Errorf("sim: link %q: %w", name, err)
+	}
+	l.attach[1] = port
+	sw.AddPort(port)
 	l.labels[1] = sw.name
 	return l, nil
 }
@@ -174,8 +183,14 @@ func (w *World) ConnectSwitches(name string, sa, sb *Switch, cfg LinkConfig) (*L
 	if err != nil {
 		return nil, err
 	}
-	sa.AddPort(l.attach[0])
-	sb.AddPort(l.attach[1])
+	for i, sw := range [2]*Switch{sa, sb} {
+		port, err := w.switchPort(sw, l, l.attach[i])
+		if err != nil {
+			return nil, fmt.Errorf("sim: link %q: %w", name, err)
+		}
+		l.attach[i] = port
+		sw.AddPort(port)
+	}
 	l.labels = [2]string{sa.name, sb.name}
 	return l, nil
 }

@@ -14,9 +14,13 @@
 // "host:iface". The sender's capture holds every frame offered, with a
 // comment when the link dropped, duplicated, corrupted or held it back; the
 // receiver's holds every frame delivered, with a comment on duplicate
-// copies, corrupted and reordered frames. Switch ports are not captured, and
-// a switch does not carry notes across: the receiving host's capture shows
-// what the last link did.
+// copies, corrupted, reordered and ECN-marked frames. Switch ports are
+// captured too, one file per switch (DIR/<switch>.pcapng, an interface per
+// port named "switch:link"), so that a frame dropped on a direction a
+// switch sends into is commented in the switch's capture; a switch carries
+// the marks earlier links left across to the next link. A frame waiting in
+// a queue discipline is recorded when it was sent, with the comment its
+// fate gives when it leaves the queue.
 package sim
 
 import (
@@ -214,7 +218,8 @@ func (w *World) CapturePath(host string) string {
 	return filepath.Join(w.cfg.CaptureDir, host+w.cfg.CaptureFormat.Ext())
 }
 
-// capture returns host's capture writer, creating it on first use.
+// capture returns the capture writer of a host or switch, creating it on
+// first use.
 func (w *World) capture(host string) (*pcap.Writer, error) {
 	if cw, ok := w.captures[host]; ok {
 		return cw, nil
@@ -250,6 +255,31 @@ func (w *World) capture(host string) (*pcap.Writer, error) {
 	w.captures[host] = cw
 	w.captureHosts = append(w.captureHosts, host)
 	return cw, nil
+}
+
+// CapturesSwitch reports whether the ports of the switch called name are
+// captured.
+func (w *World) CapturesSwitch(name string) bool {
+	return w.Captures() && (w.cfg.CaptureSwitch == nil || w.cfg.CaptureSwitch(name))
+}
+
+// switchPort returns the endpoint a switch port uses on link l's end ep:
+// ep itself, or ep wrapped in a capture tap recording into the switch's
+// capture as interface "switch:link".
+func (w *World) switchPort(sw *Switch, l *Link, ep link.Endpoint) (link.Endpoint, error) {
+	if !w.CapturesSwitch(sw.name) {
+		return ep, nil
+	}
+	cw, err := w.capture(sw.name)
+	if err != nil {
+		return nil, err
+	}
+	id := sw.name + ":" + l.name
+	tap, err := pcap.NewTap(ep, w.sched, cw, id)
+	if err != nil {
+		return nil, fmt.Errorf("sim: switch port %s: %w", id, err)
+	}
+	return tap, nil
 }
 
 // Attach declares that host's interface iface uses ep and returns the

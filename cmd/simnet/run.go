@@ -166,7 +166,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		return exitScenario
 	}
 	fmt.Fprintf(stdout, "output: %s\n", dir)
-	for _, c := range rep.Captures {
+	for _, c := range append(rep.Captures, rep.SwitchCaptures...) {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, c))
 	}
 	fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, scenario.ReportFile))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/simnet-go/simnet/link/qdisc"
 )
 
 // Jitter distributions accepted in Config.JitterDist.
@@ -117,10 +119,18 @@ type Config struct {
 	// MTU is the largest Ethernet payload carried (the frame length minus
 	// the 14-byte header); larger frames are dropped. 0 means no limit.
 	MTU int `yaml:"mtu" json:"mtu"`
+	// Params chooses the queue discipline in front of the rate limiter:
+	// the drop-tail queue bounded by QueueBytes and QueuePackets (fifo,
+	// the default), or RED, CoDel or FQ-CoDel (see package qdisc), which
+	// need a Rate and decide drops and ECN marks themselves.
+	qdisc.Params `yaml:",inline"`
 }
 
 // queuePackets returns the effective packet bound of the rate limiter.
 func (c Config) queuePackets() int {
+	if c.IsAQM() {
+		return 0
+	}
 	if c.Rate > 0 && c.QueuePackets == 0 && c.QueueBytes == 0 {
 		return DefaultQueuePackets
 	}
@@ -176,6 +186,15 @@ func (c Config) Validate() error {
 	nonNeg("mtu", int64(c.MTU))
 	if c.Rate == 0 && (c.QueueBytes != 0 || c.QueuePackets != 0) {
 		errs = append(errs, errors.New("queue_bytes and queue_packets bound the rate limiter's queue and need a rate"))
+	}
+	if err := c.Params.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.IsAQM() && c.Rate == 0 {
+		errs = append(errs, fmt.Errorf("qdisc %s needs a rate: it manages the queue of the rate limiter", c.Kind))
+	}
+	if c.IsAQM() && (c.QueueBytes != 0 || c.QueuePackets != 0) {
+		errs = append(errs, fmt.Errorf("queue_bytes and queue_packets bound the fifo queue: qdisc %s takes limit", c.Kind))
 	}
 	if len(errs) == 0 {
 		return nil

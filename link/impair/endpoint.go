@@ -39,6 +39,14 @@ func (e *Endpoint) Send(frame []byte) link.Note {
 	return e.out.Send(frame)
 }
 
+// SetFate sets where the fates of frames queued by the out Pipe's queue
+// discipline are reported (link.FateReporter).
+func (e *Endpoint) SetFate(f link.FateFunc) {
+	if e.out != nil {
+		e.out.SetFate(f)
+	}
+}
+
 // SetReceiver sets where frames go after the in Pipe.
 func (e *Endpoint) SetReceiver(r link.Receiver) {
 	if e.in == nil || r == nil {

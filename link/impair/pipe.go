@@ -1,7 +1,12 @@
 // Package impair is one direction of a link as middleware: it takes offered
 // frames, decides their fate (loss, burst loss, delay and jitter, reordering,
-// duplication, corruption, rate limiting with a drop-tail queue, MTU, link
+// duplication, corruption, rate limiting behind a queue discipline, MTU, link
 // down) and delivers the survivors to a link.Receiver later, on a clock.
+//
+// The rate limiter's queue is a drop-tail fifo by default, which knows each
+// frame's departure when it admits it; RED, CoDel and FQ-CoDel (package
+// link/qdisc) decide when the frame leaves, so a frame queued there leaves
+// Send with a link.Note.Ticket and its fate goes to the FateFunc later.
 //
 // It plays the role of Linux netem and smoltcp's FaultInjector, on virtual or
 // wall-clock time alike. All randomness comes from the *rand.Rand the caller
@@ -19,6 +24,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/qdisc"
 	"github.com/simnet-go/simnet/proto/clock"
 )
 
@@ -59,12 +65,23 @@ type Counters struct {
 	DroppedLinkDown uint64 `json:"dropped_link_down"`
 	// DroppedNoPeer counts frames with no receiver to deliver them to.
 	DroppedNoPeer uint64 `json:"dropped_no_peer"`
+	// DroppedAQM counts drops by an active queue discipline signalling
+	// congestion (RED's early drops, CoDel's control law).
+	DroppedAQM uint64 `json:"dropped_aqm"`
+	// Marked counts frames a queue discipline marked ECN Congestion
+	// Experienced instead of dropping them.
+	Marked uint64 `json:"marked"`
 	// Duplicated is the number of frames sent twice.
 	Duplicated uint64 `json:"duplicated"`
 	// Corrupted is the number of frames with a flipped bit.
 	Corrupted uint64 `json:"corrupted"`
-	// Reordered is the number of frames held back so later ones overtake.
+	// Reordered is the number of frames delivered out of order: held back
+	// so later ones overtake them, or given a jittered delay that made
+	// them overtake earlier ones.
 	Reordered uint64 `json:"reordered"`
+	// Qdisc is the queue discipline's report when Rate is set: drops,
+	// marks and sojourn times.
+	Qdisc *qdisc.Stats `json:"qdisc,omitempty"`
 }
 
 // Pipe is one direction of a link. It is driven from one loop and is not
@@ -97,7 +114,10 @@ type Pipe struct {
 	fin       []clock.Time
 	finHead   int
 	finLen    int
-	dropped   [link.DropError + 1]uint64
+	dropped   [link.DropAQM + 1]uint64
+	fate      link.FateFunc
+	fifoStats *fifoStats // the drop-tail queue's report, when Rate is set
+	aqm       *aqmState  // the queue discipline, when one is configured
 
 	// carry holds the marks of the frame being sent by SendCarrying.
 	carry link.Note
@@ -158,6 +178,12 @@ func (p *Pipe) apply(cfg Config) {
 	p.normal = cfg.JitterDist == JitterNormal
 	p.simple = !cfg.Burst.Enabled() && cfg.Rate == 0 && !cfg.KeepOrder &&
 		cfg.Reorder == 0 && cfg.Duplicate == 0 && cfg.Corrupt == 0
+	if cfg.Rate > 0 && !cfg.IsAQM() && p.fifoStats == nil {
+		p.fifoStats = &fifoStats{}
+	}
+	if cfg.IsAQM() {
+		p.applyAQM(cfg)
+	}
 	if !cfg.Burst.Enabled() {
 		p.bad = false
 	}
@@ -200,6 +226,7 @@ func (p *Pipe) SetUp(up bool) {
 	p.gen++
 	p.busyUntil = 0
 	p.finLen = 0
+	p.flushAQM()
 }
 
 // Pending returns the number of frames in flight.
@@ -214,6 +241,15 @@ func (p *Pipe) Counters() Counters {
 	c.DroppedMTU = p.dropped[link.DropMTU]
 	c.DroppedLinkDown = p.dropped[link.DropLinkDown]
 	c.DroppedNoPeer = p.dropped[link.DropNoPeer]
+	c.DroppedAQM = p.dropped[link.DropAQM]
+	switch {
+	case p.aqm != nil && p.aqm.q != nil && (p.cfg.IsAQM() || p.fifoStats == nil):
+		st := p.aqm.q.Stats()
+		c.Qdisc = &st
+	case p.fifoStats != nil:
+		st := p.fifoStats.stats()
+		c.Qdisc = &st
+	}
 	return c
 }
 
@@ -264,11 +300,14 @@ func (p *Pipe) Send(frame []byte) link.Note {
 			return p.drop(link.DropLoss)
 		}
 		at := p.clk.Now().Add(p.drawDelay())
+		var note link.Note
 		if at > p.lastAt {
 			p.lastAt = at
+		} else if at < p.lastAt {
+			p.overtook(&note)
 		}
-		p.push(at, p.getBuf(frame), link.Note{})
-		return link.Note{}
+		p.push(at, p.getBuf(frame), note)
+		return note
 	}
 	if c.Burst.Enabled() {
 		if p.bad {
@@ -288,15 +327,33 @@ func (p *Pipe) Send(frame []byte) link.Note {
 		return p.drop(link.DropLoss)
 	}
 	now := p.clk.Now()
+	if p.cfg.IsAQM() {
+		return p.sendAQM(now, frame)
+	}
 	at := now
 	if c.Rate > 0 {
 		var ok bool
 		if at, ok = p.enqueue(now, len(frame)); !ok {
+			p.fifoStats.st.Drops++
+			p.fifoStats.st.DropsOverlimit++
 			return p.drop(link.DropQueueFull)
 		}
+		p.fifoStats.admitted(at.Sub(now) - serialisation(len(frame), c.Rate))
 	}
+	return p.emit(at, frame, nil, link.Note{})
+}
 
-	var note link.Note
+// serialisation returns how long n bytes occupy a link of rate bits/s.
+func serialisation(n int, rate int64) time.Duration {
+	return time.Duration(int64(n) * 8e9 / rate)
+}
+
+// emit runs the stages after the queue on a frame whose serialisation ends
+// at at: duplication, corruption, delay with jitter and reordering, and puts
+// it (and its copy) on the line. buf, when not nil, is frame's held buffer,
+// handed over. It returns the frame's Note, note plus what these stages did.
+func (p *Pipe) emit(at clock.Time, frame, buf []byte, note link.Note) link.Note {
+	c := &p.cfg
 	dup := p.chance(c.Duplicate)
 	corrupt := len(frame) > etherHeaderLen && p.chance(c.Corrupt)
 	at = at.Add(p.drawDelay())
@@ -310,9 +367,17 @@ func (p *Pipe) Send(frame []byte) link.Note {
 		at = at.Add(c.ReorderDelay)
 	} else if at > p.lastAt {
 		p.lastAt = at
+	} else if at < p.lastAt {
+		p.overtook(&note)
 	}
 
-	buf := p.getBuf(frame)
+	var dupBuf []byte
+	if dup {
+		dupBuf = p.getBuf(frame)
+	}
+	if buf == nil {
+		buf = p.getBuf(frame)
+	}
 	if corrupt {
 		off := etherHeaderLen + p.rnd.IntN(len(frame)-etherHeaderLen)
 		buf[off] ^= 1 << p.rnd.IntN(8)
@@ -322,10 +387,18 @@ func (p *Pipe) Send(frame []byte) link.Note {
 	p.push(at, buf, note)
 	if dup {
 		p.cnt.Duplicated++
-		p.push(at, p.getBuf(frame), link.Note{Duplicated: true})
+		p.push(at, dupBuf, link.Note{Duplicated: true, CE: note.CE})
 		note.Duplicated = true
 	}
 	return note
+}
+
+// overtook marks a frame whose jittered delay delivers it before a frame
+// offered earlier (netem reorders the same way when jitter exceeds the
+// spacing of frames).
+func (p *Pipe) overtook(note *link.Note) {
+	note.Overtook = true
+	p.cnt.Reordered++
 }
 
 // enqueue admits a frame of n bytes into the rate limiter's drop-tail queue
@@ -353,7 +426,7 @@ func (p *Pipe) enqueue(now clock.Time, n int) (clock.Time, bool) {
 			return 0, false
 		}
 	}
-	end := start.Add(time.Duration(int64(n) * 8e9 / c.Rate))
+	end := start.Add(serialisation(n, c.Rate))
 	p.busyUntil = end
 	if len(p.fin) > 0 {
 		p.fin[(p.finHead+p.finLen)%len(p.fin)] = end

@@ -30,15 +30,51 @@ func NewTap(inner link.Endpoint, clk clock.Clock, w *Writer, name string) (*Tap,
 	if err != nil {
 		return nil, fmt.Errorf("pcap: new tap: %w", err)
 	}
-	return &Tap{inner: inner, clk: clk, w: w, ifc: ifc}, nil
+	t := &Tap{inner: inner, clk: clk, w: w, ifc: ifc}
+	if fr, ok := inner.(link.FateReporter); ok {
+		fr.SetFate(t.fate)
+	}
+	return t, nil
+}
+
+// fate completes the record of a frame whose fate was pending when it was
+// sent (it waited in a queue discipline).
+func (t *Tap) fate(ticket uint64, note link.Note) {
+	note.Ticket = ticket
+	_ = t.w.Resolve(t.ifc, note)
 }
 
 // Send offers frame to the inner endpoint and records it as outbound with
 // the returned Note.
 func (t *Tap) Send(frame []byte) link.Note {
 	note := t.inner.Send(frame)
-	_ = t.w.WritePacket(t.ifc, t.clk.Now(), Outbound, frame, note)
+	t.record(frame, note)
 	return note
+}
+
+// SendCarrying is Send for a frame that an earlier link already marked (a
+// switch forwarding it): the marks go on with it when the inner endpoint
+// can carry them (link.Carrier). The record holds this link's Note with the
+// carried marks; SendCarrying returns the link's own.
+func (t *Tap) SendCarrying(frame []byte, carried link.Note) link.Note {
+	c, ok := t.inner.(link.Carrier)
+	if !ok {
+		return t.Send(frame)
+	}
+	note := c.SendCarrying(frame, carried)
+	// The record says what the frame carries (a corruption upstream makes
+	// a bad checksum here too) besides what this link does.
+	t.record(frame, note.Merge(carried.Carried()))
+	return note
+}
+
+// record writes an outbound frame with the Note its link gave.
+func (t *Tap) record(frame []byte, note link.Note) {
+	if note.Ticket != 0 {
+		_ = t.w.WritePending(t.ifc, t.clk.Now(), Outbound, frame, note)
+	} else {
+		_ = t.w.WritePacket(t.ifc, t.clk.Now(), Outbound, frame, note)
+	}
 }
 
 // SetReceiver sets where inbound frames go after they are recorded. With a

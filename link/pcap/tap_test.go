@@ -97,3 +97,71 @@ func TestTapRecordsBothDirections(t *testing.T) {
 	_, err = NewTap(nil, sched, w, "x")
 	assert.Error(t, err)
 }
+
+// fateEndpoint is an endpoint whose Send leaves every other frame's fate
+// pending, reported later through its FateFunc.
+type fateEndpoint struct {
+	fate   link.FateFunc
+	ticket uint64
+}
+
+func (e *fateEndpoint) Send(frame []byte) link.Note {
+	e.ticket++
+	if e.ticket%2 == 0 {
+		return link.Note{}
+	}
+	return link.Note{Ticket: e.ticket}
+}
+func (e *fateEndpoint) SetReceiver(link.Receiver) {}
+func (e *fateEndpoint) MTU() int                  { return 1500 }
+func (e *fateEndpoint) SetFate(f link.FateFunc)   { e.fate = f }
+
+// TestTapPendingFates: a frame whose fate is pending is recorded when sent,
+// with the note its fate gives, and later records wait so the file stays in
+// order; a fate never given leaves the frame commented as still queued.
+func TestTapPendingFates(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, PcapNG)
+	require.NoError(t, err)
+	sched := clock.NewScheduler(clock.Time(1e18))
+	ep := &fateEndpoint{}
+	tap, err := NewTap(ep, sched, w, "h:eth0")
+	require.NoError(t, err)
+	require.NotNil(t, ep.fate, "the tap registers for fates")
+	frame := make([]byte, 60)
+	for i := 0; i < 5; i++ { // tickets 1, 3, 5 pending
+		frame[59] = byte(i)
+		tap.Send(frame)
+		sched.SetNow(sched.Now() + 1000)
+	}
+	ep.fate(3, link.Note{Drop: link.DropAQM, Qdisc: "codel", Ticket: 3})
+	ep.fate(1, link.Note{CE: "codel", Ticket: 1})
+	require.NoError(t, w.Close())
+
+	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
+	require.NoError(t, err)
+	var comments []string
+	var last int64
+	for {
+		data, ci, opts, err := r.ReadPacketDataWithOptions()
+		if err != nil {
+			break
+		}
+		require.GreaterOrEqual(t, ci.Timestamp.UnixNano(), last)
+		last = ci.Timestamp.UnixNano()
+		require.Equal(t, byte(len(comments)), data[59], "records in send order")
+		c := ""
+		if len(opts.Comments) > 0 {
+			c = opts.Comments[0]
+		}
+		comments = append(comments, c)
+	}
+	assert.Equal(t, []string{
+		"simnet: ecn CE marked by codel",
+		"",
+		"simnet: dropped by link: AQM congestion signal (codel)",
+		"",
+		StillQueuedComment,
+	}, comments)
+}

@@ -139,6 +139,30 @@ type Writer struct {
 	// the addresses already named.
 	namer func([4]byte) (string, bool)
 	named map[[4]byte]bool
+
+	// While a frame whose fate is pending is held (WritePending), every
+	// later record waits behind it in held, so the file stays in time
+	// order; records are written once the head's fate is known.
+	held     []heldRecord
+	heldHead int
+	heldFree [][]byte
+	// override replaces the record's comment while set.
+	override string
+}
+
+// StillQueuedComment is the comment of a frame whose fate was still
+// pending (it waited in a queue discipline) when the capture was closed.
+const StillQueuedComment = "simnet: still in the link's queue when the capture ended"
+
+// heldRecord is a packet record waiting to be written.
+type heldRecord struct {
+	ifc     int
+	t       clock.Time
+	dir     Direction
+	data    []byte
+	origLen int
+	note    link.Note
+	pending bool
 }
 
 // Create creates (or truncates) the file at path and returns a Writer that
@@ -268,16 +292,101 @@ func (w *Writer) WritePacket(ifc int, t clock.Time, dir Direction, frame []byte,
 	if ifc < 0 || ifc >= len(w.names) {
 		return fmt.Errorf("pcap: write packet: no interface %d (have %d)", ifc, len(w.names))
 	}
+	if w.heldHead < len(w.held) {
+		w.hold(ifc, t, dir, frame, note, false)
+		return nil
+	}
+	return w.write(ifc, t, dir, frame, len(frame), note)
+}
+
+// WritePending records frame like WritePacket, but holds the record, and
+// every later one, until Resolve gives the frame's final note (its fate was
+// pending: note.Ticket is not zero). Close writes the records still held.
+func (w *Writer) WritePending(ifc int, t clock.Time, dir Direction, frame []byte, note link.Note) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("pcap: write packet: writer closed")
+	}
+	if ifc < 0 || ifc >= len(w.names) {
+		return fmt.Errorf("pcap: write packet: no interface %d (have %d)", ifc, len(w.names))
+	}
+	w.hold(ifc, t, dir, frame, note, note.Ticket != 0)
+	return w.drain()
+}
+
+// Resolve sets the final note of the pending record on interface ifc with
+// note's Ticket, and writes the records no longer waiting for a fate.
+func (w *Writer) Resolve(ifc int, note link.Note) error {
+	for i := w.heldHead; i < len(w.held); i++ {
+		r := &w.held[i]
+		if r.pending && r.ifc == ifc && r.note.Ticket == note.Ticket {
+			note.Ticket = 0
+			r.note, r.pending = note, false
+			break
+		}
+	}
+	return w.drain()
+}
+
+// hold queues a copy of a record.
+func (w *Writer) hold(ifc int, t clock.Time, dir Direction, frame []byte, note link.Note, pending bool) {
+	var buf []byte
+	if n := len(w.heldFree); n > 0 {
+		buf = w.heldFree[n-1][:0]
+		w.heldFree = w.heldFree[:n-1]
+	}
+	data := frame
+	if len(data) > SnapLen {
+		data = data[:SnapLen]
+	}
+	buf = append(buf, data...)
+	if !pending {
+		note.Ticket = 0
+	}
+	w.held = append(w.held, heldRecord{ifc: ifc, t: t, dir: dir, data: buf, origLen: len(frame), note: note, pending: pending})
+}
+
+// drain writes the held records up to the first still pending.
+func (w *Writer) drain() error {
+	for w.heldHead < len(w.held) && !w.held[w.heldHead].pending {
+		w.flushHead()
+	}
+	if w.heldHead == len(w.held) {
+		w.held, w.heldHead = w.held[:0], 0
+	}
+	return w.err
+}
+
+// flushHead writes the first held record, whatever its state.
+func (w *Writer) flushHead() {
+	r := &w.held[w.heldHead]
+	r.note.Ticket = 0
+	if w.err == nil {
+		if r.pending {
+			w.override = StillQueuedComment
+		}
+		_ = w.write(r.ifc, r.t, r.dir, r.data, r.origLen, r.note)
+		w.override = ""
+	}
+	w.heldFree = append(w.heldFree, r.data)
+	*r = heldRecord{}
+	w.heldHead++
+}
+
+// write encodes one record now.
+func (w *Writer) write(ifc int, t clock.Time, dir Direction, frame []byte, origLen int, note link.Note) error {
 	data := frame
 	if len(data) > w.snap {
 		data = data[:w.snap]
 	}
 	var err error
 	if w.format == Pcap {
-		ci := gopacket.CaptureInfo{Timestamp: t.Std(), CaptureLength: len(data), Length: len(frame)}
+		ci := gopacket.CaptureInfo{Timestamp: t.Std(), CaptureLength: len(data), Length: origLen}
 		err = w.pw.WritePacket(ci, data)
 	} else {
-		err = w.writeEPB(ifc, t, dir, data, len(frame), note)
+		err = w.writeEPB(ifc, t, dir, data, origLen, note)
 	}
 	if err != nil {
 		w.err = fmt.Errorf("pcap: write packet on %s: %w", w.names[ifc], err)
@@ -288,8 +397,8 @@ func (w *Writer) WritePacket(ifc int, t clock.Time, dir Direction, frame []byte,
 // dropComments are the comments of notes that record only a drop, rendered
 // once for every writer: a world of many hosts would otherwise render them
 // again in each host's capture.
-var dropComments = func() [link.DropError + 1]string {
-	var c [link.DropError + 1]string
+var dropComments = func() [link.DropAQM + 1]string {
+	var c [link.DropAQM + 1]string
 	for r := range c {
 		c[r] = link.Note{Drop: link.DropReason(r)}.String()
 	}
@@ -322,8 +431,8 @@ func (w *Writer) writeEPB(ifc int, t clock.Time, dir Direction, data []byte, ori
 			return err
 		}
 	}
-	var comment string
-	if !note.IsZero() {
+	comment := w.override
+	if comment == "" && !note.IsZero() {
 		comment = w.comment(note)
 		if len(comment) > 0xffff {
 			comment = comment[:0xffff]
@@ -396,6 +505,9 @@ func (w *Writer) Flush() error {
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
+	}
+	for w.heldHead < len(w.held) {
+		w.flushHead()
 	}
 	if w.format == PcapNG && w.ng == nil && w.err == nil {
 		w.writeBareSection()

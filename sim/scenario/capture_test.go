@@ -49,13 +49,16 @@ func TestRunCaptureSelection(t *testing.T) {
 		block string
 		mode  CaptureMode
 		want  []string
+		// wantSwitches are the switch captures (a block that does not
+		// name switches keeps every switch).
+		wantSwitches []string
 	}{
-		{"block selects a group member and the server", "capture: {hosts: [srv, cli2], snaplen: 64}\n", CaptureFile, []string{"srv.pcapng", "cli2.pcapng"}},
-		{"block selects the group", "capture: {hosts: [cli]}\n", CaptureFile, []string{"cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}},
-		{"no block", "", CaptureFile, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}},
-		{"all overrides the block", "capture: {hosts: []}\n", CaptureAll, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}},
-		{"hosts overrides the block", "capture: {hosts: [srv]}\n", CaptureHosts, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}},
-		{"none", "", CaptureNone, []string{}},
+		{"block selects a group member and the server", "capture: {hosts: [srv, cli2], snaplen: 64}\n", CaptureFile, []string{"srv.pcapng", "cli2.pcapng"}, []string{"sw.pcapng"}},
+		{"block selects the group and no switch", "capture: {hosts: [cli], switches: []}\n", CaptureFile, []string{"cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}, []string{}},
+		{"no block", "", CaptureFile, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}, []string{"sw.pcapng"}},
+		{"all overrides the block", "capture: {hosts: [], switches: []}\n", CaptureAll, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}, []string{"sw.pcapng"}},
+		{"hosts overrides the block", "capture: {hosts: [srv]}\n", CaptureHosts, []string{"srv.pcapng", "cli1.pcapng", "cli2.pcapng", "cli3.pcapng"}, []string{}},
+		{"none", "", CaptureNone, []string{}, []string{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,9 +75,10 @@ func TestRunCaptureSelection(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, rep.Passed, "%v", rep.Failed())
 			assert.Equal(t, c.want, rep.Captures)
+			assert.Equal(t, c.wantSwitches, rep.SwitchCaptures)
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
-			assert.Len(t, entries, len(c.want))
+			assert.Len(t, entries, len(c.want)+len(c.wantSwitches))
 			for _, f := range c.want {
 				b, err := os.ReadFile(filepath.Join(dir, f))
 				require.NoError(t, err)

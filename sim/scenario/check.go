@@ -201,6 +201,10 @@ func (d *decoder) checkChanges(s *Scenario, p *parsed, links map[string]int) {
 				d.fail(o.get("set"), o.field("set"), "after this change, %s of link %q has a queue bound but no rate", [2]string{"a_to_b", "b_to_a"}[dir], e.Link)
 				break
 			}
+			o := p.events[i]
+			if !d.checkQdisc(cur[li][dir], patch.Qdisc, o.get("set"), o.field("set"), [2]string{"a_to_b", "b_to_a"}[dir]+" after this change") {
+				break
+			}
 		}
 	}
 }

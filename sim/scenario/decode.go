@@ -216,11 +216,14 @@ func (d *decoder) link(n *yaml.Node, path string) (Link, *object) {
 		if (l.AtoB.Queue != Queue{} && l.AtoB.Rate == 0) || (l.BtoA.Queue != Queue{} && l.BtoA.Rate == 0) {
 			d.fail(in, o.field("impair"), "a queue bound needs a rate in the same direction")
 		}
+		if d.checkQdisc(l.AtoB, ab.Qdisc, in, o.field("impair"), "a_to_b") {
+			d.checkQdisc(l.BtoA, ba.Qdisc, in, o.field("impair"), "b_to_a")
+		}
 	}
 	return l, o
 }
 
-var impairFields = []string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}
+var impairFields = append([]string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}, qdiscFields...)
 
 // impairBlock reads an impairment block: fields that apply to both
 // directions, and a_to_b / b_to_a blocks laid over them.
@@ -279,6 +282,7 @@ func (d *decoder) impair(o *object) ImpairPatch {
 			p.Queue = &v
 		}
 	}
+	p.Qdisc = d.qdiscPatch(o)
 	if n, present := o.vals["gilbert"]; present {
 		var g *Gilbert
 		if !isNull(n) && !(n.Kind == yaml.ScalarNode && n.Value == "off") {
@@ -489,7 +493,7 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
-	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_datagrams", "bytes_verified", "min_bytes",
+	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
 		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops")
 	if o == nil {
 		return Expectation{}, nil
@@ -519,6 +523,16 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 			e.MaxLoss = &x
 		}
 	}
+	for _, f := range []struct {
+		name string
+		dst  **time.Duration
+	}{{"min_rtt_avg", &e.MinRTTAvg}, {"max_rtt_avg", &e.MaxRTTAvg}} {
+		if v := o.get(f.name); v != nil {
+			if x, ok := d.duration(v, o.field(f.name)); ok {
+				*f.dst = &x
+			}
+		}
+	}
 	if v := o.get("min_datagrams"); v != nil {
 		if x, ok := d.integer(v, o.field("min_datagrams"), 0, maxCount); ok {
 			i := int(x)
@@ -536,7 +550,7 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		}
 	}
 	if len(o.vals) == 1 && e.App != "" {
-		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)")
+		d.fail(n, path, "an expectation needs at least one condition (min_replies, max_loss, min_rtt_avg, max_rtt_avg, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)")
 	}
 	return e, o
 }
@@ -558,6 +572,8 @@ func (e Expectation) criteria() []criterion {
 	}
 	add(e.MinReplies != nil, "min_replies", AppPing)
 	add(e.MaxLoss != nil, "max_loss", AppPing)
+	add(e.MinRTTAvg != nil, "min_rtt_avg", AppPing)
+	add(e.MaxRTTAvg != nil, "max_rtt_avg", AppPing)
 	add(e.MinDatagrams != nil, "min_datagrams", AppUDPSink)
 	add(e.BytesVerified != nil, "bytes_verified", AppUDPSink, AppTCPSend, AppTCPRecv, AppTCPEchoClient)
 	add(e.MinBytes != nil, "min_bytes", AppTCPSend, AppTCPRecv, AppTCPEchoClient)

@@ -170,6 +170,22 @@ func TestParseErrors(t *testing.T) {
 			`f.yaml:18: field "schedule[0].action": unknown action "explode" (want down or up, or a set block)`},
 		{"set leaves queue without rate", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, queue: 10}}", 1) + "schedule:\n  - {at: 2s, link: l1, set: {a_to_b: {queue: 20}}}\n  - {at: 1s, link: l1, set: {b_to_a: {rate: 0}}}\n",
 			`f.yaml:19: field "schedule[1].set": after this change, b_to_a of link "l1" has a queue bound but no rate`},
+		{"ecn without an AQM", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, ecn: true}}", 1),
+			`f.yaml:11: field "links[0].impair.ecn": ecn marks instead of dropping and needs an AQM qdisc in a_to_b (red, codel or fq_codel)`},
+		{"ecn beside another direction's AQM", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, ecn: true, b_to_a: {qdisc: codel}}}", 1),
+			`f.yaml:11: field "links[0].impair.ecn": ecn marks instead of dropping and needs an AQM qdisc in a_to_b (red, codel or fq_codel)`},
+		{"AQM without a rate", strings.Replace(valid, "b: sw}", "b: sw, impair: {qdisc: fq_codel}}", 1),
+			`f.yaml:11: field "links[0].impair": qdisc fq_codel in a_to_b needs a rate: it manages the rate limiter's queue`},
+		{"AQM with a fifo bound", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, queue: 10, qdisc: red}}", 1),
+			`f.yaml:11: field "links[0].impair": queue bounds the fifo in a_to_b; qdisc red takes limit`},
+		{"unknown qdisc", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: sfq}}", 1),
+			`f.yaml:11: field "links[0].impair.qdisc": unknown qdisc "sfq" (want fifo, red, codel or fq_codel)`},
+		{"parameter of another qdisc", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel, flows: 8}}", 1),
+			`f.yaml:11: field "links[0].impair": a_to_b: flows and quantum configure fq_codel`},
+		{"set turns the AQM off under ecn", strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel, ecn: true}}", 1) + "schedule:\n  - {at: 1s, link: l1, set: {qdisc: fifo}}\n",
+			`f.yaml:18: field "schedule[0].set": ecn marks instead of dropping and needs an AQM qdisc in a_to_b after this change (red, codel or fq_codel)`},
+		{"capture of an unknown switch", valid + "capture: {switches: [sw, sw9]}\n",
+			`f.yaml:17: field "capture.switches": no switch named "sw9"`},
 		{"event after end", valid + "schedule:\n  - {at: 11s, link: l1, action: down}\n",
 			`f.yaml:18: field "schedule[0].at": event at 11s is after the end of the run (10s)`},
 		{"expect unknown app", valid + "expect:\n  - {app: q, min_replies: 1}\n",
@@ -177,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{"expect wrong type", valid + "expect:\n  - {app: s, min_replies: 1}\n",
 			`f.yaml:18: field "expect[0].min_replies": min_replies applies to ping apps, and "s" is a udp_sink app`},
 		{"expect no condition", valid + "expect:\n  - {app: s}\n",
-			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)`},
+			`f.yaml:18: field "expect[0]": an expectation needs at least one condition (min_replies, max_loss, min_rtt_avg, max_rtt_avg, min_datagrams, bytes_verified, min_bytes, dns_answer, http_status, body_sha256, min_requests, reached, hops)`},
 		{"bytes on ping", valid + "expect:\n  - {app: p, bytes_verified: true}\n",
 			`f.yaml:18: field "expect[0].bytes_verified": bytes_verified applies to udp_sink, tcp_send, tcp_recv, tcp_echo_client apps, and "p" is a ping app`},
 		{"tcp send without bytes", valid + "  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80}\n",
@@ -266,12 +282,20 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.Replace(grouped, "address: 10.0.0.10/24}", "address: dhcp}", 1)))
 	f.Add([]byte(strings.Replace(routed, "via: 10.0.0.1}", "via: 10.0.0.1, to: 1.2.3.4/32}", 1)))
 	f.Add([]byte(strings.Replace(routed, "dhcp_relay: 10.0.0.1", "dhcp_relay: [10.0.0.1]", 1)))
+	// Queue disciplines and capture control.
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 20Mbit, qdisc: fq_codel, ecn: true, target: 5ms, interval: 100ms, flows: 64, quantum: 300, limit: 100}}", 1)))
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: red, min: 5, max: 15, probability: 10%, limit: 50, a_to_b: {ecn: true}}}", 1)))
+	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel}}", 1) + "schedule:\n  - {at: 1s, link: l1, set: {qdisc: fifo, queue: 5}}\ncapture: {switches: []}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err == nil {
 			require.NotNil(t, s)
 			require.NotEmpty(t, s.Hosts)
 			require.Positive(t, s.Duration)
+			for _, l := range s.Links {
+				require.NoError(t, l.AtoB.Config(l.MTU).Validate(), "a file that parses runs")
+				require.NoError(t, l.BtoA.Config(l.MTU).Validate(), "a file that parses runs")
+			}
 		} else {
 			require.Nil(t, s)
 		}

@@ -39,12 +39,16 @@ type Report struct {
 	Simulated   time.Duration `json:"simulated_ns"`
 	// Passed is true when every expectation passed.
 	Passed bool `json:"passed"`
-	// Captures lists the capture files, relative to the output directory.
-	Captures []string          `json:"captures"`
-	Links    []LinkReport      `json:"links"`
-	Switches []sim.SwitchStats `json:"switches"`
-	Hosts    []HostReport      `json:"hosts"`
-	Apps     []AppReport       `json:"apps"`
+	// Captures lists the hosts' capture files, relative to the output
+	// directory.
+	Captures []string `json:"captures"`
+	// SwitchCaptures lists the switches' capture files (one interface per
+	// port), relative to the output directory.
+	SwitchCaptures []string          `json:"switch_captures"`
+	Links          []LinkReport      `json:"links"`
+	Switches       []sim.SwitchStats `json:"switches"`
+	Hosts          []HostReport      `json:"hosts"`
+	Apps           []AppReport       `json:"apps"`
 	// Groups aggregates the apps that ran on every member of a host group.
 	Groups       []GroupReport  `json:"groups,omitempty"`
 	Expectations []ExpectResult `json:"expectations"`
@@ -200,6 +204,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		dir := func(from, to string, c impair.Counters) {
 			fmt.Fprintf(&b, "  %-12s %s -> %s: offered %d, delivered %d, dropped %d, duplicated %d, corrupted %d, reordered %d\n",
 				l.Name, from, to, c.Offered, c.Delivered, c.Dropped, c.Duplicated, c.Corrupted, c.Reordered)
+			if q := qdiscSummary(c.Qdisc); q != "" {
+				fmt.Fprintf(&b, "  %-12s   queue %s\n", "", q)
+			}
 		}
 		dir(l.A, l.B, l.AtoB)
 		dir(l.B, l.A, l.BtoA)
@@ -324,6 +331,15 @@ func evaluate(e Expectation, a AppReport) []ExpectResult {
 					r.LossPercent, r.Sent-r.Received, r.Sent, pingErrors(r))
 			}
 		}
+		avg := time.Duration(r.RTTAvgMs * float64(time.Millisecond))
+		if e.MinRTTAvg != nil {
+			add(fmt.Sprintf("min_rtt_avg: %v", *e.MinRTTAvg), r.Received > 0 && avg >= *e.MinRTTAvg,
+				"average rtt %.3f ms over %d replies", r.RTTAvgMs, r.Received)
+		}
+		if e.MaxRTTAvg != nil {
+			add(fmt.Sprintf("max_rtt_avg: %v", *e.MaxRTTAvg), r.Received > 0 && avg <= *e.MaxRTTAvg,
+				"average rtt %.3f ms over %d replies", r.RTTAvgMs, r.Received)
+		}
 	case udpapp.SinkResult:
 		if e.MinDatagrams != nil {
 			add(fmt.Sprintf("min_datagrams: %d", *e.MinDatagrams), r.Datagrams >= *e.MinDatagrams,
@@ -363,6 +379,7 @@ func (im Impair) Config(mtu int) impair.Config {
 		QueueBytes:   im.Queue.Bytes,
 		QueuePackets: im.Queue.Packets,
 		MTU:          mtu,
+		Params:       im.Qdisc,
 	}
 	if im.Reorder > 0 && c.ReorderDelay == 0 {
 		c.ReorderDelay = DefaultReorderDelay

@@ -99,17 +99,17 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 		return nil, err
 	}
 	if dir != "" {
-		names := make([]string, 0, len(s.Hosts)+len(s.Switches))
 		for _, h := range s.Hosts {
-			names = append(names, h.Name)
-		}
-		for _, sw := range s.Switches {
-			names = append(names, sw.Name)
-		}
-		for _, n := range names {
-			if p := w.CapturePath(n); p != "" {
+			if p := w.CapturePath(h.Name); p != "" {
 				if _, err := os.Stat(p); err == nil {
 					rep.Captures = append(rep.Captures, filepath.Base(p))
+				}
+			}
+		}
+		for _, sw := range s.Switches {
+			if p := w.CapturePath(sw.Name); p != "" && w.CapturesSwitch(sw.Name) {
+				if _, err := os.Stat(p); err == nil {
+					rep.SwitchCaptures = append(rep.SwitchCaptures, filepath.Base(p))
 				}
 			}
 		}
@@ -301,7 +301,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,
 		Interrupted: interrupted, Simulated: w.Now().Sub(t0),
-		Captures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
+		Captures: []string{}, SwitchCaptures: []string{}, Links: make([]LinkReport, len(links)), Apps: reports,
 		Switches: w.Stats().Switches, Hosts: make([]HostReport, len(hostList)),
 		Expectations: []ExpectResult{},
 	}

@@ -224,3 +224,51 @@ expect:
 	assert.Contains(t, out, "PASS p min_replies: 2 (got 2 replies to 2 requests)\n")
 	assert.Contains(t, out, "PASS p max_loss: 0% (0.0% loss (0 of 2 unanswered))\n")
 }
+
+// TestRunQdiscReport: the impair keys build the queue discipline of the
+// direction that names them, report.json carries its report, the summary
+// prints it, and the ping RTT expectations are checked; capture.switches: []
+// turns the switch capture off.
+func TestRunQdiscReport(t *testing.T) {
+	t.Parallel()
+	s := mustParse(t, `name: t
+duration: 3s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+switches: [{name: sw}]
+links:
+  - {name: l1, a: a:eth0, b: sw}
+  - {name: l2, a: sw, b: b:eth0, impair: {a_to_b: {rate: 1Mbit, qdisc: codel, target: 2ms, ecn: true}}}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 20, interval: 10ms, size: 1000}
+expect:
+  - {app: p, min_rtt_avg: 8ms, max_rtt_avg: 1s}
+  - {app: p, max_rtt_avg: 1ms}
+capture: {switches: []}
+`)
+	dir := t.TempDir()
+	rep, err := Run(s, Options{OutDir: dir, Format: pcap.PcapNG})
+	require.NoError(t, err)
+	q := rep.Links[1].AtoB.Qdisc
+	require.NotNil(t, q, "sw -> b has the qdisc")
+	assert.Equal(t, "codel", q.Kind)
+	assert.GreaterOrEqual(t, q.Dequeued, uint64(20), "the pings and the ARP frames")
+	assert.Positive(t, q.Sojourn.Max, "1000-byte pings every 10 ms queue behind one another at 1 Mbit/s")
+	assert.Nil(t, rep.Links[1].BtoA.Qdisc)
+	assert.Empty(t, rep.SwitchCaptures)
+	_, err = os.Stat(filepath.Join(dir, "sw.pcapng"))
+	assert.True(t, os.IsNotExist(err))
+	require.Len(t, rep.Expectations, 3)
+	assert.True(t, rep.Expectations[0].Passed, "%s", rep.Expectations[0])
+	assert.True(t, rep.Expectations[1].Passed, "%s", rep.Expectations[1])
+	assert.False(t, rep.Expectations[2].Passed, "%s", rep.Expectations[2])
+	var sum bytes.Buffer
+	require.NoError(t, rep.WriteSummary(&sum))
+	assert.Contains(t, sum.String(), "queue codel: 0 drops, 0 marks, sojourn p50")
+	var js bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&js))
+	for _, key := range []string{`"qdisc": "codel"`, `"p99_s"`, `"switch_captures": []`, `"dropped_aqm"`, `"marked"`} {
+		assert.Contains(t, js.String(), key)
+	}
+}

@@ -16,6 +16,8 @@ package scenario
 import (
 	"net/netip"
 	"time"
+
+	"github.com/simnet-go/simnet/link/qdisc"
 )
 
 // Scenario is a validated scenario file.
@@ -167,6 +169,8 @@ type Impair struct {
 	Rate int64
 	// Queue bounds the rate limiter's queue (zero: the simulator's default).
 	Queue Queue
+	// Qdisc is the queue discipline in front of the rate limiter.
+	Qdisc qdisc.Params
 }
 
 // ImpairPatch is a set of impairment fields given in a file: nil fields are
@@ -183,6 +187,7 @@ type ImpairPatch struct {
 	Corrupt      *float64
 	Rate         *int64
 	Queue        *Queue
+	Qdisc        QdiscPatch
 }
 
 // IsZero reports whether p changes nothing.
@@ -220,6 +225,7 @@ func (p ImpairPatch) Apply(base Impair) Impair {
 	if p.Queue != nil {
 		base.Queue = *p.Queue
 	}
+	base.Qdisc = p.Qdisc.Apply(base.Qdisc)
 	return base
 }
 
@@ -255,6 +261,7 @@ func (p ImpairPatch) merge(q ImpairPatch) ImpairPatch {
 	if q.Queue != nil {
 		p.Queue = q.Queue
 	}
+	p.Qdisc = p.Qdisc.merge(q.Qdisc)
 	return p
 }
 
@@ -381,6 +388,8 @@ type Expectation struct {
 	MinReplies *int
 	// MaxLoss is the largest fraction of pings that may go unanswered.
 	MaxLoss *float64
+	// MinRTTAvg and MaxRTTAvg bound a ping's average round-trip time.
+	MinRTTAvg, MaxRTTAvg *time.Duration
 	// MinDatagrams is the least number of distinct datagrams a sink must
 	// receive.
 	MinDatagrams *int
