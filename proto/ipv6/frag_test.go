@@ -251,6 +251,7 @@ func TestReassemblyRules(t *testing.T) {
 // fragment arrived, and not a nanosecond early.
 func TestReassemblyTimeout(t *testing.T) {
 	t.Parallel()
+	const sixty = 60 * time.Second // RFC 8200 section 4.5
 	first := cat(udp(8)[:8], seq(8, 0))
 	clk := clock.NewScheduler(clock.Time(time.Hour))
 	var timedOut []Header
@@ -264,14 +265,14 @@ func TestReassemblyTimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Pending())
 
-	clk.RunUntil(start.Add(ReassemblyTimeout - 1))
+	clk.RunUntil(start.Add(sixty - 1))
 	assert.Equal(t, 2, r.Pending(), "not before 60 s")
 	assert.Empty(t, timedOut)
-	clk.RunUntil(start.Add(ReassemblyTimeout))
+	clk.RunUntil(start.Add(sixty))
 	assert.Equal(t, 1, r.Pending())
 	require.Len(t, timedOut, 1)
 	assert.Equal(t, f1, []byte(timedOut[0]), "the first fragment is handed over for the ICMPv6 quote")
-	clk.RunUntil(start.Add(10*time.Second + ReassemblyTimeout))
+	clk.RunUntil(start.Add(10*time.Second + sixty))
 	assert.Zero(t, r.Pending())
 	assert.Len(t, timedOut, 1, "no Time Exceeded without the first fragment")
 	assert.Zero(t, r.Memory())
