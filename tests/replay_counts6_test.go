@@ -122,7 +122,21 @@ func TestReplayCounts6MatchTshark(t *testing.T) {
 			require.True(t, ok, "%s missing from COUNTS6.tsv", name)
 			path := filepath.Join(sharedCaptures, name)
 			res, ours := ourFrames(t, path)
-			theirs := runTshark6(t, tshark, path)
+			hasV6 := false
+			for _, k := range counts6Keys {
+				hasV6 = hasV6 || tsv[k.column] != 0 || res.Counts.Get(k.ours) != 0
+			}
+			var theirs [][]bool
+			if hasV6 {
+				theirs = runTshark6(t, tshark, path)
+			} else {
+				// Nothing of IPv6 on either side: the per-frame comparison
+				// holds trivially, and tshark's 0 is in COUNTS6.tsv.
+				theirs = make([][]bool, len(ours))
+				for j := range theirs {
+					theirs[j] = make([]bool, len(counts6Keys))
+				}
+			}
 			for i, k := range counts6Keys {
 				kd, isKnown := known[[2]string{name, k.ours}]
 				got := res.Counts.Get(k.ours)
