@@ -103,8 +103,6 @@ type addr struct {
 	a        *Autoconf
 	sent     int // DAD solicitations sent
 	retries  int // identifiers replaced after conflicts
-	pref     time.Duration
-	valid    time.Duration
 	infPref  bool
 	infValid bool
 	timer    clock.Timer
