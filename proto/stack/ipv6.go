@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/ether"
@@ -87,6 +89,30 @@ func (i *Interface) NeighborState(a netip.Addr) (ndp.State, ether.Addr) {
 	}
 	return i.v6.cache.State(a)
 }
+
+// Ping6 sends an ICMPv6 echo request (RFC 4443 section 4.1) to the
+// on-link address dst with identifier id, sequence number seq and data
+// payload. Replies go to the host's EchoReplyHandler, with the hop limit
+// in place of the TTL.
+func (i *Interface) Ping6(dst netip.Addr, id, seq uint16, payload []byte) error {
+	v := i.v6
+	if v == nil {
+		return fmt.Errorf("ping6 %v on %s: %w", dst, i.name, ErrNoIPv6)
+	}
+	src := v.source(dst)
+	h := i.h
+	b := h.acquire(v6Headroom + icmpv6.HeaderLen + len(payload))
+	defer h.release()
+	m, err := icmpv6.Echo(b[v6Headroom:], icmpv6.TypeEchoRequest, id, seq, payload, src, dst)
+	if err != nil {
+		return fmt.Errorf("ping6 %v: %w", dst, err)
+	}
+	v.send(b, len(m), src, dst, ipv6.ProtoICMPv6, 64)
+	return nil
+}
+
+// ErrNoIPv6 is returned for IPv6 operations on an interface without IPv6.
+var ErrNoIPv6 = errors.New("stack: IPv6 is not enabled on the interface")
 
 // own reports whether a is one of the interface's unicast addresses.
 func (v *v6Iface) own(a netip.Addr) bool {
@@ -234,9 +260,13 @@ func (v *v6Iface) sendError(invoking ipv6.Header, t icmpv6.Type, code uint8, res
 		src = v.source(dst)
 	}
 	n := icmpv6.HeaderLen + icmpv6.QuoteLen(invoking)
-	v.send(src, dst, ipv6.ProtoICMPv6, 64, n, func(b []byte) {
-		_, _ = icmpv6.Error(b, t, code, rest, invoking, src, dst)
-	})
+	hst := v.i.h
+	b := hst.acquire(v6Headroom + n)
+	defer hst.release()
+	if _, err := icmpv6.Error(b[v6Headroom:], t, code, rest, invoking, src, dst); err != nil {
+		return
+	}
+	v.send(b, n, src, dst, ipv6.ProtoICMPv6, 64)
 	v.stats.ErrorsSent++
 }
 
@@ -258,11 +288,20 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 			rsrc = v.source(src)
 		}
 		v.stats.EchoReplies++
-		body := m.Body()
-		id, seq := m.ID(), m.Seq()
-		v.send(rsrc, src, ipv6.ProtoICMPv6, 64, icmpv6.HeaderLen+len(body), func(out []byte) {
-			_, _ = icmpv6.Echo(out, icmpv6.TypeEchoReply, id, seq, body, rsrc, src)
-		})
+		// RFC 4443 section 4.2: identifier, sequence number and data of
+		// the request, returned in a reply built in a scratch buffer.
+		hst := v.i.h
+		b := hst.acquire(v6Headroom + len(m))
+		defer hst.release()
+		r := icmpv6.Message(b[v6Headroom : v6Headroom+len(m)])
+		copy(r, m)
+		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
+		r.SetChecksum(rsrc, src)
+		v.send(b, len(r), rsrc, src, ipv6.ProtoICMPv6, 64)
+	case icmpv6.TypeEchoReply:
+		if v.i.h.echo != nil && v.own(dst) {
+			v.i.h.echo.HandleEchoReply(src, m.ID(), m.Seq(), m.Body(), h.HopLimit())
+		}
 	case icmpv6.TypeNeighborSolict:
 		if icmpv6.ValidateND(m, h.HopLimit(), src, dst) != nil {
 			v.stats.DropND++
@@ -288,10 +327,16 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		if v.i.h.cfg.Forwarding {
 			flags |= icmpv6.FlagRouter
 		}
-		opts := icmpv6.AppendLinkAddr(make([]byte, 0, 8), icmpv6.OptTargetLinkAddr, v.i.mac)
-		v.send(target, to, ipv6.ProtoICMPv6, icmpv6.HopLimit, icmpv6.NALen+len(opts), func(out []byte) {
-			_, _ = icmpv6.NeighborAdvertisement(out, target, to, target, flags, opts)
-		})
+		var opts [8]byte
+		icmpv6.AppendLinkAddr(opts[:0], icmpv6.OptTargetLinkAddr, v.i.mac)
+		hst := v.i.h
+		b := hst.acquire(v6Headroom + icmpv6.NALen + len(opts))
+		defer hst.release()
+		na, err := icmpv6.NeighborAdvertisement(b[v6Headroom:], target, to, target, flags, opts[:])
+		if err != nil {
+			return
+		}
+		v.send(b, len(na), target, to, ipv6.ProtoICMPv6, icmpv6.HopLimit)
 	case icmpv6.TypeNeighborAdvert:
 		if icmpv6.ValidateND(m, h.HopLimit(), src, dst) != nil {
 			v.stats.DropND++
@@ -322,16 +367,16 @@ func ndSourceLink(m icmpv6.Message) (ether.Addr, bool) {
 	return ether.Addr{}, false
 }
 
-// send builds an IPv6 packet from src to dst with an upper-layer packet of
-// n bytes written by fill, and sends it: to the group's MAC for multicast,
-// through the neighbour cache otherwise, in fragments when it exceeds the
-// MTU (RFC 8200 section 5).
-func (v *v6Iface) send(src, dst netip.Addr, proto, hop uint8, n int, fill func([]byte)) {
-	hst := v.i.h
-	total := ether.HeaderLen + ipv6.HeaderLen + n
-	b := hst.acquire(total)
-	defer hst.release()
-	fill(b[ether.HeaderLen+ipv6.HeaderLen : total])
+// v6Headroom is where the upper-layer packet starts in a scratch buffer:
+// after the Ethernet and IPv6 headers.
+const v6Headroom = ether.HeaderLen + ipv6.HeaderLen
+
+// send sends the upper-layer packet of n bytes the caller wrote at
+// b[v6Headroom:] (b from Host.acquire) in an IPv6 packet from src to dst:
+// to the group's MAC for multicast, through the neighbour cache otherwise,
+// in fragments when it exceeds the MTU (RFC 8200 section 5).
+func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
+	total := v6Headroom + n
 	pkt, err := ipv6.Encode(b[ether.HeaderLen:total], &ipv6.Fields{NextHeader: proto, HopLimit: hop, Src: src, Dst: dst}, n)
 	if err != nil {
 		v.stats.DropMalformed++
@@ -373,13 +418,14 @@ func (v *v6Iface) Solicit(target netip.Addr, lla ether.Addr) {
 	if !lla.IsZero() {
 		dst = target
 	}
-	opts := icmpv6.AppendLinkAddr(make([]byte, 0, 8), icmpv6.OptSourceLinkAddr, v.i.mac)
+	var opts [8]byte
+	icmpv6.AppendLinkAddr(opts[:0], icmpv6.OptSourceLinkAddr, v.i.mac)
 	hst := v.i.h
 	n := icmpv6.NSLen + len(opts)
 	total := ether.HeaderLen + ipv6.HeaderLen + n
 	b := hst.acquire(total)
 	defer hst.release()
-	if _, err := icmpv6.NeighborSolicitation(b[ether.HeaderLen+ipv6.HeaderLen:total], src, dst, target, opts); err != nil {
+	if _, err := icmpv6.NeighborSolicitation(b[v6Headroom:total], src, dst, target, opts[:]); err != nil {
 		return
 	}
 	if _, err := ipv6.Encode(b[ether.HeaderLen:total], &ipv6.Fields{NextHeader: ipv6.ProtoICMPv6, HopLimit: icmpv6.HopLimit, Src: src, Dst: dst}, n); err != nil {

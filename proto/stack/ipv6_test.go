@@ -264,3 +264,36 @@ func TestIPv6Errors(t *testing.T) {
 	assert.Len(t, ifc.IPv6Addresses(), 2)
 	assert.True(t, ifc.IPv6Addresses()[0].Addr().IsLinkLocalUnicast())
 }
+
+// TestIPv6PingBetweenHosts has one host ping another over IPv6 on the hub,
+// 56 and 4000 bytes: each resolves the other by NDP, the large request
+// and reply travel in fragments, and the replies reach the
+// EchoReplyHandler with the data intact.
+func TestIPv6PingBetweenHosts(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	b := tn.addHost("b", 2)
+	a.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8::a/64"))
+	b.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8::b/64"))
+	rec := &echoRecorder{}
+	a.SetEchoReplyHandler(rec)
+	tn.run(5 * time.Second)
+	dst := netip.MustParseAddr("2001:db8::b")
+	require.NoError(t, a.Interfaces()[0].Ping6(dst, 5, 1, pattern(56)))
+	tn.run(time.Second)
+	require.NoError(t, a.Interfaces()[0].Ping6(dst, 5, 2, pattern(4000)))
+	tn.run(time.Second)
+	require.Len(t, rec.got, 2)
+	for k, n := range []int{56, 4000} {
+		assert.Equal(t, dst, rec.got[k].src)
+		assert.Equal(t, uint16(k+1), rec.got[k].seq)
+		assert.Equal(t, pattern(n), rec.got[k].payload)
+		assert.Equal(t, uint8(64), rec.got[k].ttl, "the hop limit")
+	}
+	st, mac := a.Interfaces()[0].NeighborState(dst)
+	assert.Equal(t, ndp.StateReachable, st)
+	assert.Equal(t, b.Interfaces()[0].MAC(), mac)
+	assert.Equal(t, uint64(1), b.Interfaces()[0].IPv6Stats().Reassembled)
+	assert.Equal(t, uint64(1), a.Interfaces()[0].IPv6Stats().Reassembled)
+	require.ErrorIs(t, tn.addHost("c", 3).Interfaces()[0].Ping6(dst, 1, 1, nil), ErrNoIPv6)
+}
