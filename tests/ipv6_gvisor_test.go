@@ -20,7 +20,7 @@ import (
 	"github.com/simnet-go/simnet/tests/gvisorpeer"
 )
 
-// TestIPv6GVisorPingAndNDP pings our stack from gVisor's over IPv6, with
+// TestIPv6GVisorPingAndNDP pings our stack from gVisor's, and gVisor's from ours, over IPv6, with
 // 56 and 4000 bytes of data (the latter fragmented both ways), on a
 // simulated link. Each side finds the other by Neighbor Discovery (no
 // static entries): gVisor's neighbour table holds our MAC as REACHABLE and
@@ -63,6 +63,18 @@ func TestIPv6GVisorPingAndNDP(t *testing.T) {
 	assert.Equal(t, uint64(2), st.EchoReplies)
 	assert.Equal(t, uint64(1), st.Reassembled, "the 4000-byte request came in fragments")
 
+	// And the other way: we ping gVisor.
+	rec := &v6EchoRec{}
+	gw.Host.SetEchoReplyHandler(rec)
+	for seq, size := range []int{56, 4000} {
+		require.NoError(t, ifc.Ping6(theirs.Addr(), 0x66, uint16(seq+1), gvisorpeer.Pattern(size)))
+		gw.Run(5*time.Second, func() bool { return len(rec.got) > seq })
+		require.Len(t, rec.got, seq+1, "size %d: no echo reply from gVisor", size)
+		assert.Equal(t, uint16(seq+1), rec.got[seq].seq)
+		assert.Equal(t, gvisorpeer.Pattern(size), rec.got[seq].data, "size %d: data echoed by gVisor", size)
+	}
+	assert.Equal(t, uint64(2), ifc.IPv6Stats().Reassembled, "gVisor's 4000-byte reply came in fragments")
+
 	nb, terr := gw.Peer.Stack().Neighbors(1, gipv6.ProtocolNumber)
 	require.Nil(t, terr)
 	found := false
@@ -87,4 +99,19 @@ func TestIPv6GVisorPingAndNDP(t *testing.T) {
 		assert.NotEmpty(t, tsharkV6(t, tshark, path, "ipv6.fraghdr", "frame.number"), "%s: fragments", c)
 		assert.Empty(t, tsharkV6(t, tshark, path, v6TsharkFilter, "frame.number", "_ws.expert.message"), "%s is clean", c)
 	}
+}
+
+// v6EchoRec records the echo replies our host receives.
+type v6EchoRec struct {
+	got []struct {
+		seq  uint16
+		data []byte
+	}
+}
+
+func (r *v6EchoRec) HandleEchoReply(_ netip.Addr, _, seq uint16, data []byte, _ uint8) {
+	r.got = append(r.got, struct {
+		seq  uint16
+		data []byte
+	}{seq, append([]byte(nil), data...)})
 }
