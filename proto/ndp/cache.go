@@ -133,6 +133,9 @@ func (c *Cache) SetBaseReachableTime(d time.Duration) {
 	c.reachable = time.Duration(lo + c.rnd.Int64N(hi-lo+1))
 }
 
+// BaseReachableTime returns BaseReachableTime.
+func (c *Cache) BaseReachableTime() time.Duration { return c.baseReachable }
+
 // SetRetransTimer sets RetransTimer, as a Router Advertisement with a
 // non-zero Retrans Timer does (section 6.3.4).
 func (c *Cache) SetRetransTimer(d time.Duration) { c.retrans = d }

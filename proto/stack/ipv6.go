@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/icmpv6"
 	"github.com/simnet-go/simnet/proto/ipv6"
@@ -20,6 +21,9 @@ type IPv6Stats struct {
 	DropProto          uint64 // an upper layer not handled over IPv6 yet
 	DropChecksum       uint64 // ICMPv6 checksum
 	DropND             uint64 // invalid Neighbor Discovery (RFC 4861 sections 6.1, 7.1)
+	DADFailures        uint64 // prefixes left without an address (RFC 4862 section 5.4.5)
+	RAsIn, RAsOut      uint64
+	RSsOut             uint64
 	Reassembled        uint64
 	ReassemblyFailures uint64
 	EchoReplies        uint64
@@ -38,6 +42,18 @@ type v6Iface struct {
 	limiter *icmpv6.RateLimiter
 	nextID  uint32
 	stats   IPv6Stats
+	// auto runs SLAAC and DAD when EnableSLAAC turned them on.
+	auto *slaac.Autoconf
+	// rs paces Router Solicitations (ipv6_auto.go).
+	rs     clock.Timer
+	rsLeft int
+	gotRA  bool
+	// router, prefixes and ra are the Router Advertisements sent by
+	// AdvertisePrefixes.
+	router   bool
+	prefixes []netip.Prefix
+	ra       clock.Timer
+	raSent   int
 }
 
 // EnableIPv6 turns IPv6 on for the interface: a link-local address with
@@ -50,19 +66,27 @@ type v6Iface struct {
 // UDP and TCP over IPv6 are not handled yet.
 func (i *Interface) EnableIPv6(addrs ...netip.Prefix) {
 	if i.v6 == nil {
-		h := i.h
-		v := &v6Iface{i: i, limiter: icmpv6.NewRateLimiter(0, 0)}
-		v.cache = ndp.NewCache(h.clk, h.rnd, v, ndp.Config{})
-		v.reasm = ipv6.NewReassembler(h.clk, ipv6.ReassemblyConfig{OnTimeout: v.reassemblyTimeout})
-		iid, _ := slaac.StableIID(slaac.LinkLocalPrefix, i.name, nil, 0, []byte(h.cfg.Name))
+		v := i.newV6()
+		iid, _ := slaac.StableIID(slaac.LinkLocalPrefix, i.name, nil, 0, []byte(i.h.cfg.Name))
 		v.addrs = append(v.addrs, netip.PrefixFrom(slaac.Address(slaac.LinkLocalPrefix, iid), 64))
-		i.v6 = v
 	}
 	for _, p := range addrs {
 		if p.IsValid() && p.Addr().Is6() && !p.Addr().Is4In6() {
 			i.v6.addrs = append(i.v6.addrs, p)
 		}
 	}
+}
+
+// newV6 creates the interface's IPv6 state, without addresses.
+func (i *Interface) newV6() *v6Iface {
+	h := i.h
+	v := &v6Iface{i: i, limiter: icmpv6.NewRateLimiter(0, 0)}
+	v.cache = ndp.NewCache(h.clk, h.rnd, v, ndp.Config{})
+	v.reasm = ipv6.NewReassembler(h.clk, ipv6.ReassemblyConfig{OnTimeout: v.reassemblyTimeout})
+	v.rs.Init(clock.HandlerFunc(v.onRS))
+	v.ra.Init(clock.HandlerFunc(v.onRA))
+	i.v6 = v
+	return v
 }
 
 // IPv6Addresses returns the interface's IPv6 addresses, link-local first,
@@ -128,8 +152,15 @@ func (v *v6Iface) own(a netip.Addr) bool {
 // all-nodes and the solicited-node group of each address (RFC 4291
 // section 2.8).
 func (v *v6Iface) hears(a netip.Addr) bool {
-	if a == ipv6.AllNodes {
+	if a == ipv6.AllNodes || (v.router && a == ipv6.AllRouters) {
 		return true
+	}
+	if v.auto != nil {
+		for _, x := range v.auto.Addresses() {
+			if ipv6.SolicitedNode(x.Addr) == a {
+				return true
+			}
+		}
 	}
 	for _, p := range v.addrs {
 		if ipv6.SolicitedNode(p.Addr()) == a {
@@ -142,8 +173,15 @@ func (v *v6Iface) hears(a netip.Addr) bool {
 // hearsMAC reports whether the Ethernet multicast address m is one the
 // interface's groups map to (RFC 2464 section 7).
 func (v *v6Iface) hearsMAC(m ether.Addr) bool {
-	if m == ipv6.MulticastMAC(ipv6.AllNodes) {
+	if m == ipv6.MulticastMAC(ipv6.AllNodes) || (v.router && m == ipv6.MulticastMAC(ipv6.AllRouters)) {
 		return true
+	}
+	if v.auto != nil {
+		for _, x := range v.auto.Addresses() {
+			if ipv6.MulticastMAC(ipv6.SolicitedNode(x.Addr)) == m {
+				return true
+			}
+		}
 	}
 	for _, p := range v.addrs {
 		if ipv6.MulticastMAC(ipv6.SolicitedNode(p.Addr())) == m {
@@ -155,17 +193,30 @@ func (v *v6Iface) hearsMAC(m ether.Addr) bool {
 
 // source picks the address to send to dst from: the link-local address
 // for link-local and multicast destinations, else the first address whose
-// prefix holds dst, else the first global one (a small part of RFC 6724).
+// prefix holds dst, else the first global one (a small part of RFC 6724);
+// the unspecified address while the interface has none.
 func (v *v6Iface) source(dst netip.Addr) netip.Addr {
-	if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() || len(v.addrs) == 1 {
-		return v.addrs[0].Addr()
-	}
-	for _, p := range v.addrs[1:] {
-		if p.Contains(dst) {
-			return p.Addr()
+	var ll, global netip.Addr
+	for _, p := range v.addrs {
+		a := p.Addr()
+		switch {
+		case a.IsLinkLocalUnicast():
+			if !ll.IsValid() {
+				ll = a
+			}
+		case p.Contains(dst):
+			return a
+		case !global.IsValid():
+			global = a
 		}
 	}
-	return v.addrs[1].Addr()
+	if (dst.IsLinkLocalUnicast() || dst.IsMulticast() || !global.IsValid()) && ll.IsValid() {
+		return ll
+	}
+	if global.IsValid() {
+		return global
+	}
+	return netip.IPv6Unspecified()
 }
 
 // input handles an IPv6 frame received by the interface.
@@ -308,6 +359,11 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 			return
 		}
 		target := m.Target()
+		if v.auto != nil && v.auto.NeighborSolicitation(src, target) {
+			// RFC 4862 section 5.4.3: a tentative address is not
+			// answered for; another node's DAD for it is a conflict.
+			return
+		}
 		if !v.own(target) {
 			return
 		}
@@ -347,6 +403,9 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		if o, ok := icmpv6.FindOption(m.NDOptions(), icmpv6.OptTargetLinkAddr); ok {
 			a.LLA, a.HasLLA = o.LinkAddr()
 		}
+		if v.auto != nil {
+			v.auto.NeighborAdvertisement(a.Target)
+		}
 		v.cache.Advertisement(a)
 	case icmpv6.TypeRouterAdvert, icmpv6.TypeRouterSolicit:
 		if icmpv6.ValidateND(m, h.HopLimit(), src, dst) != nil {
@@ -355,6 +414,11 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		}
 		if sll, ok := ndSourceLink(m); ok && !src.IsUnspecified() {
 			v.cache.Observe(src, sll)
+		}
+		if m.Type() == icmpv6.TypeRouterAdvert {
+			v.routerAdvert(m)
+		} else {
+			v.routerSolicit()
 		}
 	}
 }
