@@ -39,8 +39,9 @@ const (
 	// solicitations are refused beyond it.
 	DefaultMaxEntries = 4096
 	// DefaultQueueLen bounds the packets waiting for one neighbour; when
-	// full, a new packet replaces the oldest (section 7.2.2).
-	DefaultQueueLen = 3
+	// full, a new packet replaces the oldest (section 7.2.2). Sixteen
+	// holds a fragmented 16 KB datagram (Linux queues up to about 200 KB).
+	DefaultQueueLen = 16
 )
 
 // State is a neighbour cache entry's reachability state (section 7.3.2).

@@ -218,7 +218,7 @@ func TestQueueAndObserve(t *testing.T) {
 	assert.Equal(t, []string{
 		"0s NS multicast 2001:db8::2",
 		`0s unreachable 1 "p1"`,
-		"0s deliver 3 to 02:00:00:00:00:01",
+		fmt.Sprintf("0s deliver %d to 02:00:00:00:00:01", DefaultQueueLen),
 	}, r.events)
 	c.Observe(peer, mac2)
 	assert.Equal(t, mac2, func() ether.Addr { _, a := c.State(peer); return a }(), "a new address replaces the old, STALE")

@@ -62,8 +62,9 @@ type v6Iface struct {
 // interface then answers Neighbor Solicitations for them, resolves its
 // neighbours with a NUD neighbour cache (RFC 4861) and answers ICMPv6
 // echo requests (RFC 4443), reassembling and fragmenting as needed (RFC
-// 8200). Duplicate Address Detection is not run for these addresses.
-// UDP and TCP over IPv6 are not handled yet.
+// 8200), and carries UDP (sockets bound to an IPv6 address, [::] or
+// 0.0.0.0). Duplicate Address Detection is not run for these addresses.
+// TCP over IPv6 is not handled yet.
 func (i *Interface) EnableIPv6(addrs ...netip.Prefix) {
 	if i.v6 == nil {
 		v := i.newV6()
@@ -263,12 +264,14 @@ func (v *v6Iface) input(f ether.Frame) {
 	switch c.Proto {
 	case ipv6.ProtoICMPv6:
 		v.icmpInput(h, h[c.Offset:])
+	case ipv6.ProtoUDP:
+		v.udpInput(h, h[c.Offset:], linkMulticast)
 	default:
 		v.stats.DropProto++
 		// RFC 8200 section 4: an unrecognized Next Header draws a
-		// Parameter Problem code 1 pointing at it. Not for UDP and TCP,
-		// which the host knows over IPv4 and will carry over IPv6.
-		if c.Proto != ipv6.ProtoUDP && c.Proto != ipv6.ProtoTCP && c.Proto != ipv6.ProtoNoNext {
+		// Parameter Problem code 1 pointing at it. Not for TCP, which the
+		// host knows over IPv4 and will carry over IPv6.
+		if c.Proto != ipv6.ProtoTCP && c.Proto != ipv6.ProtoNoNext {
 			v.problem(h, &ipv6.ProblemError{Code: ipv6.ProblemNextHeader, Pointer: uint32(c.NextOff)}, linkMulticast)
 		}
 	}

@@ -297,3 +297,45 @@ func TestIPv6PingBetweenHosts(t *testing.T) {
 	assert.Equal(t, uint64(1), a.Interfaces()[0].IPv6Stats().Reassembled)
 	require.ErrorIs(t, tn.addHost("c", 3).Interfaces()[0].Ping6(dst, 1, 1, nil), ErrNoIPv6)
 }
+
+// TestIPv6UDP sends UDP over IPv6 between two hosts, small and fragmented:
+// a socket bound to [::] answers, a 0.0.0.0 socket is dual-stack, a port
+// without a socket draws an ICMPv6 port unreachable, and a datagram with
+// a zero checksum is dropped (RFC 8200 section 8.1).
+func TestIPv6UDP(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	b := tn.addHost("b", 2)
+	a.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8::a/64"))
+	b.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8::b/64"))
+	tn.run(5 * time.Second)
+	server := &udpRecorder{}
+	requireBind(t, b, "[::]:9000", server)
+	dual := &udpRecorder{}
+	requireBind(t, b, "0.0.0.0:9001", dual)
+	client := &udpRecorder{}
+	cs := requireBind(t, a, "[::]:1234", client)
+	dst := netip.MustParseAddr("2001:db8::b")
+	for _, n := range []int{10, 5000} {
+		require.NoError(t, cs.SendTo(netip.AddrPortFrom(dst, 9000), pattern(n)))
+	}
+	require.NoError(t, cs.SendTo(netip.AddrPortFrom(dst, 9001), []byte("dual")))
+	require.NoError(t, cs.SendTo(netip.AddrPortFrom(dst, 9002), []byte("nobody")))
+	tn.run(time.Second)
+	require.Len(t, server.got, 2)
+	assert.Equal(t, pattern(10), server.got[0].payload)
+	assert.Equal(t, pattern(5000), server.got[1].payload)
+	assert.Equal(t, netip.MustParseAddrPort("[2001:db8::a]:1234"), server.got[0].src)
+	require.Len(t, dual.got, 1)
+	assert.Equal(t, []byte("dual"), dual.got[0].payload)
+	assert.Equal(t, uint64(1), b.Interfaces()[0].IPv6Stats().ErrorsSent, "port unreachable")
+
+	// A zero checksum is not allowed over IPv6.
+	p := &v6Peer{t: t, port: tn.hub.port(), mac: peerMAC, addr: v6Peer1, answer: true}
+	p.port.SetReceiver(p)
+	u := []byte{0x30, 0x39, 0x23, 0x28, 0, 12, 0, 0, 'z', 'e', 'r', 'o'}
+	p.send(b.Interfaces()[0].MAC(), p.packet(dst, 64, ipv6.ProtoUDP, u))
+	tn.run(time.Second)
+	assert.Len(t, server.got, 2)
+	assert.Equal(t, uint64(1), b.Stats().UDPBadChecksum)
+}
