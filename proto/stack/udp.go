@@ -62,7 +62,8 @@ func (h *Host) BindUDP(local netip.AddrPort, hnd UDPHandler) (*UDPSocket, error)
 	if !addr.IsValid() {
 		addr = netip.IPv4Unspecified()
 	}
-	if !addr.Is4() && !addr.Is6() {
+	if !addr.Is4() && (!addr.Is6() || addr.IsLoopback()) {
+		// IPv6 sockets (ipv6_udp.go), but no IPv6 loopback.
 		return nil, fmt.Errorf("bind udp %v: %w", local, ErrInvalidAddr)
 	}
 	k := udpKey{addr: addr, port: local.Port()}
