@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	gipv6 "gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 	gicmp "gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
@@ -17,11 +18,14 @@ import (
 
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ndp"
+	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/tests/gvisorpeer"
 )
 
-// TestIPv6GVisorPingAndNDP pings our stack from gVisor's, and gVisor's from ours, over IPv6, with
-// 56 and 4000 bytes of data (the latter fragmented both ways), on a
+// TestIPv6GVisorPingAndNDP pings our stack from gVisor's, and gVisor's
+// from ours, over IPv6, with 56 and 4000 bytes of data (the latter
+// fragmented both ways), and echoes UDP datagrams of 100 and 3000 bytes
+// from gVisor, on a
 // simulated link. Each side finds the other by Neighbor Discovery (no
 // static entries): gVisor's neighbour table holds our MAC as REACHABLE and
 // ours holds gVisor's. The captures decode cleanly in tshark.
@@ -74,6 +78,40 @@ func TestIPv6GVisorPingAndNDP(t *testing.T) {
 		assert.Equal(t, gvisorpeer.Pattern(size), rec.got[seq].data, "size %d: data echoed by gVisor", size)
 	}
 	assert.Equal(t, uint64(2), ifc.IPv6Stats().Reassembled, "gVisor's 4000-byte reply came in fragments")
+
+	// UDP over IPv6: gVisor sends to our echo socket on [::]:7.
+	_, err = gw.Host.BindUDP(netip.MustParseAddrPort("[::]:7"), stack.UDPHandlerFunc(
+		func(s *stack.UDPSocket, from, _ netip.AddrPort, data []byte) { _ = s.SendTo(from, data) }))
+	require.NoError(t, err)
+	remote := tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom16(ours.Addr().As16()), Port: 7}
+	conn, err := gonet.DialUDP(gw.Peer.Stack(), nil, &remote, gipv6.ProtocolNumber)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, size := range []int{100, 3000} {
+		msg := gvisorpeer.Pattern(size)
+		got := make(chan []byte, 1)
+		go func() {
+			buf := make([]byte, 8192)
+			n, err := conn.Read(buf)
+			if err != nil {
+				got <- nil
+				return
+			}
+			got <- buf[:n]
+		}()
+		_, err := conn.Write(msg)
+		require.NoError(t, err)
+		var echoed []byte
+		gw.Run(5*time.Second, func() bool {
+			select {
+			case echoed = <-got:
+				return true
+			default:
+				return false
+			}
+		})
+		assert.Equal(t, msg, echoed, "UDP %d bytes echoed over IPv6", size)
+	}
 
 	nb, terr := gw.Peer.Stack().Neighbors(1, gipv6.ProtocolNumber)
 	require.Nil(t, terr)
