@@ -127,8 +127,8 @@ type addressing struct {
 	prefix netip.Prefix // invalid with DHCP
 	// prefix6 are the IPv6 addresses, beside prefix or DHCP.
 	prefix6 []netip.Prefix
-	gw     netip.Addr   // may be invalid
-	dns    netip.Addr   // may be invalid
+	gw      netip.Addr // may be invalid
+	dns     netip.Addr // may be invalid
 }
 
 // check validates the combination of flags before anything is opened.
