@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/clock"
@@ -42,6 +43,8 @@ type v6Iface struct {
 	limiter *icmpv6.RateLimiter
 	nextID  uint32
 	stats   IPv6Stats
+	// rnd draws ReachableTime, DAD and advertisement delays.
+	rnd *rand.Rand
 	// auto runs SLAAC and DAD when EnableSLAAC turned them on.
 	auto *slaac.Autoconf
 	// rs paces Router Solicitations (ipv6_auto.go).
@@ -81,8 +84,10 @@ func (i *Interface) EnableIPv6(addrs ...netip.Prefix) {
 // newV6 creates the interface's IPv6 state, without addresses.
 func (i *Interface) newV6() *v6Iface {
 	h := i.h
-	v := &v6Iface{i: i, limiter: icmpv6.NewRateLimiter(0, 0)}
-	v.cache = ndp.NewCache(h.clk, h.rnd, v, ndp.Config{})
+	// IPv6 draws from its own generator, seeded once from the host's, so
+	// that its timers do not shift the host's other draws afterwards.
+	v := &v6Iface{i: i, limiter: icmpv6.NewRateLimiter(0, 0), rnd: rand.New(rand.NewPCG(h.rnd.Uint64(), h.rnd.Uint64()))}
+	v.cache = ndp.NewCache(h.clk, v.rnd, v, ndp.Config{})
 	v.reasm = ipv6.NewReassembler(h.clk, ipv6.ReassemblyConfig{OnTimeout: v.reassemblyTimeout})
 	v.rs.Init(clock.HandlerFunc(v.onRS))
 	v.ra.Init(clock.HandlerFunc(v.onRA))

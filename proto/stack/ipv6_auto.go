@@ -41,7 +41,7 @@ func (i *Interface) EnableSLAAC() {
 		return
 	}
 	h := i.h
-	v.auto = slaac.New(h.clk, h.rnd, v, slaac.Config{NetIface: i.name, Secret: []byte(h.cfg.Name)})
+	v.auto = slaac.New(h.clk, v.rnd, v, slaac.Config{NetIface: i.name, Secret: []byte(h.cfg.Name)})
 	v.auto.StartLinkLocal()
 }
 
@@ -170,7 +170,7 @@ func (v *v6Iface) routerSolicit() {
 		return
 	}
 	h := v.i.h
-	at := h.clk.Now().Add(time.Duration(h.rnd.Int64N(int64(maxRADelayTime) + 1)))
+	at := h.clk.Now().Add(time.Duration(v.rnd.Int64N(int64(maxRADelayTime) + 1)))
 	if !v.ra.Pending() || v.ra.When() > at {
 		h.clk.Schedule(&v.ra, at)
 	}
@@ -185,7 +185,7 @@ func (v *v6Iface) onRA(now clock.Time) {
 	v.sendRA()
 	v.raSent++
 	h := v.i.h
-	next := minRtrAdvInterval + time.Duration(h.rnd.Int64N(int64(maxRtrAdvInterval-minRtrAdvInterval)+1))
+	next := minRtrAdvInterval + time.Duration(v.rnd.Int64N(int64(maxRtrAdvInterval-minRtrAdvInterval)+1))
 	if v.raSent < maxInitialRtrAdvertisements && next > maxInitialRtrAdvertInterval {
 		next = maxInitialRtrAdvertInterval
 	}

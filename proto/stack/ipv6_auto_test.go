@@ -120,3 +120,25 @@ func TestDADConflictInStack(t *testing.T) {
 	assert.Empty(t, h.Interfaces()[0].IPv6Addresses())
 	assert.Equal(t, uint64(1), h.Interfaces()[0].IPv6Stats().DADFailures)
 }
+
+// TestIPv6Deterministic runs the autoconfiguration and a ping twice with
+// the same seeds: the frames on the wire are the same, byte for byte.
+func TestIPv6Deterministic(t *testing.T) {
+	run := func() [][]byte {
+		tn := newTestNet(t, 1500)
+		r := tn.addHost("r", 1, func(c *Config) { c.Forwarding = true })
+		h := tn.addHost("h", 2)
+		r.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8:1::1/64"))
+		r.Interfaces()[0].AdvertisePrefixes(netip.MustParsePrefix("2001:db8:1::/64"))
+		h.Interfaces()[0].EnableSLAAC()
+		tn.run(10 * time.Second)
+		addrs := h.Interfaces()[0].IPv6Addresses()
+		require.Len(t, addrs, 2)
+		require.NoError(t, r.Interfaces()[0].Ping6(addrs[1].Addr(), 1, 1, pattern(3000)))
+		tn.run(time.Minute)
+		return tn.hub.sent
+	}
+	a, b := run(), run()
+	require.NotEmpty(t, a)
+	assert.Equal(t, a, b)
+}
