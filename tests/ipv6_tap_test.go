@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,4 +52,27 @@ func TestTapPing6(t *testing.T) {
 	}
 	assert.Contains(t, neigh, "REACHABLE", "the kernel's neighbour entry for our address")
 	assert.Contains(t, neigh, "lladdr", neigh)
+}
+
+// TestTapDNS6UDP: dig asks taprun's DNS server for AAAA and A records over
+// UDP on IPv6 only (the server's wildcard socket is dual-stack).
+func TestTapDNS6UDP(t *testing.T) {
+	netns.RequireTools(t, "dig")
+	ns := netns.New(t)
+	ns.Run(t, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap")
+	ns.Run(t, "ip", "-6", "addr", "add", tap6KernelCIDR, "dev", "tap0", "nodad")
+	ns.Run(t, "ip", "link", "set", "tap0", "up")
+	zone := filepath.Join(t.TempDir(), "example.test.zone")
+	require.NoError(t, os.WriteFile(zone, []byte(testZone), 0o644))
+	startTaprun(t, ns, "--ip", tap6StackCIDR, "--dns", "53", "--zone", zone)
+	for _, tc := range []struct{ typ, want string }{
+		{"AAAA", "2001:db8::80"},
+		{"A", "192.0.2.80"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := ns.Output(ctx, "dig", "-6", "@"+tap6StackIP, "+tries=2", "+time=3", "+notcp", "+short", "www.example.test", tc.typ)
+		cancel()
+		require.NoError(t, err, out)
+		assert.Equal(t, tc.want, strings.TrimSpace(out), tc.typ)
+	}
 }
