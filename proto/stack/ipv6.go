@@ -43,6 +43,9 @@ type v6Iface struct {
 	limiter *icmpv6.RateLimiter
 	nextID  uint32
 	stats   IPv6Stats
+	// pmtu holds path MTUs learned from Packet Too Big messages (RFC
+	// 8201), by destination; bounded by maxPMTUEntries.
+	pmtu map[netip.Addr]int
 	// rnd draws ReachableTime, DAD and advertisement delays.
 	rnd *rand.Rand
 	// auto runs SLAAC and DAD when EnableSLAAC turned them on.
@@ -357,6 +360,8 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
 		r.SetChecksum(rsrc, src)
 		v.send(b, len(r), rsrc, src, ipv6.ProtoICMPv6, 64)
+	case icmpv6.TypePacketTooBig:
+		v.packetTooBig(m)
 	case icmpv6.TypeEchoReply:
 		if v.i.h.echo != nil && v.own(dst) {
 			v.i.h.echo.HandleEchoReply(src, m.ID(), m.Seq(), m.Body(), h.HopLimit())
@@ -431,6 +436,49 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 	}
 }
 
+// maxPMTUEntries bounds the path MTUs remembered; beyond it the table is
+// cleared (a flood of forged messages costs one round of fragmentation).
+const maxPMTUEntries = 1024
+
+// packetTooBig records the MTU a Packet Too Big message reports for the
+// destination of the packet it quotes, when that packet came from us (RFC
+// 8201 section 4). An MTU below 1280 is raised to 1280 (RFC 8200 section
+// 5 no longer allows fragment headers to be added for smaller links, RFC
+// 8021); an increase is ignored.
+func (v *v6Iface) packetTooBig(m icmpv6.Message) {
+	q := m.Body()
+	if len(q) < ipv6.HeaderLen || q[0]>>4 != ipv6.Version {
+		return
+	}
+	qh := ipv6.Header(q[:ipv6.HeaderLen])
+	if !v.own(qh.Src()) {
+		return
+	}
+	mtu := int(min(m.Rest(), 0xffff))
+	mtu = max(mtu, ipv6.MinMTU)
+	if mtu >= v.i.mtu {
+		return
+	}
+	if v.pmtu == nil || len(v.pmtu) >= maxPMTUEntries {
+		v.pmtu = make(map[netip.Addr]int)
+	}
+	if old, ok := v.pmtu[qh.Dst()]; ok && old <= mtu {
+		return
+	}
+	v.pmtu[qh.Dst()] = mtu
+}
+
+// PathMTU returns the path MTU the interface uses towards the IPv6
+// address dst: its own MTU unless a Packet Too Big message lowered it.
+func (i *Interface) PathMTU(dst netip.Addr) int {
+	if i.v6 != nil {
+		if p, ok := i.v6.pmtu[dst]; ok {
+			return p
+		}
+	}
+	return i.mtu
+}
+
 // ndSourceLink returns the Source Link-Layer Address option of m.
 func ndSourceLink(m icmpv6.Message) (ether.Addr, bool) {
 	if o, ok := icmpv6.FindOption(m.NDOptions(), icmpv6.OptSourceLinkAddr); ok {
@@ -454,13 +502,17 @@ func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
 		v.stats.DropMalformed++
 		return
 	}
-	if len(pkt) <= v.i.mtu {
+	mtu := v.i.mtu
+	if p, ok := v.pmtu[dst]; ok && p < mtu {
+		mtu = p
+	}
+	if len(pkt) <= mtu {
 		v.output(b[:total], dst)
 		return
 	}
 	v.nextID++
-	fb := make([]byte, ether.HeaderLen+v.i.mtu)
-	_ = ipv6.Fragment(fb[ether.HeaderLen:], pkt, v.i.mtu, v.nextID, func(f ipv6.Header) error {
+	fb := make([]byte, ether.HeaderLen+mtu)
+	_ = ipv6.Fragment(fb[ether.HeaderLen:], pkt, mtu, v.nextID, func(f ipv6.Header) error {
 		v.output(fb[:ether.HeaderLen+len(f)], dst)
 		return nil
 	})

@@ -339,3 +339,47 @@ func TestIPv6UDP(t *testing.T) {
 	assert.Len(t, server.got, 2)
 	assert.Equal(t, uint64(1), b.Stats().UDPBadChecksum)
 }
+
+// TestIPv6PacketTooBig checks RFC 8201: a Packet Too Big quoting one of
+// our packets lowers the path MTU to its destination, never below 1280
+// (RFC 8200 section 5), and larger packets to it are then sent in
+// fragments that fit; one quoting another host's packet is ignored.
+func TestIPv6PacketTooBig(t *testing.T) {
+	tn, ifc, p := newV6Net(t, 1500)
+	p.answer = true
+	far := netip.MustParseAddr("2001:db8::77")
+	ptb := func(mtu uint32, quotedSrc netip.Addr) {
+		q := make([]byte, ipv6.HeaderLen+8)
+		_, err := ipv6.Encode(q, &ipv6.Fields{NextHeader: ipv6.ProtoUDP, HopLimit: 64, Src: quotedSrc, Dst: far}, 8)
+		require.NoError(t, err)
+		m, err := icmpv6.Error(make([]byte, 128), icmpv6.TypePacketTooBig, 0, mtu, q, v6Peer1, v6Host)
+		require.NoError(t, err)
+		p.send(ifc.MAC(), p.packet(v6Host, 64, ipv6.ProtoICMPv6, m))
+		tn.run(10 * time.Millisecond)
+	}
+	ptb(1400, netip.MustParseAddr("2001:db8::5"))
+	assert.Equal(t, 1500, ifc.PathMTU(far), "not our packet")
+	ptb(1400, v6Host)
+	assert.Equal(t, 1400, ifc.PathMTU(far))
+	ptb(1450, v6Host)
+	assert.Equal(t, 1400, ifc.PathMTU(far), "no increase")
+	ptb(600, v6Host)
+	assert.Equal(t, ipv6.MinMTU, ifc.PathMTU(far), "1280 at least")
+	assert.Equal(t, 1500, ifc.PathMTU(v6Peer1), "other destinations keep the link MTU")
+
+	// far is on-link here; the peer answers for it too.
+	p.addr = far
+	p.got = nil
+	require.NoError(t, ifc.Ping6(far, 1, 1, pattern(1400)))
+	tn.run(100 * time.Millisecond)
+	var sizes []int
+	for _, g := range p.got {
+		if g.pkt.Dst() == far {
+			sizes = append(sizes, len(g.pkt))
+		}
+	}
+	require.Len(t, sizes, 2, "1448 bytes in fragments of at most 1280")
+	for _, n := range sizes {
+		assert.LessOrEqual(t, n, ipv6.MinMTU)
+	}
+}
