@@ -139,6 +139,17 @@ func (a *Autoconf) Addresses() []Addr {
 	return out
 }
 
+// Any reports whether f holds for one of the addresses, tentative ones
+// included, without allocating.
+func (a *Autoconf) Any(f func(netip.Addr) bool) bool {
+	for _, x := range a.addrs {
+		if f(x.Addr.Addr) {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the address a in the table.
 func (a *Autoconf) Lookup(ip netip.Addr) (Addr, bool) {
 	if x := a.find(ip); x != nil {

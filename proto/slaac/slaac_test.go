@@ -244,3 +244,11 @@ func TestRALifetimes(t *testing.T) {
 		assert.Equal(t, Deprecated, a.Addresses()[0].State)
 	})
 }
+
+func TestAny(t *testing.T) {
+	t.Parallel()
+	a, _, _ := newAuto(t, Config{})
+	ll := a.StartLinkLocal()
+	assert.True(t, a.Any(func(x netip.Addr) bool { return x == ll }), "tentative addresses count")
+	assert.False(t, a.Any(func(x netip.Addr) bool { return !x.IsLinkLocalUnicast() }))
+}

@@ -164,12 +164,8 @@ func (v *v6Iface) hears(a netip.Addr) bool {
 	if a == ipv6.AllNodes || (v.router && a == ipv6.AllRouters) {
 		return true
 	}
-	if v.auto != nil {
-		for _, x := range v.auto.Addresses() {
-			if ipv6.SolicitedNode(x.Addr) == a {
-				return true
-			}
-		}
+	if v.auto != nil && v.auto.Any(func(x netip.Addr) bool { return ipv6.SolicitedNode(x) == a }) {
+		return true
 	}
 	for _, p := range v.addrs {
 		if ipv6.SolicitedNode(p.Addr()) == a {
@@ -185,12 +181,8 @@ func (v *v6Iface) hearsMAC(m ether.Addr) bool {
 	if m == ipv6.MulticastMAC(ipv6.AllNodes) || (v.router && m == ipv6.MulticastMAC(ipv6.AllRouters)) {
 		return true
 	}
-	if v.auto != nil {
-		for _, x := range v.auto.Addresses() {
-			if ipv6.MulticastMAC(ipv6.SolicitedNode(x.Addr)) == m {
-				return true
-			}
-		}
+	if v.auto != nil && v.auto.Any(func(x netip.Addr) bool { return ipv6.MulticastMAC(ipv6.SolicitedNode(x)) == m }) {
+		return true
 	}
 	for _, p := range v.addrs {
 		if ipv6.MulticastMAC(ipv6.SolicitedNode(p.Addr())) == m {
