@@ -120,6 +120,9 @@ func benchStack(b *testing.B) {
 	for _, n := range []int{2, 10, 100, 1000} {
 		b.Run("ping/switch/captures=on/nodes="+itoa(n), func(b *testing.B) { benchPing(b, n, true) })
 	}
+	for _, n := range []int{2, 10, 100} {
+		b.Run("ping6/switch/nodes="+itoa(n), func(b *testing.B) { benchPing6(b, n, false) })
+	}
 }
 
 // benchUDP sends datagrams between two hosts on one link.

@@ -36,6 +36,7 @@ type options struct {
 	mtu       int
 	mac       string
 	ip        string
+	ip6       []string // IPv6 --ip values (ipv6flag.go)
 	gw        string
 	dhcp      bool
 	leaseFile string
@@ -118,7 +119,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.BoolVar(&o.create, "create", false, "create the tap device if it does not exist (removed again on exit)")
 	f.IntVar(&o.mtu, "mtu", 0, "set the device MTU (default: keep the device's)")
 	f.StringVar(&o.mac, "mac", "", "the stack's MAC address (default: a locally administered address derived from the device name)")
-	f.StringVar(&o.ip, "ip", "", "static address and prefix, e.g. 192.0.2.2/24")
+	f.Var(&ipFlag{o: &o}, "ip", "static address and prefix, e.g. 192.0.2.2/24 or 2001:db8::2/64; repeat for IPv6 beside IPv4")
 	f.StringVar(&o.gw, "gw", "", "default gateway (with --ip)")
 	f.BoolVar(&o.dhcp, "dhcp", false, "get the address, gateway and DNS server from DHCP")
 	f.StringVar(&o.leaseFile, "lease-file", "", "with --dhcp: keep the lease in this file, and start from INIT-REBOOT with its address (RFC 2131 section 3.2)")
@@ -163,8 +164,10 @@ func parseHTTP(s string) (httpSpec, error) {
 // addressing is the validated address configuration.
 type addressing struct {
 	prefix netip.Prefix // invalid with DHCP
-	gw     netip.Addr   // may be invalid
-	dns    netip.Addr   // may be invalid
+	// prefix6 are the IPv6 addresses, beside prefix or DHCP.
+	prefix6 []netip.Prefix
+	gw      netip.Addr // may be invalid
+	dns     netip.Addr // may be invalid
 }
 
 // check validates the combination of flags before anything is opened.
@@ -176,7 +179,7 @@ func (o *options) check() (addressing, error) {
 	switch {
 	case o.dhcp && o.ip != "":
 		return a, fmt.Errorf("--ip and --dhcp exclude each other")
-	case !o.dhcp && o.ip == "":
+	case !o.dhcp && o.ip == "" && len(o.ip6) == 0:
 		return a, fmt.Errorf("give an address with --ip CIDR, or --dhcp")
 	case o.dhcp && o.gw != "":
 		return a, fmt.Errorf("--gw goes with --ip; DHCP supplies the gateway")
@@ -186,9 +189,16 @@ func (o *options) check() (addressing, error) {
 	if o.ip != "" {
 		p, err := netip.ParsePrefix(o.ip)
 		if err != nil || !p.Addr().Is4() {
-			return a, fmt.Errorf("--ip %q: want an IPv4 address with prefix length, e.g. 192.0.2.2/24", o.ip)
+			return a, fmt.Errorf("--ip %q: want an address with prefix length, e.g. 192.0.2.2/24 or 2001:db8::2/64", o.ip)
 		}
 		a.prefix = p
+	}
+	for _, s := range o.ip6 {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+			return a, fmt.Errorf("--ip %q: want an IPv6 address with prefix length, e.g. 2001:db8::2/64", s)
+		}
+		a.prefix6 = append(a.prefix6, p)
 	}
 	if o.gw != "" {
 		gw, err := netip.ParseAddr(o.gw)

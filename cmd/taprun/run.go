@@ -152,6 +152,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	}()
 
 	err = r.call(ctx, func() error {
+		if len(addr.prefix6) > 0 {
+			r.ifc.EnableIPv6(addr.prefix6...)
+			r.log.printf("ipv6 addresses %v", r.ifc.IPv6Addresses())
+		}
 		if addr.prefix.IsValid() {
 			r.ifc.SetAddress(addr.prefix)
 			r.log.printf("address %s", addr.prefix)

@@ -54,6 +54,9 @@ type Interface struct {
 	// probes are the RFC 5227 probes running, in the order they started.
 	probes   []*ARPProbe
 	probeSeq uint64
+
+	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
+	v6 *v6Iface
 }
 
 // AddInterface attaches a new interface named name with hardware address
@@ -188,6 +191,10 @@ func (i *Interface) Receive(frame []byte, _ link.Note) {
 	f, err := ether.Parse(frame)
 	if err != nil {
 		h.stats.DropMalformed++
+		return
+	}
+	if i.v6 != nil && f.EtherType() == ether.TypeIPv6 {
+		i.v6.input(f)
 		return
 	}
 	dst := f.Dst()

@@ -62,7 +62,8 @@ func (h *Host) BindUDP(local netip.AddrPort, hnd UDPHandler) (*UDPSocket, error)
 	if !addr.IsValid() {
 		addr = netip.IPv4Unspecified()
 	}
-	if !addr.Is4() {
+	if !addr.Is4() && (!addr.Is6() || addr.IsLoopback()) {
+		// IPv6 sockets (ipv6_udp.go), but no IPv6 loopback.
 		return nil, fmt.Errorf("bind udp %v: %w", local, ErrInvalidAddr)
 	}
 	k := udpKey{addr: addr, port: local.Port()}
@@ -131,6 +132,9 @@ func (s *UDPSocket) SendToWith(dst netip.AddrPort, payload []byte, o SendOptions
 	h := s.h
 	if s.closed {
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrClosed)
+	}
+	if a := dst.Addr(); a.Is6() && !a.Is4In6() {
+		return s.sendTo6(dst, payload) // ipv6_udp.go
 	}
 	daddr := dst.Addr().Unmap()
 	src := s.key.addr

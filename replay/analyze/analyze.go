@@ -3,8 +3,8 @@
 // proto/udp, proto/tcp, proto/dns, proto/dhcp) and summarises it:
 // per-protocol frame counts, TCP connections, DNS query/response pairs,
 // DHCP exchanges, and every frame a parser rejected with the parser's
-// error. IPv6 has no parser in simnet; a minimal walk over its header
-// chain lives here.
+// error. IPv6 is walked here, leniently, over its header chain (RFC 8200
+// section 4) and counted as tshark counts ipv6, icmpv6 and ipv6.fraghdr.
 //
 // Counts follow tshark's convention: a protocol counts once for each frame
 // in which it is present, as `tshark -r FILE -Y PROTO` would count, and a
@@ -30,8 +30,8 @@
 //     segments outside any message ("continuation") do not count.
 //   - Of the tunnels, only L2TPv2 data messages are followed (not GRE,
 //     IP-in-IP or others).
-//   - IPv6 is walked only far enough to find UDP, TCP and DNS; it has no
-//     count of its own.
+//   - IPv6 is walked only far enough to find its fragment header, ICMPv6,
+//     UDP, TCP and DNS; ICMPv6 and IPv6 checksums are not verified.
 //   - tshark's heuristic dissectors are imitated only for HTTP ("payload
 //     starts with a request or status line" on any port); DNS is port 53,
 //     DHCP ports 67 and 68.
@@ -66,10 +66,15 @@ type Counts struct {
 	DHCP          int `json:"dhcp"`
 	DNS           int `json:"dns"`
 	HTTP          int `json:"http"`
+	IPv6          int `json:"ipv6"`
+	ICMPv6        int `json:"icmpv6"`
+	// IPv6Fragments counts frames with an IPv6 Fragment header, as
+	// tshark's ipv6.fraghdr does.
+	IPv6Fragments int `json:"ipv6_fragments"`
 }
 
 // CountNames lists the keys of Counts in output order.
-var CountNames = []string{"frames", "ethernet", "arp", "ipv4", "ipv4_fragments", "icmp", "udp", "tcp", "dhcp", "dns", "http"}
+var CountNames = []string{"frames", "ethernet", "arp", "ipv4", "ipv4_fragments", "icmp", "udp", "tcp", "dhcp", "dns", "http", "ipv6", "icmpv6", "ipv6_fragments"}
 
 // Get returns the count named name (one of CountNames), or -1.
 func (c *Counts) Get(name string) int {
@@ -96,6 +101,12 @@ func (c *Counts) Get(name string) int {
 		return c.DNS
 	case "http":
 		return c.HTTP
+	case "ipv6":
+		return c.IPv6
+	case "icmpv6":
+		return c.ICMPv6
+	case "ipv6_fragments":
+		return c.IPv6Fragments
 	}
 	return -1
 }
@@ -168,6 +179,9 @@ const (
 	pDHCP
 	pDNS
 	pHTTP
+	pIPv6
+	pICMPv6
+	pFrag6
 )
 
 // typeRARP is the EtherType of Reverse ARP (RFC 903), which tshark counts
@@ -291,6 +305,9 @@ func (a *Analyzer) count(s uint16) {
 	add(pDHCP, &c.DHCP)
 	add(pDNS, &c.DNS)
 	add(pHTTP, &c.HTTP)
+	add(pIPv6, &c.IPv6)
+	add(pICMPv6, &c.ICMPv6)
+	add(pFrag6, &c.IPv6Fragments)
 }
 
 // reject records the first parser error of a frame.

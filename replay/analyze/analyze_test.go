@@ -538,7 +538,8 @@ func TestRunTruncatedFile(t *testing.T) {
 }
 
 func TestCountsGet(t *testing.T) {
-	c := Counts{Frames: 1, Ethernet: 2, ARP: 3, IPv4: 4, IPv4Fragments: 5, ICMP: 6, UDP: 7, TCP: 8, DHCP: 9, DNS: 10, HTTP: 11}
+	c := Counts{Frames: 1, Ethernet: 2, ARP: 3, IPv4: 4, IPv4Fragments: 5, ICMP: 6, UDP: 7, TCP: 8, DHCP: 9, DNS: 10, HTTP: 11,
+		IPv6: 12, ICMPv6: 13, IPv6Fragments: 14}
 	for i, n := range CountNames {
 		assert.Equal(t, i+1, c.Get(n), n)
 	}

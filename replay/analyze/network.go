@@ -201,6 +201,7 @@ const (
 // 3 and 4) far enough to reach UDP and TCP. simnet has no IPv6 stack; this
 // exists so that counts of transports over IPv6 match tshark's.
 func (a *Analyzer) ipv6(fr *frame, b []byte, quoted bool) {
+	fr.seen |= pIPv6
 	if len(b) < 40 || b[0]>>4 != 6 {
 		if !quoted {
 			a.reject(fr, fmt.Errorf("ipv6 header (%d bytes): %w", len(b), errIPv6Truncated))
@@ -230,6 +231,7 @@ func (a *Analyzer) ipv6(fr *frame, b []byte, quoted bool) {
 			continue
 		case v6Fragment:
 			// RFC 8200 section 4.5.
+			fr.seen |= pFrag6
 			if len(payload) < 8 {
 				if !quoted {
 					a.reject(fr, errIPv6ExtHeader)
@@ -266,6 +268,7 @@ func (a *Analyzer) transport(fr *frame, proto uint8, ep endpoints, b []byte, pse
 			a.icmp(fr, b, quoted)
 		}
 	case v6ICMP:
+		fr.seen |= pICMPv6
 		// ICMPv6 error messages (types below 128) quote the offending
 		// packet after an 8-byte header (RFC 4443 section 2.1).
 		if ep.v6 && !quoted && len(b) > icmp.HeaderLen && b[0] < 128 {

@@ -46,7 +46,9 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
@@ -87,6 +89,10 @@ type Config struct {
 	RACK bool
 	// Neighbors are static ARP entries (IPv4 address to MAC).
 	Neighbors map[netip.Addr][6]byte
+	// Addr6, when valid, turns IPv6 on with this address and on-link
+	// prefix (and ICMPv6 ping endpoints); neighbours are then found by
+	// Neighbor Discovery. Without it the peer carries no IPv6 at all.
+	Addr6 netip.Prefix
 	// Owes, when not nil, is called with every frame delivered to gVisor,
 	// on the driver's loop, and reports whether the gVisor application
 	// owes a reply to it: the peer then counts one owed reply, which the
@@ -122,9 +128,15 @@ func New(cfg Config) (*Peer, error) {
 		cfg.MTU = 1500
 	}
 	clk := faketime.NewManualClock()
+	nets := []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol}
+	transports := []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol}
+	if cfg.Addr6.IsValid() {
+		nets = append(nets, ipv6.NewProtocol)
+		transports = append(transports, icmp.NewProtocol6)
+	}
 	st := stack.New(stack.Options{
-		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
+		NetworkProtocols:   nets,
+		TransportProtocols: transports,
 		Clock:              clk,
 	})
 	ch := channel.New(4096, uint32(cfg.MTU), tcpip.LinkAddress(cfg.MAC[:]))
@@ -140,7 +152,18 @@ func New(cfg Config) (*Peer, error) {
 	if err := st.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
 		return nil, fmt.Errorf("gvisorpeer: add address %v: %s", cfg.Addr, err)
 	}
-	st.SetRouteTable([]tcpip.Route{{Destination: pa.AddressWithPrefix.Subnet(), NIC: nicID}})
+	routes := []tcpip.Route{{Destination: pa.AddressWithPrefix.Subnet(), NIC: nicID}}
+	if cfg.Addr6.IsValid() {
+		pa6 := tcpip.ProtocolAddress{
+			Protocol:          ipv6.ProtocolNumber,
+			AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpip.AddrFrom16(cfg.Addr6.Addr().As16()), PrefixLen: cfg.Addr6.Bits()},
+		}
+		if err := st.AddProtocolAddress(nicID, pa6, stack.AddressProperties{}); err != nil {
+			return nil, fmt.Errorf("gvisorpeer: add address %v: %s", cfg.Addr6, err)
+		}
+		routes = append(routes, tcpip.Route{Destination: pa6.AddressWithPrefix.Subnet(), NIC: nicID})
+	}
+	st.SetRouteTable(routes)
 	for ip, mac := range cfg.Neighbors {
 		if err := st.AddStaticNeighbor(nicID, ipv4.ProtocolNumber, tcpip.AddrFrom4(ip.As4()), tcpip.LinkAddress(mac[:])); err != nil {
 			return nil, fmt.Errorf("gvisorpeer: neighbor %v: %s", ip, err)

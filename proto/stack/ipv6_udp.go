@@ -1,0 +1,104 @@
+package stack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/simnet-go/simnet/proto/icmpv6"
+	"github.com/simnet-go/simnet/proto/ipv6"
+	"github.com/simnet-go/simnet/proto/udp"
+)
+
+// v6For returns the IPv6 interface to send to dst: the first whose
+// addresses' prefixes hold dst, else the first with IPv6 (every IPv6
+// destination is taken as on-link: there are no IPv6 routes yet).
+func (h *Host) v6For(dst netip.Addr) *v6Iface {
+	var first *v6Iface
+	for _, i := range h.ifcs {
+		v := i.v6
+		if v == nil {
+			continue
+		}
+		if first == nil {
+			first = v
+		}
+		for _, p := range v.addrs {
+			if p.Contains(dst) {
+				return v
+			}
+		}
+	}
+	return first
+}
+
+// sendTo6 sends a UDP datagram over IPv6 (RFC 8200 section 8.1: the
+// checksum covers the IPv6 pseudo-header and is mandatory).
+func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
+	h := s.h
+	v := h.v6For(dst.Addr())
+	if v == nil {
+		h.stats.IPNoRoute++
+		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrNoIPv6)
+	}
+	src := s.key.addr
+	if !src.Is6() || src.IsUnspecified() {
+		src = v.source(dst.Addr())
+	}
+	if src.IsUnspecified() {
+		return fmt.Errorf("udp send %v -> %v: no IPv6 address yet: %w", s.LocalAddr(), dst, ErrNoRoute)
+	}
+	n := udp.HeaderLen + len(payload)
+	if n > ipv6.MaxPayloadLen {
+		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrMessageTooBig)
+	}
+	b := h.acquire(v6Headroom + n)
+	defer h.release()
+	copy(b[v6Headroom+udp.HeaderLen:], payload)
+	u, err := udp.Encode(b[v6Headroom:], s.key.port, dst.Port(), len(payload))
+	if err != nil {
+		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
+	}
+	c := ipv6.UpperChecksum(src.As16(), dst.Addr().As16(), ipv6.ProtoUDP, u)
+	if c == 0 {
+		c = 0xffff // RFC 8200 section 8.1
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
+	v.send(b, n, src, dst.Addr(), ipv6.ProtoUDP, 64)
+	h.hot.UDPOut++
+	return nil
+}
+
+// udpInput handles a UDP datagram b carried by the IPv6 packet pkt. It
+// goes to the socket bound to its destination address and port, else to
+// the one bound to [::] on the port, else to the one bound to 0.0.0.0
+// (a wildcard socket is dual-stack); a port without a socket draws an
+// ICMPv6 port unreachable (RFC 4443 section 3.1).
+func (v *v6Iface) udpInput(pkt ipv6.Header, b []byte, linkMulticast bool) {
+	h := v.i.h
+	u, err := udp.Parse(b)
+	if err != nil {
+		v.stats.DropMalformed++
+		return
+	}
+	src, dst := pkt.Src(), pkt.Dst()
+	// RFC 8200 section 8.1: a zero UDP checksum over IPv6 is discarded.
+	if u.Checksum() == 0 || !ipv6.VerifyUpper(pkt.Src16(), pkt.Dst16(), ipv6.ProtoUDP, u) {
+		h.stats.UDPBadChecksum++
+		return
+	}
+	h.hot.UDPIn++
+	s := h.udp[udpKey{addr: dst, port: u.DstPort()}]
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv6Unspecified(), port: u.DstPort()}]
+	}
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv4Unspecified(), port: u.DstPort()}]
+	}
+	if s == nil {
+		h.stats.UDPNoPort++
+		v.sendError(pkt, icmpv6.TypeDestUnreach, icmpv6.CodePortUnreachable, 0, linkMulticast, false)
+		return
+	}
+	s.hnd.HandleUDP(s, netip.AddrPortFrom(src, u.SrcPort()), netip.AddrPortFrom(dst, u.DstPort()), u.Payload())
+}
