@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,9 @@ var (
 
 // commandBinary builds the command cmd/NAME once per test process, without
 // the race detector (so transfers run at full speed), and returns its path.
-// The binary lives in a fixed directory under the temporary directory,
+// The binary lives in a fixed directory under the temporary directory, one
+// per checkout (named by a hash of the tests directory, so that test runs
+// of two checkouts on one machine do not run each other's binaries),
 // replaced on each build, so repeated runs do not pile up copies.
 func commandBinary(t testing.TB, name string) string {
 	t.Helper()
@@ -37,7 +40,14 @@ func commandBinary(t testing.TB, name string) string {
 	}
 	binariesMu.Unlock()
 	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "simnet-"+name+"-test")
+		wd, err := os.Getwd()
+		if err != nil {
+			b.err = err
+			return
+		}
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(wd))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("simnet-%s-test-%08x", name, h.Sum32()))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.err = err
 			return
