@@ -61,7 +61,11 @@ func TestRunInterrupted(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, "a.pcapng")); err == nil {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "the run never started: %s", stderr.String())
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("the run never started: %s", stderr.String())
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
