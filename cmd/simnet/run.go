@@ -47,6 +47,7 @@ type runFlags struct {
 	report  string
 	force   bool
 	capture string
+	quiet   bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -55,6 +56,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "pcap-format", "pcapng", "capture format: pcapng or pcap")
 	cmd.Flags().StringVar(&f.report, "report", "", "html: also write report.html, one self-contained page with the run's tables and plots")
 	cmd.Flags().BoolVar(&f.force, "force", false, "write into an --out directory that already holds files")
+	cmd.Flags().BoolVar(&f.quiet, "quiet", false, "no progress line on stderr (it shows only on a terminal, for runs over a second)")
 	cmd.Flags().StringVar(&f.capture, "capture", "", "what to capture: all, hosts or none (default: the file's capture block, else all)")
 }
 
@@ -146,7 +148,13 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	}
 	stop, release := interruptible()
 	defer release()
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop, Capture: mode})
+	opts := scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop, Capture: mode}
+	progress := newProgressLine(stderr, f.quiet)
+	if progress != nil {
+		opts.Progress = progress.update
+	}
+	rep, err := scenario.Run(s, opts)
+	progress.done()
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario

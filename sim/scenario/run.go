@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"time"
+
 	"fmt"
 	"net/netip"
 	"os"
@@ -34,6 +36,12 @@ type Options struct {
 	// capture is closed validly and the report says Interrupted, with the
 	// simulated time reached. The command closes it on SIGINT/SIGTERM.
 	Stop <-chan struct{}
+	// Progress, when not nil, is called every few thousand events with the
+	// simulated time elapsed, the run's duration and the events run so
+	// far, from the goroutine running the world (simnet run draws its
+	// progress line from it; the callback may read the wall clock, the
+	// world never does).
+	Progress func(elapsed, duration time.Duration, events uint64)
 	// Capture overrides the file's capture selection (simnet run
 	// --capture).
 	Capture CaptureMode
@@ -91,7 +99,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
-	rep, err := build(w, s, seed, opts.Stop)
+	rep, err := build(w, s, seed, opts.Stop, opts.Progress)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("run %s: %w", s.Name, cerr)
 	}
@@ -117,7 +125,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Report, error) {
+func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progress func(elapsed, duration time.Duration, events uint64)) (*Report, error) {
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
 	t0 := w.Now()
 
@@ -296,7 +304,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 		}
 	}
 
-	interrupted := runUntil(w, t0.Add(s.Duration), stop)
+	interrupted := runUntil(w, t0, s.Duration, stop, progress)
 
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,
@@ -358,21 +366,28 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}) (*Repor
 // channel.
 const stepsPerStopCheck = 1024
 
-// runUntil runs the world's events up to end, in the same order as
-// w.Run(end). When stop fires first it finishes the current simulated
-// instant, stops there and returns true.
-func runUntil(w *sim.World, end clock.Time, stop <-chan struct{}) bool {
-	if stop == nil {
+// runUntil runs the world's events from t0 up to t0+duration, in the same
+// order as w.Run(end). When stop fires first it finishes the current
+// simulated instant, stops there and returns true. progress, when not nil,
+// hears how far the run is every stepsPerStopCheck events.
+func runUntil(w *sim.World, t0 clock.Time, duration time.Duration, stop <-chan struct{},
+	progress func(elapsed, duration time.Duration, events uint64)) bool {
+	end := t0.Add(duration)
+	if stop == nil && progress == nil {
 		w.Run(end)
 		return false
 	}
 	sched := w.Scheduler()
+	var events uint64
 	for {
 		select {
 		case <-stop:
 			sched.RunUntil(sched.Now())
 			return true
 		default:
+		}
+		if progress != nil {
+			progress(sched.Now().Sub(t0), duration, events)
 		}
 		for range stepsPerStopCheck {
 			next, ok := sched.Next()
@@ -381,6 +396,7 @@ func runUntil(w *sim.World, end clock.Time, stop <-chan struct{}) bool {
 				return false
 			}
 			sched.Step()
+			events++
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"time"
+
 	"bytes"
 	"os"
 	"path/filepath"
@@ -271,4 +273,28 @@ capture: {switches: []}
 	for _, key := range []string{`"qdisc": "codel"`, `"p99_s"`, `"switch_captures": []`, `"dropped_aqm"`, `"marked"`} {
 		assert.Contains(t, js.String(), key)
 	}
+}
+
+// TestRunProgress: Options.Progress hears the simulated time advance to
+// the run's end and the events counted, without changing the run.
+func TestRunProgress(t *testing.T) {
+	t.Parallel()
+	s, err := Load("../../examples/tcp-transfer.yaml")
+	require.NoError(t, err)
+	plain, err := Run(s, Options{})
+	require.NoError(t, err)
+	var calls int
+	var last time.Duration
+	var lastEvents uint64
+	rep, err := Run(s, Options{Progress: func(elapsed, duration time.Duration, events uint64) {
+		calls++
+		assert.GreaterOrEqual(t, elapsed, last)
+		assert.GreaterOrEqual(t, events, lastEvents)
+		assert.Equal(t, s.Duration, duration)
+		last, lastEvents = elapsed, events
+	}})
+	require.NoError(t, err)
+	assert.Greater(t, calls, 3)
+	assert.Greater(t, lastEvents, uint64(3*1024))
+	assert.Equal(t, plain.Links, rep.Links, "the same run")
 }
