@@ -18,7 +18,7 @@ import (
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/report/htmlreport"
 	"github.com/simnet-go/simnet/sim/scenario"
-	"github.com/simnet-go/simnet/sim/sweep"
+	"github.com/simnet-go/simnet/sweep"
 )
 
 func init() { rootCmd.AddCommand(newRunCmd()) }

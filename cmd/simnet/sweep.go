@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/simnet-go/simnet/sim/sweep"
+	"github.com/simnet-go/simnet/sweep"
 )
 
 func init() { rootCmd.AddCommand(newSweepCmd()) }

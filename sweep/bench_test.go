@@ -15,7 +15,7 @@ func BenchmarkSweepSeedStory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := Spec{File: "../../examples/seed-story-lossy.yaml", Seeds: seeds}
+	spec := Spec{File: "../examples/seed-story-lossy.yaml", Seeds: seeds}
 	jobs := spec.Jobs()
 	par := runtime.NumCPU()
 	var serial, parallel time.Duration
