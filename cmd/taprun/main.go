@@ -45,6 +45,7 @@ type options struct {
 	origin    string
 	pcap      string
 	seed      uint64
+	user      string
 	impair    impairFlags
 }
 
@@ -94,6 +95,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.origin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
+	f.StringVar(&o.user, "user", "", "when started as root: drop to this user (name or uid) and its groups once the device and files are open")
 	o.impair.register(f)
 	return cmd
 }
@@ -101,7 +103,8 @@ a DHCP lease is released and the capture is flushed and closed.`,
 // httpSpec is a parsed --http value.
 type httpSpec struct {
 	port uint16
-	dir  string // "" for the built-in page
+	dir  string   // "" for the built-in page
+	root *os.Root // dir, opened by run before privileges are dropped
 }
 
 // parseHTTP reads PORT or PORT:DIR.
