@@ -80,6 +80,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f := cmd.Flags()
 	f.StringVar(&o.tap, "tap", "", "tap device to attach to (required)")
 	f.BoolVar(&o.create, "create", false, "create the tap device if it does not exist (removed again on exit)")
+	f.StringVar(&o.user, "user", "", "when started as root: drop to this user (name or uid) and its groups once the device and files are open")
 	f.IntVar(&o.mtu, "mtu", 0, "set the device MTU (default: keep the device's)")
 	f.StringVar(&o.mac, "mac", "", "the stack's MAC address (default: a locally administered address derived from the device name)")
 	f.StringVar(&o.ip, "ip", "", "static address and prefix, e.g. 192.0.2.2/24")
@@ -95,7 +96,6 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.StringVar(&o.origin, "zone-origin", "", "the zone's name, and the origin of relative names until a $ORIGIN (default: the owner of the file's SOA record, which must then be absolute or follow a $ORIGIN)")
 	f.StringVar(&o.pcap, "pcap", "", "write the host's frames to this pcapng file")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (ISNs, ports, DHCP xids, impairments)")
-	f.StringVar(&o.user, "user", "", "when started as root: drop to this user (name or uid) and its groups once the device and files are open")
 	o.impair.register(f)
 	return cmd
 }
