@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
 
@@ -154,7 +153,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		if hs.root != nil {
 			// Files are read per request, as the new user: say now, not
 			// with a 404 per request, when it cannot read the directory.
-			if _, err := fs.ReadDir(hs.root.FS(), "."); err != nil {
+			if err := checkServable(hs.root); err != nil {
 				return fmt.Errorf("--http %s: not readable as user %s (it needs r-x on the directory and r on the files): %w",
 					hs.dir, cred.name, err)
 			}
