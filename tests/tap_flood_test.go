@@ -70,7 +70,7 @@ func TestTapSYNFlood(t *testing.T) {
 
 	flood := ns.Start(t, "hping3", "--flood", "-q", "-S", "-p", "80", tapStackIP)
 	time.Sleep(500 * time.Millisecond) // let the flood build up
-	args := []string{"-sS", "--rate", "10/s", "-m", "2", "-H", "Connection: close", "-w", "%{http_code}\n"}
+	args := []string{"-sS", "--rate", "10/s", "--connect-timeout", "5", "-m", "8", "-H", "Connection: close", "-w", "%{http_code}\n"}
 	for i := 0; i < 100; i++ {
 		args = append(args, "-o", "/dev/null", url)
 	}
