@@ -16,9 +16,6 @@ const listenBacklog = 128
 // startTCP runs TCP on the host. Call it before the loop starts, or on it.
 func (r *taprun) startTCP() {
 	r.tcp = tcp.New(r.host, r.l.Clock(), rng.New(r.o.seed, "tcp/taprun"), tcp.Config{})
-	// A live host faces SYN floods: answer them with cookies (RFC 4987
-	// section 3.6) once a listener's backlog is full, not by dropping.
-	r.tcp.EnableSYNCookies()
 	r.host.RegisterProtocol(tcp.ProtocolNumber, r.tcp)
 }
 

@@ -247,9 +247,8 @@ type Stack struct {
 	challengeSec   clock.Time
 	challengeCount int
 
-	stats   StackStats
-	closed  []ConnStats
-	cookies synCookies
+	stats  StackStats
+	closed []ConnStats
 }
 
 // New returns a TCP stack sending through net, timed by clk and drawing its
@@ -495,19 +494,12 @@ func (l *Listener) input(k connKey, h Header, o *Options) {
 	case fl&FlagRST != 0:
 		return
 	case fl&FlagACK != 0:
-		if s.cookies.enabled && l.cookieAccept(k, h, o) {
-			return
-		}
 		s.resetFor(k, h)
 		return
 	case fl&FlagSYN == 0:
 		return
 	}
 	if len(l.queue)+l.pending >= l.backlog {
-		if s.cookies.enabled && len(l.queue) < l.backlog {
-			l.sendCookie(k, h, o) // RFC 4987 section 3.6
-			return
-		}
 		s.stats.BacklogDrops++
 		return
 	}
