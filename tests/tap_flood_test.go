@@ -55,8 +55,8 @@ func countOK(out string) (ok, total int) {
 
 // TestTapSYNFlood: hping3 floods taprun's HTTP port with SYNs from the
 // kernel side for 10 s (or until the curls end, if later) while curl
-// fetches the page 100 times in sequence, each on a new connection (taprun
-// answers SYNs beyond its backlog with SYN cookies): at least 95 succeed,
+// fetches the page 100 times in sequence, each on a new connection: at
+// least 95 succeed,
 // taprun's peak RSS stays under floodRSSBound, and it still serves after.
 func TestTapSYNFlood(t *testing.T) {
 	t.Parallel()
