@@ -23,6 +23,9 @@ TEST_APT_PKGS += tcpreplay
 
 .PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 
+# hping3 floods taprun in the SYN flood test (tests/tap_flood_test.go).
+TEST_APT_PKGS += hping3
+
 all: build
 
 ## build: both commands into bin/, stamped with the VCS revision (simnet version).

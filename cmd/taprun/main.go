@@ -49,6 +49,7 @@ type options struct {
 	origin    string
 	pcap      string
 	seed      uint64
+	user      string
 	impair    impairFlags
 }
 
@@ -117,6 +118,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f := cmd.Flags()
 	f.StringVar(&o.tap, "tap", "", "tap device to attach to (required)")
 	f.BoolVar(&o.create, "create", false, "create the tap device if it does not exist (removed again on exit)")
+	f.StringVar(&o.user, "user", "", "when started as root: drop to this user (name or uid) and its groups once the device and files are open")
 	f.IntVar(&o.mtu, "mtu", 0, "set the device MTU (default: keep the device's)")
 	f.StringVar(&o.mac, "mac", "", "the stack's MAC address (default: a locally administered address derived from the device name)")
 	f.Var(&ipFlag{o: &o}, "ip", "static address and prefix, e.g. 192.0.2.2/24 or 2001:db8::2/64; repeat for IPv6 beside IPv4")
@@ -139,7 +141,8 @@ a DHCP lease is released and the capture is flushed and closed.`,
 // httpSpec is a parsed --http value.
 type httpSpec struct {
 	port uint16
-	dir  string // "" for the built-in page
+	dir  string   // "" for the built-in page
+	root *os.Root // dir, opened by run before privileges are dropped
 }
 
 // parseHTTP reads PORT or PORT:DIR.

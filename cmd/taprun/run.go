@@ -13,6 +13,7 @@ import (
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/loop"
+	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -63,6 +64,7 @@ type taprun struct {
 	tcp  *tcp.Stack
 	svc  *services
 	dhcp *dhcpClient
+	zone *dns.Zone // the --zone file, loaded before privileges are dropped
 }
 
 // run opens the device, builds the host, starts the services and runs until
@@ -92,6 +94,15 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 	}
 
+	var cred *credential
+	if o.user != "" {
+		c, err := lookupUser(o.user)
+		if err != nil {
+			return err
+		}
+		cred = &c
+	}
+
 	r := &taprun{o: o, log: &logger{w: out}, l: loop.New()}
 	r.dev, err = tap.Open(r.l, tap.Config{Name: o.tap, Create: o.create, MTU: o.mtu})
 	if err != nil {
@@ -118,6 +129,35 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 			return fmt.Errorf("--pcap: %w", err)
 		}
 		ep = t
+	}
+
+	// Everything that needs privilege or names a file is open now: the
+	// device, the capture, and (below) the served directory and the zone.
+	// Drop to --user before the loop handles a single frame.
+	if hs.dir != "" {
+		if hs.root, err = os.OpenRoot(hs.dir); err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		defer hs.root.Close()
+	}
+	if o.dns != 0 {
+		if r.zone, err = loadZone(o, r.log); err != nil {
+			return err
+		}
+	}
+	if cred != nil {
+		if err := dropPrivileges(*cred); err != nil {
+			return err
+		}
+		r.log.printf("running as user %s (uid %d, gid %d)", cred.name, cred.uid, cred.gid)
+		if hs.root != nil {
+			// Files are read per request, as the new user: say now, not
+			// with a 404 per request, when it cannot read the directory.
+			if err := checkServable(hs.root); err != nil {
+				return fmt.Errorf("--http %s: not readable as user %s (it needs r-x on the directory and r on the files): %w",
+					hs.dir, cred.name, err)
+			}
+		}
 	}
 
 	r.host = stack.New(stack.Config{Name: "taprun", Clock: clk, Rand: rng.New(o.seed, "host/taprun")})

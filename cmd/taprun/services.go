@@ -168,11 +168,14 @@ func (s *services) serveHTTP(ctx context.Context, hs httpSpec) error {
 		OnConn: func(remote netip.AddrPort) { s.r.log.printf("http: connection from %s", remote) },
 	}
 	if hs.dir != "" {
-		root, err := os.OpenRoot(hs.dir)
-		if err != nil {
-			return fmt.Errorf("--http: %w", err)
+		root := hs.root
+		if root == nil {
+			var err error
+			if root, err = os.OpenRoot(hs.dir); err != nil {
+				return fmt.Errorf("--http: %w", err)
+			}
+			s.root = root
 		}
-		s.root = root
 		cfg.Root = root.FS()
 	}
 	web, err := httpapp.NewServer(cfg)
@@ -219,23 +222,36 @@ func (d dnsUDP) HandleUDP(sock *stack.UDPSocket, src, _ netip.AddrPort, payload 
 	}
 }
 
-// serveDNS loads the zone and serves it over UDP (on the loop) and TCP.
-func (s *services) serveDNS(ctx context.Context) error {
-	o := s.r.o
+// loadZone reads and parses the --zone file, logging its warnings.
+func loadZone(o *options, log *logger) (*dns.Zone, error) {
 	f, err := os.Open(o.zone)
 	if err != nil {
-		return fmt.Errorf("--zone: %w", err)
+		return nil, fmt.Errorf("--zone: %w", err)
 	}
 	z, err := dns.ParseZone(f, o.origin, o.zone)
 	_ = f.Close()
 	if errors.Is(err, dns.ErrNoOrigin) {
-		return fmt.Errorf("--zone: %w; give --zone-origin NAME", err)
+		return nil, fmt.Errorf("--zone: %w; give --zone-origin NAME", err)
 	}
 	if err != nil {
-		return fmt.Errorf("--zone: %w", err)
+		return nil, fmt.Errorf("--zone: %w", err)
 	}
 	for _, w := range z.Warnings {
-		s.r.log.printf("zone warning: %s", w)
+		log.printf("zone warning: %s", w)
+	}
+	return z, nil
+}
+
+// serveDNS serves the zone over UDP (on the loop) and TCP, loading it
+// first unless run already has.
+func (s *services) serveDNS(ctx context.Context) error {
+	o := s.r.o
+	z := s.r.zone
+	if z == nil {
+		var err error
+		if z, err = loadZone(o, s.r.log); err != nil {
+			return err
+		}
 	}
 	srv, err := dns.NewServer(z)
 	if err != nil {
