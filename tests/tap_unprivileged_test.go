@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/simnet-go/simnet/tests/netns"
 )
@@ -73,7 +74,7 @@ func TestTapUnprivileged(t *testing.T) {
 		{
 			name:   "as nobody on its own tap",
 			tapCmd: []string{"mode", "tap", "user", "nobody"},
-			prefix: []string{"setpriv", "--reuid=" + nobodyUID, "--regid=" + nobodyUID, "--clear-groups"},
+			prefix: append(openTunPrefix(t), "setpriv", "--reuid="+nobodyUID, "--regid="+nobodyUID, "--clear-groups"),
 			zone:   pubZone,
 			groups: "", // setpriv --clear-groups
 		},
@@ -119,6 +120,20 @@ func TestTapUnprivileged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openTunPrefix returns a command prefix that runs the rest in a private
+// mount namespace where /dev/net/tun is a node every user may open, as on a
+// stock Debian (udev makes it 0666). Machines whose /dev/net/tun is 0600
+// (some containers) would otherwise refuse an unprivileged taprun for a
+// reason that has nothing to do with taprun; the host's node is not touched.
+func openTunPrefix(t *testing.T) []string {
+	t.Helper()
+	node := filepath.Join(t.TempDir(), "tun")
+	require.NoError(t, unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))), "mknod a tun node")
+	require.NoError(t, os.Chmod(node, 0o666))
+	return []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$0" /dev/net/tun && exec "$@"`, node}
 }
 
 // TestTapUserUnreadableDir: with --user, a served directory the user cannot
