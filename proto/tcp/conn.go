@@ -796,6 +796,10 @@ func (c *Conn) sendSYN() {
 		f.Flags |= FlagACK
 		f.Ack = uint32(c.rcvNxt)
 		c.rcvAdv = c.rcvNxt.add(int(f.Window))
+		// RFC 7323 section 4.3: Last.ACK.sent is the ACK field last
+		// sent, the SYN-ACK's included, so the handshake's ACK updates
+		// TS.Recent.
+		c.lastAckSent = c.rcvNxt
 	}
 	// Every segment sent before this one was a SYN with the same ISS (a
 	// SYN-ACK after simultaneous open resends it too), so this one is a
