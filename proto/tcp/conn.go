@@ -183,6 +183,9 @@ type Conn struct {
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
 	noDelay                     bool
+	// pushBurst asks sendData to set PSH on the segment it sends: the
+	// last one of a burst the linux profile's windows allow.
+	pushBurst bool
 	maxSeg                      int // largest TCP payload+options
 	mss                         int // payload of a full segment with timestamps
 	rmss                        int // the MSS we advertised

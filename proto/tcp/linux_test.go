@@ -31,3 +31,35 @@ func TestTSRecentAfterPassiveOpen(t *testing.T) {
 		})
 	}
 }
+
+// Linux's tcp_push: the last segment of a burst the congestion window
+// ends carries PSH in the linux profile; the other profiles push only the
+// end of the written data.
+func TestPSHEndsCwndLimitedBurst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		cfg      Config
+		lastPush bool
+	}{
+		{"linux", LinuxProfile(), true},
+		{"rfc", RFCProfile(), false},
+		{"default", Config{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, tc.cfg)
+			r.established(plain)
+			mss := r.conn.mss
+			_, err := r.conn.Write(make([]byte, 20*mss))
+			require.NoError(t, err)
+			require.Len(t, r.net.out, 10, "initial window of 10 segments")
+			for i := range 10 {
+				s := r.take()
+				require.Len(t, s.data, mss)
+				want := tc.lastPush && i == 9
+				assert.Equal(t, want, s.has(FlagPSH), "segment %d", i)
+			}
+		})
+	}
+}

@@ -96,7 +96,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if n > 0 {
 		off := seq.diff(c.bufStart)
 		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
-		if off+n == c.sndBuf.n {
+		if off+n == c.sndBuf.n || c.pushBurst {
 			f.Flags |= FlagPSH
 		}
 	}
@@ -289,7 +289,13 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 			return false
 		}
 	}
+	// Linux pushes the last segment of a burst the congestion or the
+	// peer's window ends (tcp_push/forced_push marks the skb a
+	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
+	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
+		(cwAvail-n < c.mss || wndAvail-n < c.mss)
 	sent := c.sendData(c.sndNxt, n, fin)
+	c.pushBurst = false
 	if sent < c.mss && !retx {
 		c.sndSml = c.sndNxt.add(sent)
 	}
