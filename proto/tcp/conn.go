@@ -186,9 +186,12 @@ type Conn struct {
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
-	maxSeg                      int // largest TCP payload+options
-	mss                         int // payload of a full segment with timestamps
-	rmss                        int // the MSS we advertised
+	// synAcked marks the handshake's ACK while it is processed: in the
+	// linux profile it does not grow cwnd.
+	synAcked bool
+	maxSeg   int // largest TCP payload+options
+	mss      int // payload of a full segment with timestamps
+	rmss     int // the MSS we advertised
 
 	// Receive side.
 	irs, rcvNxt seqnum
@@ -803,6 +806,13 @@ func (c *Conn) sendSYN() {
 		// sent, the SYN-ACK's included, so the handshake's ACK updates
 		// TS.Recent.
 		c.lastAckSent = c.rcvNxt
+		if c.s.cfg.Profile == ProfileLinux && !c.tsOK {
+			// Linux times the SYN-ACK (tcp_synack_rtt_meas) and RFC 6298
+			// section 2 allows that first sample: the handshake's ACK
+			// measures it unless the SYN-ACK was retransmitted (Karn).
+			c.rttTiming = c.stats.SegmentsSent == 0
+			c.rttSeq, c.rttTime = c.iss, c.s.clk.Now()
+		}
 	}
 	// Every segment sent before this one was a SYN with the same ISS (a
 	// SYN-ACK after simultaneous open resends it too), so this one is a
@@ -1046,8 +1056,11 @@ func (c *Conn) input(h Header, o *Options) {
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWl1, c.sndWl2 = seq, ack
 		c.establish()
+		c.synAcked = c.s.cfg.Profile == ProfileLinux
 	}
-	if !c.processAck(h, o, seq, ack, fl) {
+	ok := c.processAck(h, o, seq, ack, fl)
+	c.synAcked = false
+	if !ok {
 		return
 	}
 	if c.state == StateClosed {
@@ -1227,7 +1240,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		c.dupAcks = 0
 		// Grow only when the window was used (RFC 7661 spirit): an
 		// application-limited sender does not inflate cwnd.
-		if flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh {
+		// Linux does not count the SYN's acknowledgment as delivered
+		// data (tcp_ack of the handshake ACK is not cwnd-limited).
+		if (flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh) && !c.synAcked {
 			c.cc.OnAck(&c.ccs, acked, flight, now)
 		}
 	}

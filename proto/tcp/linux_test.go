@@ -1,7 +1,9 @@
 package tcp
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,6 +61,44 @@ func TestPSHEndsCwndLimitedBurst(t *testing.T) {
 				require.Len(t, s.data, mss)
 				want := tc.lastPush && i == 9
 				assert.Equal(t, want, s.has(FlagPSH), "segment %d", i)
+			}
+		})
+	}
+}
+
+// RFC 6298 section 2 and Linux's tcp_synack_rtt_meas: after a passive open
+// without timestamps, the linux profile takes the first RTT sample from
+// the SYN-ACK to the handshake's ACK, and that ACK does not grow cwnd.
+func TestHandshakeRTTSampleAndCwnd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		sample bool
+	}{
+		{"linux", LinuxProfile(), true},
+		{"rfc", RFCProfile(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, tc.cfg)
+			_, err := r.s.Listen(netip.AddrPortFrom(r.local, r.lport), 8, func(l *Listener) {
+				c, err := l.Accept(r.ev)
+				require.NoError(t, err)
+				r.conn = c
+			})
+			require.NoError(t, err)
+			r.inject(Fields{Seq: uint32(r.pISS), Flags: FlagSYN, Window: 65535}, plain, nil)
+			sa := r.take()
+			r.advance(30 * time.Millisecond)
+			r.pNxt = r.pISS + 1
+			r.ackWith(sa.seq()+1, nil)
+			require.NotNil(t, r.conn)
+			if tc.sample {
+				assert.Equal(t, 30*time.Millisecond, r.conn.srtt)
+				assert.Equal(t, 10*r.conn.mss, r.conn.ccs.Cwnd, "the SYN's ACK adds nothing to cwnd")
+			} else {
+				assert.Zero(t, r.conn.srtt)
 			}
 		})
 	}

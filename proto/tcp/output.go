@@ -292,7 +292,10 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	// Linux pushes the last segment of a burst the congestion or the
 	// peer's window ends (tcp_push/forced_push marks the skb a
 	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
+	// Segments sent one at a time by limited transmit or recovery are
+	// not pushed.
 	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
+		!c.inRecovery && c.dupAcks == 0 &&
 		(cwAvail-n < c.mss || wndAvail-n < c.mss)
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
