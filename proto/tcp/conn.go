@@ -189,9 +189,13 @@ type Conn struct {
 	// synAcked marks the handshake's ACK while it is processed: in the
 	// linux profile it does not grow cwnd.
 	synAcked bool
-	maxSeg   int // largest TCP payload+options
-	mss      int // payload of a full segment with timestamps
-	rmss     int // the MSS we advertised
+	// maxFlight is the largest flight (bytes) sent since SND.UNA passed
+	// cwndUsageSeq, as Linux's max_packets_out and cwnd_usage_seq.
+	maxFlight    int
+	cwndUsageSeq seqnum
+	maxSeg       int // largest TCP payload+options
+	mss          int // payload of a full segment with timestamps
+	rmss         int // the MSS we advertised
 
 	// Receive side.
 	irs, rcvNxt seqnum
@@ -1179,6 +1183,9 @@ func (c *Conn) prrAck(delivered int) {
 func (c *Conn) newAck(ack seqnum, o *Options) {
 	now := c.s.clk.Now()
 	acked := ack.diff(c.sndUna)
+	// Linux counts delivery when a segment is SACKed, so an ACK covering
+	// SACKed bytes delivers only the rest (tcp_ack's acked_sacked).
+	delivered := acked - c.sackedBelow(ack)
 	if c.zwp && !ack.lt(c.zwpEnd) {
 		c.zwp = false
 	}
@@ -1242,7 +1249,11 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		// application-limited sender does not inflate cwnd.
 		// Linux does not count the SYN's acknowledgment as delivered
 		// data (tcp_ack of the handshake ACK is not cwnd-limited).
-		if (flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh) && !c.synAcked {
+		switch {
+		case c.synAcked:
+		case c.s.cfg.Profile == ProfileLinux:
+			c.linuxCongAvoid(delivered, flight, now)
+		case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:
 			c.cc.OnAck(&c.ccs, acked, flight, now)
 		}
 	}
@@ -1476,4 +1487,37 @@ func (c *Conn) computeRTO() {
 	const g = time.Millisecond // clock granularity G
 	c.rto = c.srtt + max(g, 4*c.rttvar)
 	c.rto = min(max(c.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+}
+
+// linuxCongAvoid is Linux's tcp_cong_avoid for an ACK of acked bytes: the
+// window grows only while the flow is cwnd-limited (tcp_is_cwnd_limited:
+// the flight filled cwnd, or in slow start cwnd is below twice the largest
+// recent flight), and slow start adds every acknowledged byte up to
+// ssthresh (tcp_slow_start, RFC 3465 without the L limit), handing the
+// rest to the algorithm's congestion avoidance.
+func (c *Conn) linuxCongAvoid(acked, flight int, now clock.Time) {
+	s := &c.ccs
+	slowStart := s.Cwnd < s.Ssthresh
+	if !(flight+c.mss > s.Cwnd || slowStart && s.Cwnd < 2*c.maxFlight) {
+		return
+	}
+	if slowStart {
+		grow := min(acked, s.Ssthresh-s.Cwnd)
+		s.Cwnd += grow
+		acked -= grow
+		if acked <= 0 {
+			return
+		}
+	}
+	c.cc.OnAck(s, acked, flight, now)
+}
+
+// noteFlight records the flight after a transmission of new data for
+// linuxCongAvoid (Linux's tcp_cwnd_validate).
+func (c *Conn) noteFlight() {
+	fl := c.sndNxt.diff(c.sndUna)
+	if !c.sndUna.lt(c.cwndUsageSeq) || fl > c.maxFlight {
+		c.maxFlight = fl
+		c.cwndUsageSeq = c.sndNxt
+	}
 }

@@ -103,3 +103,20 @@ func TestHandshakeRTTSampleAndCwnd(t *testing.T) {
 		})
 	}
 }
+
+// Linux's tcp_is_cwnd_limited and tcp_slow_start: in slow start the window
+// grows by every acknowledged byte while it is below twice the largest
+// recent flight, and not beyond (slow-start-ack-per-2pkt-send-6pkt.pkt).
+func TestLinuxSlowStartCwndLimited(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, LinuxProfile())
+	nxt := r.established(plain)
+	mss := r.conn.mss
+	_, err := r.conn.Write(make([]byte, 6*mss))
+	require.NoError(t, err)
+	r.drain()
+	for _, tc := range []struct{ acked, cwnd int }{{2, 12}, {4, 12}, {6, 12}} {
+		r.ackWith(nxt.add(tc.acked*mss), nil)
+		assert.Equal(t, tc.cwnd*mss, r.conn.ccs.Cwnd, "after %d segments acknowledged", tc.acked)
+	}
+}

@@ -306,6 +306,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		sent++
 	}
 	c.sndNxt = c.sndNxt.add(sent)
+	if c.s.cfg.Profile == ProfileLinux {
+		c.noteFlight()
+	}
 	return sent > 0
 }
 
