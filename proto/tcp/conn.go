@@ -564,7 +564,13 @@ func (c *Conn) Abort() {
 func (c *Conn) sendRST() {
 	if c.state != StateSynSent && c.state != StateTimeWait {
 		c.s.stats.ResetsSent++
-		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, nil, nil)
+		var o *Options
+		if c.tsOK && c.s.cfg.Profile == ProfileLinux {
+			// RFC 7323 section 3.2: timestamps SHOULD be sent in a RST,
+			// as Linux's tcp_send_active_reset does.
+			o = &Options{HasTS: true, TSVal: c.tsNow(), TSEcr: c.tsRecent}
+		}
+		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, o, nil)
 	}
 }
 
@@ -1042,6 +1048,12 @@ func (c *Conn) input(h Header, o *Options) {
 		return
 	}
 	if fl&FlagACK == 0 {
+		return
+	}
+	if c.s.cfg.Profile == ProfileLinux && c.state != StateSynReceived && seqnum(h.Ack()).gt(c.sndMax) {
+		// Linux's tcp_ack drops an ACK of data not yet sent silently
+		// (SKB_DROP_REASON_TCP_ACK_UNSENT_DATA), before it would update
+		// TS.Recent, where RFC 9293 section 3.10.7.4 answers it.
 		return
 	}
 	// RFC 7323 section 4.3: update TS.Recent from a segment covering

@@ -120,3 +120,42 @@ func TestLinuxSlowStartCwndLimited(t *testing.T) {
 		assert.Equal(t, tc.cwnd*mss, r.conn.ccs.Cwnd, "after %d segments acknowledged", tc.acked)
 	}
 }
+
+// Linux's ts_recent scripts: the linux profile's RST carries timestamps
+// (RFC 7323 section 3.2 SHOULD, tcp_send_active_reset), and an ACK of data
+// not yet sent is dropped silently without updating TS.Recent (tcp_ack),
+// where the rfc profile answers it with an ACK (RFC 9293 section 3.10.7.4).
+func TestLinuxRSTTimestampsAndUnsentACK(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		linux bool
+	}{
+		{"linux", LinuxProfile(), true},
+		{"rfc", RFCProfile(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, tc.cfg)
+			nxt := r.established(tsOpts)
+			good := r.pTS
+			// An ACK of unsent data with a high TSval.
+			r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt.add(5000)), Flags: FlagACK | FlagFIN, Window: 65535},
+				&Options{HasTS: true, TSVal: 200000, TSEcr: 1}, nil)
+			if tc.linux {
+				r.none()
+			} else {
+				require.Equal(t, nxt, r.take().seq())
+				return
+			}
+			r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt), Flags: FlagACK, Window: 65535}, r.ts(1), []byte("unread"))
+			assert.Equal(t, good+1, r.take().o.TSEcr, "TS.Recent from the valid segment only")
+			require.NoError(t, r.conn.Close())
+			rst := r.take()
+			require.True(t, rst.has(FlagRST))
+			assert.True(t, rst.o.HasTS)
+			assert.Equal(t, good+1, rst.o.TSEcr)
+		})
+	}
+}
