@@ -186,6 +186,8 @@ type Conn struct {
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
+	// burstSegs counts the new segments the current output call sent.
+	burstSegs int
 	// synAcked marks the handshake's ACK while it is processed: in the
 	// linux profile it does not grow cwnd.
 	synAcked bool
@@ -252,6 +254,9 @@ type Conn struct {
 	sb         []seqRange
 	// Proportional Rate Reduction state (RFC 6937 section 3).
 	prrDelivered, prrOut, recoverFS int
+	// prrEntry is what the fast retransmission that starts recovery
+	// sent, until that ACK's PRR step.
+	prrEntry int
 	// RACK-TLP (RFC 8985) state and its reordering timer.
 	rk    rackState
 	rackT clock.Timer
@@ -1160,7 +1165,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.rackOnAck(o, ack.gt(una0))
 	}
 	if c.inRecovery && c.prrOn() {
-		c.prrAck(c.sndUna.diff(una0) + c.sackedBytes() - sacked0)
+		c.prrAck(c.sndUna.diff(una0)+c.sackedBytes()-sacked0, c.sndUna.gt(una0))
 	}
 	return true
 }
@@ -1174,7 +1179,7 @@ func (c *Conn) prrOn() bool { return c.s.cfg.PRR && c.sackOK }
 // (the change in SND.UNA plus the change in SACKed bytes). The window
 // becomes pipe + sndcnt so that RFC 6675's transmission rule sends sndcnt
 // bytes; PRR-SSRB bounds the catch-up once pipe is below ssthresh.
-func (c *Conn) prrAck(delivered int) {
+func (c *Conn) prrAck(delivered int, unaAdvanced bool) {
 	c.prrDelivered += delivered
 	pipe := c.pipe()
 	ssthresh := c.ccs.Ssthresh
@@ -1184,10 +1189,23 @@ func (c *Conn) prrAck(delivered int) {
 		// RecoverFS) - prr_out.
 		fs := max(c.recoverFS, 1)
 		sndcnt = (c.prrDelivered*ssthresh+fs-1)/fs - c.prrOut
+	} else if c.s.cfg.Profile == ProfileLinux {
+		// Linux's tcp_cwnd_reduction runs before the fast retransmission
+		// of the ACK that starts recovery (prrEntry bytes), so it sees
+		// the flight and prr_out without it, and adds PRR-SSRB's extra
+		// segment only when SND.UNA advanced.
+		e := c.prrEntry
+		limit := max(c.prrDelivered-(c.prrOut-e), delivered)
+		if unaAdvanced {
+			limit += c.mss
+		}
+		pipe -= e
+		sndcnt = min(ssthresh-pipe, limit)
 	} else {
 		limit := max(c.prrDelivered-c.prrOut, delivered) + c.mss
 		sndcnt = min(ssthresh-pipe, limit)
 	}
+	c.prrEntry = 0
 	c.ccs.Cwnd = pipe + max(sndcnt, 0)
 }
 
@@ -1328,7 +1346,7 @@ func (c *Conn) enterRecovery() {
 	c.inRecovery = true
 	c.recover = c.sndMax
 	// RFC 6937 section 3: initialization at the start of recovery.
-	c.prrDelivered, c.prrOut, c.recoverFS = 0, 0, flight
+	c.prrDelivered, c.prrOut, c.recoverFS, c.prrEntry = 0, 0, flight, 0
 	c.stats.FastRetransmits++
 	if c.rackOn() {
 		// The fast retransmission is the first segment RACK marked lost,
@@ -1338,7 +1356,7 @@ func (c *Conn) enterRecovery() {
 		// copy lost).
 		c.rackMarkHeadLost()
 		if seq, n, ok := c.rackNextLost(); ok {
-			c.retransmit(seq, n)
+			c.prrEntry = c.retransmit(seq, n)
 		}
 		c.rtxMark, c.rtxMarkSet = c.sndMax, true
 		return

@@ -207,6 +207,7 @@ func (c *Conn) output() {
 		}
 		return
 	}
+	c.burstSegs = 0
 	for {
 		dataEnd := c.bufStart.add(c.sndBuf.n)
 		if c.inRecovery && c.sackOK {
@@ -292,13 +293,16 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	// Linux pushes the last segment of a burst the congestion or the
 	// peer's window ends (tcp_push/forced_push marks the skb a
 	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
-	// Segments sent one at a time by limited transmit or recovery are
-	// not pushed.
+	// A lone segment (limited transmit, one per ACK in recovery) is not
+	// pushed: only a burst of two or more new segments ends with PSH.
 	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
-		!c.inRecovery && c.dupAcks == 0 &&
+		c.burstSegs > 0 &&
 		(cwAvail-n < c.mss || wndAvail-n < c.mss)
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
+	if !retx {
+		c.burstSegs++
+	}
 	if sent < c.mss && !retx {
 		c.sndSml = c.sndNxt.add(sent)
 	}
