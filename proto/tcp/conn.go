@@ -183,9 +183,21 @@ type Conn struct {
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
 	noDelay                     bool
-	maxSeg                      int // largest TCP payload+options
-	mss                         int // payload of a full segment with timestamps
-	rmss                        int // the MSS we advertised
+	// pushBurst asks sendData to set PSH on the segment it sends: the
+	// last one of a burst the linux profile's windows allow.
+	pushBurst bool
+	// burstSegs counts the new segments the current output call sent.
+	burstSegs int
+	// synAcked marks the handshake's ACK while it is processed: in the
+	// linux profile it does not grow cwnd.
+	synAcked bool
+	// maxFlight is the largest flight (bytes) sent since SND.UNA passed
+	// cwndUsageSeq, as Linux's max_packets_out and cwnd_usage_seq.
+	maxFlight    int
+	cwndUsageSeq seqnum
+	maxSeg       int // largest TCP payload+options
+	mss          int // payload of a full segment with timestamps
+	rmss         int // the MSS we advertised
 
 	// Receive side.
 	irs, rcvNxt seqnum
@@ -242,6 +254,9 @@ type Conn struct {
 	sb         []seqRange
 	// Proportional Rate Reduction state (RFC 6937 section 3).
 	prrDelivered, prrOut, recoverFS int
+	// prrEntry is what the fast retransmission that starts recovery
+	// sent, until that ACK's PRR step.
+	prrEntry int
 	// RACK-TLP (RFC 8985) state and its reordering timer.
 	rk    rackState
 	rackT clock.Timer
@@ -554,7 +569,13 @@ func (c *Conn) Abort() {
 func (c *Conn) sendRST() {
 	if c.state != StateSynSent && c.state != StateTimeWait {
 		c.s.stats.ResetsSent++
-		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, nil, nil)
+		var o *Options
+		if c.tsOK && c.s.cfg.Profile == ProfileLinux {
+			// RFC 7323 section 3.2: timestamps SHOULD be sent in a RST,
+			// as Linux's tcp_send_active_reset does.
+			o = &Options{HasTS: true, TSVal: c.tsNow(), TSEcr: c.tsRecent}
+		}
+		c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.sndNxt), Ack: uint32(c.rcvNxt), Flags: FlagRST | FlagACK}, o, nil)
 	}
 }
 
@@ -796,6 +817,17 @@ func (c *Conn) sendSYN() {
 		f.Flags |= FlagACK
 		f.Ack = uint32(c.rcvNxt)
 		c.rcvAdv = c.rcvNxt.add(int(f.Window))
+		// RFC 7323 section 4.3: Last.ACK.sent is the ACK field last
+		// sent, the SYN-ACK's included, so the handshake's ACK updates
+		// TS.Recent.
+		c.lastAckSent = c.rcvNxt
+		if c.s.cfg.Profile == ProfileLinux && !c.tsOK {
+			// Linux times the SYN-ACK (tcp_synack_rtt_meas) and RFC 6298
+			// section 2 allows that first sample: the handshake's ACK
+			// measures it unless the SYN-ACK was retransmitted (Karn).
+			c.rttTiming = c.stats.SegmentsSent == 0
+			c.rttSeq, c.rttTime = c.iss, c.s.clk.Now()
+		}
 	}
 	// Every segment sent before this one was a SYN with the same ISS (a
 	// SYN-ACK after simultaneous open resends it too), so this one is a
@@ -1023,6 +1055,12 @@ func (c *Conn) input(h Header, o *Options) {
 	if fl&FlagACK == 0 {
 		return
 	}
+	if c.s.cfg.Profile == ProfileLinux && c.state != StateSynReceived && seqnum(h.Ack()).gt(c.sndMax) {
+		// Linux's tcp_ack drops an ACK of data not yet sent silently
+		// (SKB_DROP_REASON_TCP_ACK_UNSENT_DATA), before it would update
+		// TS.Recent, where RFC 9293 section 3.10.7.4 answers it.
+		return
+	}
 	// RFC 7323 section 4.3: update TS.Recent from a segment covering
 	// Last.ACK.sent.
 	if c.tsOK && o.HasTS && seq.leq(c.lastAckSent) {
@@ -1039,8 +1077,11 @@ func (c *Conn) input(h Header, o *Options) {
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWl1, c.sndWl2 = seq, ack
 		c.establish()
+		c.synAcked = c.s.cfg.Profile == ProfileLinux
 	}
-	if !c.processAck(h, o, seq, ack, fl) {
+	ok := c.processAck(h, o, seq, ack, fl)
+	c.synAcked = false
+	if !ok {
 		return
 	}
 	if c.state == StateClosed {
@@ -1124,7 +1165,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.rackOnAck(o, ack.gt(una0))
 	}
 	if c.inRecovery && c.prrOn() {
-		c.prrAck(c.sndUna.diff(una0) + c.sackedBytes() - sacked0)
+		c.prrAck(c.sndUna.diff(una0)+c.sackedBytes()-sacked0, c.sndUna.gt(una0))
 	}
 	return true
 }
@@ -1138,7 +1179,7 @@ func (c *Conn) prrOn() bool { return c.s.cfg.PRR && c.sackOK }
 // (the change in SND.UNA plus the change in SACKed bytes). The window
 // becomes pipe + sndcnt so that RFC 6675's transmission rule sends sndcnt
 // bytes; PRR-SSRB bounds the catch-up once pipe is below ssthresh.
-func (c *Conn) prrAck(delivered int) {
+func (c *Conn) prrAck(delivered int, unaAdvanced bool) {
 	c.prrDelivered += delivered
 	pipe := c.pipe()
 	ssthresh := c.ccs.Ssthresh
@@ -1148,10 +1189,23 @@ func (c *Conn) prrAck(delivered int) {
 		// RecoverFS) - prr_out.
 		fs := max(c.recoverFS, 1)
 		sndcnt = (c.prrDelivered*ssthresh+fs-1)/fs - c.prrOut
+	} else if c.s.cfg.Profile == ProfileLinux {
+		// Linux's tcp_cwnd_reduction runs before the fast retransmission
+		// of the ACK that starts recovery (prrEntry bytes), so it sees
+		// the flight and prr_out without it, and adds PRR-SSRB's extra
+		// segment only when SND.UNA advanced.
+		e := c.prrEntry
+		limit := max(c.prrDelivered-(c.prrOut-e), delivered)
+		if unaAdvanced {
+			limit += c.mss
+		}
+		pipe -= e
+		sndcnt = min(ssthresh-pipe, limit)
 	} else {
 		limit := max(c.prrDelivered-c.prrOut, delivered) + c.mss
 		sndcnt = min(ssthresh-pipe, limit)
 	}
+	c.prrEntry = 0
 	c.ccs.Cwnd = pipe + max(sndcnt, 0)
 }
 
@@ -1159,6 +1213,9 @@ func (c *Conn) prrAck(delivered int) {
 func (c *Conn) newAck(ack seqnum, o *Options) {
 	now := c.s.clk.Now()
 	acked := ack.diff(c.sndUna)
+	// Linux counts delivery when a segment is SACKed, so an ACK covering
+	// SACKed bytes delivers only the rest (tcp_ack's acked_sacked).
+	delivered := acked - c.sackedBelow(ack)
 	if c.zwp && !ack.lt(c.zwpEnd) {
 		c.zwp = false
 	}
@@ -1220,7 +1277,13 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		c.dupAcks = 0
 		// Grow only when the window was used (RFC 7661 spirit): an
 		// application-limited sender does not inflate cwnd.
-		if flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh {
+		// Linux does not count the SYN's acknowledgment as delivered
+		// data (tcp_ack of the handshake ACK is not cwnd-limited).
+		switch {
+		case c.synAcked:
+		case c.s.cfg.Profile == ProfileLinux:
+			c.linuxCongAvoid(delivered, flight, now)
+		case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:
 			c.cc.OnAck(&c.ccs, acked, flight, now)
 		}
 	}
@@ -1283,7 +1346,7 @@ func (c *Conn) enterRecovery() {
 	c.inRecovery = true
 	c.recover = c.sndMax
 	// RFC 6937 section 3: initialization at the start of recovery.
-	c.prrDelivered, c.prrOut, c.recoverFS = 0, 0, flight
+	c.prrDelivered, c.prrOut, c.recoverFS, c.prrEntry = 0, 0, flight, 0
 	c.stats.FastRetransmits++
 	if c.rackOn() {
 		// The fast retransmission is the first segment RACK marked lost,
@@ -1293,7 +1356,7 @@ func (c *Conn) enterRecovery() {
 		// copy lost).
 		c.rackMarkHeadLost()
 		if seq, n, ok := c.rackNextLost(); ok {
-			c.retransmit(seq, n)
+			c.prrEntry = c.retransmit(seq, n)
 		}
 		c.rtxMark, c.rtxMarkSet = c.sndMax, true
 		return
@@ -1454,4 +1517,37 @@ func (c *Conn) computeRTO() {
 	const g = time.Millisecond // clock granularity G
 	c.rto = c.srtt + max(g, 4*c.rttvar)
 	c.rto = min(max(c.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+}
+
+// linuxCongAvoid is Linux's tcp_cong_avoid for an ACK of acked bytes: the
+// window grows only while the flow is cwnd-limited (tcp_is_cwnd_limited:
+// the flight filled cwnd, or in slow start cwnd is below twice the largest
+// recent flight), and slow start adds every acknowledged byte up to
+// ssthresh (tcp_slow_start, RFC 3465 without the L limit), handing the
+// rest to the algorithm's congestion avoidance.
+func (c *Conn) linuxCongAvoid(acked, flight int, now clock.Time) {
+	s := &c.ccs
+	slowStart := s.Cwnd < s.Ssthresh
+	if !(flight+c.mss > s.Cwnd || slowStart && s.Cwnd < 2*c.maxFlight) {
+		return
+	}
+	if slowStart {
+		grow := min(acked, s.Ssthresh-s.Cwnd)
+		s.Cwnd += grow
+		acked -= grow
+		if acked <= 0 {
+			return
+		}
+	}
+	c.cc.OnAck(s, acked, flight, now)
+}
+
+// noteFlight records the flight after a transmission of new data for
+// linuxCongAvoid (Linux's tcp_cwnd_validate).
+func (c *Conn) noteFlight() {
+	fl := c.sndNxt.diff(c.sndUna)
+	if !c.sndUna.lt(c.cwndUsageSeq) || fl > c.maxFlight {
+		c.maxFlight = fl
+		c.cwndUsageSeq = c.sndNxt
+	}
 }

@@ -96,7 +96,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if n > 0 {
 		off := seq.diff(c.bufStart)
 		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
-		if off+n == c.sndBuf.n {
+		if off+n == c.sndBuf.n || c.pushBurst {
 			f.Flags |= FlagPSH
 		}
 	}
@@ -207,6 +207,7 @@ func (c *Conn) output() {
 		}
 		return
 	}
+	c.burstSegs = 0
 	for {
 		dataEnd := c.bufStart.add(c.sndBuf.n)
 		if c.inRecovery && c.sackOK {
@@ -289,7 +290,19 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 			return false
 		}
 	}
+	// Linux pushes the last segment of a burst the congestion or the
+	// peer's window ends (tcp_push/forced_push marks the skb a
+	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
+	// A lone segment (limited transmit, one per ACK in recovery) is not
+	// pushed: only a burst of two or more new segments ends with PSH.
+	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
+		c.burstSegs > 0 &&
+		(cwAvail-n < c.mss || wndAvail-n < c.mss)
 	sent := c.sendData(c.sndNxt, n, fin)
+	c.pushBurst = false
+	if !retx {
+		c.burstSegs++
+	}
 	if sent < c.mss && !retx {
 		c.sndSml = c.sndNxt.add(sent)
 	}
@@ -297,6 +310,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		sent++
 	}
 	c.sndNxt = c.sndNxt.add(sent)
+	if c.s.cfg.Profile == ProfileLinux {
+		c.noteFlight()
+	}
 	return sent > 0
 }
 

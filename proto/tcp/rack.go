@@ -229,6 +229,11 @@ func (c *Conn) rackDetect() bool {
 		lost = true
 	}
 	if wait > 0 {
+		if c.s.cfg.Profile == ProfileLinux {
+			// Linux's tcp_rack_mark_lost adds TCP_TIMEOUT_MIN (2 ms) to
+			// the reordering timer.
+			wait += linuxTimeoutMin
+		}
 		c.s.clk.Schedule(&c.rackT, now.Add(wait))
 	} else {
 		c.s.clk.Cancel(&c.rackT)
@@ -285,6 +290,10 @@ func (c *Conn) armRTOorPTO() {
 // or after a timeout, no probe outstanding, data in flight and none
 // waiting to be resent (sendingNew: called as new data leaves, before
 // SND.NXT moves past it).
+// linuxTimeoutMin is Linux's TCP_TIMEOUT_MIN (2 jiffies at HZ=1000), the
+// slack it adds to the RACK and TLP timers.
+const linuxTimeoutMin = 2 * time.Millisecond
+
 func (c *Conn) ptoArm(sendingNew bool) bool {
 	rk := &c.rk
 	if !c.rackOn() || c.inRecovery || c.retries > 0 || rk.tlpOn || c.persist ||
@@ -295,7 +304,14 @@ func (c *Conn) ptoArm(sendingNew bool) bool {
 	// PTO = 2*SRTT, plus the worst-case delayed ACK when one segment is in
 	// flight, at most the RTO; 1 s before any sample.
 	pto := time.Second
-	if c.hasRTT {
+	if c.hasRTT && c.s.cfg.Profile == ProfileLinux {
+		// Linux's tcp_schedule_loss_probe: 2*SRTT plus TCP_RTO_MIN with
+		// one segment out (its delayed ACK), else plus TCP_TIMEOUT_MIN.
+		pto = 2*c.srtt + linuxTimeoutMin
+		if c.sndMax.diff(c.sndUna) <= c.mss {
+			pto = 2*c.srtt + 200*time.Millisecond
+		}
+	} else if c.hasRTT {
 		pto = 2 * c.srtt
 		if c.sndMax.diff(c.sndUna) <= c.mss {
 			pto += 200 * time.Millisecond // WCDelAckT

@@ -78,7 +78,7 @@ func TestTailLossProbe(t *testing.T) {
 				assert.Equal(t, uint64(1), r.conn.Stats().TimeoutRetransmits)
 				return
 			}
-			assert.Equal(t, 2*rackRTT, waited, "PTO = 2*SRTT")
+			assert.Equal(t, 2*rackRTT+linuxTimeoutMin, waited, "PTO = 2*SRTT + TCP_TIMEOUT_MIN (Linux)")
 			assert.Equal(t, segs[9].seq(), p.seq(), "the probe resends the last segment")
 			r.advance(rackRTT)
 			r.sackAck(segs[8].seq(), p.o.TSVal, [2]seqnum{segs[9].seq(), segs[9].seq().add(mss)})
@@ -107,7 +107,8 @@ func TestRACKReorderTimer(t *testing.T) {
 	r.sackAck(segs[0].seq(), segs[1].o.TSVal, [2]seqnum{segs[1].seq(), segs[1].seq().add(mss)})
 	r.none()
 	assert.True(t, r.conn.rackT.Pending())
-	r.advance(rackRTT/4 - time.Millisecond)
+	// min_RTT/4 plus Linux's TCP_TIMEOUT_MIN slack.
+	r.advance(rackRTT/4 + linuxTimeoutMin - time.Millisecond)
 	r.none()
 	r.advance(time.Millisecond)
 	rt := r.take()

@@ -300,7 +300,13 @@ func RFCProfile() Config {
 // out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
 // RACK-TLP loss detection (RFC 8985), CUBIC, Minshall's Nagle (all
 // profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
-// 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9.
+// 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9. The profile also
+// follows Linux where the RFCs leave room: an RTT sample from the SYN-ACK,
+// cwnd grown only while cwnd-limited (tcp_is_cwnd_limited, slow start by
+// every delivered byte), PSH on the last segment of a cwnd-limited burst of
+// two or more new segments, PRR counted as tcp_cwnd_reduction does,
+// 2 ms of slack on the RACK and TLP timers, timestamps in a RST and an ACK
+// of unsent data dropped silently.
 func LinuxProfile() Config {
 	return Config{
 		Profile:             ProfileLinux,
