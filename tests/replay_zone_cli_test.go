@@ -32,8 +32,8 @@ func TestReplayCLIZoneOrigin(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"$ORIGIN names the zone", []string{"--zone", withOrigin}, 0, "udp 10.0.0.1:53 <-> 10.0.0.100:54848: 1 recorded, 1 sent, 1 matched"},
-		{"--zone-origin names the zone", []string{"--zone", noOrigin, "--zone-origin", "example.test."}, 0, "udp 10.0.0.1:53 <-> 10.0.0.100:54848: 1 recorded, 1 sent, 1 matched"},
+		{"$ORIGIN names the zone", []string{"--zone", withOrigin}, 0, "udp 10.0.0.1:53 <-> 10.0.1.100:54848: 1 recorded, 1 sent, 1 matched"},
+		{"--zone-origin names the zone", []string{"--zone", noOrigin, "--zone-origin", "example.test."}, 0, "udp 10.0.0.1:53 <-> 10.0.1.100:54848: 1 recorded, 1 sent, 1 matched"},
 		{"neither: the flag is suggested", []string{"--zone", noOrigin}, 2, "; give --zone-origin NAME\n"},
 	}
 	for i, tc := range tests {

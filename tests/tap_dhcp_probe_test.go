@@ -42,7 +42,9 @@ func TestTapDHCPConflict(t *testing.T) {
 
 	leaseFile := filepath.Join(dir, "taprun.lease")
 	pcap1 := filepath.Join(dir, "first.pcapng")
-	tr := startTaprun(t, ns, "--mac", mac, "--dhcp", "--lease-file", leaseFile, "--pcap", pcap1)
+	// taprun says ready only once a lease is bound, after the conflict:
+	// start it without waiting for that.
+	tr := ns.Start(t, taprunBinary(t), "--tap", "tap0", "--mac", mac, "--dhcp", "--lease-file", leaseFile, "--pcap", pcap1)
 	// Probe (up to 7 s), DECLINE, ten seconds' wait, DISCOVER, probe again.
 	tr.WaitOutput(t, "dhcp: bound", 45*time.Second)
 	out := tr.Output()
