@@ -20,11 +20,10 @@ TEST_APT_PKGS += nsd bind9
 TEST_APT_PKGS += chromium
 # tcpreplay is the reference of the --to-tap benchmark.
 TEST_APT_PKGS += tcpreplay
-
-.PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
-
 # hping3 floods taprun in the SYN flood test (tests/tap_flood_test.go).
 TEST_APT_PKGS += hping3
+
+.PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
 
 all: build
 
