@@ -77,7 +77,8 @@ func TestSchemasValidateExamples(t *testing.T) {
 }
 
 // TestReportSchemaRejects checks that the report schema can fail: Go field
-// names, times in milliseconds or as text, and a missing field.
+// names, times in milliseconds, seconds or as text, an unknown counter and
+// a missing field.
 func TestReportSchemaRejects(t *testing.T) {
 	t.Parallel()
 	s := compileSchema(t, "report.schema.json")
@@ -98,6 +99,27 @@ func TestReportSchemaRejects(t *testing.T) {
 		},
 		"duration as text":     func(m map[string]any) { m["duration_ns"] = "30s" },
 		"no interrupted field": func(m map[string]any) { delete(m, "interrupted") },
+		"qdisc sojourn in seconds": func(m map[string]any) {
+			m["links"].([]any)[0].(map[string]any)["a_to_b"].(map[string]any)["qdisc"] = map[string]any{
+				"qdisc": "codel", "enqueued": 1, "dequeued": 1, "drops": 0, "drops_overlimit": 0, "drops_congestion": 0, "marks": 0,
+				"sojourn": map[string]any{"count": 1, "p50_s": 0.001, "p99_s": 0.001, "max_s": 0.001},
+			}
+		},
+		"unknown link counter": func(m map[string]any) {
+			m["links"].([]any)[0].(map[string]any)["b_to_a"].(map[string]any)["dropped_aqm_total"] = 1
+		},
+		"traceroute probe in milliseconds": func(m map[string]any) {
+			a := m["apps"].([]any)[0].(map[string]any)
+			a["type"] = "traceroute"
+			a["result"] = map[string]any{"target": "192.0.2.2", "reached": true, "errors": 0, "hops": []any{
+				map[string]any{"ttl": 1, "addr": "192.0.2.2", "probes": []any{map[string]any{"addr": "192.0.2.2", "rtt": 1.5}}},
+			}}
+		},
+		"group rtt as text": func(m map[string]any) {
+			m["groups"] = []any{map[string]any{"app": "p", "type": "ping", "host": "g", "members": 2, "errors": 0,
+				"rtt": map[string]any{"n": 2, "sum_ns": "4ms", "min_ns": 1, "p50_ns": 1, "p99_ns": 1, "max_ns": 1}}}
+		},
+		"no switch_captures field": func(m map[string]any) { delete(m, "switch_captures") },
 	}
 	for name, spoil := range bad {
 		var m map[string]any

@@ -55,8 +55,11 @@ type Config struct {
 type Probe struct {
 	// Addr is who answered ("" when nothing did in time: "*").
 	Addr string `json:"addr"`
-	// RTTMs is the round-trip time in milliseconds (0 without an answer).
-	RTTMs float64 `json:"rtt_ms"`
+	// RTT is the round-trip time (0 without an answer); report.json
+	// writes it in integer nanoseconds, as every time it holds.
+	RTT time.Duration `json:"rtt_ns"`
+	// RTTMs is RTT in milliseconds, for text output (not in JSON).
+	RTTMs float64 `json:"-"`
 	// Note is "!H", "!N", "!P" or "!X" for an unreachable other than the
 	// port's, as traceroute prints them.
 	Note string `json:"note,omitempty"`
@@ -216,7 +219,7 @@ func (t *Traceroute) HandleUDPError(_ *stack.UDPSocket, from netip.Addr, dst net
 	}
 	now := t.env.Clock.Now()
 	hop := &t.res.Hops[len(t.res.Hops)-1]
-	hop.Probes[len(hop.Probes)-1] = Probe{Addr: from.String(), RTTMs: ms(now.Sub(t.sentAt)), Note: note}
+	hop.Probes[len(hop.Probes)-1] = Probe{Addr: from.String(), RTT: now.Sub(t.sentAt), RTTMs: ms(now.Sub(t.sentAt)), Note: note}
 	if hop.Addr == "" {
 		hop.Addr = from.String()
 	}

@@ -95,6 +95,7 @@ func TestTraceroute(t *testing.T) {
 					// The first probe of a hop may wait for ARP on the
 					// last link; the second measures the path.
 					assert.InDelta(t, tc.rtt[i], h.Probes[1].RTTMs, 0.01, "hop %d", i+1)
+					assert.InDelta(t, tc.rtt[i]*1e6, float64(h.Probes[1].RTT), 1e4, "hop %d in ns", i+1)
 				}
 			}
 			if tc.notes != nil {

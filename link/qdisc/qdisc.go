@@ -349,10 +349,15 @@ func (r *ring) pop() (Packet, bool) {
 type Summary struct {
 	// Count is the number of samples.
 	Count uint64 `json:"count"`
-	// P50, P99 and Max are in seconds.
-	P50 float64 `json:"p50_s"`
-	P99 float64 `json:"p99_s"`
-	Max float64 `json:"max_s"`
+	// P50, P99 and Max are in seconds, for text output (not in JSON).
+	P50 float64 `json:"-"`
+	P99 float64 `json:"-"`
+	Max float64 `json:"-"`
+	// P50Ns, P99Ns and MaxNs are the same as durations: report.json
+	// writes every time in integer nanoseconds.
+	P50Ns time.Duration `json:"p50_ns"`
+	P99Ns time.Duration `json:"p99_ns"`
+	MaxNs time.Duration `json:"max_ns"`
 }
 
 // Histogram buckets durations on a log-linear scale (16 buckets per
@@ -424,7 +429,9 @@ func (h *Histogram) Summary() Summary {
 	if h == nil {
 		return Summary{}
 	}
-	return Summary{Count: h.n, P50: h.Quantile(0.5).Seconds(), P99: h.Quantile(0.99).Seconds(), Max: h.max.Seconds()}
+	p50, p99 := h.Quantile(0.5), h.Quantile(0.99)
+	return Summary{Count: h.n, P50: p50.Seconds(), P99: p99.Seconds(), Max: h.max.Seconds(),
+		P50Ns: p50, P99Ns: p99, MaxNs: h.max}
 }
 
 // base holds what every discipline counts.

@@ -527,6 +527,10 @@ func TestHistogram(t *testing.T) {
 	s := h.Summary()
 	assert.Equal(t, 1e-3, s.Max)
 	assert.Equal(t, uint64(1000), s.Count)
+	// report.json carries the same times in integer nanoseconds.
+	assert.Equal(t, time.Millisecond, s.MaxNs)
+	assert.Equal(t, h.Quantile(0.5), s.P50Ns)
+	assert.Equal(t, h.Quantile(0.99), s.P99Ns)
 	for _, v := range []time.Duration{0, 1, 63, 64, 65, 1000, 1 << 30, 1 << 50} {
 		b := histBucket(v)
 		require.Less(t, b, histBuckets)

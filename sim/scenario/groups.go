@@ -330,9 +330,31 @@ type GroupReport struct {
 	Errors int `json:"errors"`
 	// GoodputBps is the goodput of TCP transfers in bit/s; RTTMs the
 	// average ping round-trip time of each member, or the smoothed TCP
-	// round-trip time at the end of a transfer, in milliseconds.
-	GoodputBps *Stat `json:"goodput_bps,omitempty"`
-	RTTMs      *Stat `json:"rtt_ms,omitempty"`
+	// round-trip time at the end of a transfer, in milliseconds (for text
+	// output); RTT is the same in integer nanoseconds, as report.json
+	// writes every time.
+	GoodputBps *Stat         `json:"goodput_bps,omitempty"`
+	RTTMs      *Stat         `json:"-"`
+	RTT        *DurationStat `json:"rtt,omitempty"`
+}
+
+// DurationStat is a Stat of durations, each in integer nanoseconds.
+type DurationStat struct {
+	N   int           `json:"n"`
+	Sum time.Duration `json:"sum_ns"`
+	Min time.Duration `json:"min_ns"`
+	P50 time.Duration `json:"p50_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
+}
+
+// durationStat converts s, a Stat in milliseconds (nil for none).
+func durationStat(s *Stat) *DurationStat {
+	if s == nil {
+		return nil
+	}
+	ns := func(ms float64) time.Duration { return time.Duration(math.Round(ms * float64(time.Millisecond))) }
+	return &DurationStat{N: s.N, Sum: ns(s.Sum), Min: ns(s.Min), P50: ns(s.P50), P99: ns(s.P99), Max: ns(s.Max)}
 }
 
 // groupReports aggregates the apps expanded from group apps, in the order
@@ -373,6 +395,7 @@ func groupReports(apps []App, reports []AppReport) []GroupReport {
 	}
 	for k := range out {
 		out[k].GoodputBps, out[k].RTTMs = newStat(goodput[k]), newStat(rtt[k])
+		out[k].RTT = durationStat(out[k].RTTMs)
 	}
 	return out
 }

@@ -146,6 +146,10 @@ func TestRunGroups(t *testing.T) {
 	require.NotNil(t, p.RTTMs)
 	assert.Equal(t, 3, p.RTTMs.N)
 	assert.InDelta(t, 4.0, p.RTTMs.P50, 1.0, "2 ms each way on the member's link")
+	require.NotNil(t, p.RTT)
+	assert.Equal(t, 3, p.RTT.N)
+	assert.InDelta(t, p.RTTMs.P50*1e6, float64(p.RTT.P50), 1, "rtt in ns is rtt_ms in ns")
+	assert.Equal(t, durationStat(p.RTTMs), p.RTT)
 	assert.Nil(t, p.GoodputBps)
 	up := rep.Groups[1]
 	require.NotNil(t, up.GoodputBps)

@@ -270,7 +270,7 @@ capture: {switches: []}
 	assert.Contains(t, sum.String(), "queue codel: 0 drops, 0 marks, sojourn p50")
 	var js bytes.Buffer
 	require.NoError(t, rep.WriteJSON(&js))
-	for _, key := range []string{`"qdisc": "codel"`, `"p99_s"`, `"switch_captures": []`, `"dropped_aqm"`, `"marked"`} {
+	for _, key := range []string{`"qdisc": "codel"`, `"p99_ns"`, `"switch_captures": []`, `"dropped_aqm"`, `"marked"`} {
 		assert.Contains(t, js.String(), key)
 	}
 }
