@@ -106,7 +106,11 @@ func scnTsharkPath(t *testing.T) string {
 // path that match filter.
 func scnTsharkFields(t *testing.T, tshark, path, filter string) string {
 	t.Helper()
-	out, err := exec.Command(tshark, "-n", "-r", path, "-Y", filter).CombinedOutput()
+	// The lossy story's client link has jitter, which reorders frames as
+	// netem's does: an HTTP response's body may arrive before its header.
+	// Wireshark dissects such a response only with out-of-order TCP
+	// reassembly on, the preference a user would turn on for it.
+	out, err := exec.Command(tshark, "-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r", path, "-Y", filter).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return string(out)
 }
