@@ -2,7 +2,9 @@ package sweep
 
 import (
 	"context"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -18,6 +20,10 @@ func BenchmarkSweepSeedStory(b *testing.B) {
 	spec := Spec{File: "../examples/seed-story-lossy.yaml", Seeds: seeds}
 	jobs := spec.Jobs()
 	par := runtime.NumCPU()
+	// simnet sweep runs with GOGC=400 unless GOGC is set; measure that.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	var serial, parallel time.Duration
 	for b.Loop() {
 		for _, p := range []int{1, par} {
