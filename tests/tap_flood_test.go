@@ -59,7 +59,9 @@ func countOK(out string) (ok, total int) {
 // least 95 succeed,
 // taprun's peak RSS stays under floodRSSBound, and it still serves after.
 func TestTapSYNFlood(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the flood takes a core, and the package's other tests
+	// sharing the other one made taprun's share of CPU, not taprun, decide
+	// how many curls got through (93 of 100 seen once that way).
 	netns.RequireTools(t, "hping3", "curl", "ping")
 	ns := tapNS(t)
 	p := startTaprun(t, ns, "--ip", tapStackCIDR, "--http", "80")
