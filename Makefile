@@ -23,7 +23,7 @@ TEST_APT_PKGS += tcpreplay
 # hping3 floods taprun in the SYN flood test (tests/tap_flood_test.go).
 TEST_APT_PKGS += hping3
 
-.PHONY: all build install demo test test-short bench fuzz lint vet fmt tools-test clean
+.PHONY: all build install demo test test-flood test-short bench fuzz lint vet fmt tools-test clean
 
 all: build
 
@@ -65,6 +65,11 @@ test: tools-test
 	# The race detector shrinks the gVisor interop transfers to 4 MB; run the
 	# full 20 MB matrix once more without it.
 	$(GO) test -count=1 -timeout 10m -run '^TestTCPGVisorInterop$$$$' ./tests/
+
+## test-flood: the SYN flood test of taprun (hping3), kept out of make test
+## while it is flaky: taprun has once stopped answering for a minute under it.
+test-flood: tools-test
+	$(GO) test -tags flood -count=1 -run '^TestTapSYNFlood$$$$' ./tests/
 
 ## test-short: quick run without the race detector.
 test-short:

@@ -1,3 +1,5 @@
+//go:build flood
+
 package tests
 
 import (
