@@ -130,13 +130,18 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 
 	for i, e := range s.Schedule {
 		o := p.events[i]
-		if _, ok := links[e.Link]; !ok {
+		if e.Host != "" {
+			if nodes[e.Host] != "host" {
+				d.fail(o.get("host"), o.field("host"), "no host named %q", e.Host)
+			}
+		} else if _, ok := links[e.Link]; !ok {
 			d.fail(o.get("link"), o.field("link"), "no link named %q", e.Link)
 		}
 		if e.At > s.Duration {
 			d.fail(o.get("at"), o.field("at"), "event at %v is after the end of the run (%v)", e.At, s.Duration)
 		}
 	}
+	d.checkPower(s, p)
 	d.checkChanges(s, p, links)
 	d.checkRouting(s, p)
 	d.checkCapture(s, nodes)
@@ -205,6 +210,28 @@ func (d *decoder) checkChanges(s *Scenario, p *parsed, links map[string]int) {
 			if !d.checkQdisc(cur[li][dir], patch.Qdisc, o.get("set"), o.field("set"), [2]string{"a_to_b", "b_to_a"}[dir]+" after this change") {
 				break
 			}
+		}
+	}
+}
+
+// checkPower replays the crash and restart events in time order: a host
+// crashes only while it runs and restarts only after a crash.
+func (d *decoder) checkPower(s *Scenario, p *parsed) {
+	down := map[string]bool{}
+	for _, i := range scheduleOrder(s.Schedule) {
+		e := s.Schedule[i]
+		o := p.events[i]
+		switch e.Action {
+		case ActionCrash:
+			if down[e.Host] {
+				d.fail(o.get("action"), o.field("action"), "host %q is already crashed at %v", e.Host, e.At)
+			}
+			down[e.Host] = true
+		case ActionRestart:
+			if !down[e.Host] {
+				d.fail(o.get("action"), o.field("action"), "host %q is running at %v: restart follows a crash", e.Host, e.At)
+			}
+			down[e.Host] = false
 		}
 	}
 }

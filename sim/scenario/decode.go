@@ -459,7 +459,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 }
 
 func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
-	o := d.object(n, path, "at", "link", "action", "set")
+	o := d.object(n, path, "at", "link", "host", "action", "set")
 	if o == nil {
 		return Event{}, nil
 	}
@@ -467,10 +467,28 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 	if an := d.require(o, "at"); an != nil {
 		e.At, _ = d.duration(an, o.field("at"))
 	}
+	an, sn := o.get("action"), o.get("set")
+	if hn := o.get("host"); hn != nil {
+		e.Host, _ = d.name(hn, o.field("host"))
+		switch {
+		case o.get("link") != nil:
+			d.fail(hn, o.field("host"), "give either link or host, not both")
+		case sn != nil:
+			d.fail(sn, o.field("set"), "a set block changes a link; a host event takes action: crash|restart")
+		case an == nil:
+			d.fail(n, o.field("action"), "required field is missing (want action: crash|restart)")
+		default:
+			v, _ := d.scalar(an, o.field("action"))
+			if v != ActionCrash && v != ActionRestart {
+				d.fail(an, o.field("action"), "unknown host action %q (want crash or restart)", v)
+			}
+			e.Action = v
+		}
+		return e, o
+	}
 	if ln := d.require(o, "link"); ln != nil {
 		e.Link, _ = d.name(ln, o.field("link"))
 	}
-	an, sn := o.get("action"), o.get("set")
 	switch {
 	case an != nil && sn != nil:
 		d.fail(an, o.field("action"), "give either action or set, not both")

@@ -203,6 +203,16 @@ func (d *decoder) expand(s *Scenario, p *parsed) {
 	for i, e := range s.Schedule {
 		o := p.events[i]
 		names := linkGroups[e.Link]
+		if g := groups[e.Host]; g != nil {
+			// A crash or restart of a group is one per member.
+			for _, name := range g.Members {
+				m := e
+				m.Host = name
+				events = append(events, m)
+				eventObjs = append(eventObjs, o)
+			}
+			continue
+		}
 		if names == nil {
 			events = append(events, e)
 			eventObjs = append(eventObjs, o)

@@ -76,6 +76,9 @@ type HostReport struct {
 	DHCP []LeaseReport `json:"dhcp,omitempty"`
 	// DHCPRelay counts what the host's DHCP relay agent passed on.
 	DHCPRelay *dhcpstack.RelayStats `json:"dhcp_relay,omitempty"`
+	// Crashes counts the host's crash events; after a restart its counters
+	// are those of its latest boot.
+	Crashes int `json:"crashes,omitempty"`
 }
 
 // AppReport is one app's result.

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"slices"
 	"time"
 
 	"fmt"
@@ -175,6 +176,8 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	}
 
 	tl := &timeline{t0: t0}
+	crashes, boots := map[string]int{}, map[string]int{}
+	crashed := make([]bool, len(s.Apps))
 	var dhcpIfs []*dhcpIface
 	leased := map[string]bool{}
 	afterLease := map[string][]func(clock.Time){}
@@ -182,27 +185,45 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	hosts := make(map[string]*app.StackNet, len(s.Hosts))
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
 	relays := map[string]*dhcpstack.Relay{}
-	for _, h := range s.Hosts {
-		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name), Forwarding: h.Forwarding})
-		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
+	hostIdx := map[string]int{}
+	power := map[string][]*powerPort{}
+	// boot builds a host's stack, interfaces, DHCP clients and relay; a
+	// restart boots it again from its configuration (gen counts boots, so
+	// each boot draws from its own random streams; the first boot's names
+	// are those a run without restarts uses).
+	boot := func(h Host, gen int) error {
+		name := h.Name
+		if gen > 0 {
+			name = fmt.Sprintf("%s/boot%d", h.Name, gen)
+		}
+		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + name), Forwarding: h.Forwarding})
+		ts := tcp.New(host, w.Clock(), w.Rand("host/"+name+"/tcp"), tcp.Config{})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
+		power[h.Name] = nil
+		if gen > 0 {
+			// The old boot's leases went with it.
+			dhcpIfs = slices.DeleteFunc(dhcpIfs, func(di *dhcpIface) bool { return di.host == h.Name })
+		}
 		for _, ifc := range h.Interfaces {
 			id := h.Name + ":" + ifc.Name
 			ep, ok := eps[id]
 			if !ok {
 				var err error
 				if ep, err = w.Attach(h.Name, ifc.Name, unplugged{}); err != nil {
-					return fail(err)
+					return err
 				}
+				eps[id] = ep
 			}
-			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep)
+			pp := &powerPort{ep: ep}
+			power[h.Name] = append(power[h.Name], pp)
+			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), pp)
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue
 			}
 			hostName := h.Name
-			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+h.Name+"/"+ifc.Name), tl, func(now clock.Time, addr netip.Addr) {
+			di, err := startDHCP(h.Name, si, w.Rand("dhcp/"+name+"/"+ifc.Name), tl, func(now clock.Time, addr netip.Addr) {
 				// The capture names learn the leased address.
 				_ = w.AddNames([]pcap.Name{{Addr: addr, Name: hostName}})
 				if leased[hostName] {
@@ -214,10 +235,14 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 				}
 			})
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			dhcpIfs = append(dhcpIfs, di)
-			w.At(t0, func(clock.Time) { di.client.Start(netip.Addr{}) })
+			if gen == 0 {
+				w.At(t0, func(clock.Time) { di.client.Start(netip.Addr{}) })
+			} else {
+				di.client.Start(netip.Addr{})
+			}
 		}
 		if h.Gateway.IsValid() {
 			host.SetDefaultGateway(h.Gateway)
@@ -227,13 +252,25 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		}
 		relay, err := startRelay(host, h)
 		if err != nil {
-			return fail(err)
+			return err
 		}
+		delete(relays, h.Name)
 		if relay != nil {
 			relays[h.Name] = relay
 		}
 		hosts[h.Name] = app.NewStackNet(host)
-		hostList = append(hostList, host)
+		if i, ok := hostIdx[h.Name]; ok {
+			hostList[i] = host
+		} else {
+			hostIdx[h.Name] = len(hostList)
+			hostList = append(hostList, host)
+		}
+		return nil
+	}
+	for _, h := range s.Hosts {
+		if err := boot(h, 0); err != nil {
+			return fail(err)
+		}
 	}
 
 	if w.Captures() {
@@ -245,6 +282,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	apps := make([]app.App, len(s.Apps))
 	reports := make([]AppReport, len(s.Apps))
 	started := make([]clock.Time, len(s.Apps))
+	startApp := make([]func(clock.Time), len(s.Apps))
 	for i, a := range s.Apps {
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
@@ -267,6 +305,12 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 				reports[i].Error = err.Error()
 			}
 		}
+		startApp[i] = func(now clock.Time) {
+			// After a restart: the same app on the host's new stack.
+			env = &app.Env{Clock: w.Clock(), Rand: w.Rand(fmt.Sprintf("app/%s/%s/%d", a.Host, a.Name, now)), Net: hosts[a.Host], TCP: tcps[a.Host]}
+			reports[i].Error = ""
+			start(now)
+		}
 		if !a.AfterLease {
 			w.At(t0.Add(a.Start), start)
 			continue
@@ -285,10 +329,51 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	for _, i := range scheduleOrder(s.Schedule) {
 		events = append(events, s.Schedule[i])
 	}
+	hostCfg := map[string]Host{}
+	for _, h := range s.Hosts {
+		hostCfg[h.Name] = h
+	}
 	for _, e := range events {
 		rl := byName[e.Link]
 		at := t0.Add(e.At)
 		switch e.Action {
+		case ActionCrash:
+			w.At(at, func(now clock.Time) {
+				crashes[e.Host]++
+				tl.add(now, e.Host, "host crashed")
+				for _, pp := range power[e.Host] {
+					pp.off = true
+				}
+				for i, a := range s.Apps {
+					if a.Host == e.Host && apps[i] != nil {
+						reports[i].Result = apps[i].Result()
+						reports[i].Error = fmt.Sprintf("host %s crashed at %s", e.Host, fmtOffset(now.Sub(t0)))
+						crashed[i] = true
+					}
+				}
+			})
+		case ActionRestart:
+			w.At(at, func(now clock.Time) {
+				boots[e.Host]++
+				if err := boot(hostCfg[e.Host], boots[e.Host]); err != nil {
+					tl.add(now, e.Host, "restart failed: %v", err)
+					return
+				}
+				tl.add(now, e.Host, "host restarted")
+				leased[e.Host] = false
+				afterLease[e.Host] = nil
+				for i, a := range s.Apps {
+					if a.Host != e.Host || !serverApp(a.Type) {
+						continue
+					}
+					crashed[i] = false
+					if a.AfterLease {
+						afterLease[a.Host] = append(afterLease[a.Host], func(now clock.Time) { startApp[i](now) })
+						continue
+					}
+					startApp[i](now)
+				}
+			})
 		case ActionDown, ActionUp:
 			rl.l.ScheduleUp(at, e.Action == ActionUp)
 		case ActionSet:
@@ -314,7 +399,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		Expectations: []ExpectResult{},
 	}
 	for i, h := range hostList {
-		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats()}
+		rep.Hosts[i] = HostReport{Name: h.Name(), IP: h.Stats(), TCP: tcps[h.Name()].Stats(), Crashes: crashes[h.Name()]}
 		if r := relays[h.Name()]; r != nil {
 			st := r.Stats
 			rep.Hosts[i].DHCPRelay = &st
@@ -339,7 +424,10 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		if apps[i] == nil {
 			continue
 		}
-		reports[i].Result = apps[i].Result()
+		if !crashed[i] {
+			// A crashed app's result is what it had when its host went down.
+			reports[i].Result = apps[i].Result()
+		}
 		resultEvents(tl, a, started[i], reports[i].Result)
 		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/app/ping"
+	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/link/pcap"
 )
 
@@ -297,4 +298,46 @@ func TestRunProgress(t *testing.T) {
 	assert.Greater(t, calls, 3)
 	assert.Greater(t, lastEvents, uint64(3*1024))
 	assert.Equal(t, plain.Links, rep.Links, "the same run")
+}
+
+// TestRunCrashRestart runs examples/crash-restart.yaml: the server loses
+// everything at the crash, answers the upload's next segment after the
+// restart with a RST (RFC 9293 section 3.10.7.1: no connection), serves
+// the page again, and ping loses exactly the requests sent while it was
+// down.
+func TestRunCrashRestart(t *testing.T) {
+	t.Parallel()
+	s, err := Load("../../examples/crash-restart.yaml")
+	require.NoError(t, err)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	assert.True(t, rep.Passed)
+
+	byName := map[string]AppReport{}
+	for _, a := range rep.Apps {
+		byName[a.Name] = a
+	}
+	up := byName["upload"].Result.(tcpapps.BulkResult)
+	assert.Contains(t, up.Error, "connection reset", "the rebooted server knows no connection")
+	assert.False(t, up.Verified)
+	pr := byName["ping"].Result.(ping.Result)
+	assert.Equal(t, 20, pr.Sent)
+	assert.Equal(t, 15, pr.Received, "requests sent at 4..8 s go unanswered")
+	assert.Empty(t, byName["recv"].Error, "the server's apps come back with it")
+
+	var server HostReport
+	for _, h := range rep.Hosts {
+		if h.Name == "server" {
+			server = h
+		}
+	}
+	assert.Equal(t, 1, server.Crashes)
+	assert.Positive(t, server.TCP.ResetsSent, "the new boot resets the old connection")
+	var events []string
+	for _, e := range rep.Timeline {
+		if e.Host == "server" {
+			events = append(events, e.At+" "+e.What)
+		}
+	}
+	assert.Equal(t, []string{"4.000000s host crashed", "9.000000s host restarted"}, events)
 }

@@ -368,12 +368,20 @@ const (
 	ActionDown = "down"
 	ActionUp   = "up"
 	ActionSet  = "set"
+	// ActionCrash powers a host off: it stops sending and receiving and
+	// loses every piece of state (connections, caches, leases, apps).
+	ActionCrash = "crash"
+	// ActionRestart boots a crashed host again with its configuration
+	// and its server apps, as after a reboot.
+	ActionRestart = "restart"
 )
 
-// Event is one scheduled change to a link.
+// Event is one scheduled change to a link, or a crash or restart of a host.
 type Event struct {
-	At     time.Duration
-	Link   string
+	At   time.Duration
+	Link string
+	// Host names the host of a crash or restart event (instead of Link).
+	Host   string
 	Action string
 	// SetAtoB and SetBtoA are the impairment changes of a set action.
 	SetAtoB, SetBtoA ImpairPatch
