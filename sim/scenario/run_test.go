@@ -341,3 +341,39 @@ func TestRunCrashRestart(t *testing.T) {
 	}
 	assert.Equal(t, []string{"4.000000s host crashed", "9.000000s host restarted"}, events)
 }
+
+// TestRunCrashClientApp checks a client app on a crashing host: its result
+// stops at the crash and says so, and it does not start again with the
+// host; a crash of a group crashes every member.
+func TestRunCrashClientApp(t *testing.T) {
+	t.Parallel()
+	s := mustParse(t, `name: t
+duration: 10s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, count: 2, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+switches: [{name: sw}]
+links:
+  - {name: la, a: a:eth0, b: sw}
+  - {name: lb, a: b:eth0, b: sw}
+apps:
+  - {name: p, type: ping, host: a, target: 10.0.0.2, count: 8, interval: 1s}
+  - {name: q, type: ping, host: b1, target: 10.0.0.1, count: 8, interval: 1s}
+schedule:
+  - {at: 2500ms, host: b, action: crash}
+  - {at: 5500ms, host: b, action: restart}
+`)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	p := rep.Apps[0].Result.(ping.Result)
+	assert.Equal(t, 8, p.Sent)
+	assert.Equal(t, 5, p.Received, "requests at 3, 4 and 5 s find b1 down")
+	q := rep.Apps[1]
+	assert.Equal(t, "host b1 crashed at 2.500000s", q.Error)
+	assert.Equal(t, 3, q.Result.(ping.Result).Sent, "the client app stops at the crash")
+	for _, h := range rep.Hosts {
+		if h.Name != "a" {
+			assert.Equal(t, 1, h.Crashes, h.Name)
+		}
+	}
+}
