@@ -68,6 +68,7 @@ const measureJS = `(() => ({
 // flow's four plots are drawn (an SVG with a width and shapes in it), and
 // saves a screenshot of each page.
 func TestHTMLReportInChromium(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	bin := simnetBinary(t)
 	dir := t.TempDir()

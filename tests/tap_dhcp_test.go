@@ -26,6 +26,7 @@ func TestTapDHCP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits a minute for the lease renewal")
 	}
+	t.Parallel() // a minute of waiting, in its own namespace
 	netns.RequireTools(t, "dnsmasq", "ping")
 	ns := tapNS(t)
 	dir := t.TempDir()

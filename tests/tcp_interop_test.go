@@ -41,6 +41,7 @@ func tcpInteropMatrix(t *testing.T, size int) {
 	data := gvisorpeer.Pattern(size)
 	for _, tc := range tcpInteropCases() {
 		t.Run(tc.name+"/simnet-to-gvisor", func(t *testing.T) {
+			t.Parallel()
 			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp})
 			require.NoError(t, err)
 			defer w.Close()
@@ -50,6 +51,7 @@ func tcpInteropMatrix(t *testing.T, size int) {
 				st.Duration, float64(size)*8/st.Duration.Seconds()/1e6, st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SACKedBytes, st.SRTT)
 		})
 		t.Run(tc.name+"/gvisor-to-simnet", func(t *testing.T) {
+			t.Parallel()
 			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp})
 			require.NoError(t, err)
 			defer w.Close()

@@ -63,7 +63,8 @@ var tcpTsharkResent = []string{
 func TestTCPTsharkRetransmissions(t *testing.T) {
 	tshark := testenv.Tool(t, "tshark")
 	size := 4 << 20
-	if testing.Short() {
+	if testing.Short() || tcpRaceEnabled {
+		// 1 MB still meets every impairment hundreds of times.
 		size = 1 << 20
 	}
 	const d = 5 * time.Millisecond
@@ -93,6 +94,7 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			cfg := tcp.Config{}
 			readEvery := time.Duration(0)

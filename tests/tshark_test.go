@@ -50,6 +50,7 @@ func TestTsharkDecodesCaptures(t *testing.T) {
 	for _, file := range append(scnExamples(t), scnDemo) {
 		for _, format := range []pcap.Format{pcap.PcapNG, pcap.Pcap} {
 			t.Run(filepath.Base(file)+"/"+format.String(), func(t *testing.T) {
+				t.Parallel()
 				s, err := scenario.Load(file)
 				require.NoError(t, err)
 				dir := t.TempDir()
