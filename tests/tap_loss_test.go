@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -60,4 +63,48 @@ func TestTapImpairedLink(t *testing.T) {
 	lossyTransfer(t, ns, p, 20<<20, 8*time.Minute)
 	p.Stop()
 	assert.Regexp(t, `impairments: in \d+ offered, [1-9]\d* dropped; out \d+ offered, [1-9]\d* dropped`, p.Output())
+}
+
+// TestTapGilbertLoss: taprun's --gilbert (the scenario's gilbert block, live)
+// drops the kernel's pings in bursts: with p=3% and r=25% the stationary
+// loss is p/(p+r) ≈ 11% in runs of 1/r = 4 frames on average, where
+// independent loss at that rate would give runs of about 1.1.
+func TestTapGilbertLoss(t *testing.T) {
+	t.Parallel()
+	netns.RequireTools(t, "ping")
+	ns := tapNS(t)
+	p := startTaprun(t, ns, "--ip", tapStackCIDR, "--dir", "in", "--gilbert", "p=3%,r=25%", "--seed", "3")
+	assert.Contains(t, p.Output(), "impairing in (kernel to stack): gilbert p=3% r=25% loss_bad=100% loss_good=0% (mean burst 4 frames)")
+	const n = 400
+	// ping exits 1 when replies are missing: its output is what counts.
+	out, _ := ns.Output(context.Background(), "ping", "-n", "-c", strconv.Itoa(n), "-i", "0.005", "-W", "1", tapStackIP)
+	got := map[int]bool{}
+	for _, m := range regexp.MustCompile(`icmp_seq=(\d+)`).FindAllStringSubmatch(out, -1) {
+		seq, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		got[seq] = true
+	}
+	var bursts []int
+	run := 0
+	for seq := 1; seq <= n; seq++ {
+		if !got[seq] {
+			run++
+			continue
+		}
+		if run > 0 {
+			bursts = append(bursts, run)
+		}
+		run = 0
+	}
+	lost := 0
+	for _, b := range bursts {
+		lost += b
+	}
+	require.NotEmpty(t, bursts, "no ping was lost: %s", out)
+	mean := float64(lost) / float64(len(bursts))
+	t.Logf("%d of %d lost in %d bursts, mean burst %.2f", lost, n, len(bursts), mean)
+	assert.InDelta(t, 0.107, float64(lost)/n, 0.06, "stationary loss rate")
+	assert.Greater(t, mean, 2.0, "losses come in bursts")
+	p.Stop()
+	assert.Regexp(t, `impairments: in \d+ offered, [1-9]\d* dropped`, p.Output())
 }

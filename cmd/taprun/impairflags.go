@@ -17,6 +17,7 @@ import (
 type impairFlags struct {
 	dir          string
 	loss         string
+	gilbert      string
 	delay        string
 	jitter       string
 	jitterDist   string
@@ -33,6 +34,7 @@ type impairFlags struct {
 func (f *impairFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "both", "direction the impairments apply to: in (kernel to stack), out (stack to kernel) or both")
 	fs.StringVar(&f.loss, "loss", "", "drop this fraction of frames (5% or 0.05)")
+	fs.StringVar(&f.gilbert, "gilbert", "", "Gilbert-Elliott burst loss, as a scenario's gilbert block: p=1%,r=25%[,loss_bad=100%][,loss_good=0%]")
 	fs.StringVar(&f.delay, "delay", "", "add this one-way delay to every frame (20ms)")
 	fs.StringVar(&f.jitter, "jitter", "", "vary each frame's delay by up to this much (5ms)")
 	fs.StringVar(&f.jitterDist, "jitter-dist", "", "jitter distribution: uniform (default) or normal")
@@ -74,6 +76,13 @@ func (f *impairFlags) configs() (in, out impair.Config, err error) {
 		*dst = v
 	}
 	prob("loss", f.loss, &c.Loss)
+	if f.gilbert != "" {
+		g, err := parseGilbert(f.gilbert)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--gilbert: %w", err))
+		}
+		c.Burst = g
+	}
 	prob("reorder", f.reorder, &c.Reorder)
 	prob("duplicate", f.duplicate, &c.Duplicate)
 	prob("corrupt", f.corrupt, &c.Corrupt)
@@ -130,6 +139,10 @@ func describe(c impair.Config) string {
 	if c.Loss > 0 {
 		parts = append(parts, fmt.Sprintf("loss %g%%", c.Loss*100))
 	}
+	if g := c.Burst; g.Enabled() {
+		parts = append(parts, fmt.Sprintf("gilbert p=%g%% r=%g%% loss_bad=%g%% loss_good=%g%% (mean burst %.3g frames)",
+			g.P*100, g.R*100, g.LossBad*100, g.LossGood*100, g.MeanBurst()))
+	}
 	if c.Delay > 0 || c.Jitter > 0 {
 		s := "delay " + c.Delay.String()
 		if c.Jitter > 0 {
@@ -150,4 +163,47 @@ func describe(c impair.Config) string {
 		parts = append(parts, fmt.Sprintf("rate %d bit/s", c.Rate))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// parseGilbert reads --gilbert's key=value list with the keys and defaults
+// of a scenario's gilbert block: p and r required, loss_bad 100%,
+// loss_good 0%.
+func parseGilbert(s string) (impair.GilbertElliott, error) {
+	g := impair.GilbertElliott{LossBad: 1}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return g, fmt.Errorf("%q is not key=value (want p=1%%,r=25%%[,loss_bad=100%%][,loss_good=0%%])", kv)
+		}
+		var dst *float64
+		switch k {
+		case "p":
+			dst = &g.P
+		case "r":
+			dst = &g.R
+		case "loss_bad":
+			dst = &g.LossBad
+		case "loss_good":
+			dst = &g.LossGood
+		default:
+			return g, fmt.Errorf("unknown key %q (want p, r, loss_bad, loss_good)", k)
+		}
+		if seen[k] {
+			return g, fmt.Errorf("%s given twice", k)
+		}
+		seen[k] = true
+		x, err := impair.ParseProbability(v)
+		if err != nil {
+			return g, fmt.Errorf("%s: %w", k, err)
+		}
+		*dst = x
+	}
+	if !seen["p"] || !seen["r"] {
+		return g, fmt.Errorf("p and r are required")
+	}
+	if g.P > 0 && g.R == 0 {
+		return g, fmt.Errorf("r must be positive when p is: the channel would never leave the bad state")
+	}
+	return g, nil
 }

@@ -35,6 +35,10 @@ func TestImpairFlags(t *testing.T) {
 		{name: "reorder gets a default hold-back", args: []string{"--reorder", "1%", "--duplicate", "2%", "--corrupt", "0.1%"},
 			in:  impair.Config{Reorder: 0.01, ReorderDelay: defaultReorderDelay, Duplicate: 0.02, Corrupt: 0.001},
 			out: impair.Config{Reorder: 0.01, ReorderDelay: defaultReorderDelay, Duplicate: 0.02, Corrupt: 0.001}},
+		{name: "gilbert", args: []string{"--dir", "out", "--gilbert", "p=1%,r=25%"},
+			out: impair.Config{Burst: impair.GilbertElliott{P: 0.01, R: 0.25, LossBad: 1}}},
+		{name: "gilbert in both states", args: []string{"--gilbert", "p=0.05, r=0.2, loss_bad=60%, loss_good=2%", "--dir", "in"},
+			in: impair.Config{Burst: impair.GilbertElliott{P: 0.05, R: 0.2, LossBad: 0.6, LossGood: 0.02}}},
 		{name: "normal jitter in order", args: []string{"--dir", "in", "--jitter", "1ms", "--jitter-dist", "normal", "--keep-order", "--rate", "1gbit", "--queue", "100"},
 			in: impair.Config{Jitter: time.Millisecond, JitterDist: impair.JitterNormal, KeepOrder: true, Rate: 1e9, QueuePackets: 100}},
 	} {
@@ -64,6 +68,12 @@ func TestImpairFlagErrors(t *testing.T) {
 		{"--queue", "12XB"},
 		{"--dir", "sideways", "--loss", "1%"},
 		{"--jitter-dist", "pareto"},
+		{"--gilbert", "p=1%"},
+		{"--gilbert", "p=1%,r=0"},
+		{"--gilbert", "p=1%,r=25%,q=3%"},
+		{"--gilbert", "p=1%,r=25%,p=2%"},
+		{"--gilbert", "p=1%,r=lots"},
+		{"--gilbert", "1%,25%"},
 	} {
 		_, _, err := parseImpair(t, args...)
 		assert.Error(t, err, "%v", args)
@@ -74,6 +84,8 @@ func TestDescribe(t *testing.T) {
 	assert.Empty(t, describe(impair.Config{}))
 	assert.Equal(t, "loss 5%, delay 20ms ±5ms, rate 1000000 bit/s",
 		describe(impair.Config{Loss: 0.05, Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Rate: 1e6}))
+	assert.Equal(t, "gilbert p=1% r=25% loss_bad=100% loss_good=0% (mean burst 4 frames)",
+		describe(impair.Config{Burst: impair.GilbertElliott{P: 0.01, R: 0.25, LossBad: 1}}))
 }
 
 // FuzzParseHTTP feeds arbitrary words to --http's parser: it must not

@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/link/impair"
 )
 
 // Limits on the size of a scenario.
@@ -223,7 +224,7 @@ func (d *decoder) link(n *yaml.Node, path string) (Link, *object) {
 	return l, o
 }
 
-var impairFields = append([]string{"loss", "gilbert", "delay", "jitter", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}, qdiscFields...)
+var impairFields = append([]string{"loss", "gilbert", "delay", "jitter", "jitter_dist", "keep_order", "reorder", "reorder_delay", "duplicate", "corrupt", "rate", "queue"}, qdiscFields...)
 
 // impairBlock reads an impairment block: fields that apply to both
 // directions, and a_to_b / b_to_a blocks laid over them.
@@ -280,6 +281,21 @@ func (d *decoder) impair(o *object) ImpairPatch {
 	if n := o.get("queue"); n != nil {
 		if v, ok := d.queue(n, o.field("queue")); ok {
 			p.Queue = &v
+		}
+	}
+	if n := o.get("jitter_dist"); n != nil {
+		if v, ok := d.scalar(n, o.field("jitter_dist")); ok {
+			switch v {
+			case impair.JitterUniform, impair.JitterNormal:
+				p.JitterDist = &v
+			default:
+				d.fail(n, o.field("jitter_dist"), "unknown jitter distribution %q (want %s or %s)", v, impair.JitterUniform, impair.JitterNormal)
+			}
+		}
+	}
+	if n := o.get("keep_order"); n != nil {
+		if v, ok := d.boolean(n, o.field("keep_order")); ok {
+			p.KeepOrder = &v
 		}
 	}
 	p.Qdisc = d.qdiscPatch(o)

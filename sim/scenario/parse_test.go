@@ -79,6 +79,19 @@ expect:
 	assert.Equal(t, int64(1000000), *s.Expect[0].MinBytes)
 }
 
+// TestParseJitterVocabulary: jitter_dist and keep_order mean what taprun's
+// --jitter-dist and --keep-order mean, and reach the link's configuration.
+func TestParseJitterVocabulary(t *testing.T) {
+	s, err := Parse("v.yaml", []byte(strings.Replace(valid, "{name: l1, a: a:eth0, b: sw}",
+		`{name: l1, a: a:eth0, b: sw, impair: {delay: 10ms, jitter: 2ms, jitter_dist: normal, a_to_b: {keep_order: true}}}`, 1)))
+	require.NoError(t, err)
+	ab, ba := s.Links[0].AtoB.Config(1500), s.Links[0].BtoA.Config(1500)
+	assert.Equal(t, impair.JitterNormal, ab.JitterDist)
+	assert.Equal(t, impair.JitterNormal, ba.JitterDist)
+	assert.True(t, ab.KeepOrder)
+	assert.False(t, ba.KeepOrder)
+}
+
 func TestParseImpairValues(t *testing.T) {
 	s, err := Parse("v.yaml", []byte(strings.Replace(valid, "{name: l1, a: a:eth0, b: sw}",
 		`{name: l1, a: a:eth0, b: sw, mtu: 9000, impair: {loss: 0.05, delay: 10ms, jitter: 2ms, reorder: 1%, duplicate: 1%, corrupt: 0.1%, rate: 1.5Mbit, queue: 64KiB, a_to_b: {queue: 10, rate: 100kbps}}}`, 1)))
@@ -168,6 +181,10 @@ func TestParseErrors(t *testing.T) {
 			`f.yaml:18: field "schedule[0].link": no link named "l9"`},
 		{"event bad action", valid + "schedule:\n  - {at: 1s, link: l1, action: explode}\n",
 			`f.yaml:18: field "schedule[0].action": unknown action "explode" (want down or up, or a set block)`},
+		{"bad jitter_dist", repl("b: sw}", "b: sw, impair: {jitter: 1ms, jitter_dist: pareto}}"),
+			`f.yaml:11: field "links[0].impair.jitter_dist": unknown jitter distribution "pareto" (want uniform or normal)`},
+		{"bad keep_order", repl("b: sw}", "b: sw, impair: {keep_order: maybe}}"),
+			`f.yaml:11: field "links[0].impair.keep_order": invalid boolean "maybe" (want true or false)`},
 		{"crash unknown host", valid + "schedule:\n  - {at: 1s, host: zz, action: crash}\n",
 			`f.yaml:18: field "schedule[0].host": no host named "zz"`},
 		{"host and link", valid + "schedule:\n  - {at: 1s, host: a, link: l1, action: crash}\n",

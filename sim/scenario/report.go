@@ -383,6 +383,8 @@ func (im Impair) Config(mtu int) impair.Config {
 		QueuePackets: im.Queue.Packets,
 		MTU:          mtu,
 		Params:       im.Qdisc,
+		JitterDist:   im.JitterDist,
+		KeepOrder:    im.KeepOrder,
 	}
 	if im.Reorder > 0 && c.ReorderDelay == 0 {
 		c.ReorderDelay = DefaultReorderDelay

@@ -171,6 +171,12 @@ type Impair struct {
 	Queue Queue
 	// Qdisc is the queue discipline in front of the rate limiter.
 	Qdisc qdisc.Params
+	// JitterDist is the jitter's distribution: impair.JitterUniform (or
+	// "") or impair.JitterNormal, as taprun's --jitter-dist.
+	JitterDist string
+	// KeepOrder delivers frames in order despite jitter, as taprun's
+	// --keep-order.
+	KeepOrder bool
 }
 
 // ImpairPatch is a set of impairment fields given in a file: nil fields are
@@ -188,6 +194,8 @@ type ImpairPatch struct {
 	Rate         *int64
 	Queue        *Queue
 	Qdisc        QdiscPatch
+	JitterDist   *string
+	KeepOrder    *bool
 }
 
 // IsZero reports whether p changes nothing.
@@ -225,6 +233,12 @@ func (p ImpairPatch) Apply(base Impair) Impair {
 	if p.Queue != nil {
 		base.Queue = *p.Queue
 	}
+	if p.JitterDist != nil {
+		base.JitterDist = *p.JitterDist
+	}
+	if p.KeepOrder != nil {
+		base.KeepOrder = *p.KeepOrder
+	}
 	base.Qdisc = p.Qdisc.Apply(base.Qdisc)
 	return base
 }
@@ -260,6 +274,12 @@ func (p ImpairPatch) merge(q ImpairPatch) ImpairPatch {
 	}
 	if q.Queue != nil {
 		p.Queue = q.Queue
+	}
+	if q.JitterDist != nil {
+		p.JitterDist = q.JitterDist
+	}
+	if q.KeepOrder != nil {
+		p.KeepOrder = q.KeepOrder
 	}
 	p.Qdisc = p.Qdisc.merge(q.Qdisc)
 	return p
