@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // diffZone is rulesZone plus the names the differential test needs.

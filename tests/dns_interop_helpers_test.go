@@ -18,10 +18,10 @@ import (
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
-// The DNS interop tests run on tests/gvisorpeer's World: simnet's host
+// The DNS interop tests run on internal/gvisorpeer's World: simnet's host
 // (UDP, TCP) at one end of a simulated link, a gVisor netstack at the
 // other, bridged to the simulator's clock.
 //

@@ -20,7 +20,7 @@ import (
 	"github.com/simnet-go/simnet/app/httpapp"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 var (

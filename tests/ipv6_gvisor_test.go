@@ -19,7 +19,7 @@ import (
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ndp"
 	"github.com/simnet-go/simnet/proto/stack"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 // TestIPv6GVisorPingAndNDP pings our stack from gVisor's, and gVisor's

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // Addresses of the IPv6-only tap tests.

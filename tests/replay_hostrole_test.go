@@ -25,8 +25,8 @@ import (
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // Addresses of the simulated host-role tests (RFC 2544 benchmarking range).

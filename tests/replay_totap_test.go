@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/simnet-go/simnet/replay/input"
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // totapNeed fails t under SIMNET_REQUIRE=all, and skips it otherwise, when

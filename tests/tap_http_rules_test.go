@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // TestTapHTTPRules: curl against taprun --http PORT:DIR (issue 18 item 7,

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/link/impair"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/stretchr/testify/require"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/tests/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 // tsharkBadFilter selects the frames Wireshark finds wrong: malformed,

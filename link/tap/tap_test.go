@@ -19,7 +19,7 @@ import (
 	"github.com/simnet-go/simnet/loop"
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/ether"
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 var (
