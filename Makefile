@@ -61,7 +61,9 @@ tools-test:
 ## test: the full test suite with the race detector.
 test: tools-test
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	# -parallel 4: many tests in tests/ wait on wall-clock peers (taps, dnsmasq
+	# leases, chromium) rather than compute; two slots on two cores left them idle.
+	$(GO) test -race -count=1 -parallel 4 -timeout 25m $(PKGS)
 	# The race detector shrinks the gVisor interop transfers to 4 MB; run the
 	# full 20 MB matrix once more without it.
 	$(GO) test -count=1 -timeout 10m -run '^TestTCPGVisorInterop$$$$' ./tests/
