@@ -260,3 +260,64 @@ func TestEmulationBadTap(t *testing.T) {
 		})
 	}
 }
+
+// emuShortScenario lasts two seconds: a simulated host pings the kernel
+// side of the tap across switch lan.
+const emuShortScenario = `name: emulated-short
+duration: 2s
+hosts:
+  - name: probe
+    interfaces: [{name: eth0, address: 198.18.1.20/24}]
+switches:
+  - name: lan
+links:
+  - {name: probe-lan, a: probe:eth0, b: lan, impair: {delay: 5ms}}
+apps:
+  - {name: ping, type: ping, host: probe, target: 198.18.1.100, count: 5, interval: 100ms, start: 1s}
+expect:
+  - {app: ping, min_replies: 4, min_rtt_avg: 10ms}
+`
+
+// TestEmulationEnds: a run with --tap-create creates the device, ends by
+// itself after the scenario's duration of wall time with exit status 0
+// and its expectations met (a simulated host pinged the kernel through the
+// tap), and removes the device again; a device that does not exist without
+// --tap-create is one line and exit status 2.
+func TestEmulationEnds(t *testing.T) {
+	t.Parallel()
+	ns := netns.New(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "short.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(emuShortScenario), 0o644))
+	bin := simnetBinary(t)
+
+	t.Run("missing device", func(t *testing.T) {
+		out, err := ns.Output(context.Background(), bin, "run", file, "--tap", "tap9:lan", "--out", filepath.Join(dir, "missing"))
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, out)
+		assert.Equal(t, 2, ee.ExitCode())
+		assert.Contains(t, out, "simnet: run emulated-short: emulate: open tap tap9: tap device does not exist")
+		assert.Equal(t, 1, strings.Count(out, "\n"), out)
+	})
+
+	t.Run("created, runs to the end", func(t *testing.T) {
+		out := filepath.Join(dir, "out")
+		p := ns.Start(t, bin, "run", file, "--tap", "tap7:lan", "--tap-create", "--out", out, "--quiet")
+		p.WaitOutput(t, "bridged tap7 into switch lan", 15*time.Second)
+		start := time.Now()
+		ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.tap7.disable_ipv6=1")
+		ns.Run(t, "ip", "addr", "add", emuKernelCIDR, "dev", "tap7")
+		require.NoError(t, p.Wait(20*time.Second), p.Output())
+		assert.GreaterOrEqual(t, time.Since(start), time.Second, "the run lasts its duration of wall time")
+		b, err := os.ReadFile(filepath.Join(out, scenario.ReportFile))
+		require.NoError(t, err)
+		var rep scenario.Report
+		require.NoError(t, json.Unmarshal(b, &rep))
+		assert.False(t, rep.Interrupted)
+		assert.True(t, rep.Passed, p.Output())
+		assert.InDelta(t, 2*time.Second, rep.Simulated, float64(500*time.Millisecond))
+		assert.Equal(t, []string{"lan.pcapng", "tap-tap7.pcapng"}, rep.SwitchCaptures)
+		_, err = ns.Output(context.Background(), "ip", "link", "show", "tap7")
+		assert.Error(t, err, "the device --tap-create made is gone")
+	})
+}
