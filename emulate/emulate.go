@@ -12,7 +12,8 @@
 // switch like frames from any link; frames the switch sends to that port
 // are written to the tap. Each tap port is captured into its own file,
 // DIR/tap-NAME.pcapng (interface "SWITCH:NAME"), beside the captures of
-// every simulated interface.
+// every simulated interface, and written through to the files every
+// FlushInterval, so that they can be read while the run goes on.
 //
 // The package is Linux-only, like link/tap.
 package emulate
@@ -86,6 +87,10 @@ func CheckTaps(s *scenario.Scenario, taps []Tap) error {
 	}
 	return nil
 }
+
+// FlushInterval is how often an emulated run writes its captures through
+// to their files.
+const FlushInterval = time.Second
 
 // Config configures a Driver.
 type Config struct {
@@ -179,6 +184,19 @@ func (d *Driver) Drive(w *sim.World, switches map[string]*sim.Switch, end clock.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w.At(end, func(clock.Time) { cancel() })
+	// Captures reach their files every FlushInterval, so that they can be
+	// read while the run goes on (errors surface again at Close).
+	var flush func(now clock.Time)
+	flush = func(now clock.Time) {
+		_ = w.FlushCaptures()
+		for _, p := range ports {
+			if p.cw != nil {
+				_ = p.cw.Flush()
+			}
+		}
+		w.At(now.Add(FlushInterval), flush)
+	}
+	w.After(FlushInterval, flush)
 	var (
 		stopped atomic.Bool
 		devErr  error

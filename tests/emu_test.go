@@ -172,9 +172,16 @@ func TestEmulation(t *testing.T) {
 		})
 	})
 
-	// Let the last frames (closing ACKs, late ICMP errors) cross the tap,
-	// then stop the run and tcpdump.
+	// Let the last frames (closing ACKs, late ICMP errors) cross the tap.
+	// The captures reach their files while the run goes on: the tap-port
+	// capture soon holds as many frames as tcpdump's.
 	waitQuiet(t, dump, 400*time.Millisecond, 10*time.Second)
+	tapCapture := filepath.Join(r.out, "tap-tap0.pcapng")
+	seen := readCaptureStats(dump).frames
+	waitCapture(t, tapCapture, 3*time.Second, fmt.Sprintf("the %d frames tcpdump saw, mid-run", seen),
+		func(st captureStats) bool { return st.frames >= seen })
+
+	// Stop the run and tcpdump.
 	require.NoError(t, r.proc.Signal(os.Interrupt))
 	err = r.proc.Wait(20 * time.Second)
 	var ee *exec.ExitError
@@ -196,7 +203,6 @@ func TestEmulation(t *testing.T) {
 	assert.Contains(t, rep.SwitchCaptures, "tap-tap0.pcapng")
 	assert.Contains(t, r.proc.Output(), "tap tap0 (switch lan): ")
 
-	tapCapture := filepath.Join(r.out, "tap-tap0.pcapng")
 	for _, c := range []string{tapCapture, filepath.Join(r.out, "r1.pcapng"), filepath.Join(r.out, "dns.pcapng")} {
 		n, bad := tsharkcheck.Problems(t, tshark, c)
 		assert.Positive(t, n, c)
