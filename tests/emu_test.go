@@ -279,9 +279,9 @@ switches:
 links:
   - {name: probe-lan, a: probe:eth0, b: lan, impair: {delay: 5ms}}
 apps:
-  - {name: ping, type: ping, host: probe, target: 198.18.1.100, count: 5, interval: 100ms, start: 1s}
+  - {name: ping, type: ping, host: probe, target: 198.18.1.100, count: 10, interval: 80ms, start: 1s}
 expect:
-  - {app: ping, min_replies: 4, min_rtt_avg: 10ms}
+  - {app: ping, min_replies: 5, min_rtt_avg: 10ms}
 `
 
 // TestEmulationEnds: a run with --tap-create creates the device, ends by
