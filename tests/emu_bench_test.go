@@ -126,9 +126,17 @@ func procCPU(b *testing.B, pid int) time.Duration {
 // with the same ping. An op is one echo through the emulated router;
 // emu-frames/s and kernel-frames/s count the frames at the client's
 // interface, kernel/emu is their ratio, and emu-cpu-µs/frame the CPU time
-// simnet spent per frame on the tap (a figure the machine's load skews
-// less than the rates: on a busy machine the kernel's forwarding, done in
-// softirq context, can come out slower than the emulation's). Captures are off (--capture none):
+// simnet spent per frame on the tap.
+//
+// Both rates are bounded by the pingers: iputils ping -f sends about 17,000
+// echoes a second per process on an idle core, and on the kernel path the
+// whole round trip (two forwardings, the echo reply) runs in softirq context
+// inside the pinger's own send call, so the kernel rate is the pingers' CPU
+// share, while the emulated path hands the work to the simnet process. On a
+// busy machine the kernel figure can therefore come out below the emulated
+// one; emu-cpu-µs/frame is the figure the load skews least (the
+// emulation's ceiling is about 1/emu-cpu-µs/frame million frames a second
+// per core). Captures are off (--capture none):
 // the rate is the loop's and the world's, not the disk's.
 func BenchmarkEmulatedRouter(b *testing.B) {
 	netns.RequireTools(b, "ping")
