@@ -22,6 +22,8 @@ TEST_APT_PKGS += chromium
 TEST_APT_PKGS += tcpreplay
 # hping3 floods taprun in the SYN flood test (tests/tap_flood_test.go).
 TEST_APT_PKGS += hping3
+# traceroute crosses the emulated router in the emulation test (tests/emu_test.go).
+TEST_APT_PKGS += traceroute
 
 .PHONY: all build install demo test test-flood test-short bench fuzz lint vet fmt tools-test clean
 

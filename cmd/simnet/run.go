@@ -9,11 +9,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/simnet-go/simnet/emulate"
 	"github.com/simnet-go/simnet/internal/cliflag"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/report/htmlreport"
@@ -48,6 +50,9 @@ type runFlags struct {
 	force   bool
 	capture string
 	quiet   bool
+	// taps and tapCreate are run's --tap and --tap-create (emulation).
+	taps      []string
+	tapCreate bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -74,6 +79,11 @@ directory and prints a summary.
 Exit status: 0 when every expectation passed, 1 when one failed (each failed
 expectation is named on stderr), 2 for a usage or scenario error (one line per
 problem, FILE:LINE: field "...": message).
+
+With --tap NAME:SWITCH (repeatable) the world runs on the wall clock for the
+scenario's duration, with the Linux tap device NAME bridged into the switch
+SWITCH: the kernel side of the tap is one more station on that switch. The
+tap port is captured too (tap-NAME.pcapng).
 
 Ctrl-C (SIGINT) or SIGTERM stops the run at the current simulated instant:
 every capture is closed validly, report.json says "interrupted": true with the
@@ -107,6 +117,8 @@ status is 130. A second signal ends the process at once.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringArrayVar(&f.taps, "tap", nil, "NAME:SWITCH: bridge the Linux tap device NAME into the scenario's switch SWITCH and run on the wall clock (emulation; repeatable; see docs/scenarios.md)")
+	cmd.Flags().BoolVar(&f.tapCreate, "tap-create", false, "create a --tap device that does not exist (removed again on exit)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "PATH=VALUE: set a scenario parameter, e.g. links.wan.impair.loss=1% (repeatable; see simnet sweep)")
 	return cmd
 }
@@ -126,6 +138,19 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	mode, err := scenario.ParseCaptureMode(f.capture)
 	if err != nil {
 		fmt.Fprintf(stderr, "simnet: --capture: %v\n", err)
+		return exitScenario
+	}
+	var taps []emulate.Tap
+	for _, v := range f.taps {
+		t, err := emulate.ParseTap(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
+		taps = append(taps, t)
+	}
+	if err := emulate.CheckTaps(s, taps); err != nil {
+		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
 	}
 	seed := s.Seed
@@ -149,7 +174,16 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	stop, release := interruptible()
 	defer release()
 	opts := scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop, Capture: mode}
-	progress := newProgressLine(stderr, f.quiet)
+	var emu *emulate.Driver
+	if len(taps) > 0 {
+		capDir := dir
+		if mode == scenario.CaptureNone {
+			capDir = ""
+		}
+		emu = newEmulation(stderr, s, taps, f, capDir, format)
+		opts.Driver = emu
+	}
+	progress := newProgressLine(stderr, f.quiet || emu != nil)
 	if progress != nil {
 		opts.Progress = progress.update
 	}
@@ -172,6 +206,12 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	if err := rep.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
+	}
+	if emu != nil {
+		for _, st := range emu.Stats() {
+			fmt.Fprintf(stdout, "tap %s (switch %s): %d frames in, %d out, %d dropped, %d write errors\n",
+				st.Tap.Name, st.Tap.Switch, st.Device.RxFrames, st.Device.TxFrames, st.Device.RxDropped, st.Device.TxErrors)
+		}
 	}
 	fmt.Fprintf(stdout, "output: %s\n", dir)
 	for _, c := range append(rep.Captures, rep.SwitchCaptures...) {
@@ -260,4 +300,23 @@ func freshDir(root, base string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no free directory %s-N under %s", base, root)
+}
+
+// newEmulation returns the driver of an emulated run: the taps bridged,
+// their ports captured in dir, and a line on stderr once they are open.
+func newEmulation(stderr io.Writer, s *scenario.Scenario, taps []emulate.Tap, f runFlags, dir string, format pcap.Format) *emulate.Driver {
+	var names []string
+	for _, t := range taps {
+		names = append(names, fmt.Sprintf("%s into switch %s", t.Name, t.Switch))
+	}
+	snap := 0
+	if s.Capture != nil {
+		snap = s.Capture.SnapLen
+	}
+	d, _ := emulate.New(emulate.Config{Taps: taps, Create: f.tapCreate, CaptureDir: dir, Format: format, SnapLen: snap,
+		Ready: func() {
+			fmt.Fprintf(stderr, "simnet: emulating %s on the wall clock for %v: bridged %s (Ctrl-C stops)\n",
+				s.Name, s.Duration, strings.Join(names, ", "))
+		}})
+	return d
 }

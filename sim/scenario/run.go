@@ -46,6 +46,10 @@ type Options struct {
 	// Capture overrides the file's capture selection (simnet run
 	// --capture).
 	Capture CaptureMode
+	// Driver, when not nil, runs the built world instead of the virtual
+	// clock: emulation (package emulate) drives it on the wall clock with
+	// tap devices bridged into switches. Progress is not used then.
+	Driver Driver
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -95,12 +99,24 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if !on {
 		dir = ""
 	}
-	w, err := sim.New(sim.Config{Seed: seed, CaptureDir: dir, CaptureFormat: opts.Format,
-		CaptureHost: hostSel, CaptureSwitch: switchSel, SnapLen: snap})
+	cfg := sim.Config{Seed: seed, CaptureDir: dir, CaptureFormat: opts.Format,
+		CaptureHost: hostSel, CaptureSwitch: switchSel, SnapLen: snap}
+	if opts.Driver != nil {
+		cfg.Start = opts.Driver.Start()
+	}
+	w, err := sim.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
-	rep, err := build(w, s, seed, opts.Stop, opts.Progress)
+	run := func(w *sim.World, _ map[string]*sim.Switch, t0 clock.Time) (bool, error) {
+		return runUntil(w, t0, s.Duration, opts.Stop, opts.Progress), nil
+	}
+	if d := opts.Driver; d != nil {
+		run = func(w *sim.World, switches map[string]*sim.Switch, t0 clock.Time) (bool, error) {
+			return d.Drive(w, switches, t0.Add(s.Duration), opts.Stop)
+		}
+	}
+	rep, err := build(w, s, seed, run)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("run %s: %w", s.Name, cerr)
 	}
@@ -123,10 +139,17 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 			}
 		}
 	}
+	if opts.Driver != nil {
+		rep.SwitchCaptures = append(rep.SwitchCaptures, opts.Driver.Captures()...)
+	}
 	return rep, nil
 }
 
-func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progress func(elapsed, duration time.Duration, events uint64)) (*Report, error) {
+// runFunc runs a built world from t0 (its switches by name) and reports
+// whether it was stopped early.
+type runFunc func(w *sim.World, switches map[string]*sim.Switch, t0 clock.Time) (interrupted bool, err error)
+
+func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error) {
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
 	t0 := w.Now()
 
@@ -389,7 +412,10 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		}
 	}
 
-	interrupted := runUntil(w, t0, s.Duration, stop, progress)
+	interrupted, err := run(w, switches, t0)
+	if err != nil {
+		return fail(err)
+	}
 
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,

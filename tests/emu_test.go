@@ -1,0 +1,329 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/internal/testenv"
+	"github.com/simnet-go/simnet/internal/tsharkcheck"
+	"github.com/simnet-go/simnet/sim/scenario"
+	"github.com/simnet-go/simnet/tests/netns"
+)
+
+// The addresses of examples/emulated.yaml: the kernel side of the tap on
+// the simulated lan, the router, and the web and DNS hosts behind the
+// 20 ms WAN link.
+const (
+	emuKernelCIDR = "198.18.1.100/24"
+	emuRouter     = "198.18.1.1"
+	emuFarNet     = "198.18.3.0/24"
+	emuWeb        = "198.18.3.10"
+	emuDNS        = "198.18.3.53"
+	emuExample    = "../examples/emulated.yaml"
+)
+
+// emuRun is `simnet run examples/emulated.yaml --tap tap0:lan` running in
+// a namespace whose tap0 is the kernel's station on the simulated lan,
+// with a route to the far subnet via the simulated router.
+type emuRun struct {
+	ns   *netns.NS
+	proc *netns.Proc
+	out  string // the run's output directory
+}
+
+// startEmulation starts the emulated example in a fresh namespace, with
+// tap0's IPv6 off (the scenario speaks IPv4 only) and, when dump is not
+// empty, tcpdump writing tap0's frames to dump from before the tap opens.
+func startEmulation(t *testing.T, dump string) (*emuRun, *netns.Proc) {
+	t.Helper()
+	ns := netns.New(t)
+	ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	ns.AddTap(t, "tap0", emuKernelCIDR)
+	var td *netns.Proc
+	if dump != "" {
+		td = ns.Start(t, "tcpdump", "-n", "--immediate-mode", "-U", "-B", "16384", "-i", "tap0", "-w", dump)
+		td.WaitOutput(t, "listening on tap0", 10*time.Second)
+	}
+	example, err := filepath.Abs(emuExample)
+	require.NoError(t, err)
+	r := &emuRun{ns: ns, out: filepath.Join(t.TempDir(), "out")}
+	r.proc = ns.Start(t, simnetBinary(t), "run", example, "--tap", "tap0:lan", "--out", r.out, "--quiet")
+	r.proc.WaitOutput(t, "bridged tap0 into switch lan", 15*time.Second)
+	ns.Run(t, "ip", "route", "add", emuFarNet, "via", emuRouter)
+	return r, td
+}
+
+// output runs a command in the namespace with a time limit.
+func (r *emuRun) output(t *testing.T, limit time.Duration, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	out, err := r.ns.Output(ctx, name, args...)
+	require.NoError(t, err, out)
+	return out
+}
+
+// pingRTTs returns the round-trip times ping(8) printed, in milliseconds.
+func pingRTTs(t *testing.T, out string) []float64 {
+	t.Helper()
+	var rtts []float64
+	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(out, -1) {
+		v, err := strconv.ParseFloat(m[1], 64)
+		require.NoError(t, err)
+		rtts = append(rtts, v)
+	}
+	slices.Sort(rtts)
+	return rtts
+}
+
+// TestEmulation (issue 17, Emulation; issue 18, dig against the simulated
+// DNS server): the kernel side of tap0 is a station on the simulated lan
+// of examples/emulated.yaml. With a route via the simulated router, curl
+// fetches the web host's page 50 times across the lossy 20 ms WAN link,
+// dig resolves through the simulated DNS server and gets the DNS rules
+// answers (referral with glue, wildcard, relative MX, OPT with NOTIFY,
+// AXFR refused), traceroute -n shows the router, the ping RTT is the
+// WAN's 40 ms; on SIGINT the run stops cleanly (exit 130, report.json
+// interrupted, the expectations evaluated, captures that decode), and
+// tcpdump on the tap and the simulator's tap-port capture hold the same
+// frames.
+func TestEmulation(t *testing.T) {
+	t.Parallel()
+	netns.RequireTools(t, "tcpdump", "ping", "curl", "dig", "traceroute")
+	tshark := testenv.Tool(t, "tshark")
+	zone, err := os.ReadFile("../examples/emulated.zone")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(zone), rulesZone), "examples/emulated.zone must start with the rules zone the dig cases expect")
+
+	dump := filepath.Join(t.TempDir(), "tcpdump.pcap")
+	r, td := startEmulation(t, dump)
+
+	t.Run("ping RTT is the WAN delay", func(t *testing.T) {
+		// The first echo also resolves the router's and the web host's
+		// addresses (ARP across the WAN): leave it out.
+		r.output(t, 10*time.Second, "ping", "-n", "-c", "1", "-W", "3", emuWeb)
+		rtts := pingRTTs(t, r.output(t, 20*time.Second, "ping", "-n", "-c", "10", "-i", "0.1", "-W", "2", emuWeb))
+		require.GreaterOrEqual(t, len(rtts), 8, "replies (0.5%% loss each way)")
+		t.Logf("RTT ms: %v", rtts)
+		assert.InDelta(t, 40, rtts[0], 5, "fastest RTT: 2 x 20 ms")
+		assert.InDelta(t, 40, rtts[len(rtts)/2], 5, "median RTT: 2 x 20 ms")
+	})
+
+	t.Run("across the WAN", func(t *testing.T) {
+		t.Run("curl 50 times", func(t *testing.T) {
+			t.Parallel()
+			page := string(httpapp.DefaultPage())
+			var wg sync.WaitGroup
+			errs := make([]error, 50)
+			sem := make(chan struct{}, 10)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					defer cancel()
+					body, err := r.ns.Command(ctx, "curl", "-sS", "--fail", "--max-time", "15", "http://"+emuWeb+"/").Output()
+					if err == nil && string(body) != page {
+						err = fmt.Errorf("body of %d bytes is not the page's %d", len(body), len(page))
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				assert.NoError(t, err, "fetch %d", i)
+			}
+		})
+		t.Run("traceroute shows the router", func(t *testing.T) {
+			t.Parallel()
+			out := r.output(t, 30*time.Second, "traceroute", "-n", "-q", "2", "-w", "2", "-m", "5", emuWeb)
+			// A probe lost on the WAN prints as "*" before the address.
+			assert.Regexp(t, `(?m)^ 1  (\* )?`+regexp.QuoteMeta(emuRouter)+` `, out)
+			assert.Regexp(t, `(?m)^ 2  (\* )?`+regexp.QuoteMeta(emuWeb)+` `, out)
+		})
+		t.Run("dig resolves", func(t *testing.T) {
+			t.Parallel()
+			out := r.output(t, 20*time.Second, "dig", "+short", "+tries=3", "+time=2", "@"+emuDNS, "web.example.test", "A")
+			assert.Equal(t, emuWeb, strings.TrimSpace(out))
+		})
+		t.Run("DNS rules", func(t *testing.T) {
+			t.Parallel()
+			checkDNSRules(t, r.ns, emuDNS, true, "+tries=3", "+time=2")
+		})
+	})
+
+	// Let the last frames (closing ACKs, late ICMP errors) cross the tap.
+	// The captures reach their files while the run goes on: the tap-port
+	// capture soon holds as many frames as tcpdump's.
+	waitQuiet(t, dump, 400*time.Millisecond, 10*time.Second)
+	tapCapture := filepath.Join(r.out, "tap-tap0.pcapng")
+	seen := readCaptureStats(dump).frames
+	waitCapture(t, tapCapture, 3*time.Second, fmt.Sprintf("the %d frames tcpdump saw, mid-run", seen),
+		func(st captureStats) bool { return st.frames >= seen })
+
+	// Stop the run and tcpdump.
+	require.NoError(t, r.proc.Signal(os.Interrupt))
+	err = r.proc.Wait(20 * time.Second)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, r.proc.Output())
+	assert.Equal(t, 130, ee.ExitCode(), "SIGINT: exit 130 as for a simulated run")
+	require.NoError(t, td.Signal(os.Interrupt))
+	require.NoError(t, td.Wait(10*time.Second), td.Output())
+
+	b, err := os.ReadFile(filepath.Join(r.out, scenario.ReportFile))
+	require.NoError(t, err)
+	var rep scenario.Report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	assert.True(t, rep.Interrupted)
+	assert.Positive(t, rep.Simulated)
+	require.NotEmpty(t, rep.Expectations)
+	for _, e := range rep.Expectations {
+		assert.True(t, e.Passed, "%s", e)
+	}
+	assert.Contains(t, rep.SwitchCaptures, "tap-tap0.pcapng")
+	assert.Contains(t, r.proc.Output(), "tap tap0 (switch lan): ")
+
+	for _, c := range []string{tapCapture, filepath.Join(r.out, "r1.pcapng"), filepath.Join(r.out, "dns.pcapng")} {
+		n, bad := tsharkcheck.Problems(t, tshark, c)
+		assert.Positive(t, n, c)
+		assert.Empty(t, bad, c)
+	}
+	ours, theirs := readFrames(t, tapCapture), readFrames(t, dump)
+	require.Greater(t, len(ours), 500, "frames on the tap port")
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	if !assert.Equal(t, len(theirs), len(ours), "frame counts") || !slices.Equal(ours, theirs) {
+		t.Logf("only in the simulator's: %v", diffFrames(ours, theirs))
+		t.Logf("only in tcpdump's: %v", diffFrames(theirs, ours))
+		t.Fail()
+	}
+}
+
+// waitQuiet waits until the capture at path has not grown for quiet, and
+// fails t if that takes longer than limit.
+func waitQuiet(t *testing.T, path string, quiet, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	last, since := -1, time.Now()
+	for {
+		n := readCaptureStats(path).frames
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still growing after %v (%d frames)", path, limit, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEmulationBadTap: a malformed --tap value and one naming a switch the
+// scenario does not have are one line on stderr and exit status 2, before
+// any device is opened.
+func TestEmulationBadTap(t *testing.T) {
+	t.Parallel()
+	bin := simnetBinary(t)
+	for _, tc := range []struct{ name, tap, want string }{
+		{"no switch", "tap0", `--tap "tap0": want NAME:SWITCH`},
+		{"empty device", ":lan", `--tap ":lan": want NAME:SWITCH`},
+		{"unknown switch", "tap0:wan", `--tap tap0:wan: scenario "emulated" has no switch "wan" (it has lan, dc)`},
+		{"device too long", "averyveryverylongtap:lan", `is not a valid device name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(bin, "run", emuExample, "--tap", tc.tap, "--out", filepath.Join(t.TempDir(), "out"))
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee), "%v", err)
+			assert.Equal(t, 2, ee.Sys().(syscall.WaitStatus).ExitStatus())
+			assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+			assert.Contains(t, stderr.String(), tc.want)
+			assert.Empty(t, stdout.String())
+		})
+	}
+}
+
+// emuShortScenario lasts two seconds: a simulated host pings the kernel
+// side of the tap across switch lan.
+const emuShortScenario = `name: emulated-short
+duration: 2s
+hosts:
+  - name: probe
+    interfaces: [{name: eth0, address: 198.18.1.20/24}]
+switches:
+  - name: lan
+links:
+  - {name: probe-lan, a: probe:eth0, b: lan, impair: {delay: 5ms}}
+apps:
+  - {name: ping, type: ping, host: probe, target: 198.18.1.100, count: 10, interval: 80ms, start: 1s}
+expect:
+  - {app: ping, min_replies: 5, min_rtt_avg: 10ms}
+`
+
+// TestEmulationEnds: a run with --tap-create creates the device, ends by
+// itself after the scenario's duration of wall time with exit status 0
+// and its expectations met (a simulated host pinged the kernel through the
+// tap), and removes the device again; a device that does not exist without
+// --tap-create is one line and exit status 2.
+func TestEmulationEnds(t *testing.T) {
+	t.Parallel()
+	ns := netns.New(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "short.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(emuShortScenario), 0o644))
+	bin := simnetBinary(t)
+
+	t.Run("missing device", func(t *testing.T) {
+		out, err := ns.Output(context.Background(), bin, "run", file, "--tap", "tap9:lan", "--out", filepath.Join(dir, "missing"))
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, out)
+		assert.Equal(t, 2, ee.ExitCode())
+		assert.Contains(t, out, "simnet: run emulated-short: emulate: open tap tap9: tap device does not exist")
+		assert.Equal(t, 1, strings.Count(out, "\n"), out)
+	})
+
+	t.Run("created, runs to the end", func(t *testing.T) {
+		out := filepath.Join(dir, "out")
+		p := ns.Start(t, bin, "run", file, "--tap", "tap7:lan", "--tap-create", "--out", out, "--quiet")
+		p.WaitOutput(t, "bridged tap7 into switch lan", 15*time.Second)
+		start := time.Now()
+		ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.tap7.disable_ipv6=1")
+		ns.Run(t, "ip", "addr", "add", emuKernelCIDR, "dev", "tap7")
+		require.NoError(t, p.Wait(20*time.Second), p.Output())
+		assert.GreaterOrEqual(t, time.Since(start), time.Second, "the run lasts its duration of wall time")
+		b, err := os.ReadFile(filepath.Join(out, scenario.ReportFile))
+		require.NoError(t, err)
+		var rep scenario.Report
+		require.NoError(t, json.Unmarshal(b, &rep))
+		assert.False(t, rep.Interrupted)
+		assert.True(t, rep.Passed, p.Output())
+		assert.InDelta(t, 2*time.Second, rep.Simulated, float64(500*time.Millisecond))
+		assert.Equal(t, []string{"lan.pcapng", "tap-tap7.pcapng"}, rep.SwitchCaptures)
+		_, err = ns.Output(context.Background(), "ip", "link", "show", "tap7")
+		assert.Error(t, err, "the device --tap-create made is gone")
+	})
+}
