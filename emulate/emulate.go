@@ -106,8 +106,9 @@ type Config struct {
 	Format  pcap.Format
 	SnapLen int
 	// Ready, when not nil, is called once every tap is open and bridged,
-	// just before the world starts running on the wall clock.
-	Ready func()
+	// just before the world starts running on the wall clock (the place
+	// to drop privileges); an error ends the run before it starts.
+	Ready func() error
 }
 
 // Driver is a scenario.Driver that runs the world on the wall clock with
@@ -233,7 +234,11 @@ func (d *Driver) Drive(w *sim.World, switches map[string]*sim.Switch, end clock.
 		}()
 	}
 	if d.cfg.Ready != nil {
-		d.cfg.Ready()
+		if err := d.cfg.Ready(); err != nil {
+			cancel()
+			wg.Wait()
+			return false, err
+		}
 	}
 	_ = l.Run(ctx) // it returns only when ctx ends
 	wg.Wait()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // emuBenchScenario is the emulated router of BenchmarkEmulatedRouter: the

@@ -24,7 +24,7 @@ import (
 	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/internal/tsharkcheck"
 	"github.com/simnet-go/simnet/sim/scenario"
-	"github.com/simnet-go/simnet/tests/netns"
+	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // The addresses of examples/emulated.yaml: the kernel side of the tap on
@@ -326,4 +326,60 @@ func TestEmulationEnds(t *testing.T) {
 		_, err = ns.Output(context.Background(), "ip", "link", "show", "tap7")
 		assert.Error(t, err, "the device --tap-create made is gone")
 	})
+}
+
+// TestEmulationUser: started as root with --user nobody, an emulated run
+// opens its tap and captures, hands its output directory to nobody and
+// drops to it (/proc shows uid 65534 with no capabilities) before the
+// world runs; the simulated host still pings the kernel and the report is
+// written, owned by nobody. --user without --tap, or with --tap-create, is
+// a usage error.
+func TestEmulationUser(t *testing.T) {
+	t.Parallel()
+	ns := netns.New(t)
+	ns.AddTap(t, "tap0", emuKernelCIDR)
+	ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.tap0.disable_ipv6=1")
+	bin := simnetBinary(t)
+	// nobody must reach the output directory: t.TempDir's parents are
+	// private to root.
+	base, err := os.MkdirTemp("", "simnet-emu-user-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	file := filepath.Join(base, "short.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(emuShortScenario), 0o600))
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no tap", []string{"--user", "nobody"}, "simnet: --user works with --tap only"},
+		{"tap-create", []string{"--tap", "tap5:lan", "--tap-create", "--user", "nobody"}, "simnet: --user and --tap-create exclude each other"},
+		{"unknown user", []string{"--tap", "tap0:lan", "--user", "no-such-user-simnet"}, `simnet: --user "no-such-user-simnet"`},
+	} {
+		out, err := ns.Output(context.Background(), bin, append([]string{"run", file, "--out", filepath.Join(base, "bad")}, tc.args...)...)
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s: %s", tc.name, out)
+		assert.Equal(t, 2, ee.ExitCode(), tc.name)
+		assert.Contains(t, out, tc.want, tc.name)
+	}
+
+	out := filepath.Join(base, "out")
+	p := ns.Start(t, bin, "run", file, "--tap", "tap0:lan", "--user", "nobody", "--out", out, "--quiet")
+	p.WaitOutput(t, "simnet: running as user nobody (uid 65534, gid 65534)", 15*time.Second)
+	ids := procIDs(t, p.Pid())
+	assert.Equal(t, "65534 65534 65534 65534", ids["Uid"], "real, effective, saved and fs uid")
+	assert.Equal(t, "0000000000000000", ids["CapEff"], "no capability left")
+	require.NoError(t, p.Wait(20*time.Second), p.Output())
+	fi, err := os.Stat(filepath.Join(out, scenario.ReportFile))
+	require.NoError(t, err)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	require.True(t, ok)
+	assert.Equal(t, uint32(65534), st.Uid, "the report is written as nobody")
+	b, err := os.ReadFile(filepath.Join(out, scenario.ReportFile))
+	require.NoError(t, err)
+	var rep scenario.Report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	assert.True(t, rep.Passed, "the simulated host pinged the kernel: %s", p.Output())
 }

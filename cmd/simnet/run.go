@@ -17,6 +17,7 @@ import (
 
 	"github.com/simnet-go/simnet/emulate"
 	"github.com/simnet-go/simnet/internal/cliflag"
+	"github.com/simnet-go/simnet/internal/privdrop"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/report/htmlreport"
 	"github.com/simnet-go/simnet/sim/scenario"
@@ -53,6 +54,8 @@ type runFlags struct {
 	// taps and tapCreate are run's --tap and --tap-create (emulation).
 	taps      []string
 	tapCreate bool
+	// user is --user: the identity an emulated run drops to.
+	user string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -119,6 +122,7 @@ status is 130. A second signal ends the process at once.`,
 	f.register(cmd)
 	cmd.Flags().StringArrayVar(&f.taps, "tap", nil, "NAME:SWITCH: bridge the Linux tap device NAME into the scenario's switch SWITCH and run on the wall clock (emulation; repeatable; see docs/scenarios.md)")
 	cmd.Flags().BoolVar(&f.tapCreate, "tap-create", false, "create a --tap device that does not exist (removed again on exit)")
+	cmd.Flags().StringVar(&f.user, "user", "", "with --tap, when started as root: drop to this user (name or uid) and its groups once the taps and captures are open; the output directory is handed to the user")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "PATH=VALUE: set a scenario parameter, e.g. links.wan.impair.loss=1% (repeatable; see simnet sweep)")
 	return cmd
 }
@@ -153,6 +157,23 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
 	}
+	var cred *privdrop.Credential
+	if f.user != "" {
+		switch {
+		case len(taps) == 0:
+			fmt.Fprintf(stderr, "simnet: --user works with --tap only (a simulated run needs no privilege)\n")
+			return exitScenario
+		case f.tapCreate:
+			fmt.Fprintf(stderr, "simnet: --user and --tap-create exclude each other: removing the device at exit needs root; create it for the user first (ip tuntap add dev NAME mode tap user %s)\n", f.user)
+			return exitScenario
+		}
+		c, err := privdrop.Lookup(f.user)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
+		cred = &c
+	}
 	seed := s.Seed
 	if seedSet {
 		seed = f.seed
@@ -180,7 +201,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		if mode == scenario.CaptureNone {
 			capDir = ""
 		}
-		emu = newEmulation(stderr, s, taps, f, capDir, format)
+		emu = newEmulation(stderr, s, taps, f, capDir, format, dir, cred)
 		opts.Driver = emu
 	}
 	progress := newProgressLine(stderr, f.quiet || emu != nil)
@@ -303,8 +324,11 @@ func freshDir(root, base string) (string, error) {
 }
 
 // newEmulation returns the driver of an emulated run: the taps bridged,
-// their ports captured in dir, and a line on stderr once they are open.
-func newEmulation(stderr io.Writer, s *scenario.Scenario, taps []emulate.Tap, f runFlags, dir string, format pcap.Format) *emulate.Driver {
+// their ports captured in capDir, and a line on stderr once they are open;
+// with cred, the output directory dir is handed to that user and the
+// process drops to it before the world runs.
+func newEmulation(stderr io.Writer, s *scenario.Scenario, taps []emulate.Tap, f runFlags, capDir string, format pcap.Format,
+	dir string, cred *privdrop.Credential) *emulate.Driver {
 	var names []string
 	for _, t := range taps {
 		names = append(names, fmt.Sprintf("%s into switch %s", t.Name, t.Switch))
@@ -313,10 +337,39 @@ func newEmulation(stderr io.Writer, s *scenario.Scenario, taps []emulate.Tap, f 
 	if s.Capture != nil {
 		snap = s.Capture.SnapLen
 	}
-	d, _ := emulate.New(emulate.Config{Taps: taps, Create: f.tapCreate, CaptureDir: dir, Format: format, SnapLen: snap,
-		Ready: func() {
+	d, _ := emulate.New(emulate.Config{Taps: taps, Create: f.tapCreate, CaptureDir: capDir, Format: format, SnapLen: snap,
+		Ready: func() error {
 			fmt.Fprintf(stderr, "simnet: emulating %s on the wall clock for %v: bridged %s (Ctrl-C stops)\n",
 				s.Name, s.Duration, strings.Join(names, ", "))
+			if cred == nil {
+				return nil
+			}
+			if err := handOver(dir, *cred); err != nil {
+				return err
+			}
+			if err := privdrop.Drop(*cred); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "simnet: running as user %s (uid %d, gid %d)\n", cred.Name, cred.UID, cred.GID)
+			return nil
 		}})
 	return d
+}
+
+// handOver gives the output directory and the files already in it (the
+// open captures) to c, so that the run can still write its report once it
+// runs as c. Only root changes owners; as anyone else it does nothing.
+func handOver(dir string, c privdrop.Credential) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(path, c.UID, c.GID); err != nil {
+			return fmt.Errorf("--user %s: hand over the output: %w", c.Name, err)
+		}
+		return nil
+	})
 }

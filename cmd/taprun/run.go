@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/simnet-go/simnet/internal/privdrop"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/link/tap"
@@ -94,9 +95,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 	}
 
-	var cred *credential
+	var cred *privdrop.Credential
 	if o.user != "" {
-		c, err := lookupUser(o.user)
+		c, err := privdrop.Lookup(o.user)
 		if err != nil {
 			return err
 		}
@@ -146,16 +147,16 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 	}
 	if cred != nil {
-		if err := dropPrivileges(*cred); err != nil {
+		if err := privdrop.Drop(*cred); err != nil {
 			return err
 		}
-		r.log.printf("running as user %s (uid %d, gid %d)", cred.name, cred.uid, cred.gid)
+		r.log.printf("running as user %s (uid %d, gid %d)", cred.Name, cred.UID, cred.GID)
 		if hs.root != nil {
 			// Files are read per request, as the new user: say now, not
 			// with a 404 per request, when it cannot read the directory.
 			if err := checkServable(hs.root); err != nil {
 				return fmt.Errorf("--http %s: not readable as user %s (it needs r-x on the directory and r on the files): %w",
-					hs.dir, cred.name, err)
+					hs.dir, cred.Name, err)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package privdrop
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lookupUser takes a name or a numeric uid from the user database (Debian
+// Lookup takes a name or a numeric uid from the user database (Debian
 // has nobody at 65534, group nogroup 65534) and refuses unknown users.
 func TestLookupUser(t *testing.T) {
 	t.Parallel()
@@ -25,16 +25,16 @@ func TestLookupUser(t *testing.T) {
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			t.Parallel()
-			c, err := lookupUser(tc.spec)
+			c, err := Lookup(tc.spec)
 			if tc.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.uid, c.uid)
-			assert.Equal(t, tc.uid, c.gid, "primary group")
-			assert.Equal(t, tc.uid, c.groups[0], "the primary group leads the group list")
+			assert.Equal(t, tc.uid, c.UID)
+			assert.Equal(t, tc.uid, c.GID, "primary group")
+			assert.Equal(t, tc.uid, c.Groups[0], "the primary group leads the group list")
 		})
 	}
 }
