@@ -45,6 +45,13 @@ type Options struct {
 	// Capture overrides the file's capture selection (simnet run
 	// --capture).
 	Capture CaptureMode
+	// Series records time series of every TCP connection and every
+	// rate-limited queue into Report.Series (simnet run --series).
+	Series bool
+	// SeriesMax bounds the rows kept per connection and per queue
+	// direction (decimated, keeping the first, last and extreme rows);
+	// 0 means DefaultSeriesMax, a negative value keeps every row.
+	SeriesMax int
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -99,7 +106,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Name, err)
 	}
-	rep, err := build(w, s, seed, opts.Stop, opts.Progress)
+	rep, err := build(w, s, seed, opts)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("run %s: %w", s.Name, cerr)
 	}
@@ -125,9 +132,17 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progress func(elapsed, duration time.Duration, events uint64)) (*Report, error) {
+func build(w *sim.World, s *Scenario, seed uint64, opts Options) (*Report, error) {
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
 	t0 := w.Now()
+	var rec *seriesRecorder
+	if opts.Series {
+		limit := opts.SeriesMax
+		if limit == 0 {
+			limit = DefaultSeriesMax
+		}
+		rec = newSeriesRecorder(w, t0, limit)
+	}
 
 	switches := make(map[string]*sim.Switch, len(s.Switches))
 	for _, sw := range s.Switches {
@@ -172,6 +187,10 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		}
 		links[i] = rl
 		byName[l.Name] = rl
+		if rec != nil {
+			rec.observeQueue(l.Name, "a_to_b", rl.l.Pipe(rl.dir(0)))
+			rec.observeQueue(l.Name, "b_to_a", rl.l.Pipe(rl.dir(1)))
+		}
 	}
 
 	tl := &timeline{t0: t0}
@@ -187,6 +206,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
+		if rec != nil {
+			rec.observeTCP(h.Name, ts)
+		}
 		for _, ifc := range h.Interfaces {
 			id := h.Name + ":" + ifc.Name
 			ep, ok := eps[id]
@@ -245,6 +267,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	apps := make([]app.App, len(s.Apps))
 	reports := make([]AppReport, len(s.Apps))
 	started := make([]clock.Time, len(s.Apps))
+	meters := make([]*intervalMeter, len(s.Apps))
 	for i, a := range s.Apps {
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
@@ -262,6 +285,12 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 				apps[i] = x
 				started[i] = now
 				err = x.Start(env)
+			}
+			if err == nil && a.Interval > 0 {
+				if m := meterFor(w, t0, a.Interval, x); m != nil {
+					meters[i] = m
+					m.start(now)
+				}
 			}
 			if err != nil {
 				reports[i].Error = err.Error()
@@ -304,7 +333,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		}
 	}
 
-	interrupted := runUntil(w, t0, s.Duration, stop, progress)
+	interrupted := runUntil(w, t0, s.Duration, opts.Stop, opts.Progress)
 
 	rep := &Report{
 		Scenario: s.Name, Seed: seed, Duration: s.Duration.String(), DurationNs: s.Duration, Passed: true,
@@ -340,10 +369,16 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 			continue
 		}
 		reports[i].Result = apps[i].Result()
+		if m := meters[i]; m != nil {
+			reports[i].Intervals = m.close(w.Now())
+		}
 		resultEvents(tl, a, started[i], reports[i].Result)
 		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}
 	rep.Timeline = tl.sorted()
+	if rec != nil {
+		rep.Series = rec.series(reports)
+	}
 	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult
