@@ -162,6 +162,7 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	// The HTML report's plots are made from the series, kept in memory.
 	opts.Series = f.series || f.report == "html"
 	opts.SeriesMax = f.seriesMax
+	opts.Flows = true
 	if f.seriesMax == 0 {
 		opts.SeriesMax = -1
 	}

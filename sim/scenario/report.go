@@ -54,6 +54,9 @@ type Report struct {
 	Expectations []ExpectResult `json:"expectations"`
 	// Timeline lists leases, answers and completions in time order.
 	Timeline []TimelineEvent `json:"timeline"`
+	// Flows is the per-flow table (Options.Flows), flows in the order
+	// they were first seen.
+	Flows []FlowReport `json:"flows,omitempty"`
 	// Series holds the time series when Options.Series was set (written
 	// as CSV by Series.WriteCSV, not in report.json).
 	Series *Series `json:"-"`

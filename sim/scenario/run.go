@@ -52,6 +52,9 @@ type Options struct {
 	// direction (decimated, keeping the first, last and extreme rows);
 	// 0 means DefaultSeriesMax, a negative value keeps every row.
 	SeriesMax int
+	// Flows fills Report.Flows, the per-flow table of packets, bytes,
+	// losses, delay and jitter (simnet run does by default).
+	Flows bool
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -143,6 +146,10 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options) (*Report, error
 		}
 		rec = newSeriesRecorder(w, t0, limit)
 	}
+	var mon *flowMonitor
+	if opts.Flows {
+		mon = newFlowMonitor(w.Clock(), t0)
+	}
 
 	switches := make(map[string]*sim.Switch, len(s.Switches))
 	for _, sw := range s.Switches {
@@ -206,6 +213,7 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options) (*Report, error
 		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
+		hi := &hostIfaces{}
 		if rec != nil {
 			rec.observeTCP(h.Name, ts)
 		}
@@ -218,7 +226,11 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options) (*Report, error
 					return fail(err)
 				}
 			}
+			if mon != nil {
+				ep = &monEndpoint{inner: ep, m: mon, h: hi}
+			}
 			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep)
+			hi.ifs = append(hi.ifs, si)
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue
@@ -378,6 +390,9 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options) (*Report, error
 	rep.Timeline = tl.sorted()
 	if rec != nil {
 		rep.Series = rec.series(reports)
+	}
+	if mon != nil {
+		rep.Flows = mon.report(w.Now())
 	}
 	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
