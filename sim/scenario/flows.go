@@ -343,4 +343,3 @@ func protoName(p uint8) string {
 	}
 	return strconv.Itoa(int(p))
 }
-
