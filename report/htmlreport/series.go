@@ -22,23 +22,35 @@ var (
 // seriesConn is one connection's rows of the TCP series.
 type seriesConn struct {
 	name string
-	rows []scenario.TCPSample
+	rows []*scenario.TCPSample
 }
 
 // dataConns returns the connections of s that delivered data, in order
 // of first appearance.
 func dataConns(s *scenario.Series) []seriesConn {
-	idx := map[string]int{}
+	type key struct{ host, flow string }
+	idx := map[key]int{}
 	var out []seriesConn
-	for _, r := range s.TCP {
-		k := r.Host + " " + r.Flow
+	var count []int
+	which := make([]int32, len(s.TCP))
+	for j := range s.TCP {
+		r := &s.TCP[j]
+		k := key{r.Host, r.Flow}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
 			out = append(out, seriesConn{name: r.Flow + " (" + r.Host + ")"})
+			count = append(count, 0)
 		}
-		out[i].rows = append(out[i].rows, r)
+		count[i]++
+		which[j] = int32(i)
+	}
+	for i := range out {
+		out[i].rows = make([]*scenario.TCPSample, 0, count[i])
+	}
+	for j := range s.TCP {
+		out[which[j]].rows = append(out[which[j]].rows, &s.TCP[j])
 	}
 	kept := out[:0]
 	for _, c := range out {
@@ -110,7 +122,8 @@ func cwndPlot(c seriesConn) *plot.Plot {
 	p.Title.Text = "congestion window " + c.name
 	p.X.Label.Text = "time (s)"
 	p.Y.Label.Text = "bytes"
-	var cw, ss, fl plotter.XYs
+	cw, fl := make(plotter.XYs, 0, len(c.rows)), make(plotter.XYs, 0, len(c.rows))
+	var ss plotter.XYs
 	peak := 0
 	for _, r := range c.rows {
 		peak = max(peak, r.Cwnd, r.BytesInFlight)
@@ -136,7 +149,7 @@ func rttPlotSeries(c seriesConn) *plot.Plot {
 	p.Title.Text = "smoothed RTT " + c.name
 	p.X.Label.Text = "time (s)"
 	p.Y.Label.Text = "ms"
-	var srtt, vr plotter.XYs
+	srtt, vr := make(plotter.XYs, 0, len(c.rows)), make(plotter.XYs, 0, len(c.rows))
 	for _, r := range c.rows {
 		if r.SRTT == 0 {
 			continue
