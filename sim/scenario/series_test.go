@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -177,13 +178,16 @@ func TestSeriesCSV(t *testing.T) {
 	})
 }
 
-// TestSeriesDeterministic runs the scenario twice with one seed: the
-// files are byte-identical, and a decimated run keeps its bound.
+// TestSeriesDeterministic runs the scenario twice with one seed, at
+// GOMAXPROCS 1 and 4: the files are byte-identical, and a decimated run
+// keeps its bound.
 func TestSeriesDeterministic(t *testing.T) {
-	t.Parallel()
 	for _, limit := range []int{0, 40} {
+		prev := runtime.GOMAXPROCS(1)
 		d1, _ := runSeries(t, seriesDoc, limit)
+		runtime.GOMAXPROCS(4)
 		d2, _ := runSeries(t, seriesDoc, limit)
+		runtime.GOMAXPROCS(prev)
 		for _, f := range []string{TCPSeriesFile, QueueSeriesFile, AppSeriesFile} {
 			b1, err := os.ReadFile(filepath.Join(d1, SeriesDir, f))
 			require.NoError(t, err)
