@@ -247,3 +247,25 @@ func TestDecimator(t *testing.T) {
 		})
 	}
 }
+
+// TestObserversLeaveCapturesAlone checks that taking the series, the
+// intervals and the per-flow table changes nothing on the wire: the
+// captures of a run with them are those of a run without.
+func TestObserversLeaveCapturesAlone(t *testing.T) {
+	t.Parallel()
+	plain := strings.ReplaceAll(seriesDoc, "400KiB, interval: 100ms", "400KiB")
+	plain = strings.ReplaceAll(plain, "port: 9, interval: 1s", "port: 9")
+	require.NotEqual(t, seriesDoc, plain)
+	d1, d2 := t.TempDir(), t.TempDir()
+	_, err := Run(mustParse(t, seriesDoc), Options{OutDir: d1, Series: true, Flows: true})
+	require.NoError(t, err)
+	_, err = Run(mustParse(t, plain), Options{OutDir: d2})
+	require.NoError(t, err)
+	for _, h := range []string{"a.pcapng", "b.pcapng"} {
+		b1, err := os.ReadFile(filepath.Join(d1, h))
+		require.NoError(t, err)
+		b2, err := os.ReadFile(filepath.Join(d2, h))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(b1, b2), "%s differs", h)
+	}
+}
