@@ -203,21 +203,29 @@ func (m *flowMonitor) frame(h *hostIfaces, f []byte, tx bool) {
 	// The packet's identity: its addresses, IP ID and length, and the
 	// start of its transport header and payload (sequence numbers,
 	// timestamps), so a retransmission is a packet of its own.
-	sum := uint64(14695981039346656037)
-	mix := func(b []byte) {
-		for _, c := range b {
-			sum ^= uint64(c)
-			sum *= 1099511628211
-		}
-	}
-	mix(k.src.AsSlice())
-	mix(k.dst.AsSlice())
-	var hdr [5]byte
+	var hdr [8]byte
 	hdr[0] = k.proto
 	binary.BigEndian.PutUint16(hdr[1:], id)
 	binary.BigEndian.PutUint16(hdr[3:], uint16(len(l4)))
-	mix(hdr[:])
-	mix(l4[:min(len(l4), 64)])
+	sum := mix64(0, binary.LittleEndian.Uint64(hdr[:]))
+	if k.src.Is4() {
+		a, b := k.src.As4(), k.dst.As4()
+		sum = mix64(sum, uint64(binary.LittleEndian.Uint32(a[:]))<<32|uint64(binary.LittleEndian.Uint32(b[:])))
+	} else {
+		a, b := k.src.As16(), k.dst.As16()
+		for _, x := range [][16]byte{a, b} {
+			sum = mix64(sum, binary.LittleEndian.Uint64(x[:8]))
+			sum = mix64(sum, binary.LittleEndian.Uint64(x[8:]))
+		}
+	}
+	head := l4[:min(len(l4), 64)]
+	for len(head) >= 8 {
+		sum = mix64(sum, binary.LittleEndian.Uint64(head))
+		head = head[8:]
+	}
+	var tail [8]byte
+	copy(tail[:], head)
+	sum = mix64(sum, binary.LittleEndian.Uint64(tail[:])^uint64(len(head))<<56)
 
 	now := m.clk.Now()
 	size := uint64(len(f) - 14)
@@ -328,6 +336,16 @@ func (m *flowMonitor) report(end clock.Time) []FlowReport {
 		out = append(out, r)
 	}
 	return out
+}
+
+// mix64 folds v into the hash h (a multiply-xorshift step, as in
+// splitmix64): fixed, so a run's matching never depends on a random seed.
+func mix64(h, v uint64) uint64 {
+	h ^= v
+	h *= 0x9e3779b97f4a7c15
+	h ^= h >> 32
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>29
 }
 
 func protoName(p uint8) string {
