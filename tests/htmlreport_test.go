@@ -81,7 +81,8 @@ const measureJS = `(() => ({
 // seriesCounts reads DIR/series/tcp.csv and queue.csv and returns the plots
 // report.html should draw from them: a cwnd and an RTT plot per
 // connection that delivered data, a queue plot per link direction with a
-// queue, and one throughput plot.
+// queue, one throughput plot, and one of the apps' interval goodput when
+// an app has an interval.
 func seriesCounts(t *testing.T, dir string) map[string]int {
 	t.Helper()
 	read := func(name string) [][]string {
@@ -112,6 +113,9 @@ func seriesCounts(t *testing.T, dir string) map[string]int {
 	}
 	if conns > 0 {
 		want["throughput"] = 1
+	}
+	if len(read("app.csv")) > 0 {
+		want["app"] = 1
 	}
 	return want
 }
@@ -187,6 +191,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 			assert.Positive(t, want["cwnd"], c.name)
 			if c.name == "tcp" {
 				assert.Equal(t, 1, want["queue"], "the upload's 20 Mbit/s link")
+				assert.Equal(t, 1, want["app"], "recv has an interval")
 			}
 			assert.Equal(t, want, got, "%s: series plots", c.name)
 			assert.True(t, facts.FlowTable, "%s: the per-flow table", c.name)

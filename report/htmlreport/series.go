@@ -200,6 +200,31 @@ func throughputSeriesPlot(conns []seriesConn) *plot.Plot {
 	return p
 }
 
+// appGoodputPlot draws the interval goodput of every app with an
+// interval, as iperf's interval lines would.
+func appGoodputPlot(rows []scenario.IntervalSample) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = "goodput per interval, per app"
+	p.X.Label.Text = "time (s)"
+	p.Y.Label.Text = "Mbit/s"
+	type key struct{ host, app string }
+	var keys []key
+	byKey := map[key]plotter.XYs{}
+	for _, r := range rows {
+		k := key{r.Host, r.App}
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		// A step per interval: its rate from its start to its end.
+		byKey[k] = append(byKey[k], plotter.XY{X: secs(r.StartNs), Y: r.BitsPerSecond / 1e6}, plotter.XY{X: secs(r.EndNs), Y: r.BitsPerSecond / 1e6})
+	}
+	for i, k := range keys {
+		addLine(p, byKey[k], palette[i%len(palette)], k.app+" on "+k.host, false)
+	}
+	p.Legend.Top = true
+	return p
+}
+
 // queueKey names one link direction.
 type queueKey struct{ link, dir string }
 
@@ -255,6 +280,11 @@ func seriesSections(s *scenario.Series) ([]FlowSection, []string, error) {
 	all := FlowSection{Name: "throughput and queues"}
 	if len(drawn) > 0 {
 		if err := render(&all, "throughput", "throughput: bytes acknowledged per interval, per connection", throughputSeriesPlot(drawn), 24*vg.Centimeter, 9*vg.Centimeter); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(s.App) > 0 {
+		if err := render(&all, "app", "goodput per interval of the apps with an interval (series/app.csv)", appGoodputPlot(s.App), 24*vg.Centimeter, 9*vg.Centimeter); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -30,6 +30,10 @@ func bigSeries(conns, n int) *scenario.Series {
 		}
 	}
 	s.TCP = append(s.TCP, scenario.TCPSample{Host: "h", Flow: "idle", Info: tcp.Info{Cwnd: 10}})
+	for i := range 3 {
+		s.App = append(s.App, scenario.IntervalSample{Host: "h", App: "rx", Interval: scenario.Interval{
+			StartNs: time.Duration(i) * time.Second, EndNs: time.Duration(i+1) * time.Second, Bytes: 1000, BitsPerSecond: 8000}})
+	}
 	for i := range n {
 		s.Queue = append(s.Queue, scenario.QueueSample{At: time.Duration(i) * time.Millisecond, Link: "l", Dir: "a_to_b",
 			QueueState: impair.QueueState{Packets: i % 30}})
@@ -55,15 +59,16 @@ func TestSeriesSections(t *testing.T) {
 				assert.Equal(t, "rtt", sec.Plots[1].Kind)
 			}
 			last := secs[drawn].Plots
-			require.Len(t, last, 2)
+			require.Len(t, last, 3)
 			assert.Equal(t, "throughput", last[0].Kind)
-			assert.Equal(t, "queue", last[1].Kind)
+			assert.Equal(t, "app", last[1].Kind)
+			assert.Equal(t, "queue", last[2].Kind)
 			if tc.conns > MaxFlowPlots {
 				assert.NotEmpty(t, notes)
 			}
 			out, err := Render(Page{Title: "t", Series: secs})
 			require.NoError(t, err)
-			assert.Equal(t, 2*drawn+2, strings.Count(string(out), `<figure class="series-plot"`))
+			assert.Equal(t, 2*drawn+3, strings.Count(string(out), `<figure class="series-plot"`))
 			assert.Less(t, len(out), 3<<20, "thinned: the page stays small")
 		})
 	}
