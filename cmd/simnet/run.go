@@ -36,6 +36,10 @@ const (
 	exitInterrupted = 130
 )
 
+// htmlSeriesMax bounds the series rows kept per connection and queue when
+// they are taken only for report.html's plots (no --series).
+const htmlSeriesMax = 1000
+
 // outRoot is where runs go without --out.
 const outRoot = "simnet-out"
 
@@ -163,7 +167,12 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	opts.Series = f.series || f.report == "html"
 	opts.SeriesMax = f.seriesMax
 	opts.Flows = true
-	if f.seriesMax == 0 {
+	switch {
+	case !f.series && opts.Series:
+		// Only for the page's plots, which thin to MaxBins points: keep
+		// the memory of a run with many connections small.
+		opts.SeriesMax = htmlSeriesMax
+	case f.seriesMax == 0:
 		opts.SeriesMax = -1
 	}
 	progress := newProgressLine(stderr, f.quiet)
