@@ -107,3 +107,15 @@ func (b *TCPBulk) Result() any {
 	}
 	return tcpapps.BulkResult{}
 }
+
+// Progress returns the bytes moved so far: acknowledged by the peer
+// (sender) or received (receiver).
+func (b *TCPBulk) Progress() int64 {
+	switch {
+	case b.send != nil:
+		return b.send.Progress()
+	case b.recv != nil:
+		return b.recv.Progress()
+	}
+	return 0
+}

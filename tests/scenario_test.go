@@ -30,7 +30,7 @@ func scnRun(t *testing.T, file string, seed uint64, dir string, format pcap.Form
 	t.Helper()
 	s, err := scenario.Load(file)
 	require.NoError(t, err)
-	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format})
+	rep, err := scenario.Run(s, scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Flows: true})
 	require.NoError(t, err, file)
 	require.NoError(t, scenario.WriteReport(dir, rep))
 	return rep

@@ -120,6 +120,16 @@ func TestReportSchemaRejects(t *testing.T) {
 				"rtt": map[string]any{"n": 2, "sum_ns": "4ms", "min_ns": 1, "p50_ns": 1, "p99_ns": 1, "max_ns": 1}}}
 		},
 		"no switch_captures field": func(m map[string]any) { delete(m, "switch_captures") },
+		"flow delay as text": func(m map[string]any) {
+			f := m["flows"].([]any)[0].(map[string]any)
+			f["delay_mean_ns"] = "1ms"
+		},
+		"flow without lost_packets": func(m map[string]any) {
+			delete(m["flows"].([]any)[0].(map[string]any), "lost_packets")
+		},
+		"interval goodput in Mbit/s": func(m map[string]any) {
+			m["apps"].([]any)[0].(map[string]any)["intervals"] = []any{map[string]any{"start_ns": 0, "end_ns": 1, "bytes": 1, "mbps": 1.0}}
+		},
 	}
 	for name, spoil := range bad {
 		var m map[string]any

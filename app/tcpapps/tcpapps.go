@@ -201,6 +201,14 @@ func StartBulkSender(s *tcp.Stack, clk clock.Clock, remote netip.AddrPort, n int
 // Result returns the result so far.
 func (b *BulkSender) Result() BulkResult { return b.res }
 
+// Progress returns how many bytes the receiver has acknowledged so far.
+func (b *BulkSender) Progress() int64 {
+	if b.c == nil {
+		return 0
+	}
+	return int64(b.c.Info().DeliveredBytes)
+}
+
 // OnEstablished starts sending.
 func (b *BulkSender) OnEstablished(c *tcp.Conn) { b.OnWritable(c) }
 
@@ -276,6 +284,9 @@ func StartBulkReceiver(s *tcp.Stack, clk clock.Clock, local netip.AddrPort, expe
 
 // Result returns the result so far.
 func (r *BulkReceiver) Result() BulkResult { return r.res }
+
+// Progress returns how many bytes have been received so far.
+func (r *BulkReceiver) Progress() int64 { return r.got }
 
 func (r *BulkReceiver) accept(l *tcp.Listener) {
 	c, err := l.Accept(r)

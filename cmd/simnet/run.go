@@ -39,6 +39,10 @@ const (
 	exitInterrupted = 130
 )
 
+// htmlSeriesMax bounds the series rows kept per connection and queue when
+// they are taken only for report.html's plots (no --series).
+const htmlSeriesMax = 1000
+
 // outRoot is where runs go without --out.
 const outRoot = "simnet-out"
 
@@ -56,6 +60,10 @@ type runFlags struct {
 	tapCreate bool
 	// user is --user: the identity an emulated run drops to.
 	user string
+	// series writes DIR/series/*.csv; seriesMax bounds their rows per
+	// connection and per queue.
+	series    bool
+	seriesMax int
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -66,6 +74,8 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.force, "force", false, "write into an --out directory that already holds files")
 	cmd.Flags().BoolVar(&f.quiet, "quiet", false, "no progress line on stderr (it shows only on a terminal, for runs over a second)")
 	cmd.Flags().StringVar(&f.capture, "capture", "", "what to capture: all, hosts or none (default: the file's capture block, else all)")
+	cmd.Flags().BoolVar(&f.series, "series", false, "write time series as CSV into DIR/series: tcp.csv (per connection), queue.csv (per rate-limited link direction), app.csv (goodput per interval)")
+	cmd.Flags().IntVar(&f.seriesMax, "series-max", scenario.DefaultSeriesMax, "rows kept per connection and per queue in the series, decimated keeping first, last and extreme rows (0: keep every row)")
 }
 
 // newRunCmd builds `simnet run FILE`.
@@ -195,6 +205,22 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 	stop, release := interruptible()
 	defer release()
 	opts := scenario.Options{Seed: seed, SeedSet: true, OutDir: dir, Format: format, Stop: stop, Capture: mode}
+	if f.seriesMax < 0 {
+		fmt.Fprintf(stderr, "simnet: --series-max %d: must be 0 (every row) or positive\n", f.seriesMax)
+		return exitScenario
+	}
+	// The HTML report's plots are made from the series, kept in memory.
+	opts.Series = f.series || f.report == "html"
+	opts.SeriesMax = f.seriesMax
+	opts.Flows = true
+	switch {
+	case !f.series && opts.Series:
+		// Only for the page's plots, which thin to MaxBins points: keep
+		// the memory of a run with many connections small.
+		opts.SeriesMax = htmlSeriesMax
+	case f.seriesMax == 0:
+		opts.SeriesMax = -1
+	}
 	var emu *emulate.Driver
 	if len(taps) > 0 {
 		capDir := dir
@@ -218,6 +244,13 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stderr, "simnet: %v\n", err)
 		return exitScenario
 	}
+	var seriesFiles []string
+	if f.series && rep.Series != nil {
+		if seriesFiles, err = rep.Series.WriteCSV(dir); err != nil {
+			fmt.Fprintf(stderr, "simnet: %v\n", err)
+			return exitScenario
+		}
+	}
 	if f.report == "html" {
 		if err := writeRunReport(dir, s, rep); err != nil {
 			fmt.Fprintf(stderr, "simnet: %v\n", err)
@@ -239,6 +272,9 @@ func runScenario(stdout, stderr io.Writer, s *scenario.Scenario, f runFlags, see
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, c))
 	}
 	fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, scenario.ReportFile))
+	for _, p := range seriesFiles {
+		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, p))
+	}
 	if f.report == "html" {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, htmlreport.File))
 	}

@@ -138,6 +138,11 @@ func (a *aqmState) transmit(now clock.Time) {
 	}
 	end := now.Add(serialisation(len(pkt.Frame), a.rate))
 	a.busy = true
+	if p.qobs != nil {
+		// The frame being serialised counts as queued, as in the
+		// drop-tail queue's report.
+		p.qobs(now, QueueState{Packets: a.q.Len() + 1, Bytes: a.q.Backlog() + len(pkt.Frame), Sojourn: now.Sub(pkt.Enqueued)})
+	}
 	p.clk.Schedule(&a.timer, end)
 	// emit merges p.carry into what it pushes: this frame's own marks.
 	saved, was := p.carry, p.carrying

@@ -121,6 +121,12 @@ type Pipe struct {
 
 	// carry holds the marks of the frame being sent by SendCarrying.
 	carry link.Note
+
+	// qobs hears the queue's state; obsFin[obsHead:] are the finish
+	// instants of the drop-tail queue's frames while it is set.
+	qobs    QueueObserver
+	obsFin  []clock.Time
+	obsHead int
 }
 
 // New returns an up Pipe with configuration cfg that draws its decisions
@@ -226,6 +232,7 @@ func (p *Pipe) SetUp(up bool) {
 	p.gen++
 	p.busyUntil = 0
 	p.finLen = 0
+	p.obsFin, p.obsHead = p.obsFin[:0], 0
 	p.flushAQM()
 }
 
@@ -336,9 +343,15 @@ func (p *Pipe) Send(frame []byte) link.Note {
 		if at, ok = p.enqueue(now, len(frame)); !ok {
 			p.fifoStats.st.Drops++
 			p.fifoStats.st.DropsOverlimit++
+			if p.qobs != nil {
+				p.observeFIFO(now, 0, len(frame))
+			}
 			return p.drop(link.DropQueueFull)
 		}
 		p.fifoStats.admitted(at.Sub(now) - serialisation(len(frame), c.Rate))
+		if p.qobs != nil {
+			p.observeFIFO(now, at, len(frame))
+		}
 	}
 	return p.emit(at, frame, nil, link.Note{})
 }

@@ -16,6 +16,9 @@ func (s *Stack) emit(k connKey, f Fields, o *Options, olen, n int) {
 	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, b[:total]); err != nil {
 		s.stats.SendErrors++
 	}
+	if s.obs != nil {
+		s.observe(k)
+	}
 }
 
 // rcvWindowRight returns the right edge the receive buffer allows now.

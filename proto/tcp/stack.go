@@ -379,6 +379,7 @@ type Stack struct {
 
 	stats  StackStats
 	closed []ConnStats
+	obs    Observer // see SetObserver
 }
 
 // New returns a TCP stack sending through net, timed by clk and drawing its
@@ -460,6 +461,9 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 	if c, ok := s.conns[k]; ok {
 		c.input(h, &s.opts)
 		c.flush()
+		if s.obs != nil {
+			s.obs(c)
+		}
 		return
 	}
 	l := s.listeners[listenKey{dst, k.lport}]
@@ -513,6 +517,9 @@ func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
 	s.stats.SegmentsOut++
 	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n]); err != nil {
 		s.stats.SendErrors++
+	}
+	if s.obs != nil {
+		s.observe(k)
 	}
 }
 

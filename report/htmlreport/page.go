@@ -62,6 +62,10 @@ type Page struct {
 	Source string
 	Tables []Table
 	Flows  []FlowSection
+	// Series are the plots drawn from the simulator's time series:
+	// per TCP connection its congestion window and RTT, then the
+	// throughput and the queues.
+	Series []FlowSection
 	Notes  []string
 }
 
@@ -86,6 +90,11 @@ figure{display:inline-block;margin:0 .5em 1em 0}
 {{if .Flows}}<h2>TCP flows</h2>{{end}}
 {{range .Flows}}<section class="flow" data-flow="{{.Name}}"><h3>{{.Name}}</h3>
 {{range .Plots}}<figure class="plot" data-kind="{{.Kind}}">{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
+{{end}}</section>
+{{end}}
+{{if .Series}}<h2>Time series (from the simulator)</h2>{{end}}
+{{range .Series}}<section class="series" data-flow="{{.Name}}"><h3>{{.Name}}</h3>
+{{range .Plots}}<figure class="series-plot" data-kind="{{.Kind}}">{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
 {{end}}</section>
 {{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
@@ -264,6 +273,14 @@ func RunPage(dir string, rep *scenario.Report, source []byte) (Page, error) {
 		return Page{}, err
 	}
 	p.Flows, p.Notes = secs, append(p.Notes, notes...)
+	if len(rep.Flows) > 0 {
+		p.Tables = append(p.Tables, flowMonitorTable(rep.Flows))
+	}
+	ser, notes, err := seriesSections(rep.Series)
+	if err != nil {
+		return Page{}, err
+	}
+	p.Series, p.Notes = ser, append(p.Notes, notes...)
 	if len(paths) == 0 {
 		p.Notes = append(p.Notes, "The run wrote no captures, so no flow is drawn.")
 	}

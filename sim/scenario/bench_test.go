@@ -27,3 +27,29 @@ func BenchmarkRun(b *testing.B) {
 	b.ReportMetric(float64(b.N)*s.Duration.Seconds()/wall, "sim-s/s")
 	b.ReportMetric(float64(frames)/wall, "frames/s")
 }
+
+// BenchmarkRunObserved runs the bufferbloat example (four TCP flows through
+// a queue) plain, with the per-flow table, and with the time series too:
+// what simnet run's flows and --series cost.
+func BenchmarkRunObserved(b *testing.B) {
+	s, err := Load("../../examples/bufferbloat.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"plain", Options{}},
+		{"flows", Options{Flows: true}},
+		{"flows+series", Options{Flows: true, Series: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(s, tc.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -337,12 +337,12 @@ func (d *decoder) gilbert(n *yaml.Node, path string) *Gilbert {
 // and host.
 var appFields = map[string][]string{
 	AppPing:       {"target", "count", "interval", "size", "start"},
-	AppUDPSink:    {"port", "start"},
+	AppUDPSink:    {"port", "interval", "start"},
 	AppUDPSend:    {"target", "port", "count", "interval", "size", "start"},
 	AppTCPEcho:    {"port", "start"},
 	AppTCPDiscard: {"port", "start"},
-	AppTCPSend:    {"target", "bytes", "start"},
-	AppTCPRecv:    {"port", "bytes", "start"},
+	AppTCPSend:    {"target", "bytes", "interval", "start"},
+	AppTCPRecv:    {"port", "bytes", "interval", "start"},
 	// Service apps.
 	AppTCPEchoClient: {"target", "bytes", "start"},
 	AppDHCPServer:    {"pool", "router", "dns", "lease_time", "reservations", "subnets", "start"},
@@ -455,6 +455,17 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 			if v, ok := d.duration(in, o.field("interval")); ok {
 				if v == 0 {
 					d.fail(in, o.field("interval"), "interval must be positive")
+				}
+				a.Interval = v
+			}
+		}
+	}
+	if a.Type == AppTCPSend || a.Type == AppTCPRecv || a.Type == AppUDPSink {
+		// The reporting interval of goodput, like iperf's --interval.
+		if in := o.get("interval"); in != nil {
+			if v, ok := d.duration(in, o.field("interval")); ok {
+				if v < time.Millisecond {
+					d.fail(in, o.field("interval"), "interval must be at least 1ms")
 				}
 				a.Interval = v
 			}

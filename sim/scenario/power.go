@@ -9,12 +9,13 @@ import "github.com/simnet-go/simnet/link"
 type powerPort struct {
 	ep   link.Endpoint
 	recv link.Receiver
-	off  bool
+	// off is shared by every power port of one boot's interface.
+	off *bool
 }
 
 // Send passes the frame to the link while the host runs.
 func (p *powerPort) Send(frame []byte) link.Note {
-	if p.off {
+	if *p.off {
 		return link.Note{Drop: link.DropNoPeer}
 	}
 	return p.ep.Send(frame)
@@ -28,7 +29,7 @@ func (p *powerPort) SetReceiver(r link.Receiver) {
 
 // Receive delivers a frame to the interface while the host runs.
 func (p *powerPort) Receive(frame []byte, note link.Note) {
-	if !p.off && p.recv != nil {
+	if !*p.off && p.recv != nil {
 		p.recv.Receive(frame, note)
 	}
 }

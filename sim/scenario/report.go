@@ -54,6 +54,12 @@ type Report struct {
 	Expectations []ExpectResult `json:"expectations"`
 	// Timeline lists leases, answers and completions in time order.
 	Timeline []TimelineEvent `json:"timeline"`
+	// Flows is the per-flow table (Options.Flows), flows in the order
+	// they were first seen.
+	Flows []FlowReport `json:"flows,omitempty"`
+	// Series holds the time series when Options.Series was set (written
+	// as CSV by Series.WriteCSV, not in report.json).
+	Series *Series `json:"-"`
 }
 
 // LinkReport is what one link did, per direction.
@@ -94,6 +100,9 @@ type AppReport struct {
 	// Result is the app's own result struct (ping.Result, udpapp.SinkResult,
 	// udpapp.SendResult).
 	Result any `json:"result"`
+	// Intervals is the goodput per reporting interval of an app with an
+	// interval (tcp_send, tcp_recv, udp_sink).
+	Intervals []Interval `json:"intervals,omitempty"`
 }
 
 // ExpectResult is the verdict on one condition of an expectation.
@@ -224,6 +233,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			continue // the group's line stands for them
 		}
 		fmt.Fprintf(&b, "  %-12s %-8s on %s: %s\n", a.Name, a.Type, a.Host, appSummary(a))
+		writeIntervals(&b, a.Intervals)
 	}
 	for _, g := range r.Groups {
 		fmt.Fprintf(&b, "  %-12s %-8s on group %s: %s\n", g.App, g.Type, g.Host, g.summary())

@@ -50,6 +50,16 @@ type Options struct {
 	// clock: emulation (package emulate) drives it on the wall clock with
 	// tap devices bridged into switches. Progress is not used then.
 	Driver Driver
+	// Series records time series of every TCP connection and every
+	// rate-limited queue into Report.Series (simnet run --series).
+	Series bool
+	// SeriesMax bounds the rows kept per connection and per queue
+	// direction (decimated, keeping the first, last and extreme rows);
+	// 0 means DefaultSeriesMax, a negative value keeps every row.
+	SeriesMax int
+	// Flows fills Report.Flows, the per-flow table of packets, bytes,
+	// losses, delay and jitter (simnet run does by default).
+	Flows bool
 }
 
 // ReportFile is the name of the report Run's callers write beside the
@@ -116,7 +126,7 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 			return d.Drive(w, switches, t0.Add(s.Duration), opts.Stop)
 		}
 	}
-	rep, err := build(w, s, seed, run)
+	rep, err := build(w, s, seed, opts, run)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("run %s: %w", s.Name, cerr)
 	}
@@ -149,9 +159,21 @@ func Run(s *Scenario, opts Options) (*Report, error) {
 // whether it was stopped early.
 type runFunc func(w *sim.World, switches map[string]*sim.Switch, t0 clock.Time) (interrupted bool, err error)
 
-func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error) {
+func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*Report, error) {
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("run %s: %w", s.Name, err) }
 	t0 := w.Now()
+	var rec *seriesRecorder
+	if opts.Series {
+		limit := opts.SeriesMax
+		if limit == 0 {
+			limit = DefaultSeriesMax
+		}
+		rec = newSeriesRecorder(w, t0, limit)
+	}
+	var mon *flowMonitor
+	if opts.Flows {
+		mon = newFlowMonitor(w.Clock(), t0)
+	}
 
 	switches := make(map[string]*sim.Switch, len(s.Switches))
 	for _, sw := range s.Switches {
@@ -196,6 +218,10 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 		}
 		links[i] = rl
 		byName[l.Name] = rl
+		if rec != nil {
+			rec.observeQueue(l.Name, "a_to_b", rl.l.Pipe(rl.dir(0)))
+			rec.observeQueue(l.Name, "b_to_a", rl.l.Pipe(rl.dir(1)))
+		}
 	}
 
 	tl := &timeline{t0: t0}
@@ -209,7 +235,7 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 	tcps := make(map[string]*tcp.Stack, len(s.Hosts))
 	relays := map[string]*dhcpstack.Relay{}
 	hostIdx := map[string]int{}
-	power := map[string][]*powerPort{}
+	power := map[string][]*bool{}
 	// boot builds a host's stack, interfaces, DHCP clients and relay; a
 	// restart boots it again from its configuration (gen counts boots, so
 	// each boot draws from its own random streams; the first boot's names
@@ -228,6 +254,10 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 			// The old boot's leases went with it.
 			dhcpIfs = slices.DeleteFunc(dhcpIfs, func(di *dhcpIface) bool { return di.host == h.Name })
 		}
+		hi := &hostIfaces{}
+		if rec != nil {
+			rec.observeTCP(h.Name, ts)
+		}
 		for _, ifc := range h.Interfaces {
 			id := h.Name + ":" + ifc.Name
 			ep, ok := eps[id]
@@ -238,9 +268,17 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 				}
 				eps[id] = ep
 			}
-			pp := &powerPort{ep: ep}
-			power[h.Name] = append(power[h.Name], pp)
-			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), pp)
+			// The flow monitor sits between two halves of the power
+			// port: a crashed boot neither sends nor receives anything
+			// it could count.
+			off := new(bool)
+			power[h.Name] = append(power[h.Name], off)
+			var hep link.Endpoint = &powerPort{ep: ep, off: off}
+			if mon != nil {
+				hep = &powerPort{ep: &monEndpoint{inner: hep, m: mon, h: hi}, off: off}
+			}
+			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), hep)
+			hi.ifs = append(hi.ifs, si)
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue
@@ -306,6 +344,7 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 	reports := make([]AppReport, len(s.Apps))
 	started := make([]clock.Time, len(s.Apps))
 	startApp := make([]func(clock.Time), len(s.Apps))
+	meters := make([]*intervalMeter, len(s.Apps))
 	for i, a := range s.Apps {
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
@@ -323,6 +362,12 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 				apps[i] = x
 				started[i] = now
 				err = x.Start(env)
+			}
+			if err == nil && a.Interval > 0 {
+				if m := meterFor(w, t0, a.Interval, x); m != nil {
+					meters[i] = m
+					m.start(now)
+				}
 			}
 			if err != nil {
 				reports[i].Error = err.Error()
@@ -364,8 +409,8 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 			w.At(at, func(now clock.Time) {
 				crashes[e.Host]++
 				tl.add(now, e.Host, "host crashed")
-				for _, pp := range power[e.Host] {
-					pp.off = true
+				for _, off := range power[e.Host] {
+					*off = true
 				}
 				for i, a := range s.Apps {
 					if a.Host == e.Host && apps[i] != nil {
@@ -454,10 +499,19 @@ func build(w *sim.World, s *Scenario, seed uint64, run runFunc) (*Report, error)
 			// A crashed app's result is what it had when its host went down.
 			reports[i].Result = apps[i].Result()
 		}
+		if m := meters[i]; m != nil {
+			reports[i].Intervals = m.close(w.Now())
+		}
 		resultEvents(tl, a, started[i], reports[i].Result)
 		reports[i].Result = rebaseInstants(reports[i].Result, t0)
 	}
 	rep.Timeline = tl.sorted()
+	if rec != nil {
+		rep.Series = rec.series(reports)
+	}
+	if mon != nil {
+		rep.Flows = mon.report(w.Now())
+	}
 	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult

@@ -344,7 +344,9 @@ type App struct {
 	Count int
 	// Size is the payload size in bytes.
 	Size int
-	// Interval is the time between two sends.
+	// Interval is the time between two sends (ping, udp_send, http_get),
+	// or the goodput reporting interval (tcp_send, tcp_recv, udp_sink;
+	// 0: none).
 	Interval time.Duration
 	// Start is when the app starts, from the beginning of the run, or
 	// from the host's first DHCP lease when AfterLease is set.
