@@ -60,6 +60,10 @@ type v6Iface struct {
 	prefixes []netip.Prefix
 	ra       clock.Timer
 	raSent   int
+	// defRouter is the default router learned from advertisements, valid
+	// until defUntil (ipv6_ip.go).
+	defRouter netip.Addr
+	defUntil  clock.Time
 }
 
 // EnableIPv6 turns IPv6 on for the interface: a link-local address with
@@ -69,8 +73,8 @@ type v6Iface struct {
 // neighbours with a NUD neighbour cache (RFC 4861) and answers ICMPv6
 // echo requests (RFC 4443), reassembling and fragmenting as needed (RFC
 // 8200), and carries UDP (sockets bound to an IPv6 address, [::] or
-// 0.0.0.0). Duplicate Address Detection is not run for these addresses.
-// TCP over IPv6 is not handled yet.
+// 0.0.0.0) and the protocols registered with Host.RegisterProtocol (TCP).
+// Duplicate Address Detection is not run for these addresses.
 func (i *Interface) EnableIPv6(addrs ...netip.Prefix) {
 	if i.v6 == nil {
 		v := i.newV6()
@@ -227,8 +231,13 @@ func (v *v6Iface) input(f ether.Frame) {
 		v.stats.DropNotOurs++
 		return
 	}
-	linkMulticast := f.Dst().IsMulticast()
-	h, err := ipv6.Parse(f.Payload())
+	v.packetInput(f.Payload(), f.Dst().IsMulticast())
+}
+
+// packetInput handles the IPv6 packet b, received on the link (in a
+// frame to a multicast MAC when linkMulticast) or looped back.
+func (v *v6Iface) packetInput(b []byte, linkMulticast bool) {
+	h, err := ipv6.Parse(b)
 	if err != nil {
 		v.stats.DropMalformed++
 		return
@@ -266,12 +275,13 @@ func (v *v6Iface) input(f ether.Frame) {
 		v.icmpInput(h, h[c.Offset:])
 	case ipv6.ProtoUDP:
 		v.udpInput(h, h[c.Offset:], linkMulticast)
+	case ipv6.ProtoTCP:
+		v.transportInput(h, c, linkMulticast)
 	default:
 		v.stats.DropProto++
 		// RFC 8200 section 4: an unrecognized Next Header draws a
-		// Parameter Problem code 1 pointing at it. Not for TCP, which the
-		// host knows over IPv4 and will carry over IPv6.
-		if c.Proto != ipv6.ProtoTCP && c.Proto != ipv6.ProtoNoNext {
+		// Parameter Problem code 1 pointing at it.
+		if c.Proto != ipv6.ProtoNoNext {
 			v.problem(h, &ipv6.ProblemError{Code: ipv6.ProblemNextHeader, Pointer: uint32(c.NextOff)}, linkMulticast)
 		}
 	}
@@ -421,6 +431,9 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 			v.cache.Observe(src, sll)
 		}
 		if m.Type() == icmpv6.TypeRouterAdvert {
+			if !v.router && !src.IsUnspecified() {
+				v.learnRouter(src, m)
+			}
 			v.routerAdvert(m)
 		} else {
 			v.routerSolicit()
@@ -488,6 +501,12 @@ const v6Headroom = ether.HeaderLen + ipv6.HeaderLen
 // to the group's MAC for multicast, through the neighbour cache otherwise,
 // in fragments when it exceeds the MTU (RFC 8200 section 5).
 func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
+	v.sendVia(b, n, src, dst, dst, proto, hop)
+}
+
+// sendVia is send through the neighbour next (dst itself when on-link, a
+// router otherwise).
+func (v *v6Iface) sendVia(b []byte, n int, src, dst, next netip.Addr, proto, hop uint8) {
 	total := v6Headroom + n
 	pkt, err := ipv6.Encode(b[ether.HeaderLen:total], &ipv6.Fields{NextHeader: proto, HopLimit: hop, Src: src, Dst: dst}, n)
 	if err != nil {
@@ -499,13 +518,13 @@ func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
 		mtu = p
 	}
 	if len(pkt) <= mtu {
-		v.output(b[:total], dst)
+		v.output(b[:total], next)
 		return
 	}
 	v.nextID++
 	fb := make([]byte, ether.HeaderLen+mtu)
 	_ = ipv6.Fragment(fb[ether.HeaderLen:], pkt, mtu, v.nextID, func(f ipv6.Header) error {
-		v.output(fb[:ether.HeaderLen+len(f)], dst)
+		v.output(fb[:ether.HeaderLen+len(f)], next)
 		return nil
 	})
 }

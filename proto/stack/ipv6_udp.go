@@ -10,39 +10,22 @@ import (
 	"github.com/simnet-go/simnet/proto/udp"
 )
 
-// v6For returns the IPv6 interface to send to dst: the first whose
-// addresses' prefixes hold dst, else the first with IPv6 (every IPv6
-// destination is taken as on-link: there are no IPv6 routes yet).
-func (h *Host) v6For(dst netip.Addr) *v6Iface {
-	var first *v6Iface
-	for _, i := range h.ifcs {
-		v := i.v6
-		if v == nil {
-			continue
-		}
-		if first == nil {
-			first = v
-		}
-		for _, p := range v.addrs {
-			if p.Contains(dst) {
-				return v
-			}
-		}
-	}
-	return first
-}
-
 // sendTo6 sends a UDP datagram over IPv6 (RFC 8200 section 8.1: the
 // checksum covers the IPv6 pseudo-header and is mandatory).
 func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
 	h := s.h
-	v := h.v6For(dst.Addr())
-	if v == nil {
+	loop := h.own6(dst.Addr())
+	v, next, ok := h.route6(dst.Addr())
+	if !ok {
 		h.stats.IPNoRoute++
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrNoIPv6)
 	}
 	src := s.key.addr
-	if !src.Is6() || src.IsUnspecified() {
+	switch {
+	case src.Is6() && !src.IsUnspecified():
+	case loop != nil:
+		src = dst.Addr()
+	default:
 		src = v.source(dst.Addr())
 	}
 	if src.IsUnspecified() {
@@ -64,7 +47,13 @@ func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
 		c = 0xffff // RFC 8200 section 8.1
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
-	v.send(b, n, src, dst.Addr(), ipv6.ProtoUDP, 64)
+	if loop != nil {
+		if err := h.loopback6(ipv6.ProtoUDP, src, dst.Addr(), u, h.ttl); err != nil {
+			return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
+		}
+	} else {
+		v.sendVia(b, n, src, dst.Addr(), next, ipv6.ProtoUDP, 64)
+	}
 	h.hot.UDPOut++
 	return nil
 }

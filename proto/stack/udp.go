@@ -63,7 +63,7 @@ func (h *Host) BindUDP(local netip.AddrPort, hnd UDPHandler) (*UDPSocket, error)
 		addr = netip.IPv4Unspecified()
 	}
 	if !addr.Is4() && (!addr.Is6() || addr.IsLoopback()) {
-		// IPv6 sockets (ipv6_udp.go), but no IPv6 loopback.
+		// IPv6 sockets (ipv6_udp.go); ::1 is not an address of the host.
 		return nil, fmt.Errorf("bind udp %v: %w", local, ErrInvalidAddr)
 	}
 	k := udpKey{addr: addr, port: local.Port()}
