@@ -74,7 +74,9 @@ func TestUDPGVisorInterop6(t *testing.T) {
 	defer pc.Close()
 	var got [][]byte
 	s, err := w.Host.BindUDP(netip.AddrPortFrom(netip.IPv6Unspecified(), 0), stack.UDPHandlerFunc(
-		func(_ *stack.UDPSocket, _, _ netip.AddrPort, data []byte) { got = append(got, append([]byte(nil), data...)) }))
+		func(_ *stack.UDPSocket, _, _ netip.AddrPort, data []byte) {
+			got = append(got, append([]byte(nil), data...))
+		}))
 	require.NoError(t, err)
 	echoed := make(chan error, 1)
 	go func() {
