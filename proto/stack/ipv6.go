@@ -31,6 +31,9 @@ type IPv6Stats struct {
 	NeighborUnreach    uint64 // packets dropped when resolution failed
 	ErrorsRateLimited  uint64
 	ErrorsSent         uint64
+	// Forwarded counts packets routed on; HopLimitExceeded, NoRoute and
+	// TooBig the ones a router dropped with an ICMPv6 error.
+	Forwarded, HopLimitExceeded, NoRoute, TooBig uint64
 }
 
 // v6Iface is an interface's IPv6 state: its addresses, the multicast
@@ -244,6 +247,10 @@ func (v *v6Iface) packetInput(b []byte, linkMulticast bool) {
 	}
 	dst := h.Dst()
 	if !v.own(dst) && !v.hears(dst) {
+		if v.i.h.cfg.Forwarding && !linkMulticast && !dst.IsMulticast() {
+			v.forward(h)
+			return
+		}
 		v.stats.DropNotOurs++
 		return
 	}
@@ -319,19 +326,43 @@ func (v *v6Iface) sendError(invoking ipv6.Header, t icmpv6.Type, code uint8, res
 		return
 	}
 	dst := invoking.Src()
+	hst := v.i.h
+	out, next := v.back(dst)
 	src := invoking.Dst()
 	if !v.own(src) {
-		src = v.source(dst)
+		src = out.source(dst)
 	}
 	n := icmpv6.HeaderLen + icmpv6.QuoteLen(invoking)
-	hst := v.i.h
 	b := hst.acquire(v6Headroom + n)
 	defer hst.release()
 	if _, err := icmpv6.Error(b[v6Headroom:], t, code, rest, invoking, src, dst); err != nil {
 		return
 	}
-	v.send(b, n, src, dst, ipv6.ProtoICMPv6, 64)
+	out.sendBack(b, n, src, dst, next)
 	v.stats.ErrorsSent++
+}
+
+// back returns the interface and next hop for an answer to dst, a
+// packet's source: the receiving interface for a link-local source, else
+// the routing table's choice (a router's errors cross it), else the
+// receiving interface, dst taken as on-link.
+func (v *v6Iface) back(dst netip.Addr) (*v6Iface, netip.Addr) {
+	if !dst.IsLinkLocalUnicast() {
+		if o, n, ok := v.i.h.route6x(dst, true); ok {
+			return o, n
+		}
+	}
+	return v, dst
+}
+
+// sendBack sends the ICMPv6 message of n bytes at b[v6Headroom:] from
+// src to dst through next, or loops it back when dst is the host's own.
+func (v *v6Iface) sendBack(b []byte, n int, src, dst, next netip.Addr) {
+	if h := v.i.h; h.own6(dst) != nil {
+		_ = h.loopback6(ipv6.ProtoICMPv6, src, dst, b[v6Headroom:v6Headroom+n], 64)
+		return
+	}
+	v.sendVia(b, n, src, dst, next, ipv6.ProtoICMPv6, 64)
 }
 
 // icmpInput handles the ICMPv6 message b carried by h.
@@ -347,9 +378,10 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		if !v.own(dst) && dst != ipv6.AllNodes {
 			return
 		}
+		out, next := v.back(src)
 		rsrc := dst
 		if !v.own(rsrc) {
-			rsrc = v.source(src)
+			rsrc = out.source(src)
 		}
 		v.stats.EchoReplies++
 		// RFC 4443 section 4.2: identifier, sequence number and data of
@@ -361,9 +393,13 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		copy(r, m)
 		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
 		r.SetChecksum(rsrc, src)
-		v.send(b, len(r), rsrc, src, ipv6.ProtoICMPv6, 64)
+		out.sendBack(b, len(r), rsrc, src, next)
 	case icmpv6.TypePacketTooBig:
 		v.packetTooBig(m)
+	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded:
+		if v.own(dst) {
+			v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+		}
 	case icmpv6.TypeEchoReply:
 		if v.i.h.echo != nil && v.own(dst) {
 			v.i.h.echo.HandleEchoReply(src, m.ID(), m.Seq(), m.Body(), h.HopLimit())

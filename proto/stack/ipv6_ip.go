@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/icmpv6"
 	"github.com/simnet-go/simnet/proto/ipv6"
 )
@@ -27,6 +28,12 @@ func (h *Host) own6(a netip.Addr) *v6Iface {
 // kept so that a single link needs no configuration). Link-local and
 // multicast destinations go out on the first interface with IPv6.
 func (h *Host) route6(dst netip.Addr) (*v6Iface, netip.Addr, bool) {
+	return h.route6x(dst, false)
+}
+
+// route6x is route6; strict refuses the on-link fallback, as a router
+// must (an unroutable packet draws Destination Unreachable).
+func (h *Host) route6x(dst netip.Addr, strict bool) (*v6Iface, netip.Addr, bool) {
 	var (
 		first *v6Iface
 		best  = -1
@@ -78,7 +85,83 @@ func (h *Host) route6(dst netip.Addr) (*v6Iface, netip.Addr, bool) {
 			return v, v.defRouter, true
 		}
 	}
+	if strict {
+		return nil, netip.Addr{}, false
+	}
 	return first, dst, true
+}
+
+// forward routes on a packet that is not for the host (RFC 8200 section
+// 3: the hop limit is decremented, a packet that would reach zero is
+// discarded with Time Exceeded, RFC 4443 section 3.3; one without a
+// route draws Destination Unreachable code 0, section 3.1; one over the
+// next link's MTU draws Packet Too Big, section 3.2, as routers never
+// fragment, RFC 8200 section 5). Packets from or to link-local
+// addresses stay on their link (RFC 4291 section 2.5.6).
+func (v *v6Iface) forward(pkt ipv6.Header) {
+	h := v.i.h
+	dst, src := pkt.Dst(), pkt.Src()
+	if ov := h.own6(dst); ov != nil {
+		ov.packetInput(pkt, false)
+		return
+	}
+	if dst.IsLinkLocalUnicast() || src.IsLinkLocalUnicast() || src.IsUnspecified() || src.IsMulticast() {
+		v.stats.DropNotOurs++
+		return
+	}
+	if pkt.HopLimit() <= 1 {
+		v.stats.HopLimitExceeded++
+		v.sendError(pkt, icmpv6.TypeTimeExceeded, icmpv6.CodeHopLimitExceeded, 0, false, false)
+		return
+	}
+	out, next, ok := h.route6x(dst, true)
+	if !ok {
+		v.stats.NoRoute++
+		v.sendError(pkt, icmpv6.TypeDestUnreach, icmpv6.CodeNoRoute, 0, false, false)
+		return
+	}
+	if mtu := out.i.mtu; len(pkt) > mtu {
+		v.stats.TooBig++
+		v.sendError(pkt, icmpv6.TypePacketTooBig, 0, uint32(mtu), false, true)
+		return
+	}
+	b := h.acquire(ether.HeaderLen + len(pkt))
+	defer h.release()
+	copy(b[ether.HeaderLen:], pkt)
+	ipv6.Header(b[ether.HeaderLen:]).SetHopLimit(pkt.HopLimit() - 1)
+	v.stats.Forwarded++
+	out.stats.Out++
+	out.output(b, next)
+}
+
+// ping6 sends an ICMPv6 echo request to dst through the routing table.
+func (h *Host) ping6(dst netip.Addr, id, seq uint16, payload []byte) error {
+	if h.own6(dst) != nil {
+		b := h.acquire(icmpv6.HeaderLen + len(payload))
+		defer h.release()
+		m, err := icmpv6.Echo(b, icmpv6.TypeEchoRequest, id, seq, payload, dst, dst)
+		if err != nil {
+			return fmt.Errorf("ping6 %v: %w", dst, err)
+		}
+		return h.loopback6(ipv6.ProtoICMPv6, dst, dst, m, h.ttl)
+	}
+	v, next, ok := h.route6(dst)
+	if !ok {
+		return fmt.Errorf("ping6 %v: %w", dst, ErrNoIPv6)
+	}
+	src := v.source(dst)
+	if src.IsUnspecified() {
+		return fmt.Errorf("ping6 %v on %s: no IPv6 address yet: %w", dst, v.i.name, ErrNoSource)
+	}
+	b := h.acquire(v6Headroom + icmpv6.HeaderLen + len(payload))
+	defer h.release()
+	m, err := icmpv6.Echo(b[v6Headroom:], icmpv6.TypeEchoRequest, id, seq, payload, src, dst)
+	if err != nil {
+		return fmt.Errorf("ping6 %v: %w", dst, err)
+	}
+	v.sendVia(b, len(m), src, dst, next, ipv6.ProtoICMPv6, h.ttl)
+	h.hot.EchoRequestsOut++
+	return nil
 }
 
 // connected6 returns the interface on whose link the gateway gw lies:

@@ -12,8 +12,11 @@ import (
 
 // sendTo6 sends a UDP datagram over IPv6 (RFC 8200 section 8.1: the
 // checksum covers the IPv6 pseudo-header and is mandatory).
-func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
+func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte, hopLimit uint8) error {
 	h := s.h
+	if hopLimit == 0 {
+		hopLimit = h.ttl
+	}
 	loop := h.own6(dst.Addr())
 	v, next, ok := h.route6(dst.Addr())
 	if !ok {
@@ -48,11 +51,11 @@ func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
 	if loop != nil {
-		if err := h.loopback6(ipv6.ProtoUDP, src, dst.Addr(), u, h.ttl); err != nil {
+		if err := h.loopback6(ipv6.ProtoUDP, src, dst.Addr(), u, hopLimit); err != nil {
 			return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
 		}
 	} else {
-		v.sendVia(b, n, src, dst.Addr(), next, ipv6.ProtoUDP, 64)
+		v.sendVia(b, n, src, dst.Addr(), next, ipv6.ProtoUDP, hopLimit)
 	}
 	h.hot.UDPOut++
 	return nil
@@ -90,4 +93,37 @@ func (v *v6Iface) udpInput(pkt ipv6.Header, b []byte, linkMulticast bool) {
 		return
 	}
 	s.hnd.HandleUDP(s, netip.AddrPortFrom(src, u.SrcPort()), netip.AddrPortFrom(dst, u.DstPort()), u.Payload())
+}
+
+// udpError6 hands an ICMPv6 error quoting one of our UDP datagrams to the
+// socket that sent it (RFC 4443 section 2.4 (a)); typ and code are
+// ICMPv6's.
+func (h *Host) udpError6(from netip.Addr, typ, code uint8, q []byte) {
+	if len(q) < ipv6.HeaderLen || q[0]>>4 != ipv6.Version {
+		return
+	}
+	qh := ipv6.Header(q[:ipv6.HeaderLen])
+	// The quote may be cut short of the payload length: walk a copy of
+	// the header whose payload length matches what was quoted.
+	quoted := append([]byte(nil), q...)
+	ipv6.Header(quoted).SetPayloadLen(len(q) - ipv6.HeaderLen)
+	c, err := ipv6.Walk(ipv6.Header(quoted))
+	if err != nil || c.Proto != ipv6.ProtoUDP || c.Offset+udp.HeaderLen > len(q) {
+		return
+	}
+	sport := binary.BigEndian.Uint16(q[c.Offset:])
+	dport := binary.BigEndian.Uint16(q[c.Offset+2:])
+	s := h.udp[udpKey{addr: qh.Src(), port: sport}]
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv6Unspecified(), port: sport}]
+	}
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv4Unspecified(), port: sport}]
+	}
+	if s == nil {
+		return
+	}
+	if eh, ok := s.hnd.(UDPErrorHandler); ok {
+		eh.HandleUDPError(s, from, netip.AddrPortFrom(qh.Dst(), dport), typ, code)
+	}
 }

@@ -134,7 +134,7 @@ func (s *UDPSocket) SendToWith(dst netip.AddrPort, payload []byte, o SendOptions
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrClosed)
 	}
 	if a := dst.Addr(); a.Is6() && !a.Is4In6() {
-		return s.sendTo6(dst, payload) // ipv6_udp.go
+		return s.sendTo6(dst, payload, o.TTL) // ipv6_udp.go
 	}
 	daddr := dst.Addr().Unmap()
 	src := s.key.addr
