@@ -112,7 +112,7 @@ func (d *decoder) serviceApp(o *object, a *App) {
 			}
 		}
 		if dn := o.get("dns"); dn != nil {
-			a.Server, _ = d.addr(dn, o.field("dns"))
+			a.Server, _ = d.addr46(dn, o.field("dns"))
 		}
 	case AppDNSLookup:
 		if qn := d.require(o, "query"); qn != nil {
@@ -124,7 +124,7 @@ func (d *decoder) serviceApp(o *object, a *App) {
 			}
 		}
 		if dn := o.get("dns"); dn != nil {
-			a.Server, _ = d.addr(dn, o.field("dns"))
+			a.Server, _ = d.addr46(dn, o.field("dns"))
 		}
 	}
 }

@@ -234,7 +234,7 @@ func hostIsAddr(u string) bool {
 	if ap, err := netip.ParseAddrPort(host); err == nil {
 		return ap.Addr().IsValid()
 	}
-	_, err := netip.ParseAddr(host)
+	_, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
 	return err == nil
 }
 
