@@ -176,19 +176,6 @@ func (d *decoder) addrPort46(n *yaml.Node, path string) (netip.AddrPort, bool) {
 	return ap, true
 }
 
-func (d *decoder) addrPort(n *yaml.Node, path string) (netip.AddrPort, bool) {
-	s, ok := d.scalar(n, path)
-	if !ok {
-		return netip.AddrPort{}, false
-	}
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-		d.fail(n, path, "invalid IPv4 address:port %q (want e.g. 192.0.2.2:9000)", s)
-		return netip.AddrPort{}, false
-	}
-	return ap, true
-}
-
 func (d *decoder) prefix(n *yaml.Node, path string) (netip.Prefix, bool) {
 	s, ok := d.scalar(n, path)
 	if !ok {
