@@ -68,6 +68,7 @@ func TestTapPing6(t *testing.T) {
 // IPv6 only, over UDP and over TCP (+tcp) (the server's wildcard socket
 // and listener take both families).
 func TestTapDNS6(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "dig")
 	ns := tap6NS(t)
 	zone := filepath.Join(t.TempDir(), "example.test.zone")
@@ -101,6 +102,7 @@ func tap6NS(t *testing.T) *netns.NS {
 // taprun's page 200 times, each over a new TCP connection, and `ncat -6`
 // gets 10 MB back byte-exact from the echo service.
 func TestTapServices6(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "curl", "ncat")
 	ns := tap6NS(t)
 	dir := t.TempDir()
@@ -226,6 +228,7 @@ func startRASender(t *testing.T, ns *netns.NS, dev string, prefix netip.Prefix, 
 // (not the EUI-64 one), the advertiser as default router; the kernel then
 // pings that address and reaches taprun's echo service over TCP on it.
 func TestTapSLAAC6(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "ping")
 	ns := tap6NS(t)
 	p := startTaprun(t, ns, "--slaac", "--echo", "7")
