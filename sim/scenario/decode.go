@@ -327,7 +327,7 @@ var appFields = map[string][]string{
 	AppDNSServer:     {"zone", "zone_file", "zone_origin", "start"},
 	AppHTTPServer:    {"port", "dir", "start"},
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
-	AppDNSLookup:     {"query", "dns", "start"},
+	AppDNSLookup:     {"query", "qtype", "dns", "start"},
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
 }
 
@@ -338,7 +338,7 @@ var appOptional = []string{"start", "after"}
 
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
-	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
+	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query", "qtype",
 	"subnets", "max_hops", "queries"}
 
 // maxBulk bounds a TCP bulk transfer.

@@ -370,6 +370,9 @@ type App struct {
 	URL string
 	// Query is the name a dns_lookup resolves.
 	Query string
+	// QType is the record type a dns_lookup asks for: "A" (also when
+	// empty) or "AAAA".
+	QType string
 	// Server is the DNS server of http_get and dns_lookup; the zero Addr
 	// uses the DNS servers of the host's DHCP lease.
 	Server netip.Addr

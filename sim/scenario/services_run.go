@@ -219,6 +219,9 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 		}
 		l := app.NewDNSLookup(a.Name, a.Query, s...)
 		l.Attempts = LookupAttempts
+		if a.QType == "AAAA" {
+			l.Type = dns.TypeAAAA
+		}
 		return l, nil
 	}
 	return nil, errors.New("unknown app type " + a.Type)
