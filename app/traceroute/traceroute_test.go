@@ -168,7 +168,8 @@ func chain6(t *testing.T) (*sim.World, *stack.Host) {
 
 // Traceroute over IPv6: hops answer with ICMPv6 Time Exceeded, the
 // target with port unreachable, a router without a route with
-// Destination Unreachable code 0 (!N).
+// Destination Unreachable code 0 (!N), the last router when Neighbor
+// Discovery finds no host with code 3 (!H, RFC 4861 section 7.2.2).
 func TestTraceroute6(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -179,6 +180,7 @@ func TestTraceroute6(t *testing.T) {
 	}{
 		{"2001:db8:3::10", true, []string{"2001:db8:1::1", "2001:db8:2::2", "2001:db8:3::10"}, ""},
 		{"2001:db8:9::1", false, []string{"2001:db8:1::1", "2001:db8:1::1"}, "!N"},
+		{"2001:db8:3::11", false, []string{"2001:db8:1::1", "2001:db8:2::2", "2001:db8:2::2"}, "!H"},
 	} {
 		w, a := chain6(t)
 		tr, err := New(Config{Name: "tr", Target: netip.MustParseAddr(tc.target), Queries: 2})

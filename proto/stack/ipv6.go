@@ -620,7 +620,17 @@ func (v *v6Iface) Deliver(_ netip.Addr, lla ether.Addr, pkts [][]byte) {
 }
 
 // Unreachable drops the frames of a neighbour that did not answer
-// (ndp.Sink).
+// (ndp.Sink), each drawing a Destination Unreachable code 3 (address
+// unreachable) to its source (RFC 4861 section 7.2.2, RFC 4443 section
+// 3.1), looped back when the source is the host itself.
 func (v *v6Iface) Unreachable(_ netip.Addr, pkts [][]byte) {
 	v.stats.NeighborUnreach += uint64(len(pkts))
+	for _, f := range pkts {
+		if len(f) < ether.HeaderLen {
+			continue
+		}
+		if pkt, err := ipv6.Parse(f[ether.HeaderLen:]); err == nil && !pkt.Src().IsUnspecified() {
+			v.sendError(pkt, icmpv6.TypeDestUnreach, icmpv6.CodeAddrUnreachable, 0, false, false)
+		}
+	}
 }

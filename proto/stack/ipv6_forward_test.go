@@ -70,7 +70,8 @@ func (u *udpErrs) HandleUDPError(_ *UDPSocket, from netip.Addr, dst netip.AddrPo
 // sending UDP socket, as traceroute needs), an unroutable destination
 // draws Destination Unreachable code 0 and a packet over the next link's
 // MTU Packet Too Big (RFC 4443 sections 3.1 to 3.3), after which the
-// sender fragments to the path MTU.
+// sender fragments to the path MTU; a neighbour that never answers
+// Neighbor Discovery draws address unreachable.
 func TestIPv6Forwarding(t *testing.T) {
 	t.Parallel()
 	n := newRouted6(t)
@@ -109,6 +110,13 @@ func TestIPv6Forwarding(t *testing.T) {
 	n.tn.run(time.Second)
 	require.Len(t, rec.got, 2, "fragmented to the path MTU, the ping gets through")
 	assert.Equal(t, uint16(3), rec.got[1].seq)
+
+	// A neighbour that never answers: the queued datagram draws address
+	// unreachable, here from the host itself (RFC 4861 section 7.2.2).
+	ghost := netip.MustParseAddr("2001:db8:1::99")
+	require.NoError(t, sock.SendTo(netip.AddrPortFrom(ghost, 7), []byte("anyone?")))
+	n.tn.run(5 * time.Second)
+	assert.Contains(t, rcv.errs, udpErr{a6, netip.AddrPortFrom(ghost, 7), uint8(icmpv6.TypeDestUnreach), icmpv6.CodeAddrUnreachable})
 
 	st := n.r.Interfaces()[0].IPv6Stats()
 	assert.Equal(t, uint64(1), st.HopLimitExceeded)
