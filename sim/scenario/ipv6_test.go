@@ -105,3 +105,30 @@ func TestScenarioIPv6Errors(t *testing.T) {
 		})
 	}
 }
+
+// A host group's IPv6 addresses count up like its IPv4 ones, and a group
+// that would leave its IPv6 prefix is refused.
+func TestScenarioIPv6Groups(t *testing.T) {
+	t.Parallel()
+	const doc = `name: g
+duration: 1s
+hosts:
+  - name: cli
+    count: 3
+    interfaces: [{name: eth0, addresses: [10.0.0.10/24, 2001:db8:1::fe/64]}]
+switches: [{name: sw}]
+links:
+  - {name: l, a: cli:eth0, b: sw}
+`
+	s, err := Parse("f.yaml", []byte(doc))
+	require.NoError(t, err)
+	var got []string
+	for _, h := range s.Hosts {
+		got = append(got, h.Interfaces[0].IPv6[0].String())
+	}
+	assert.Equal(t, []string{"2001:db8:1::fe/64", "2001:db8:1::ff/64", "2001:db8:1::100/64"}, got)
+
+	_, err = Parse("f.yaml", []byte(strings.Replace(doc, "2001:db8:1::fe/64", "2001:db8:1::fe/120", 1)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `host group "cli" (count 3) runs out of addresses in 2001:db8:1::/120 at member cli3`)
+}
