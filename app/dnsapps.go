@@ -77,7 +77,8 @@ type DNSLookupResult struct {
 	// Answered reports that a response arrived; Rcode is its code.
 	Answered bool   `json:"answered"`
 	Rcode    string `json:"rcode,omitempty"`
-	// Addresses are the A records of the answer, in answer order.
+	// Addresses are the A (or AAAA) records of the answer, in answer
+	// order.
 	Addresses []string `json:"addresses"`
 	// Start and End bound the lookup on the driver's clock.
 	Start clock.Time `json:"start_ns"`
@@ -87,12 +88,16 @@ type DNSLookupResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// DNSLookup looks up one name's A records with simnet's stub resolver
-// (UDP with retries, TCP after a truncated answer).
+// DNSLookup looks up one name's A records (or AAAA records, RFC 3596)
+// with simnet's stub resolver (UDP with retries, TCP after a truncated
+// answer), over IPv4 or IPv6.
 type DNSLookup struct {
 	// Attempts, if positive, replaces the resolver's number of UDP
 	// queries per lookup.
 	Attempts int
+	// Type is the record type asked for: dns.TypeA (the default, also
+	// for zero) or dns.TypeAAAA.
+	Type dns.Type
 
 	name    string
 	query   string
@@ -151,7 +156,11 @@ func (l *DNSLookup) Start(env *Env) error {
 		l.r.Attempts = l.Attempts
 	}
 	l.res.Start = env.Clock.Now()
-	err = l.r.Lookup(l.query, dns.TypeA, func(res dns.Result) {
+	qt := l.Type
+	if qt != dns.TypeAAAA {
+		qt = dns.TypeA
+	}
+	err = l.r.Lookup(l.query, qt, func(res dns.Result) {
 		l.res.End = env.Clock.Now()
 		if res.Err != nil {
 			l.res.Error = res.Err.Error()
@@ -161,7 +170,13 @@ func (l *DNSLookup) Start(env *Env) error {
 		l.res.Server = res.Server.String()
 		l.res.Rcode = res.Msg.Rcode.String()
 		for _, rr := range res.Msg.Answer {
-			if a, ok := rr.Data.(*dns.A); ok && rr.Type == dns.TypeA {
+			if rr.Type != qt {
+				continue
+			}
+			switch a := rr.Data.(type) {
+			case *dns.A:
+				l.res.Addresses = append(l.res.Addresses, a.Addr.String())
+			case *dns.AAAA:
 				l.res.Addresses = append(l.res.Addresses, a.Addr.String())
 			}
 		}

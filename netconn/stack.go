@@ -18,9 +18,14 @@ import (
 // is zero.
 const DefaultBacklog = 128
 
-// ErrIPv6 is returned for tcp6/udp6 networks and IPv6 addresses: the stack
-// is IPv4 only.
-var ErrIPv6 = errors.New("netconn: IPv6 is not supported by the stack")
+// ErrIPv6 is returned for IPv6 addresses on a host without IPv6 (no
+// interface had Interface.EnableIPv6 or EnableSLAAC).
+var ErrIPv6 = errors.New("netconn: IPv6 is not enabled on the host")
+
+// ErrFamily is returned when an address does not belong to the network's
+// family: an IPv6 address on "tcp4" or "udp4", an IPv4 one on "tcp6" or
+// "udp6".
+var ErrFamily = errors.New("netconn: address of the wrong family for the network")
 
 // Stack is a simnet host seen from Go code, in the net package's shapes:
 // DialContext reads like net.Dialer.DialContext, Listen and ListenPacket
@@ -28,9 +33,12 @@ var ErrIPv6 = errors.New("netconn: IPv6 is not supported by the stack")
 // tap, wall clock) or a simulated world's (see package simtest), the same
 // calls either way.
 //
-// Networks are "tcp", "tcp4", "udp" and "udp4"; addresses are
-// "host:port" where host is an IPv4 literal, empty (listen on every
-// address) or, when LookupHost is set, a name.
+// Networks are "tcp", "tcp4", "tcp6", "udp", "udp4" and "udp6";
+// addresses are "host:port" where host is an IPv4 literal, an IPv6 one in
+// brackets ("[2001:db8::1]:80"), empty (listen on every address) or, when
+// LookupHost is set, a name. "tcp" and "udp" dial the IPv4 addresses of a
+// name first, then its IPv6 ones (the host's own choice, simpler than RFC
+// 8305's racing), and listen on both families.
 type Stack struct {
 	// Loop runs the host's code.
 	Loop *loop.Loop
@@ -49,17 +57,32 @@ type Stack struct {
 	OnOpen func(io.Closer)
 }
 
-// family returns "tcp" or "udp" for a network name.
-func family(network string) (string, error) {
+// family returns "tcp" or "udp" for a network name, and its IP version
+// (0 for both).
+func family(network string) (string, int, error) {
 	switch network {
-	case "tcp", "tcp4":
-		return "tcp", nil
-	case "udp", "udp4":
-		return "udp", nil
-	case "tcp6", "udp6":
-		return "", ErrIPv6
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		v := 0
+		switch network[3:] {
+		case "4":
+			v = 4
+		case "6":
+			v = 6
+		}
+		return network[:3], v, nil
 	}
-	return "", net.UnknownNetworkError(network)
+	return "", 0, net.UnknownNetworkError(network)
+}
+
+// ofVersion reports whether a belongs to IP version v (0: either).
+func ofVersion(a netip.Addr, v int) bool {
+	switch v {
+	case 4:
+		return a.Is4()
+	case 6:
+		return a.Is6()
+	}
+	return true
 }
 
 // splitAddr splits "host:port", resolving a service name with the net
@@ -80,15 +103,16 @@ func splitAddr(network, address string) (string, uint16, error) {
 	return host, uint16(p), nil
 }
 
-// resolve returns the addresses to dial for host.
-func (s *Stack) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+// resolve returns the addresses of IP version ver (0: both, IPv4 first)
+// to dial for host.
+func (s *Stack) resolve(ctx context.Context, host string, ver int) ([]netip.Addr, error) {
 	if host == "" {
 		return nil, errors.New("netconn: no host to dial")
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		a = a.Unmap()
-		if !a.Is4() {
-			return nil, ErrIPv6
+		a = a.Unmap().WithZone("")
+		if !ofVersion(a, ver) {
+			return nil, fmt.Errorf("netconn: %v on an IPv%d network: %w", a, ver, ErrFamily)
 		}
 		return []netip.Addr{a}, nil
 	}
@@ -99,16 +123,51 @@ func (s *Stack) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if err != nil {
 		return nil, err
 	}
-	var v4 []netip.Addr
+	var v4, v6 []netip.Addr
 	for _, a := range addrs {
-		if a = a.Unmap(); a.Is4() {
+		switch a = a.Unmap(); {
+		case a.Is4() && ver != 6:
 			v4 = append(v4, a)
+		case a.Is6() && ver != 4:
+			v6 = append(v6, a)
 		}
 	}
-	if len(v4) == 0 {
-		return nil, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
+	if out := append(v4, v6...); len(out) > 0 {
+		return out, nil
 	}
-	return v4, nil
+	what := "address"
+	if ver != 0 {
+		what = fmt.Sprintf("IPv%d address", ver)
+	}
+	return nil, &net.DNSError{Err: "no " + what, Name: host, IsNotFound: true}
+}
+
+// hasIPv6 reports whether an interface of the host has IPv6 on.
+func (s *Stack) hasIPv6() bool {
+	for _, i := range s.Host.Interfaces() {
+		if i.IPv6Addresses() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// usable drops IPv6 addresses when the host has no IPv6, failing with
+// ErrIPv6 when nothing is left.
+func (s *Stack) usable(addrs []netip.Addr) ([]netip.Addr, error) {
+	if s.hasIPv6() {
+		return addrs, nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if a.Is4() {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ErrIPv6
+	}
+	return out, nil
 }
 
 func (s *Stack) opened(c io.Closer) {
@@ -122,7 +181,7 @@ func (s *Stack) opened(c io.Closer) {
 // net.Dialer does; ctx bounds the whole dial. A "udp" dial returns a
 // *UDPConn.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	fam, err := family(network)
+	fam, ver, err := family(network)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -130,7 +189,10 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	addrs, err := s.resolve(ctx, host)
+	addrs, err := s.resolve(ctx, host, ver)
+	if err == nil {
+		addrs, err = s.usable(addrs)
+	}
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -169,35 +231,43 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }
 
-// listenAddr parses a local address: an empty host means every address.
-func listenAddr(fam, address string) (netip.AddrPort, error) {
+// listenAddr parses a local address: an empty host means every address,
+// of both families (0.0.0.0) unless ver is 6 ([::], IPv6 only).
+func listenAddr(fam string, ver int, address string) (netip.AddrPort, error) {
 	host, port, err := splitAddr(fam, address)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
 	a := netip.IPv4Unspecified()
+	if ver == 6 {
+		a = netip.IPv6Unspecified()
+	}
 	if host != "" {
 		if a, err = netip.ParseAddr(host); err != nil {
 			return netip.AddrPort{}, fmt.Errorf("netconn: listen address %q is not an IP address", host)
 		}
-		if a = a.Unmap(); !a.Is4() {
-			return netip.AddrPort{}, ErrIPv6
+		if a = a.Unmap().WithZone(""); !ofVersion(a, ver) {
+			return netip.AddrPort{}, fmt.Errorf("netconn: %v on an IPv%d network: %w", a, ver, ErrFamily)
 		}
 	}
 	return netip.AddrPortFrom(a, port), nil
 }
 
-// Listen announces on a local TCP address such as ":80" or
-// "192.0.2.1:8080". Port 0 is not supported for TCP.
+// Listen announces on a local TCP address such as ":80",
+// "192.0.2.1:8080" or "[2001:db8::1]:8080". ":80" and "[::]:80" accept
+// connections over IPv4 and IPv6 alike. Port 0 is not supported for TCP.
 func (s *Stack) Listen(network, address string) (net.Listener, error) {
-	fam, err := family(network)
+	fam, ver, err := family(network)
 	if err == nil && fam != "tcp" {
 		err = net.UnknownNetworkError(network)
 	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
-	local, err := listenAddr(fam, address)
+	local, err := listenAddr(fam, ver, address)
+	if err == nil && local.Addr().Is6() && !s.hasIPv6() {
+		err = ErrIPv6
+	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
@@ -235,17 +305,21 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// ListenPacket binds a local UDP address such as ":53" (port 0: an
-// ephemeral port).
+// ListenPacket binds a local UDP address such as ":53" or "[::]:53"
+// (port 0: an ephemeral port). ":53" on "udp" receives IPv4 and IPv6
+// datagrams; "[::]:53" and ":53" on "udp6" IPv6 ones only.
 func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
-	fam, err := family(network)
+	fam, ver, err := family(network)
 	if err == nil && fam != "udp" {
 		err = net.UnknownNetworkError(network)
 	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
-	local, err := listenAddr(fam, address)
+	local, err := listenAddr(fam, ver, address)
+	if err == nil && local.Addr().Is6() && !s.hasIPv6() {
+		err = ErrIPv6
+	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}

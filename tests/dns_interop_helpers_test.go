@@ -14,11 +14,11 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 // The DNS interop tests run on internal/gvisorpeer's World: simnet's host

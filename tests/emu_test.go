@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/internal/tsharkcheck"
 	"github.com/simnet-go/simnet/sim/scenario"
-	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // The addresses of examples/emulated.yaml: the kernel side of the tap on

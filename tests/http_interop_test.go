@@ -18,9 +18,9 @@ import (
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/app/httpapp"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 var (

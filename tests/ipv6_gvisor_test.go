@@ -16,10 +16,10 @@ import (
 	gicmp "gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ndp"
 	"github.com/simnet-go/simnet/proto/stack"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 // TestIPv6GVisorPingAndNDP pings our stack from gVisor's, and gVisor's

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/app/tcpapps"
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/stack"
@@ -25,8 +27,6 @@ import (
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
-	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // Addresses of the simulated host-role tests (RFC 2544 benchmarking range).

@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/internal/netns"
+	"github.com/simnet-go/simnet/replay/input"
 )
 
 // totapNeed fails t under SIMNET_REQUIRE=all, and skips it otherwise, when

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/loop"
 	"github.com/simnet-go/simnet/netconn"
@@ -15,7 +16,6 @@ import (
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
-	"github.com/simnet-go/simnet/internal/netns"
 )
 
 // simnetPeer is simnet's host with TCP on tap0, run in this process on its

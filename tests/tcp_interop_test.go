@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/internal/gvisorpeer"
+	"github.com/simnet-go/simnet/link/impair"
 	"github.com/stretchr/testify/require"
 )
 

@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/sim"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
 )
 
 // tsharkBadFilter selects the frames Wireshark finds wrong: malformed,

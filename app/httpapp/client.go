@@ -181,8 +181,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		c.port = uint16(n)
 	}
-	if ip, err := netip.ParseAddr(c.host); err == nil && !ip.Is4() {
-		return nil, fmt.Errorf("http_get %s: %s is not an IPv4 address", cfg.Name, c.host)
+	if ip, err := netip.ParseAddr(c.host); err == nil && (ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.Is6() && ip.IsLoopback()) {
+		return nil, fmt.Errorf("http_get %s: %s is not a unicast address of a host", cfg.Name, c.host)
 	}
 	target := u.RequestURI()
 	// RFC 9112 section 3.2: Host carries the authority of the target URI.
@@ -230,7 +230,7 @@ func (c *Client) Start(env *app.Env) error {
 		switch {
 		case err != nil:
 			c.fail(err)
-		case !a.Is4():
+		case !a.IsValid():
 			c.fail(fmt.Errorf("resolve %s: %w", c.host, ErrNoAddress))
 		default:
 			c.addr = netip.AddrPortFrom(a, c.port)

@@ -10,38 +10,64 @@ import (
 	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 )
 
-// Resolver maps a host name to an IPv4 address on the loop.
+// Resolver maps a host name to an IP address on the loop.
 type Resolver interface {
 	// Resolve looks name up and calls done exactly once, on the loop,
 	// with the address or an error. It may call done before returning.
 	Resolve(name string, done func(netip.Addr, error))
 }
 
-// ErrNoAddress reports a name with no A record.
-var ErrNoAddress = errors.New("httpapp: no IPv4 address for name")
+// ErrNoAddress reports a name with no A or AAAA record.
+var ErrNoAddress = errors.New("httpapp: no address for name")
 
 // DNSResolver resolves names with simnet's DNS stub resolver.
 type DNSResolver struct {
 	// R is the stub resolver.
 	R *dns.Resolver
+	// PreferIPv6 asks for AAAA records first, then A; by default A
+	// records are asked for first, then AAAA.
+	PreferIPv6 bool
 }
 
-// Resolve looks up name's A records and returns the first address.
+// Resolve looks up name's A records, or AAAA records when there are none
+// (the other order with PreferIPv6), and returns the first address.
 func (d DNSResolver) Resolve(name string, done func(netip.Addr, error)) {
-	err := d.R.Lookup(name, dns.TypeA, func(res dns.Result) {
+	types := [2]dns.Type{dns.TypeA, dns.TypeAAAA}
+	if d.PreferIPv6 {
+		types[0], types[1] = types[1], types[0]
+	}
+	d.lookup(name, types[:], done)
+}
+
+// lookup asks for the first of types, then the rest while no address is
+// found.
+func (d DNSResolver) lookup(name string, types []dns.Type, done func(netip.Addr, error)) {
+	t := types[0]
+	err := d.R.Lookup(name, t, func(res dns.Result) {
 		if res.Err != nil {
-			done(netip.Addr{}, fmt.Errorf("resolve %s: %w", name, res.Err))
+			done(netip.Addr{}, fmt.Errorf("resolve %s %v: %w", name, t, res.Err))
 			return
 		}
 		if rc := res.Msg.Rcode; rc != dns.RcodeSuccess {
-			done(netip.Addr{}, fmt.Errorf("resolve %s: %v: %w", name, rc, ErrNoAddress))
+			done(netip.Addr{}, fmt.Errorf("resolve %s %v: %v: %w", name, t, rc, ErrNoAddress))
 			return
 		}
 		for _, rr := range res.Msg.Answer {
-			if a, ok := rr.Data.(*dns.A); ok && rr.Type == dns.TypeA {
+			if rr.Type != t {
+				continue
+			}
+			switch a := rr.Data.(type) {
+			case *dns.A:
+				done(a.Addr, nil)
+				return
+			case *dns.AAAA:
 				done(a.Addr, nil)
 				return
 			}
+		}
+		if len(types) > 1 {
+			d.lookup(name, types[1:], done)
+			return
 		}
 		done(netip.Addr{}, fmt.Errorf("resolve %s: %w", name, ErrNoAddress))
 	})

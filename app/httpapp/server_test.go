@@ -338,7 +338,7 @@ func TestClientDNS(t *testing.T) {
 		assert.Equal(t, sha(DefaultPage()), r.BodySHA256)
 	}
 	r := get(t, n, ClientConfig{Name: "get", URL: "http://nxdomain.example.com/", DNSServers: dnsSrv})
-	assert.Contains(t, r.Error, "no IPv4 address")
+	assert.Contains(t, r.Error, "no address")
 	assert.False(t, r.Done)
 	assert.Zero(t, r.Requests)
 

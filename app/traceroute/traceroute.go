@@ -21,6 +21,7 @@ import (
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/icmp"
+	"github.com/simnet-go/simnet/proto/icmpv6"
 	"github.com/simnet-go/simnet/proto/stack"
 )
 
@@ -114,9 +115,10 @@ func New(cfg Config) (*Traceroute, error) {
 	if cfg.MaxHops < 1 || cfg.MaxHops > MaxHops || cfg.Queries < 1 || cfg.Queries > MaxQueries || cfg.Wait < 0 {
 		return nil, fmt.Errorf("traceroute %s: max_hops in [1, %d], queries in [1, %d] and a positive wait", cfg.Name, MaxHops, MaxQueries)
 	}
-	if !cfg.Target.Is4() {
-		return nil, errors.New("traceroute " + cfg.Name + ": no IPv4 target")
+	if !cfg.Target.IsValid() || cfg.Target.IsUnspecified() || cfg.Target.IsMulticast() || cfg.Target.Zone() != "" {
+		return nil, errors.New("traceroute " + cfg.Name + ": no unicast target")
 	}
+	cfg.Target = cfg.Target.Unmap()
 	t := &Traceroute{cfg: cfg, payload: make([]byte, payloadSize), res: Result{Target: cfg.Target.String(), Hops: []Hop{}}}
 	// Linux fills the probe with 0x40, 0x41, ...
 	for i := range t.payload {
@@ -193,6 +195,30 @@ func (t *Traceroute) HandleUDPError(_ *stack.UDPSocket, from netip.Addr, dst net
 		return // late, or not the outstanding probe
 	}
 	var note string
+	if from.Is6() && !from.Is4In6() {
+		// ICMPv6 (RFC 4443 sections 3.1 and 3.3): the same answers
+		// under other numbers.
+		switch icmpv6.Type(typ) {
+		case icmpv6.TypeTimeExceeded:
+			if code != icmpv6.CodeHopLimitExceeded {
+				return
+			}
+			typ, code = uint8(icmp.TypeTimeExceeded), icmp.CodeTTLExceeded
+		case icmpv6.TypeDestUnreach:
+			c6 := code
+			typ, code = uint8(icmp.TypeDestUnreach), 255
+			switch c6 {
+			case icmpv6.CodePortUnreachable:
+				code = icmp.CodePortUnreachable
+			case icmpv6.CodeAddrUnreachable:
+				code = icmp.CodeHostUnreachable
+			case icmpv6.CodeNoRoute:
+				code = icmp.CodeNetUnreachable
+			}
+		default:
+			return
+		}
+	}
 	switch icmp.Type(typ) {
 	case icmp.TypeTimeExceeded:
 		if code != icmp.CodeTTLExceeded {

@@ -128,9 +128,76 @@ func TestNewRejects(t *testing.T) {
 		{Name: "x"},
 		{Name: "x", Target: netip.MustParseAddr("192.0.2.1"), MaxHops: 256},
 		{Name: "x", Target: netip.MustParseAddr("192.0.2.1"), Queries: 11},
-		{Name: "x", Target: netip.MustParseAddr("2001:db8::1")},
+		{Name: "x", Target: netip.MustParseAddr("ff02::1")},
 	} {
 		_, err := New(c)
 		assert.Error(t, err, "%+v", c)
+	}
+}
+
+// chain6 is chain over IPv6: a on 2001:db8:1::/64, r1-r2 on
+// 2001:db8:2::/64, c on 2001:db8:3::/64, static routes everywhere.
+func chain6(t *testing.T) (*sim.World, *stack.Host) {
+	t.Helper()
+	w, err := sim.New(sim.Config{Seed: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+	host := func(name string, fwd bool) *stack.Host {
+		return stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name), Forwarding: fwd})
+	}
+	a, r1, r2, c := host("a", false), host("r1", true), host("r2", true), host("c", false)
+	mac := byte(0)
+	wire := func(name string, x *stack.Host, xa string, y *stack.Host, ya string) {
+		l, err := w.Connect(name, sim.Iface{Host: x.Name(), Name: name}, sim.Iface{Host: y.Name(), Name: name},
+			sim.LinkConfig{AtoB: impair.Config{Delay: time.Millisecond}, BtoA: impair.Config{Delay: time.Millisecond}})
+		require.NoError(t, err)
+		mac++
+		x.AddInterface(name, ether.Addr{2, 0, 0, 0, 0, mac}, l.A()).EnableIPv6(netip.MustParsePrefix(xa))
+		mac++
+		y.AddInterface(name, ether.Addr{2, 0, 0, 0, 0, mac}, l.B()).EnableIPv6(netip.MustParsePrefix(ya))
+	}
+	wire("l1", a, "2001:db8:1::10/64", r1, "2001:db8:1::1/64")
+	wire("l2", r1, "2001:db8:2::1/64", r2, "2001:db8:2::2/64")
+	wire("l3", r2, "2001:db8:3::1/64", c, "2001:db8:3::10/64")
+	a.AddRoute(netip.MustParsePrefix("::/0"), netip.MustParseAddr("2001:db8:1::1"), nil)
+	c.AddRoute(netip.MustParsePrefix("::/0"), netip.MustParseAddr("2001:db8:3::1"), nil)
+	r1.AddRoute(netip.MustParsePrefix("2001:db8:3::/64"), netip.MustParseAddr("2001:db8:2::2"), nil)
+	r2.AddRoute(netip.MustParsePrefix("2001:db8:1::/64"), netip.MustParseAddr("2001:db8:2::1"), nil)
+	return w, a
+}
+
+// Traceroute over IPv6: hops answer with ICMPv6 Time Exceeded, the
+// target with port unreachable, a router without a route with
+// Destination Unreachable code 0 (!N), the last router when Neighbor
+// Discovery finds no host with code 3 (!H, RFC 4861 section 7.2.2).
+func TestTraceroute6(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		target  string
+		reached bool
+		hops    []string
+		note    string
+	}{
+		{"2001:db8:3::10", true, []string{"2001:db8:1::1", "2001:db8:2::2", "2001:db8:3::10"}, ""},
+		{"2001:db8:9::1", false, []string{"2001:db8:1::1", "2001:db8:1::1"}, "!N"},
+		{"2001:db8:3::11", false, []string{"2001:db8:1::1", "2001:db8:2::2", "2001:db8:2::2"}, "!H"},
+	} {
+		w, a := chain6(t)
+		tr, err := New(Config{Name: "tr", Target: netip.MustParseAddr(tc.target), Queries: 2})
+		require.NoError(t, err)
+		w.RunFor(time.Second)
+		require.NoError(t, tr.Start(&app.Env{Clock: w.Clock(), Rand: w.Rand("app"), Net: app.NewStackNet(a)}))
+		w.RunFor(60 * time.Second)
+		require.True(t, tr.Done(), tc.target)
+		r := tr.Result().(Result)
+		assert.Equal(t, tc.reached, r.Reached, tc.target)
+		require.Len(t, r.Hops, len(tc.hops), tc.target)
+		for i, h := range r.Hops {
+			assert.Equal(t, tc.hops[i], h.Addr, "%s hop %d", tc.target, i+1)
+			for _, p := range h.Probes {
+				assert.Equal(t, tc.hops[i], p.Addr, "%s hop %d", tc.target, i+1)
+			}
+		}
+		assert.Equal(t, tc.note, r.Hops[len(r.Hops)-1].Probes[1].Note, tc.target)
 	}
 }

@@ -39,6 +39,7 @@ type options struct {
 	ip6       []string // IPv6 --ip values (ipv6flag.go)
 	gw        string
 	dhcp      bool
+	slaac     bool
 	leaseFile string
 	dnsServer string
 	echo      uint16
@@ -124,6 +125,7 @@ a DHCP lease is released and the capture is flushed and closed.`,
 	f.Var(&ipFlag{o: &o}, "ip", "static address and prefix, e.g. 192.0.2.2/24 or 2001:db8::2/64; repeat for IPv6 beside IPv4")
 	f.StringVar(&o.gw, "gw", "", "default gateway (with --ip)")
 	f.BoolVar(&o.dhcp, "dhcp", false, "get the address, gateway and DNS server from DHCP")
+	f.BoolVar(&o.slaac, "slaac", false, "form IPv6 addresses from the Router Advertisements on the link (RFC 4862), beside --ip or --dhcp or alone")
 	f.StringVar(&o.leaseFile, "lease-file", "", "with --dhcp: keep the lease in this file, and start from INIT-REBOOT with its address (RFC 2131 section 3.2)")
 	f.StringVar(&o.dnsServer, "dns-server", "", "name server to report for the host (informational: taprun runs no resolving client)")
 	f.Uint16Var(&o.echo, "echo", 0, "serve TCP and UDP echo (RFC 862) on this port")
@@ -182,8 +184,8 @@ func (o *options) check() (addressing, error) {
 	switch {
 	case o.dhcp && o.ip != "":
 		return a, fmt.Errorf("--ip and --dhcp exclude each other")
-	case !o.dhcp && o.ip == "" && len(o.ip6) == 0:
-		return a, fmt.Errorf("give an address with --ip CIDR, or --dhcp")
+	case !o.dhcp && o.ip == "" && len(o.ip6) == 0 && !o.slaac:
+		return a, fmt.Errorf("give an address with --ip CIDR, --dhcp or --slaac")
 	case o.dhcp && o.gw != "":
 		return a, fmt.Errorf("--gw goes with --ip; DHCP supplies the gateway")
 	case !o.dhcp && o.leaseFile != "":

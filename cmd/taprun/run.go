@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net/netip"
 	"os"
 	"sync"
 
@@ -197,6 +198,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 			r.ifc.EnableIPv6(addr.prefix6...)
 			r.log.printf("ipv6 addresses %v", r.ifc.IPv6Addresses())
 		}
+		if r.o.slaac {
+			r.startSLAAC()
+		}
 		if addr.prefix.IsValid() {
 			r.ifc.SetAddress(addr.prefix)
 			r.log.printf("address %s", addr.prefix)
@@ -309,4 +313,23 @@ func explainOpen(err error) error {
 		return fmt.Errorf("%w; is the tun module loaded (modprobe tun)?", err)
 	}
 	return err
+}
+
+// startSLAAC turns on IPv6 stateless autoconfiguration (RFC 4862): each
+// address formed from the link's Router Advertisements (and the default
+// router they name) is logged as it comes and goes. Call it on the loop.
+func (r *taprun) startSLAAC() {
+	ifc := r.ifc
+	ifc.OnIPv6AddressChange(func(p netip.Prefix, added bool) {
+		if !added {
+			r.log.printf("slaac: address %s removed", p)
+			return
+		}
+		r.log.printf("slaac: address %s", p)
+		if gw, ok := ifc.DefaultRouter6(); ok {
+			r.log.printf("slaac: default router %s", gw)
+		}
+	})
+	ifc.EnableSLAAC()
+	r.log.printf("slaac: on (duplicate address detection, then router solicitations)")
 }

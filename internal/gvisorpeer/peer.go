@@ -120,6 +120,9 @@ type Peer struct {
 	// FramesIn and FramesOut count frames received from and sent to the
 	// link.
 	FramesIn, FramesOut int
+
+	// v6 is set when the peer has IPv6 (Config.Addr6).
+	v6 bool
 }
 
 // New builds the gVisor stack.
@@ -196,7 +199,7 @@ func New(cfg Config) (*Peer, error) {
 	if err := st.SetTransportProtocolOption(tcp.ProtocolNumber, &minRTO); err != nil {
 		return nil, fmt.Errorf("gvisorpeer: min rto: %s", err)
 	}
-	return &Peer{st: st, ch: ch, clk: clk, start: cfg.Start, now: cfg.Start, owes: cfg.Owes}, nil
+	return &Peer{st: st, ch: ch, clk: clk, start: cfg.Start, now: cfg.Start, owes: cfg.Owes, v6: cfg.Addr6.IsValid()}, nil
 }
 
 // Stack returns the gVisor stack.
@@ -328,14 +331,24 @@ func (p *Peer) WaitApp(limit time.Duration) bool {
 // GateSlips returns how many times WaitApp gave up waiting for a reply.
 func (p *Peer) GateSlips() int { return p.gateSlips }
 
-// full converts ap to a gVisor address on the peer's NIC.
-func full(ap netip.AddrPort) tcpip.FullAddress {
-	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(ap.Addr().As4()), Port: ap.Port()}
+// full converts ap to a gVisor address on the peer's NIC, and returns
+// its network protocol.
+func full(ap netip.AddrPort) (tcpip.FullAddress, tcpip.NetworkProtocolNumber) {
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom16(a.As16()), Port: ap.Port()}, ipv6.ProtocolNumber
+	}
+	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(a.As4()), Port: ap.Port()}, ipv4.ProtocolNumber
 }
 
-// Listen opens a gonet TCP listener on port.
+// Listen opens a gonet TCP listener on port: an IPv6 one (which takes
+// IPv4 connections too) when the peer has IPv6, else an IPv4 one.
 func (p *Peer) Listen(port uint16) (net.Listener, error) {
-	l, err := gonet.ListenTCP(p.st, tcpip.FullAddress{NIC: nicID, Port: port}, ipv4.ProtocolNumber)
+	proto := ipv4.ProtocolNumber
+	if p.v6 {
+		proto = ipv6.ProtocolNumber
+	}
+	l, err := gonet.ListenTCP(p.st, tcpip.FullAddress{NIC: nicID, Port: port}, proto)
 	if err != nil {
 		return nil, fmt.Errorf("gvisorpeer: listen on %d: %w", port, err)
 	}
@@ -345,17 +358,23 @@ func (p *Peer) Listen(port uint16) (net.Listener, error) {
 // Dial connects over TCP to remote; the simulator must be running
 // meanwhile.
 func (p *Peer) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
-	c, err := gonet.DialContextTCP(ctx, p.st, full(remote), ipv4.ProtocolNumber)
+	fa, proto := full(remote)
+	c, err := gonet.DialContextTCP(ctx, p.st, fa, proto)
 	if err != nil {
 		return nil, fmt.Errorf("gvisorpeer: dial %v: %w", remote, err)
 	}
 	return c, nil
 }
 
-// ListenUDP opens a gonet UDP socket bound to port.
+// ListenUDP opens a gonet UDP socket bound to port (IPv6, dual-stack,
+// when the peer has IPv6).
 func (p *Peer) ListenUDP(port uint16) (net.PacketConn, error) {
 	local := tcpip.FullAddress{NIC: nicID, Port: port}
-	c, err := gonet.DialUDP(p.st, &local, nil, ipv4.ProtocolNumber)
+	proto := ipv4.ProtocolNumber
+	if p.v6 {
+		proto = ipv6.ProtocolNumber
+	}
+	c, err := gonet.DialUDP(p.st, &local, nil, proto)
 	if err != nil {
 		return nil, fmt.Errorf("gvisorpeer: listen udp on %d: %w", port, err)
 	}
@@ -365,8 +384,8 @@ func (p *Peer) ListenUDP(port uint16) (net.PacketConn, error) {
 // DialUDP opens a gonet UDP socket on an ephemeral port, connected to
 // remote.
 func (p *Peer) DialUDP(remote netip.AddrPort) (net.Conn, error) {
-	r := full(remote)
-	c, err := gonet.DialUDP(p.st, nil, &r, ipv4.ProtocolNumber)
+	r, proto := full(remote)
+	c, err := gonet.DialUDP(p.st, nil, &r, proto)
 	if err != nil {
 		return nil, fmt.Errorf("gvisorpeer: dial udp %v: %w", remote, err)
 	}

@@ -23,6 +23,9 @@ var (
 	PeerAddr = netip.MustParseAddr("10.0.0.2")
 	OurMAC   = [6]byte{0x02, 0, 0, 0, 0, 1}
 	PeerMAC  = [6]byte{0x02, 0, 0, 0, 0, 2}
+	// OurAddr6 and PeerAddr6 are the hosts' addresses in an IPv6 world.
+	OurAddr6  = netip.MustParsePrefix("2001:db8:6::1/64")
+	PeerAddr6 = netip.MustParsePrefix("2001:db8:6::2/64")
 )
 
 const (
@@ -58,6 +61,12 @@ type WorldConfig struct {
 	// GateMax bounds Run's wait for an owed reply (default
 	// DefaultGateMax).
 	GateMax time.Duration
+	// IPv6 carries the transfers over IPv6: both hosts get an IPv6
+	// address (OurAddr6 and PeerAddr6 unless Peer.Addr6 is set), find
+	// each other by Neighbor Discovery, and World.OurAddr and PeerAddr
+	// are the IPv6 addresses. NewWorld lets gVisor's Duplicate Address
+	// Detection finish first.
+	IPv6 bool
 }
 
 // World is a simulated world with a simnet host (proto/stack with TCP and
@@ -102,6 +111,9 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 		return nil, fmt.Errorf("gvisorpeer: world: %w", err)
 	}
 	pc := cfg.Peer
+	if cfg.IPv6 && !pc.Addr6.IsValid() {
+		pc.Addr6 = PeerAddr6
+	}
 	pc.Addr, pc.PrefixLen, pc.MAC, pc.Start = cfg.PeerAddr, 24, cfg.PeerMAC, w.Now()
 	pc.Neighbors = map[netip.Addr][6]byte{cfg.OurAddr: cfg.OurMAC}
 	peer, err := New(pc)
@@ -115,8 +127,20 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 	h := stack.New(stack.Config{Name: "simnet", Clock: w.Clock(), Rand: w.Rand("host/simnet")})
 	ts := tcp.New(h, w.Clock(), w.Rand("host/simnet/tcp"), cfg.TCP)
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
-	h.AddInterface("eth0", ether.Addr(cfg.OurMAC), l.A()).SetAddress(netip.PrefixFrom(cfg.OurAddr, 24))
-	return &World{W: w, Link: l, Host: h, TCP: ts, Peer: peer, OurAddr: cfg.OurAddr, PeerAddr: cfg.PeerAddr, gateMax: cfg.GateMax}, nil
+	ifc := h.AddInterface("eth0", ether.Addr(cfg.OurMAC), l.A())
+	ifc.SetAddress(netip.PrefixFrom(cfg.OurAddr, 24))
+	gw := &World{W: w, Link: l, Host: h, TCP: ts, Peer: peer, OurAddr: cfg.OurAddr, PeerAddr: cfg.PeerAddr, gateMax: cfg.GateMax}
+	if cfg.IPv6 {
+		ours := netip.PrefixFrom(OurAddr6.Addr(), pc.Addr6.Bits())
+		if !pc.Addr6.Contains(ours.Addr()) {
+			ours = netip.PrefixFrom(pc.Addr6.Masked().Addr().Next(), pc.Addr6.Bits())
+		}
+		ifc.EnableIPv6(ours)
+		gw.OurAddr, gw.PeerAddr = ours.Addr(), pc.Addr6.Addr()
+		// gVisor's DAD: one probe, RetransTimer 1 s (RFC 4862 section 5.1).
+		gw.Run(1100*time.Millisecond, func() bool { return false })
+	}
+	return gw, nil
 }
 
 // Close stops the peer and closes the world's captures.

@@ -10,8 +10,13 @@ import (
 )
 
 // Ping sends an ICMP echo request to dst with identifier id, sequence
-// number seq and data payload. Replies go to the EchoReplyHandler.
+// number seq and data payload. Replies go to the EchoReplyHandler. An
+// IPv6 dst draws an ICMPv6 echo request (RFC 4443 section 4.1), routed
+// like any IPv6 packet; its replies carry the hop limit as the TTL.
 func (h *Host) Ping(dst netip.Addr, id, seq uint16, payload []byte) error {
+	if dst.Is6() && !dst.Is4In6() {
+		return h.ping6(dst, id, seq, payload) // ipv6_ip.go
+	}
 	// The message is built after room for the headers, so that output
 	// sends it in place.
 	b := h.acquire(headroom + icmp.HeaderLen + len(payload))

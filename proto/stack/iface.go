@@ -57,6 +57,8 @@ type Interface struct {
 
 	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
 	v6 *v6Iface
+	// onV6Change is OnIPv6AddressChange's hook (ipv6_auto.go).
+	onV6Change func(netip.Prefix, bool)
 }
 
 // AddInterface attaches a new interface named name with hardware address

@@ -31,7 +31,9 @@ type SendOptions struct {
 // SendIP sends payload to dst as an IP datagram of protocol proto. An
 // invalid or unspecified src is replaced by the egress interface's address.
 // dst may be unicast, the limited broadcast or a subnet broadcast, not
-// multicast.
+// multicast. An IPv6 dst sends an IPv6 packet with Next Header proto
+// (SendOptions.TTL is then the hop limit; TOS and DF do not apply: IPv6
+// routers never fragment).
 // A datagram over the egress MTU is fragmented; a next hop that is not yet
 // resolved queues it behind ARP. payload is not retained.
 func (h *Host) SendIP(proto uint8, src, dst netip.Addr, payload []byte) error {
@@ -50,6 +52,9 @@ const headroom = ether.HeaderLen + ipv4.MinHeaderLen
 // sendIP is SendIPWith for a payload that may sit in place in a frame
 // buffer pre (see inPlace); pre may be nil.
 func (h *Host) sendIP(proto uint8, src, dst netip.Addr, payload []byte, o SendOptions, pre []byte) error {
+	if dst.Is6() && !dst.Is4In6() {
+		return h.sendIP6(proto, src, dst, payload, o.TTL) // ipv6_ip.go
+	}
 	src, dst = src.Unmap(), dst.Unmap()
 	if !dst.Is4() || dst.IsUnspecified() || dst.IsMulticast() || (src.IsValid() && !src.Is4()) {
 		// Multicast sending (RFC 1112) is not implemented.
@@ -205,7 +210,11 @@ func (h *Host) runLoopback(clock.Time) {
 	for k := 0; k < n; k++ {
 		b := h.loopQ[k]
 		h.loopQ[k] = nil
-		h.ipInput(nil, b, false)
+		if b[0]>>4 == 6 {
+			h.loopInput6(b)
+		} else {
+			h.ipInput(nil, b, false)
+		}
 		h.pool.Put(b)
 	}
 	rest := copy(h.loopQ, h.loopQ[n:])

@@ -31,6 +31,9 @@ type IPv6Stats struct {
 	NeighborUnreach    uint64 // packets dropped when resolution failed
 	ErrorsRateLimited  uint64
 	ErrorsSent         uint64
+	// Forwarded counts packets routed on; HopLimitExceeded, NoRoute and
+	// TooBig the ones a router dropped with an ICMPv6 error.
+	Forwarded, HopLimitExceeded, NoRoute, TooBig uint64
 }
 
 // v6Iface is an interface's IPv6 state: its addresses, the multicast
@@ -60,6 +63,10 @@ type v6Iface struct {
 	prefixes []netip.Prefix
 	ra       clock.Timer
 	raSent   int
+	// defRouter is the default router learned from advertisements, valid
+	// until defUntil (ipv6_ip.go).
+	defRouter netip.Addr
+	defUntil  clock.Time
 }
 
 // EnableIPv6 turns IPv6 on for the interface: a link-local address with
@@ -69,8 +76,8 @@ type v6Iface struct {
 // neighbours with a NUD neighbour cache (RFC 4861) and answers ICMPv6
 // echo requests (RFC 4443), reassembling and fragmenting as needed (RFC
 // 8200), and carries UDP (sockets bound to an IPv6 address, [::] or
-// 0.0.0.0). Duplicate Address Detection is not run for these addresses.
-// TCP over IPv6 is not handled yet.
+// 0.0.0.0) and the protocols registered with Host.RegisterProtocol (TCP).
+// Duplicate Address Detection is not run for these addresses.
 func (i *Interface) EnableIPv6(addrs ...netip.Prefix) {
 	if i.v6 == nil {
 		v := i.newV6()
@@ -227,14 +234,23 @@ func (v *v6Iface) input(f ether.Frame) {
 		v.stats.DropNotOurs++
 		return
 	}
-	linkMulticast := f.Dst().IsMulticast()
-	h, err := ipv6.Parse(f.Payload())
+	v.packetInput(f.Payload(), f.Dst().IsMulticast())
+}
+
+// packetInput handles the IPv6 packet b, received on the link (in a
+// frame to a multicast MAC when linkMulticast) or looped back.
+func (v *v6Iface) packetInput(b []byte, linkMulticast bool) {
+	h, err := ipv6.Parse(b)
 	if err != nil {
 		v.stats.DropMalformed++
 		return
 	}
 	dst := h.Dst()
 	if !v.own(dst) && !v.hears(dst) {
+		if v.i.h.cfg.Forwarding && !linkMulticast && !dst.IsMulticast() {
+			v.forward(h)
+			return
+		}
 		v.stats.DropNotOurs++
 		return
 	}
@@ -266,12 +282,13 @@ func (v *v6Iface) input(f ether.Frame) {
 		v.icmpInput(h, h[c.Offset:])
 	case ipv6.ProtoUDP:
 		v.udpInput(h, h[c.Offset:], linkMulticast)
+	case ipv6.ProtoTCP:
+		v.transportInput(h, c, linkMulticast)
 	default:
 		v.stats.DropProto++
 		// RFC 8200 section 4: an unrecognized Next Header draws a
-		// Parameter Problem code 1 pointing at it. Not for TCP, which the
-		// host knows over IPv4 and will carry over IPv6.
-		if c.Proto != ipv6.ProtoTCP && c.Proto != ipv6.ProtoNoNext {
+		// Parameter Problem code 1 pointing at it.
+		if c.Proto != ipv6.ProtoNoNext {
 			v.problem(h, &ipv6.ProblemError{Code: ipv6.ProblemNextHeader, Pointer: uint32(c.NextOff)}, linkMulticast)
 		}
 	}
@@ -309,19 +326,43 @@ func (v *v6Iface) sendError(invoking ipv6.Header, t icmpv6.Type, code uint8, res
 		return
 	}
 	dst := invoking.Src()
+	hst := v.i.h
+	out, next := v.back(dst)
 	src := invoking.Dst()
 	if !v.own(src) {
-		src = v.source(dst)
+		src = out.source(dst)
 	}
 	n := icmpv6.HeaderLen + icmpv6.QuoteLen(invoking)
-	hst := v.i.h
 	b := hst.acquire(v6Headroom + n)
 	defer hst.release()
 	if _, err := icmpv6.Error(b[v6Headroom:], t, code, rest, invoking, src, dst); err != nil {
 		return
 	}
-	v.send(b, n, src, dst, ipv6.ProtoICMPv6, 64)
+	out.sendBack(b, n, src, dst, next)
 	v.stats.ErrorsSent++
+}
+
+// back returns the interface and next hop for an answer to dst, a
+// packet's source: the receiving interface for a link-local source, else
+// the routing table's choice (a router's errors cross it), else the
+// receiving interface, dst taken as on-link.
+func (v *v6Iface) back(dst netip.Addr) (*v6Iface, netip.Addr) {
+	if !dst.IsLinkLocalUnicast() {
+		if o, n, ok := v.i.h.route6x(dst, true); ok {
+			return o, n
+		}
+	}
+	return v, dst
+}
+
+// sendBack sends the ICMPv6 message of n bytes at b[v6Headroom:] from
+// src to dst through next, or loops it back when dst is the host's own.
+func (v *v6Iface) sendBack(b []byte, n int, src, dst, next netip.Addr) {
+	if h := v.i.h; h.own6(dst) != nil {
+		_ = h.loopback6(ipv6.ProtoICMPv6, src, dst, b[v6Headroom:v6Headroom+n], 64)
+		return
+	}
+	v.sendVia(b, n, src, dst, next, ipv6.ProtoICMPv6, 64)
 }
 
 // icmpInput handles the ICMPv6 message b carried by h.
@@ -337,9 +378,10 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		if !v.own(dst) && dst != ipv6.AllNodes {
 			return
 		}
+		out, next := v.back(src)
 		rsrc := dst
 		if !v.own(rsrc) {
-			rsrc = v.source(src)
+			rsrc = out.source(src)
 		}
 		v.stats.EchoReplies++
 		// RFC 4443 section 4.2: identifier, sequence number and data of
@@ -351,9 +393,13 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		copy(r, m)
 		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
 		r.SetChecksum(rsrc, src)
-		v.send(b, len(r), rsrc, src, ipv6.ProtoICMPv6, 64)
+		out.sendBack(b, len(r), rsrc, src, next)
 	case icmpv6.TypePacketTooBig:
 		v.packetTooBig(m)
+	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded:
+		if v.own(dst) {
+			v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+		}
 	case icmpv6.TypeEchoReply:
 		if v.i.h.echo != nil && v.own(dst) {
 			v.i.h.echo.HandleEchoReply(src, m.ID(), m.Seq(), m.Body(), h.HopLimit())
@@ -421,6 +467,9 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 			v.cache.Observe(src, sll)
 		}
 		if m.Type() == icmpv6.TypeRouterAdvert {
+			if !v.router && !src.IsUnspecified() {
+				v.learnRouter(src, m)
+			}
 			v.routerAdvert(m)
 		} else {
 			v.routerSolicit()
@@ -488,6 +537,12 @@ const v6Headroom = ether.HeaderLen + ipv6.HeaderLen
 // to the group's MAC for multicast, through the neighbour cache otherwise,
 // in fragments when it exceeds the MTU (RFC 8200 section 5).
 func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
+	v.sendVia(b, n, src, dst, dst, proto, hop)
+}
+
+// sendVia is send through the neighbour next (dst itself when on-link, a
+// router otherwise).
+func (v *v6Iface) sendVia(b []byte, n int, src, dst, next netip.Addr, proto, hop uint8) {
 	total := v6Headroom + n
 	pkt, err := ipv6.Encode(b[ether.HeaderLen:total], &ipv6.Fields{NextHeader: proto, HopLimit: hop, Src: src, Dst: dst}, n)
 	if err != nil {
@@ -499,13 +554,13 @@ func (v *v6Iface) send(b []byte, n int, src, dst netip.Addr, proto, hop uint8) {
 		mtu = p
 	}
 	if len(pkt) <= mtu {
-		v.output(b[:total], dst)
+		v.output(b[:total], next)
 		return
 	}
 	v.nextID++
 	fb := make([]byte, ether.HeaderLen+mtu)
 	_ = ipv6.Fragment(fb[ether.HeaderLen:], pkt, mtu, v.nextID, func(f ipv6.Header) error {
-		v.output(fb[:ether.HeaderLen+len(f)], dst)
+		v.output(fb[:ether.HeaderLen+len(f)], next)
 		return nil
 	})
 }
@@ -565,7 +620,17 @@ func (v *v6Iface) Deliver(_ netip.Addr, lla ether.Addr, pkts [][]byte) {
 }
 
 // Unreachable drops the frames of a neighbour that did not answer
-// (ndp.Sink).
+// (ndp.Sink), each drawing a Destination Unreachable code 3 (address
+// unreachable) to its source (RFC 4861 section 7.2.2, RFC 4443 section
+// 3.1), looped back when the source is the host itself.
 func (v *v6Iface) Unreachable(_ netip.Addr, pkts [][]byte) {
 	v.stats.NeighborUnreach += uint64(len(pkts))
+	for _, f := range pkts {
+		if len(f) < ether.HeaderLen {
+			continue
+		}
+		if pkt, err := ipv6.Parse(f[ether.HeaderLen:]); err == nil && !pkt.Src().IsUnspecified() {
+			v.sendError(pkt, icmpv6.TypeDestUnreach, icmpv6.CodeAddrUnreachable, 0, false, false)
+		}
+	}
 }

@@ -65,6 +65,11 @@ func (i *Interface) AdvertisePrefixes(prefixes ...netip.Prefix) {
 	i.h.clk.Schedule(&v.ra, i.h.clk.Now())
 }
 
+// OnIPv6AddressChange sets f to be called, on the loop, whenever an
+// autoconfigured IPv6 address (SLAAC or the link-local one) is added to the
+// interface or removed from it; nil removes the hook.
+func (i *Interface) OnIPv6AddressChange(f func(p netip.Prefix, added bool)) { i.onV6Change = f }
+
 // SolicitDAD sends a DAD Neighbor Solicitation for target (slaac.Sink):
 // from the unspecified address to its solicited-node group, without a
 // Source Link-Layer Address option (RFC 4862 section 5.4.2).
@@ -89,6 +94,9 @@ func (v *v6Iface) Changed(a netip.Addr, _ slaac.State, ok bool) {
 		if q.Addr() == a {
 			k = j
 		}
+	}
+	if f := v.i.onV6Change; f != nil && ok != (k >= 0) {
+		defer f(p, ok)
 	}
 	switch {
 	case ok && k < 0:

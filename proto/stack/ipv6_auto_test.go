@@ -24,6 +24,12 @@ func TestSLAACFromRouterAdvertisements(t *testing.T) {
 	pfx := netip.MustParsePrefix("2001:db8:1::/64")
 	r.Interfaces()[0].EnableIPv6(netip.MustParsePrefix("2001:db8:1::1/64"))
 	tn.hub.sent = nil
+	var changes []netip.Prefix
+	h.Interfaces()[0].OnIPv6AddressChange(func(p netip.Prefix, added bool) {
+		if added {
+			changes = append(changes, p)
+		}
+	})
 	h.Interfaces()[0].EnableSLAAC()
 	assert.Empty(t, h.Interfaces()[0].IPv6Addresses(), "tentative addresses are not usable")
 	tn.run(2500 * time.Millisecond) // DAD on the link-local address, a first RS unanswered
@@ -33,6 +39,10 @@ func TestSLAACFromRouterAdvertisements(t *testing.T) {
 	ll := slaac.Address(slaac.LinkLocalPrefix, first8(slaac.StableIID(slaac.LinkLocalPrefix, "eth0", nil, 0, []byte("h"))))
 	global := slaac.Address(pfx, first8(slaac.StableIID(pfx, "eth0", nil, 0, []byte("h"))))
 	assert.Equal(t, []netip.Prefix{netip.PrefixFrom(ll, 64), netip.PrefixFrom(global, 64)}, h.Interfaces()[0].IPv6Addresses())
+	assert.Equal(t, h.Interfaces()[0].IPv6Addresses(), changes, "OnIPv6AddressChange saw each address")
+	gw, ok := h.Interfaces()[0].DefaultRouter6()
+	assert.True(t, ok, "the forwarding advertiser is the default router")
+	assert.True(t, gw.IsLinkLocalUnicast())
 
 	// What the host sent: DAD for each address (from ::, no options) and
 	// a Router Solicitation.

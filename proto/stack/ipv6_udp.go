@@ -10,39 +10,25 @@ import (
 	"github.com/simnet-go/simnet/proto/udp"
 )
 
-// v6For returns the IPv6 interface to send to dst: the first whose
-// addresses' prefixes hold dst, else the first with IPv6 (every IPv6
-// destination is taken as on-link: there are no IPv6 routes yet).
-func (h *Host) v6For(dst netip.Addr) *v6Iface {
-	var first *v6Iface
-	for _, i := range h.ifcs {
-		v := i.v6
-		if v == nil {
-			continue
-		}
-		if first == nil {
-			first = v
-		}
-		for _, p := range v.addrs {
-			if p.Contains(dst) {
-				return v
-			}
-		}
-	}
-	return first
-}
-
 // sendTo6 sends a UDP datagram over IPv6 (RFC 8200 section 8.1: the
 // checksum covers the IPv6 pseudo-header and is mandatory).
-func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
+func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte, hopLimit uint8) error {
 	h := s.h
-	v := h.v6For(dst.Addr())
-	if v == nil {
+	if hopLimit == 0 {
+		hopLimit = h.ttl
+	}
+	loop := h.own6(dst.Addr())
+	v, next, ok := h.route6(dst.Addr())
+	if !ok {
 		h.stats.IPNoRoute++
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrNoIPv6)
 	}
 	src := s.key.addr
-	if !src.Is6() || src.IsUnspecified() {
+	switch {
+	case src.Is6() && !src.IsUnspecified():
+	case loop != nil:
+		src = dst.Addr()
+	default:
 		src = v.source(dst.Addr())
 	}
 	if src.IsUnspecified() {
@@ -64,7 +50,13 @@ func (s *UDPSocket) sendTo6(dst netip.AddrPort, payload []byte) error {
 		c = 0xffff // RFC 8200 section 8.1
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
-	v.send(b, n, src, dst.Addr(), ipv6.ProtoUDP, 64)
+	if loop != nil {
+		if err := h.loopback6(ipv6.ProtoUDP, src, dst.Addr(), u, hopLimit); err != nil {
+			return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, err)
+		}
+	} else {
+		v.sendVia(b, n, src, dst.Addr(), next, ipv6.ProtoUDP, hopLimit)
+	}
 	h.hot.UDPOut++
 	return nil
 }
@@ -101,4 +93,37 @@ func (v *v6Iface) udpInput(pkt ipv6.Header, b []byte, linkMulticast bool) {
 		return
 	}
 	s.hnd.HandleUDP(s, netip.AddrPortFrom(src, u.SrcPort()), netip.AddrPortFrom(dst, u.DstPort()), u.Payload())
+}
+
+// udpError6 hands an ICMPv6 error quoting one of our UDP datagrams to the
+// socket that sent it (RFC 4443 section 2.4 (a)); typ and code are
+// ICMPv6's.
+func (h *Host) udpError6(from netip.Addr, typ, code uint8, q []byte) {
+	if len(q) < ipv6.HeaderLen || q[0]>>4 != ipv6.Version {
+		return
+	}
+	qh := ipv6.Header(q[:ipv6.HeaderLen])
+	// The quote may be cut short of the payload length: walk a copy of
+	// the header whose payload length matches what was quoted.
+	quoted := append([]byte(nil), q...)
+	ipv6.Header(quoted).SetPayloadLen(len(q) - ipv6.HeaderLen)
+	c, err := ipv6.Walk(ipv6.Header(quoted))
+	if err != nil || c.Proto != ipv6.ProtoUDP || c.Offset+udp.HeaderLen > len(q) {
+		return
+	}
+	sport := binary.BigEndian.Uint16(q[c.Offset:])
+	dport := binary.BigEndian.Uint16(q[c.Offset+2:])
+	s := h.udp[udpKey{addr: qh.Src(), port: sport}]
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv6Unspecified(), port: sport}]
+	}
+	if s == nil {
+		s = h.udp[udpKey{addr: netip.IPv4Unspecified(), port: sport}]
+	}
+	if s == nil {
+		return
+	}
+	if eh, ok := s.hnd.(UDPErrorHandler); ok {
+		eh.HandleUDPError(s, from, netip.AddrPortFrom(qh.Dst(), dport), typ, code)
+	}
 }

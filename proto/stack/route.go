@@ -100,6 +100,9 @@ func (h *Host) ownAddr(a [4]byte) bool {
 // addresses and for 127.0.0.0/8). It reports false when there is no route or the egress
 // interface has no address.
 func (h *Host) SourceFor(dst netip.Addr) (netip.Addr, bool) {
+	if dst.Is6() && !dst.Is4In6() {
+		return h.sourceFor6(dst)
+	}
 	dst = dst.Unmap()
 	if !dst.Is4() {
 		return netip.Addr{}, false
@@ -128,6 +131,9 @@ func (h *Host) SourceFor(dst netip.Addr) (netip.Addr, bool) {
 // the datagram size every host accepts (RFC 1122 section 3.3.3). There is
 // no path MTU discovery.
 func (h *Host) PathMTU(dst netip.Addr) int {
+	if dst.Is6() && !dst.Is4In6() {
+		return h.pathMTU6(dst)
+	}
 	dst = dst.Unmap()
 	if !dst.Is4() {
 		return noRouteMTU

@@ -14,8 +14,10 @@
 // Scope and limits, honestly stated: forwarding between interfaces is off
 // by default and, when on, is a small RFC 1812 subset (no redirects, no
 // option processing beyond copying); IP options are accepted but ignored; multicast (IGMP) is not implemented and
-// multicast frames and datagrams are dropped and counted; there is no path
-// MTU discovery (PathMTU is the egress interface's MTU); no IPv6.
+// multicast frames and datagrams are dropped and counted; there is no IPv4
+// path MTU discovery (PathMTU is the egress interface's MTU). IPv6 (RFC
+// 8200, with NDP, SLAAC, ICMPv6 and Packet Too Big) is in the ipv6*.go
+// files: see Interface.EnableIPv6.
 package stack
 
 import (

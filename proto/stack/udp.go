@@ -63,7 +63,7 @@ func (h *Host) BindUDP(local netip.AddrPort, hnd UDPHandler) (*UDPSocket, error)
 		addr = netip.IPv4Unspecified()
 	}
 	if !addr.Is4() && (!addr.Is6() || addr.IsLoopback()) {
-		// IPv6 sockets (ipv6_udp.go), but no IPv6 loopback.
+		// IPv6 sockets (ipv6_udp.go); ::1 is not an address of the host.
 		return nil, fmt.Errorf("bind udp %v: %w", local, ErrInvalidAddr)
 	}
 	k := udpKey{addr: addr, port: local.Port()}
@@ -134,7 +134,7 @@ func (s *UDPSocket) SendToWith(dst netip.AddrPort, payload []byte, o SendOptions
 		return fmt.Errorf("udp send %v -> %v: %w", s.LocalAddr(), dst, ErrClosed)
 	}
 	if a := dst.Addr(); a.Is6() && !a.Is4In6() {
-		return s.sendTo6(dst, payload) // ipv6_udp.go
+		return s.sendTo6(dst, payload, o.TTL) // ipv6_udp.go
 	}
 	daddr := dst.Addr().Unmap()
 	src := s.key.addr

@@ -41,7 +41,16 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 					onSubnet = true
 				}
 			}
-			if ifc.DHCP {
+			for _, p := range ifc.IPv6 {
+				if other, dup := addrs[p.Addr()]; dup {
+					d.errs = append(d.errs, &FieldError{File: d.file, Line: ifc.Line, Field: path + ".addresses", Msg: fmt.Sprintf("address %s is already used by %s", p.Addr(), other)})
+				}
+				addrs[p.Addr()] = where
+				if h.Gateway.IsValid() && p.Contains(h.Gateway) {
+					onSubnet = true
+				}
+			}
+			if ifc.DHCP && h.Gateway.Is4() || (ifc.SLAAC || len(ifc.IPv6) > 0) && h.Gateway.IsLinkLocalUnicast() {
 				onSubnet = true
 			}
 			if other, dup := macs[ifc.MAC]; dup {

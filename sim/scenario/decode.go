@@ -122,7 +122,7 @@ func (d *decoder) items(n *yaml.Node, path string) []*yaml.Node {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
-	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "count")
+	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "ra", "count")
 	if o == nil {
 		return Host{}, nil
 	}
@@ -134,7 +134,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 	ifs := d.require(o, "interfaces")
 	for i, in := range d.items(ifs, o.field("interfaces")) {
 		ip := index(o.field("interfaces"), i)
-		io := d.object(in, ip, "name", "address", "mac", "dhcp_relay")
+		io := d.object(in, ip, "name", "address", "addresses", "slaac", "mac", "dhcp_relay")
 		if io == nil {
 			continue
 		}
@@ -142,13 +142,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		if nn := d.require(io, "name"); nn != nil {
 			ifc.Name, _ = d.name(nn, io.field("name"))
 		}
-		if an := d.require(io, "address"); an != nil {
-			if an.Kind == yaml.ScalarNode && strings.EqualFold(an.Value, "dhcp") {
-				ifc.DHCP = true
-			} else {
-				ifc.Address, _ = d.prefix(an, io.field("address"))
-			}
-		}
+		d.addresses(io, &ifc)
 		if mn := io.get("mac"); mn != nil {
 			ifc.MAC, ifc.MACSet = d.mac(mn, io.field("mac"))
 		} else {
@@ -163,7 +157,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		d.fail(ifs, o.field("interfaces"), "a host needs at least one interface")
 	}
 	if gn := o.get("gateway"); gn != nil {
-		h.Gateway, _ = d.addr(gn, o.field("gateway"))
+		h.Gateway, _ = d.addr46(gn, o.field("gateway"))
 	}
 	d.routing(o, &h)
 	d.groupCount(o, &h)
@@ -349,7 +343,7 @@ var appFields = map[string][]string{
 	AppDNSServer:     {"zone", "zone_file", "zone_origin", "start"},
 	AppHTTPServer:    {"port", "dir", "start"},
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
-	AppDNSLookup:     {"query", "dns", "start"},
+	AppDNSLookup:     {"query", "qtype", "dns", "start"},
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
 }
 
@@ -360,7 +354,7 @@ var appOptional = []string{"start", "after"}
 
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
-	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
+	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query", "qtype",
 	"subnets", "max_hops", "queries"}
 
 // maxBulk bounds a TCP bulk transfer.
@@ -399,16 +393,16 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		a.Count, a.Size, a.Interval = defaultPing, 56, time.Second
 		maxN = maxPingCount
 		if tn := d.require(o, "target"); tn != nil {
-			a.Target, _ = d.addr(tn, o.field("target"))
+			a.Target, _ = d.addr46(tn, o.field("target"))
 		}
 	case AppTraceroute:
 		if tn := d.require(o, "target"); tn != nil {
-			a.Target, _ = d.addr(tn, o.field("target"))
+			a.Target, _ = d.addr46(tn, o.field("target"))
 		}
 	case AppUDPSend:
 		a.Count, a.Size, a.Interval = 10, 512, 10*time.Millisecond
 		if tn := d.require(o, "target"); tn != nil {
-			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+			if ap, ok := d.addrPort46(tn, o.field("target")); ok {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}
@@ -418,7 +412,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		}
 	case AppTCPSend, AppTCPEchoClient:
 		if tn := d.require(o, "target"); tn != nil {
-			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+			if ap, ok := d.addrPort46(tn, o.field("target")); ok {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}

@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -271,6 +273,20 @@ func (d *decoder) member(o *object, h Host, k int) (Host, bool) {
 			}
 			ifc.Address = netip.PrefixFrom(a, ifc.Address.Bits())
 		}
+		if len(ifc.IPv6) > 0 {
+			v6 := make([]netip.Prefix, len(ifc.IPv6))
+			for i, p := range ifc.IPv6 {
+				a, ok := addAddr6(p.Addr(), uint64(k-1))
+				if !ok || !p.Masked().Contains(a) {
+					path := index(o.field("interfaces"), j) + ".addresses"
+					d.errs = append(d.errs, &FieldError{File: d.file, Line: ifc.Line, Field: path,
+						Msg: fmt.Sprintf("host group %q (count %d) runs out of addresses in %s at member %s", h.Name, h.Count, p.Masked(), m.Name)})
+					return Host{}, false
+				}
+				v6[i] = netip.PrefixFrom(a, p.Bits())
+			}
+			ifc.IPv6 = v6
+		}
 		m.Interfaces[j] = ifc
 	}
 	return m, true
@@ -285,6 +301,20 @@ func addAddr(a netip.Addr, n uint32) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// addAddr6 returns a+n (IPv6), reporting false on overflow.
+func addAddr6(a netip.Addr, n uint64) (netip.Addr, bool) {
+	b := a.As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	lo2, carry := bits.Add64(lo, n, 0)
+	hi2, over := bits.Add64(hi, 0, carry)
+	if over != 0 {
+		return netip.Addr{}, false
+	}
+	binary.BigEndian.PutUint64(b[:8], hi2)
+	binary.BigEndian.PutUint64(b[8:], lo2)
+	return netip.AddrFrom16(b), true
 }
 
 // lastUsable returns the last host address of p.

@@ -170,7 +170,7 @@ func TestParseErrors(t *testing.T) {
 		{"ping target missing", repl(", target: 10.0.0.2}", "}"),
 			`f.yaml:14: field "apps[0].target": required field is missing`},
 		{"udp target without port", repl("target: 10.0.0.2:9000", "target: 10.0.0.2"),
-			`f.yaml:16: field "apps[2].target": invalid IPv4 address:port "10.0.0.2" (want e.g. 192.0.2.2:9000)`},
+			`f.yaml:16: field "apps[2].target": invalid address:port "10.0.0.2" (want e.g. 192.0.2.2:9000 or [2001:db8::2]:9000)`},
 		{"udp size too small", repl("target: 10.0.0.2:9000}", "target: 10.0.0.2:9000, size: 4}"),
 			`f.yaml:16: field "apps[2].size": 4 is out of range [16, 65507]`},
 		{"app on unknown host", repl("host: b, port", "host: z, port"),

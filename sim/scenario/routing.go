@@ -18,6 +18,12 @@ func (d *decoder) routing(o *object, h *Host) {
 	if fn := o.get("forwarding"); fn != nil {
 		h.Forwarding, _ = d.boolean(fn, o.field("forwarding"))
 	}
+	if rn := o.get("ra"); rn != nil {
+		h.RA, _ = d.boolean(rn, o.field("ra"))
+		if h.RA && !h.Forwarding {
+			d.fail(rn, o.field("ra"), "ra: true needs forwarding: true (only routers advertise themselves, RFC 4861 section 6.2)")
+		}
+	}
 	rs := o.get("routes")
 	items := d.list(rs, o.field("routes"))
 	if len(items) > maxRoutes {
@@ -34,15 +40,19 @@ func (d *decoder) routing(o *object, h *Host) {
 		if tn := d.require(ro, "to"); tn != nil {
 			if s, ok := d.scalar(tn, ro.field("to")); ok {
 				p, err := netip.ParsePrefix(s)
-				if err != nil || !p.Addr().Is4() || p.Masked() != p {
-					d.fail(tn, ro.field("to"), "invalid destination %q (want a network in CIDR notation, e.g. 10.1.0.0/16 or 0.0.0.0/0)", s)
+				if err != nil || p.Addr().Is4In6() || p.Addr().Zone() != "" || p.Masked() != p {
+					d.fail(tn, ro.field("to"), "invalid destination %q (want a network in CIDR notation, e.g. 10.1.0.0/16, 0.0.0.0/0, 2001:db8:2::/64 or ::/0)", s)
 				}
 				r.To = p
 			}
 		}
 		if vn := d.require(ro, "via"); vn != nil {
-			r.Via, _ = d.addr(vn, ro.field("via"))
+			r.Via, _ = d.addr46(vn, ro.field("via"))
 			r.Line = vn.Line
+			if r.To.IsValid() && r.Via.IsValid() && r.To.Addr().Is4() != r.Via.Is4() {
+				d.fail(vn, ro.field("via"), "route to %s via %s: the next hop must be of the destination's family", r.To, r.Via)
+				r.Via = netip.Addr{}
+			}
 		}
 		h.Routes = append(h.Routes, r)
 	}
@@ -130,13 +140,20 @@ func (d *decoder) checkRouting(s *Scenario, p *parsed) {
 			if !r.Via.IsValid() {
 				continue
 			}
-			on := false
+			// An IPv6 next hop may be link-local (RFC 4861 section 8: the
+			// addresses routers advertise from) or in a prefix of the host.
+			on := r.Via.IsLinkLocalUnicast()
 			for _, ifc := range h.Interfaces {
-				if ifc.Address.IsValid() && ifc.Address.Masked().Contains(r.Via) {
-					on = true
-					if ifc.Address.Addr() == r.Via {
-						d.errs = append(d.errs, &FieldError{File: d.file, Line: r.Line, Field: path, Msg: fmt.Sprintf("route via %s: that is %s's own address", r.Via, h.Name)})
+				for _, a := range append([]netip.Prefix{ifc.Address}, ifc.IPv6...) {
+					if a.IsValid() && a.Masked().Contains(r.Via) {
+						on = true
+						if a.Addr() == r.Via {
+							d.errs = append(d.errs, &FieldError{File: d.file, Line: r.Line, Field: path, Msg: fmt.Sprintf("route via %s: that is %s's own address", r.Via, h.Name)})
+						}
 					}
+				}
+				if ifc.SLAAC && r.Via.Is6() {
+					on = true // the prefixes come from advertisements
 				}
 			}
 			if !on {
@@ -204,6 +221,23 @@ func startRelay(host *stack.Host, h Host) (*dhcpstack.Relay, error) {
 		r.Serve(host.Interface(ifc.Name), ifc.DHCPRelay)
 	}
 	return r, nil
+}
+
+// startRA makes a host with ra: true advertise, on each interface with
+// static IPv6 addresses, the prefixes of those addresses (link-local ones
+// aside), so that hosts on the link autoconfigure in them.
+func startRA(host *stack.Host, h Host) {
+	for _, ifc := range h.Interfaces {
+		var prefixes []netip.Prefix
+		for _, p := range ifc.IPv6 {
+			if !p.Addr().IsLinkLocalUnicast() {
+				prefixes = append(prefixes, p.Masked())
+			}
+		}
+		if len(prefixes) > 0 {
+			host.Interface(ifc.Name).AdvertisePrefixes(prefixes...)
+		}
+	}
 }
 
 // tracerouteSummary renders a traceroute's hops on one line, e.g.

@@ -83,7 +83,7 @@ func TestParseRoutingErrors(t *testing.T) {
 		{"route via own address", repl("via: 10.0.0.1}", "via: 10.0.0.254}"),
 			`f.yaml:13: field "hosts[1].routes[0].via": route via 10.0.0.254: that is r1's own address`},
 		{"route to a host address", repl("to: 10.9.0.0/16", "to: 10.9.0.1/16"),
-			`f.yaml:13: field "hosts[1].routes[0].to": invalid destination "10.9.0.1/16" (want a network in CIDR notation, e.g. 10.1.0.0/16 or 0.0.0.0/0)`},
+			`f.yaml:13: field "hosts[1].routes[0].to": invalid destination "10.9.0.1/16" (want a network in CIDR notation, e.g. 10.1.0.0/16, 0.0.0.0/0, 2001:db8:2::/64 or ::/0)`},
 		{"route missing via", repl("via: 10.0.0.1}", "via: }"),
 			`f.yaml:13: field "hosts[1].routes[0].via": required field is missing`},
 		{"forwarding not a boolean", repl("forwarding: true", "forwarding: yes please"),

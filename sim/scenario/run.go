@@ -279,6 +279,12 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			}
 			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), hep)
 			hi.ifs = append(hi.ifs, si)
+			if len(ifc.IPv6) > 0 || h.RA {
+				si.EnableIPv6(ifc.IPv6...)
+			}
+			if ifc.SLAAC {
+				si.EnableSLAAC()
+			}
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue
@@ -305,11 +311,17 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 				di.client.Start(netip.Addr{})
 			}
 		}
-		if h.Gateway.IsValid() {
+		switch {
+		case h.Gateway.Is4():
 			host.SetDefaultGateway(h.Gateway)
+		case h.Gateway.Is6():
+			host.AddRoute(netip.MustParsePrefix("::/0"), h.Gateway, nil)
 		}
 		for _, r := range h.Routes {
 			host.AddRoute(r.To, r.Via, nil)
+		}
+		if h.RA {
+			startRA(host, h)
 		}
 		relay, err := startRelay(host, h)
 		if err != nil {
@@ -598,6 +610,9 @@ func hostNames(s *Scenario) []pcap.Name {
 		for _, ifc := range h.Interfaces {
 			if ifc.Address.IsValid() {
 				out = append(out, pcap.Name{Addr: ifc.Address.Addr(), Name: h.Name})
+			}
+			for _, p := range ifc.IPv6 {
+				out = append(out, pcap.Name{Addr: p.Addr(), Name: h.Name})
 			}
 		}
 	}

@@ -53,14 +53,19 @@ type Scenario struct {
 type Host struct {
 	Name       string
 	Interfaces []Interface
-	// Gateway is the default gateway, or the zero Addr when unset.
+	// Gateway is the default gateway (IPv4, or IPv6 for ::/0), or the
+	// zero Addr when unset.
 	Gateway netip.Addr
 	// Forwarding makes the host a router: it forwards datagrams between
 	// its interfaces (RFC 1812).
 	Forwarding bool
 	// Routes are static routes, chosen by longest prefix beside the
-	// connected subnets and the gateway.
+	// connected subnets and the gateway; IPv4 and IPv6 ones.
 	Routes []Route
+	// RA makes a forwarding host send Router Advertisements (RFC 4861)
+	// for the IPv6 prefixes of its interfaces, so that hosts with SLAAC
+	// form addresses in them and take it as their default router.
+	RA bool
 	// Count is the count of a group entry before expansion (0 for an
 	// ordinary host); the hosts of a loaded Scenario all have 0.
 	Count int
@@ -79,9 +84,17 @@ type Route struct {
 // Interface is one network interface of a host.
 type Interface struct {
 	Name string
-	// Address is the interface's address and prefix; it is the zero Prefix
-	// when DHCP is set.
+	// Address is the interface's IPv4 address and prefix (from address
+	// or addresses); it is the zero Prefix when DHCP is set or the
+	// interface has no IPv4 address.
 	Address netip.Prefix
+	// IPv6 are the interface's static IPv6 addresses and prefixes (from
+	// address or addresses).
+	IPv6 []netip.Prefix
+	// SLAAC forms IPv6 addresses by stateless autoconfiguration (RFC
+	// 4862) from the Router Advertisements on the link, beside a
+	// link-local address.
+	SLAAC bool
 	// DHCP reports that the address is to be obtained by DHCP.
 	DHCP bool
 	// MAC is the interface's Ethernet address: the one in the file, or one
@@ -379,6 +392,9 @@ type App struct {
 	URL string
 	// Query is the name a dns_lookup resolves.
 	Query string
+	// QType is the record type a dns_lookup asks for: "A" (also when
+	// empty) or "AAAA".
+	QType string
 	// Server is the DNS server of http_get and dns_lookup; the zero Addr
 	// uses the DNS servers of the host's DHCP lease.
 	Server netip.Addr

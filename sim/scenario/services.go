@@ -112,7 +112,7 @@ func (d *decoder) serviceApp(o *object, a *App) {
 			}
 		}
 		if dn := o.get("dns"); dn != nil {
-			a.Server, _ = d.addr(dn, o.field("dns"))
+			a.Server, _ = d.addr46(dn, o.field("dns"))
 		}
 	case AppDNSLookup:
 		if qn := d.require(o, "query"); qn != nil {
@@ -124,7 +124,17 @@ func (d *decoder) serviceApp(o *object, a *App) {
 			}
 		}
 		if dn := o.get("dns"); dn != nil {
-			a.Server, _ = d.addr(dn, o.field("dns"))
+			a.Server, _ = d.addr46(dn, o.field("dns"))
+		}
+		if qn := o.get("qtype"); qn != nil {
+			if v, ok := d.scalar(qn, o.field("qtype")); ok {
+				switch v = strings.ToUpper(v); v {
+				case "A", "AAAA":
+					a.QType = v
+				default:
+					d.fail(qn, o.field("qtype"), "invalid qtype %q (want A or AAAA)", v)
+				}
+			}
 		}
 	}
 }
@@ -250,7 +260,7 @@ func (d *decoder) serviceExpect(o *object, e *Expectation) {
 		}
 	}
 	if v := o.get("dns_answer"); v != nil {
-		e.DNSAnswer, _ = d.addr(v, o.field("dns_answer"))
+		e.DNSAnswer, _ = d.addr46(v, o.field("dns_answer"))
 	}
 	if v := o.get("http_status"); v != nil {
 		if x, ok := d.integer(v, o.field("http_status"), 100, 599); ok {

@@ -219,6 +219,9 @@ func newServiceApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App
 		}
 		l := app.NewDNSLookup(a.Name, a.Query, s...)
 		l.Attempts = LookupAttempts
+		if a.QType == "AAAA" {
+			l.Type = dns.TypeAAAA
+		}
 		return l, nil
 	}
 	return nil, errors.New("unknown app type " + a.Type)
@@ -234,7 +237,7 @@ func hostIsAddr(u string) bool {
 	if ap, err := netip.ParseAddrPort(host); err == nil {
 		return ap.Addr().IsValid()
 	}
-	_, err := netip.ParseAddr(host)
+	_, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
 	return err == nil
 }
 

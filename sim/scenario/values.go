@@ -147,14 +147,30 @@ func (d *decoder) addr(n *yaml.Node, path string) (netip.Addr, bool) {
 	return a, true
 }
 
-func (d *decoder) addrPort(n *yaml.Node, path string) (netip.AddrPort, bool) {
+// addr46 reads a unicast IPv4 or IPv6 address (no zone).
+func (d *decoder) addr46(n *yaml.Node, path string) (netip.Addr, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() {
+		d.fail(n, path, "invalid address %q (want a unicast IPv4 or IPv6 address, e.g. 192.0.2.1 or 2001:db8::1)", s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// addrPort46 reads "IPv4:port" or "[IPv6]:port".
+func (d *decoder) addrPort46(n *yaml.Node, path string) (netip.AddrPort, bool) {
 	s, ok := d.scalar(n, path)
 	if !ok {
 		return netip.AddrPort{}, false
 	}
 	ap, err := netip.ParseAddrPort(s)
-	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-		d.fail(n, path, "invalid IPv4 address:port %q (want e.g. 192.0.2.2:9000)", s)
+	a := ap.Addr()
+	if err != nil || ap.Port() == 0 || a.Zone() != "" || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() {
+		d.fail(n, path, "invalid address:port %q (want e.g. 192.0.2.2:9000 or [2001:db8::2]:9000)", s)
 		return netip.AddrPort{}, false
 	}
 	return ap, true
@@ -175,6 +191,75 @@ func (d *decoder) prefix(n *yaml.Node, path string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, true
+}
+
+// prefix6 reads an IPv6 interface address with its prefix length.
+func (d *decoder) prefix6(n *yaml.Node, path string, s string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+		d.fail(n, path, "invalid CIDR %q (want an address with a prefix length, e.g. 192.0.2.1/24 or 2001:db8::1/64)", s)
+		return netip.Prefix{}, false
+	}
+	if a := p.Addr(); a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+		d.fail(n, path, "%s is not a unicast address", s)
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// maxAddresses bounds an interface's addresses list.
+const maxAddresses = 16
+
+// addresses reads an interface's address, addresses and slaac keys: at
+// most one IPv4 address (or dhcp) and any number of IPv6 ones; one of the
+// keys must be there.
+func (d *decoder) addresses(io *object, ifc *Interface) {
+	an, asn, sn := io.get("address"), io.get("addresses"), io.get("slaac")
+	if sn != nil {
+		ifc.SLAAC, _ = d.boolean(sn, io.field("slaac"))
+	}
+	if an == nil && asn == nil && !ifc.SLAAC {
+		d.require(io, "address")
+		return
+	}
+	one := func(n *yaml.Node, path string) {
+		s, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		if strings.Contains(s, ":") {
+			if p, ok := d.prefix6(n, path, s); ok {
+				for _, q := range ifc.IPv6 {
+					if q.Addr() == p.Addr() {
+						d.fail(n, path, "address %s is listed twice", p.Addr())
+						return
+					}
+				}
+				ifc.IPv6 = append(ifc.IPv6, p)
+			}
+			return
+		}
+		if ifc.Address.IsValid() || ifc.DHCP {
+			d.fail(n, path, "one IPv4 address per interface")
+			return
+		}
+		if n == an && strings.EqualFold(s, "dhcp") {
+			ifc.DHCP = true
+			return
+		}
+		ifc.Address, _ = d.prefix(n, path)
+	}
+	if an != nil {
+		one(an, io.field("address"))
+	}
+	items := d.list(asn, io.field("addresses"))
+	if len(items) > maxAddresses {
+		d.fail(asn, io.field("addresses"), "more than %d addresses", maxAddresses)
+		return
+	}
+	for i, n := range items {
+		one(n, index(io.field("addresses"), i))
+	}
 }
 
 // broadcast returns the directed broadcast address of p (IPv4).
