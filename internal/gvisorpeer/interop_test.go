@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/stack"
-	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

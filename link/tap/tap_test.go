@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/loop"
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/ether"
-	"github.com/simnet-go/simnet/internal/netns"
 )
 
 var (
