@@ -260,6 +260,8 @@ type Conn struct {
 	// RACK-TLP (RFC 8985) state and its reordering timer.
 	rk    rackState
 	rackT clock.Timer
+	// rate is BBR's delivery-rate sampler and pacing (bbr.go).
+	rate rateState
 
 	stats ConnStats
 }
@@ -303,11 +305,8 @@ func (c *Conn) init() {
 	c.misc.Init((*miscTimer)(c))
 	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
-	if cfg.CongestionControl == "newreno" {
-		c.cc = &NewReno{}
-	} else {
-		c.cc = &CUBIC{}
-	}
+	c.cc = newCongestionControl(c)
+	c.rateInit()
 	c.stats.Start = c.s.clk.Now()
 	c.lastRecv = c.stats.Start
 	c.tsOffset = uint32(c.s.rnd.Uint64())
@@ -1167,6 +1166,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	if c.inRecovery && c.prrOn() {
 		c.prrAck(c.sndUna.diff(una0)+c.sackedBytes()-sacked0, c.sndUna.gt(una0))
 	}
+	c.rateAck(o)
 	return true
 }
 

@@ -128,6 +128,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if c.rackOn() {
 		c.rackSent(seq, end, o.TSVal)
 	}
+	c.rateSent(seq, end, c.sndMax, n)
 	newData := !seq.lt(c.sndMax)
 	if c.inRecovery {
 		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
@@ -208,7 +209,7 @@ func (c *Conn) output() {
 		return
 	}
 	c.burstSegs = 0
-	for {
+	for !c.paceWait() {
 		dataEnd := c.bufStart.add(c.sndBuf.n)
 		if c.inRecovery && c.sackOK {
 			// RFC 6675 section 5 step (C): send while cwnd - pipe >= 1 SMSS.
@@ -243,6 +244,7 @@ func (c *Conn) output() {
 			break
 		}
 	}
+	c.rateIdle()
 	c.checkPersist()
 	if c.ackNow {
 		c.sendData(c.sndNxt, 0, false)
