@@ -121,7 +121,7 @@ func (d *decoder) items(n *yaml.Node, path string) []*yaml.Node {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
-	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "count")
+	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "count", "cc", "ecn")
 	if o == nil {
 		return Host{}, nil
 	}
@@ -165,6 +165,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		h.Gateway, _ = d.addr(gn, o.field("gateway"))
 	}
 	d.routing(o, &h)
+	d.hostTCP(o, &h)
 	d.groupCount(o, &h)
 	if !ok {
 		return h, nil
@@ -494,7 +495,8 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops",
+		"link", "direction", "min_marks", "max_drops")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -507,9 +509,12 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		if o.get("dhcp_bound") == nil {
 			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound")
 		}
-	} else if an := d.require(o, "app"); an != nil {
-		e.App, _ = d.name(an, o.field("app"))
+	} else if o.get("link") == nil {
+		if an := d.require(o, "app"); an != nil {
+			e.App, _ = d.name(an, o.field("app"))
+		}
 	}
+	d.linkExpect(o, &e)
 	d.serviceExpect(o, &e)
 	d.routingExpect(o, &e)
 	if v := o.get("min_replies"); v != nil {

@@ -184,7 +184,7 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	relays := map[string]*dhcpstack.Relay{}
 	for _, h := range s.Hosts {
 		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + h.Name), Forwarding: h.Forwarding})
-		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{})
+		ts := tcp.New(host, w.Clock(), w.Rand("host/"+h.Name+"/tcp"), tcp.Config{CongestionControl: h.CC, ECN: h.ECN})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
 		for _, ifc := range h.Interfaces {
@@ -347,7 +347,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult
-		if e.Host != "" {
+		if e.Link != "" {
+			results = evaluateLink(e, rep.Links)
+		} else if e.Host != "" {
 			results = evaluateHost(e, rep.Hosts)
 		} else {
 			results = evaluate(e, reports[appIdx[e.App]])

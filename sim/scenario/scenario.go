@@ -61,6 +61,11 @@ type Host struct {
 	// Routes are static routes, chosen by longest prefix beside the
 	// connected subnets and the gateway.
 	Routes []Route
+	// CC is the congestion control of the host's TCP ("newreno", "cubic"
+	// or "bbr"; "" for proto/tcp's default, cubic).
+	CC string
+	// ECN makes the host's TCP negotiate ECN (RFC 3168).
+	ECN bool
 	// Count is the count of a group entry before expansion (0 for an
 	// ordinary host); the hosts of a loaded Scenario all have 0.
 	Count int
@@ -419,5 +424,13 @@ type Expectation struct {
 	// Hops is the number of hops a traceroute must have found to its
 	// target (the target's TTL).
 	Hops *int
+	// Link and Direction name the link direction ("a_to_b" or "b_to_a")
+	// of a link expectation (instead of App): MinMarks is the least number
+	// of ECN marks its queue discipline set, MaxDrops the most frames it
+	// may drop for any reason.
+	Link      string
+	Direction string
+	MinMarks  *uint64
+	MaxDrops  *uint64
 	Line int
 }
