@@ -432,5 +432,6 @@ type Expectation struct {
 	Direction string
 	MinMarks  *uint64
 	MaxDrops  *uint64
-	Line      int
+
+	Line int
 }
