@@ -32,6 +32,7 @@ type tcpPairWorld struct {
 	w      *sim.World
 	a, b   *tcp.Stack
 	ha, hb *stack.Host
+	link   *sim.Link
 }
 
 func newTCPPairWorld(tb testing.TB, cfg tcp.Config) *tcpPairWorld {
@@ -56,7 +57,7 @@ func newTCPPairWorldOn(tb testing.TB, wc sim.Config, lc sim.LinkConfig, cfg tcp.
 	tb2 := tcp.New(hb, w.Clock(), w.Rand("host/b/tcp"), cfg)
 	ha.RegisterProtocol(tcp.ProtocolNumber, ta)
 	hb.RegisterProtocol(tcp.ProtocolNumber, tb2)
-	return &tcpPairWorld{w: w, a: ta, b: tb2, ha: ha, hb: hb}
+	return &tcpPairWorld{w: w, a: ta, b: tb2, ha: ha, hb: hb, link: l}
 }
 
 // bulkSink reads and discards everything, counting bytes.
@@ -415,8 +416,10 @@ func benchSimnetLoss(cc string) func(*testing.B) {
 			vsum += pw.w.Clock().Now().Sub(start)
 			st := c.Stats()
 			rtos += st.TimeoutRetransmits
-			b.Logf("%s: %v simulated, %d rtx (%d rto, %d fast), srtt %v, cwnd %d", cc,
-				pw.w.Clock().Now().Sub(start), st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SRTT, st.Cwnd)
+			fwd := pw.link.Pipe(sim.AtoB).Counters()
+			b.Logf("%s: %v simulated, %d rtx (%d rto, %d fast), srtt %v, cwnd %d; path drops %d (%d queue full)", cc,
+				pw.w.Clock().Now().Sub(start), st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SRTT, st.Cwnd,
+				fwd.Dropped, fwd.DroppedQueueFull)
 		}
 		b.ReportMetric(float64(size)*8*float64(b.N)/vsum.Seconds()/1e6, "Mbit/s")
 		b.ReportMetric(float64(rtos)/float64(b.N), "rtos")
