@@ -201,6 +201,15 @@ func StartBulkSender(s *tcp.Stack, clk clock.Clock, remote netip.AddrPort, n int
 // Result returns the result so far.
 func (b *BulkSender) Result() BulkResult { return b.res }
 
+// SetCongestionControl sets the connection's congestion control
+// (tcp.Conn.SetCongestionControl).
+func (b *BulkSender) SetCongestionControl(name string) error {
+	if err := b.c.SetCongestionControl(name); err != nil {
+		return fmt.Errorf("tcpapps: bulk sender: %w", err)
+	}
+	return nil
+}
+
 // OnEstablished starts sending.
 func (b *BulkSender) OnEstablished(c *tcp.Conn) { b.OnWritable(c) }
 

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -400,9 +401,36 @@ func (b *BBR) setCwnd(rs *RateSample, inFlight int) {
 	}
 }
 
-// newCongestionControl returns the algorithm a Config names.
+// CongestionControls are the names Config.CongestionControl and
+// Conn.SetCongestionControl accept.
+var CongestionControls = []string{"cubic", "newreno", "bbr"}
+
+// SetCongestionControl switches the connection to the named algorithm
+// ("cubic", "newreno" or "bbr"), as Linux's TCP_CONGESTION socket option:
+// best before data flows (after Connect, or on Accept); the new algorithm
+// starts from the current window. An unknown name is ErrInvalidArgument.
+func (c *Conn) SetCongestionControl(name string) error {
+	switch name {
+	case "cubic", "newreno", "bbr":
+	default:
+		return fmt.Errorf("tcp: congestion control %q: %w", name, ErrInvalidArgument)
+	}
+	if c.cc.Name() == name {
+		return nil
+	}
+	c.cc = newCongestionControlNamed(c, name)
+	c.rate.bbr = nil
+	c.rateInit()
+	return nil
+}
+
+// newCongestionControl returns the algorithm the stack's Config names.
 func newCongestionControl(c *Conn) CongestionControl {
-	switch c.s.cfg.CongestionControl {
+	return newCongestionControlNamed(c, c.s.cfg.CongestionControl)
+}
+
+func newCongestionControlNamed(c *Conn, name string) CongestionControl {
+	switch name {
 	case "newreno":
 		return &NewReno{}
 	case "bbr":
@@ -419,6 +447,7 @@ type rateState struct {
 	rs       rateSampler
 	paceNext clock.Time
 	paceT    clock.Timer
+	paceInit bool // paceT is initialised
 }
 
 type paceTimer Conn
@@ -437,7 +466,11 @@ func (t *paceTimer) OnTimer(clock.Time) {
 func (c *Conn) rateInit() {
 	if b, ok := c.cc.(*BBR); ok {
 		c.rate.bbr = b
-		c.rate.paceT.Init((*paceTimer)(c))
+		c.rate.rs = rateSampler{}
+		if !c.rate.paceInit {
+			c.rate.paceInit = true
+			c.rate.paceT.Init((*paceTimer)(c))
+		}
 	}
 }
 

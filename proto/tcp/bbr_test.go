@@ -109,7 +109,7 @@ func newBBRPath(t *testing.T, cc string, rate float64, owd time.Duration, size i
 	sched := clock.NewScheduler(clock.Time(1_000_000_000_000))
 	p := &bbrPath{t: t, sched: sched, local: netip.MustParseAddr("10.9.0.1"), peer: netip.MustParseAddr("10.9.0.2"),
 		rate: rate, owd: owd, sendTimes: map[clock.Time]int{}}
-	p.s = New(p, sched, rng.New(3, "bbr"), Config{CongestionControl: cc, SendBuffer: size, RecvBuffer: 1 << 20})
+	p.s = New(p, sched, rng.New(3, "bbr"), Config{CongestionControl: cc, SendBuffer: max(size, 4<<20), RecvBuffer: 1 << 20})
 	var conn *Conn
 	_, err := p.s.Listen(netip.AddrPortFrom(p.local, 80), 8, func(l *Listener) {
 		c, err := l.Accept(&EventFuncs{})
@@ -226,4 +226,26 @@ func TestBBRLossIsNotCongestion(t *testing.T) {
 			assert.Less(t, got, 0.8*rate, "CUBIC goodput")
 		}
 	}
+}
+
+// Conn.SetCongestionControl switches one connection's algorithm (Linux's
+// TCP_CONGESTION): a switch to BBR before data flows paces the transfer.
+func TestSetCongestionControl(t *testing.T) {
+	t.Parallel()
+	p, c := newBBRPath(t, "cubic", 10e6/8, 10*time.Millisecond, 0)
+	assert.ErrorIs(t, c.SetCongestionControl("vegas"), ErrInvalidArgument)
+	assert.Equal(t, "cubic", c.Stats().CongestionControl)
+	require.NoError(t, c.SetCongestionControl("bbr"))
+	assert.Equal(t, "bbr", c.Stats().CongestionControl)
+	_, err := c.Write(make([]byte, 2<<20))
+	require.NoError(t, err)
+	start := p.sched.Now()
+	p.sched.RunUntil(start.Add(3 * time.Second))
+	b, ok := c.cc.(*BBR)
+	require.True(t, ok)
+	assert.NotEqual(t, BBRStartup, b.Mode(), "BBR's model ran")
+	assert.Positive(t, b.PacingRate())
+	require.NoError(t, c.SetCongestionControl("newreno"))
+	assert.Equal(t, "newreno", c.Stats().CongestionControl)
+	assert.Nil(t, c.rate.bbr, "no pacing after switching away")
 }

@@ -326,7 +326,7 @@ var appFields = map[string][]string{
 	AppUDPSend:    {"target", "port", "count", "interval", "size", "start"},
 	AppTCPEcho:    {"port", "start"},
 	AppTCPDiscard: {"port", "start"},
-	AppTCPSend:    {"target", "bytes", "start"},
+	AppTCPSend:    {"target", "bytes", "start", "cc"},
 	AppTCPRecv:    {"port", "bytes", "start"},
 	// Service apps.
 	AppTCPEchoClient: {"target", "bytes", "start"},
@@ -346,7 +346,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
-	"subnets", "max_hops", "queries"}
+	"subnets", "max_hops", "queries", "cc"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -413,6 +413,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	}
 	d.serviceApp(o, &a)
 	d.routingApp(o, &a)
+	d.appTCP(o, &a)
 	if a.Type == AppTCPSend || a.Type == AppTCPRecv || a.Type == AppTCPEchoClient {
 		if bn := d.require(o, "bytes"); bn != nil {
 			a.Bytes, _ = d.byteSize(bn, o.field("bytes"), maxBulk)

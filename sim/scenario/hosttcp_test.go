@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/link/impair"
 )
 
@@ -50,6 +51,10 @@ func TestHostTCPKeyErrors(t *testing.T) {
 			`f.yaml:18: field "expect[0].link": an expectation on a link needs min_marks or max_drops`},
 		{"marks without link", valid + "expect:\n  - {app: p, min_replies: 1, min_marks: 1}\n",
 			`f.yaml:18: field "expect[0].min_marks": min_marks needs link`},
+		{"cc on tcp_recv", valid + "  - {name: t, type: tcp_recv, host: b, port: 80, bytes: 1KiB, cc: bbr}\n",
+			`f.yaml:17: field "apps[3].cc": not used by a tcp_recv app`},
+		{"unknown app cc", valid + "  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80, bytes: 1KiB, cc: reno}\n",
+			`f.yaml:17: field "apps[3].cc": unknown congestion control "reno" (want newreno, cubic or bbr)`},
 		{"link and app", valid + "expect:\n  - {app: p, link: l1, direction: a_to_b, max_drops: 1}\n",
 			`f.yaml:18: field "expect[0].link": give one of app, host or link`},
 	} {
@@ -84,5 +89,45 @@ func TestEvaluateLink(t *testing.T) {
 				assert.Equal(t, c.wantPassed[i], r.Passed, "%s", r)
 			}
 		})
+	}
+}
+
+// TestRunCongestionControlAndECN runs two transfers over a lossy
+// bottleneck with ECN marking: the host's cc and a tcp_send's own cc both
+// reach the connections (their counters name the algorithm), and ECN is
+// negotiated between the ecn hosts.
+func TestRunCongestionControlAndECN(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("cc.yaml", []byte(`name: cc
+duration: 5s
+hosts:
+  - {name: a, cc: newreno, ecn: true, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, ecn: true, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - {name: ab, a: a:eth0, b: b:eth0, impair: {delay: 5ms, a_to_b: {rate: 10Mbit, qdisc: codel, ecn: true}}}
+apps:
+  - {name: r1, type: tcp_recv, host: b, port: 5001, bytes: 256KiB}
+  - {name: r2, type: tcp_recv, host: b, port: 5002, bytes: 256KiB}
+  - {name: s1, type: tcp_send, host: a, target: 10.0.0.2:5001, bytes: 256KiB}
+  - {name: s2, type: tcp_send, host: a, target: 10.0.0.2:5002, bytes: 256KiB, cc: bbr}
+expect:
+  - {app: r1, bytes_verified: true}
+  - {app: r2, bytes_verified: true}
+`))
+	require.NoError(t, err)
+	assert.Equal(t, "bbr", s.Apps[3].CC)
+	rep, err := Run(s, Options{})
+	require.NoError(t, err)
+	require.True(t, rep.Passed, "%v", rep.Expectations)
+	want := map[string]string{"s1": "newreno", "s2": "bbr"}
+	for _, a := range rep.Apps {
+		cc, ok := want[a.Name]
+		if !ok {
+			continue
+		}
+		res, ok := a.Result.(tcpapps.BulkResult)
+		require.True(t, ok, "%T", a.Result)
+		assert.Equal(t, cc, res.TCP.CongestionControl, a.Name)
+		assert.True(t, res.TCP.ECN, "%s negotiated ECN", a.Name)
 	}
 }

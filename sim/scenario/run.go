@@ -416,7 +416,9 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 	case AppTCPEcho, AppTCPDiscard:
 		return app.NewTCPServer(a.Name, a.Port, a.Type == AppTCPEcho), nil
 	case AppTCPSend:
-		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
+		b := app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes)
+		b.CC = a.CC
+		return b, nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	case AppTraceroute:

@@ -325,6 +325,9 @@ type App struct {
 	Port uint16
 	// Bytes is the size of a TCP bulk transfer.
 	Bytes int64
+	// CC is a tcp_send's congestion control ("newreno", "cubic", "bbr"),
+	// "" for its host's.
+	CC string
 	// Count is the number of packets to send.
 	Count int
 	// Size is the payload size in bytes.
