@@ -30,7 +30,6 @@ type bbrPath struct {
 	rcvNxt   seqnum
 	ooo      []seqRange
 	tsRecent uint32
-	acks     []*pendingAck
 	// sendTimes counts data segments leaving at each instant.
 	sendTimes map[clock.Time]int
 	maxQueue  time.Duration
