@@ -417,9 +417,9 @@ func benchSimnetLoss(cc string) func(*testing.B) {
 			st := c.Stats()
 			rtos += st.TimeoutRetransmits
 			fwd := pw.link.Pipe(sim.AtoB).Counters()
-			b.Logf("%s: %v simulated, %d rtx (%d rto, %d fast), srtt %v, cwnd %d; path drops %d (%d queue full)", cc,
+			b.Logf("%s: %v simulated, %d rtx (%d rto, %d fast), srtt %v, cwnd %d; path drops %d (%d queue full) of %d frames, %d bytes", cc,
 				pw.w.Clock().Now().Sub(start), st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SRTT, st.Cwnd,
-				fwd.Dropped, fwd.DroppedQueueFull)
+				fwd.Dropped, fwd.DroppedQueueFull, fwd.Delivered+fwd.Dropped, fwd.DeliveredBytes)
 		}
 		b.ReportMetric(float64(size)*8*float64(b.N)/vsum.Seconds()/1e6, "Mbit/s")
 		b.ReportMetric(float64(rtos)/float64(b.N), "rtos")
@@ -451,8 +451,10 @@ func benchGVisorLoss(cc string) func(*testing.B) {
 			vsum += el
 			t := w.Peer.Stack().Stats().TCP
 			rtos += t.Timeouts.Value()
-			b.Logf("gvisor-%s: %v simulated, %d rtx, %d rto, %d fast", cc, el,
-				t.Retransmits.Value(), t.Timeouts.Value(), t.FastRetransmit.Value())
+			fwd := w.Link.Pipe(sim.BtoA).Counters()
+			b.Logf("gvisor-%s: %v simulated, %d rtx, %d rto, %d fast; path drops %d (%d queue full) of %d frames, %d bytes", cc, el,
+				t.Retransmits.Value(), t.Timeouts.Value(), t.FastRetransmit.Value(), fwd.Dropped, fwd.DroppedQueueFull,
+				fwd.Delivered+fwd.Dropped, fwd.DeliveredBytes)
 			require.NoError(b, w.Close())
 		}
 		b.ReportMetric(float64(size)*8*float64(b.N)/vsum.Seconds()/1e6, "Mbit/s")
