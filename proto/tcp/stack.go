@@ -472,7 +472,7 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 	}
 	k := connKey{laddr: dst, raddr: src, lport: h.DstPort(), rport: h.SrcPort()}
 	s.rxTOS = 0
-	if s.tosRx != nil {
+	if s.cfg.ECN && s.tosRx != nil {
 		s.rxTOS = s.tosRx.ReceivedTOS()
 	}
 	if c, ok := s.conns[k]; ok {
