@@ -64,6 +64,9 @@ type TCPBulk struct {
 	bytes  int64
 	send   *tcpapps.BulkSender
 	recv   *tcpapps.BulkReceiver
+	// CC, when set, is the sender's congestion control ("cubic",
+	// "newreno", "bbr"), instead of its host's.
+	CC string
 }
 
 // NewTCPBulkSender returns a bulk sender of n bytes to target.
@@ -87,6 +90,9 @@ func (b *TCPBulk) Start(env *Env) error {
 	var err error
 	if b.target.IsValid() {
 		b.send, err = tcpapps.StartBulkSender(env.TCP, env.Clock, b.target, b.bytes, nil)
+		if err == nil && b.CC != "" {
+			err = b.send.SetCongestionControl(b.CC)
+		}
 	} else {
 		b.recv, err = tcpapps.StartBulkReceiver(env.TCP, env.Clock, netip.AddrPortFrom(netip.IPv4Unspecified(), b.port), b.bytes, nil)
 	}

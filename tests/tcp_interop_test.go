@@ -7,6 +7,7 @@ import (
 
 	"github.com/simnet-go/simnet/internal/gvisorpeer"
 	"github.com/simnet-go/simnet/link/impair"
+	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,6 +34,10 @@ func tcpInteropCases() []struct {
 	}
 }
 
+// bbrInteropCases are the link conditions the matrix also runs with BBR
+// as simnet's sender.
+var bbrInteropCases = map[string]bool{"clean": true, "loss5": true, "bottleneck-10mbit": true, "mixed": true}
+
 // tcpInteropMatrix transfers size bytes each way between simnet's TCP (on a
 // proto/stack host) and gVisor's netstack under every link condition of
 // tcpInteropCases: every transfer must arrive byte-exact and both ends
@@ -50,6 +55,22 @@ func tcpInteropMatrix(t *testing.T, size int) {
 			t.Logf("simnet sender: %v sim, goodput %.1f Mbit/s, %d segs, %d rtx (%d timeouts, %d fast), sacked %d, srtt %v",
 				st.Duration, float64(size)*8/st.Duration.Seconds()/1e6, st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.SACKedBytes, st.SRTT)
 		})
+		if bbrInteropCases[tc.name] {
+			t.Run(tc.name+"/simnet-bbr-to-gvisor", func(t *testing.T) {
+				// BBR as simnet's sender (paced on the simulated clock), on a
+				// smaller transfer and the conditions that stress it most, to
+				// keep the matrix's wall time down.
+				bdata := data[:min(len(data), 512<<10)]
+				w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp, TCP: tcp.Config{CongestionControl: "bbr"}})
+				require.NoError(t, err)
+				defer w.Close()
+				st, err := w.SendToPeer(5001, bdata, 30*time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, "bbr", st.CongestionControl)
+				t.Logf("simnet bbr sender: %v sim, goodput %.1f Mbit/s, %d segs, %d rtx (%d timeouts, %d fast)",
+					st.Duration, float64(len(bdata))*8/st.Duration.Seconds()/1e6, st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits)
+			})
+		}
 		t.Run(tc.name+"/gvisor-to-simnet", func(t *testing.T) {
 			t.Parallel()
 			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 42, Link: tc.imp})

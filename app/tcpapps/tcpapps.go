@@ -209,6 +209,15 @@ func (b *BulkSender) Progress() int64 {
 	return int64(b.c.Info().DeliveredBytes)
 }
 
+// SetCongestionControl sets the connection's congestion control
+// (tcp.Conn.SetCongestionControl).
+func (b *BulkSender) SetCongestionControl(name string) error {
+	if err := b.c.SetCongestionControl(name); err != nil {
+		return fmt.Errorf("tcpapps: bulk sender: %w", err)
+	}
+	return nil
+}
+
 // OnEstablished starts sending.
 func (b *BulkSender) OnEstablished(c *tcp.Conn) { b.OnWritable(c) }
 

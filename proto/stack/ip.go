@@ -45,6 +45,12 @@ func (h *Host) SendIPWith(proto uint8, src, dst netip.Addr, payload []byte, o Se
 	return h.sendIP(proto, src, dst, payload, o, nil)
 }
 
+// SendIPTOS is SendIP with the given type-of-service byte (DSCP and ECN);
+// TCP sends ECN-capable segments through it (proto/tcp's TOSSender).
+func (h *Host) SendIPTOS(proto uint8, src, dst netip.Addr, payload []byte, tos uint8) error {
+	return h.sendIP(proto, src, dst, payload, SendOptions{TOS: tos}, nil)
+}
+
 // headroom is the space a scratch buffer leaves before a datagram's
 // payload so that output can send it in place (see inPlace).
 const headroom = ether.HeaderLen + ipv4.MinHeaderLen
@@ -286,6 +292,12 @@ func (h *Host) ipInput(ifc *Interface, b []byte, linkBcast bool) {
 	h.rx = nil
 }
 
+// ReceivedTOS returns the type-of-service byte (DSCP and ECN) of the
+// datagram being delivered; like ReceivingInterface it is meant for
+// protocol handlers and valid only during their call (proto/tcp's
+// TOSReceiver: TCP reads the CE mark of RFC 3168 from it).
+func (h *Host) ReceivedTOS() uint8 { return h.rxTOS }
+
 // ReceivingInterface returns the interface the datagram being delivered
 // arrived on, or nil for one the host sent itself. It is meant for
 // handlers (a DHCP relay agent must know where a broadcast came from, RFC
@@ -318,6 +330,8 @@ func (h *Host) deliver(hdr ipv4.Header, payload []byte, bcast bool) {
 			return
 		}
 		h.hot.IPDelivered++
+		h.rxTOS = hdr.TOS()
 		ph.HandleIP(hdr.Src(), hdr.Dst(), payload)
+		h.rxTOS = 0
 	}
 }

@@ -183,6 +183,8 @@ type Host struct {
 	// rx is the interface of the datagram being delivered (nil outside a
 	// delivery and for loopback).
 	rx *Interface
+	// rxTOS is the TOS byte of the datagram being delivered (ReceivedTOS).
+	rxTOS uint8
 
 	udp      map[udpKey]*UDPSocket
 	udpPorts map[uint16]int

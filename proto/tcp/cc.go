@@ -84,6 +84,7 @@ type CUBIC struct {
 	inEpoch    bool
 	cwndEpoch  float64 // window at the epoch start, segments
 	wEst       float64 // Reno-friendly estimate, segments
+	cwndPrior  float64 // window when ssthresh was last set, segments
 	ackedAccum int
 }
 
@@ -122,8 +123,13 @@ func (c *CUBIC) OnAck(s *CCState, acked int, _ int, now clock.Time) {
 	target := cubicC*math.Pow(t-c.k, 3) + c.wMax
 	// Section 4.2: the target is clamped to [cwnd, 1.5*cwnd].
 	target = math.Max(cwnd, math.Min(target, 1.5*cwnd))
-	// Section 4.3: Reno-friendly estimate, alpha = 3(1-beta)/(1+beta).
+	// Section 4.3: Reno-friendly estimate, alpha = 3(1-beta)/(1+beta)
+	// until the estimate is back at the window of the last reduction
+	// (cwnd_prior), then 1, Reno's own increase.
 	alpha := 3 * (1 - cubicBeta) / (1 + cubicBeta)
+	if c.cwndPrior > 0 && c.wEst >= c.cwndPrior {
+		alpha = 1
+	}
 	c.wEst += alpha * float64(acked) / mss / cwnd
 	if c.wEst > target {
 		target = c.wEst
@@ -156,6 +162,7 @@ func (c *CUBIC) OnTimeout(s *CCState, inFlight int, _ clock.Time) {
 
 func (c *CUBIC) reduce(s *CCState, inFlight int) {
 	cwnd := float64(s.Cwnd) / float64(s.MSS)
+	c.cwndPrior = cwnd
 	if cwnd < c.wMax {
 		c.wMax = cwnd * (1 + cubicBeta) / 2
 	} else {

@@ -151,6 +151,13 @@ type ConnStats struct {
 	End                clock.Time     `json:"end_ns"`
 	Duration           time.Duration  `json:"duration_ns"`
 	Error              string         `json:"error,omitempty"`
+
+	// ECN tells that ECN was negotiated (RFC 3168); CEReceived counts
+	// CE-marked segments received and ECNReductions the window
+	// reductions (CWR) for ECE.
+	ECN           bool   `json:"ecn,omitempty"`
+	CEReceived    uint64 `json:"ce_received,omitempty"`
+	ECNReductions uint64 `json:"ecn_reductions,omitempty"`
 }
 
 // Conn is one TCP connection. All methods must be called on the loop.
@@ -260,6 +267,10 @@ type Conn struct {
 	// RACK-TLP (RFC 8985) state and its reordering timer.
 	rk    rackState
 	rackT clock.Timer
+	// rate is BBR's delivery-rate sampler and pacing (bbr.go).
+	rate rateState
+	// ecn is the RFC 3168 state (ecn.go).
+	ecn ecnState
 
 	stats ConnStats
 }
@@ -303,11 +314,8 @@ func (c *Conn) init() {
 	c.misc.Init((*miscTimer)(c))
 	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
-	if cfg.CongestionControl == "newreno" {
-		c.cc = &NewReno{}
-	} else {
-		c.cc = &CUBIC{}
-	}
+	c.cc = newCongestionControl(c)
+	c.rateInit()
 	c.stats.Start = c.s.clk.Now()
 	c.lastRecv = c.stats.Start
 	c.tsOffset = uint32(c.s.rnd.Uint64())
@@ -740,6 +748,7 @@ func (c *Conn) passiveOpen(h Header, o *Options) {
 	c.irs = seqnum(h.Seq())
 	c.rcvNxt = c.irs + 1
 	c.negotiate(o)
+	c.ecnSyn(h.Flags(), true)
 	c.sndWnd = uint32(h.Window())
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1 = c.irs
@@ -811,6 +820,7 @@ func (c *Conn) sendSYN() {
 		o.TSEcr = c.tsRecent
 	}
 	f := Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(c.iss), Flags: FlagSYN}
+	f.Flags |= c.ecnSynFlags(c.stats.SegmentsSent > 0)
 	// RFC 7323 section 2.2: the window in a SYN is never scaled.
 	f.Window = uint16(min(c.s.cfg.RecvBuffer, 65535))
 	if c.state == StateSynReceived {
@@ -867,6 +877,7 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 	c.irs = seqnum(h.Seq())
 	c.rcvNxt = c.irs + 1
 	c.negotiate(o)
+	c.ecnSyn(fl, false)
 	if o.HasTS && c.tsOK {
 		c.tsRecent = o.TSVal
 	}
@@ -1093,6 +1104,7 @@ func (c *Conn) input(h Header, o *Options) {
 			c.urgent(seqnum(h.Seq()), h.Urgent())
 		}
 	}
+	c.ecnInput(fl)
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
@@ -1167,6 +1179,8 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	if c.inRecovery && c.prrOn() {
 		c.prrAck(c.sndUna.diff(una0)+c.sackedBytes()-sacked0, c.sndUna.gt(una0))
 	}
+	c.ecnAck(fl, c.sndMax.diff(una0))
+	c.rateAck(o)
 	return true
 }
 

@@ -13,7 +13,14 @@ func (s *Stack) emit(k connKey, f Fields, o *Options, olen, n int) {
 	total := HeaderLen + olen + n
 	binary.BigEndian.PutUint16(b[16:], Checksum(k.laddr, k.raddr, b[:total]))
 	s.stats.SegmentsOut++
-	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, b[:total]); err != nil {
+	var err error
+	if s.outTOS != 0 {
+		err = s.tosTx.SendIPTOS(ProtocolNumber, k.laddr, k.raddr, b[:total], s.outTOS)
+		s.outTOS = 0
+	} else {
+		err = s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, b[:total])
+	}
+	if err != nil {
 		s.stats.SendErrors++
 	}
 	if s.obs != nil {
@@ -106,6 +113,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if fin {
 		f.Flags |= FlagFIN
 	}
+	ecnFlags, tos := c.ecnOut(seq, n, c.persist)
+	f.Flags |= ecnFlags
+	s.outTOS = tos
 	if c.sndUrg && c.sndUp.gt(seq) {
 		// RFC 9293 section 3.8.5: the urgent pointer is the offset from
 		// SEG.SEQ of the byte after the urgent data; one beyond 16 bits
@@ -131,6 +141,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if c.rackOn() {
 		c.rackSent(seq, end, o.TSVal)
 	}
+	c.rateSent(seq, end, c.sndMax, n)
 	newData := !seq.lt(c.sndMax)
 	if c.inRecovery {
 		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
@@ -211,7 +222,7 @@ func (c *Conn) output() {
 		return
 	}
 	c.burstSegs = 0
-	for {
+	for !c.paceWait() {
 		dataEnd := c.bufStart.add(c.sndBuf.n)
 		if c.inRecovery && c.sackOK {
 			// RFC 6675 section 5 step (C): send while cwnd - pipe >= 1 SMSS.
@@ -246,6 +257,7 @@ func (c *Conn) output() {
 			break
 		}
 	}
+	c.rateIdle()
 	c.checkPersist()
 	if c.ackNow {
 		c.sendData(c.sndNxt, 0, false)

@@ -1,7 +1,8 @@
 // Package tcp is simnet's TCP (RFC 9293): the connection state machine with
 // simultaneous open and close, TIME-WAIT, RST handling hardened per RFC
 // 5961, MSS from the path MTU, retransmission timeouts per RFC 6298,
-// NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438) congestion control,
+// NewReno (RFC 5681, RFC 6582), CUBIC (RFC 9438) and BBR v1 (paced on the
+// connection's clock; bbr.go) congestion control, ECN (RFC 3168, opt-in),
 // window scaling, timestamps with RTTM and PAWS (RFC 7323), SACK (RFC 2018)
 // with SACK-based loss recovery (RFC 6675), Nagle, delayed ACKs, persist
 // and keep-alive timers, a bounded out-of-order queue and a listen backlog.
@@ -78,7 +79,7 @@
 // fails (RFC 1122 section 4.2.2.13). Urgent data (RFC 9293 section 3.8.5)
 // is delivered in line (RFC 6093): Conn.WriteUrgent sends it,
 // Conn.UrgentPending and UrgentEvents report it; there is no out-of-band
-// byte. Not implemented: ECN, D-SACK, TCP Fast Open, MTU
+// byte. Not implemented: AccECN, D-SACK, TCP Fast Open, MTU
 // probing and ICMP-driven PMTU changes (the MSS follows Network.PathMTU at
 // connection setup), IP options, PAWS's 24-day idle rule.
 // Network.SendIP must not deliver into any Stack.HandleIP synchronously:
@@ -199,8 +200,8 @@ type Config struct {
 	// MaxOOORanges bounds the out-of-order queue in disjoint ranges
 	// (default 16); the receive buffer bounds it in bytes.
 	MaxOOORanges int
-	// CongestionControl names the algorithm: "cubic" (default) or
-	// "newreno".
+	// CongestionControl names the algorithm: "cubic" (default),
+	// "newreno" or "bbr" (BBR v1 with pacing).
 	CongestionControl string
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn the
 	// corresponding options off.
@@ -219,6 +220,9 @@ type Config struct {
 	// KeepStats keeps the statistics of closed connections for
 	// Stack.ConnStats.
 	KeepStats bool
+	// ECN negotiates Explicit Congestion Notification (RFC 3168) on every
+	// connection, when the Network implements TOSSender and TOSReceiver.
+	ECN bool
 }
 
 func (c *Config) defaults() {
@@ -380,13 +384,20 @@ type Stack struct {
 	stats  StackStats
 	closed []ConnStats
 	obs    Observer // see SetObserver
+
+	// tosTx and tosRx are the Network's optional TOS interfaces (ECN);
+	// rxTOS is the TOS byte of the datagram being handled, outTOS the
+	// one emit sends the next segment with.
+	tosTx         TOSSender
+	tosRx         TOSReceiver
+	rxTOS, outTOS uint8
 }
 
 // New returns a TCP stack sending through net, timed by clk and drawing its
 // ISN key and ephemeral ports from rnd.
 func New(net Network, clk clock.Clock, rnd *rand.Rand, cfg Config) *Stack {
 	cfg.defaults()
-	return &Stack{
+	s := &Stack{
 		net:       net,
 		clk:       clk,
 		rnd:       rnd,
@@ -396,6 +407,9 @@ func New(net Network, clk clock.Clock, rnd *rand.Rand, cfg Config) *Stack {
 		isn:       isnKey{rnd.Uint64(), rnd.Uint64()},
 		out:       make([]byte, 65536+HeaderLen+MaxOptionsLen),
 	}
+	s.tosTx, _ = net.(TOSSender)
+	s.tosRx, _ = net.(TOSReceiver)
+	return s
 }
 
 // Config returns the stack's configuration with defaults filled in.
@@ -458,6 +472,10 @@ func (s *Stack) HandleIP(src, dst netip.Addr, payload []byte) {
 		return
 	}
 	k := connKey{laddr: dst, raddr: src, lport: h.DstPort(), rport: h.SrcPort()}
+	s.rxTOS = 0
+	if s.cfg.ECN && s.tosRx != nil {
+		s.rxTOS = s.tosRx.ReceivedTOS()
+	}
 	if c, ok := s.conns[k]; ok {
 		c.input(h, &s.opts)
 		c.flush()

@@ -157,6 +157,12 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 
 	for i, e := range s.Expect {
 		o := p.expect[i]
+		if e.Link != "" {
+			if _, ok := links[e.Link]; !ok {
+				d.fail(o.get("link"), o.field("link"), "no link named %q", e.Link)
+			}
+			continue
+		}
 		if e.Host != "" {
 			if nodes[e.Host] != "host" {
 				d.fail(o.get("host"), o.field("host"), "no host named %q", e.Host)

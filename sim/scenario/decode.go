@@ -122,7 +122,7 @@ func (d *decoder) items(n *yaml.Node, path string) []*yaml.Node {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
-	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "ra", "count")
+	o := d.object(n, path, "name", "interfaces", "gateway", "forwarding", "routes", "ra", "count", "cc", "ecn")
 	if o == nil {
 		return Host{}, nil
 	}
@@ -160,6 +160,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		h.Gateway, _ = d.addr46(gn, o.field("gateway"))
 	}
 	d.routing(o, &h)
+	d.hostTCP(o, &h)
 	d.groupCount(o, &h)
 	if !ok {
 		return h, nil
@@ -335,7 +336,7 @@ var appFields = map[string][]string{
 	AppUDPSend:    {"target", "port", "count", "interval", "size", "start"},
 	AppTCPEcho:    {"port", "start"},
 	AppTCPDiscard: {"port", "start"},
-	AppTCPSend:    {"target", "bytes", "interval", "start"},
+	AppTCPSend:    {"target", "bytes", "interval", "start", "cc"},
 	AppTCPRecv:    {"port", "bytes", "interval", "start"},
 	// Service apps.
 	AppTCPEchoClient: {"target", "bytes", "start"},
@@ -355,7 +356,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query", "qtype",
-	"subnets", "max_hops", "queries"}
+	"subnets", "max_hops", "queries", "cc"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -422,6 +423,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	}
 	d.serviceApp(o, &a)
 	d.routingApp(o, &a)
+	d.appTCP(o, &a)
 	if a.Type == AppTCPSend || a.Type == AppTCPRecv || a.Type == AppTCPEchoClient {
 		if bn := d.require(o, "bytes"); bn != nil {
 			a.Bytes, _ = d.byteSize(bn, o.field("bytes"), maxBulk)
@@ -533,7 +535,8 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops",
+		"link", "direction", "min_marks", "max_drops")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -546,9 +549,12 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		if o.get("dhcp_bound") == nil {
 			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound")
 		}
-	} else if an := d.require(o, "app"); an != nil {
-		e.App, _ = d.name(an, o.field("app"))
+	} else if o.get("link") == nil {
+		if an := d.require(o, "app"); an != nil {
+			e.App, _ = d.name(an, o.field("app"))
+		}
 	}
+	d.linkExpect(o, &e)
 	d.serviceExpect(o, &e)
 	d.routingExpect(o, &e)
 	if v := o.get("min_replies"); v != nil {

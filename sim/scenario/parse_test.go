@@ -315,6 +315,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 20Mbit, qdisc: fq_codel, ecn: true, target: 5ms, interval: 100ms, flows: 64, quantum: 300, limit: 100}}", 1)))
 	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: red, min: 5, max: 15, probability: 10%, limit: 50, a_to_b: {ecn: true}}}", 1)))
 	f.Add([]byte(strings.Replace(valid, "b: sw}", "b: sw, impair: {rate: 1Mbit, qdisc: codel}}", 1) + "schedule:\n  - {at: 1s, link: l1, set: {qdisc: fifo, queue: 5}}\ncapture: {switches: []}\n"))
+	// TCP keys (cc, ecn) and link expectations.
+	f.Add([]byte(strings.Replace(valid, "  - name: a\n", "  - name: a\n    cc: bbr\n    ecn: true\n", 1) +
+		"  - {name: t, type: tcp_send, host: a, target: 10.0.0.2:80, bytes: 1KiB, cc: newreno}\nexpect:\n  - {link: l1, direction: b_to_a, min_marks: 1, max_drops: 0}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err == nil {

@@ -246,7 +246,7 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			name = fmt.Sprintf("%s/boot%d", h.Name, gen)
 		}
 		host := stack.New(stack.Config{Name: h.Name, Clock: w.Clock(), Rand: w.Rand("host/" + name), Forwarding: h.Forwarding})
-		ts := tcp.New(host, w.Clock(), w.Rand("host/"+name+"/tcp"), tcp.Config{})
+		ts := tcp.New(host, w.Clock(), w.Rand("host/"+name+"/tcp"), tcp.Config{CongestionControl: h.CC, ECN: h.ECN})
 		host.RegisterProtocol(tcp.ProtocolNumber, ts)
 		tcps[h.Name] = ts
 		power[h.Name] = nil
@@ -527,7 +527,9 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 	rep.Groups = groupReports(s.Apps, reports)
 	for _, e := range s.Expect {
 		var results []ExpectResult
-		if e.Host != "" {
+		if e.Link != "" {
+			results = evaluateLink(e, rep.Links)
+		} else if e.Host != "" {
 			results = evaluateHost(e, rep.Hosts)
 		} else {
 			results = evaluate(e, reports[appIdx[e.App]])
@@ -594,7 +596,9 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 	case AppTCPEcho, AppTCPDiscard:
 		return app.NewTCPServer(a.Name, a.Port, a.Type == AppTCPEcho), nil
 	case AppTCPSend:
-		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
+		b := app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes)
+		b.CC = a.CC
+		return b, nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	case AppTraceroute:

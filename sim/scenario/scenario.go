@@ -66,6 +66,11 @@ type Host struct {
 	// for the IPv6 prefixes of its interfaces, so that hosts with SLAAC
 	// form addresses in them and take it as their default router.
 	RA bool
+	// CC is the congestion control of the host's TCP ("newreno", "cubic"
+	// or "bbr"; "" for proto/tcp's default, cubic).
+	CC string
+	// ECN makes the host's TCP negotiate ECN (RFC 3168).
+	ECN bool
 	// Count is the count of a group entry before expansion (0 for an
 	// ordinary host); the hosts of a loaded Scenario all have 0.
 	Count int
@@ -353,6 +358,9 @@ type App struct {
 	Port uint16
 	// Bytes is the size of a TCP bulk transfer.
 	Bytes int64
+	// CC is a tcp_send's congestion control ("newreno", "cubic", "bbr"),
+	// "" for its host's.
+	CC string
 	// Count is the number of packets to send.
 	Count int
 	// Size is the payload size in bytes.
@@ -465,5 +473,14 @@ type Expectation struct {
 	// Hops is the number of hops a traceroute must have found to its
 	// target (the target's TTL).
 	Hops *int
+	// Link and Direction name the link direction ("a_to_b" or "b_to_a")
+	// of a link expectation (instead of App): MinMarks is the least number
+	// of ECN marks its queue discipline set, MaxDrops the most frames it
+	// may drop for any reason.
+	Link      string
+	Direction string
+	MinMarks  *uint64
+	MaxDrops  *uint64
+
 	Line int
 }

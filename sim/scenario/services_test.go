@@ -162,7 +162,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{"no zone origin", repl("    zone_origin: example.test.\n", ""),
 			`f.yaml:27: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
 		{"old origin key", repl("zone_origin: example.test.", "origin: example.test."),
-			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query, qtype, subnets, max_hops, queries)` + "\n" +
+			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query, qtype, subnets, max_hops, queries, cc)` + "\n" +
 				`f.yaml:28: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
 		{"zone and zone_file", repl("zone_origin: example.test.", "zone_origin: example.test.\n    zone_file: x.zone"),
 			`f.yaml:28: field "apps[1].zone_file": give either zone or zone_file, not both`},
