@@ -30,12 +30,22 @@ func (r *run) option(o pktdrill.Option) error {
 			return unsupportedf(o.Line, "option --tcp_ts_tick_usecs=%s", o.Value)
 		}
 		r.tsTick = time.Duration(n) * time.Microsecond
+	case "tolerance_usecs":
+		n, err := strconv.Atoi(o.Value)
+		if err != nil || n <= 0 {
+			return unsupportedf(o.Line, "option --tolerance_usecs=%s", o.Value)
+		}
+		r.tolUsecs = time.Duration(n) * time.Microsecond
+	case "tolerance_percent":
+		f, err := strconv.ParseFloat(o.Value, 64)
+		if err != nil || f < 0 || f > 100 {
+			return unsupportedf(o.Line, "option --tolerance_percent=%s", o.Value)
+		}
+		r.tolPercent = f
 	case "local_ip", "remote_ip", "gateway_ip", "netmask_ip", "bind_port", "connect_port",
 		"wire_client", "wire_server", "mss", "speed", "mtu", "init_scripts":
 		return unsupportedf(o.Line, "option --%s", o.Name)
 	}
-	// tolerance_usecs/percent: a real kernel's jitter; timing here is
-	// exact unless Options.Tolerance says otherwise.
 	return nil
 }
 

@@ -38,6 +38,7 @@ func TestRunOutcomes(t *testing.T) {
 		name   string
 		src    string
 		tol    time.Duration
+		pdTol  bool // Options.PacketdrillTolerance
 		want   Outcome
 		line   int
 		reason string
@@ -73,6 +74,37 @@ func TestRunOutcomes(t *testing.T) {
 		{name: "late within tolerance", tol: 10 * time.Millisecond, src: server + `
    +0 write(4, ..., 100) = 100
  +.01 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "late within packetdrill's 4 ms", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+ +.004 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "late beyond packetdrill's 4 ms", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+ +.005 > P. 1:101(100) ack 1
+`, want: Fail, line: 12, reason: "sent at 0.100000, expected at 0.105000"},
+		{name: "the script's --tolerance_usecs", pdTol: true, src: "--tolerance_usecs=10000\n" + server + `
+   +0 write(4, ..., 100) = 100
+ +.009 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "--tolerance_usecs ignored without packetdrill tolerance", src: "--tolerance_usecs=10000\n" + server + `
+   +0 write(4, ..., 100) = 100
+ +.009 > P. 1:101(100) ack 1
+`, want: Fail, line: 13, reason: "expected at 0.109000"},
+		{name: "12.5% of the time since the previous event", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.1 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "beyond 12.5% of the time since the previous event", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.2 > P. 1:101(100) ack 1
+`, want: Fail, line: 13, reason: "expected at 1.300000"},
+		{name: "the script's --tolerance_percent", pdTol: true, src: "--tolerance_percent=20\n" + server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.2 > P. 1:101(100) ack 1
 `, want: Pass},
 		{name: "never sent", src: server + `
    +1 > P. 1:101(100) ack 1
@@ -163,7 +195,7 @@ func TestRunOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := play(t, tc.src, Options{Tolerance: tc.tol})
+			r := play(t, tc.src, Options{Tolerance: tc.tol, PacketdrillTolerance: tc.pdTol})
 			assert.Equal(t, tc.want, r.Result, r.Reason)
 			assert.Equal(t, tc.line, r.Line, r.Reason)
 			assert.Contains(t, r.Reason, tc.reason)

@@ -193,9 +193,12 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	if err != nil {
 		return err
 	}
+	// packetdrill checks a blocking call's return against the time
+	// since the call began (run_system_call.c).
+	tol := r.tolerance(sc.End - r.now())
 	done, ret, en := try()
 	if done {
-		if sc.HasEnd && r.now()+r.opt.Tolerance < sc.End {
+		if sc.HasEnd && r.now()+tol < sc.End {
 			return failf(r.line, "%s returned at %s, expected to block until %s", sc.Name, fmtTime(r.now()), fmtTime(sc.End))
 		}
 		return r.check(sc, wantRet, ret, en)
@@ -205,7 +208,7 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	}
 	r.pending = append(r.pending, &pendingCall{
 		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: sc.End,
-		lo: sc.End - r.opt.Tolerance, hi: sc.End + r.opt.Tolerance, try: try, want: sc,
+		lo: sc.End - tol, hi: sc.End + tol, try: try, want: sc,
 	})
 	return nil
 }
