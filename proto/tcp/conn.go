@@ -247,7 +247,13 @@ type Conn struct {
 	ccs        CCState
 	dupAcks    int
 	inRecovery bool
-	recover    seqnum
+	// inLoss is set from a retransmission timeout until everything sent
+	// before it is acknowledged (Linux's TCP_CA_Loss).
+	inLoss  bool
+	recover seqnum
+	// reordering is the reordering degree seen, in segments (Linux's
+	// tp->reordering, from 3), reported by Info.
+	reordering int
 	highRxt    seqnum
 	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
 	rtxMarkSet bool
@@ -303,6 +309,7 @@ func (c *Conn) init() {
 	c.misc.Init((*miscTimer)(c))
 	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
+	c.reordering = 3
 	if cfg.CongestionControl == "newreno" {
 		c.cc = &NewReno{}
 	} else {
@@ -1251,6 +1258,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	c.retries = 0
 	c.pruneScoreboard()
+	if c.inLoss && ack.geq(c.recover) {
+		c.inLoss = false
+	}
 	if c.inRecovery {
 		if ack.geq(c.recover) {
 			// Full acknowledgment (RFC 6582 section 3.2 step 3; RFC 6675
@@ -1416,6 +1426,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	c.rto = min(c.rto*2, cfg.MaxRTO)
 	c.rttTiming = false
 	c.inRecovery = false
+	c.inLoss = true
 	c.dupAcks = 0
 	c.recover = c.sndMax
 	// RFC 2018 section 8 and RFC 6675 section 5.1: the receiver may have

@@ -336,6 +336,11 @@ func (c *Conn) updateScoreboard(o *Options) {
 	if c.sb == nil {
 		c.sb = make([]seqRange, 0, maxScoreboard)
 	}
+	priorFack, haveFack := c.sndUna, len(c.sb) > 0
+	if haveFack {
+		priorFack = c.sb[len(c.sb)-1].end
+	}
+	reord, reordSet := seqnum(0), false
 	for i := 0; i < o.NumSACK; i++ {
 		r := seqRange{seqnum(o.SACK[i].Start), seqnum(o.SACK[i].End)}
 		if !r.start.lt(r.end) {
@@ -346,12 +351,55 @@ func (c *Conn) updateScoreboard(o *Options) {
 		if !r.start.lt(r.end) {
 			continue
 		}
+		if s, ok := firstUncovered(c.sb, r); ok && haveFack && s.lt(priorFack) && !c.retransmitted(s) && (!reordSet || s.lt(reord)) {
+			reord, reordSet = s, true
+		}
 		var added int
 		var ok bool
 		if c.sb, added, ok = insertRange(c.sb, r, maxScoreboard); ok {
 			c.stats.SACKedBytes += uint64(added)
 		}
 	}
+	if reordSet && len(c.sb) > 0 {
+		// Linux's tcp_check_sack_reordering: data never retransmitted,
+		// newly SACKed below the highest SACKed byte, arrived out of
+		// order; the reordering degree is the distance in segments.
+		if metric := c.sb[len(c.sb)-1].end.diff(reord); metric > c.reordering*c.mss {
+			c.reordering = min((metric+c.mss-1)/c.mss, linuxMaxReordering)
+		}
+	}
+}
+
+// linuxMaxReordering is Linux's tcp_max_reordering default.
+const linuxMaxReordering = 300
+
+// firstUncovered returns the first byte of r that no range of the sorted
+// list sb covers.
+func firstUncovered(sb []seqRange, r seqRange) (seqnum, bool) {
+	s := r.start
+	for _, b := range sb {
+		if b.start.gt(s) {
+			break
+		}
+		if b.end.gt(s) {
+			s = b.end
+		}
+	}
+	return s, s.lt(r.end)
+}
+
+// retransmitted reports whether the byte at seq was sent more than once
+// (by RACK's records, else by RFC 6675's HighRxt).
+func (c *Conn) retransmitted(seq seqnum) bool {
+	if !c.rackOn() {
+		return seq.lt(c.highRxt)
+	}
+	for i := c.rk.head; i < len(c.rk.recs); i++ {
+		if r := &c.rk.recs[i]; !seq.lt(r.start) && seq.lt(r.end) {
+			return r.rtx
+		}
+	}
+	return false
 }
 
 const maxScoreboard = 32

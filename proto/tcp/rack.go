@@ -33,6 +33,10 @@ type segRec struct {
 	rtx        bool   // retransmitted
 	sacked     bool
 	lost       bool // marked lost, not yet retransmitted
+	// marked is set with lost and kept through the retransmission, until
+	// the segment is SACKed or acknowledged: Linux's TCPCB_LOST, what
+	// tcpi_lost counts.
+	marked bool
 }
 
 // rackState is RACK's and TLP's per-connection state (RFC 8985 sections
@@ -64,7 +68,14 @@ func (t *rackTimer) OnTimer(clock.Time) {
 		return
 	}
 	if c.rackDetect() {
+		was := c.inRecovery
 		c.rackEnterRecovery()
+		if !was && c.inRecovery && c.prrOn() && c.s.cfg.Profile == ProfileLinux {
+			// Linux's tcp_rack_reo_timeout reduces the window as for an
+			// ACK that delivered one segment (tcp_cwnd_reduction(sk, 1,
+			// 0)): PRR allows the fast retransmission and no more.
+			c.prrAck(c.mss, false)
+		}
 	}
 	c.output()
 	c.flush()
@@ -181,7 +192,7 @@ func (c *Conn) rackMarkSACKed(o *Options, now clock.Time) {
 			continue
 		}
 		if !r.sacked && r.start.geq(b.start) && r.end.leq(b.end) {
-			r.sacked, r.lost = true, false
+			r.sacked, r.lost, r.marked = true, false, false
 			c.rackDelivered(r, o, now)
 		}
 		i++
@@ -225,7 +236,7 @@ func (c *Conn) rackDetect() bool {
 			wait = max(wait, left)
 			continue
 		}
-		r.lost = true
+		r.lost, r.marked = true, true
 		lost = true
 	}
 	if wait > 0 {
@@ -252,7 +263,7 @@ func (c *Conn) rackMarkHeadLost() {
 	}
 	if rk.head < len(rk.recs) {
 		if r := &rk.recs[rk.head]; !r.rtx && !r.sacked {
-			r.lost = true
+			r.lost, r.marked = true, true
 		}
 	}
 }
@@ -268,10 +279,12 @@ func (c *Conn) rackNextLost() (seqnum, int, bool) {
 }
 
 // rackOnRTO forgets SACK and loss marks after a retransmission timeout:
-// the go-back-N resend covers everything from SND.UNA.
+// the go-back-N resend covers everything from SND.UNA. Every outstanding
+// segment counts as lost (Linux's tcp_timeout_mark_lost), for TCPInfo.
 func (c *Conn) rackOnRTO() {
 	for i := c.rk.head; i < len(c.rk.recs); i++ {
-		c.rk.recs[i].sacked, c.rk.recs[i].lost = false, false
+		r := &c.rk.recs[i]
+		r.sacked, r.lost, r.marked = false, false, true
 	}
 	c.rk.tlpOn, c.rk.ptoArmed = false, false
 	c.s.clk.Cancel(&c.rackT)

@@ -151,8 +151,21 @@ func TestRunOutcomes(t *testing.T) {
    +0 %{ assert tcpi_snd_cwnd == 9, tcpi_snd_cwnd }%
 `, want: Fail, line: 11, reason: "assert tcpi_snd_cwnd == 9 failed: tcpi_snd_cwnd is 10"},
 		{name: "inline code unknown field", src: server + `
-   +0 %{ assert tcpi_ca_state == 3 }%
-`, want: Unsupported, line: 11, reason: "tcp_info field tcpi_ca_state"},
+   +0 %{ assert tcpi_total_retrans == 3 }%
+`, want: Unsupported, line: 11, reason: "tcp_info field tcpi_total_retrans"},
+		{name: "inline code congestion state and counts", src: strings.NewReplacer("<mss 1000,nop,wscale 7>", "<mss 1000,sackOK,nop,wscale 7>",
+			"<mss 1460,nop,wscale 3>", "<mss 1460,sackOK,nop,wscale 3>").Replace(server) + `
+   +0 write(4, ..., 4000) = 4000
+   +0 > P. 1:4001(4000) ack 1
+  +.1 < . 1:1(0) ack 1 win 512 <sack 1001:2001,nop,nop>
+   +0 %{ assert tcpi_ca_state == TCP_CA_Disorder; assert tcpi_sacked == 1; assert tcpi_unacked == 4 }%
+   +0 %{ assert tcpi_lost == 0; assert tcpi_retrans == 0; assert tcpi_reordering == 3 }%
+   +0 < . 1:1(0) ack 4001 win 512
+   +0 %{ assert tcpi_ca_state == TCP_CA_Open, tcpi_ca_state }%
+`, want: Pass},
+		{name: "inline code congestion state mismatch", src: server + `
+   +0 %{ assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state }%
+`, want: Fail, line: 11, reason: "assert tcpi_ca_state == TCP_CA_Recovery failed: tcpi_ca_state is 0"},
 		{name: "unknown syscall", src: server + `
    +0 epoll_create(1) = 5
 `, want: Unsupported, line: 11, reason: "system call epoll_create"},

@@ -1,0 +1,82 @@
+package tcp
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// block returns the SACK block of segments i..j of segs (inclusive).
+func block(segs []seg, mss, i, j int) [2]seqnum {
+	return [2]seqnum{segs[i].seq(), segs[j].seq().add(mss)}
+}
+
+// Ten segments out, the eighth SACKed: Disorder until the RACK reordering
+// timer marks the seven before it lost (RFC 8985 section 6.2). Recovery
+// then sends the fast retransmission only, as Linux's tcp_rack_reo_timeout
+// (PRR counting the timer as one delivered segment), where cwnd = ssthresh
+// alone would resend four holes at once. Info counts segments as
+// tcp_info does: lost ones stay lost through their retransmission until
+// SACKed; reordering grows when a SACK fills in more than three segments
+// below the highest SACKed one (Linux's tcp_check_sack_reordering).
+func TestInfoRACKRecovery(t *testing.T) {
+	t.Parallel()
+	r, segs := rttConn(t, LinuxProfile(), 10)
+	mss := r.conn.mss
+	assert.Equal(t, Info{CAState: CAOpen, Unacked: 10, Reordering: 3}, r.conn.Info())
+
+	r.advance(rackRTT)
+	r.sackAck(segs[0].seq(), segs[7].o.TSVal, block(segs, mss, 7, 7))
+	r.none()
+	assert.Equal(t, Info{CAState: CADisorder, Unacked: 10, Sacked: 1, Reordering: 3}, r.conn.Info())
+
+	for len(r.net.out) == 0 {
+		require.True(t, r.sched.Step())
+	}
+	rt := r.take()
+	assert.Equal(t, segs[0].seq(), rt.seq(), "the fast retransmission")
+	r.none()
+	assert.Equal(t, 3*mss, r.conn.ccs.Cwnd, "PRR: pipe (two unSACKed, one resent) + one segment")
+	assert.Equal(t, Info{CAState: CARecovery, Unacked: 10, Sacked: 1, Lost: 7, Retrans: 1, Reordering: 3}, r.conn.Info())
+
+	// 5001:6001 in the script's numbers: three segments below the highest
+	// SACKed byte, not more than the reordering degree 3.
+	r.sackAck(segs[0].seq(), segs[5].o.TSVal, block(segs, mss, 5, 5), block(segs, mss, 7, 7))
+	assert.Equal(t, segs[1].seq(), r.take().seq())
+	assert.Equal(t, Info{CAState: CARecovery, Unacked: 10, Sacked: 2, Lost: 6, Retrans: 2, Reordering: 3}, r.conn.Info())
+
+	// A SACK six segments below: reordering 6.
+	r.sackAck(segs[0].seq(), segs[2].o.TSVal, block(segs, mss, 2, 2), block(segs, mss, 5, 5), block(segs, mss, 7, 7))
+	assert.Equal(t, 6, r.conn.Info().Reordering)
+	assert.Equal(t, 5, r.conn.Info().Lost)
+
+	r.drain()
+	r.sackAck(r.conn.sndMax, rt.o.TSVal)
+	assert.Equal(t, Info{CAState: CAOpen, Reordering: 6}, r.conn.Info())
+}
+
+// A retransmission timeout enters Loss (every outstanding segment counts
+// lost) until everything sent before it is acknowledged; a cumulative ACK
+// below that point leaves it in Loss.
+func TestInfoLossState(t *testing.T) {
+	t.Parallel()
+	r, segs := rttConn(t, LinuxProfile(), 4)
+	for r.conn.Stats().TimeoutRetransmits == 0 {
+		require.True(t, r.sched.Step())
+	}
+	r.drain()
+	// The tail loss probe resent the last segment, the timeout the first.
+	assert.Equal(t, Info{CAState: CALoss, Unacked: 4, Lost: 4, Retrans: 2, Reordering: 3}, r.conn.Info())
+	r.sackAck(segs[1].seq(), r.conn.tsNow())
+	assert.Equal(t, CALoss, r.conn.Info().CAState)
+	r.sackAck(r.conn.sndMax, r.conn.tsNow())
+	assert.Equal(t, CAOpen, r.conn.Info().CAState)
+}
+
+func TestCAStateString(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[CAState]string{CAOpen: "Open", CADisorder: "Disorder", CACWR: "CWR", CARecovery: "Recovery", CALoss: "Loss", 9: "CAState(9)"} {
+		assert.Equal(t, want, s.String())
+	}
+}
