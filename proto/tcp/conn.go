@@ -241,6 +241,9 @@ type Conn struct {
 	keepAlive       bool
 	kaProbes        int
 	lastRecv        clock.Time
+	// lastSend is when a segment carrying data last left (Linux's
+	// lsndtime), for Config.SlowStartAfterIdle.
+	lastSend clock.Time
 
 	// Congestion control and loss recovery (RFC 5681, 6582, 6675).
 	cc         CongestionControl
@@ -513,8 +516,37 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	if urgent {
 		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
+	c.idleRestart()
 	c.output()
 	return n, nil
+}
+
+// idleRestart applies Config.SlowStartAfterIdle before new data leaves:
+// RFC 5681 section 4.1 sets cwnd to no more than the restart window
+// RW = min(IW, cwnd) after an idle period longer than the RTO; as Linux's
+// tcp_cwnd_restart (RFC 2861), cwnd is halved once per RTO idle, not
+// below RW, and ssthresh keeps three quarters of the old window
+// (tcp_current_ssthresh).
+func (c *Conn) idleRestart() {
+	if !c.s.cfg.SlowStartAfterIdle || c.sndMax != c.sndUna || c.lastSend == 0 ||
+		c.inRecovery || c.inLoss || !c.synchronized() {
+		return
+	}
+	idle := c.s.clk.Now().Sub(c.lastSend)
+	if idle <= c.rto {
+		return
+	}
+	s := &c.ccs
+	if segs := s.Cwnd / max(c.mss, 1); s.Ssthresh < (segs>>1+segs>>2)*c.mss {
+		s.Ssthresh = (segs>>1 + segs>>2) * c.mss
+	}
+	rw := min(c.s.cfg.InitialCwndSegments*c.mss, s.Cwnd)
+	cwnd := s.Cwnd
+	for idle -= c.rto; idle > 0 && cwnd > rw; idle -= c.rto {
+		cwnd >>= 1
+	}
+	s.Cwnd = max(cwnd, rw)
+	c.maxFlight = 0
 }
 
 // Shutdown closes the sending direction: a FIN follows the buffered data.
@@ -1155,6 +1187,12 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 			}
 			c.persistBytes = 0
 		}
+		if wndChanged && c.sndBuf.n > 0 {
+			// Linux's tcp_ack_update_window: a window update with data
+			// waiting restarts slow start after idle (RFC 5681 section
+			// 4.1) as a write would.
+			c.idleRestart()
+		}
 	}
 	payloadLen := len(h.Payload())
 	switch {
@@ -1454,6 +1492,16 @@ func (c *Conn) persistProbe() {
 		c.output()
 		return
 	}
+	if c.sndWnd == 0 && c.s.cfg.Profile == ProfileLinux && c.sndUna == c.sndMax {
+		// Linux's tcp_write_wakeup probes a zero window with
+		// tcp_xmit_probe_skb: no data, SEG.SEQ = SND.UNA-1, which the
+		// peer must acknowledge (RFC 9293 section 3.8.6.1 lets the
+		// probe be any segment that elicits an ACK with the window).
+		c.sendData(c.sndUna.add(-1), 0, false)
+		c.persistBackoff++
+		c.armPersist()
+		return
+	}
 	n := 1
 	if c.sndWnd > 0 {
 		n = min(int(c.sndWnd), c.mss, avail)
@@ -1526,6 +1574,14 @@ func (c *Conn) rttSample(r time.Duration) {
 
 func (c *Conn) computeRTO() {
 	const g = time.Millisecond // clock granularity G
+	if c.s.cfg.Profile == ProfileLinux {
+		// Linux's __tcp_set_rto: the minimum RTO bounds the variance
+		// term (tcp_rtt_estimator keeps rttvar_us >= tcp_rto_min), so
+		// RTO = SRTT + max(4*RTTVAR, MinRTO), not max(SRTT+4*RTTVAR,
+		// MinRTO) as RFC 6298 section 2.4.
+		c.rto = min(c.srtt+max(4*c.rttvar, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+		return
+	}
 	c.rto = c.srtt + max(g, 4*c.rttvar)
 	c.rto = min(max(c.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
 }

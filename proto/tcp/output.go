@@ -125,6 +125,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	if n > 0 {
+		c.lastSend = s.clk.Now()
+	}
 	if c.rackOn() {
 		c.rackSent(seq, end, o.TSVal)
 	}
@@ -295,9 +298,12 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
 	// A lone segment (limited transmit, one per ACK in recovery) is not
 	// pushed: only a burst of two or more new segments ends with PSH.
+	// Linux also sends a burst as TSO packets of at most half the window
+	// (tcp_cwnd_test: at least two in flight), each ending with PSH.
+	half := max(c.ccs.Cwnd/max(c.mss, 1)/2, 1)
 	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
 		c.burstSegs > 0 &&
-		(cwAvail-n < c.mss || wndAvail-n < c.mss)
+		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
 	if !retx {

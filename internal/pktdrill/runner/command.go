@@ -160,33 +160,31 @@ func (r *run) sysctlCmd(args []string, line string) error {
 // with what simnet does instead; they are accepted (the scripts set them
 // all) and listed in docs/scripts.md.
 var ignoredSysctls = map[string]string{
-	"tcp_frto":                  "no F-RTO (RFC 5682)",
-	"tcp_dsack":                 "no D-SACK",
-	"tcp_fack":                  "no FACK (0 is Linux's default too)",
-	"tcp_reordering":            "dupthresh is fixed at 3",
-	"tcp_slow_start_after_idle": "no slow start after idle",
-	"tcp_early_retrans":         "early retransmit (RFC 5827) always on, no TLP",
-	"tcp_recovery":              "no RACK (RFC 8985)",
-	"tcp_tso_win_divisor":       "no TSO",
-	"tcp_ecn":                   "no ECN",
-	"tcp_ecn_option":            "no ECN",
-	"tcp_pacing_ss_ratio":       "no pacing",
-	"tcp_pacing_ca_ratio":       "no pacing",
-	"tcp_notsent_lowat":         "no TCP_NOTSENT_LOWAT",
-	"tcp_fastopen":              "no TCP Fast Open",
-	"tcp_fastopen_key":          "no TCP Fast Open",
-	"tcp_syncookies":            "no SYN cookies (the backlog drops instead)",
-	"tcp_min_tso_segs":          "no TSO",
-	"tcp_synack_retries":        "SYN and SYN-ACK share tcp.Config.SynRetries",
+	"tcp_frto":            "no F-RTO (RFC 5682)",
+	"tcp_dsack":           "no D-SACK",
+	"tcp_fack":            "no FACK (0 is Linux's default too)",
+	"tcp_reordering":      "dupthresh is fixed at 3",
+	"tcp_early_retrans":   "early retransmit (RFC 5827) always on, TLP with RACK as the profile sets it",
+	"tcp_recovery":        "RACK (RFC 8985) as the profile sets it (tcp.Config.RACK)",
+	"tcp_tso_win_divisor": "no TSO",
+	"tcp_ecn":             "no ECN",
+	"tcp_ecn_option":      "no ECN",
+	"tcp_pacing_ss_ratio": "no pacing",
+	"tcp_pacing_ca_ratio": "no pacing",
+	"tcp_notsent_lowat":   "no TCP_NOTSENT_LOWAT",
+	"tcp_fastopen":        "no TCP Fast Open",
+	"tcp_fastopen_key":    "no TCP Fast Open",
+	"tcp_syncookies":      "no SYN cookies (the backlog drops instead)",
+	"tcp_min_tso_segs":    "no TSO",
+	"tcp_synack_retries":  "SYN and SYN-ACK share tcp.Config.SynRetries",
 }
 
 // onlyValue are the ignored settings whose other values ask for behaviour
 // simnet does not have.
 var onlyValue = map[string]string{
-	"tcp_slow_start_after_idle": "0",
-	"tcp_fack":                  "0",
-	"tcp_reordering":            "3",
-	"tcp_ecn":                   "0",
+	"tcp_fack":       "0",
+	"tcp_reordering": "3",
+	"tcp_ecn":        "0",
 }
 
 // sysctl maps one Linux TCP setting onto tcp.Config.
@@ -254,6 +252,12 @@ func (r *run) sysctl(key, val string) error {
 			return err
 		}
 		r.cfg.MaxRetries = n
+	case "tcp_slow_start_after_idle":
+		n, err := atoi()
+		if err != nil {
+			return err
+		}
+		r.cfg.SlowStartAfterIdle = n != 0
 	case "tcp_congestion_control":
 		switch val {
 		case "cubic":

@@ -286,8 +286,13 @@ func (r *run) play() error {
 				return err
 			}
 			actual = at
-			r.wire.epoch++
-			r.actionLine = ev.Line
+			if ev.Code == nil {
+				// Inline code only reads tcp_info: it causes no
+				// segment, so a packet sent before it may still be
+				// expected after it.
+				r.wire.epoch++
+				r.actionLine = ev.Line
+			}
 			switch {
 			case ev.Packet != nil:
 				err = r.injectPacket(ev.Packet)

@@ -114,6 +114,11 @@ func TestRunOutcomes(t *testing.T) {
    +0 < . 1:1(0) ack 1 win 512
    +0 > P. 1:101(100) ack 1
 `, want: Fail, line: 13, reason: "before line 12's event"},
+		{name: "inline code does not order packets", src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 %{ assert tcpi_snd_cwnd == 10 }%
+   +0 > P. 1:101(100) ack 1
+`, want: Pass},
 		{name: "retransmission at the RTO", src: server + `
    +0 write(4, ..., 100) = 100
    +0 > P. 1:101(100) ack 1
