@@ -244,6 +244,11 @@ type Conn struct {
 	// lastSend is when a segment carrying data last left (Linux's
 	// lsndtime), for Config.SlowStartAfterIdle.
 	lastSend clock.Time
+	// userTimeout is RFC 5482's user timeout (0: none); progressAt is
+	// when the oldest data in flight started waiting for its ACK: when
+	// the flight began or SND.UNA last advanced.
+	userTimeout time.Duration
+	progressAt  clock.Time
 
 	// Congestion control and loss recovery (RFC 5681, 6582, 6675).
 	cc         CongestionControl
@@ -368,6 +373,27 @@ func (c *Conn) SetKeepAlive(on bool) {
 	} else if c.state == StateEstablished || c.state == StateCloseWait {
 		c.s.clk.Cancel(&c.misc)
 	}
+}
+
+// SetUserTimeout sets how long sent data may remain unacknowledged before
+// the connection is aborted with ErrTimeout (RFC 5482, TCP_USER_TIMEOUT;
+// RFC 9293 section 3.10.8's USER TIMEOUT): the retransmission timer is
+// clamped to fire when it expires. Zero restores the default, where
+// Config.MaxRetries timeouts in a row abort.
+func (c *Conn) SetUserTimeout(d time.Duration) {
+	c.userTimeout = max(d, 0)
+	if c.rtx.Pending() && !c.persist && !c.rk.ptoArmed && c.synchronized() {
+		c.armRTO()
+	}
+}
+
+// UserTimeout returns the user timeout SetUserTimeout set.
+func (c *Conn) UserTimeout() time.Duration { return c.userTimeout }
+
+// userTimedOut reports whether data has waited for an acknowledgment for
+// the user timeout.
+func (c *Conn) userTimedOut(now clock.Time) bool {
+	return c.userTimeout > 0 && c.sndMax != c.sndUna && now.Sub(c.progressAt) >= c.userTimeout
 }
 
 // Readable returns the number of bytes Read can return now.
@@ -1132,6 +1158,16 @@ func (c *Conn) input(h Header, o *Options) {
 			c.urgent(seqnum(h.Seq()), h.Urgent())
 		}
 	}
+	if c.appClosed && c.s.cfg.Profile == ProfileLinux && len(payload) > 0 &&
+		seq.add(len(payload)).gt(c.rcvNxt) && (c.state == StateFinWait1 || c.state == StateFinWait2) {
+		// RFC 1122 section 4.2.2.13: new data after the application
+		// closed cannot be delivered, so TCP SHOULD send a RST. As
+		// Linux's tcp_rcv_state_process, the connection is reset and the
+		// segment answered as if it had none (RFC 9293 section 3.10.7.1).
+		c.s.resetFor(c.key, h)
+		c.destroy(ErrConnReset, true)
+		return
+	}
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
@@ -1288,6 +1324,7 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	flight := c.sndMax.diff(c.sndUna)
 	c.sndUna = ack
+	c.progressAt = now
 	if c.sndUrg && !c.sndUp.gt(ack) {
 		c.sndUrg = false
 	}
@@ -1452,7 +1489,7 @@ func (c *Conn) onRTX(now clock.Time) {
 		return
 	}
 	c.retries++
-	if c.retries > cfg.MaxRetries {
+	if c.retries > cfg.MaxRetries || c.userTimedOut(now) {
 		c.giveUp(ErrTimeout)
 		return
 	}
@@ -1529,7 +1566,14 @@ func (c *Conn) armPersist() {
 
 func (c *Conn) armRTO() {
 	c.rk.ptoArmed = false
-	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
+	now := c.s.clk.Now()
+	d := c.rto
+	if c.userTimeout > 0 && c.synchronized() && c.sndMax != c.sndUna {
+		// RFC 5482 as Linux's tcp_clamp_rto_to_user_timeout: fire no
+		// later than the user timeout's expiry.
+		d = max(min(d, c.progressAt.Add(c.userTimeout).Sub(now)), time.Millisecond)
+	}
+	c.s.clk.Schedule(&c.rtx, now.Add(d))
 }
 
 // markTimeout records the timestamp clock at a timeout retransmission.

@@ -128,6 +128,9 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if n > 0 {
 		c.lastSend = s.clk.Now()
 	}
+	if c.sndUna == c.sndMax && !seq.lt(c.sndMax) {
+		c.progressAt = s.clk.Now() // a flight begins
+	}
 	if c.rackOn() {
 		c.rackSent(seq, end, o.TSVal)
 	}

@@ -46,6 +46,7 @@ type socket struct {
 	sndbuf    int
 	rcvbuf    int
 	maxseg    int
+	userTO    time.Duration // TCP_USER_TIMEOUT
 	readShut  bool
 	writeShut bool
 	closed    bool
@@ -347,10 +348,11 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		ns := r.newSocket(want)
 		ns.conn = c
 		ns.nodelay = s.nodelay
-		ns.maxseg, ns.sndbuf, ns.rcvbuf = s.maxseg, s.sndbuf, s.rcvbuf
+		ns.maxseg, ns.sndbuf, ns.rcvbuf, ns.userTO = s.maxseg, s.sndbuf, s.rcvbuf, s.userTO
 		if s.nodelay {
 			c.SetNoDelay(true)
 		}
+		c.SetUserTimeout(s.userTO)
 		return done(int64(ns.fd))
 	}, nil
 }
@@ -369,6 +371,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 	if s.nodelay {
 		c.SetNoDelay(true)
 	}
+	c.SetUserTimeout(s.userTO)
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
 	}
@@ -632,6 +635,15 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "IP_MTU_DISCOVER":
 		// No PMTU discovery in proto/stack: every value means "don't".
+	case "TCP_USER_TIMEOUT":
+		// RFC 5482, in milliseconds as Linux takes it.
+		if v < 0 {
+			return func() (bool, int64, string) { return fail("EINVAL") }, nil
+		}
+		s.userTO = time.Duration(v) * time.Millisecond
+		if s.conn != nil {
+			s.conn.SetUserTimeout(s.userTO)
+		}
 	default:
 		return nil, unsupportedf(r.line, "setsockopt %s", name)
 	}
@@ -667,6 +679,8 @@ func (r *run) getsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		if s.nodelay {
 			got = 1
 		}
+	case "TCP_USER_TIMEOUT":
+		got = s.userTO.Milliseconds()
 	case "TCP_MAXSEG":
 		switch {
 		case s.conn != nil:
