@@ -183,6 +183,10 @@ type Conn struct {
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
 	noDelay                     bool
+	// cork holds a partial last segment (TCP_CORK); more does so for
+	// the WriteMore call under way (MSG_MORE); noPush marks that the
+	// buffer ends with MSG_MORE data, so its end is no push point.
+	cork, more, noPush bool
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
@@ -361,6 +365,28 @@ func (c *Conn) SetEvents(ev Events) { c.ev = ev }
 func (c *Conn) SetNoDelay(on bool) {
 	c.noDelay = on
 	c.output()
+}
+
+// SetCork holds (true) the last segment of the buffered data until it is
+// full, or until the persist timer's probe sends it (Linux's TCP_CORK,
+// which caps the hold at about 200 ms the same way); false releases it
+// at once.
+func (c *Conn) SetCork(on bool) {
+	c.cork = on
+	if !on {
+		c.output()
+	}
+}
+
+// WriteMore is Write for data that more will follow (Linux's MSG_MORE):
+// full segments leave as usual, but a partial last one is held, as by
+// SetCork, until a later Write, an ACK or the persist timer sends it, and
+// the end of p is not marked with PSH.
+func (c *Conn) WriteMore(p []byte) (int, error) {
+	c.more = true
+	n, err := c.write(p, false)
+	c.more = false
+	return n, err
 }
 
 // SetKeepAlive turns keep-alive probes on or off (RFC 1122 section
@@ -542,6 +568,7 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	if urgent {
 		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
+	c.noPush = c.more
 	c.idleRestart()
 	c.output()
 	return n, nil
@@ -1541,11 +1568,15 @@ func (c *Conn) persistProbe() {
 	}
 	n := 1
 	if c.sndWnd > 0 {
+		// Data held by the cork or sender SWS avoidance: send what the
+		// window allows, pushed (Linux's tcp_write_wakeup).
 		n = min(int(c.sndWnd), c.mss, avail)
+		c.pushBurst = true
 	} else if !c.zwp && c.sndUna == c.sndMax {
 		c.zwp, c.zwpFrom = true, c.sndMax
 	}
 	sent := c.sendData(c.sndUna, n, false)
+	c.pushBurst = false
 	if c.zwp {
 		c.zwpEnd = c.sndMax
 	}

@@ -96,7 +96,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if n > 0 {
 		off := seq.diff(c.bufStart)
 		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
-		if off+n == c.sndBuf.n || c.pushBurst {
+		if off+n == c.sndBuf.n && !c.noPush || c.pushBurst {
 			f.Flags |= FlagPSH
 		}
 	}
@@ -283,6 +283,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	}
 	fin := c.finQueued && n == avail
 	if n < c.mss && !fin && !retx {
+		if n == avail && (c.cork || c.more) {
+			return false // corked: wait for a full segment
+		}
 		if n == avail {
 			// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
 			// Linux does: hold a short segment only while an earlier short
@@ -307,6 +310,12 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
 		c.burstSegs > 0 &&
 		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
+	if c.persist && c.sndWnd > 0 {
+		// Data the cork or SWS avoidance held leaves: the persist timer
+		// gives way to the retransmission timer.
+		c.persist, c.persistBackoff, c.persistBytes = false, 0, 0
+		c.s.clk.Cancel(&c.rtx)
+	}
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
 	if !retx {

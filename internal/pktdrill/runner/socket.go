@@ -47,6 +47,7 @@ type socket struct {
 	rcvbuf    int
 	maxseg    int
 	userTO    time.Duration // TCP_USER_TIMEOUT
+	cork      bool          // TCP_CORK
 	readShut  bool
 	writeShut bool
 	closed    bool
@@ -353,6 +354,9 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 			c.SetNoDelay(true)
 		}
 		c.SetUserTimeout(s.userTO)
+		if ns.cork = s.cork; s.cork {
+			c.SetCork(true)
+		}
 		return done(int64(ns.fd))
 	}, nil
 }
@@ -372,6 +376,9 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 		c.SetNoDelay(true)
 	}
 	c.SetUserTimeout(s.userTO)
+	if s.cork {
+		c.SetCork(true)
+	}
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
 	}
@@ -467,9 +474,6 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 	if err != nil {
 		return nil, err
 	}
-	if more {
-		return nil, unsupportedf(r.line, "MSG_MORE (no cork knob in tcp.Conn)")
-	}
 	buf := make([]byte, n)
 	for i := range buf {
 		buf[i] = byte('A' + i%26)
@@ -487,7 +491,11 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 			if s.sndbuf > 0 {
 				chunk = chunk[:max(0, min(len(chunk), s.sndbuf-s.conn.Unsent()))]
 			}
-			k, err := s.conn.Write(chunk)
+			write := s.conn.Write
+			if more {
+				write = s.conn.WriteMore
+			}
+			k, err := write(chunk)
 			written += k
 			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k == 0 {
 				if s.nonblock {
@@ -635,6 +643,11 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "IP_MTU_DISCOVER":
 		// No PMTU discovery in proto/stack: every value means "don't".
+	case "TCP_CORK":
+		s.cork = v != 0
+		if s.conn != nil {
+			s.conn.SetCork(s.cork)
+		}
 	case "TCP_USER_TIMEOUT":
 		// RFC 5482, in milliseconds as Linux takes it.
 		if v < 0 {
@@ -681,6 +694,10 @@ func (r *run) getsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "TCP_USER_TIMEOUT":
 		got = s.userTO.Milliseconds()
+	case "TCP_CORK":
+		if s.cork {
+			got = 1
+		}
 	case "TCP_MAXSEG":
 		switch {
 		case s.conn != nil:
