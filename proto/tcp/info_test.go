@@ -80,3 +80,33 @@ func TestCAStateString(t *testing.T) {
 		assert.Equal(t, want, s.String())
 	}
 }
+
+// Linux's scoreboard is per segment: in the linux profile a SACK block
+// covering only part of a segment marks nothing, and one spanning whole
+// segments and a part marks the whole ones (fr-4pkt-fack-last-byte.pkt);
+// the rfc profile keeps RFC 6675's byte ranges.
+func TestPartialSegmentSACK(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		linux bool
+	}{{"linux", LinuxProfile(), true}, {"rfc", RFCProfile(), false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, segs := rttConn(t, tc.cfg, 4)
+			mss := r.conn.mss
+			end := segs[3].seq().add(mss)
+			// The last byte of the last segment.
+			r.sackAck(segs[0].seq(), segs[3].o.TSVal, [2]seqnum{end.add(-1), end})
+			wantLast, wantMixed := 1, 1+mss+1
+			if tc.linux {
+				wantLast, wantMixed = 0, mss
+			}
+			assert.Equal(t, wantLast, r.conn.sackedBytes())
+			// The second segment and one byte of the third.
+			r.sackAck(segs[0].seq(), segs[3].o.TSVal, [2]seqnum{segs[1].seq(), segs[2].seq().add(1)})
+			assert.Equal(t, wantMixed, r.conn.sackedBytes())
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package tcp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sort"
+)
 
 // emit sends the segment whose payload (n bytes) is already in place in the
 // scratch buffer after the options.
@@ -366,6 +369,9 @@ func (c *Conn) updateScoreboard(o *Options) {
 		}
 		r.start = seqMax(r.start, c.sndUna)
 		r.end = seqMin(r.end, c.sndMax)
+		if c.s.cfg.Profile == ProfileLinux && c.rackOn() {
+			r = c.wholeSegments(r)
+		}
 		if !r.start.lt(r.end) {
 			continue
 		}
@@ -386,6 +392,23 @@ func (c *Conn) updateScoreboard(o *Options) {
 			c.reordering = min((metric+c.mss-1)/c.mss, linuxMaxReordering)
 		}
 	}
+}
+
+// wholeSegments trims a SACK block to the transmitted segments it covers
+// whole: Linux's scoreboard is per segment (tcp_sacktag_walk), and a
+// block covering part of a single-MSS segment marks nothing
+// (fr-4pkt-fack-last-byte.pkt).
+func (c *Conn) wholeSegments(r seqRange) seqRange {
+	recs := c.rk.recs[c.rk.head:]
+	i := sort.Search(len(recs), func(k int) bool { return !recs[k].start.lt(r.start) })
+	if i == len(recs) {
+		return seqRange{r.start, r.start}
+	}
+	out := seqRange{recs[i].start, recs[i].start}
+	for ; i < len(recs) && recs[i].end.leq(r.end); i++ {
+		out.end = recs[i].end
+	}
+	return out
 }
 
 // linuxMaxReordering is Linux's tcp_max_reordering default.

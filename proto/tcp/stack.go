@@ -317,7 +317,7 @@ func RFCProfile() Config {
 // recovery), 2 ms of slack on the RACK and TLP timers, RTO = SRTT +
 // max(4*RTTVAR, min RTO) (__tcp_set_rto), zero-window probes without data
 // at SND.UNA-1 (tcp_xmit_probe_skb), slow start after idle also on a
-// window update, a RST for data that arrives after Close (RFC 1122
+// window update, SACK blocks counted in whole segments, a RST for data that arrives after Close (RFC 1122
 // section 4.2.2.13), timestamps in a RST and an ACK of unsent data dropped
 // silently.
 func LinuxProfile() Config {
