@@ -1452,9 +1452,20 @@ func (c *Conn) dupAck() {
 	c.enterRecovery()
 }
 
+// lossBase is the window a loss reduces from: FlightSize (RFC 5681
+// equation 4, RFC 9438 section 4.6), or cwnd in the linux profile, as
+// Linux's ssthresh hooks (tcp_reno_ssthresh, bictcp_recalc_ssthresh)
+// take it.
+func (c *Conn) lossBase() int {
+	if c.s.cfg.Profile == ProfileLinux {
+		return c.ccs.Cwnd
+	}
+	return c.sndMax.diff(c.sndUna)
+}
+
 func (c *Conn) enterRecovery() {
 	flight := c.sndMax.diff(c.sndUna)
-	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
+	c.cc.OnCongestion(&c.ccs, c.lossBase(), c.s.clk.Now())
 	c.inRecovery = true
 	c.recover = c.sndMax
 	// RFC 6937 section 3: initialization at the start of recovery.
@@ -1522,7 +1533,14 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
 	// from SND.UNA.
-	c.cc.OnTimeout(&c.ccs, c.sndMax.diff(c.sndUna), now)
+	if c.s.cfg.Profile == ProfileLinux && (c.inRecovery || c.inLoss) {
+		// Linux's tcp_enter_loss sets ssthresh once per loss episode:
+		// a timeout in recovery or after a timeout only collapses
+		// the window.
+		c.ccs.Cwnd = c.mss
+	} else {
+		c.cc.OnTimeout(&c.ccs, c.lossBase(), now)
+	}
 	c.markTimeout()
 	c.stats.TimeoutRetransmits++
 	c.rto = min(c.rto*2, cfg.MaxRTO)

@@ -115,3 +115,38 @@ func TestLinuxRTOFloorsVariance(t *testing.T) {
 		})
 	}
 }
+
+// Linux's ssthresh hooks reduce from cwnd, not FlightSize: one segment in
+// flight with cwnd 10 times out to ssthresh 7 (CUBIC's beta) in the linux
+// profile, to 2 segments in the rfc profile (RFC 9438 section 4.6 with
+// RFC 5681's floor); a second timeout in the same episode keeps the
+// linux profile's ssthresh (tcp_enter_loss), cwnd one segment
+// (cubic-rto-ss-ca-cwnd-bump.pkt).
+func TestTimeoutSsthreshBase(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		first, next int // ssthresh in segments after one and two timeouts
+	}{
+		{"linux", LinuxProfile(), 7, 7},
+		{"rfc", RFCProfile(), 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, tc.cfg)
+			r.established(plain)
+			mss := r.conn.mss
+			_, err := r.conn.Write(make([]byte, mss))
+			require.NoError(t, err)
+			for _, want := range []int{tc.first, tc.next} {
+				before := r.conn.Stats().TimeoutRetransmits
+				for r.conn.Stats().TimeoutRetransmits == before {
+					require.True(t, r.sched.Step())
+				}
+				assert.Equal(t, want*mss, r.conn.ccs.Ssthresh)
+				assert.Equal(t, mss, r.conn.ccs.Cwnd)
+			}
+		})
+	}
+}

@@ -158,7 +158,7 @@ func (c *Conn) rackOnAck(o *Options, advanced bool) {
 		if rk.tlpRtx && advanced && !c.inRecovery {
 			// The probe retransmission repaired a loss: the congestion
 			// control responds as to any loss (section 7.4.2).
-			c.cc.OnCongestion(&c.ccs, c.sndMax.diff(c.sndUna), now)
+			c.cc.OnCongestion(&c.ccs, c.lossBase(), now)
 		}
 	}
 	if c.rackDetect() {

@@ -312,7 +312,8 @@ func RFCProfile() Config {
 // follows Linux where the RFCs leave room: an RTT sample from the SYN-ACK,
 // cwnd grown only while cwnd-limited (tcp_is_cwnd_limited, slow start by
 // every delivered byte), PSH on the last segment of a cwnd-limited burst of
-// two or more new segments and of each half-window TSO packet, PRR
+// two or more new segments and of each half-window TSO packet, ssthresh
+// reduced from cwnd (once per loss episode on timeouts), PRR
 // counted as tcp_cwnd_reduction does (also when the RACK timer starts
 // recovery), 2 ms of slack on the RACK and TLP timers, RTO = SRTT +
 // max(4*RTTVAR, min RTO) (__tcp_set_rto), zero-window probes without data
