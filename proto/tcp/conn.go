@@ -264,7 +264,7 @@ type Conn struct {
 	inLoss  bool
 	recover seqnum
 	// reordering is the reordering degree seen, in segments (Linux's
-	// tp->reordering, from 3), reported by Info.
+	// tp->reordering; 0 until it passes 3), reported by Info.
 	reordering int
 	highRxt    seqnum
 	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
@@ -321,7 +321,6 @@ func (c *Conn) init() {
 	c.misc.Init((*miscTimer)(c))
 	c.rackT.Init((*rackTimer)(c))
 	c.rto = cfg.InitialRTO
-	c.reordering = 3
 	if cfg.CongestionControl == "newreno" {
 		c.cc = &NewReno{}
 	} else {
@@ -1185,19 +1184,12 @@ func (c *Conn) input(h Header, o *Options) {
 			c.urgent(seqnum(h.Seq()), h.Urgent())
 		}
 	}
-	if c.appClosed && c.s.cfg.Profile == ProfileLinux && len(payload) > 0 &&
-		seq.add(len(payload)).gt(c.rcvNxt) && (c.state == StateFinWait1 || c.state == StateFinWait2) {
-		// RFC 1122 section 4.2.2.13: new data after the application
-		// closed cannot be delivered, so TCP SHOULD send a RST. As
-		// Linux's tcp_rcv_state_process, the connection is reset and the
-		// segment answered as if it had none (RFC 9293 section 3.10.7.1).
-		c.s.resetFor(c.key, h)
-		c.destroy(ErrConnReset, true)
-		return
-	}
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
+			if c.dataAfterClose(h, seq, len(payload)) {
+				return
+			}
 			c.processData(seq, payload, fl&FlagFIN != 0)
 		case StateTimeWait:
 			// A retransmitted FIN: acknowledge and restart 2*MSL (RFC
@@ -1209,6 +1201,21 @@ func (c *Conn) input(h Header, o *Options) {
 		}
 	}
 	c.output()
+}
+
+// dataAfterClose resets the connection, in the linux profile, when new
+// data arrives after the application closed it (RFC 1122 section
+// 4.2.2.13: it cannot be delivered, so TCP SHOULD send a RST). As Linux's
+// tcp_rcv_state_process, the segment is answered as if there were no
+// connection (RFC 9293 section 3.10.7.1).
+func (c *Conn) dataAfterClose(h Header, seq seqnum, n int) bool {
+	if !c.appClosed || c.s.cfg.Profile != ProfileLinux || n == 0 || c.state == StateEstablished ||
+		!seq.add(n).gt(c.rcvNxt) {
+		return false
+	}
+	c.s.resetFor(c.key, h)
+	c.destroy(ErrConnReset, true)
+	return true
 }
 
 // processAck handles the ACK field (RFC 9293 section 3.10.7.4, fifth). It

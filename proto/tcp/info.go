@@ -67,7 +67,7 @@ type Info struct {
 
 // Info returns the connection's loss-recovery state.
 func (c *Conn) Info() Info {
-	in := Info{CAState: c.caState(), Reordering: c.reordering}
+	in := Info{CAState: c.caState(), Reordering: c.reorderingDegree()}
 	if !c.rackOn() {
 		if c.mss > 0 {
 			in.Unacked = (c.sndMax.diff(c.sndUna) + c.mss - 1) / c.mss
@@ -95,6 +95,10 @@ func (c *Conn) Info() Info {
 	}
 	return in
 }
+
+// reorderingDegree returns the reordering seen, at least Linux's initial
+// tcp_reordering of 3.
+func (c *Conn) reorderingDegree() int { return max(c.reordering, 3) }
 
 // caState derives the congestion state as Linux's tcp_fastretrans_alert
 // and tcp_try_keep_open set it.

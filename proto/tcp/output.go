@@ -388,7 +388,7 @@ func (c *Conn) updateScoreboard(o *Options) {
 		// Linux's tcp_check_sack_reordering: data never retransmitted,
 		// newly SACKed below the highest SACKed byte, arrived out of
 		// order; the reordering degree is the distance in segments.
-		if metric := c.sb[len(c.sb)-1].end.diff(reord); metric > c.reordering*c.mss {
+		if metric := c.sb[len(c.sb)-1].end.diff(reord); metric > c.reorderingDegree()*c.mss {
 			c.reordering = min((metric+c.mss-1)/c.mss, linuxMaxReordering)
 		}
 	}
