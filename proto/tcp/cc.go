@@ -85,6 +85,7 @@ type CUBIC struct {
 	cwndEpoch  float64 // window at the epoch start, segments
 	wEst       float64 // Reno-friendly estimate, segments
 	ackedAccum int
+	hy         hystartState // Config.HyStart's round (hystart.go)
 }
 
 // CUBIC constants (RFC 9438 section 4.1).
@@ -152,6 +153,7 @@ func (c *CUBIC) OnCongestion(s *CCState, inFlight int, _ clock.Time) {
 func (c *CUBIC) OnTimeout(s *CCState, inFlight int, _ clock.Time) {
 	c.reduce(s, inFlight)
 	s.Cwnd = s.MSS
+	c.hystartReset()
 }
 
 func (c *CUBIC) reduce(s *CCState, inFlight int) {

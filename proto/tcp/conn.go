@@ -1337,14 +1337,17 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	// RTT measurement: RTTM from the echoed timestamp (RFC 7323 section
 	// 4), else one timed segment at a time, never a retransmitted one
 	// (Karn's algorithm, RFC 6298 section 3).
+	var tsRTT time.Duration
 	if c.tsOK && o.HasTS && o.TSEcr != 0 {
 		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
-			c.rttSample(time.Duration(d) * time.Millisecond)
+			tsRTT = time.Duration(d) * time.Millisecond
+			c.rttSample(tsRTT)
 		}
 	} else if c.rttTiming && ack.gt(c.rttSeq) {
 		c.rttTiming = false
 		c.rttSample(now.Sub(c.rttTime))
 	}
+	c.hystartSample(ack, tsRTT, now)
 	dataEnd := c.bufStart.add(c.sndBuf.n)
 	if upto := seqMin(ack, dataEnd); upto.gt(c.bufStart) {
 		k := upto.diff(c.bufStart)

@@ -217,6 +217,10 @@ type Config struct {
 	// tcp_slow_start_after_idle=1, its default). Off in the zero Config;
 	// on in both profiles.
 	SlowStartAfterIdle bool
+	// HyStart configures CUBIC's hybrid slow start as Linux's (off in the
+	// zero Config; the linux profile runs both detectors as Linux's
+	// defaults do).
+	HyStart HyStart
 	// ChallengeACKLimit caps challenge ACKs per second (RFC 5961 section
 	// 7; default 1000).
 	ChallengeACKLimit int
@@ -273,6 +277,7 @@ func (c *Config) defaults() {
 		c.CongestionControl = "cubic"
 	}
 	defi(&c.InitialCwndSegments, 10)
+	c.HyStart.defaults()
 	defi(&c.ChallengeACKLimit, 1000)
 	if c.EphemeralLow == 0 {
 		c.EphemeralLow = 49152
@@ -306,7 +311,8 @@ func RFCProfile() Config {
 // (RFC 6928), minimum RTO 200 ms and maximum 120 s, initial RTO 1 s,
 // delayed ACK 40 ms with 16 quick-ACKs at the start and after
 // out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
-// RACK-TLP loss detection (RFC 8985), CUBIC, slow start after idle,
+// RACK-TLP loss detection (RFC 8985), CUBIC with Linux's HyStart, slow
+// start after idle,
 // Minshall's Nagle (all profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
 // 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9. The profile also
 // follows Linux where the RFCs leave room: an RTT sample from the SYN-ACK,
@@ -334,6 +340,7 @@ func LinuxProfile() Config {
 		InitialCwndSegments: 10,
 		CongestionControl:   "cubic",
 		SlowStartAfterIdle:  true,
+		HyStart:             HyStart{Detect: HyStartAckTrain | HyStartDelay},
 		MaxRetries:          15,
 		SynRetries:          6,
 		MSL:                 30 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/internal/pktdrill"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // option applies a script's command-line option.
@@ -82,6 +83,10 @@ func (r *run) command(text string, cleanup bool) error {
 			// simnet never offloads segmentation: compare segment by
 			// segment from now on.
 			r.noTSO = true
+		case f[0] == "echo" && len(f) == 4 && f[2] == ">" && strings.HasPrefix(f[3], cubicParams):
+			if err := r.cubicParam(strings.TrimPrefix(f[3], cubicParams), f[1], line); err != nil {
+				return err
+			}
 		case f[0] == "sysctl":
 			if err := r.sysctlCmd(f[1:], line); err != nil {
 				return err
@@ -92,6 +97,38 @@ func (r *run) command(text string, cleanup bool) error {
 			}
 			return unsupportedf(r.line, "shell command %q", oneLine(line))
 		}
+	}
+	return nil
+}
+
+// cubicParams is where Linux's tcp_cubic module takes its parameters.
+const cubicParams = "/sys/module/tcp_cubic/parameters/"
+
+// cubicParam maps a tcp_cubic module parameter onto tcp.Config.HyStart.
+func (r *run) cubicParam(name, val, line string) error {
+	if r.tcp != nil {
+		return unsupportedf(r.line, "tcp_cubic parameter %s after the TCP stack was created", name)
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 {
+		return unsupportedf(r.line, "command %q", oneLine(line))
+	}
+	h := &r.cfg.HyStart
+	switch name {
+	case "hystart":
+		if n == 0 {
+			h.Detect = 0
+		} else if h.Detect == 0 {
+			h.Detect = tcp.HyStartAckTrain | tcp.HyStartDelay
+		}
+	case "hystart_detect":
+		h.Detect = n & (tcp.HyStartAckTrain | tcp.HyStartDelay)
+	case "hystart_low_window":
+		h.LowWindow = n
+	case "hystart_ack_delta_us", "hystart_ack_delta":
+		h.AckDelta = time.Duration(n) * time.Microsecond
+	default:
+		return unsupportedf(r.line, "tcp_cubic parameter %s", name)
 	}
 	return nil
 }

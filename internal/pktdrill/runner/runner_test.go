@@ -185,6 +185,10 @@ func TestRunOutcomes(t *testing.T) {
    +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,wscale 7>
    +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 3>
 `, want: Pass},
+		{name: "tcp_cubic HyStart parameters", src: "`echo 2 > /sys/module/tcp_cubic/parameters/hystart_detect\necho 8 > /sys/module/tcp_cubic/parameters/hystart_low_window`\n" + server,
+			want: Pass},
+		{name: "unknown tcp_cubic parameter", src: "`echo 1 > /sys/module/tcp_cubic/parameters/fast_convergence`\n" + server,
+			want: Unsupported, line: 1, reason: "tcp_cubic parameter fast_convergence"},
 		{name: "TCP_MAXSEG lowers the announced MSS", src: `
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
    +0 bind(3, ..., ...) = 0
