@@ -1599,7 +1599,7 @@ func (c *Conn) persistProbe() {
 		// Data held by the cork or sender SWS avoidance: send what the
 		// window allows, pushed (Linux's tcp_write_wakeup).
 		n = min(int(c.sndWnd), c.mss, avail)
-		c.pushBurst = true
+		c.pushBurst = c.s.cfg.Profile == ProfileLinux
 	} else if !c.zwp && c.sndUna == c.sndMax {
 		c.zwp, c.zwpFrom = true, c.sndMax
 	}
