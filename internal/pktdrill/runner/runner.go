@@ -193,6 +193,10 @@ type run struct {
 	tolPercent float64
 	tol        time.Duration
 
+	// callEnd is the script time the blocking call being played
+	// returns at.
+	callEnd time.Duration
+
 	steps   int // timer events fired so far
 	pending []*pendingCall
 	line    int // line of the event being played
@@ -297,6 +301,13 @@ func (r *run) play() error {
 			case ev.Packet != nil:
 				err = r.injectPacket(ev.Packet)
 			case ev.Syscall != nil:
+				r.callEnd = ev.Syscall.End
+				if ev.Kind == pktdrill.TimeRelative {
+					// packetdrill shifts a blocking call's end time by the
+					// offset its relative start time counts from
+					// (run.c, adjust_relative_event_times).
+					r.callEnd += prev
+				}
 				err = r.syscall(ev.Syscall)
 			case ev.Command != nil:
 				err = r.command(ev.Command.Text, false)

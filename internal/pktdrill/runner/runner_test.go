@@ -137,13 +137,17 @@ func TestRunOutcomes(t *testing.T) {
    +0 read(4, ..., 100) = 100
 `, want: Fail, line: 11, reason: "read would block"},
 		{name: "blocking read returns at its end time", src: server + `
-   +0...0.200 read(4, ..., 1000) = 10
+   +0...0.100 read(4, ..., 1000) = 10
   +.1 < P. 1:11(10) ack 1 win 512
 `, want: Pass},
 		{name: "blocking read returns late", src: server + `
-   +0...0.150 read(4, ..., 1000) = 10
+   +0...0.050 read(4, ..., 1000) = 10
   +.1 < P. 1:11(10) ack 1 win 512
 `, want: Fail, line: 11, reason: "read (line 11) did not return by 0.150000"},
+		{name: "an absolute blocking call's end is absolute", src: server + `
+  0.1...0.200 read(4, ..., 1000) = 10
+  +.1 < P. 1:11(10) ack 1 win 512
+`, want: Pass},
 		{name: "inline code assertion holds", src: server + `
    +0 %{ X = 0x7fffffff }%
    +0 %{ print(tcpi_snd_cwnd); assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%

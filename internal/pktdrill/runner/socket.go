@@ -197,11 +197,12 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	}
 	// packetdrill checks a blocking call's return against the time
 	// since the call began (run_system_call.c).
-	tol := r.tolerance(sc.End - r.now())
+	end := r.callEnd
+	tol := r.tolerance(end - r.now())
 	done, ret, en := try()
 	if done {
-		if sc.HasEnd && r.now()+tol < sc.End {
-			return failf(r.line, "%s returned at %s, expected to block until %s", sc.Name, fmtTime(r.now()), fmtTime(sc.End))
+		if sc.HasEnd && r.now()+tol < end {
+			return failf(r.line, "%s returned at %s, expected to block until %s", sc.Name, fmtTime(r.now()), fmtTime(end))
 		}
 		return r.check(sc, wantRet, ret, en)
 	}
@@ -209,8 +210,8 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 		return failf(r.line, "%s would block, but the script expects it to return at once (%s)", sc.Name, r.state())
 	}
 	r.pending = append(r.pending, &pendingCall{
-		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: sc.End,
-		lo: sc.End - tol, hi: sc.End + tol, try: try, want: sc,
+		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: end,
+		lo: end - tol, hi: end + tol, try: try, want: sc,
 	})
 	return nil
 }
