@@ -36,7 +36,7 @@ func (r *run) option(o pktdrill.Option) error {
 		if err != nil || n <= 0 {
 			return unsupportedf(o.Line, "option --tolerance_usecs=%s", o.Value)
 		}
-		r.tolUsecs = time.Duration(n) * time.Microsecond
+		r.tolAbs = time.Duration(n) * time.Microsecond
 	case "tolerance_percent":
 		f, err := strconv.ParseFloat(o.Value, 64)
 		if err != nil || f < 0 || f > 100 {

@@ -186,10 +186,10 @@ type run struct {
 	// are then compared segment by segment, without coalescing.
 	noTSO bool
 
-	// tolUsecs and tolPercent are packetdrill's tolerance settings
+	// tolAbs and tolPercent are packetdrill's tolerance settings
 	// (Options.PacketdrillTolerance); tol is the slack of the event
 	// being played.
-	tolUsecs   time.Duration
+	tolAbs     time.Duration
 	tolPercent float64
 	tol        time.Duration
 
@@ -211,7 +211,7 @@ func newRun(s *pktdrill.Script, o Options) (*run, error) {
 	r := &run{
 		s: s, opt: o, dir: filepath.Dir(s.File), cfg: o.TCP,
 		clk: clock.NewScheduler(start), socks: map[int]*socket{}, nextFD: 3,
-		tsMap: map[uint32]uint32{}, tolUsecs: pdToleranceUsecs, tolPercent: pdTolerancePercent,
+		tsMap: map[uint32]uint32{}, tolAbs: pdTolerance, tolPercent: pdTolerancePercent,
 	}
 	r.wire = newWire(r.clk)
 	var ep link.Endpoint = r.wire
@@ -349,7 +349,7 @@ func oneLine(s string) string {
 // since the previous event when that is more (the worst-case slack of
 // Linux's timer wheel).
 const (
-	pdToleranceUsecs   = 4 * time.Millisecond
+	pdTolerance        = 4 * time.Millisecond
 	pdTolerancePercent = 12.5
 )
 
@@ -359,7 +359,7 @@ func (r *run) tolerance(delta time.Duration) time.Duration {
 	if !r.opt.PacketdrillTolerance {
 		return r.opt.Tolerance
 	}
-	t := r.tolUsecs
+	t := r.tolAbs
 	if d := time.Duration(float64(delta) * r.tolPercent / 100); d > t {
 		t = d
 	}
