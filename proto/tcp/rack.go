@@ -125,6 +125,12 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 	}
 	if !rk.ok || r.order > rk.order {
 		rk.ok, rk.xmit, rk.order, rk.end, rk.rtt = true, r.xmit, r.order, r.end, now.Sub(r.xmit)
+	} else if c.s.cfg.Profile == ProfileLinux {
+		// Linux's tcp_rack_advance takes RACK.rtt from every segment it
+		// is called for, the last one processed (the cumulatively
+		// acknowledged ones come after the SACKed ones), where RFC 8985
+		// takes it with RACK.xmit_ts from the most recently sent.
+		rk.rtt = now.Sub(r.xmit)
 	}
 	// Step 3: a never retransmitted segment delivered below the highest
 	// delivered one was reordered.
@@ -142,6 +148,13 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	now := c.s.clk.Now()
 	rk := &c.rk
+	linux := c.s.cfg.Profile == ProfileLinux
+	if linux {
+		// Linux tags SACKed segments before it cleans the acknowledged
+		// ones (tcp_ack: tcp_sacktag_write_queue, then
+		// tcp_clean_rtx_queue).
+		c.rackMarkSACKed(o, now)
+	}
 	for rk.head < len(rk.recs) && rk.recs[rk.head].end.leq(c.sndUna) {
 		if r := &rk.recs[rk.head]; !r.sacked {
 			c.rackDelivered(r, o, now)
@@ -151,7 +164,9 @@ func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	if rk.head == len(rk.recs) {
 		rk.recs, rk.head = rk.recs[:0], 0
 	}
-	c.rackMarkSACKed(o, now)
+	if !linux {
+		c.rackMarkSACKed(o, now)
+	}
 	// TLP (section 7.4): the episode ends once the probe is acknowledged.
 	if rk.tlpOn && c.sndUna.geq(rk.tlpEnd) {
 		rk.tlpOn = false

@@ -321,7 +321,8 @@ func RFCProfile() Config {
 // two or more new segments and of each half-window TSO packet, ssthresh
 // reduced from cwnd (once per loss episode on timeouts), PRR
 // counted as tcp_cwnd_reduction does (also when the RACK timer starts
-// recovery), 2 ms of slack on the RACK and TLP timers, RTO = SRTT +
+// recovery), RACK.rtt from the last segment an ACK delivers
+// (tcp_rack_advance), 2 ms of slack on the RACK and TLP timers, RTO = SRTT +
 // max(4*RTTVAR, min RTO) (__tcp_set_rto), zero-window probes without data
 // at SND.UNA-1 (tcp_xmit_probe_skb), slow start after idle also on a
 // window update, SACK blocks counted in whole segments, a RST for data that arrives after Close (RFC 1122
