@@ -584,6 +584,11 @@ func (c *Conn) idleRestart() {
 		c.inRecovery || c.inLoss || !c.synchronized() {
 		return
 	}
+	switch c.cc.(type) {
+	case *CUBIC, *NewReno:
+	default:
+		return // the algorithm controls the window itself (BBR)
+	}
 	idle := c.s.clk.Now().Sub(c.lastSend)
 	if idle <= c.rto {
 		return
@@ -1467,10 +1472,25 @@ func (c *Conn) dupAck() {
 // Linux's ssthresh hooks (tcp_reno_ssthresh, bictcp_recalc_ssthresh)
 // take it.
 func (c *Conn) lossBase() int {
-	if c.s.cfg.Profile == ProfileLinux {
+	if c.linuxWindowCC() {
 		return c.ccs.Cwnd
 	}
 	return c.sndMax.diff(c.sndUna)
+}
+
+// linuxWindowCC reports whether the linux profile's rules for window-based
+// congestion control (Linux's ssthresh hooks, tcp_cwnd_restart) apply:
+// the linux profile with CUBIC or NewReno. Linux skips them for an
+// algorithm that controls the window itself (cong_control, as BBR).
+func (c *Conn) linuxWindowCC() bool {
+	if c.s.cfg.Profile != ProfileLinux {
+		return false
+	}
+	switch c.cc.(type) {
+	case *CUBIC, *NewReno:
+		return true
+	}
+	return false
 }
 
 func (c *Conn) enterRecovery() {
@@ -1543,7 +1563,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
 	// from SND.UNA.
-	if c.s.cfg.Profile == ProfileLinux && (c.inRecovery || c.inLoss) {
+	if c.linuxWindowCC() && (c.inRecovery || c.inLoss) {
 		// Linux's tcp_enter_loss sets ssthresh once per loss episode:
 		// a timeout in recovery or after a timeout only collapses
 		// the window.
