@@ -26,10 +26,11 @@ type scriptOpts struct {
 	asJSON    bool
 	out       string
 	tolerance time.Duration
+	pdTol     bool
 }
 
 // newScriptCmd builds `simnet script FILE.pkt... [--json] [--out DIR]
-// [--tolerance D]`.
+// [--tolerance D] [--packetdrill-tolerance]`.
 func newScriptCmd() *cobra.Command {
 	var o scriptOpts
 	cmd := &cobra.Command{
@@ -37,7 +38,10 @@ func newScriptCmd() *cobra.Command {
 		Short: "Run packetdrill scripts against simnet's TCP on the virtual clock",
 		Long: `script plays packetdrill scripts (google/packetdrill's language) against one host
 of simnet's stack (192.168.0.1); the script plays the remote peer 192.0.2.1.
-Timing is exact on the virtual clock unless --tolerance widens it.
+Timing is exact on the virtual clock unless --tolerance widens it, or
+--packetdrill-tolerance applies packetdrill's own (the script's
+--tolerance_usecs, default 4 ms, or 12.5% of the time since the previous
+event), as scripts written for a real kernel expect.
 
 Each file ends as pass, fail (the first mismatch: script line, expected and
 actual packet or call, connection state) or unsupported (the construct and its
@@ -52,6 +56,7 @@ when one did not parse or used an unsupported construct (and none failed).`,
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print one JSON object per file: {file, result, line, reason}")
 	cmd.Flags().StringVar(&o.out, "out", "", "write a pcapng capture of every run into `DIR`")
 	cmd.Flags().DurationVar(&o.tolerance, "tolerance", 0, "accept packets and calls up to `D` early or late (default exact)")
+	cmd.Flags().BoolVar(&o.pdTol, "packetdrill-tolerance", false, "accept packetdrill's timing slack: the script's --tolerance_usecs (default 4000) or --tolerance_percent (default 12.5) of the time since the previous event")
 	return cmd
 }
 
@@ -79,7 +84,7 @@ func runScripts(stdout, stderr io.Writer, files []string, o scriptOpts) int {
 	enc := json.NewEncoder(stdout)
 	for _, f := range files {
 		var capture bytes.Buffer
-		opt := runner.Options{Tolerance: o.tolerance, TCP: scriptTCP, Profiles: scriptProfiles}
+		opt := runner.Options{Tolerance: o.tolerance, PacketdrillTolerance: o.pdTol, TCP: scriptTCP, Profiles: scriptProfiles}
 		if o.out != "" {
 			opt.Capture = &capture
 		}

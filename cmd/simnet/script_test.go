@@ -25,7 +25,8 @@ const scriptServer = `
 var scriptFiles = map[string]string{
 	"pass.pkt":        scriptServer + "   +0 write(4, ..., 10) = 10\n   +0 > P. 1:11(10) ack 1\n",
 	"late.pkt":        scriptServer + "   +0 write(4, ..., 10) = 10\n +.01 > P. 1:11(10) ack 1\n",
-	"python.pkt":      scriptServer + "   +0 %{ assert tcpi_ca_state == 0 }%\n",
+	"python.pkt":      scriptServer + "   +0 %{ assert tcpi_total_retrans == 0 }%\n",
+	"jitter.pkt":      scriptServer + "   +0 write(4, ..., 10) = 10\n+.003 > P. 1:11(10) ack 1\n",
 	"parse-error.pkt": "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0 win 1\n",
 }
 
@@ -48,7 +49,12 @@ func TestScriptCommand(t *testing.T) {
 			{Result: "pass"}, {Result: "fail", Line: 10, Reason: "sent at 0.100000, expected at 0.110000"}}},
 		{name: "tolerance", files: []string{"late.pkt"}, opts: scriptOpts{tolerance: 10e6}, code: 0, result: []scriptLine{{Result: "pass"}}},
 		{name: "unsupported", files: []string{"python.pkt"}, code: 2, result: []scriptLine{
-			{Result: "unsupported", Line: 9, Reason: "tcp_info field tcpi_ca_state"}}},
+			{Result: "unsupported", Line: 9, Reason: "tcp_info field tcpi_total_retrans"}}},
+		{name: "exact by default", files: []string{"jitter.pkt"}, code: 1, result: []scriptLine{
+			{Result: "fail", Line: 10, Reason: "sent at 0.100000, expected at 0.103000"}}},
+		{name: "packetdrill tolerance", files: []string{"jitter.pkt"}, opts: scriptOpts{pdTol: true}, code: 0, result: []scriptLine{{Result: "pass"}}},
+		{name: "packetdrill tolerance is 4 ms", files: []string{"late.pkt"}, opts: scriptOpts{pdTol: true}, code: 1, result: []scriptLine{
+			{Result: "fail", Line: 10, Reason: "expected at 0.110000"}}},
 		{name: "parse error", files: []string{"parse-error.pkt"}, code: 2, result: []scriptLine{
 			{Result: "unsupported", Line: 2, Reason: "parse error: expected \")\""}}},
 		{name: "fail outranks unsupported", files: []string{"python.pkt", "late.pkt"}, code: 1, result: []scriptLine{
@@ -116,7 +122,7 @@ func TestScriptCommandRegistered(t *testing.T) {
 	c, _, err := rootCmd.Find([]string{"script"})
 	require.NoError(t, err)
 	assert.Equal(t, "script", c.Name())
-	for _, f := range []string{"json", "out", "tolerance"} {
+	for _, f := range []string{"json", "out", "tolerance", "packetdrill-tolerance"} {
 		assert.NotNil(t, c.Flags().Lookup(f), f)
 	}
 }

@@ -86,6 +86,7 @@ type CUBIC struct {
 	wEst       float64 // Reno-friendly estimate, segments
 	cwndPrior  float64 // window when ssthresh was last set, segments
 	ackedAccum int
+	hy         hystartState // Config.HyStart's round (hystart.go)
 }
 
 // CUBIC constants (RFC 9438 section 4.1).
@@ -158,6 +159,7 @@ func (c *CUBIC) OnCongestion(s *CCState, inFlight int, _ clock.Time) {
 func (c *CUBIC) OnTimeout(s *CCState, inFlight int, _ clock.Time) {
 	c.reduce(s, inFlight)
 	s.Cwnd = s.MSS
+	c.hystartReset()
 }
 
 func (c *CUBIC) reduce(s *CCState, inFlight int) {

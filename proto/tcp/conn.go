@@ -190,6 +190,10 @@ type Conn struct {
 	sndShift, rcvShift          uint8
 	sackOK, tsOK, wsOK          bool
 	noDelay                     bool
+	// cork holds a partial last segment (TCP_CORK); more does so for
+	// the WriteMore call under way (MSG_MORE); noPush marks that the
+	// buffer ends with MSG_MORE data, so its end is no push point.
+	cork, more, noPush bool
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
@@ -248,13 +252,27 @@ type Conn struct {
 	keepAlive       bool
 	kaProbes        int
 	lastRecv        clock.Time
+	// lastSend is when a segment carrying data last left (Linux's
+	// lsndtime), for Config.SlowStartAfterIdle.
+	lastSend clock.Time
+	// userTimeout is RFC 5482's user timeout (0: none); progressAt is
+	// when the oldest data in flight started waiting for its ACK: when
+	// the flight began or SND.UNA last advanced.
+	userTimeout time.Duration
+	progressAt  clock.Time
 
 	// Congestion control and loss recovery (RFC 5681, 6582, 6675).
 	cc         CongestionControl
 	ccs        CCState
 	dupAcks    int
 	inRecovery bool
-	recover    seqnum
+	// inLoss is set from a retransmission timeout until everything sent
+	// before it is acknowledged (Linux's TCP_CA_Loss).
+	inLoss  bool
+	recover seqnum
+	// reordering is the reordering degree seen, in segments (Linux's
+	// tp->reordering; 0 until it passes 3), reported by Info.
+	reordering int
 	highRxt    seqnum
 	rtxMark    seqnum // SND.MAX when the latest recovery retransmission left
 	rtxMarkSet bool
@@ -356,6 +374,28 @@ func (c *Conn) SetNoDelay(on bool) {
 	c.output()
 }
 
+// SetCork holds (true) the last segment of the buffered data until it is
+// full, or until the persist timer's probe sends it (Linux's TCP_CORK,
+// which caps the hold at about 200 ms the same way); false releases it
+// at once.
+func (c *Conn) SetCork(on bool) {
+	c.cork = on
+	if !on {
+		c.output()
+	}
+}
+
+// WriteMore is Write for data that more will follow (Linux's MSG_MORE):
+// full segments leave as usual, but a partial last one is held, as by
+// SetCork, until a later Write, an ACK or the persist timer sends it, and
+// the end of p is not marked with PSH.
+func (c *Conn) WriteMore(p []byte) (int, error) {
+	c.more = true
+	n, err := c.write(p, false)
+	c.more = false
+	return n, err
+}
+
 // SetKeepAlive turns keep-alive probes on or off (RFC 1122 section
 // 4.2.3.6), with the stack's idle time, interval and count.
 func (c *Conn) SetKeepAlive(on bool) {
@@ -366,6 +406,27 @@ func (c *Conn) SetKeepAlive(on bool) {
 	} else if c.state == StateEstablished || c.state == StateCloseWait {
 		c.s.clk.Cancel(&c.misc)
 	}
+}
+
+// SetUserTimeout sets how long sent data may remain unacknowledged before
+// the connection is aborted with ErrTimeout (RFC 5482, TCP_USER_TIMEOUT;
+// RFC 9293 section 3.10.8's USER TIMEOUT): the retransmission timer is
+// clamped to fire when it expires. Zero restores the default, where
+// Config.MaxRetries timeouts in a row abort.
+func (c *Conn) SetUserTimeout(d time.Duration) {
+	c.userTimeout = max(d, 0)
+	if c.rtx.Pending() && !c.persist && !c.rk.ptoArmed && c.synchronized() {
+		c.armRTO()
+	}
+}
+
+// UserTimeout returns the user timeout SetUserTimeout set.
+func (c *Conn) UserTimeout() time.Duration { return c.userTimeout }
+
+// userTimedOut reports whether data has waited for an acknowledgment for
+// the user timeout.
+func (c *Conn) userTimedOut(now clock.Time) bool {
+	return c.userTimeout > 0 && c.sndMax != c.sndUna && now.Sub(c.progressAt) >= c.userTimeout
 }
 
 // Readable returns the number of bytes Read can return now.
@@ -514,8 +575,43 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	if urgent {
 		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
+	c.noPush = c.more
+	c.idleRestart()
 	c.output()
 	return n, nil
+}
+
+// idleRestart applies Config.SlowStartAfterIdle before new data leaves:
+// RFC 5681 section 4.1 sets cwnd to no more than the restart window
+// RW = min(IW, cwnd) after an idle period longer than the RTO; as Linux's
+// tcp_cwnd_restart (RFC 2861), cwnd is halved once per RTO idle, not
+// below RW, and ssthresh keeps three quarters of the old window
+// (tcp_current_ssthresh).
+func (c *Conn) idleRestart() {
+	if !c.s.cfg.SlowStartAfterIdle || c.sndMax != c.sndUna || c.lastSend == 0 ||
+		c.inRecovery || c.inLoss || !c.synchronized() {
+		return
+	}
+	switch c.cc.(type) {
+	case *CUBIC, *NewReno:
+	default:
+		return // the algorithm controls the window itself (BBR)
+	}
+	idle := c.s.clk.Now().Sub(c.lastSend)
+	if idle <= c.rto {
+		return
+	}
+	s := &c.ccs
+	if segs := s.Cwnd / max(c.mss, 1); s.Ssthresh < (segs>>1+segs>>2)*c.mss {
+		s.Ssthresh = (segs>>1 + segs>>2) * c.mss
+	}
+	rw := min(c.s.cfg.InitialCwndSegments*c.mss, s.Cwnd)
+	cwnd := s.Cwnd
+	for idle -= c.rto; idle > 0 && cwnd > rw; idle -= c.rto {
+		cwnd >>= 1
+	}
+	s.Cwnd = max(cwnd, rw)
+	c.maxFlight = 0
 }
 
 // Shutdown closes the sending direction: a FIN follows the buffered data.
@@ -1108,6 +1204,9 @@ func (c *Conn) input(h Header, o *Options) {
 	if len(payload) > 0 || fl&FlagFIN != 0 {
 		switch c.state {
 		case StateEstablished, StateFinWait1, StateFinWait2:
+			if c.dataAfterClose(h, seq, len(payload)) {
+				return
+			}
 			c.processData(seq, payload, fl&FlagFIN != 0)
 		case StateTimeWait:
 			// A retransmitted FIN: acknowledge and restart 2*MSL (RFC
@@ -1119,6 +1218,21 @@ func (c *Conn) input(h Header, o *Options) {
 		}
 	}
 	c.output()
+}
+
+// dataAfterClose resets the connection, in the linux profile, when new
+// data arrives after the application closed it (RFC 1122 section
+// 4.2.2.13: it cannot be delivered, so TCP SHOULD send a RST). As Linux's
+// tcp_rcv_state_process, the segment is answered as if there were no
+// connection (RFC 9293 section 3.10.7.1).
+func (c *Conn) dataAfterClose(h Header, seq seqnum, n int) bool {
+	if !c.appClosed || c.s.cfg.Profile != ProfileLinux || n == 0 || c.state == StateEstablished ||
+		!seq.add(n).gt(c.rcvNxt) {
+		return false
+	}
+	c.s.resetFor(c.key, h)
+	c.destroy(ErrConnReset, true)
+	return true
 }
 
 // processAck handles the ACK field (RFC 9293 section 3.10.7.4, fifth). It
@@ -1159,6 +1273,12 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 				c.sndNxt = ack
 			}
 			c.persistBytes = 0
+		}
+		if wndChanged && c.sndBuf.n > 0 {
+			// Linux's tcp_ack_update_window: a window update with data
+			// waiting restarts slow start after idle (RFC 5681 section
+			// 4.1) as a write would.
+			c.idleRestart()
 		}
 	}
 	payloadLen := len(h.Payload())
@@ -1236,14 +1356,17 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	// RTT measurement: RTTM from the echoed timestamp (RFC 7323 section
 	// 4), else one timed segment at a time, never a retransmitted one
 	// (Karn's algorithm, RFC 6298 section 3).
+	var tsRTT time.Duration
 	if c.tsOK && o.HasTS && o.TSEcr != 0 {
 		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
-			c.rttSample(time.Duration(d) * time.Millisecond)
+			tsRTT = time.Duration(d) * time.Millisecond
+			c.rttSample(tsRTT)
 		}
 	} else if c.rttTiming && ack.gt(c.rttSeq) {
 		c.rttTiming = false
 		c.rttSample(now.Sub(c.rttTime))
 	}
+	c.hystartSample(ack, tsRTT, now)
 	dataEnd := c.bufStart.add(c.sndBuf.n)
 	if upto := seqMin(ack, dataEnd); upto.gt(c.bufStart) {
 		k := upto.diff(c.bufStart)
@@ -1257,6 +1380,7 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	flight := c.sndMax.diff(c.sndUna)
 	c.sndUna = ack
+	c.progressAt = now
 	if c.sndUrg && !c.sndUp.gt(ack) {
 		c.sndUrg = false
 	}
@@ -1265,6 +1389,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	}
 	c.retries = 0
 	c.pruneScoreboard()
+	if c.inLoss && ack.geq(c.recover) {
+		c.inLoss = false
+	}
 	if c.inRecovery {
 		if ack.geq(c.recover) {
 			// Full acknowledgment (RFC 6582 section 3.2 step 3; RFC 6675
@@ -1354,9 +1481,35 @@ func (c *Conn) dupAck() {
 	c.enterRecovery()
 }
 
+// lossBase is the window a loss reduces from: FlightSize (RFC 5681
+// equation 4, RFC 9438 section 4.6), or cwnd in the linux profile, as
+// Linux's ssthresh hooks (tcp_reno_ssthresh, bictcp_recalc_ssthresh)
+// take it.
+func (c *Conn) lossBase() int {
+	if c.linuxWindowCC() {
+		return c.ccs.Cwnd
+	}
+	return c.sndMax.diff(c.sndUna)
+}
+
+// linuxWindowCC reports whether the linux profile's rules for window-based
+// congestion control (Linux's ssthresh hooks, tcp_cwnd_restart) apply:
+// the linux profile with CUBIC or NewReno. Linux skips them for an
+// algorithm that controls the window itself (cong_control, as BBR).
+func (c *Conn) linuxWindowCC() bool {
+	if c.s.cfg.Profile != ProfileLinux {
+		return false
+	}
+	switch c.cc.(type) {
+	case *CUBIC, *NewReno:
+		return true
+	}
+	return false
+}
+
 func (c *Conn) enterRecovery() {
 	flight := c.sndMax.diff(c.sndUna)
-	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
+	c.cc.OnCongestion(&c.ccs, c.lossBase(), c.s.clk.Now())
 	c.inRecovery = true
 	c.recover = c.sndMax
 	// RFC 6937 section 3: initialization at the start of recovery.
@@ -1418,18 +1571,26 @@ func (c *Conn) onRTX(now clock.Time) {
 		return
 	}
 	c.retries++
-	if c.retries > cfg.MaxRetries {
+	if c.retries > cfg.MaxRetries || c.userTimedOut(now) {
 		c.giveUp(ErrTimeout)
 		return
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
 	// from SND.UNA.
-	c.cc.OnTimeout(&c.ccs, c.sndMax.diff(c.sndUna), now)
+	if c.linuxWindowCC() && (c.inRecovery || c.inLoss) {
+		// Linux's tcp_enter_loss sets ssthresh once per loss episode:
+		// a timeout in recovery or after a timeout only collapses
+		// the window.
+		c.ccs.Cwnd = c.mss
+	} else {
+		c.cc.OnTimeout(&c.ccs, c.lossBase(), now)
+	}
 	c.markTimeout()
 	c.stats.TimeoutRetransmits++
 	c.rto = min(c.rto*2, cfg.MaxRTO)
 	c.rttTiming = false
 	c.inRecovery = false
+	c.inLoss = true
 	c.dupAcks = 0
 	c.recover = c.sndMax
 	// RFC 2018 section 8 and RFC 6675 section 5.1: the receiver may have
@@ -1457,13 +1618,27 @@ func (c *Conn) persistProbe() {
 		c.output()
 		return
 	}
+	if c.sndWnd == 0 && c.s.cfg.Profile == ProfileLinux && c.sndUna == c.sndMax {
+		// Linux's tcp_write_wakeup probes a zero window with
+		// tcp_xmit_probe_skb: no data, SEG.SEQ = SND.UNA-1, which the
+		// peer must acknowledge (RFC 9293 section 3.8.6.1 lets the
+		// probe be any segment that elicits an ACK with the window).
+		c.sendData(c.sndUna.add(-1), 0, false)
+		c.persistBackoff++
+		c.armPersist()
+		return
+	}
 	n := 1
 	if c.sndWnd > 0 {
+		// Data held by the cork or sender SWS avoidance: send what the
+		// window allows, pushed (Linux's tcp_write_wakeup).
 		n = min(int(c.sndWnd), c.mss, avail)
+		c.pushBurst = c.s.cfg.Profile == ProfileLinux
 	} else if !c.zwp && c.sndUna == c.sndMax {
 		c.zwp, c.zwpFrom = true, c.sndMax
 	}
 	sent := c.sendData(c.sndUna, n, false)
+	c.pushBurst = false
 	if c.zwp {
 		c.zwpEnd = c.sndMax
 	}
@@ -1484,7 +1659,14 @@ func (c *Conn) armPersist() {
 
 func (c *Conn) armRTO() {
 	c.rk.ptoArmed = false
-	c.s.clk.Schedule(&c.rtx, c.s.clk.Now().Add(c.rto))
+	now := c.s.clk.Now()
+	d := c.rto
+	if c.userTimeout > 0 && c.synchronized() && c.sndMax != c.sndUna {
+		// RFC 5482 as Linux's tcp_clamp_rto_to_user_timeout: fire no
+		// later than the user timeout's expiry.
+		d = max(min(d, c.progressAt.Add(c.userTimeout).Sub(now)), time.Millisecond)
+	}
+	c.s.clk.Schedule(&c.rtx, now.Add(d))
 }
 
 // markTimeout records the timestamp clock at a timeout retransmission.
@@ -1529,6 +1711,14 @@ func (c *Conn) rttSample(r time.Duration) {
 
 func (c *Conn) computeRTO() {
 	const g = time.Millisecond // clock granularity G
+	if c.s.cfg.Profile == ProfileLinux {
+		// Linux's __tcp_set_rto: the minimum RTO bounds the variance
+		// term (tcp_rtt_estimator keeps rttvar_us >= tcp_rto_min), so
+		// RTO = SRTT + max(4*RTTVAR, MinRTO), not max(SRTT+4*RTTVAR,
+		// MinRTO) as RFC 6298 section 2.4.
+		c.rto = min(c.srtt+max(4*c.rttvar, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+		return
+	}
 	c.rto = c.srtt + max(g, 4*c.rttvar)
 	c.rto = min(max(c.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
 }

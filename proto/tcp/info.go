@@ -1,6 +1,9 @@
 package tcp
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Info is a snapshot of one connection's sender and receiver state, in the
 // spirit of Linux's struct tcp_info: what a time-series sampler records.
@@ -58,4 +61,123 @@ func (s *Stack) observe(k connKey) {
 	if c := s.conns[k]; c != nil {
 		s.obs(c)
 	}
+}
+
+// CAState is the sender's congestion state, numbered as Linux's TCP_CA_*
+// values that tcp_info's tcpi_ca_state reports.
+type CAState uint8
+
+// The congestion states.
+const (
+	// CAOpen is normal operation: no loss suspected.
+	CAOpen CAState = iota
+	// CADisorder: duplicate ACKs or SACKs arrived, or segments are marked
+	// lost, but recovery has not started.
+	CADisorder
+	// CACWR: the window was reduced for an ECN congestion signal (not
+	// reported: the stack has no ECN).
+	CACWR
+	// CARecovery is fast recovery (RFC 5681, 6582, 6675, 6937).
+	CARecovery
+	// CALoss follows a retransmission timeout until everything sent
+	// before it is acknowledged.
+	CALoss
+)
+
+// String returns Linux's name of the state without its TCP_CA_ prefix.
+func (s CAState) String() string {
+	switch s {
+	case CAOpen:
+		return "Open"
+	case CADisorder:
+		return "Disorder"
+	case CACWR:
+		return "CWR"
+	case CARecovery:
+		return "Recovery"
+	case CALoss:
+		return "Loss"
+	}
+	return "CAState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// RecoveryInfo is the loss-recovery state of a connection, after Linux's tcp_info:
+// counts are in segments as RACK tracks them (RFC 8985). Without RACK,
+// Unacked and Sacked count full segments (Sacked the duplicate ACKs
+// without SACK, as Linux does) and Lost and Retrans are zero.
+type RecoveryInfo struct {
+	// CAState is the congestion state (tcpi_ca_state).
+	CAState CAState
+	// Unacked counts the segments sent and not cumulatively acknowledged
+	// (tcpi_unacked).
+	Unacked int
+	// Sacked counts the outstanding segments SACKed (tcpi_sacked).
+	Sacked int
+	// Lost counts the outstanding segments marked lost, retransmitted or
+	// not, and not SACKed since (tcpi_lost).
+	Lost int
+	// Retrans counts the retransmitted segments outstanding, neither
+	// SACKed nor marked lost again (tcpi_retrans; after a timeout Linux
+	// forgets earlier retransmissions, this count keeps them).
+	Retrans int
+	// Reordering is the largest reordering seen, in segments, at least 3
+	// (tcpi_reordering). It is reported only: the duplicate-ACK threshold
+	// stays 3.
+	Reordering int
+}
+
+// RecoveryInfo returns the connection's loss-recovery state.
+func (c *Conn) RecoveryInfo() RecoveryInfo {
+	in := RecoveryInfo{CAState: c.caState(), Reordering: c.reorderingDegree()}
+	if !c.rackOn() {
+		if c.mss > 0 {
+			in.Unacked = (c.sndMax.diff(c.sndUna) + c.mss - 1) / c.mss
+			for _, r := range c.sb {
+				in.Sacked += (r.len() + c.mss - 1) / c.mss
+			}
+		}
+		if !c.sackOK {
+			in.Sacked = c.dupAcks // as Linux's NewReno emulation of SACK
+		}
+		return in
+	}
+	for i := c.rk.head; i < len(c.rk.recs); i++ {
+		r := &c.rk.recs[i]
+		in.Unacked++
+		switch {
+		case r.sacked:
+			in.Sacked++
+		case r.marked:
+			in.Lost++
+		}
+		if r.rtx && !r.sacked && !r.lost {
+			in.Retrans++
+		}
+	}
+	return in
+}
+
+// reorderingDegree returns the reordering seen, at least Linux's initial
+// tcp_reordering of 3.
+func (c *Conn) reorderingDegree() int { return max(c.reordering, 3) }
+
+// caState derives the congestion state as Linux's tcp_fastretrans_alert
+// and tcp_try_keep_open set it.
+func (c *Conn) caState() CAState {
+	switch {
+	case c.inLoss:
+		return CALoss
+	case c.inRecovery:
+		return CARecovery
+	case c.dupAcks > 0 || len(c.sb) > 0:
+		return CADisorder
+	}
+	if c.rackOn() {
+		for i := c.rk.head; i < len(c.rk.recs); i++ {
+			if r := &c.rk.recs[i]; r.marked || r.rtx {
+				return CADisorder
+			}
+		}
+	}
+	return CAOpen
 }

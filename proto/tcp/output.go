@@ -1,6 +1,9 @@
 package tcp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sort"
+)
 
 // emit sends the segment whose payload (n bytes) is already in place in the
 // scratch buffer after the options.
@@ -106,7 +109,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	if n > 0 {
 		off := seq.diff(c.bufStart)
 		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
-		if off+n == c.sndBuf.n || c.pushBurst {
+		if off+n == c.sndBuf.n && !c.noPush || c.pushBurst {
 			f.Flags |= FlagPSH
 		}
 	}
@@ -138,6 +141,12 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		return 0
 	}
 	end := seq.add(l)
+	if n > 0 {
+		c.lastSend = s.clk.Now()
+	}
+	if c.sndUna == c.sndMax && !seq.lt(c.sndMax) {
+		c.progressAt = s.clk.Now() // a flight begins
+	}
 	if c.rackOn() {
 		c.rackSent(seq, end, o.TSVal)
 	}
@@ -292,6 +301,9 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	}
 	fin := c.finQueued && n == avail
 	if n < c.mss && !fin && !retx {
+		if n == avail && (c.cork || c.more) {
+			return false // corked: wait for a full segment
+		}
 		if n == avail {
 			// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
 			// Linux does: hold a short segment only while an earlier short
@@ -310,9 +322,18 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
 	// A lone segment (limited transmit, one per ACK in recovery) is not
 	// pushed: only a burst of two or more new segments ends with PSH.
+	// Linux also sends a burst as TSO packets of at most half the window
+	// (tcp_cwnd_test: at least two in flight), each ending with PSH.
+	half := max(c.ccs.Cwnd/max(c.mss, 1)/2, 1)
 	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
 		c.burstSegs > 0 &&
-		(cwAvail-n < c.mss || wndAvail-n < c.mss)
+		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
+	if c.persist && c.sndWnd > 0 {
+		// Data the cork or SWS avoidance held leaves: the persist timer
+		// gives way to the retransmission timer.
+		c.persist, c.persistBackoff, c.persistBytes = false, 0, 0
+		c.s.clk.Cancel(&c.rtx)
+	}
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
 	if !retx {
@@ -351,6 +372,11 @@ func (c *Conn) updateScoreboard(o *Options) {
 	if c.sb == nil {
 		c.sb = make([]seqRange, 0, maxScoreboard)
 	}
+	priorFack, haveFack := c.sndUna, len(c.sb) > 0
+	if haveFack {
+		priorFack = c.sb[len(c.sb)-1].end
+	}
+	reord, reordSet := seqnum(0), false
 	for i := 0; i < o.NumSACK; i++ {
 		r := seqRange{seqnum(o.SACK[i].Start), seqnum(o.SACK[i].End)}
 		if !r.start.lt(r.end) {
@@ -358,8 +384,14 @@ func (c *Conn) updateScoreboard(o *Options) {
 		}
 		r.start = seqMax(r.start, c.sndUna)
 		r.end = seqMin(r.end, c.sndMax)
+		if c.s.cfg.Profile == ProfileLinux && c.rackOn() {
+			r = c.wholeSegments(r)
+		}
 		if !r.start.lt(r.end) {
 			continue
+		}
+		if s, ok := firstUncovered(c.sb, r); ok && haveFack && s.lt(priorFack) && !c.retransmitted(s) && (!reordSet || s.lt(reord)) {
+			reord, reordSet = s, true
 		}
 		var added int
 		var ok bool
@@ -367,6 +399,63 @@ func (c *Conn) updateScoreboard(o *Options) {
 			c.stats.SACKedBytes += uint64(added)
 		}
 	}
+	if reordSet && len(c.sb) > 0 {
+		// Linux's tcp_check_sack_reordering: data never retransmitted,
+		// newly SACKed below the highest SACKed byte, arrived out of
+		// order; the reordering degree is the distance in segments.
+		if metric := c.sb[len(c.sb)-1].end.diff(reord); metric > c.reorderingDegree()*c.mss {
+			c.reordering = min((metric+c.mss-1)/c.mss, linuxMaxReordering)
+		}
+	}
+}
+
+// wholeSegments trims a SACK block to the transmitted segments it covers
+// whole: Linux's scoreboard is per segment (tcp_sacktag_walk), and a
+// block covering part of a single-MSS segment marks nothing
+// (fr-4pkt-fack-last-byte.pkt).
+func (c *Conn) wholeSegments(r seqRange) seqRange {
+	recs := c.rk.recs[c.rk.head:]
+	i := sort.Search(len(recs), func(k int) bool { return !recs[k].start.lt(r.start) })
+	if i == len(recs) {
+		return seqRange{r.start, r.start}
+	}
+	out := seqRange{recs[i].start, recs[i].start}
+	for ; i < len(recs) && recs[i].end.leq(r.end); i++ {
+		out.end = recs[i].end
+	}
+	return out
+}
+
+// linuxMaxReordering is Linux's tcp_max_reordering default.
+const linuxMaxReordering = 300
+
+// firstUncovered returns the first byte of r that no range of the sorted
+// list sb covers.
+func firstUncovered(sb []seqRange, r seqRange) (seqnum, bool) {
+	s := r.start
+	for _, b := range sb {
+		if b.start.gt(s) {
+			break
+		}
+		if b.end.gt(s) {
+			s = b.end
+		}
+	}
+	return s, s.lt(r.end)
+}
+
+// retransmitted reports whether the byte at seq was sent more than once
+// (by RACK's records, else by RFC 6675's HighRxt).
+func (c *Conn) retransmitted(seq seqnum) bool {
+	if !c.rackOn() {
+		return seq.lt(c.highRxt)
+	}
+	for i := c.rk.head; i < len(c.rk.recs); i++ {
+		if r := &c.rk.recs[i]; !seq.lt(r.start) && seq.lt(r.end) {
+			return r.rtx
+		}
+	}
+	return false
 }
 
 const maxScoreboard = 32

@@ -33,6 +33,10 @@ type segRec struct {
 	rtx        bool   // retransmitted
 	sacked     bool
 	lost       bool // marked lost, not yet retransmitted
+	// marked is set with lost and kept through the retransmission, until
+	// the segment is SACKed or acknowledged: Linux's TCPCB_LOST, what
+	// tcpi_lost counts.
+	marked bool
 }
 
 // rackState is RACK's and TLP's per-connection state (RFC 8985 sections
@@ -64,7 +68,14 @@ func (t *rackTimer) OnTimer(clock.Time) {
 		return
 	}
 	if c.rackDetect() {
+		was := c.inRecovery
 		c.rackEnterRecovery()
+		if !was && c.inRecovery && c.prrOn() && c.s.cfg.Profile == ProfileLinux {
+			// Linux's tcp_rack_reo_timeout reduces the window as for an
+			// ACK that delivered one segment (tcp_cwnd_reduction(sk, 1,
+			// 0)): PRR allows the fast retransmission and no more.
+			c.prrAck(c.mss, false)
+		}
 	}
 	c.output()
 	c.flush()
@@ -114,6 +125,12 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 	}
 	if !rk.ok || r.order > rk.order {
 		rk.ok, rk.xmit, rk.order, rk.end, rk.rtt = true, r.xmit, r.order, r.end, now.Sub(r.xmit)
+	} else if c.s.cfg.Profile == ProfileLinux {
+		// Linux's tcp_rack_advance takes RACK.rtt from every segment it
+		// is called for, the last one processed (the cumulatively
+		// acknowledged ones come after the SACKed ones), where RFC 8985
+		// takes it with RACK.xmit_ts from the most recently sent.
+		rk.rtt = now.Sub(r.xmit)
 	}
 	// Step 3: a never retransmitted segment delivered below the highest
 	// delivered one was reordered.
@@ -131,6 +148,13 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	now := c.s.clk.Now()
 	rk := &c.rk
+	linux := c.s.cfg.Profile == ProfileLinux
+	if linux {
+		// Linux tags SACKed segments before it cleans the acknowledged
+		// ones (tcp_ack: tcp_sacktag_write_queue, then
+		// tcp_clean_rtx_queue).
+		c.rackMarkSACKed(o, now)
+	}
 	for rk.head < len(rk.recs) && rk.recs[rk.head].end.leq(c.sndUna) {
 		if r := &rk.recs[rk.head]; !r.sacked {
 			c.rackDelivered(r, o, now)
@@ -140,14 +164,16 @@ func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	if rk.head == len(rk.recs) {
 		rk.recs, rk.head = rk.recs[:0], 0
 	}
-	c.rackMarkSACKed(o, now)
+	if !linux {
+		c.rackMarkSACKed(o, now)
+	}
 	// TLP (section 7.4): the episode ends once the probe is acknowledged.
 	if rk.tlpOn && c.sndUna.geq(rk.tlpEnd) {
 		rk.tlpOn = false
 		if rk.tlpRtx && advanced && !c.inRecovery {
 			// The probe retransmission repaired a loss: the congestion
 			// control responds as to any loss (section 7.4.2).
-			c.cc.OnCongestion(&c.ccs, c.sndMax.diff(c.sndUna), now)
+			c.cc.OnCongestion(&c.ccs, c.lossBase(), now)
 		}
 	}
 	if c.rackDetect() {
@@ -181,7 +207,7 @@ func (c *Conn) rackMarkSACKed(o *Options, now clock.Time) {
 			continue
 		}
 		if !r.sacked && r.start.geq(b.start) && r.end.leq(b.end) {
-			r.sacked, r.lost = true, false
+			r.sacked, r.lost, r.marked = true, false, false
 			c.rackDelivered(r, o, now)
 		}
 		i++
@@ -225,7 +251,7 @@ func (c *Conn) rackDetect() bool {
 			wait = max(wait, left)
 			continue
 		}
-		r.lost = true
+		r.lost, r.marked = true, true
 		lost = true
 	}
 	if wait > 0 {
@@ -252,7 +278,7 @@ func (c *Conn) rackMarkHeadLost() {
 	}
 	if rk.head < len(rk.recs) {
 		if r := &rk.recs[rk.head]; !r.rtx && !r.sacked {
-			r.lost = true
+			r.lost, r.marked = true, true
 		}
 	}
 }
@@ -268,10 +294,12 @@ func (c *Conn) rackNextLost() (seqnum, int, bool) {
 }
 
 // rackOnRTO forgets SACK and loss marks after a retransmission timeout:
-// the go-back-N resend covers everything from SND.UNA.
+// the go-back-N resend covers everything from SND.UNA. Every outstanding
+// segment counts as lost (Linux's tcp_timeout_mark_lost), for TCPInfo.
 func (c *Conn) rackOnRTO() {
 	for i := c.rk.head; i < len(c.rk.recs); i++ {
-		c.rk.recs[i].sacked, c.rk.recs[i].lost = false, false
+		r := &c.rk.recs[i]
+		r.sacked, r.lost, r.marked = false, false, true
 	}
 	c.rk.tlpOn, c.rk.ptoArmed = false, false
 	c.s.clk.Cancel(&c.rackT)

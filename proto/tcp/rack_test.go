@@ -147,3 +147,34 @@ func TestRACKNoExtraRetransmissions(t *testing.T) {
 	}
 	assert.LessOrEqual(t, rtx[true], rtx[false], "retransmitted segments with RACK vs DupThresh alone")
 }
+
+// Linux's tcp_rack_advance takes RACK.rtt from the last segment an ACK
+// delivers (its cumulatively acknowledged ones after its SACKed ones), not
+// only from the most recently sent one (prr-ss-ack-below-snd_una-cubic.pkt):
+// an ACK that covers the retransmitted head and an original segment behind
+// it leaves RACK.rtt at the original's longer round trip, so a segment
+// sent with the originals is not lost yet but waits for the reordering
+// timer (reordering was just seen).
+func TestRACKRTTFromLastDelivered(t *testing.T) {
+	t.Parallel()
+	r, segs := rttConn(t, LinuxProfile(), 10)
+	mss := r.conn.mss
+	sent := r.sched.Now()
+	r.advance(rackRTT)
+	r.sackAck(segs[0].seq(), segs[8].o.TSVal, block(segs, mss, 8, 8))
+	for len(r.net.out) == 0 {
+		require.True(t, r.sched.Step()) // the reordering timer
+	}
+	rt := r.take()
+	require.Equal(t, segs[0].seq(), rt.seq())
+	r.none()
+	r.advance(rackRTT)
+	r.none()
+	r.sackAck(segs[2].seq(), rt.o.TSVal, block(segs, mss, 8, 8))
+	assert.Equal(t, r.sched.Now().Sub(sent), r.conn.rk.rtt, "RACK.rtt of segment 1, delivered last")
+	assert.True(t, r.conn.rk.reordSeen)
+	last := r.conn.rk.recs[len(r.conn.rk.recs)-1]
+	require.Equal(t, segs[9].seq(), last.start)
+	assert.False(t, last.lost, "segment 9 is within RACK.rtt + reo_wnd")
+	assert.True(t, r.conn.rackT.Pending())
+}

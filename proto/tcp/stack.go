@@ -211,6 +211,17 @@ type Config struct {
 	// InitialCwndSegments is the initial window in segments (default 10,
 	// RFC 6928).
 	InitialCwndSegments int
+	// SlowStartAfterIdle restarts slow start when the application sends
+	// after more than an RTO without sending data and nothing is in
+	// flight (RFC 5681 section 4.1, with RFC 2861's halving per idle RTO
+	// down to the initial window, as Linux's
+	// tcp_slow_start_after_idle=1, its default). Off in the zero Config;
+	// on in both profiles.
+	SlowStartAfterIdle bool
+	// HyStart configures CUBIC's hybrid slow start as Linux's (off in the
+	// zero Config; the linux profile runs both detectors as Linux's
+	// defaults do).
+	HyStart HyStart
 	// ChallengeACKLimit caps challenge ACKs per second (RFC 5961 section
 	// 7; default 1000).
 	ChallengeACKLimit int
@@ -270,6 +281,7 @@ func (c *Config) defaults() {
 		c.CongestionControl = "cubic"
 	}
 	defi(&c.InitialCwndSegments, 10)
+	c.HyStart.defaults()
 	defi(&c.ChallengeACKLimit, 1000)
 	if c.EphemeralLow == 0 {
 		c.EphemeralLow = 49152
@@ -294,6 +306,7 @@ func RFCProfile() Config {
 		QuickAck:            -1,
 		InitialCwndSegments: 10,
 		CongestionControl:   "cubic",
+		SlowStartAfterIdle:  true,
 	}
 }
 
@@ -302,15 +315,23 @@ func RFCProfile() Config {
 // (RFC 6928), minimum RTO 200 ms and maximum 120 s, initial RTO 1 s,
 // delayed ACK 40 ms with 16 quick-ACKs at the start and after
 // out-of-order data, Proportional Rate Reduction (RFC 6937) in recovery,
-// RACK-TLP loss detection (RFC 8985), CUBIC, Minshall's Nagle (all
-// profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
+// RACK-TLP loss detection (RFC 8985), CUBIC with Linux's HyStart, slow
+// start after idle,
+// Minshall's Nagle (all profiles), 15 retries (tcp_retries2), 6 SYN retries, TIME-WAIT 60 s (MSL
 // 30 s), FIN-WAIT-2 60 s, keep-alive 2 h / 75 s / 9. The profile also
 // follows Linux where the RFCs leave room: an RTT sample from the SYN-ACK,
 // cwnd grown only while cwnd-limited (tcp_is_cwnd_limited, slow start by
 // every delivered byte), PSH on the last segment of a cwnd-limited burst of
-// two or more new segments, PRR counted as tcp_cwnd_reduction does,
-// 2 ms of slack on the RACK and TLP timers, timestamps in a RST and an ACK
-// of unsent data dropped silently.
+// two or more new segments and of each half-window TSO packet, ssthresh
+// reduced from cwnd (once per loss episode on timeouts), PRR
+// counted as tcp_cwnd_reduction does (also when the RACK timer starts
+// recovery), RACK.rtt from the last segment an ACK delivers
+// (tcp_rack_advance), 2 ms of slack on the RACK and TLP timers, RTO = SRTT +
+// max(4*RTTVAR, min RTO) (__tcp_set_rto), zero-window probes without data
+// at SND.UNA-1 (tcp_xmit_probe_skb), slow start after idle also on a
+// window update, SACK blocks counted in whole segments, a RST for data that arrives after Close (RFC 1122
+// section 4.2.2.13), timestamps in a RST and an ACK of unsent data dropped
+// silently.
 func LinuxProfile() Config {
 	return Config{
 		Profile:             ProfileLinux,
@@ -323,6 +344,8 @@ func LinuxProfile() Config {
 		DelayedACK:          40 * time.Millisecond,
 		InitialCwndSegments: 10,
 		CongestionControl:   "cubic",
+		SlowStartAfterIdle:  true,
+		HyStart:             HyStart{Detect: HyStartAckTrain | HyStartDelay},
 		MaxRetries:          15,
 		SynRetries:          6,
 		MSL:                 30 * time.Second,

@@ -12,7 +12,10 @@ import (
 // `assert A OP B[, message]`, where A and B are numbers, defined names or
 // tcp_info fields simnet can answer (tcpi_snd_cwnd and tcpi_snd_ssthresh in
 // segments, as Linux reports them, tcpi_snd_mss, tcpi_rto and tcpi_rtt in
-// microseconds). Any other statement or field is unsupported. packetdrill
+// microseconds, tcpi_ca_state with the TCP_CA_* names, and the segment
+// counts tcpi_unacked, tcpi_sacked, tcpi_lost, tcpi_retrans and
+// tcpi_reordering from tcp.Conn.Info). Any other statement or field is
+// unsupported. packetdrill
 // runs the code at the end of the script on tcp_info captured at the event;
 // here it runs at the event, with the same result.
 func (r *run) code(text string) error {
@@ -126,6 +129,12 @@ func (r *run) assert(expr string) error {
 	return unsupportedf(r.line, "inline Python assertion %q", oneLine(expr))
 }
 
+// caStates are the names of Linux's congestion states (tcpi_ca_state).
+var caStates = map[string]tcp.CAState{
+	"TCP_CA_Open": tcp.CAOpen, "TCP_CA_Disorder": tcp.CADisorder, "TCP_CA_CWR": tcp.CACWR,
+	"TCP_CA_Recovery": tcp.CARecovery, "TCP_CA_Loss": tcp.CALoss,
+}
+
 // linuxInfiniteSsthresh is TCP_INFINITE_SSTHRESH, what Linux reports before
 // the first loss.
 const linuxInfiniteSsthresh = 0x7fffffff
@@ -136,6 +145,9 @@ func (r *run) pyValue(s string) (int64, error) {
 	}
 	if v, ok := r.pyVars[s]; ok {
 		return v, nil
+	}
+	if v, ok := caStates[s]; ok {
+		return int64(v), nil
 	}
 	if !strings.HasPrefix(s, "tcpi_") {
 		return 0, unsupportedf(r.line, "inline Python name %q", s)
@@ -166,6 +178,21 @@ func (r *run) pyValue(s string) (int64, error) {
 		return st.RTO.Microseconds(), nil
 	case "tcpi_rtt":
 		return st.SRTT.Microseconds(), nil
+	}
+	in := c.RecoveryInfo()
+	switch s {
+	case "tcpi_ca_state":
+		return int64(in.CAState), nil
+	case "tcpi_unacked":
+		return int64(in.Unacked), nil
+	case "tcpi_sacked":
+		return int64(in.Sacked), nil
+	case "tcpi_lost":
+		return int64(in.Lost), nil
+	case "tcpi_retrans":
+		return int64(in.Retrans), nil
+	case "tcpi_reordering":
+		return int64(in.Reordering), nil
 	}
 	return 0, unsupportedf(r.line, "tcp_info field %s (not exported by tcp.Conn)", s)
 }

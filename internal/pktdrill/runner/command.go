@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/internal/pktdrill"
+	"github.com/simnet-go/simnet/proto/tcp"
 )
 
 // option applies a script's command-line option.
@@ -30,12 +31,22 @@ func (r *run) option(o pktdrill.Option) error {
 			return unsupportedf(o.Line, "option --tcp_ts_tick_usecs=%s", o.Value)
 		}
 		r.tsTick = time.Duration(n) * time.Microsecond
+	case "tolerance_usecs":
+		n, err := strconv.Atoi(o.Value)
+		if err != nil || n <= 0 {
+			return unsupportedf(o.Line, "option --tolerance_usecs=%s", o.Value)
+		}
+		r.tolAbs = time.Duration(n) * time.Microsecond
+	case "tolerance_percent":
+		f, err := strconv.ParseFloat(o.Value, 64)
+		if err != nil || f < 0 || f > 100 {
+			return unsupportedf(o.Line, "option --tolerance_percent=%s", o.Value)
+		}
+		r.tolPercent = f
 	case "local_ip", "remote_ip", "gateway_ip", "netmask_ip", "bind_port", "connect_port",
 		"wire_client", "wire_server", "mss", "speed", "mtu", "init_scripts":
 		return unsupportedf(o.Line, "option --%s", o.Name)
 	}
-	// tolerance_usecs/percent: a real kernel's jitter; timing here is
-	// exact unless Options.Tolerance says otherwise.
 	return nil
 }
 
@@ -72,6 +83,10 @@ func (r *run) command(text string, cleanup bool) error {
 			// simnet never offloads segmentation: compare segment by
 			// segment from now on.
 			r.noTSO = true
+		case f[0] == "echo" && len(f) == 4 && f[2] == ">" && strings.HasPrefix(f[3], cubicParams):
+			if err := r.cubicParam(strings.TrimPrefix(f[3], cubicParams), f[1], line); err != nil {
+				return err
+			}
 		case f[0] == "sysctl":
 			if err := r.sysctlCmd(f[1:], line); err != nil {
 				return err
@@ -82,6 +97,38 @@ func (r *run) command(text string, cleanup bool) error {
 			}
 			return unsupportedf(r.line, "shell command %q", oneLine(line))
 		}
+	}
+	return nil
+}
+
+// cubicParams is where Linux's tcp_cubic module takes its parameters.
+const cubicParams = "/sys/module/tcp_cubic/parameters/"
+
+// cubicParam maps a tcp_cubic module parameter onto tcp.Config.HyStart.
+func (r *run) cubicParam(name, val, line string) error {
+	if r.tcp != nil {
+		return unsupportedf(r.line, "tcp_cubic parameter %s after the TCP stack was created", name)
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 {
+		return unsupportedf(r.line, "command %q", oneLine(line))
+	}
+	h := &r.cfg.HyStart
+	switch name {
+	case "hystart":
+		if n == 0 {
+			h.Detect = 0
+		} else if h.Detect == 0 {
+			h.Detect = tcp.HyStartAckTrain | tcp.HyStartDelay
+		}
+	case "hystart_detect":
+		h.Detect = n & (tcp.HyStartAckTrain | tcp.HyStartDelay)
+	case "hystart_low_window":
+		h.LowWindow = n
+	case "hystart_ack_delta_us", "hystart_ack_delta":
+		h.AckDelta = time.Duration(n) * time.Microsecond
+	default:
+		return unsupportedf(r.line, "tcp_cubic parameter %s", name)
 	}
 	return nil
 }
@@ -150,33 +197,31 @@ func (r *run) sysctlCmd(args []string, line string) error {
 // with what simnet does instead; they are accepted (the scripts set them
 // all) and listed in docs/scripts.md.
 var ignoredSysctls = map[string]string{
-	"tcp_frto":                  "no F-RTO (RFC 5682)",
-	"tcp_dsack":                 "no D-SACK",
-	"tcp_fack":                  "no FACK (0 is Linux's default too)",
-	"tcp_reordering":            "dupthresh is fixed at 3",
-	"tcp_slow_start_after_idle": "no slow start after idle",
-	"tcp_early_retrans":         "early retransmit (RFC 5827) always on, no TLP",
-	"tcp_recovery":              "no RACK (RFC 8985)",
-	"tcp_tso_win_divisor":       "no TSO",
-	"tcp_ecn":                   "no ECN",
-	"tcp_ecn_option":            "no ECN",
-	"tcp_pacing_ss_ratio":       "no pacing",
-	"tcp_pacing_ca_ratio":       "no pacing",
-	"tcp_notsent_lowat":         "no TCP_NOTSENT_LOWAT",
-	"tcp_fastopen":              "no TCP Fast Open",
-	"tcp_fastopen_key":          "no TCP Fast Open",
-	"tcp_syncookies":            "no SYN cookies (the backlog drops instead)",
-	"tcp_min_tso_segs":          "no TSO",
-	"tcp_synack_retries":        "SYN and SYN-ACK share tcp.Config.SynRetries",
+	"tcp_frto":            "no F-RTO (RFC 5682)",
+	"tcp_dsack":           "no D-SACK",
+	"tcp_fack":            "no FACK (0 is Linux's default too)",
+	"tcp_reordering":      "dupthresh is fixed at 3",
+	"tcp_early_retrans":   "early retransmit (RFC 5827) always on, TLP with RACK as the profile sets it",
+	"tcp_recovery":        "RACK (RFC 8985) as the profile sets it (tcp.Config.RACK)",
+	"tcp_tso_win_divisor": "no TSO",
+	"tcp_ecn":             "no ECN",
+	"tcp_ecn_option":      "no ECN",
+	"tcp_pacing_ss_ratio": "no pacing",
+	"tcp_pacing_ca_ratio": "no pacing",
+	"tcp_notsent_lowat":   "no TCP_NOTSENT_LOWAT",
+	"tcp_fastopen":        "no TCP Fast Open",
+	"tcp_fastopen_key":    "no TCP Fast Open",
+	"tcp_syncookies":      "no SYN cookies (the backlog drops instead)",
+	"tcp_min_tso_segs":    "no TSO",
+	"tcp_synack_retries":  "SYN and SYN-ACK share tcp.Config.SynRetries",
 }
 
 // onlyValue are the ignored settings whose other values ask for behaviour
 // simnet does not have.
 var onlyValue = map[string]string{
-	"tcp_slow_start_after_idle": "0",
-	"tcp_fack":                  "0",
-	"tcp_reordering":            "3",
-	"tcp_ecn":                   "0",
+	"tcp_fack":       "0",
+	"tcp_reordering": "3",
+	"tcp_ecn":        "0",
 }
 
 // sysctl maps one Linux TCP setting onto tcp.Config.
@@ -244,6 +289,12 @@ func (r *run) sysctl(key, val string) error {
 			return err
 		}
 		r.cfg.MaxRetries = n
+	case "tcp_slow_start_after_idle":
+		n, err := atoi()
+		if err != nil {
+			return err
+		}
+		r.cfg.SlowStartAfterIdle = n != 0
 	case "tcp_congestion_control":
 		switch val {
 		case "cubic":

@@ -63,8 +63,16 @@ type Result struct {
 type Options struct {
 	// Tolerance widens every expected time to [t-Tolerance, t+Tolerance]
 	// (default 0: exact on the virtual clock). The scripts'
-	// --tolerance_usecs, meant for a real kernel's jitter, is ignored.
+	// --tolerance_usecs, meant for a real kernel's jitter, is ignored
+	// unless PacketdrillTolerance is set.
 	Tolerance time.Duration
+	// PacketdrillTolerance applies packetdrill's own timing tolerance on
+	// top of Tolerance: the script's --tolerance_usecs (packetdrill's
+	// default 4000) or --tolerance_percent (default 12.5) of the time
+	// since the previous event, whichever is larger, as packetdrill's
+	// verify_time (run.c) does. Scripts written for a real kernel rely on
+	// it; scripts written for the virtual clock run exact.
+	PacketdrillTolerance bool
 	// Capture, when set, receives a pcapng capture of the run.
 	Capture io.Writer
 	// TCP is the base configuration of the host's TCP before the script's
@@ -178,6 +186,17 @@ type run struct {
 	// are then compared segment by segment, without coalescing.
 	noTSO bool
 
+	// tolAbs and tolPercent are packetdrill's tolerance settings
+	// (Options.PacketdrillTolerance); tol is the slack of the event
+	// being played.
+	tolAbs     time.Duration
+	tolPercent float64
+	tol        time.Duration
+
+	// callEnd is the script time the blocking call being played
+	// returns at.
+	callEnd time.Duration
+
 	steps   int // timer events fired so far
 	pending []*pendingCall
 	line    int // line of the event being played
@@ -192,7 +211,7 @@ func newRun(s *pktdrill.Script, o Options) (*run, error) {
 	r := &run{
 		s: s, opt: o, dir: filepath.Dir(s.File), cfg: o.TCP,
 		clk: clock.NewScheduler(start), socks: map[int]*socket{}, nextFD: 3,
-		tsMap: map[uint32]uint32{},
+		tsMap: map[uint32]uint32{}, tolAbs: pdTolerance, tolPercent: pdTolerancePercent,
 	}
 	r.wire = newWire(r.clk)
 	var ep link.Endpoint = r.wire
@@ -244,7 +263,8 @@ func (r *run) play() error {
 			return unsupportedf(o.Line, "option --%s", o.Name)
 		}
 	}
-	prev := time.Duration(0) // script time of the previous event
+	prev := time.Duration(0)   // script time of the previous event
+	prevAt := time.Duration(0) // its nominal time
 	for i, ev := range r.s.Events {
 		r.line = ev.Line
 		if ev.Kind == pktdrill.TimeNone {
@@ -257,7 +277,7 @@ func (r *run) play() error {
 			}
 			continue
 		}
-		lo, hi, at := r.window(ev, prev)
+		lo, hi, at := r.window(ev, prev, prevAt)
 		var err error
 		var actual time.Duration
 		switch {
@@ -270,12 +290,24 @@ func (r *run) play() error {
 				return err
 			}
 			actual = at
-			r.wire.epoch++
-			r.actionLine = ev.Line
+			if ev.Code == nil {
+				// Inline code only reads tcp_info: it causes no
+				// segment, so a packet sent before it may still be
+				// expected after it.
+				r.wire.epoch++
+				r.actionLine = ev.Line
+			}
 			switch {
 			case ev.Packet != nil:
 				err = r.injectPacket(ev.Packet)
 			case ev.Syscall != nil:
+				r.callEnd = ev.Syscall.End
+				if ev.Kind == pktdrill.TimeRelative {
+					// packetdrill shifts a blocking call's end time by the
+					// offset its relative start time counts from
+					// (run.c, adjust_relative_event_times).
+					r.callEnd += prev
+				}
 				err = r.syscall(ev.Syscall)
 			case ev.Command != nil:
 				err = r.command(ev.Command.Text, false)
@@ -291,11 +323,12 @@ func (r *run) play() error {
 		}
 		// Relative times count from the previous event's script time, or
 		// from when it really happened when its time was a range or `*`.
-		if ev.Kind == pktdrill.TimeAny || ev.HasUntil || r.opt.Tolerance > 0 {
+		if ev.Kind == pktdrill.TimeAny || ev.HasUntil || r.tol > 0 {
 			prev = actual
 		} else {
 			prev = at
 		}
+		prevAt = at
 	}
 	// Blocking calls still pending must have been due by now.
 	for _, p := range r.pending {
@@ -312,12 +345,36 @@ func oneLine(s string) string {
 	return s
 }
 
+// Packetdrill's default tolerance (config.c): 4 ms, or 12.5% of the time
+// since the previous event when that is more (the worst-case slack of
+// Linux's timer wheel).
+const (
+	pdTolerance        = 4 * time.Millisecond
+	pdTolerancePercent = 12.5
+)
+
+// tolerance returns the timing slack of an event expected delta after the
+// previous one (see Options.PacketdrillTolerance).
+func (r *run) tolerance(delta time.Duration) time.Duration {
+	if !r.opt.PacketdrillTolerance {
+		return r.opt.Tolerance
+	}
+	t := r.tolAbs
+	if d := time.Duration(float64(delta) * r.tolPercent / 100); d > t {
+		t = d
+	}
+	return max(t, r.opt.Tolerance)
+}
+
 // window returns the accepted time range of an event and its nominal
-// time, all as offsets from the script's start.
-func (r *run) window(ev *pktdrill.Event, prev time.Duration) (lo, hi, at time.Duration) {
+// time, all as offsets from the script's start; prev is the time relative
+// times count from, prevAt the previous event's nominal time. It sets r.tol
+// to the event's slack.
+func (r *run) window(ev *pktdrill.Event, prev, prevAt time.Duration) (lo, hi, at time.Duration) {
 	now := r.now()
 	switch ev.Kind {
 	case pktdrill.TimeAny:
+		r.tol = r.tolerance(0)
 		return now, 1<<62 - 1, now
 	case pktdrill.TimeRelative:
 		at = prev + ev.Time
@@ -332,8 +389,9 @@ func (r *run) window(ev *pktdrill.Event, prev time.Duration) (lo, hi, at time.Du
 			hi = ev.Until
 		}
 	}
-	lo = at - r.opt.Tolerance
-	hi += r.opt.Tolerance
+	r.tol = r.tolerance(at - prevAt)
+	lo = at - r.tol
+	hi += r.tol
 	if at < now {
 		at = now // the clock never runs backwards
 	}
@@ -411,7 +469,7 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 		if hi > r.now() && hi < 1<<61 {
 			r.clk.SetNow(start.Add(hi))
 		}
-		return 0, failf(r.line, "expected %s at %s, but nothing was sent (%s)", p, fmtTime(lo+r.opt.Tolerance), r.state())
+		return 0, failf(r.line, "expected %s at %s, but nothing was sent (%s)", p, fmtTime(lo+r.tol), r.state())
 	}
 	s := r.wire.out[0]
 	r.wire.out = r.wire.out[1:]
@@ -430,8 +488,8 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 			p, fmtTime(at), r.actionLine, r.state())
 	}
 	if at < lo || at > hi {
-		want := fmtTime(lo + r.opt.Tolerance)
-		if hi-lo > 2*r.opt.Tolerance {
+		want := fmtTime(lo + r.tol)
+		if hi-lo > 2*r.tol {
 			want = fmtTime(lo) + "~" + fmtTime(hi)
 		}
 		return 0, failf(r.line, "packet %s sent at %s, expected at %s (%s)", p, fmtTime(at), want, r.state())
@@ -638,7 +696,7 @@ func (r *run) checkTSVal(p *pktdrill.Packet, got []pktdrill.TCPOption, mismatch 
 				continue
 			}
 			diff := int64(int32(a.TSVal - r.tsOffset - w.TSVal))
-			slack := int64(r.opt.Tolerance / r.tsTick)
+			slack := int64(r.tol / r.tsTick)
 			if diff < -slack || diff > slack {
 				return mismatch(fmt.Sprintf("TS val %d ticks from the script's", diff))
 			}

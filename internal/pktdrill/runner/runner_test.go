@@ -38,6 +38,7 @@ func TestRunOutcomes(t *testing.T) {
 		name   string
 		src    string
 		tol    time.Duration
+		pdTol  bool // Options.PacketdrillTolerance
 		want   Outcome
 		line   int
 		reason string
@@ -74,6 +75,37 @@ func TestRunOutcomes(t *testing.T) {
    +0 write(4, ..., 100) = 100
  +.01 > P. 1:101(100) ack 1
 `, want: Pass},
+		{name: "late within packetdrill's 4 ms", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+ +.004 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "late beyond packetdrill's 4 ms", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+ +.005 > P. 1:101(100) ack 1
+`, want: Fail, line: 12, reason: "sent at 0.100000, expected at 0.105000"},
+		{name: "the script's --tolerance_usecs", pdTol: true, src: "--tolerance_usecs=10000\n" + server + `
+   +0 write(4, ..., 100) = 100
+ +.009 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "--tolerance_usecs ignored without packetdrill tolerance", src: "--tolerance_usecs=10000\n" + server + `
+   +0 write(4, ..., 100) = 100
+ +.009 > P. 1:101(100) ack 1
+`, want: Fail, line: 13, reason: "expected at 0.109000"},
+		{name: "12.5% of the time since the previous event", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.1 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "beyond 12.5% of the time since the previous event", pdTol: true, src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.2 > P. 1:101(100) ack 1
+`, want: Fail, line: 13, reason: "expected at 1.300000"},
+		{name: "the script's --tolerance_percent", pdTol: true, src: "--tolerance_percent=20\n" + server + `
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+ +1.2 > P. 1:101(100) ack 1
+`, want: Pass},
 		{name: "never sent", src: server + `
    +1 > P. 1:101(100) ack 1
 `, want: Fail, line: 11, reason: "but nothing was sent"},
@@ -82,6 +114,11 @@ func TestRunOutcomes(t *testing.T) {
    +0 < . 1:1(0) ack 1 win 512
    +0 > P. 1:101(100) ack 1
 `, want: Fail, line: 13, reason: "before line 12's event"},
+		{name: "inline code does not order packets", src: server + `
+   +0 write(4, ..., 100) = 100
+   +0 %{ assert tcpi_snd_cwnd == 10 }%
+   +0 > P. 1:101(100) ack 1
+`, want: Pass},
 		{name: "retransmission at the RTO", src: server + `
    +0 write(4, ..., 100) = 100
    +0 > P. 1:101(100) ack 1
@@ -100,13 +137,17 @@ func TestRunOutcomes(t *testing.T) {
    +0 read(4, ..., 100) = 100
 `, want: Fail, line: 11, reason: "read would block"},
 		{name: "blocking read returns at its end time", src: server + `
-   +0...0.200 read(4, ..., 1000) = 10
+   +0...0.100 read(4, ..., 1000) = 10
   +.1 < P. 1:11(10) ack 1 win 512
 `, want: Pass},
 		{name: "blocking read returns late", src: server + `
-   +0...0.150 read(4, ..., 1000) = 10
+   +0...0.050 read(4, ..., 1000) = 10
   +.1 < P. 1:11(10) ack 1 win 512
 `, want: Fail, line: 11, reason: "read (line 11) did not return by 0.150000"},
+		{name: "an absolute blocking call's end is absolute", src: server + `
+  0.1...0.200 read(4, ..., 1000) = 10
+  +.1 < P. 1:11(10) ack 1 win 512
+`, want: Pass},
 		{name: "inline code assertion holds", src: server + `
    +0 %{ X = 0x7fffffff }%
    +0 %{ print(tcpi_snd_cwnd); assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
@@ -119,8 +160,21 @@ func TestRunOutcomes(t *testing.T) {
    +0 %{ assert tcpi_snd_cwnd == 9, tcpi_snd_cwnd }%
 `, want: Fail, line: 11, reason: "assert tcpi_snd_cwnd == 9 failed: tcpi_snd_cwnd is 10"},
 		{name: "inline code unknown field", src: server + `
-   +0 %{ assert tcpi_ca_state == 3 }%
-`, want: Unsupported, line: 11, reason: "tcp_info field tcpi_ca_state"},
+   +0 %{ assert tcpi_total_retrans == 3 }%
+`, want: Unsupported, line: 11, reason: "tcp_info field tcpi_total_retrans"},
+		{name: "inline code congestion state and counts", src: strings.NewReplacer("<mss 1000,nop,wscale 7>", "<mss 1000,sackOK,nop,wscale 7>",
+			"<mss 1460,nop,wscale 3>", "<mss 1460,sackOK,nop,wscale 3>").Replace(server) + `
+   +0 write(4, ..., 4000) = 4000
+   +0 > P. 1:4001(4000) ack 1
+  +.1 < . 1:1(0) ack 1 win 512 <sack 1001:2001,nop,nop>
+   +0 %{ assert tcpi_ca_state == TCP_CA_Disorder; assert tcpi_sacked == 1; assert tcpi_unacked == 4 }%
+   +0 %{ assert tcpi_lost == 0; assert tcpi_retrans == 0; assert tcpi_reordering == 3 }%
+   +0 < . 1:1(0) ack 4001 win 512
+   +0 %{ assert tcpi_ca_state == TCP_CA_Open, tcpi_ca_state }%
+`, want: Pass},
+		{name: "inline code congestion state mismatch", src: server + `
+   +0 %{ assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state }%
+`, want: Fail, line: 11, reason: "assert tcpi_ca_state == TCP_CA_Recovery failed: tcpi_ca_state is 0"},
 		{name: "unknown syscall", src: server + `
    +0 epoll_create(1) = 5
 `, want: Unsupported, line: 11, reason: "system call epoll_create"},
@@ -135,6 +189,10 @@ func TestRunOutcomes(t *testing.T) {
    +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,wscale 7>
    +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 3>
 `, want: Pass},
+		{name: "tcp_cubic HyStart parameters", src: "`echo 2 > /sys/module/tcp_cubic/parameters/hystart_detect\necho 8 > /sys/module/tcp_cubic/parameters/hystart_low_window`\n" + server,
+			want: Pass},
+		{name: "unknown tcp_cubic parameter", src: "`echo 1 > /sys/module/tcp_cubic/parameters/fast_convergence`\n" + server,
+			want: Unsupported, line: 1, reason: "tcp_cubic parameter fast_convergence"},
 		{name: "TCP_MAXSEG lowers the announced MSS", src: `
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
    +0 bind(3, ..., ...) = 0
@@ -163,7 +221,7 @@ func TestRunOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := play(t, tc.src, Options{Tolerance: tc.tol})
+			r := play(t, tc.src, Options{Tolerance: tc.tol, PacketdrillTolerance: tc.pdTol})
 			assert.Equal(t, tc.want, r.Result, r.Reason)
 			assert.Equal(t, tc.line, r.Line, r.Reason)
 			assert.Contains(t, r.Reason, tc.reason)

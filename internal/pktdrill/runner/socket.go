@@ -46,6 +46,8 @@ type socket struct {
 	sndbuf    int
 	rcvbuf    int
 	maxseg    int
+	userTO    time.Duration // TCP_USER_TIMEOUT
+	cork      bool          // TCP_CORK
 	readShut  bool
 	writeShut bool
 	closed    bool
@@ -193,10 +195,14 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 	if err != nil {
 		return err
 	}
+	// packetdrill checks a blocking call's return against the time
+	// since the call began (run_system_call.c).
+	end := r.callEnd
+	tol := r.tolerance(end - r.now())
 	done, ret, en := try()
 	if done {
-		if sc.HasEnd && r.now()+r.opt.Tolerance < sc.End {
-			return failf(r.line, "%s returned at %s, expected to block until %s", sc.Name, fmtTime(r.now()), fmtTime(sc.End))
+		if sc.HasEnd && r.now()+tol < end {
+			return failf(r.line, "%s returned at %s, expected to block until %s", sc.Name, fmtTime(r.now()), fmtTime(end))
 		}
 		return r.check(sc, wantRet, ret, en)
 	}
@@ -204,8 +210,8 @@ func (r *run) syscall(sc *pktdrill.Syscall) error {
 		return failf(r.line, "%s would block, but the script expects it to return at once (%s)", sc.Name, r.state())
 	}
 	r.pending = append(r.pending, &pendingCall{
-		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: sc.End,
-		lo: sc.End - r.opt.Tolerance, hi: sc.End + r.opt.Tolerance, try: try, want: sc,
+		line: r.line, desc: sc.Name + " (line " + fmt.Sprint(r.line) + ")", end: end,
+		lo: end - tol, hi: end + tol, try: try, want: sc,
 	})
 	return nil
 }
@@ -344,9 +350,13 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		ns := r.newSocket(want)
 		ns.conn = c
 		ns.nodelay = s.nodelay
-		ns.maxseg, ns.sndbuf, ns.rcvbuf = s.maxseg, s.sndbuf, s.rcvbuf
+		ns.maxseg, ns.sndbuf, ns.rcvbuf, ns.userTO = s.maxseg, s.sndbuf, s.rcvbuf, s.userTO
 		if s.nodelay {
 			c.SetNoDelay(true)
+		}
+		c.SetUserTimeout(s.userTO)
+		if ns.cork = s.cork; s.cork {
+			c.SetCork(true)
 		}
 		return done(int64(ns.fd))
 	}, nil
@@ -365,6 +375,10 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 	s.conn = c
 	if s.nodelay {
 		c.SetNoDelay(true)
+	}
+	c.SetUserTimeout(s.userTO)
+	if s.cork {
+		c.SetCork(true)
 	}
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
@@ -461,9 +475,6 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 	if err != nil {
 		return nil, err
 	}
-	if more {
-		return nil, unsupportedf(r.line, "MSG_MORE (no cork knob in tcp.Conn)")
-	}
 	buf := make([]byte, n)
 	for i := range buf {
 		buf[i] = byte('A' + i%26)
@@ -481,7 +492,11 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 			if s.sndbuf > 0 {
 				chunk = chunk[:max(0, min(len(chunk), s.sndbuf-s.conn.Unsent()))]
 			}
-			k, err := s.conn.Write(chunk)
+			write := s.conn.Write
+			if more {
+				write = s.conn.WriteMore
+			}
+			k, err := write(chunk)
 			written += k
 			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k == 0 {
 				if s.nonblock {
@@ -629,6 +644,20 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "IP_MTU_DISCOVER":
 		// No PMTU discovery in proto/stack: every value means "don't".
+	case "TCP_CORK":
+		s.cork = v != 0
+		if s.conn != nil {
+			s.conn.SetCork(s.cork)
+		}
+	case "TCP_USER_TIMEOUT":
+		// RFC 5482, in milliseconds as Linux takes it.
+		if v < 0 {
+			return func() (bool, int64, string) { return fail("EINVAL") }, nil
+		}
+		s.userTO = time.Duration(v) * time.Millisecond
+		if s.conn != nil {
+			s.conn.SetUserTimeout(s.userTO)
+		}
 	default:
 		return nil, unsupportedf(r.line, "setsockopt %s", name)
 	}
@@ -662,6 +691,12 @@ func (r *run) getsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "TCP_NODELAY":
 		if s.nodelay {
+			got = 1
+		}
+	case "TCP_USER_TIMEOUT":
+		got = s.userTO.Milliseconds()
+	case "TCP_CORK":
+		if s.cork {
 			got = 1
 		}
 	case "TCP_MAXSEG":
