@@ -545,9 +545,10 @@ func TestOOOQueueBound(t *testing.T) {
 }
 
 // The listen backlog bounds connections in SYN-RECEIVED or waiting for
-// Accept; further SYNs are dropped and counted.
+// Accept; with SYN cookies off, further SYNs are dropped and counted.
 func TestBacklogLimit(t *testing.T) {
 	r := newRig(t, Config{})
+	r.s.SetSYNCookies(false)
 	l, err := r.s.Listen(netip.AddrPortFrom(r.local, r.lport), 2, nil)
 	require.NoError(t, err)
 	for i := 0; i < 3; i++ {

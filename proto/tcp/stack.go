@@ -377,8 +377,9 @@ type Stack struct {
 	challengeSec   clock.Time
 	challengeCount int
 
-	stats  StackStats
-	closed []ConnStats
+	stats   StackStats
+	closed  []ConnStats
+	cookies synCookies
 }
 
 // New returns a TCP stack sending through net, timed by clk and drawing its
@@ -549,11 +550,16 @@ type Listener struct {
 	queue   []*Conn // established, not yet accepted
 	pending int     // connections in SYN-RECEIVED
 	closed  bool
+
+	overflowed   bool       // the half-open queue has been full (cookies sent)
+	lastOverflow clock.Time // when it last was
 }
 
 // Listen opens a listener on local (an unspecified address listens on all
 // of the host's addresses) with room for backlog connections in SYN-RECEIVED
-// or waiting for Accept; further SYNs are dropped. notify, if not nil, is
+// or waiting for Accept. Further SYNs are answered with SYN cookies (see
+// SetSYNCookies), or dropped while backlog connections wait for Accept or
+// when cookies are off. notify, if not nil, is
 // called on the loop whenever a connection becomes ready to Accept.
 func (s *Stack) Listen(local netip.AddrPort, backlog int, notify func(*Listener)) (*Listener, error) {
 	if backlog <= 0 || local.Port() == 0 {
@@ -644,12 +650,24 @@ func (l *Listener) input(k connKey, h Header, o *Options, tw *Conn) bool {
 	case fl&FlagRST != 0:
 		return false
 	case fl&FlagACK != 0:
+		if tw == nil && l.cookieAck(k, h, o) {
+			return false
+		}
 		s.resetFor(k, h)
 		return false
 	case fl&FlagSYN == 0:
 		return false
 	}
+	// The accept queue and the half-open queue hold at most backlog
+	// connections between them. A full half-open queue answers with a
+	// SYN cookie (RFC 4987 section 3.6); a full accept queue drops the
+	// SYN, as Linux's tcp_conn_request does, since a cookie's connection
+	// would find no room either.
 	if len(l.queue)+l.pending >= l.backlog {
+		if !s.cookies.off && tw == nil && len(l.queue) < l.backlog {
+			l.sendCookie(k, h, o)
+			return false
+		}
 		s.stats.BacklogDrops++
 		return false
 	}
