@@ -193,7 +193,7 @@ func TestSYNCookieAcceptQueueFull(t *testing.T) {
 	r.pport = 61000
 	r.inject(Fields{Seq: 1000, Flags: FlagSYN, Window: 65535}, plain, nil)
 	cookie := r.take()
-	require.True(t, cookie.has(FlagSYN | FlagACK))
+	require.True(t, cookie.has(FlagSYN|FlagACK))
 	for _, c := range r.s.conns {
 		r.pport = c.key.rport
 		r.inject(Fields{Seq: uint32(c.irs + 1), Ack: uint32(c.iss + 1), Flags: FlagACK, Window: 1000}, nil, nil)
@@ -221,8 +221,8 @@ func TestSYNCookieAcceptQueueFull(t *testing.T) {
 type discardNet struct{ local netip.Addr }
 
 func (n discardNet) SendIP(uint8, netip.Addr, netip.Addr, []byte) error { return nil }
-func (n discardNet) SourceFor(netip.Addr) (netip.Addr, bool)           { return n.local, true }
-func (n discardNet) PathMTU(netip.Addr) int                            { return 1500 }
+func (n discardNet) SourceFor(netip.Addr) (netip.Addr, bool)            { return n.local, true }
+func (n discardNet) PathMTU(netip.Addr) int                             { return 1500 }
 
 // Answering a flood SYN with a cookie allocates nothing: the flood costs
 // the listener no memory (the half-open queue is already full). Not
