@@ -278,6 +278,14 @@ func (r *taprun) shutdown() error {
 		r.log.printf("impairments: in %d offered, %d dropped; out %d offered, %d dropped",
 			in.Offered, in.Dropped, out.Offered, out.Dropped)
 	}
+	if r.tcp != nil {
+		var ts tcp.StackStats
+		var cs tcp.SYNCookieStats
+		if err := r.l.Call(ctx, func() { ts, cs = r.tcp.Stats(), r.tcp.SYNCookieStats() }); err == nil {
+			r.log.printf("tcp: %d segments in, %d connections, %d backlog drops, %d SYN cookies sent, %d valid",
+				ts.SegmentsIn, ts.ConnectionsOpen, ts.BacklogDrops, cs.Sent, cs.Valid)
+		}
+	}
 	st := r.dev.Stats()
 	r.log.printf("device: %d frames in, %d out, %d receive drops, %d send errors",
 		st.RxFrames, st.TxFrames, st.RxDropped, st.TxErrors)

@@ -4,7 +4,8 @@
 // NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438) congestion control,
 // window scaling, timestamps with RTTM and PAWS (RFC 7323), SACK (RFC 2018)
 // with SACK-based loss recovery (RFC 6675), Nagle, delayed ACKs, persist
-// and keep-alive timers, a bounded out-of-order queue and a listen backlog.
+// and keep-alive timers, a bounded out-of-order queue and a listen backlog
+// with SYN cookies when its half-open queue is full (RFC 4987 section 3.6).
 //
 // The package runs on its driver's loop: it never starts goroutines, reads
 // the wall clock or does I/O. Segments arrive through Stack.HandleIP, time
