@@ -280,10 +280,9 @@ func (r *taprun) shutdown() error {
 	}
 	if r.tcp != nil {
 		var ts tcp.StackStats
-		var cs tcp.SYNCookieStats
-		if err := r.l.Call(ctx, func() { ts, cs = r.tcp.Stats(), r.tcp.SYNCookieStats() }); err == nil {
-			r.log.printf("tcp: %d segments in, %d connections, %d backlog drops, %d SYN cookies sent, %d valid",
-				ts.SegmentsIn, ts.ConnectionsOpen, ts.BacklogDrops, cs.Sent, cs.Valid)
+		if err := r.l.Call(ctx, func() { ts = r.tcp.Stats() }); err == nil {
+			r.log.printf("tcp: %d segments in, %d connections (at most %d at once), %d backlog drops, %d SYN cookies sent, %d valid",
+				ts.SegmentsIn, ts.ConnectionsOpen, ts.PeakConnections, ts.BacklogDrops, ts.SYNCookiesSent, ts.SYNCookiesValid)
 		}
 	}
 	st := r.dev.Stats()

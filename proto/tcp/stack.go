@@ -345,6 +345,15 @@ type StackStats struct {
 	OutOfWindow     uint64 `json:"out_of_window"`
 	SendErrors      uint64 `json:"send_errors"`
 	ConnectionsOpen uint64 `json:"connections_opened"`
+	// PeakConnections is the most connections the table held at once
+	// (half-open and TIME-WAIT included).
+	PeakConnections uint64 `json:"peak_connections"`
+	// SYNCookiesSent counts SYN-ACKs sent as SYN cookies, SYNCookiesValid
+	// the ACKs that returned a valid one and made a connection, and
+	// SYNCookiesFailed the ACKs checked for a cookie that held none.
+	SYNCookiesSent   uint64 `json:"syn_cookies_sent"`
+	SYNCookiesValid  uint64 `json:"syn_cookies_valid"`
+	SYNCookiesFailed uint64 `json:"syn_cookies_failed"`
 }
 
 type connKey struct {
@@ -740,5 +749,6 @@ func (s *Stack) newConn(k connKey, ev Events) *Conn {
 	c := &Conn{s: s, key: k, ev: ev, id: s.nextID}
 	c.init()
 	s.conns[k] = c
+	s.stats.PeakConnections = max(s.stats.PeakConnections, uint64(len(s.conns)))
 	return c
 }

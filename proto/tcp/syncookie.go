@@ -59,32 +59,16 @@ var (
 
 // synCookies is a stack's SYN cookie state.
 type synCookies struct {
-	off    bool
-	keyed  bool
-	key    isnKey
-	sent   uint64
-	valid  uint64
-	failed uint64
-}
-
-// SYNCookieStats counts the SYN cookies a stack sent, the ACKs that
-// returned a valid one (each made a connection) and the ACKs that arrived
-// while cookies were in use and carried none.
-type SYNCookieStats struct {
-	Sent   uint64 `json:"sent"`
-	Valid  uint64 `json:"valid"`
-	Failed uint64 `json:"failed"`
+	off   bool
+	keyed bool
+	key   isnKey
 }
 
 // SetSYNCookies turns SYN cookies on (the default, as Linux's
 // tcp_syncookies=1) or off. Off, a SYN that finds a listener's half-open
-// queue full is dropped and counted in StackStats.BacklogDrops.
+// queue full is dropped and counted in StackStats.BacklogDrops. The
+// counters are in StackStats.
 func (s *Stack) SetSYNCookies(on bool) { s.cookies.off = !on }
-
-// SYNCookieStats returns the stack's SYN cookie counters.
-func (s *Stack) SYNCookieStats() SYNCookieStats {
-	return SYNCookieStats{Sent: s.cookies.sent, Valid: s.cookies.valid, Failed: s.cookies.failed}
-}
 
 // cookieKey returns the cookie secret, derived from the ISN key so that
 // cookies draw nothing from the stack's random source.
@@ -209,7 +193,7 @@ func (l *Listener) sendCookie(k connKey, h Header, o *Options) {
 	}
 	f := Fields{SrcPort: k.lport, DstPort: k.rport, Seq: s.makeCookie(k, h.Seq(), idx),
 		Ack: h.Seq() + 1, Flags: FlagSYN | FlagACK, Window: uint16(min(cfg.RecvBuffer, 65535))}
-	s.cookies.sent++
+	s.stats.SYNCookiesSent++
 	s.send(k, f, so, nil)
 }
 
@@ -234,7 +218,7 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 	table := cookieTable(k)
 	idx := s.checkCookie(k, irs, h.Ack()-1, len(table))
 	if idx < 0 {
-		s.cookies.failed++
+		s.stats.SYNCookiesFailed++
 		return false
 	}
 	if len(l.queue) >= l.backlog {
@@ -249,7 +233,7 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 		peer.HasTS, peer.TSVal = true, o.TSVal
 		if ws := uint8(opts & 0xf); ws != tsOptWScaleNo {
 			if ws > 14 {
-				s.cookies.failed++
+				s.stats.SYNCookiesFailed++
 				return false
 			}
 			peer.HasWScale, peer.WScale = true, ws
@@ -257,7 +241,7 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 		peer.SACKPermitted = opts&tsOptSACK != 0
 		tsOff = s.cookieTSOffset(k)
 	}
-	s.cookies.valid++
+	s.stats.SYNCookiesValid++
 	c := s.newConn(k, nil)
 	c.listener = l
 	l.pending++

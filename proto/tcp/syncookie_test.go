@@ -58,7 +58,7 @@ func TestSYNCookieFlood(t *testing.T) {
 			r.flood(20000)
 			assert.Equal(t, backlog, r.s.NumConns(), "the half-open queue holds the backlog, no more")
 			assert.Equal(t, backlog, l.pending)
-			assert.Equal(t, uint64(20000-backlog), r.s.SYNCookieStats().Sent)
+			assert.Equal(t, uint64(20000-backlog), r.s.Stats().SYNCookiesSent)
 			assert.Zero(t, r.s.Stats().BacklogDrops)
 
 			r.pport = 61000
@@ -88,7 +88,7 @@ func TestSYNCookieFlood(t *testing.T) {
 			assert.Equal(t, tc.sack, c.sackOK)
 			assert.Equal(t, tc.shift, c.sndShift)
 			assert.Equal(t, uint32(1000)<<tc.shift, c.sndWnd, "the ACK's window, scaled")
-			assert.Equal(t, uint64(1), r.s.SYNCookieStats().Valid)
+			assert.Equal(t, uint64(1), r.s.Stats().SYNCookiesValid)
 
 			// The connection works: its ACK of the data carries the
 			// timestamp clock the SYN-ACK started.
@@ -152,7 +152,7 @@ func TestSYNCookieInvalid(t *testing.T) {
 			rst := r.take()
 			assert.True(t, rst.has(FlagRST), "a bad cookie is reset")
 			assert.Equal(t, cookie+1+tc.ackSkew, uint32(rst.seq()))
-			assert.Zero(t, r.s.SYNCookieStats().Valid)
+			assert.Zero(t, r.s.Stats().SYNCookiesValid)
 		})
 	}
 }
@@ -249,5 +249,6 @@ func TestSYNCookieNoAllocation(t *testing.T) {
 	require.Equal(t, 4, s.NumConns())
 	assert.Zero(t, testing.AllocsPerRun(1000, syn))
 	assert.Equal(t, 4, s.NumConns())
-	assert.Equal(t, uint64(1000+1+10-4), s.SYNCookieStats().Sent, "AllocsPerRun warms up once")
+	assert.Equal(t, uint64(4), s.Stats().PeakConnections)
+	assert.Equal(t, uint64(1000+1+10-4), s.Stats().SYNCookiesSent, "AllocsPerRun warms up once")
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/httpapp"
 )
 
@@ -335,9 +336,10 @@ var appFields = map[string][]string{
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
 	AppDNSLookup:     {"query", "dns", "start"},
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
+	AppSYNFlood:      {"target", "rate", "count", "spoof", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -345,7 +347,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
-	"subnets", "max_hops", "queries"}
+	"subnets", "max_hops", "queries", "rate", "spoof"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -409,6 +411,20 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
+	case AppSYNFlood:
+		if tn := d.require(o, "target"); tn != nil {
+			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+				a.Target, a.TargetPort = ap.Addr(), ap.Port()
+			}
+		}
+		if rn := d.require(o, "rate"); rn != nil {
+			v, _ := d.integer(rn, o.field("rate"), 1, attack.MaxRate)
+			a.Rate = int(v)
+		}
+		d.require(o, "count")
+		if sn := o.get("spoof"); sn != nil {
+			a.Spoof, _ = d.prefix(sn, o.field("spoof"))
+		}
 	}
 	d.serviceApp(o, &a)
 	d.routingApp(o, &a)
@@ -494,7 +510,7 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops", "max_tcp_connections")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -504,8 +520,14 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		if o.get("app") != nil {
 			d.fail(hn, o.field("host"), "give either app or host, not both")
 		}
-		if o.get("dhcp_bound") == nil {
-			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound")
+		if o.get("dhcp_bound") == nil && o.get("max_tcp_connections") == nil {
+			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound or max_tcp_connections")
+		}
+		if v := o.get("max_tcp_connections"); v != nil {
+			if x, ok := d.integer(v, o.field("max_tcp_connections"), 0, maxCount); ok {
+				i := int(x)
+				e.MaxTCPConns = &i
+			}
 		}
 	} else if an := d.require(o, "app"); an != nil {
 		e.App, _ = d.name(an, o.field("app"))

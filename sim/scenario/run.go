@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/app/udpapp"
@@ -417,6 +418,8 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkSender(a.Name, netip.AddrPortFrom(a.Target, a.TargetPort), a.Bytes), nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
+	case AppSYNFlood:
+		return attack.NewSYNFlood(attack.SYNFloodConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count, Spoof: a.Spoof})
 	case AppTraceroute:
 		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}

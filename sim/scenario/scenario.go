@@ -290,6 +290,8 @@ const (
 	// AppTraceroute sends UDP probes with growing TTLs, like Linux
 	// traceroute.
 	AppTraceroute = "traceroute"
+	// AppSYNFlood floods a target with SYNs (package app/attack).
+	AppSYNFlood = "syn_flood"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
@@ -360,6 +362,10 @@ type App struct {
 	// Server is the DNS server of http_get and dns_lookup; the zero Addr
 	// uses the DNS servers of the host's DHCP lease.
 	Server netip.Addr
+	// Rate is a syn_flood's SYNs a second; Spoof, when valid, the prefix
+	// its source addresses are drawn from.
+	Rate  int
+	Spoof netip.Prefix
 	Line   int
 }
 
@@ -419,5 +425,8 @@ type Expectation struct {
 	// Hops is the number of hops a traceroute must have found to its
 	// target (the target's TTL).
 	Hops *int
+	// MaxTCPConns bounds (on a host) the most TCP connections its table
+	// held at once, half-open ones included: the state an attack can pin.
+	MaxTCPConns *int
 	Line int
 }

@@ -267,10 +267,23 @@ func resultEvents(tl *timeline, a App, started clock.Time, res any) {
 	}
 }
 
-// evaluateHost checks a dhcp_bound expectation against the host reports.
+// evaluateHost checks a host's expectation (dhcp_bound,
+// max_tcp_connections) against the host reports.
 func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
+	var out []ExpectResult
+	if e.MaxTCPConns != nil {
+		r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("max_tcp_connections: %d", *e.MaxTCPConns), Line: e.Line}
+		for _, h := range hosts {
+			if h.Name == e.Host {
+				r.Passed = h.TCP.PeakConnections <= uint64(*e.MaxTCPConns)
+				r.Message = fmt.Sprintf("at most %d TCP connections at once (%d SYN cookies sent, %d backlog drops)",
+					h.TCP.PeakConnections, h.TCP.SYNCookiesSent, h.TCP.BacklogDrops)
+			}
+		}
+		out = append(out, r)
+	}
 	if e.DHCPBound == nil {
-		return nil
+		return out
 	}
 	r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("dhcp_bound: %t", *e.DHCPBound), Line: e.Line}
 	bound, msgs := false, []string{}
@@ -289,7 +302,7 @@ func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
 	}
 	r.Passed = bound == *e.DHCPBound
 	r.Message = strings.Join(msgs, "; ")
-	return []ExpectResult{r}
+	return append(out, r)
 }
 
 // evaluateService checks the DNS and HTTP conditions of e against a
