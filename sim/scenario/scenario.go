@@ -366,7 +366,7 @@ type App struct {
 	// its source addresses are drawn from.
 	Rate  int
 	Spoof netip.Prefix
-	Line   int
+	Line  int
 }
 
 // The actions of a schedule event.
@@ -428,5 +428,5 @@ type Expectation struct {
 	// MaxTCPConns bounds (on a host) the most TCP connections its table
 	// held at once, half-open ones included: the state an attack can pin.
 	MaxTCPConns *int
-	Line int
+	Line        int
 }

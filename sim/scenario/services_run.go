@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/httpapp"
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -361,6 +362,8 @@ func serviceSummary(res any) (string, bool) {
 		return fmt.Sprintf("%d queries answered, %d NXDOMAIN, %d refused", r.Queries, r.NXDomain, r.Refused), true
 	case app.DHCPServerResult:
 		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
+	case attack.SYNFloodResult:
+		return fmt.Sprintf("%d SYNs sent to %s, %d not sent", r.Sent, r.Target, r.Errors), true
 	}
 	return "", false
 }

@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/simnet-go/simnet/internal/testenv"
+	"github.com/simnet-go/simnet/internal/tsharkcheck"
+	"github.com/simnet-go/simnet/link/pcap"
+	"github.com/simnet-go/simnet/sim/scenario"
+)
+
+// attackMalformed lists, per attack scenario and capture, the frames the
+// attack makes malformed on purpose (tshark frame numbers); every other
+// frame must decode cleanly.
+var attackMalformed = map[string]map[string][]string{}
+
+// attackChecks are what each attack scenario's report must show beyond its
+// own expectations: the defence was exercised, not just never reached.
+var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
+	"syn-flood.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, h := range rep.Hosts {
+			if h.Name == "server" {
+				assert.GreaterOrEqual(t, h.TCP.SYNCookiesSent, uint64(5000), "the half-open queue overflowed")
+				assert.GreaterOrEqual(t, h.TCP.SYNCookiesValid, uint64(5), "each client connected through a cookie")
+				return
+			}
+		}
+		t.Error("no host server in the report")
+	},
+}
+
+// TestAttackScenarios runs every examples/attacks scenario: it is valid
+// against the scenario schema, its expectations pass, its report is valid
+// against the report schema, the report shows the defence at work, and its
+// captures decode in tshark with no malformed frame and no bad checksum,
+// except the frames the attack malforms on purpose (attackMalformed).
+func TestAttackScenarios(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "examples", "attacks", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no examples/attacks/*.yaml")
+	reportSchema := compileSchema(t, "report.schema.json")
+	scenarioSchema := compileSchema(t, "scenario.schema.json")
+	tshark := testenv.Tool(t, "tshark")
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			var doc any
+			require.NoError(t, yaml.Unmarshal(raw, &doc))
+			asJSON, err := json.Marshal(doc)
+			require.NoError(t, err)
+			assert.NoError(t, scenarioSchema.Validate(jsonValue(t, asJSON)), "scenario %s", file)
+
+			s, err := scenario.Load(file)
+			require.NoError(t, err)
+			dir := t.TempDir()
+			rep := scnRun(t, file, s.Seed, dir, pcap.PcapNG)
+			require.NotEmpty(t, rep.Expectations)
+			for _, e := range rep.Expectations {
+				assert.True(t, e.Passed, "%s", e)
+			}
+			assert.True(t, rep.Passed)
+			for _, a := range rep.Apps {
+				assert.Empty(t, a.Error, a.Name)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, scenario.ReportFile))
+			require.NoError(t, err)
+			assert.NoError(t, reportSchema.Validate(jsonValue(t, b)), "report of %s", file)
+			check, ok := attackChecks[name]
+			require.True(t, ok, "no attackChecks entry for %s", name)
+			check(t, rep)
+
+			for _, c := range append(rep.Captures, rep.SwitchCaptures...) {
+				n, bad := tsharkcheck.Problems(t, tshark, filepath.Join(dir, c))
+				assert.Positive(t, n, c)
+				allowed := attackMalformed[name][c]
+				var unexpected []string
+				for _, line := range bad {
+					frame, _, _ := strings.Cut(line, ";")
+					if !contains(allowed, frame) {
+						unexpected = append(unexpected, line)
+					}
+				}
+				assert.Empty(t, unexpected, "tshark finds problems in %s", c)
+			}
+		})
+	}
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
