@@ -35,6 +35,17 @@ var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
 		}
 		t.Error("no host server in the report")
 	},
+	"fragment-flood.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, h := range rep.Hosts {
+			if h.Name == "server" {
+				assert.Positive(t, h.IP.ReassemblyMemory, "the reassembly memory limit was reached")
+				assert.GreaterOrEqual(t, h.IP.ReassemblyOverlap, uint64(1000), "overlapping datagrams dropped")
+				assert.Positive(t, h.IP.ReassemblyPending, "unfinished datagrams held at the end")
+				return
+			}
+		}
+		t.Error("no host server in the report")
+	},
 }
 
 // TestAttackScenarios runs every examples/attacks scenario: it is valid

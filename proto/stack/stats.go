@@ -137,6 +137,9 @@ type Stats struct {
 	ReassemblyBytesInUse uint64
 	// ReassemblyPending is a gauge: partial datagrams held.
 	ReassemblyPending uint64
+	// ReassemblyBytesPeak is the most bytes partial datagrams held at
+	// once (at most Config.ReassemblyMemoryLimit).
+	ReassemblyBytesPeak uint64
 }
 
 // hotStats are the Stats counters that ordinary traffic increments on

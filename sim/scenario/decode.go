@@ -337,9 +337,10 @@ var appFields = map[string][]string{
 	AppDNSLookup:     {"query", "dns", "start"},
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
 	AppSYNFlood:      {"target", "rate", "count", "spoof", "start"},
+	AppFragFlood:     {"target", "rate", "count", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -411,9 +412,11 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
-	case AppSYNFlood:
+	case AppSYNFlood, AppFragFlood:
 		if tn := d.require(o, "target"); tn != nil {
-			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+			if a.Type == AppFragFlood {
+				a.Target, _ = d.addr(tn, o.field("target"))
+			} else if ap, ok := d.addrPort(tn, o.field("target")); ok {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}
@@ -510,7 +513,8 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops", "max_tcp_connections")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops", "max_tcp_connections",
+		"max_reassembly_bytes")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -520,8 +524,13 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		if o.get("app") != nil {
 			d.fail(hn, o.field("host"), "give either app or host, not both")
 		}
-		if o.get("dhcp_bound") == nil && o.get("max_tcp_connections") == nil {
-			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound or max_tcp_connections")
+		if o.get("dhcp_bound") == nil && o.get("max_tcp_connections") == nil && o.get("max_reassembly_bytes") == nil {
+			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound, max_tcp_connections or max_reassembly_bytes")
+		}
+		if v := o.get("max_reassembly_bytes"); v != nil {
+			if x, ok := d.byteSize(v, o.field("max_reassembly_bytes"), maxBulk); ok {
+				e.MaxReassemblyBytes = &x
+			}
 		}
 		if v := o.get("max_tcp_connections"); v != nil {
 			if x, ok := d.integer(v, o.field("max_tcp_connections"), 0, maxCount); ok {

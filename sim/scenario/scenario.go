@@ -292,6 +292,9 @@ const (
 	AppTraceroute = "traceroute"
 	// AppSYNFlood floods a target with SYNs (package app/attack).
 	AppSYNFlood = "syn_flood"
+	// AppFragFlood floods a target with IPv4 fragments that never
+	// reassemble (package app/attack).
+	AppFragFlood = "frag_flood"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
@@ -428,5 +431,8 @@ type Expectation struct {
 	// MaxTCPConns bounds (on a host) the most TCP connections its table
 	// held at once, half-open ones included: the state an attack can pin.
 	MaxTCPConns *int
-	Line        int
+	// MaxReassemblyBytes bounds (on a host) the most bytes its partly
+	// reassembled IPv4 datagrams held at once.
+	MaxReassemblyBytes *int64
+	Line               int
 }

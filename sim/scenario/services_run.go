@@ -283,6 +283,17 @@ func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
 		}
 		out = append(out, r)
 	}
+	if e.MaxReassemblyBytes != nil {
+		r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("max_reassembly_bytes: %d", *e.MaxReassemblyBytes), Line: e.Line}
+		for _, h := range hosts {
+			if h.Name == e.Host {
+				r.Passed = h.IP.ReassemblyBytesPeak <= uint64(*e.MaxReassemblyBytes)
+				r.Message = fmt.Sprintf("at most %d bytes held by partial datagrams (%d fragments in; dropped: %d to the memory limit, %d overlapping, %d timed out)",
+					h.IP.ReassemblyBytesPeak, h.IP.FragmentsIn, h.IP.ReassemblyMemory, h.IP.ReassemblyOverlap, h.IP.ReassemblyTimeout)
+			}
+		}
+		out = append(out, r)
+	}
 	if e.DHCPBound == nil {
 		return out
 	}
@@ -364,6 +375,9 @@ func serviceSummary(res any) (string, bool) {
 		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
 	case attack.SYNFloodResult:
 		return fmt.Sprintf("%d SYNs sent to %s, %d not sent", r.Sent, r.Target, r.Errors), true
+	case attack.FragFloodResult:
+		return fmt.Sprintf("%d datagrams (%d fragments) to %s: %d unfinished, %d overlapping, %d tiny; %d not sent",
+			r.Datagrams, r.Fragments, r.Target, r.Unfinished, r.Overlapping, r.Tiny, r.Errors), true
 	}
 	return "", false
 }
