@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/internal/tsharkcheck"
 	"github.com/simnet-go/simnet/link/pcap"
@@ -20,7 +21,11 @@ import (
 // attackMalformed lists, per attack scenario and capture, the frames the
 // attack makes malformed on purpose (tshark frame numbers); every other
 // frame must decode cleanly.
-var attackMalformed = map[string]map[string][]string{}
+var attackMalformed = map[string]map[string][]string{
+	// The queries whose compression pointer points past the end of the
+	// message (tshark: "Malformed Packet: DNS").
+	"dns-pointer-loop.yaml": {"server.pcapng": {"14", "22", "30", "38", "46"}},
+}
 
 // attackChecks are what each attack scenario's report must show beyond its
 // own expectations: the defence was exercised, not just never reached.
@@ -34,6 +39,16 @@ var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
 			}
 		}
 		t.Error("no host server in the report")
+	},
+	"dns-pointer-loop.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, a := range rep.Apps {
+			if r, ok := a.Result.(attack.DNSBadQueryResult); ok {
+				assert.Equal(t, 20, r.Sent)
+				assert.Zero(t, r.Other, "every answer to a malformed query is FORMERR")
+				return
+			}
+		}
+		t.Error("no dns_bad_query app in the report")
 	},
 	"fragment-flood.yaml": func(t *testing.T, rep *scenario.Report) {
 		for _, h := range rep.Hosts {
@@ -96,14 +111,17 @@ func TestAttackScenarios(t *testing.T) {
 				n, bad := tsharkcheck.Problems(t, tshark, filepath.Join(dir, c))
 				assert.Positive(t, n, c)
 				allowed := attackMalformed[name][c]
-				var unexpected []string
+				var unexpected, seen []string
 				for _, line := range bad {
 					frame, _, _ := strings.Cut(line, ";")
-					if !contains(allowed, frame) {
+					if contains(allowed, frame) {
+						seen = append(seen, frame)
+					} else {
 						unexpected = append(unexpected, line)
 					}
 				}
 				assert.Empty(t, unexpected, "tshark finds problems in %s", c)
+				assert.ElementsMatch(t, allowed, seen, "the frames of %s listed as malformed on purpose", c)
 			}
 		})
 	}

@@ -338,9 +338,10 @@ var appFields = map[string][]string{
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
 	AppSYNFlood:      {"target", "rate", "count", "spoof", "start"},
 	AppFragFlood:     {"target", "rate", "count", "start"},
+	AppDNSBadQuery:   {"target", "count", "interval", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -412,6 +413,13 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
+	case AppDNSBadQuery:
+		a.Count, a.Interval = 5, 20*time.Millisecond
+		if tn := d.require(o, "target"); tn != nil {
+			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+				a.Target, a.TargetPort = ap.Addr(), ap.Port()
+			}
+		}
 	case AppSYNFlood, AppFragFlood:
 		if tn := d.require(o, "target"); tn != nil {
 			if a.Type == AppFragFlood {

@@ -420,6 +420,8 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	case AppSYNFlood:
 		return attack.NewSYNFlood(attack.SYNFloodConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count, Spoof: a.Spoof})
+	case AppDNSBadQuery:
+		return attack.NewDNSBadQuery(attack.DNSBadQueryConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Count: a.Count, Interval: a.Interval})
 	case AppFragFlood:
 		return attack.NewFragFlood(attack.FragFloodConfig{Name: a.Name, Target: a.Target, Rate: a.Rate, Count: a.Count})
 	case AppTraceroute:

@@ -295,6 +295,8 @@ const (
 	// AppFragFlood floods a target with IPv4 fragments that never
 	// reassemble (package app/attack).
 	AppFragFlood = "frag_flood"
+	// AppDNSBadQuery sends malformed DNS queries (package app/attack).
+	AppDNSBadQuery = "dns_bad_query"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
