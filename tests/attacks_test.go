@@ -25,6 +25,8 @@ var attackMalformed = map[string]map[string][]string{
 	// The queries whose compression pointer points past the end of the
 	// message (tshark: "Malformed Packet: DNS").
 	"dns-pointer-loop.yaml": {"server.pcapng": {"14", "22", "30", "38", "46"}},
+	// The offer whose router option runs past the end of the message.
+	"dhcp-bad-offer.yaml": {"client.pcapng": {"3"}, "rogue.pcapng": {"3"}},
 }
 
 // attackChecks are what each attack scenario's report must show beyond its
@@ -39,6 +41,21 @@ var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
 			}
 		}
 		t.Error("no host server in the report")
+	},
+	"dhcp-bad-offer.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, a := range rep.Apps {
+			if r, ok := a.Result.(attack.DHCPRogueResult); ok {
+				assert.Equal(t, 3, r.Offers, "the broken offers were sent")
+			}
+		}
+		for _, h := range rep.Hosts {
+			if h.Name == "client" {
+				require.Len(t, h.DHCP, 1)
+				assert.Equal(t, "10.10.0.100/24", h.DHCP[0].Address, "the lease comes from the real server's pool")
+				return
+			}
+		}
+		t.Error("no host client in the report")
 	},
 	"dns-pointer-loop.yaml": func(t *testing.T, rep *scenario.Report) {
 		for _, a := range rep.Apps {

@@ -339,9 +339,10 @@ var appFields = map[string][]string{
 	AppSYNFlood:      {"target", "rate", "count", "spoof", "start"},
 	AppFragFlood:     {"target", "rate", "count", "start"},
 	AppDNSBadQuery:   {"target", "count", "interval", "start"},
+	AppDHCPRogue:     {"offer", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -349,7 +350,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
-	"subnets", "max_hops", "queries", "rate", "spoof"}
+	"subnets", "max_hops", "queries", "rate", "spoof", "offer"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -413,6 +414,10 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
+	case AppDHCPRogue:
+		if on := d.require(o, "offer"); on != nil {
+			a.Offer, _ = d.addr(on, o.field("offer"))
+		}
 	case AppDNSBadQuery:
 		a.Count, a.Interval = 5, 20*time.Millisecond
 		if tn := d.require(o, "target"); tn != nil {

@@ -297,6 +297,9 @@ const (
 	AppFragFlood = "frag_flood"
 	// AppDNSBadQuery sends malformed DNS queries (package app/attack).
 	AppDNSBadQuery = "dns_bad_query"
+	// AppDHCPRogue answers DISCOVERs with broken offers (package
+	// app/attack).
+	AppDHCPRogue = "dhcp_rogue"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
@@ -371,6 +374,8 @@ type App struct {
 	// its source addresses are drawn from.
 	Rate  int
 	Spoof netip.Prefix
+	// Offer is the address a dhcp_rogue's broken offers give away.
+	Offer netip.Addr
 	Line  int
 }
 
