@@ -42,6 +42,15 @@ var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
 		}
 		t.Error("no host server in the report")
 	},
+	"arp-spoof.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, h := range rep.Hosts {
+			if h.Name == "client" {
+				assert.Equal(t, uint64(10), h.IP.ARPOverridesRefused, "every forged reply was refused")
+				return
+			}
+		}
+		t.Error("no host client in the report")
+	},
 	"dhcp-bad-offer.yaml": func(t *testing.T, rep *scenario.Report) {
 		for _, a := range rep.Apps {
 			if r, ok := a.Result.(attack.DHCPRogueResult); ok {

@@ -43,6 +43,10 @@ type Stats struct {
 	// ARPConflicts counts ARP packets from another MAC claiming one of our
 	// addresses (RFC 5227 section 2.4).
 	ARPConflicts uint64
+	// ARPOverridesRefused counts ARP packets that would have changed the
+	// MAC address of a static neighbour or of one confirmed less than
+	// arpLockTime ago, and were ignored (ARP spoofing defence).
+	ARPOverridesRefused uint64
 	// ARPProbesOut counts RFC 5227 address probes sent (sender address
 	// 0.0.0.0).
 	ARPProbesOut uint64

@@ -340,9 +340,10 @@ var appFields = map[string][]string{
 	AppFragFlood:     {"target", "rate", "count", "start"},
 	AppDNSBadQuery:   {"target", "count", "interval", "start"},
 	AppDHCPRogue:     {"offer", "start"},
+	AppARPSpoof:      {"target", "claim", "count", "interval", "start"},
 }
 
-var appTypes = []string{AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppARPSpoof, AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -350,7 +351,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query",
-	"subnets", "max_hops", "queries", "rate", "spoof", "offer"}
+	"subnets", "max_hops", "queries", "rate", "spoof", "offer", "claim"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -414,6 +415,14 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
+	case AppARPSpoof:
+		a.Count, a.Interval = 10, 100*time.Millisecond
+		if tn := d.require(o, "target"); tn != nil {
+			a.Target, _ = d.addr(tn, o.field("target"))
+		}
+		if cn := d.require(o, "claim"); cn != nil {
+			a.Claim, _ = d.addr(cn, o.field("claim"))
+		}
 	case AppDHCPRogue:
 		if on := d.require(o, "offer"); on != nil {
 			a.Offer, _ = d.addr(on, o.field("offer"))

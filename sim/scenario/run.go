@@ -420,6 +420,8 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	case AppSYNFlood:
 		return attack.NewSYNFlood(attack.SYNFloodConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count, Spoof: a.Spoof})
+	case AppARPSpoof:
+		return attack.NewARPSpoof(attack.ARPSpoofConfig{Name: a.Name, Target: a.Target, Claim: a.Claim, Count: a.Count, Interval: a.Interval})
 	case AppDHCPRogue:
 		return attack.NewDHCPRogue(attack.DHCPRogueConfig{Name: a.Name, Offer: a.Offer})
 	case AppDNSBadQuery:

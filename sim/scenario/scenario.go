@@ -300,6 +300,8 @@ const (
 	// AppDHCPRogue answers DISCOVERs with broken offers (package
 	// app/attack).
 	AppDHCPRogue = "dhcp_rogue"
+	// AppARPSpoof sends forged ARP replies (package app/attack).
+	AppARPSpoof = "arp_spoof"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
@@ -376,6 +378,8 @@ type App struct {
 	Spoof netip.Prefix
 	// Offer is the address a dhcp_rogue's broken offers give away.
 	Offer netip.Addr
+	// Claim is the address an arp_spoof claims with its own MAC.
+	Claim netip.Addr
 	Line  int
 }
 
