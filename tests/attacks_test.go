@@ -51,6 +51,20 @@ var attackChecks = map[string]func(t *testing.T, rep *scenario.Report){
 		}
 		t.Error("no host client in the report")
 	},
+	"blind-injection.yaml": func(t *testing.T, rep *scenario.Report) {
+		for _, h := range rep.Hosts {
+			if h.Name == "server" {
+				// The forged SYNs alone (16,400 in about a second) would
+				// draw one each; RFC 5961 section 7 allows 1,000 a second.
+				assert.GreaterOrEqual(t, h.TCP.ChallengeACKs, uint64(1000), "challenge ACKs sent")
+				assert.LessOrEqual(t, h.TCP.ChallengeACKs, uint64(2000), "challenge ACKs within 1,000 a second")
+				assert.Positive(t, h.TCP.PAWSDrops)
+				assert.Zero(t, h.TCP.ResetsSent)
+				return
+			}
+		}
+		t.Error("no host server in the report")
+	},
 	"dhcp-bad-offer.yaml": func(t *testing.T, rep *scenario.Report) {
 		for _, a := range rep.Apps {
 			if r, ok := a.Result.(attack.DHCPRogueResult); ok {

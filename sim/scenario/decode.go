@@ -341,9 +341,10 @@ var appFields = map[string][]string{
 	AppDNSBadQuery:   {"target", "count", "interval", "start"},
 	AppDHCPRogue:     {"offer", "start"},
 	AppARPSpoof:      {"target", "claim", "count", "interval", "start"},
+	AppTCPInject:     {"target", "rate", "count", "start"},
 }
 
-var appTypes = []string{AppARPSpoof, AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppARPSpoof, AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPInject, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -434,7 +435,7 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 				a.Target, a.TargetPort = ap.Addr(), ap.Port()
 			}
 		}
-	case AppSYNFlood, AppFragFlood:
+	case AppSYNFlood, AppFragFlood, AppTCPInject:
 		if tn := d.require(o, "target"); tn != nil {
 			if a.Type == AppFragFlood {
 				a.Target, _ = d.addr(tn, o.field("target"))

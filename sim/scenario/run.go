@@ -259,6 +259,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 		}
 		start := func(now clock.Time) {
 			x, err := newApp(a, env, dnsOf)
+			if inj, ok := x.(*attack.TCPInject); ok {
+				inj.SetLocate(func(srv netip.AddrPort) (netip.AddrPort, bool) { return findClient(s, tcps, srv) })
+			}
 			if err == nil {
 				apps[i] = x
 				started[i] = now
@@ -420,6 +423,8 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
 	case AppSYNFlood:
 		return attack.NewSYNFlood(attack.SYNFloodConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count, Spoof: a.Spoof})
+	case AppTCPInject:
+		return attack.NewTCPInject(attack.TCPInjectConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count})
 	case AppARPSpoof:
 		return attack.NewARPSpoof(attack.ARPSpoofConfig{Name: a.Name, Target: a.Target, Claim: a.Claim, Count: a.Count, Interval: a.Interval})
 	case AppDHCPRogue:
@@ -432,6 +437,19 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}
 	return newServiceApp(a, env, dnsServers)
+}
+
+// findClient returns the remote side of the established connection whose
+// local side is srv, looking through the hosts in scenario order.
+func findClient(s *Scenario, tcps map[string]*tcp.Stack, srv netip.AddrPort) (netip.AddrPort, bool) {
+	for _, h := range s.Hosts {
+		for _, c := range tcps[h.Name].AllStats() {
+			if c.Local == srv && c.State == tcp.StateEstablished.String() {
+				return c.Remote, true
+			}
+		}
+	}
+	return netip.AddrPort{}, false
 }
 
 // hostNames maps every static address of the scenario to its host.

@@ -302,6 +302,9 @@ const (
 	AppDHCPRogue = "dhcp_rogue"
 	// AppARPSpoof sends forged ARP replies (package app/attack).
 	AppARPSpoof = "arp_spoof"
+	// AppTCPInject forges RST, SYN and data segments into a connection
+	// (package app/attack).
+	AppTCPInject = "tcp_inject"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.

@@ -375,6 +375,8 @@ func serviceSummary(res any) (string, bool) {
 		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
 	case attack.SYNFloodResult:
 		return fmt.Sprintf("%d SYNs sent to %s, %d not sent", r.Sent, r.Target, r.Errors), true
+	case attack.TCPInjectResult:
+		return fmt.Sprintf("%d RSTs, %d SYNs and %d data segments forged from %s to %s", r.RSTs, r.SYNs, r.Data, r.Client, r.Target), true
 	case attack.ARPSpoofResult:
 		return fmt.Sprintf("%d forged ARP replies told %s that %s is here", r.Sent, r.Target, r.Claim), true
 	case attack.DHCPRogueResult:
