@@ -45,10 +45,10 @@ type TCPInjectResult struct {
 }
 
 // TCPInject forges segments from the client of an established connection
-// to its server, in turn: a RST and a data segment (16 bytes, ACK set with
-// a guessed acknowledgment number) whose sequence numbers sweep the
-// sequence space a window at a time, so some land in the window, and a
-// SYN, which RFC 5961 section 4 answers with a challenge ACK wherever it
+// to its server, in turn: two pairs of a RST and a data segment (16 bytes,
+// ACK set with a guessed acknowledgment number) whose sequence numbers
+// sweep the sequence space a window at a time, so some land in the
+// window, and a SYN, which RFC 5961 section 4 answers with a challenge ACK wherever it
 // falls. The server must not reset the connection (section 3: only a RST
 // at exactly RCV.NXT does) nor accept the data (section 5: its ACK is
 // outside the acceptable range), and rate-limits its challenge ACKs
@@ -126,18 +126,18 @@ func (i *TCPInject) send() {
 	r := i.env.Rand
 	f := tcp.Fields{SrcPort: i.client.Port(), DstPort: i.cfg.Target.Port(), Window: 1024}
 	var payload []byte
-	switch i.n % 3 {
-	case 0:
+	switch k := i.n % 5; {
+	case k == 4:
+		f.Seq, f.Flags = r.Uint32(), tcp.FlagSYN
+		i.res.SYNs++
+	case k%2 == 0:
 		f.Seq, f.Flags = i.base+i.sweep*injectStep, tcp.FlagRST
 		i.res.RSTs++
-	case 1:
+	default:
 		f.Seq, f.Ack, f.Flags = i.base+i.sweep*injectStep, r.Uint32(), tcp.FlagACK|tcp.FlagPSH
 		payload = []byte("INJECTED-DATA!!\n")
 		i.res.Data++
 		i.sweep++
-	case 2:
-		f.Seq, f.Flags = r.Uint32(), tcp.FlagSYN
-		i.res.SYNs++
 	}
 	i.n++
 	// A guessed timestamp (RFC 7323): a connection that uses timestamps
