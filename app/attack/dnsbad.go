@@ -38,8 +38,8 @@ type DNSBadQueryResult struct {
 // dnsBadKinds are the queries sent in turn; each is a 12-byte header with
 // QDCOUNT 1 followed by a question whose name is broken (RFC 1035 sections
 // 2.3.4 and 4.1.4): a compression pointer to itself, two pointers to each
-// other, a pointer forward past the end, and a name of 300 octets (five
-// labels of 59), over the 255-octet limit.
+// other, a pointer forward past the end, and a name of 300 octets, over
+// the 255-octet limit.
 var dnsBadKinds = [][]byte{
 	{0xc0, 12, 0, 1, 0, 1},
 	{0xc0, 14, 0xc0, 12, 0, 1, 0, 1},
@@ -47,13 +47,13 @@ var dnsBadKinds = [][]byte{
 	longName(),
 }
 
-// longName returns a question of five 59-octet labels (300 octets of name
-// with the root), type A, class IN.
+// longName returns a question whose name is 300 octets on the wire (four
+// 63-octet labels, one of 42 and the root), type A, class IN.
 func longName() []byte {
 	var b []byte
-	for range 5 {
-		b = append(b, 59)
-		for range 59 {
+	for _, n := range []int{63, 63, 63, 63, 42} {
+		b = append(b, byte(n))
+		for range n {
 			b = append(b, 'a')
 		}
 	}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -449,7 +450,13 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 		}
 		d.require(o, "count")
 		if sn := o.get("spoof"); sn != nil {
-			a.Spoof, _ = d.prefix(sn, o.field("spoof"))
+			if v, ok := d.scalar(sn, o.field("spoof")); ok {
+				p, err := netip.ParsePrefix(v)
+				if err != nil || !p.Addr().Is4() {
+					d.fail(sn, o.field("spoof"), "invalid IPv4 prefix %q (want e.g. 198.18.0.0/15)", v)
+				}
+				a.Spoof = p.Masked()
+			}
 		}
 	}
 	d.serviceApp(o, &a)
