@@ -135,7 +135,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 	ifs := d.require(o, "interfaces")
 	for i, in := range d.items(ifs, o.field("interfaces")) {
 		ip := index(o.field("interfaces"), i)
-		io := d.object(in, ip, "name", "address", "mac", "dhcp_relay")
+		io := d.object(in, ip, "name", "address", "mac", "dhcp_relay", "static_arp")
 		if io == nil {
 			continue
 		}
@@ -157,6 +157,20 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		}
 		if rn := io.get("dhcp_relay"); rn != nil {
 			ifc.DHCPRelay, _ = d.addr(rn, io.field("dhcp_relay"))
+		}
+		for k, sn := range d.items(io.get("static_arp"), io.field("static_arp")) {
+			so := d.object(sn, index(io.field("static_arp"), k), "address", "mac")
+			if so == nil {
+				continue
+			}
+			var e StaticNeighbor
+			if an := d.require(so, "address"); an != nil {
+				e.Addr, _ = d.addr(an, so.field("address"))
+			}
+			if mn := d.require(so, "mac"); mn != nil {
+				e.MAC, _ = d.mac(mn, so.field("mac"))
+			}
+			ifc.StaticARP = append(ifc.StaticARP, e)
 		}
 		h.Interfaces = append(h.Interfaces, ifc)
 	}

@@ -198,6 +198,9 @@ func build(w *sim.World, s *Scenario, seed uint64, stop <-chan struct{}, progres
 				}
 			}
 			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), ep)
+			for _, e := range ifc.StaticARP {
+				si.AddStaticNeighbor(e.Addr, ether.Addr(e.MAC))
+			}
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue

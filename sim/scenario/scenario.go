@@ -92,10 +92,19 @@ type Interface struct {
 	// DHCPRelay, when valid, is the DHCP server this interface relays its
 	// clients' requests to (RFC 1542).
 	DHCPRelay netip.Addr
+	// StaticARP are permanent ARP entries: neither ARP traffic nor time
+	// changes them (an ARP spoofing defence).
+	StaticARP []StaticNeighbor
 	Line      int
 }
 
 // Switch is a learning Ethernet switch; each link to it adds a port.
+// StaticNeighbor is a permanent ARP entry of an interface.
+type StaticNeighbor struct {
+	Addr netip.Addr
+	MAC  [6]byte
+}
+
 type Switch struct {
 	Name string
 	Line int
