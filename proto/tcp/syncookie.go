@@ -265,6 +265,11 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 	c.lastAckSent = c.rcvNxt
 	c.stats.SegmentsSent++ // the cookie SYN-ACK
 	c.input(h, o)
+	if c.state == StateSynReceived {
+		// The ACK did not complete the handshake: no SYN-ACK is
+		// outstanding to retransmit, so nothing is kept.
+		c.destroy(nil, false)
+	}
 	c.flush()
 	return true
 }
