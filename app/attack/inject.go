@@ -45,7 +45,7 @@ type TCPInjectResult struct {
 }
 
 // TCPInject forges segments from the client of an established connection
-// to its server, in turn: two pairs of a RST and a data segment (16 bytes,
+// to its server, in turn: four pairs of a RST and a data segment (16 bytes,
 // ACK set with a guessed acknowledgment number) whose sequence numbers
 // sweep the sequence space a window at a time, so some land in the
 // window, and a SYN, which RFC 5961 section 4 answers with a challenge ACK wherever it
@@ -126,8 +126,8 @@ func (i *TCPInject) send() {
 	r := i.env.Rand
 	f := tcp.Fields{SrcPort: i.client.Port(), DstPort: i.cfg.Target.Port(), Window: 1024}
 	var payload []byte
-	switch k := i.n % 5; {
-	case k == 4:
+	switch k := i.n % 9; {
+	case k == 8:
 		f.Seq, f.Flags = r.Uint32(), tcp.FlagSYN
 		i.res.SYNs++
 	case k%2 == 0:
