@@ -283,6 +283,13 @@ func (r *taprun) shutdown() error {
 		r.log.printf("impairments: in %d offered, %d dropped; out %d offered, %d dropped",
 			in.Offered, in.Dropped, out.Offered, out.Dropped)
 	}
+	if r.tcp != nil {
+		var ts tcp.StackStats
+		if err := r.l.Call(ctx, func() { ts = r.tcp.Stats() }); err == nil {
+			r.log.printf("tcp: %d segments in, %d connections (at most %d at once), %d backlog drops, %d SYN cookies sent, %d valid",
+				ts.SegmentsIn, ts.ConnectionsOpen, ts.PeakConnections, ts.BacklogDrops, ts.SYNCookiesSent, ts.SYNCookiesValid)
+		}
+	}
 	st := r.dev.Stats()
 	r.log.printf("device: %d frames in, %d out, %d receive drops, %d send errors",
 		st.RxFrames, st.TxFrames, st.RxDropped, st.TxErrors)

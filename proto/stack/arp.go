@@ -2,6 +2,7 @@ package stack
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -14,6 +15,13 @@ import (
 // receives, so a flood of spoofed senders cannot grow the cache without
 // limit. Entries for addresses the host itself resolves are not limited.
 const maxNeighbors = 4096
+
+// arpLockTime is how long after a neighbour's address was confirmed (by
+// an answer to our request, or a packet repeating it) an ARP packet
+// claiming another MAC address for it is ignored: Linux's neighbour
+// locktime (net.ipv4.neigh.*.locktime, 1 s), which keeps a spoofer from
+// overriding an entry just learnt. RFC 826's merge rule applies after it.
+const arpLockTime = time.Second
 
 // neighHits is the number of resolved neighbours an interface keeps in its
 // inline cache: a host typically talks to one or two at a time (a peer
@@ -49,6 +57,8 @@ type neighbor struct {
 	resolved bool
 	static   bool
 	tries    int
+	// confirmed is when mac was last learnt or repeated by the neighbour.
+	confirmed clock.Time
 	// queue holds whole frames (Ethernet header space included) from the
 	// host's buffer pool.
 	queue [][]byte
@@ -128,6 +138,7 @@ func (n *neighbor) resolve(mac ether.Addr) {
 	i.forgetHit(n.ip)
 	if !n.static {
 		n.mac = mac
+		n.confirmed = h.clk.Now()
 		h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
 	}
 	n.resolved = true
@@ -215,10 +226,20 @@ func (i *Interface) arpInput(b []byte) {
 	// field of the entry with the new information ... Set Merge_flag."
 	// A sender address of 0.0.0.0 is an RFC 5227 probe and teaches
 	// nothing.
+	// A static entry keeps its address against a packet claiming another,
+	// and so does one confirmed within arpLockTime unless the packet is a
+	// gratuitous announcement (sender address = target address: a
+	// failover), as Linux's arp_process decides its override; the packet
+	// is still answered below.
 	merged := false
 	if spa != ([4]byte{}) {
 		if n := i.neigh[spa]; n != nil {
-			n.resolve(sha)
+			locked := n.static || (spa != tpa && h.clk.Now().Sub(n.confirmed) < arpLockTime)
+			if n.resolved && n.mac != sha && locked {
+				h.stats.ARPOverridesRefused++
+			} else {
+				n.resolve(sha)
+			}
 			merged = true
 		}
 	}

@@ -146,6 +146,7 @@ func (r *reassembler) charge(p *partial, n int) bool {
 	}
 	p.mem += n
 	r.mem += n
+	r.h.stats.ReassemblyBytesPeak = max(r.h.stats.ReassemblyBytesPeak, uint64(r.mem))
 	return true
 }
 

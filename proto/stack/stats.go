@@ -43,6 +43,10 @@ type Stats struct {
 	// ARPConflicts counts ARP packets from another MAC claiming one of our
 	// addresses (RFC 5227 section 2.4).
 	ARPConflicts uint64
+	// ARPOverridesRefused counts ARP packets that would have changed the
+	// MAC address of a static neighbour or of one confirmed less than
+	// arpLockTime ago, and were ignored (ARP spoofing defence).
+	ARPOverridesRefused uint64
 	// ARPProbesOut counts RFC 5227 address probes sent (sender address
 	// 0.0.0.0).
 	ARPProbesOut uint64
@@ -137,6 +141,9 @@ type Stats struct {
 	ReassemblyBytesInUse uint64
 	// ReassemblyPending is a gauge: partial datagrams held.
 	ReassemblyPending uint64
+	// ReassemblyBytesPeak is the most bytes partial datagrams held at
+	// once (at most Config.ReassemblyMemoryLimit).
+	ReassemblyBytesPeak uint64
 }
 
 // hotStats are the Stats counters that ordinary traffic increments on

@@ -1100,6 +1100,18 @@ func (c *Conn) input(h Header, o *Options) {
 		c.reopenable(seq, o) && c.s.reopen(c, h, o) {
 		return
 	}
+	// RFC 5961 section 4.2: a SYN in a synchronized state draws a
+	// challenge ACK (rate-limited, section 7) whatever its sequence number
+	// and timestamp, as Linux's tcp_validate_incoming does (syn_challenge)
+	// before PAWS and the window: a blind attacker's SYNs cannot make the
+	// connection send an ACK for each.
+	if fl&(FlagSYN|FlagRST) == FlagSYN && c.synchronized() && c.state != StateTimeWait {
+		if c.s.allowChallengeACK() {
+			c.ackNow = true
+			c.output()
+		}
+		return
+	}
 	// RFC 7323 section 3.2: once timestamps are in use, a non-RST segment
 	// without them is dropped.
 	if c.tsOK && !o.HasTS && fl&FlagRST == 0 {

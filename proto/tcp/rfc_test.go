@@ -174,6 +174,36 @@ func TestSYNInWindowChallengeACK(t *testing.T) {
 	assert.Equal(t, StateEstablished, r.conn.State())
 }
 
+// RFC 5961 sections 4.2 and 7: blind SYNs, out of the window, with a
+// timestamp older than TS.Recent or none at all, each draw a challenge ACK
+// within the rate limit and nothing more (Linux: syn_challenge before PAWS
+// and the window check).
+func TestBlindSYNsChallengeACKLimited(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		o    func(r *rig) *Options
+	}{
+		{name: "old timestamp", o: func(r *rig) *Options { return &Options{HasTS: true, TSVal: r.pTS - 1000} }},
+		{name: "no timestamp", o: func(*rig) *Options { return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, Config{ChallengeACKLimit: 3})
+			r.established(&Options{HasMSS: true, MSS: 1460, HasTS: true, TSVal: r.pTS})
+			for i := 0; i < 20; i++ {
+				r.inject(Fields{Seq: uint32(r.pNxt) + uint32(i)<<28, Flags: FlagSYN, Window: 65535}, tc.o(r), nil)
+			}
+			require.Len(t, r.net.out, 3, "challenge ACKs within the limit")
+			for range 3 {
+				assert.Equal(t, FlagACK, r.take().h.Flags())
+			}
+			assert.Equal(t, uint64(3), r.s.Stats().ChallengeACKs)
+			assert.Equal(t, StateEstablished, r.conn.State())
+		})
+	}
+}
+
 // RFC 5961 section 7: challenge ACKs are rate limited.
 func TestChallengeACKRateLimit(t *testing.T) {
 	r := newRig(t, Config{ChallengeACKLimit: 2})
@@ -545,9 +575,10 @@ func TestOOOQueueBound(t *testing.T) {
 }
 
 // The listen backlog bounds connections in SYN-RECEIVED or waiting for
-// Accept; further SYNs are dropped and counted.
+// Accept; with SYN cookies off, further SYNs are dropped and counted.
 func TestBacklogLimit(t *testing.T) {
 	r := newRig(t, Config{})
+	r.s.SetSYNCookies(false)
 	l, err := r.s.Listen(netip.AddrPortFrom(r.local, r.lport), 2, nil)
 	require.NoError(t, err)
 	for i := 0; i < 3; i++ {

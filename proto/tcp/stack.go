@@ -5,7 +5,8 @@
 // connection's clock; bbr.go) congestion control, ECN (RFC 3168, opt-in),
 // window scaling, timestamps with RTTM and PAWS (RFC 7323), SACK (RFC 2018)
 // with SACK-based loss recovery (RFC 6675), Nagle, delayed ACKs, persist
-// and keep-alive timers, a bounded out-of-order queue and a listen backlog.
+// and keep-alive timers, a bounded out-of-order queue and a listen backlog
+// with SYN cookies when its half-open queue is full (RFC 4987 section 3.6).
 //
 // The package runs on its driver's loop: it never starts goroutines, reads
 // the wall clock or does I/O. Segments arrive through Stack.HandleIP, time
@@ -371,6 +372,15 @@ type StackStats struct {
 	OutOfWindow     uint64 `json:"out_of_window"`
 	SendErrors      uint64 `json:"send_errors"`
 	ConnectionsOpen uint64 `json:"connections_opened"`
+	// PeakConnections is the most connections the table held at once
+	// (half-open and TIME-WAIT included).
+	PeakConnections uint64 `json:"peak_connections"`
+	// SYNCookiesSent counts SYN-ACKs sent as SYN cookies, SYNCookiesValid
+	// the ACKs that returned a valid one and made a connection, and
+	// SYNCookiesFailed the ACKs checked for a cookie that held none.
+	SYNCookiesSent   uint64 `json:"syn_cookies_sent"`
+	SYNCookiesValid  uint64 `json:"syn_cookies_valid"`
+	SYNCookiesFailed uint64 `json:"syn_cookies_failed"`
 }
 
 type connKey struct {
@@ -404,9 +414,10 @@ type Stack struct {
 	challengeSec   clock.Time
 	challengeCount int
 
-	stats  StackStats
-	closed []ConnStats
-	obs    Observer // see SetObserver
+	stats   StackStats
+	closed  []ConnStats
+	obs     Observer // see SetObserver
+	cookies synCookies
 
 	// tosTx and tosRx are the Network's optional TOS interfaces (ECN);
 	// rxTOS is the TOS byte of the datagram being handled, outTOS the
@@ -597,11 +608,16 @@ type Listener struct {
 	queue   []*Conn // established, not yet accepted
 	pending int     // connections in SYN-RECEIVED
 	closed  bool
+
+	overflowed   bool       // the half-open queue has been full (cookies sent)
+	lastOverflow clock.Time // when it last was
 }
 
 // Listen opens a listener on local (an unspecified address listens on all
 // of the host's addresses) with room for backlog connections in SYN-RECEIVED
-// or waiting for Accept; further SYNs are dropped. notify, if not nil, is
+// or waiting for Accept. Further SYNs are answered with SYN cookies (see
+// SetSYNCookies), or dropped while backlog connections wait for Accept or
+// when cookies are off. notify, if not nil, is
 // called on the loop whenever a connection becomes ready to Accept.
 func (s *Stack) Listen(local netip.AddrPort, backlog int, notify func(*Listener)) (*Listener, error) {
 	if backlog <= 0 || local.Port() == 0 {
@@ -692,12 +708,24 @@ func (l *Listener) input(k connKey, h Header, o *Options, tw *Conn) bool {
 	case fl&FlagRST != 0:
 		return false
 	case fl&FlagACK != 0:
+		if tw == nil && l.cookieAck(k, h, o) {
+			return false
+		}
 		s.resetFor(k, h)
 		return false
 	case fl&FlagSYN == 0:
 		return false
 	}
+	// The accept queue and the half-open queue hold at most backlog
+	// connections between them. A full half-open queue answers with a
+	// SYN cookie (RFC 4987 section 3.6); a full accept queue drops the
+	// SYN, as Linux's tcp_conn_request does, since a cookie's connection
+	// would find no room either.
 	if len(l.queue)+l.pending >= l.backlog {
+		if !s.cookies.off && tw == nil && len(l.queue) < l.backlog {
+			l.sendCookie(k, h, o)
+			return false
+		}
 		s.stats.BacklogDrops++
 		return false
 	}
@@ -769,5 +797,6 @@ func (s *Stack) newConn(k connKey, ev Events) *Conn {
 	c := &Conn{s: s, key: k, ev: ev, id: s.nextID}
 	c.init()
 	s.conns[k] = c
+	s.stats.PeakConnections = max(s.stats.PeakConnections, uint64(len(s.conns)))
 	return c
 }

@@ -166,7 +166,7 @@ func (d *decoder) check(s *Scenario, p *parsed) {
 		if e.Host != "" {
 			if nodes[e.Host] != "host" {
 				d.fail(o.get("host"), o.field("host"), "no host named %q", e.Host)
-			} else if !hasDHCP(s.Hosts[hostIdx[e.Host]]) {
+			} else if e.DHCPBound != nil && !hasDHCP(s.Hosts[hostIdx[e.Host]]) {
 				d.fail(o.get("host"), o.field("host"), "host %q has no interface with address dhcp", e.Host)
 			}
 			continue

@@ -1,12 +1,14 @@
 package scenario
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/httpapp"
 	"github.com/simnet-go/simnet/link/impair"
 )
@@ -134,7 +136,7 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 	ifs := d.require(o, "interfaces")
 	for i, in := range d.items(ifs, o.field("interfaces")) {
 		ip := index(o.field("interfaces"), i)
-		io := d.object(in, ip, "name", "address", "addresses", "slaac", "mac", "dhcp_relay")
+		io := d.object(in, ip, "name", "address", "addresses", "slaac", "mac", "dhcp_relay", "static_arp")
 		if io == nil {
 			continue
 		}
@@ -150,6 +152,20 @@ func (d *decoder) host(n *yaml.Node, path string) (Host, *object) {
 		}
 		if rn := io.get("dhcp_relay"); rn != nil {
 			ifc.DHCPRelay, _ = d.addr(rn, io.field("dhcp_relay"))
+		}
+		for k, sn := range d.items(io.get("static_arp"), io.field("static_arp")) {
+			so := d.object(sn, index(io.field("static_arp"), k), "address", "mac")
+			if so == nil {
+				continue
+			}
+			var e StaticNeighbor
+			if an := d.require(so, "address"); an != nil {
+				e.Addr, _ = d.addr(an, so.field("address"))
+			}
+			if mn := d.require(so, "mac"); mn != nil {
+				e.MAC, _ = d.mac(mn, so.field("mac"))
+			}
+			ifc.StaticARP = append(ifc.StaticARP, e)
 		}
 		h.Interfaces = append(h.Interfaces, ifc)
 	}
@@ -346,9 +362,15 @@ var appFields = map[string][]string{
 	AppHTTPGet:       {"url", "dns", "count", "interval", "start"},
 	AppDNSLookup:     {"query", "qtype", "dns", "start"},
 	AppTraceroute:    {"target", "max_hops", "queries", "start"},
+	AppSYNFlood:      {"target", "rate", "count", "spoof", "start"},
+	AppFragFlood:     {"target", "rate", "count", "start"},
+	AppDNSBadQuery:   {"target", "count", "interval", "start"},
+	AppDHCPRogue:     {"offer", "start"},
+	AppARPSpoof:      {"target", "claim", "count", "interval", "start"},
+	AppTCPInject:     {"target", "rate", "count", "start"},
 }
 
-var appTypes = []string{AppDHCPServer, AppDNSLookup, AppDNSServer, AppHTTPGet, AppHTTPServer, AppPing, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
+var appTypes = []string{AppARPSpoof, AppDHCPRogue, AppDHCPServer, AppDNSBadQuery, AppDNSLookup, AppDNSServer, AppFragFlood, AppHTTPGet, AppHTTPServer, AppPing, AppSYNFlood, AppTCPDiscard, AppTCPEcho, AppTCPEchoClient, AppTCPInject, AppTCPRecv, AppTCPSend, AppTraceroute, AppUDPSend, AppUDPSink}
 
 // appOptional lists the fields every app type may set.
 var appOptional = []string{"start", "after"}
@@ -356,7 +378,7 @@ var appOptional = []string{"start", "after"}
 // appKnown lists every field of an app mapping.
 var appKnown = []string{"name", "type", "host", "target", "port", "count", "interval", "size", "start", "after", "bytes",
 	"pool", "router", "dns", "lease_time", "reservations", "zone", "zone_file", "zone_origin", "dir", "url", "query", "qtype",
-	"subnets", "max_hops", "queries", "cc"}
+	"subnets", "max_hops", "queries", "cc", "rate", "spoof", "offer", "claim"}
 
 // maxBulk bounds a TCP bulk transfer.
 const maxBulk = 1 << 34
@@ -420,6 +442,47 @@ func (d *decoder) app(n *yaml.Node, path string) (App, *object) {
 	case AppHTTPGet:
 		a.Count = 1
 		maxN = httpapp.MaxCount
+	case AppARPSpoof:
+		a.Count, a.Interval = 10, 100*time.Millisecond
+		if tn := d.require(o, "target"); tn != nil {
+			a.Target, _ = d.addr(tn, o.field("target"))
+		}
+		if cn := d.require(o, "claim"); cn != nil {
+			a.Claim, _ = d.addr(cn, o.field("claim"))
+		}
+	case AppDHCPRogue:
+		if on := d.require(o, "offer"); on != nil {
+			a.Offer, _ = d.addr(on, o.field("offer"))
+		}
+	case AppDNSBadQuery:
+		a.Count, a.Interval = 5, 20*time.Millisecond
+		if tn := d.require(o, "target"); tn != nil {
+			if ap, ok := d.addrPort(tn, o.field("target")); ok {
+				a.Target, a.TargetPort = ap.Addr(), ap.Port()
+			}
+		}
+	case AppSYNFlood, AppFragFlood, AppTCPInject:
+		if tn := d.require(o, "target"); tn != nil {
+			if a.Type == AppFragFlood {
+				a.Target, _ = d.addr(tn, o.field("target"))
+			} else if ap, ok := d.addrPort(tn, o.field("target")); ok {
+				a.Target, a.TargetPort = ap.Addr(), ap.Port()
+			}
+		}
+		if rn := d.require(o, "rate"); rn != nil {
+			v, _ := d.integer(rn, o.field("rate"), 1, attack.MaxRate)
+			a.Rate = int(v)
+		}
+		d.require(o, "count")
+		if sn := o.get("spoof"); sn != nil {
+			if v, ok := d.scalar(sn, o.field("spoof")); ok {
+				p, err := netip.ParsePrefix(v)
+				if err != nil || !p.Addr().Is4() {
+					d.fail(sn, o.field("spoof"), "invalid IPv4 prefix %q (want e.g. 198.18.0.0/15)", v)
+				}
+				a.Spoof = p.Masked()
+			}
+		}
 	}
 	d.serviceApp(o, &a)
 	d.routingApp(o, &a)
@@ -535,8 +598,8 @@ func (d *decoder) event(n *yaml.Node, path string) (Event, *object) {
 
 func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) {
 	o := d.object(n, path, "app", "host", "min_replies", "max_loss", "min_rtt_avg", "max_rtt_avg", "min_datagrams", "bytes_verified", "min_bytes",
-		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops",
-		"link", "direction", "min_marks", "max_drops")
+		"dhcp_bound", "dns_answer", "http_status", "body_sha256", "min_requests", "reached", "hops", "max_tcp_connections",
+		"max_reassembly_bytes", "link", "direction", "min_marks", "max_drops")
 	if o == nil {
 		return Expectation{}, nil
 	}
@@ -546,8 +609,19 @@ func (d *decoder) expectation(n *yaml.Node, path string) (Expectation, *object) 
 		if o.get("app") != nil {
 			d.fail(hn, o.field("host"), "give either app or host, not both")
 		}
-		if o.get("dhcp_bound") == nil {
-			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound")
+		if o.get("dhcp_bound") == nil && o.get("max_tcp_connections") == nil && o.get("max_reassembly_bytes") == nil {
+			d.fail(n, o.field("dhcp_bound"), "an expectation on a host needs dhcp_bound, max_tcp_connections or max_reassembly_bytes")
+		}
+		if v := o.get("max_reassembly_bytes"); v != nil {
+			if x, ok := d.byteSize(v, o.field("max_reassembly_bytes"), maxBulk); ok {
+				e.MaxReassemblyBytes = &x
+			}
+		}
+		if v := o.get("max_tcp_connections"); v != nil {
+			if x, ok := d.integer(v, o.field("max_tcp_connections"), 0, maxCount); ok {
+				i := int(x)
+				e.MaxTCPConns = &i
+			}
 		}
 	} else if o.get("link") == nil {
 		if an := d.require(o, "app"); an != nil {

@@ -164,7 +164,7 @@ func TestParseErrors(t *testing.T) {
 		{"iface on two links", repl("a: b:eth0", "a: a:eth0"),
 			`f.yaml:12: field "links[1].a": interface a:eth0 is already attached to link "l1"`},
 		{"unknown app type", repl("type: ping", "type: pong"),
-			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of dhcp_server, dns_lookup, dns_server, http_get, http_server, ping, tcp_discard, tcp_echo, tcp_echo_client, tcp_recv, tcp_send, traceroute, udp_send, udp_sink)`},
+			`f.yaml:14: field "apps[0].type": unknown app type "pong" (want one of arp_spoof, dhcp_rogue, dhcp_server, dns_bad_query, dns_lookup, dns_server, frag_flood, http_get, http_server, ping, syn_flood, tcp_discard, tcp_echo, tcp_echo_client, tcp_inject, tcp_recv, tcp_send, traceroute, udp_send, udp_sink)`},
 		{"field not for type", repl("port: 9000}", "port: 9000, count: 3}"),
 			`f.yaml:15: field "apps[1].count": not used by a udp_sink app`},
 		{"ping target missing", repl(", target: 10.0.0.2}", "}"),

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/ping"
 	"github.com/simnet-go/simnet/app/traceroute"
 	"github.com/simnet-go/simnet/app/udpapp"
@@ -285,6 +286,9 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			if ifc.SLAAC {
 				si.EnableSLAAC()
 			}
+			for _, e := range ifc.StaticARP {
+				si.AddStaticNeighbor(e.Addr, ether.Addr(e.MAC))
+			}
 			if !ifc.DHCP {
 				si.SetAddress(ifc.Address)
 				continue
@@ -370,6 +374,9 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 		}
 		start := func(now clock.Time) {
 			x, err := newApp(a, env, dnsOf)
+			if inj, ok := x.(*attack.TCPInject); ok {
+				inj.SetLocate(func(srv netip.AddrPort) (netip.AddrPort, bool) { return findClient(s, tcps, srv) })
+			}
 			if err == nil {
 				apps[i] = x
 				started[i] = now
@@ -601,10 +608,35 @@ func newApp(a App, env *app.Env, dnsServers func() []netip.Addr) (app.App, error
 		return b, nil
 	case AppTCPRecv:
 		return app.NewTCPBulkReceiver(a.Name, a.Port, a.Bytes), nil
+	case AppSYNFlood:
+		return attack.NewSYNFlood(attack.SYNFloodConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count, Spoof: a.Spoof})
+	case AppTCPInject:
+		return attack.NewTCPInject(attack.TCPInjectConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Rate: a.Rate, Count: a.Count})
+	case AppARPSpoof:
+		return attack.NewARPSpoof(attack.ARPSpoofConfig{Name: a.Name, Target: a.Target, Claim: a.Claim, Count: a.Count, Interval: a.Interval})
+	case AppDHCPRogue:
+		return attack.NewDHCPRogue(attack.DHCPRogueConfig{Name: a.Name, Offer: a.Offer})
+	case AppDNSBadQuery:
+		return attack.NewDNSBadQuery(attack.DNSBadQueryConfig{Name: a.Name, Target: netip.AddrPortFrom(a.Target, a.TargetPort), Count: a.Count, Interval: a.Interval})
+	case AppFragFlood:
+		return attack.NewFragFlood(attack.FragFloodConfig{Name: a.Name, Target: a.Target, Rate: a.Rate, Count: a.Count})
 	case AppTraceroute:
 		return traceroute.New(traceroute.Config{Name: a.Name, Target: a.Target, MaxHops: a.MaxHops, Queries: a.Queries})
 	}
 	return newServiceApp(a, env, dnsServers)
+}
+
+// findClient returns the remote side of the established connection whose
+// local side is srv, looking through the hosts in scenario order.
+func findClient(s *Scenario, tcps map[string]*tcp.Stack, srv netip.AddrPort) (netip.AddrPort, bool) {
+	for _, h := range s.Hosts {
+		for _, c := range tcps[h.Name].AllStats() {
+			if c.Local == srv && c.State == tcp.StateEstablished.String() {
+				return c.Remote, true
+			}
+		}
+	}
+	return netip.AddrPort{}, false
 }
 
 // hostNames maps every static address of the scenario to its host.

@@ -110,10 +110,19 @@ type Interface struct {
 	// DHCPRelay, when valid, is the DHCP server this interface relays its
 	// clients' requests to (RFC 1542).
 	DHCPRelay netip.Addr
+	// StaticARP are permanent ARP entries: neither ARP traffic nor time
+	// changes them (an ARP spoofing defence).
+	StaticARP []StaticNeighbor
 	Line      int
 }
 
 // Switch is a learning Ethernet switch; each link to it adds a port.
+// StaticNeighbor is a permanent ARP entry of an interface.
+type StaticNeighbor struct {
+	Addr netip.Addr
+	MAC  [6]byte
+}
+
 type Switch struct {
 	Name string
 	Line int
@@ -328,6 +337,21 @@ const (
 	// AppTraceroute sends UDP probes with growing TTLs, like Linux
 	// traceroute.
 	AppTraceroute = "traceroute"
+	// AppSYNFlood floods a target with SYNs (package app/attack).
+	AppSYNFlood = "syn_flood"
+	// AppFragFlood floods a target with IPv4 fragments that never
+	// reassemble (package app/attack).
+	AppFragFlood = "frag_flood"
+	// AppDNSBadQuery sends malformed DNS queries (package app/attack).
+	AppDNSBadQuery = "dns_bad_query"
+	// AppDHCPRogue answers DISCOVERs with broken offers (package
+	// app/attack).
+	AppDHCPRogue = "dhcp_rogue"
+	// AppARPSpoof sends forged ARP replies (package app/attack).
+	AppARPSpoof = "arp_spoof"
+	// AppTCPInject forges RST, SYN and data segments into a connection
+	// (package app/attack).
+	AppTCPInject = "tcp_inject"
 )
 
 // DHCPSubnet is a dhcp_server's scope for a subnet behind a relay agent.
@@ -406,7 +430,15 @@ type App struct {
 	// Server is the DNS server of http_get and dns_lookup; the zero Addr
 	// uses the DNS servers of the host's DHCP lease.
 	Server netip.Addr
-	Line   int
+	// Rate is a syn_flood's SYNs a second; Spoof, when valid, the prefix
+	// its source addresses are drawn from.
+	Rate  int
+	Spoof netip.Prefix
+	// Offer is the address a dhcp_rogue's broken offers give away.
+	Offer netip.Addr
+	// Claim is the address an arp_spoof claims with its own MAC.
+	Claim netip.Addr
+	Line  int
 }
 
 // The actions of a schedule event.
@@ -482,5 +514,11 @@ type Expectation struct {
 	MinMarks  *uint64
 	MaxDrops  *uint64
 
-	Line int
+	// MaxTCPConns bounds (on a host) the most TCP connections its table
+	// held at once, half-open ones included: the state an attack can pin.
+	MaxTCPConns *int
+	// MaxReassemblyBytes bounds (on a host) the most bytes its partly
+	// reassembled IPv4 datagrams held at once.
+	MaxReassemblyBytes *int64
+	Line               int
 }

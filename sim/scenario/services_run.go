@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/app"
+	"github.com/simnet-go/simnet/app/attack"
 	"github.com/simnet-go/simnet/app/httpapp"
 	"github.com/simnet-go/simnet/app/tcpapps"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -270,10 +271,34 @@ func resultEvents(tl *timeline, a App, started clock.Time, res any) {
 	}
 }
 
-// evaluateHost checks a dhcp_bound expectation against the host reports.
+// evaluateHost checks a host's expectation (dhcp_bound,
+// max_tcp_connections) against the host reports.
 func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
+	var out []ExpectResult
+	if e.MaxTCPConns != nil {
+		r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("max_tcp_connections: %d", *e.MaxTCPConns), Line: e.Line}
+		for _, h := range hosts {
+			if h.Name == e.Host {
+				r.Passed = h.TCP.PeakConnections <= uint64(*e.MaxTCPConns)
+				r.Message = fmt.Sprintf("at most %d TCP connections at once (%d SYN cookies sent, %d backlog drops)",
+					h.TCP.PeakConnections, h.TCP.SYNCookiesSent, h.TCP.BacklogDrops)
+			}
+		}
+		out = append(out, r)
+	}
+	if e.MaxReassemblyBytes != nil {
+		r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("max_reassembly_bytes: %d", *e.MaxReassemblyBytes), Line: e.Line}
+		for _, h := range hosts {
+			if h.Name == e.Host {
+				r.Passed = h.IP.ReassemblyBytesPeak <= uint64(*e.MaxReassemblyBytes)
+				r.Message = fmt.Sprintf("at most %d bytes held by partial datagrams (%d fragments in; dropped: %d to the memory limit, %d overlapping, %d timed out)",
+					h.IP.ReassemblyBytesPeak, h.IP.FragmentsIn, h.IP.ReassemblyMemory, h.IP.ReassemblyOverlap, h.IP.ReassemblyTimeout)
+			}
+		}
+		out = append(out, r)
+	}
 	if e.DHCPBound == nil {
-		return nil
+		return out
 	}
 	r := ExpectResult{App: e.Host, Condition: fmt.Sprintf("dhcp_bound: %t", *e.DHCPBound), Line: e.Line}
 	bound, msgs := false, []string{}
@@ -292,7 +317,7 @@ func evaluateHost(e Expectation, hosts []HostReport) []ExpectResult {
 	}
 	r.Passed = bound == *e.DHCPBound
 	r.Message = strings.Join(msgs, "; ")
-	return []ExpectResult{r}
+	return append(out, r)
 }
 
 // evaluateService checks the DNS and HTTP conditions of e against a
@@ -351,6 +376,19 @@ func serviceSummary(res any) (string, bool) {
 		return fmt.Sprintf("%d queries answered, %d NXDOMAIN, %d refused", r.Queries, r.NXDomain, r.Refused), true
 	case app.DHCPServerResult:
 		return fmt.Sprintf("%d offers, %d acks, %d naks, %d declines", r.Offers, r.Acks, r.Naks, r.Declines), true
+	case attack.SYNFloodResult:
+		return fmt.Sprintf("%d SYNs sent to %s, %d not sent", r.Sent, r.Target, r.Errors), true
+	case attack.TCPInjectResult:
+		return fmt.Sprintf("%d RSTs, %d SYNs and %d data segments forged from %s to %s", r.RSTs, r.SYNs, r.Data, r.Client, r.Target), true
+	case attack.ARPSpoofResult:
+		return fmt.Sprintf("%d forged ARP replies told %s that %s is here", r.Sent, r.Target, r.Claim), true
+	case attack.DHCPRogueResult:
+		return fmt.Sprintf("%d DISCOVERs answered with %d broken offers", r.Discovers, r.Offers), true
+	case attack.DNSBadQueryResult:
+		return fmt.Sprintf("%d malformed queries to %s: %d answers, %d FORMERR, %d other", r.Sent, r.Target, r.Answers, r.FormErr, r.Other), true
+	case attack.FragFloodResult:
+		return fmt.Sprintf("%d datagrams (%d fragments) to %s: %d unfinished, %d overlapping, %d tiny; %d not sent",
+			r.Datagrams, r.Fragments, r.Target, r.Unfinished, r.Overlapping, r.Tiny, r.Errors), true
 	}
 	return "", false
 }

@@ -162,7 +162,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{"no zone origin", repl("    zone_origin: example.test.\n", ""),
 			`f.yaml:27: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
 		{"old origin key", repl("zone_origin: example.test.", "origin: example.test."),
-			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query, qtype, subnets, max_hops, queries, cc)` + "\n" +
+			`f.yaml:27: field "apps[1].origin": unknown field (want one of name, type, host, target, port, count, interval, size, start, after, bytes, pool, router, dns, lease_time, reservations, zone, zone_file, zone_origin, dir, url, query, qtype, subnets, max_hops, queries, cc, rate, spoof, offer, claim)` + "\n" +
 				`f.yaml:28: field "apps[1].zone": zone: the zone's name is unknown: no origin was given and the file has no $ORIGIN or absolute owner for its SOA record; set zone_origin`},
 		{"zone and zone_file", repl("zone_origin: example.test.", "zone_origin: example.test.\n    zone_file: x.zone"),
 			`f.yaml:28: field "apps[1].zone_file": give either zone or zone_file, not both`},
@@ -185,7 +185,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{"dhcp_bound on static host", repl("{host: web, dhcp_bound: true}", "{host: srv, dhcp_bound: true}"),
 			`f.yaml:40: field "expect[0].host": host "srv" has no interface with address dhcp`},
 		{"host without dhcp_bound", repl("{host: web, dhcp_bound: true}", "{host: web}"),
-			`f.yaml:40: field "expect[0].dhcp_bound": an expectation on a host needs dhcp_bound`},
+			`f.yaml:40: field "expect[0].dhcp_bound": an expectation on a host needs dhcp_bound, max_tcp_connections or max_reassembly_bytes`},
 		{"bad sha", repl("body_sha256: ed73", "body_sha256: zz73"),
 			`f.yaml:43: field "expect[3].body_sha256": invalid SHA-256 "zz7398b00bf9168e433e8956e346f64e6051ed35050aeb6638c74a32976e7510" (want 64 hex digits)`},
 		{"status on lookup", repl("{app: q, dns_answer: 10.0.0.200}", "{app: q, http_status: 200}"),

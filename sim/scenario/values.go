@@ -161,6 +161,20 @@ func (d *decoder) addr46(n *yaml.Node, path string) (netip.Addr, bool) {
 	return a, true
 }
 
+// addrPort reads "IPv4:port" (the attack apps speak IPv4 only).
+func (d *decoder) addrPort(n *yaml.Node, path string) (netip.AddrPort, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+		d.fail(n, path, "invalid IPv4 address:port %q (want e.g. 192.0.2.2:9000)", s)
+		return netip.AddrPort{}, false
+	}
+	return ap, true
+}
+
 // addrPort46 reads "IPv4:port" or "[IPv6]:port".
 func (d *decoder) addrPort46(n *yaml.Node, path string) (netip.AddrPort, bool) {
 	s, ok := d.scalar(n, path)
