@@ -20,6 +20,10 @@ type Line struct {
 	seq   uint64
 	delay delayLine
 	timer clock.Timer
+	fans  []*fan // free fan-outs
+	// scratch is the copy of a flooded frame each member receives, so
+	// that no receiver sees what another one did to its frame.
+	scratch []byte
 }
 
 // NewLine returns an empty Line on clk.
@@ -49,11 +53,16 @@ func (l *Line) push(at clock.Time, e held) {
 func (l *Line) fire(now clock.Time) {
 	limit := l.seq
 	for l.delay.len() > 0 {
-		if k := l.delay.top(); k.at > now || k.seq > limit {
+		k := l.delay.top()
+		if k.at > now || k.seq > limit {
 			break
 		}
 		e := l.delay.pop()
-		e.pipe.deliver(e)
+		if e.fan != nil {
+			l.deliverFan(e, k.seq)
+		} else {
+			e.pipe.deliver(e, k.seq)
+		}
 	}
 	if l.delay.len() > 0 {
 		l.clk.Schedule(&l.timer, l.delay.top().at)

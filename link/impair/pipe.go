@@ -95,7 +95,7 @@ type Pipe struct {
 	pool     *link.BufPool
 	recv     link.Receiver
 	line     *Line
-	gen      uint32 // bumped when the pipe goes down
+	downSeq  uint64 // the Line's last sequence number when the pipe last went down
 	down     bool
 	bad      bool // Gilbert-Elliott state
 	simple   bool // only loss, delay and jitter are configured
@@ -223,7 +223,7 @@ func (p *Pipe) SetUp(up bool) {
 	for ; p.inflight > 0; p.inflight-- {
 		p.countDrop(link.DropLinkDown)
 	}
-	p.gen++
+	p.downSeq = p.line.seq
 	p.busyUntil = 0
 	p.finLen = 0
 	p.flushAQM()
@@ -469,12 +469,15 @@ func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
 		note = note.Merge(p.carry)
 	}
 	p.inflight++
-	p.line.push(at, held{buf: buf, note: note, pipe: p, gen: p.gen})
+	p.line.push(at, held{buf: buf, note: note, pipe: p})
 }
 
-// deliver hands a frame whose instant has come to the receiver.
-func (p *Pipe) deliver(e held) {
-	if e.gen != p.gen {
+// deliver hands a frame whose instant has come to the receiver; seq is the
+// sequence number the Line gave it.
+func (p *Pipe) deliver(e held, seq uint64) {
+	if seq <= p.downSeq {
+		// Queued before the pipe last went down: already counted as
+		// dropped.
 		p.putBuf(e.buf)
 		return
 	}

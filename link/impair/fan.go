@@ -1,0 +1,161 @@
+package impair
+
+import (
+	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/proto/clock"
+)
+
+// fan is a run of pipes that one flooded frame goes to, all at the same
+// instant: pipes[lo:hi] but pipes[skip]. It takes one slot in the delay
+// line and one buffer however many pipes it reaches, and its members have
+// consecutive sequence numbers from the slot's, in index order.
+type fan struct {
+	pipes        []*Pipe
+	lo, hi, skip int
+}
+
+// Flood offers one frame to many pipes of a Line, as a switch flooding a
+// broadcast or unknown-destination frame does, without a copy and a delay
+// line slot per pipe. Pipes whose fate for the frame is decided without
+// randomness (up, with a receiver, only a fixed delay configured, the
+// frame within their MTU) join runs of consecutive pipes due at the same
+// instant; each run is held once and delivered to its members one after
+// the other, so that every member receives the frame at the instant and
+// in the order that offering it to each pipe with Send would have given.
+//
+// A switch floods a frame with StartFlood, then, for each port in order,
+// calls Add and, when Add refuses the port, sends the frame out of that
+// port as usual; Flush ends the flood.
+type Flood struct {
+	line   *Line
+	pipes  []*Pipe
+	skip   int
+	frame  []byte
+	note   link.Note
+	lo, hi int
+	at     clock.Time
+}
+
+// StartFlood begins offering frame to pipes (indexed as the switch's
+// ports, nil for a port that is not a pipe of this Line) but pipes[skip]
+// (the ingress port). carried is the note of the frame as it arrived: the
+// marks earlier links left on it (link.Note.Carried) travel with every
+// copy, as with SendCarrying. frame must stay unchanged until Flush.
+func (l *Line) StartFlood(pipes []*Pipe, skip int, frame []byte, carried link.Note) Flood {
+	f := Flood{line: l, pipes: pipes, skip: skip, frame: frame}
+	if !carried.IsZero() {
+		f.note = link.Note{}.Merge(carried.Carried())
+	}
+	return f
+}
+
+// Add offers the frame to pipes[i] and reports whether it took it. When it
+// did not, the pipes added before have been flushed, and the caller sends
+// the frame to port i itself, so that the order of sends is kept.
+func (f *Flood) Add(i int) bool {
+	p := f.pipes[i]
+	if p == nil || p.line != f.line || i == f.skip {
+		f.Flush()
+		return false
+	}
+	at, ok := p.fixedAt(len(f.frame))
+	if !ok {
+		f.Flush()
+		return false
+	}
+	if f.hi > f.lo && (at != f.at || !(i == f.hi || f.hi == f.skip && i == f.hi+1)) {
+		f.Flush()
+	}
+	if f.hi == f.lo {
+		f.lo, f.at = i, at
+	}
+	f.hi = i + 1
+	p.cnt.Offered++
+	p.cnt.OfferedBytes += uint64(len(f.frame))
+	p.inflight++
+	p.lastAt = at
+	return true
+}
+
+// Flush queues the run of pipes added since the last Flush.
+func (f *Flood) Flush() {
+	lo, hi := f.lo, f.hi
+	if hi <= lo {
+		return
+	}
+	f.lo, f.hi = 0, 0
+	n := hi - lo
+	if lo <= f.skip && f.skip < hi {
+		n--
+	}
+	l := f.line
+	first := f.pipes[lo]
+	if lo == f.skip {
+		first = f.pipes[lo+1]
+	}
+	buf := first.getBuf(f.frame)
+	if n == 1 {
+		l.push(f.at, held{buf: buf, note: f.note, pipe: first})
+		return
+	}
+	var x *fan
+	if k := len(l.fans); k > 0 {
+		x = l.fans[k-1]
+		l.fans = l.fans[:k-1]
+	} else {
+		x = new(fan)
+	}
+	*x = fan{pipes: f.pipes, lo: lo, hi: hi, skip: f.skip}
+	l.push(f.at, held{buf: buf, note: f.note, fan: x})
+	// The members after the first take the following sequence numbers.
+	l.seq += uint64(n - 1)
+}
+
+// fixedAt returns the instant a frame of n bytes offered now would be
+// delivered, when the pipe decides it without drawing randomness or
+// marking it: up, with a receiver, no impairment but a fixed delay, the
+// frame within the MTU and not overtaking an earlier frame.
+func (p *Pipe) fixedAt(n int) (clock.Time, bool) {
+	if !p.simple || p.down || p.recv == nil || p.loss > 0 || p.jitter > 0 ||
+		p.mtu > 0 && n-etherHeaderLen > p.mtu {
+		return 0, false
+	}
+	at := p.clk.Now().Add(p.delay)
+	if at < p.lastAt {
+		return 0, false
+	}
+	return at, true
+}
+
+// deliverFan hands a flooded frame to each member of its fan in turn,
+// each a copy of its own; seq is the first member's sequence number.
+func (l *Line) deliverFan(e held, seq uint64) {
+	x := e.fan
+	for i := x.lo; i < x.hi; i++ {
+		if i == x.skip {
+			continue
+		}
+		p := x.pipes[i]
+		s := seq
+		seq++
+		if s <= p.downSeq {
+			continue // queued before the pipe went down: counted then
+		}
+		p.inflight--
+		if p.recv == nil {
+			p.countDrop(link.DropNoPeer)
+			continue
+		}
+		p.cnt.Delivered++
+		p.cnt.DeliveredBytes += uint64(len(e.buf))
+		l.scratch = append(l.scratch[:0], e.buf...)
+		p.recv.Receive(l.scratch, e.note)
+	}
+	first := x.pipes[x.lo]
+	if x.lo == x.skip {
+		first = x.pipes[x.lo+1]
+	}
+	first.putBuf(e.buf)
+	*x = fan{}
+	l.fans = append(l.fans, x)
+}
