@@ -146,8 +146,8 @@ func (l *Line) deliverFan(e held, seq uint64) {
 			p.countDrop(link.DropNoPeer)
 			continue
 		}
-		p.cnt.Delivered++
-		p.cnt.DeliveredBytes += uint64(len(e.buf))
+		p.delivered++
+		p.deliveredBytes += uint64(len(e.buf))
 		l.scratch = append(l.scratch[:0], e.buf...)
 		p.recv.Receive(l.scratch, e.note)
 	}

@@ -89,19 +89,22 @@ type Counters struct {
 // side: Send offers a frame, SetReceiver sets where survivors go.
 type Pipe struct {
 	// What every frame touches comes first, so that a frame crossing a
-	// pipe of a large world loads few cache lines.
-	clk      clock.Clock
-	rnd      *rand.Rand
-	pool     *link.BufPool
-	recv     link.Receiver
-	line     *Line
-	downSeq  uint64 // the Line's last sequence number when the pipe last went down
+	// pipe of a large world loads few cache lines; what a delivery
+	// touches, first of all (a flood delivers to many pipes in a row).
+	recv           link.Receiver
+	downSeq        uint64 // the Line's last sequence number when the pipe last went down
+	inflight       int
+	delivered      uint64 // Counters.Delivered
+	deliveredBytes uint64 // Counters.DeliveredBytes
+	clk            clock.Clock
+	rnd            *rand.Rand
+	pool           *link.BufPool
+	line           *Line
 	down     bool
 	bad      bool // Gilbert-Elliott state
 	simple   bool // only loss, delay and jitter are configured
 	normal   bool // cfg.JitterDist is JitterNormal
 	carrying bool // within SendCarrying: merge carry into delivered notes
-	inflight int
 	lastAt   clock.Time // latest delivery instant, for KeepOrder
 	loss     float64    // cfg.Loss
 	delay    time.Duration
@@ -235,6 +238,7 @@ func (p *Pipe) Pending() int { return p.inflight }
 // Counters returns the running totals.
 func (p *Pipe) Counters() Counters {
 	c := p.cnt
+	c.Delivered, c.DeliveredBytes = p.delivered, p.deliveredBytes
 	c.DroppedLoss = p.dropped[link.DropLoss]
 	c.DroppedBurst = p.dropped[link.DropBurst]
 	c.DroppedQueueFull = p.dropped[link.DropQueueFull]
@@ -485,8 +489,8 @@ func (p *Pipe) deliver(e held, seq uint64) {
 	if p.recv == nil {
 		p.countDrop(link.DropNoPeer)
 	} else {
-		p.cnt.Delivered++
-		p.cnt.DeliveredBytes += uint64(len(e.buf))
+		p.delivered++
+		p.deliveredBytes += uint64(len(e.buf))
 		p.recv.Receive(e.buf, e.note)
 	}
 	p.putBuf(e.buf)

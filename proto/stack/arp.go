@@ -39,6 +39,9 @@ func (i *Interface) forgetHit(ip [4]byte) {
 	}
 }
 
+// neighBit returns the bit of Interface.neighMask that stands for ip.
+func neighBit(ip [4]byte) uint64 { return 1 << (be32(ip) * 0x9e3779b1 >> 26) }
+
 // neighbor is one ARP cache entry of an interface. While unresolved it
 // holds the frames waiting for the address and its timer paces the
 // requests; once resolved the same timer expires the entry.
@@ -163,6 +166,7 @@ func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
 		n = &neighbor{ifc: i, ip: ip}
 		n.timer.Init(n)
 		i.neigh[ip] = n
+		i.neighMask |= neighBit(ip)
 		n.queue = append(n.queue, h.pool.Get(frame))
 		n.request(h.clk.Now())
 		return
@@ -189,7 +193,7 @@ func (i *Interface) arpInput(b []byte) {
 		return
 	}
 	if p.Op() == arp.OpRequest {
-		h.stats.ARPRequestsIn++
+		i.link.ARPRequestsIn++
 	} else {
 		h.stats.ARPRepliesIn++
 	}
@@ -216,7 +220,7 @@ func (i *Interface) arpInput(b []byte) {
 	// A sender address of 0.0.0.0 is an RFC 5227 probe and teaches
 	// nothing.
 	merged := false
-	if spa != ([4]byte{}) {
+	if spa != ([4]byte{}) && i.neighMask&neighBit(spa) != 0 {
 		if n := i.neigh[spa]; n != nil {
 			n.resolve(sha)
 			merged = true
@@ -232,6 +236,7 @@ func (i *Interface) arpInput(b []byte) {
 		n := &neighbor{ifc: i, ip: spa}
 		n.timer.Init(n)
 		i.neigh[spa] = n
+		i.neighMask |= neighBit(spa)
 		n.resolve(sha)
 	}
 	// "Is the opcode ares_op$REQUEST? Swap hardware and protocol fields,
@@ -273,6 +278,7 @@ func (i *Interface) AddStaticNeighbor(ip netip.Addr, mac ether.Addr) {
 		n = &neighbor{ifc: i, ip: k}
 		n.timer.Init(n)
 		i.neigh[k] = n
+		i.neighMask |= neighBit(k)
 	}
 	i.h.clk.Cancel(&n.timer)
 	n.static = true

@@ -33,7 +33,7 @@ expect:
 // ping one server once (captures off), and reports the wall time and the
 // heap in use at the end of the run per host.
 func BenchmarkPingGroup(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{1000, 3000, 10000} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			s, err := Parse("ping.yaml", []byte(pingGroupYAML(n)))
 			if err != nil {
