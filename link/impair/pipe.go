@@ -100,17 +100,17 @@ type Pipe struct {
 	rnd            *rand.Rand
 	pool           *link.BufPool
 	line           *Line
-	down     bool
-	bad      bool // Gilbert-Elliott state
-	simple   bool // only loss, delay and jitter are configured
-	normal   bool // cfg.JitterDist is JitterNormal
-	carrying bool // within SendCarrying: merge carry into delivered notes
-	lastAt   clock.Time // latest delivery instant, for KeepOrder
-	loss     float64    // cfg.Loss
-	delay    time.Duration
-	jitter   time.Duration
-	mtu      int // cfg.MTU
-	cnt      Counters
+	down           bool
+	bad            bool       // Gilbert-Elliott state
+	simple         bool       // only loss, delay and jitter are configured
+	normal         bool       // cfg.JitterDist is JitterNormal
+	carrying       bool       // within SendCarrying: merge carry into delivered notes
+	lastAt         clock.Time // latest delivery instant, for KeepOrder
+	loss           float64    // cfg.Loss
+	delay          time.Duration
+	jitter         time.Duration
+	mtu            int // cfg.MTU
+	cnt            Counters
 
 	cfg       Config
 	busyUntil clock.Time // when the rate limiter finishes its backlog
