@@ -7,8 +7,9 @@ import (
 
 // fan is a run of pipes that one flooded frame goes to, all at the same
 // instant: pipes[lo:hi] but pipes[skip]. It takes one slot in the delay
-// line and one buffer however many pipes it reaches, and its members have
-// consecutive sequence numbers from the slot's, in index order.
+// line and one buffer however many pipes it reaches. Its members are
+// delivered one after the other, in index order, when the slot's turn
+// comes: as consecutive slots of the same instant would have been.
 type fan struct {
 	pipes        []*Pipe
 	lo, hi, skip int
@@ -34,6 +35,7 @@ type Flood struct {
 	note   link.Note
 	lo, hi int
 	at     clock.Time
+	now    clock.Time
 }
 
 // StartFlood begins offering frame to pipes (indexed as the switch's
@@ -42,7 +44,7 @@ type Flood struct {
 // marks earlier links left on it (link.Note.Carried) travel with every
 // copy, as with SendCarrying. frame must stay unchanged until Flush.
 func (l *Line) StartFlood(pipes []*Pipe, skip int, frame []byte, carried link.Note) Flood {
-	f := Flood{line: l, pipes: pipes, skip: skip, frame: frame}
+	f := Flood{line: l, pipes: pipes, skip: skip, frame: frame, now: l.clk.Now()}
 	if !carried.IsZero() {
 		f.note = link.Note{}.Merge(carried.Carried())
 	}
@@ -58,7 +60,7 @@ func (f *Flood) Add(i int) bool {
 		f.Flush()
 		return false
 	}
-	at, ok := p.fixedAt(len(f.frame))
+	at, ok := p.fixedAt(f.now, len(f.frame))
 	if !ok {
 		f.Flush()
 		return false
@@ -107,20 +109,18 @@ func (f *Flood) Flush() {
 	}
 	*x = fan{pipes: f.pipes, lo: lo, hi: hi, skip: f.skip}
 	l.push(f.at, held{buf: buf, note: f.note, fan: x})
-	// The members after the first take the following sequence numbers.
-	l.seq += uint64(n - 1)
+	l.fanOuts++
 }
 
-// fixedAt returns the instant a frame of n bytes offered now would be
+// fixedAt returns the instant a frame of n bytes offered at now would be
 // delivered, when the pipe decides it without drawing randomness or
 // marking it: up, with a receiver, no impairment but a fixed delay, the
 // frame within the MTU and not overtaking an earlier frame.
-func (p *Pipe) fixedAt(n int) (clock.Time, bool) {
-	if !p.simple || p.down || p.recv == nil || p.loss > 0 || p.jitter > 0 ||
-		p.mtu > 0 && n-etherHeaderLen > p.mtu {
+func (p *Pipe) fixedAt(now clock.Time, n int) (clock.Time, bool) {
+	if !p.fixed || p.mtu > 0 && n-etherHeaderLen > p.mtu {
 		return 0, false
 	}
-	at := p.clk.Now().Add(p.delay)
+	at := now.Add(p.delay)
 	if at < p.lastAt {
 		return 0, false
 	}
@@ -128,7 +128,7 @@ func (p *Pipe) fixedAt(n int) (clock.Time, bool) {
 }
 
 // deliverFan hands a flooded frame to each member of its fan in turn,
-// each a copy of its own; seq is the first member's sequence number.
+// each a copy of its own; seq is the sequence number of the fan's slot.
 func (l *Line) deliverFan(e held, seq uint64) {
 	x := e.fan
 	for i := x.lo; i < x.hi; i++ {
@@ -136,9 +136,7 @@ func (l *Line) deliverFan(e held, seq uint64) {
 			continue
 		}
 		p := x.pipes[i]
-		s := seq
-		seq++
-		if s <= p.downSeq {
+		if seq <= p.downSeq {
 			continue // queued before the pipe went down: counted then
 		}
 		p.inflight--
@@ -159,3 +157,7 @@ func (l *Line) deliverFan(e held, seq uint64) {
 	*x = fan{}
 	l.fans = append(l.fans, x)
 }
+
+// FanOuts returns how many frames Flood has held for more than one pipe at
+// once.
+func (l *Line) FanOuts() uint64 { return l.fanOuts }

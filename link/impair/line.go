@@ -15,12 +15,13 @@ import (
 // the same instant are delivered in the order they were offered, across
 // all the pipes of the Line.
 type Line struct {
-	clk   clock.Clock
-	small *link.BufPool // buffers of smallBufSize for small frames
-	seq   uint64
-	delay delayLine
-	timer clock.Timer
-	fans  []*fan // free fan-outs
+	clk     clock.Clock
+	small   *link.BufPool // buffers of smallBufSize for small frames
+	seq     uint64
+	delay   delayLine
+	timer   clock.Timer
+	fans    []*fan // free fan-outs
+	fanOuts uint64 // fan-outs held so far
 	// scratch is the copy of a flooded frame each member receives, so
 	// that no receiver sees what another one did to its frame.
 	scratch []byte

@@ -104,6 +104,7 @@ type Pipe struct {
 	bad            bool       // Gilbert-Elliott state
 	simple         bool       // only loss, delay and jitter are configured
 	normal         bool       // cfg.JitterDist is JitterNormal
+	fixed          bool       // up, with a receiver, only a fixed delay configured (fixedAt)
 	carrying       bool       // within SendCarrying: merge carry into delivered notes
 	lastAt         clock.Time // latest delivery instant, for KeepOrder
 	loss           float64    // cfg.Loss
@@ -181,6 +182,7 @@ func (p *Pipe) apply(cfg Config) {
 	p.normal = cfg.JitterDist == JitterNormal
 	p.simple = !cfg.Burst.Enabled() && cfg.Rate == 0 && !cfg.KeepOrder &&
 		cfg.Reorder == 0 && cfg.Duplicate == 0 && cfg.Corrupt == 0
+	p.setFixed()
 	if cfg.Rate > 0 && !cfg.IsAQM() && p.fifoStats == nil {
 		p.fifoStats = &fifoStats{}
 	}
@@ -202,7 +204,16 @@ func (p *Pipe) apply(cfg Config) {
 }
 
 // SetReceiver sets where delivered frames go.
-func (p *Pipe) SetReceiver(r link.Receiver) { p.recv = r }
+func (p *Pipe) SetReceiver(r link.Receiver) {
+	p.recv = r
+	p.setFixed()
+}
+
+// setFixed updates p.fixed after a change of configuration, state or
+// receiver.
+func (p *Pipe) setFixed() {
+	p.fixed = p.simple && !p.down && p.recv != nil && p.loss == 0 && p.jitter == 0
+}
 
 // MTU returns the configured MTU, or 0 when there is no limit.
 func (p *Pipe) MTU() int { return p.cfg.MTU }
@@ -218,6 +229,7 @@ func (p *Pipe) SetUp(up bool) {
 		return
 	}
 	p.down = !up
+	p.setFixed()
 	if up {
 		return
 	}
