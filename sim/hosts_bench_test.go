@@ -71,3 +71,40 @@ func BenchmarkWorldHosts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFlood measures broadcast floods on one switch: n hosts on
+// one switch (captures off) announce their addresses (RFC 5227: two
+// gratuitous ARP requests each), every one of which the switch floods to
+// the n-1 other hosts. It reports the cost of one delivery of a flooded
+// frame to a host.
+func BenchmarkFlood(b *testing.B) {
+	for _, n := range []int{100, 1000, 3000} {
+		b.Run("hosts="+itoa(n), func(b *testing.B) {
+			var ns, cpuNs float64
+			for range b.N {
+				w, err := New(Config{Seed: 1})
+				require.NoError(b, err)
+				sw, err := w.NewSwitch("sw", SwitchConfig{})
+				require.NoError(b, err)
+				ifcs := make([]*stack.Interface, n)
+				for i := range n {
+					name := "h" + itoa(i)
+					l, err := w.ConnectSwitch(name, Iface{Host: name, Name: "eth0"}, sw, LinkConfig{})
+					require.NoError(b, err)
+					h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name)})
+					ifcs[i] = h.AddInterface("eth0", ether.Addr{2, 0, 0, 0, byte(i >> 8), byte(i)}, l.A())
+				}
+				t0, cpu0 := time.Now(), cpuTime()
+				for i, ifc := range ifcs {
+					ifc.SetAddress(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).Next(), 16))
+				}
+				w.RunFor(10 * time.Second)
+				ns = float64(time.Since(t0).Nanoseconds()) / float64(2*n*(n-1))
+				cpuNs = float64((cpuTime() - cpu0).Nanoseconds()) / float64(2*n*(n-1))
+				require.Equal(b, uint64(2*n), sw.Stats().Flooded)
+			}
+			b.ReportMetric(ns, "ns/delivery")
+			b.ReportMetric(cpuNs, "cpu-ns/delivery")
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/link"
+	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/clock"
 )
 
@@ -46,6 +47,10 @@ type Switch struct {
 	name  string
 	cfg   SwitchConfig
 	ports []*swPort
+	// pipes holds, by port, the pipe a port sends into when the port is a
+	// bare end of one of the world's links (no capture tap), so that a
+	// flood reaches such ports through one impair.Flood; nil otherwise.
+	pipes []*impair.Pipe
 	table map[uint64]int32 // address (macKey) -> index in entries
 	ents  []macEntry
 	free  []int32 // unused indices in ents
@@ -104,6 +109,11 @@ func (s *Switch) AddPort(ep link.Endpoint) int {
 	p := &swPort{sw: s, idx: len(s.ports), ep: ep}
 	p.carrier, _ = ep.(link.Carrier)
 	s.ports = append(s.ports, p)
+	var pipe *impair.Pipe
+	if e, ok := ep.(*end); ok && e.l.w == s.w {
+		pipe = e.l.pipes[e.out]
+	}
+	s.pipes = append(s.pipes, pipe)
 	ep.SetReceiver(p)
 	return p.idx
 }
@@ -180,11 +190,15 @@ func (s *Switch) forward(in int, frame []byte, note link.Note) {
 		}
 	}
 	s.stats.Flooded++
+	// The ports that are bare link ends share one held copy of the frame
+	// (see impair.Flood); the others get theirs in turn, in port order.
+	f := s.w.line.StartFlood(s.pipes, in, frame, note)
 	for i, p := range s.ports {
-		if i != in {
+		if i != in && !f.Add(i) {
 			p.send(frame, note)
 		}
 	}
+	f.Flush()
 }
 
 // SwitchStats are a switch's counters for the report.

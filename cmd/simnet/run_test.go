@@ -222,3 +222,28 @@ hosts:
 	assert.Equal(t, exitScenario, code)
 	assert.Equal(t, p+`:6: field "hosts[0].routes[0].via": route to 10.9.0.0/16 via 10.1.0.1: 10.1.0.1 is on no subnet attached to host "a"`+"\n", errOut)
 }
+
+// TestRunECNWithoutAQM checks that ecn on a link direction without an AQM
+// queue discipline is refused before the run: one file:line: field error
+// on stderr, exit 2.
+func TestRunECNWithoutAQM(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	doc := `name: x
+duration: 1s
+hosts:
+  - {name: a, interfaces: [{name: eth0, address: 10.0.0.1/24}]}
+  - {name: b, interfaces: [{name: eth0, address: 10.0.0.2/24}]}
+links:
+  - name: ab
+    a: a:eth0
+    b: b:eth0
+    impair: {rate: 10Mbit, qdisc: fifo, ecn: true}
+`
+	require.NoError(t, os.WriteFile(p, []byte(doc), 0o644))
+	_, errOut, code := execute(t, dir, "run", p)
+	assert.Equal(t, exitScenario, code)
+	assert.Equal(t, p+`:10: field "links[0].impair.ecn": ecn marks instead of dropping and needs an AQM qdisc in a_to_b (red, codel or fq_codel)`+"\n", errOut)
+	_, err := os.Stat(filepath.Join(dir, outRoot))
+	assert.True(t, os.IsNotExist(err), "no output directory for a bad scenario")
+}

@@ -29,14 +29,14 @@ type key struct {
 
 func (a key) less(b key) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
 
-// held is a frame in the delay line, with the pipe delivering it and the
-// pipe's generation when it was queued (a pipe that went down since has
-// moved on, and the frame is discarded).
+// held is a frame in the delay line, with the pipe delivering it, or the
+// run of pipes a flooded frame goes to (fan). A pipe that went down after
+// the frame was queued (Pipe.downSeq) discards it.
 type held struct {
 	buf  []byte
 	note link.Note
 	pipe *Pipe
-	gen  uint32
+	fan  *fan
 }
 
 // wheelEntry is the ordering part of a frame in a wheel bucket, kept apart

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/clock"
 )
 
@@ -51,14 +52,14 @@ func TestDelayLineOrder(t *testing.T) {
 				for n := r.IntN(4); n > 0; n-- {
 					seq++
 					at := now.Add(tt.delay(r))
-					d.push(at, seq, held{gen: uint32(seq)})
+					d.push(at, seq, held{note: link.Note{Ticket: seq}})
 					want = append(want, ref{at, seq})
 				}
 				now = now.Add(time.Duration(r.IntN(3000)))
 				for d.len() > 0 && d.top().at <= now {
 					k := d.top()
 					e := d.pop()
-					require.Equal(t, uint32(k.seq), e.gen, "pop returns the frame of top")
+					require.Equal(t, k.seq, e.note.Ticket, "pop returns the frame of top")
 					got = append(got, ref{k.at, k.seq})
 				}
 			}
@@ -84,14 +85,14 @@ func TestDelayLineOrder(t *testing.T) {
 func TestDelayLineEarlierThanWheel(t *testing.T) {
 	width := time.Duration(1 << wheelShift)
 	var d delayLine
-	d.push(epoch.Add(10*width), 1, held{gen: 1})
+	d.push(epoch.Add(10*width), 1, held{note: link.Note{Ticket: 1}})
 	require.Equal(t, uint64(1), d.top().seq, "top moves the cursor to bucket 10")
-	d.push(epoch.Add((wheelBuckets+9)*width), 2, held{gen: 2})
-	d.push(epoch.Add(width), 3, held{gen: 3})
-	d.push(epoch.Add(5*width), 4, held{gen: 4})
-	var order []uint32
+	d.push(epoch.Add((wheelBuckets+9)*width), 2, held{note: link.Note{Ticket: 2}})
+	d.push(epoch.Add(width), 3, held{note: link.Note{Ticket: 3}})
+	d.push(epoch.Add(5*width), 4, held{note: link.Note{Ticket: 4}})
+	var order []uint64
 	for d.len() > 0 {
-		order = append(order, d.pop().gen)
+		order = append(order, d.pop().note.Ticket)
 	}
-	assert.Equal(t, []uint32{3, 4, 1, 2}, order)
+	assert.Equal(t, []uint64{3, 4, 1, 2}, order)
 }

@@ -15,11 +15,16 @@ import (
 // the same instant are delivered in the order they were offered, across
 // all the pipes of the Line.
 type Line struct {
-	clk   clock.Clock
-	small *link.BufPool // buffers of smallBufSize for small frames
-	seq   uint64
-	delay delayLine
-	timer clock.Timer
+	clk     clock.Clock
+	small   *link.BufPool // buffers of smallBufSize for small frames
+	seq     uint64
+	delay   delayLine
+	timer   clock.Timer
+	fans    []*fan // free fan-outs
+	fanOuts uint64 // fan-outs held so far
+	// scratch is the copy of a flooded frame each member receives, so
+	// that no receiver sees what another one did to its frame.
+	scratch []byte
 }
 
 // NewLine returns an empty Line on clk.
@@ -49,11 +54,16 @@ func (l *Line) push(at clock.Time, e held) {
 func (l *Line) fire(now clock.Time) {
 	limit := l.seq
 	for l.delay.len() > 0 {
-		if k := l.delay.top(); k.at > now || k.seq > limit {
+		k := l.delay.top()
+		if k.at > now || k.seq > limit {
 			break
 		}
 		e := l.delay.pop()
-		e.pipe.deliver(e)
+		if e.fan != nil {
+			l.deliverFan(e, k.seq)
+		} else {
+			e.pipe.deliver(e, k.seq)
+		}
 	}
 	if l.delay.len() > 0 {
 		l.clk.Schedule(&l.timer, l.delay.top().at)

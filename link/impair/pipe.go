@@ -89,25 +89,29 @@ type Counters struct {
 // side: Send offers a frame, SetReceiver sets where survivors go.
 type Pipe struct {
 	// What every frame touches comes first, so that a frame crossing a
-	// pipe of a large world loads few cache lines.
-	clk      clock.Clock
-	rnd      *rand.Rand
-	pool     *link.BufPool
-	recv     link.Receiver
-	line     *Line
-	gen      uint32 // bumped when the pipe goes down
-	down     bool
-	bad      bool // Gilbert-Elliott state
-	simple   bool // only loss, delay and jitter are configured
-	normal   bool // cfg.JitterDist is JitterNormal
-	carrying bool // within SendCarrying: merge carry into delivered notes
-	inflight int
-	lastAt   clock.Time // latest delivery instant, for KeepOrder
-	loss     float64    // cfg.Loss
-	delay    time.Duration
-	jitter   time.Duration
-	mtu      int // cfg.MTU
-	cnt      Counters
+	// pipe of a large world loads few cache lines; what a delivery
+	// touches, first of all (a flood delivers to many pipes in a row).
+	recv           link.Receiver
+	downSeq        uint64 // the Line's last sequence number when the pipe last went down
+	inflight       int
+	delivered      uint64 // Counters.Delivered
+	deliveredBytes uint64 // Counters.DeliveredBytes
+	clk            clock.Clock
+	rnd            *rand.Rand
+	pool           *link.BufPool
+	line           *Line
+	down           bool
+	bad            bool       // Gilbert-Elliott state
+	simple         bool       // only loss, delay and jitter are configured
+	normal         bool       // cfg.JitterDist is JitterNormal
+	fixed          bool       // up, with a receiver, only a fixed delay configured (fixedAt)
+	carrying       bool       // within SendCarrying: merge carry into delivered notes
+	lastAt         clock.Time // latest delivery instant, for KeepOrder
+	loss           float64    // cfg.Loss
+	delay          time.Duration
+	jitter         time.Duration
+	mtu            int // cfg.MTU
+	cnt            Counters
 
 	cfg       Config
 	busyUntil clock.Time // when the rate limiter finishes its backlog
@@ -184,6 +188,7 @@ func (p *Pipe) apply(cfg Config) {
 	p.normal = cfg.JitterDist == JitterNormal
 	p.simple = !cfg.Burst.Enabled() && cfg.Rate == 0 && !cfg.KeepOrder &&
 		cfg.Reorder == 0 && cfg.Duplicate == 0 && cfg.Corrupt == 0
+	p.setFixed()
 	if cfg.Rate > 0 && !cfg.IsAQM() && p.fifoStats == nil {
 		p.fifoStats = &fifoStats{}
 	}
@@ -205,7 +210,16 @@ func (p *Pipe) apply(cfg Config) {
 }
 
 // SetReceiver sets where delivered frames go.
-func (p *Pipe) SetReceiver(r link.Receiver) { p.recv = r }
+func (p *Pipe) SetReceiver(r link.Receiver) {
+	p.recv = r
+	p.setFixed()
+}
+
+// setFixed updates p.fixed after a change of configuration, state or
+// receiver.
+func (p *Pipe) setFixed() {
+	p.fixed = p.simple && !p.down && p.recv != nil && p.loss == 0 && p.jitter == 0
+}
 
 // MTU returns the configured MTU, or 0 when there is no limit.
 func (p *Pipe) MTU() int { return p.cfg.MTU }
@@ -221,6 +235,7 @@ func (p *Pipe) SetUp(up bool) {
 		return
 	}
 	p.down = !up
+	p.setFixed()
 	if up {
 		return
 	}
@@ -229,7 +244,7 @@ func (p *Pipe) SetUp(up bool) {
 	for ; p.inflight > 0; p.inflight-- {
 		p.countDrop(link.DropLinkDown)
 	}
-	p.gen++
+	p.downSeq = p.line.seq
 	p.busyUntil = 0
 	p.finLen = 0
 	p.obsFin, p.obsHead = p.obsFin[:0], 0
@@ -242,6 +257,7 @@ func (p *Pipe) Pending() int { return p.inflight }
 // Counters returns the running totals.
 func (p *Pipe) Counters() Counters {
 	c := p.cnt
+	c.Delivered, c.DeliveredBytes = p.delivered, p.deliveredBytes
 	c.DroppedLoss = p.dropped[link.DropLoss]
 	c.DroppedBurst = p.dropped[link.DropBurst]
 	c.DroppedQueueFull = p.dropped[link.DropQueueFull]
@@ -482,12 +498,15 @@ func (p *Pipe) push(at clock.Time, buf []byte, note link.Note) {
 		note = note.Merge(p.carry)
 	}
 	p.inflight++
-	p.line.push(at, held{buf: buf, note: note, pipe: p, gen: p.gen})
+	p.line.push(at, held{buf: buf, note: note, pipe: p})
 }
 
-// deliver hands a frame whose instant has come to the receiver.
-func (p *Pipe) deliver(e held) {
-	if e.gen != p.gen {
+// deliver hands a frame whose instant has come to the receiver; seq is the
+// sequence number the Line gave it.
+func (p *Pipe) deliver(e held, seq uint64) {
+	if seq <= p.downSeq {
+		// Queued before the pipe last went down: already counted as
+		// dropped.
 		p.putBuf(e.buf)
 		return
 	}
@@ -495,8 +514,8 @@ func (p *Pipe) deliver(e held) {
 	if p.recv == nil {
 		p.countDrop(link.DropNoPeer)
 	} else {
-		p.cnt.Delivered++
-		p.cnt.DeliveredBytes += uint64(len(e.buf))
+		p.delivered++
+		p.deliveredBytes += uint64(len(e.buf))
 		p.recv.Receive(e.buf, e.note)
 	}
 	p.putBuf(e.buf)

@@ -47,6 +47,9 @@ func (i *Interface) forgetHit(ip [4]byte) {
 	}
 }
 
+// neighBit returns the bit of Interface.neighMask that stands for ip.
+func neighBit(ip [4]byte) uint64 { return 1 << (be32(ip) * 0x9e3779b1 >> 26) }
+
 // neighbor is one ARP cache entry of an interface. While unresolved it
 // holds the frames waiting for the address and its timer paces the
 // requests; once resolved the same timer expires the entry.
@@ -174,6 +177,7 @@ func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
 		n = &neighbor{ifc: i, ip: ip}
 		n.timer.Init(n)
 		i.neigh[ip] = n
+		i.neighMask |= neighBit(ip)
 		n.queue = append(n.queue, h.pool.Get(frame))
 		n.request(h.clk.Now())
 		return
@@ -200,7 +204,7 @@ func (i *Interface) arpInput(b []byte) {
 		return
 	}
 	if p.Op() == arp.OpRequest {
-		h.stats.ARPRequestsIn++
+		i.link.ARPRequestsIn++
 	} else {
 		h.stats.ARPRepliesIn++
 	}
@@ -232,7 +236,7 @@ func (i *Interface) arpInput(b []byte) {
 	// failover), as Linux's arp_process decides its override; the packet
 	// is still answered below.
 	merged := false
-	if spa != ([4]byte{}) {
+	if spa != ([4]byte{}) && i.neighMask&neighBit(spa) != 0 {
 		if n := i.neigh[spa]; n != nil {
 			locked := n.static || (spa != tpa && h.clk.Now().Sub(n.confirmed) < arpLockTime)
 			if n.resolved && n.mac != sha && locked {
@@ -253,6 +257,7 @@ func (i *Interface) arpInput(b []byte) {
 		n := &neighbor{ifc: i, ip: spa}
 		n.timer.Init(n)
 		i.neigh[spa] = n
+		i.neighMask |= neighBit(spa)
 		n.resolve(sha)
 	}
 	// "Is the opcode ares_op$REQUEST? Swap hardware and protocol fields,
@@ -294,6 +299,7 @@ func (i *Interface) AddStaticNeighbor(ip netip.Addr, mac ether.Addr) {
 		n = &neighbor{ifc: i, ip: k}
 		n.timer.Init(n)
 		i.neigh[k] = n
+		i.neighMask |= neighBit(k)
 	}
 	i.h.clk.Cancel(&n.timer)
 	n.static = true

@@ -38,7 +38,15 @@ type Interface struct {
 	mtu      int
 	// link counts the frames of this interface; Host.Stats sums them.
 	link linkStats
-	ep   link.Endpoint
+	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
+	v6 *v6Iface
+	// probes are the RFC 5227 probes running, in the order they started.
+	probes []*ARPProbe
+	// neighMask has bit neighBit(ip) set for every ip ever put in neigh,
+	// so that most ARP packets from hosts not in the table are told
+	// apart without a map lookup.
+	neighMask uint64
+	ep        link.Endpoint
 	// hits caches resolved neighbours recently sent to (an inline copy of
 	// their neigh entries); hitNext is the slot the next miss replaces.
 	hits    [neighHits]neighHit
@@ -51,12 +59,8 @@ type Interface struct {
 	announceTimer clock.Timer
 	announceLeft  int
 
-	// probes are the RFC 5227 probes running, in the order they started.
-	probes   []*ARPProbe
 	probeSeq uint64
 
-	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
-	v6 *v6Iface
 	// onV6Change is OnIPv6AddressChange's hook (ipv6_auto.go).
 	onV6Change func(netip.Prefix, bool)
 }

@@ -172,15 +172,19 @@ func (c *hotStats) addTo(s *Stats) {
 }
 
 // linkStats are the frame counters of one interface, kept in the
-// interface's first cache line; Host.Stats adds them up.
+// interface's first cache line; Host.Stats adds them up. ARPRequestsIn is
+// here too: on a large LAN most frames a host receives are other hosts'
+// ARP requests, which then touch nothing else of the host.
 type linkStats struct {
 	FramesIn, BytesIn, FramesOut, BytesOut uint64
+	ARPRequestsIn                          uint64
 }
 
 // addTo adds the counters to their fields of s.
 func (c *linkStats) addTo(s *Stats) {
 	s.FramesIn += c.FramesIn
 	s.BytesIn += c.BytesIn
+	s.ARPRequestsIn += c.ARPRequestsIn
 	s.FramesOut += c.FramesOut
 	s.BytesOut += c.BytesOut
 }

@@ -8,7 +8,7 @@ import (
 // emit sends the segment whose payload (n bytes) is already in place in the
 // scratch buffer after the options.
 func (s *Stack) emit(k connKey, f Fields, o *Options, olen, n int) {
-	b := s.out
+	b := s.outBuf()
 	putHeader(b, f, olen)
 	if olen > 0 {
 		EncodeOptions(b[HeaderLen:], o)
@@ -108,7 +108,7 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	}
 	if n > 0 {
 		off := seq.diff(c.bufStart)
-		c.sndBuf.readAt(off, s.out[HeaderLen+olen:HeaderLen+olen+n])
+		c.sndBuf.readAt(off, s.outBuf()[HeaderLen+olen:HeaderLen+olen+n])
 		if off+n == c.sndBuf.n && !c.noPush || c.pushBurst {
 			f.Flags |= FlagPSH
 		}

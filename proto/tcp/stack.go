@@ -407,7 +407,7 @@ type Stack struct {
 	isn       isnKey
 	nextID    uint64
 
-	out      []byte
+	out      []byte  // scratch for building segments, made on first use (outBuf)
 	opts     Options // scratch for parsing
 	sendOpts Options // scratch for building
 
@@ -439,11 +439,20 @@ func New(net Network, clk clock.Clock, rnd *rand.Rand, cfg Config) *Stack {
 		conns:     make(map[connKey]*Conn),
 		listeners: make(map[listenKey]*Listener),
 		isn:       isnKey{rnd.Uint64(), rnd.Uint64()},
-		out:       make([]byte, 65536+HeaderLen+MaxOptionsLen),
 	}
 	s.tosTx, _ = net.(TOSSender)
 	s.tosRx, _ = net.(TOSReceiver)
 	return s
+}
+
+// outBuf returns the scratch buffer segments are built in, making it on
+// first use: a host that never sends TCP (most of a large world) does not
+// pay for it.
+func (s *Stack) outBuf() []byte {
+	if s.out == nil {
+		s.out = make([]byte, 65536+HeaderLen+MaxOptionsLen)
+	}
+	return s.out
 }
 
 // Config returns the stack's configuration with defaults filled in.
@@ -561,7 +570,7 @@ func (s *Stack) resetFor(k connKey, h Header) {
 
 // send encodes and transmits one segment from the scratch buffer.
 func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
-	n, err := Encode(s.out, f, o, payload, k.laddr, k.raddr)
+	n, err := Encode(s.outBuf(), f, o, payload, k.laddr, k.raddr)
 	if err != nil {
 		s.stats.SendErrors++
 		return
