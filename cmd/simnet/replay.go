@@ -16,6 +16,7 @@ import (
 
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
+	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/replay/tcpexpert"
@@ -40,6 +41,7 @@ type replayOpts struct {
 	tap             tapOpts
 	report          string
 	force           bool
+	learn           bool
 }
 
 // Replay modes, for the flags each one takes.
@@ -54,7 +56,7 @@ const (
 var replayFlagModes = map[string]int{
 	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze, "report": modeAnalyze,
 	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
-	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole,
+	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole, "learn": modeHostRole,
 	"force": modeHostRole, "to-tap": modeToTap,
 }
 
@@ -166,6 +168,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	addTapFlags(fl, &o.tap)
 	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
 	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
+	fl.BoolVar(&o.learn, "learn", true, "with --as, also run the services learnt from the capture (HTTP, echo, DNS with --zone, DHCP)")
 	return cmd
 }
 
@@ -284,7 +287,7 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		return 2
 	}
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
-		WindowTolerance: o.tolerance}
+		WindowTolerance: o.tolerance, LearnServices: o.learn}
 	if o.httpRoot != "" {
 		// An os.Root: neither ".." nor a symlink leaves the directory.
 		root, err := os.OpenRoot(o.httpRoot)
@@ -294,6 +297,14 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		}
 		defer root.Close()
 		cfg.HTTPRoot = root.FS()
+	}
+	if o.zone != "" && o.dns == 0 {
+		z, err := readZone(o.zone, o.zoneOrigin)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		cfg.Zones = append(cfg.Zones, z)
 	}
 	if o.dns != 0 {
 		if o.zone == "" {
@@ -316,10 +327,25 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}
+	if te == nil {
+		// Which services ran, and which ports the host served that got
+		// no server (on stderr: stdout holds the comparison).
+		for _, u := range res.Services {
+			if u.Served {
+				fmt.Fprintf(stderr, "simnet replay: serving %s\n", u)
+			} else {
+				fmt.Fprintf(stderr, "simnet replay: %s\n", u)
+			}
+		}
+		if d := res.Profile.DHCP; d != nil && o.learn {
+			fmt.Fprintf(stderr, "simnet replay: dhcp server learnt from %d offers and %d acks: %s\n", d.Offers, d.Acks, d)
+		}
+	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if werr := enc.Encode(res); werr != nil {
+		out := hostRoleJSON{Frames: res.Stats.Frames, Differences: res.Report.Total(), Causes: res.Report.Causes, Result: res}
+		if werr := enc.Encode(out); werr != nil {
 			fmt.Fprintf(stderr, "simnet replay: write report: %v\n", werr)
 			return 1
 		}
@@ -342,6 +368,15 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		return 2
 	}
 	return 0
+}
+
+// hostRoleJSON is the --json output of a host-role replay: the frame and
+// difference totals and the causes first, then the whole result.
+type hostRoleJSON struct {
+	Frames      int          `json:"frames"`
+	Differences int          `json:"differences"`
+	Causes      []diff.Cause `json:"causes"`
+	*hostrole.Result
 }
 
 // readZone parses the master file at path.
