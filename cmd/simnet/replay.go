@@ -16,6 +16,7 @@ import (
 
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
+	"github.com/simnet-go/simnet/replay/clientrole"
 	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
@@ -42,6 +43,7 @@ type replayOpts struct {
 	report          string
 	force           bool
 	learn           bool
+	client          clientRoleOpts
 }
 
 // Replay modes, for the flags each one takes.
@@ -49,15 +51,17 @@ const (
 	modeAnalyze = 1 << iota
 	modeHostRole
 	modeToTap
+	modeClientRole
 )
 
 // replayFlagModes lists the modes in which each flag does something; a flag
 // given in another mode is a usage error rather than silently ignored.
 var replayFlagModes = map[string]int{
-	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze, "report": modeAnalyze,
+	"json": modeAnalyze | modeHostRole | modeClientRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze | modeClientRole, "report": modeAnalyze,
 	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
 	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole, "learn": modeHostRole,
-	"force": modeHostRole, "to-tap": modeToTap,
+	"force": modeHostRole | modeClientRole, "to-tap": modeToTap | modeClientRole,
+	"as-client": modeClientRole, "server": modeClientRole, "step-timeout": modeClientRole,
 }
 
 func init() {
@@ -75,6 +79,10 @@ func checkReplayFlags(cmd *cobra.Command, mode int) error {
 			return
 		}
 		switch m := replayFlagModes[f.Name]; {
+		case m == modeClientRole:
+			err = fmt.Errorf("--%s only applies with --as-client (live client-role replay)", f.Name)
+		case mode == modeClientRole:
+			err = fmt.Errorf("--%s does not apply with --as-client", f.Name)
 		case m == modeToTap:
 			err = fmt.Errorf("--%s only applies with --to-tap", f.Name)
 		case m&modeHostRole != 0 && m&modeAnalyze == 0:
@@ -112,6 +120,13 @@ device NAME, as tcpreplay sends them: at their recorded pace (times
 --duration say how much; --stats prints running totals; --rewrite-ip,
 --rewrite-mac and --fixcsum rewrite frames as tcprewrite does.
 
+With --as-client ADDR --to-tap NAME --server ADDR:PORT, simnet's stack takes
+the recorded client's place on the tap and replays the client of the TCP
+flow to that port against the live server: it connects, sends the recorded
+client's bytes in order (each write once the server has sent what the
+recorded client had received), and compares the live server's answers with
+the recorded ones.
+
 A file that is not a capture, or is cut off, gives one line on stderr and exit
 status 2; for a cut-off file what was read before the break is still reported.`,
 		Args: cobra.ExactArgs(1),
@@ -119,6 +134,10 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			var code int
 			mode := modeAnalyze
 			switch {
+			case o.as != "" && o.client.asClient != "":
+				return errors.New("--as and --as-client exclude each other")
+			case o.client.asClient != "":
+				mode = modeClientRole
 			case o.as != "" && o.toTap != "":
 				return errors.New("--as and --to-tap exclude each other")
 			case o.as != "":
@@ -132,6 +151,8 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			switch mode {
 			case modeHostRole:
 				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			case modeClientRole:
+				code = runClientRole(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			case modeToTap:
 				code = runToTap(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.toTap, &o.tap)
 			default:
@@ -168,6 +189,9 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	addTapFlags(fl, &o.tap)
 	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
 	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
+	fl.StringVar(&o.client.asClient, "as-client", "", "live client-role replay: our stack takes this address (ADDR or ADDR/BITS, default /24) on --to-tap and replays the recorded client of a TCP flow against --server")
+	fl.StringVar(&o.client.server, "server", "", "with --as-client, the live server ADDR:PORT (the recorded flow to this port is replayed)")
+	fl.DurationVar(&o.client.stepTimeout, "step-timeout", clientrole.DefaultStepTimeout, "with --as-client, how long a write waits for the server bytes the recorded client had before it")
 	fl.BoolVar(&o.learn, "learn", true, "with --as, also run the services learnt from the capture (HTTP, echo, DNS with --zone, DHCP)")
 	return cmd
 }

@@ -289,7 +289,7 @@ func (e *explainer) reason(a *causeAcc) string {
 	case CauseRetransmission:
 		return "timing-caused retransmission (a timer or loss recovery fired on one side only): " + sides(a, "retransmissions")
 	case CauseClose:
-		return "the close differs (who closes first; an unacknowledged FIN is retransmitted and reset): " + sides(a, "FIN/RST")
+		return "the close differs (who closes first, a FIN alone or on the last data, an unacknowledged FIN retransmitted and reset): " + sides(a, "FIN/RST")
 	case CauseHandshake:
 		return "the handshake differs: " + sides(a, "SYN segments")
 	case CauseDNS, CauseDHCP:
