@@ -83,7 +83,7 @@ func Extract(r *input.Reader, client netip.Addr, serverPort uint16) (*Script, er
 		cWS, sWS         int
 		raw              []rawSeg
 		gap              bool
-		synFrame, frames int
+		synFrame         int
 	}
 	var flows []*flow
 	byKey := map[[2]netip.AddrPort]*flow{}
