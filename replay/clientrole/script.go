@@ -76,14 +76,14 @@ func (s *Script) ClientBytes() int {
 // serverPort is 0 or no flow goes to it, to any port.
 func Extract(r *input.Reader, client netip.Addr, serverPort uint16) (*Script, error) {
 	type flow struct {
-		s                *Script
-		cISN, sISN       uint32
-		haveS            bool
-		cNext            int
-		cWS, sWS         int
-		raw              []rawSeg
-		gap              bool
-		synFrame         int
+		s          *Script
+		cISN, sISN uint32
+		haveS      bool
+		cNext      int
+		cWS, sWS   int
+		raw        []rawSeg
+		gap        bool
+		synFrame   int
 	}
 	var flows []*flow
 	byKey := map[[2]netip.AddrPort]*flow{}
