@@ -18,6 +18,7 @@ import (
 	"github.com/simnet-go/simnet/replay/analyze"
 	"github.com/simnet-go/simnet/replay/clientrole"
 	"github.com/simnet-go/simnet/replay/diff"
+	"github.com/simnet-go/simnet/replay/follow"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/replay/tcpexpert"
@@ -44,6 +45,7 @@ type replayOpts struct {
 	force           bool
 	learn           bool
 	client          clientRoleOpts
+	follow          string
 }
 
 // Replay modes, for the flags each one takes.
@@ -61,7 +63,7 @@ var replayFlagModes = map[string]int{
 	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
 	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole, "learn": modeHostRole,
 	"force": modeHostRole | modeClientRole, "to-tap": modeToTap | modeClientRole,
-	"as-client": modeClientRole, "server": modeClientRole, "step-timeout": modeClientRole,
+	"follow": modeAnalyze, "as-client": modeClientRole, "server": modeClientRole, "step-timeout": modeClientRole,
 }
 
 func init() {
@@ -162,6 +164,13 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 				if o.out != "" && o.report == "" {
 					return errors.New("--out only applies with --as (host-role replay) or --report html")
 				}
+				if o.follow != "" {
+					if o.asJSON || o.report != "" {
+						return errors.New("--follow prints one stream: it takes neither --json nor --report")
+					}
+					code = runFollow(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.follow)
+					break
+				}
 				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
 				if code == 0 && o.report != "" {
 					code = writeReplayReport(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.out)
@@ -192,6 +201,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	fl.StringVar(&o.client.asClient, "as-client", "", "live client-role replay: our stack takes this address (ADDR or ADDR/BITS, default /24) on --to-tap and replays the recorded client of a TCP flow against --server")
 	fl.StringVar(&o.client.server, "server", "", "with --as-client, the live server ADDR:PORT (the recorded flow to this port is replayed)")
 	fl.DurationVar(&o.client.stepTimeout, "step-timeout", clientrole.DefaultStepTimeout, "with --as-client, how long a write waits for the server bytes the recorded client had before it")
+	fl.StringVar(&o.follow, "follow", "", "print one stream's bytes as `tshark -z follow,tcp,ascii` does: N (the N-th TCP connection, from 0), udp,N, or [tcp|udp,]ADDR:PORT,ADDR:PORT")
 	fl.BoolVar(&o.learn, "learn", true, "with --as, also run the services learnt from the capture (HTTP, echo, DNS with --zone, DHCP)")
 	return cmd
 }
@@ -253,6 +263,19 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 			}
 		}
 	}
+	for _, t := range []struct {
+		name  string
+		convs []*analyze.Conversation
+	}{{"IPV4 CONVERSATION (-z conv,ip)", res.Conversations.IP}, {"UDP CONVERSATION (-z conv,udp)", res.Conversations.UDP}} {
+		if len(t.convs) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "\n%s\t<- FRAMES\t<- BYTES\t-> FRAMES\t-> BYTES\tFRAMES\tBYTES\tREL START\tDURATION\n", t.name)
+		for _, c := range t.convs {
+			fmt.Fprintf(tw, "%s <-> %s\t%d\t%d\t%d\t%d\t%d\t%d\t%.9f\t%.4f\n", c.A, c.B, c.FramesBtoA, c.BytesBtoA,
+				c.FramesAtoB, c.BytesAtoB, c.Frames, c.Bytes, c.RelStart, c.Duration)
+		}
+	}
 	if len(res.Flows.DNS) > 0 {
 		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS\tRTT")
 		for _, d := range res.Flows.DNS {
@@ -283,6 +306,35 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 		return fmt.Errorf("flush table: %w", err)
 	}
 	return nil
+}
+
+// runFollow prints the selected stream of path.
+func runFollow(stdout, stderr io.Writer, path, flow string) int {
+	sel, err := follow.ParseSelector(flow)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	r, err := input.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	defer r.Close()
+	st, err := follow.Follow(r, sel)
+	if st == nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	if werr := st.WriteASCII(stdout); werr != nil {
+		fmt.Fprintf(stderr, "simnet replay: %v\n", werr)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s: %s\n", oneLine(path), oneLine(err.Error()))
+		return 2
+	}
+	return 0
 }
 
 // frameRef renders a frame number (from 1, as Wireshark shows it), or "-"

@@ -150,6 +150,8 @@ type Result struct {
 	// flag, by tcp.analysis field name (retransmission, duplicate_ack,
 	// ...): see replay/tcpexpert.
 	TCPAnalysis map[string]int `json:"tcp_analysis"`
+	// Conversations are tshark's IPv4 and UDP conversation tables.
+	Conversations Conversations `json:"conversations"`
 	// First and Last are the timestamps of the first and last frames.
 	// They are written in RFC 3339 form for any year (jsontime).
 	First jsontime.Time `json:"first"`
@@ -217,6 +219,8 @@ type Analyzer struct {
 	// expert flags TCP segments as Wireshark's SEQ/ACK analysis does.
 	expert       *tcpexpert.Analyzer
 	expertCounts tcpexpert.Counts
+	// convIP and convUDP are the conversation tables.
+	convIP, convUDP convTable
 }
 
 // New returns an empty Analyzer.
@@ -341,6 +345,8 @@ func (a *Analyzer) Result() *Result {
 		a.res.Flows.DHCP = []*DHCPExchange{}
 	}
 	a.res.TCPAnalysis = a.expertCounts.Map()
+	start := a.res.First.Time
+	a.res.Conversations = Conversations{IP: a.convIP.finish(start), UDP: a.convUDP.finish(start)}
 	return &a.res
 }
 

@@ -1,0 +1,164 @@
+package analyze
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Conversation is one row of tshark's conversation tables (`-z conv,ip`,
+// `-z conv,udp`): the traffic between two endpoints. A is the source of the
+// first frame seen, B its destination.
+type Conversation struct {
+	A string `json:"a"`
+	B string `json:"b"`
+	// FramesAtoB and BytesAtoB are tshark's "->" columns, FramesBtoA and
+	// BytesBtoA its "<-" columns; bytes are frame lengths on the wire.
+	FramesAtoB int `json:"frames_a_to_b"`
+	BytesAtoB  int `json:"bytes_a_to_b"`
+	FramesBtoA int `json:"frames_b_to_a"`
+	BytesBtoA  int `json:"bytes_b_to_a"`
+	Frames     int `json:"frames"`
+	Bytes      int `json:"bytes"`
+	// RelStart is the time of its first frame since the capture's first
+	// frame, Duration the time from its first to its last frame, in
+	// seconds.
+	RelStart float64 `json:"rel_start"`
+	Duration float64 `json:"duration"`
+
+	first, last time.Time
+	a           convEnd
+}
+
+// Conversations holds the conversation tables.
+type Conversations struct {
+	// IP holds IPv4 conversations (tshark's conv,ip): every IPv4 packet,
+	// fragments included, outside ICMP errors. UDP holds UDP conversations
+	// over IPv4 and IPv6 (conv,udp): a fragmented datagram counts in the
+	// frame that completes it.
+	IP  []*Conversation `json:"ip"`
+	UDP []*Conversation `json:"udp"`
+}
+
+// convEnd is one endpoint: an address and, for UDP, a port.
+type convEnd struct {
+	addr [16]byte
+	port uint16
+}
+
+// convKey identifies a conversation whatever its direction: the lower
+// endpoint first.
+type convKey struct {
+	lo, hi convEnd
+	v6     bool
+}
+
+// MaxConversations bounds each conversation table.
+const MaxConversations = 1 << 16
+
+// convTable is one conversation table.
+type convTable struct {
+	idx  map[convKey]*Conversation
+	list []*Conversation
+	// last is the conversation of the previous lookup: consecutive frames
+	// of one flow skip the map.
+	lastKey convKey
+	last    *Conversation
+}
+
+func less(a, b convEnd) bool {
+	for i := range a.addr {
+		if a.addr[i] != b.addr[i] {
+			return a.addr[i] < b.addr[i]
+		}
+	}
+	return a.port < b.port
+}
+
+// add counts a frame of n bytes at t from src to dst.
+func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t time.Time) {
+	k := convKey{lo: src, hi: dst, v6: v6}
+	if less(dst, src) {
+		k.lo, k.hi = dst, src
+	}
+	c := ct.last
+	if c == nil || k != ct.lastKey {
+		c = ct.idx[k]
+		if c == nil {
+			if len(ct.list) >= MaxConversations {
+				return
+			}
+			if ct.idx == nil {
+				ct.idx = make(map[convKey]*Conversation)
+			}
+			c = &Conversation{A: endString(src, v6, withPort), B: endString(dst, v6, withPort), first: t, a: src}
+			ct.idx[k] = c
+			ct.list = append(ct.list, c)
+		}
+		ct.lastKey, ct.last = k, c
+	}
+	if src == c.a {
+		c.FramesAtoB++
+		c.BytesAtoB += n
+	} else {
+		c.FramesBtoA++
+		c.BytesBtoA += n
+	}
+	c.Frames++
+	c.Bytes += n
+	if t.After(c.last) {
+		c.last = t
+	}
+}
+
+func endString(e convEnd, v6, withPort bool) string {
+	var a netip.Addr
+	if v6 {
+		a = netip.AddrFrom16(e.addr)
+	} else {
+		a = netip.AddrFrom4([4]byte(e.addr[:4]))
+	}
+	if withPort {
+		// As tshark prints them: an IPv6 address without brackets.
+		return a.String() + ":" + strconv.Itoa(int(e.port))
+	}
+	return a.String()
+}
+
+// finish fills in the times, relative to the capture's start.
+func (ct *convTable) finish(start time.Time) []*Conversation {
+	for _, c := range ct.list {
+		// As tshark: both ends relative to the capture's start, in
+		// seconds, and the duration their difference (so the rounding of
+		// its four decimals is the same).
+		c.RelStart = seconds(c.first, start)
+		c.Duration = seconds(c.last, start) - c.RelStart
+		if c.Duration < 0 {
+			c.Duration = 0
+		}
+	}
+	if ct.list == nil {
+		return []*Conversation{}
+	}
+	return ct.list
+}
+
+// seconds returns t - start in seconds, without time.Duration's
+// saturation beyond 292 years.
+func seconds(t, start time.Time) float64 {
+	return float64(t.Unix()-start.Unix()) + float64(t.Nanosecond()-start.Nanosecond())/1e9
+}
+
+// ipConv counts an IPv4 packet in the conv,ip table.
+func (a *Analyzer) ipConv(fr *frame, ep *endpoints) {
+	var s, d convEnd
+	copy(s.addr[:4], ep.src[:4])
+	copy(d.addr[:4], ep.dst[:4])
+	a.convIP.add(s, d, false, false, fr.in.OrigLen, fr.in.Time)
+}
+
+// udpConv counts a UDP datagram in the conv,udp table.
+func (a *Analyzer) udpConv(fr *frame, ep endpoints, sport, dport uint16) {
+	s, d := convEnd{addr: ep.src, port: sport}, convEnd{addr: ep.dst, port: dport}
+	a.convUDP.add(s, d, ep.v6, true, fr.in.OrigLen, fr.in.Time)
+}
