@@ -199,9 +199,9 @@ func TestHostRoleReplayLinuxServers(t *testing.T) {
 	for _, s := range []string{"http on tcp/80", "echo on tcp/7", "dns on udp/53", "dhcp on udp/67"} {
 		assert.True(t, served[s], "%s learnt and served: %v", s, res.Services)
 	}
-	require.NotNil(t, res.Profile.DHCP)
-	assert.Equal(t, uint32(120), res.Profile.DHCP.LeaseTime)
-	assert.Equal(t, as, res.Profile.DHCP.Router)
+	require.Len(t, res.Profile.DHCP, 1)
+	assert.Equal(t, uint32(120), res.Profile.DHCP[0].LeaseTime)
+	assert.Equal(t, as, res.Profile.DHCP[0].Router)
 
 	// A cause list a person can read in one screen, every kind explained.
 	assert.LessOrEqual(t, len(res.Report.Causes), 15, "causes")

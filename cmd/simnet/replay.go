@@ -413,8 +413,10 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 				fmt.Fprintf(stderr, "simnet replay: %s\n", u)
 			}
 		}
-		if d := res.Profile.DHCP; d != nil && o.learn {
-			fmt.Fprintf(stderr, "simnet replay: dhcp server learnt from %d offers and %d acks: %s\n", d.Offers, d.Acks, d)
+		for _, d := range res.Profile.DHCP {
+			if o.learn {
+				fmt.Fprintf(stderr, "simnet replay: dhcp server learnt from %d offers and %d acks: %s\n", d.Offers, d.Acks, d)
+			}
 		}
 	}
 	if o.asJSON {

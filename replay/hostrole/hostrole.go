@@ -433,11 +433,17 @@ func (rp *replayer) setup() error {
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
 	rp.host, rp.ifc, rp.ts = h, ifc, ts
 	rp.services = PlanServices(p, rp.cfg)
-	for _, u := range rp.services {
-		if u.Served {
-			if err := rp.start(u); err != nil {
+	for i, u := range rp.services {
+		if !u.Served {
+			continue
+		}
+		if err := rp.start(u); err != nil {
+			if u.Source != "learnt" {
 				return err
 			}
+			// What the capture suggested but our servers cannot take
+			// is said, not fatal.
+			rp.services[i].Served, rp.services[i].Note = false, err.Error()
 		}
 	}
 	return nil
@@ -520,8 +526,24 @@ func (rp *replayer) start(u ServiceUse) error {
 			return fmt.Errorf("dns service on tcp port %d: %w", u.Port, err)
 		}
 	case ServiceDHCP:
-		if _, err := dhcpstack.NewServer(rp.ifc, rp.prof.DHCP.ServerConfig(rp.prof.Addr)); err != nil {
+		// The subnet holding the host's address is served directly, the
+		// others as relayed scopes (RFC 2131 section 4.3.1: the server
+		// picks the subnet from giaddr).
+		scopes := append([]*DHCPProfile(nil), rp.prof.DHCP...)
+		for i, d := range scopes {
+			if d.Subnet.Contains(rp.prof.Addr) {
+				scopes[0], scopes[i] = scopes[i], scopes[0]
+				break
+			}
+		}
+		srv, err := dhcpstack.NewServer(rp.ifc, scopes[0].ServerConfig(rp.prof.Addr))
+		if err != nil {
 			return fmt.Errorf("dhcp service: %w", err)
+		}
+		for _, d := range scopes[1:] {
+			if err := srv.AddScope(d.ServerConfig(rp.prof.Addr)); err != nil {
+				return fmt.Errorf("dhcp service: %w", err)
+			}
 		}
 	}
 	return nil

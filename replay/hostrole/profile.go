@@ -78,8 +78,9 @@ type Profile struct {
 	// bytes), DNS (port 53), DHCP (it sent OFFER or ACK from port 67), or
 	// unknown (no kind).
 	Services []Service `json:"services"`
-	// DHCP is the DHCP server the host ran, when it sent OFFER or ACK.
-	DHCP *DHCPProfile `json:"dhcp,omitempty"`
+	// DHCP holds the subnets the host's DHCP server served, when it sent
+	// OFFER or ACK, in order of first appearance.
+	DHCP []*DHCPProfile `json:"dhcp,omitempty"`
 	// Frames counts the capture's frames; FromHost and ToHost those the
 	// host sent and received.
 	Frames   int `json:"frames"`

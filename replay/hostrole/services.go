@@ -37,10 +37,12 @@ func (s Service) String() string {
 	return fmt.Sprintf("%s on %s/%d", s.Kind, s.Proto, s.Port)
 }
 
-// DHCPProfile is the DHCP server the recorded host ran, learnt from its
-// OFFER and ACK messages (RFC 2131 section 4.3.1): the addresses it
-// offered bound the pool; the options give the rest.
+// DHCPProfile is one subnet the recorded host's DHCP server served,
+// learnt from its OFFER and ACK messages (RFC 2131 section 4.3.1): the
+// addresses it offered bound the pool; the options give the rest. A subnet
+// reached through a relay agent has its address in Relay (giaddr).
 type DHCPProfile struct {
+	Relay      netip.Addr   `json:"relay,omitzero"`
 	PoolStart  netip.Addr   `json:"pool_start"`
 	PoolEnd    netip.Addr   `json:"pool_end"`
 	Subnet     netip.Prefix `json:"subnet"`
@@ -71,9 +73,12 @@ func (d *DHCPProfile) ServerConfig(id netip.Addr) dhcp.ServerConfig {
 	return cfg
 }
 
-// String summarises the server as "pool A-B, router R, DNS D, lease 2m0s".
+// String summarises the subnet as "pool A-B, router R, DNS D, lease 2m0s".
 func (d *DHCPProfile) String() string {
 	s := fmt.Sprintf("pool %s-%s", d.PoolStart, d.PoolEnd)
+	if d.Relay.IsValid() {
+		s += fmt.Sprintf(" (through relay %s)", d.Relay)
+	}
 	if d.Router.IsValid() {
 		s += fmt.Sprintf(", router %s", d.Router)
 	}
@@ -82,6 +87,9 @@ func (d *DHCPProfile) String() string {
 	}
 	return s + fmt.Sprintf(", lease %s", time.Duration(d.LeaseTime)*time.Second)
 }
+
+// maxScopes bounds the DHCP subnets a profile keeps.
+const maxScopes = 64
 
 // peek is the first bytes each side sent on a TCP flow of the host.
 type peek struct {
@@ -130,10 +138,29 @@ func (l *learner) learnDHCP(u udp.Header) {
 	if (t != dhcp.Offer && t != dhcp.Ack) || !m.YIAddr.Is4() || m.YIAddr.IsUnspecified() {
 		return
 	}
-	d := l.p.DHCP
+	bits := DefaultPrefixLen
+	if mask, ok := m.Options.Get(dhcp.OptSubnetMask); ok && len(mask) == 4 {
+		bits = 0
+		for v := be32([4]byte(mask)); v&0x80000000 != 0; v <<= 1 {
+			bits++
+		}
+	}
+	subnet := netip.PrefixFrom(m.YIAddr, bits).Masked()
+	var d *DHCPProfile
+	for _, x := range l.p.DHCP {
+		if x.Subnet == subnet {
+			d = x
+		}
+	}
 	if d == nil {
-		d = &DHCPProfile{PoolStart: m.YIAddr, PoolEnd: m.YIAddr, Subnet: netip.PrefixFrom(m.YIAddr, DefaultPrefixLen).Masked()}
-		l.p.DHCP = d
+		if len(l.p.DHCP) >= maxScopes {
+			return
+		}
+		d = &DHCPProfile{PoolStart: m.YIAddr, PoolEnd: m.YIAddr, Subnet: subnet}
+		if m.GIAddr.Is4() && !m.GIAddr.IsUnspecified() {
+			d.Relay = m.GIAddr
+		}
+		l.p.DHCP = append(l.p.DHCP, d)
 	}
 	if t == dhcp.Offer {
 		d.Offers++
@@ -145,13 +172,6 @@ func (l *learner) learnDHCP(u udp.Header) {
 	}
 	if d.PoolEnd.Less(m.YIAddr) {
 		d.PoolEnd = m.YIAddr
-	}
-	if mask, ok := m.Options.Get(dhcp.OptSubnetMask); ok && len(mask) == 4 {
-		ones := 0
-		for v := be32([4]byte(mask)); v&0x80000000 != 0; v <<= 1 {
-			ones++
-		}
-		d.Subnet = netip.PrefixFrom(m.YIAddr, ones).Masked()
 	}
 	if r, ok := m.Options.Addr(dhcp.OptRouter); ok {
 		d.Router = r
@@ -200,7 +220,7 @@ func (l *learner) services() []Service {
 		switch {
 		case port == 53:
 			s.Kind = ServiceDNS
-		case port == dhcpServerPort && l.p.DHCP != nil:
+		case port == dhcpServerPort && len(l.p.DHCP) > 0:
 			s.Kind = ServiceDHCP
 		case !l.udpIn[port]:
 			continue // the host only sent from it (a client's port)

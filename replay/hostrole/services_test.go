@@ -80,9 +80,9 @@ func TestLearnServices(t *testing.T) {
 	require.NoError(t, err)
 	p := res.Profile
 	assert.Equal(t, []Service{{"udp", 67, ServiceDHCP}, {"tcp", 7, ServiceEcho}, {"tcp", 80, ServiceHTTP}, {"tcp", 4000, ""}}, p.Services)
-	require.NotNil(t, p.DHCP)
+	require.Len(t, p.DHCP, 1)
 	assert.Equal(t, DHCPProfile{PoolStart: offered, PoolEnd: offered, Subnet: netip.MustParsePrefix("192.0.2.0/24"),
-		Router: hostAddr, DNS: []netip.Addr{hostAddr}, LeaseTime: 120, Offers: 1, Acks: 1}, *p.DHCP)
+		Router: hostAddr, DNS: []netip.Addr{hostAddr}, LeaseTime: 120, Offers: 1, Acks: 1}, *p.DHCP[0])
 
 	var lines []string
 	for _, u := range res.Services {
