@@ -88,6 +88,8 @@ type explainer struct {
 	stream *StreamDiff
 	order  []*causeAcc
 	by     map[CauseKind]*causeAcc
+	// shifted counts segments paired by stream position past the head.
+	shifted int
 }
 
 func newExplainer(f *Flow) *explainer {
@@ -115,6 +117,8 @@ func (e *explainer) note(k Kind, rec, ours *Segment, detail string, fields []str
 		a.missing++
 	case k == Extra || (k == Retransmission && rec == nil):
 		a.extra++
+	case k == Stream:
+		// Said by the reason itself.
 	default:
 		a.other++
 	}
@@ -266,8 +270,12 @@ func (e *explainer) reason(a *causeAcc) string {
 		}
 		return fmt.Sprintf("%s (segment sizes follow the application's writes and the peer's window; PSH marks each write): %s", head, sides(a, "segments"))
 	case CauseHead:
-		return fmt.Sprintf("headers differ, body identical: the streams part at offset %d (%s recorded, %s sent) and end in the same %d bytes (%d recorded, %d sent); every later segment shifts: %s",
-			sd.Offset, sd.Recorded, sd.Ours, sd.CommonSuffix, sd.RecordedLen, sd.OursLen, sides(a, "segments"))
+		paired := ""
+		if e.shifted > 0 {
+			paired = fmt.Sprintf("; %d later segments pair up %+d bytes away", e.shifted, sd.OursLen-sd.RecordedLen)
+		}
+		return fmt.Sprintf("headers differ, body identical: the streams part at offset %d (%s recorded, %s sent) and end in the same %d bytes (%d recorded, %d sent); later segments follow the shift: %s%s",
+			sd.Offset, sd.Recorded, sd.Ours, sd.CommonSuffix, sd.RecordedLen, sd.OursLen, sides(a, "segments"), paired)
 	case CauseContent:
 		if sd == nil {
 			return "segments carry other bytes: " + a.first

@@ -131,6 +131,42 @@ func TestCauses(t *testing.T) {
 	}
 }
 
+// writes cuts a stream written as a head and then a body into segments:
+// the head alone, the body in segments of at most size bytes.
+func writes(head, body []byte, size, first int) []Segment {
+	out := segments(head, len(head), first)
+	for _, s := range segments(body, size, first+1) {
+		s.Seq += uint32(len(head))
+		out = append(out, s)
+	}
+	fin := Segment{Frame: first + len(out), Seq: uint32(1 + len(head) + len(body)), Ack: 1, Flags: FlagACK | FlagFIN}
+	return append(out, fin)
+}
+
+// TestShiftedPairing: a head written alone and 25 bytes longer shifts the
+// body's segments; they pair at their position in our stream, so the one
+// cause explains three differences (the stream and the two heads), not
+// thirty.
+func TestShiftedPairing(t *testing.T) {
+	t.Parallel()
+	body := make([]byte, 20000)
+	for i := range body {
+		body[i] = byte(i * 13)
+	}
+	recHead := []byte("HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\n\r\n")
+	ourHead := []byte("HTTP/1.1 200 OK\r\n\r\n")
+	f := Flow{Name: "http", Proto: TCP, RecordedStream: append(append([]byte(nil), recHead...), body...),
+		OurStream: append(append([]byte(nil), ourHead...), body...),
+		Recorded:  writes(recHead, body, 1448, 10), Ours: writes(ourHead, body, 1448, 100)}
+	r := Compare([]Flow{f}, Config{})
+	assert.Equal(t, map[Kind]int{Stream: 1, Missing: 1, Extra: 1}, r.Totals)
+	require.Len(t, r.Causes, 1)
+	assert.Equal(t, CauseHead, r.Causes[0].Kind)
+	assert.Equal(t, 3, r.Causes[0].Count)
+	assert.Contains(t, r.Causes[0].Reason, "15 later segments pair up -24 bytes away")
+	assert.Equal(t, len(f.Recorded)-1, r.Flows[0].Matched)
+}
+
 func TestStreamsIdenticalSummary(t *testing.T) {
 	t.Parallel()
 	s := []byte("echo")

@@ -311,6 +311,21 @@ type flowCmp struct {
 	cfg Config
 	fr  *FlowReport
 	ex  *explainer
+	// shiftFrom and delta pair segments by stream position past a head
+	// that differs in length: a recorded segment at or after sequence
+	// number shiftFrom (the recorded stream's common suffix) pairs with
+	// ours delta bytes later (see shifted).
+	shiftFrom uint32
+	delta     int64
+	shifting  bool
+}
+
+// shifted reports whether ours is rec moved by the difference in length of
+// the streams' heads: the same bytes of the common suffix (or the FIN or
+// ACK after them) at the position they take in our stream.
+func (c *flowCmp) shifted(rec, ours *Segment) bool {
+	return c.shifting && rec.Seq >= c.shiftFrom && int64(ours.Seq) == int64(rec.Seq)+c.delta &&
+		rec.Len == ours.Len && rec.Flags&identityFlags == ours.Flags&identityFlags
 }
 
 func (c *flowCmp) add(k Kind, rec, ours *Segment, detail string) {
@@ -353,6 +368,12 @@ func (c *flowCmp) run(f *Flow) (FlowReport, []Cause) {
 		if sd != nil {
 			fr.Stream = sd
 			c.ex.stream = sd
+			if sd.CommonSuffix > 0 && sd.OursLen != sd.RecordedLen {
+				// Stream offset o is sequence number o+1.
+				c.shifting = true
+				c.shiftFrom = uint32(sd.RecordedLen-sd.CommonSuffix) + 1
+				c.delta = int64(sd.OursLen - sd.RecordedLen)
+			}
 			c.add(Stream, nil, nil, fmt.Sprintf("byte streams part at offset %d (%d bytes recorded, %d sent, common suffix %d): %s recorded, %s sent",
 				sd.Offset, sd.RecordedLen, sd.OursLen, sd.CommonSuffix, sd.Recorded, sd.Ours))
 		}
@@ -382,6 +403,11 @@ func (c *flowCmp) run(f *Flow) (FlowReport, []Cause) {
 		for d := 0; d < Lookahead && j+d < len(f.Ours); d++ {
 			if sameIdentity(rec, &f.Ours[j+d]) {
 				k = j + d
+				break
+			}
+			if c.shifted(rec, &f.Ours[j+d]) {
+				k = j + d
+				c.ex.shifted++
 				break
 			}
 		}
