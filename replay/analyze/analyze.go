@@ -197,6 +197,10 @@ type frame struct {
 	rejected bool
 	snapped  bool
 	nest     int // tunnels entered (L2TP)
+	// nano is the frame's time since the capture's first frame, in
+	// nanoseconds, once haveNano is set.
+	nano     int64
+	haveNano bool
 }
 
 // Analyzer accumulates the analysis of a capture frame by frame. The zero
@@ -345,8 +349,7 @@ func (a *Analyzer) Result() *Result {
 		a.res.Flows.DHCP = []*DHCPExchange{}
 	}
 	a.res.TCPAnalysis = a.expertCounts.Map()
-	start := a.res.First.Time
-	a.res.Conversations = Conversations{IP: a.convIP.finish(start), UDP: a.convUDP.finish(start)}
+	a.res.Conversations = Conversations{IP: a.convIP.finish(), UDP: a.convUDP.finish()}
 	return &a.res
 }
 

@@ -3,7 +3,6 @@ package analyze
 import (
 	"net/netip"
 	"strconv"
-	"time"
 )
 
 // Conversation is one row of tshark's conversation tables (`-z conv,ip`,
@@ -26,7 +25,9 @@ type Conversation struct {
 	RelStart float64 `json:"rel_start"`
 	Duration float64 `json:"duration"`
 
-	first, last time.Time
+	// first and last are frame times in nanoseconds since the capture's
+	// first frame.
+	first, last int64
 	a           convEnd
 }
 
@@ -76,7 +77,7 @@ func less(a, b convEnd) bool {
 }
 
 // add counts a frame of n bytes at t from src to dst.
-func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t time.Time) {
+func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t int64) {
 	k := convKey{lo: src, hi: dst, v6: v6}
 	if less(dst, src) {
 		k.lo, k.hi = dst, src
@@ -91,7 +92,7 @@ func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t time.Time
 			if ct.idx == nil {
 				ct.idx = make(map[convKey]*Conversation)
 			}
-			c = &Conversation{A: endString(src, v6, withPort), B: endString(dst, v6, withPort), first: t, a: src}
+			c = &Conversation{A: endString(src, v6, withPort), B: endString(dst, v6, withPort), first: t, last: t, a: src}
 			ct.idx[k] = c
 			ct.list = append(ct.list, c)
 		}
@@ -106,7 +107,7 @@ func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t time.Time
 	}
 	c.Frames++
 	c.Bytes += n
-	if t.After(c.last) {
+	if t > c.last {
 		c.last = t
 	}
 }
@@ -125,14 +126,14 @@ func endString(e convEnd, v6, withPort bool) string {
 	return a.String()
 }
 
-// finish fills in the times, relative to the capture's start.
-func (ct *convTable) finish(start time.Time) []*Conversation {
+// finish fills in the times in seconds.
+func (ct *convTable) finish() []*Conversation {
 	for _, c := range ct.list {
 		// As tshark: both ends relative to the capture's start, in
 		// seconds, and the duration their difference (so the rounding of
 		// its four decimals is the same).
-		c.RelStart = seconds(c.first, start)
-		c.Duration = seconds(c.last, start) - c.RelStart
+		c.RelStart = seconds(c.first)
+		c.Duration = seconds(c.last) - c.RelStart
 		if c.Duration < 0 {
 			c.Duration = 0
 		}
@@ -143,22 +144,28 @@ func (ct *convTable) finish(start time.Time) []*Conversation {
 	return ct.list
 }
 
-// seconds returns t - start in seconds, without time.Duration's
-// saturation beyond 292 years.
-func seconds(t, start time.Time) float64 {
-	return float64(t.Unix()-start.Unix()) + float64(t.Nanosecond()-start.Nanosecond())/1e9
-}
+// seconds converts nanoseconds to seconds.
+func seconds(t int64) float64 { return float64(t) / 1e9 }
 
 // ipConv counts an IPv4 packet in the conv,ip table.
 func (a *Analyzer) ipConv(fr *frame, ep *endpoints) {
 	var s, d convEnd
 	copy(s.addr[:4], ep.src[:4])
 	copy(d.addr[:4], ep.dst[:4])
-	a.convIP.add(s, d, false, false, fr.in.OrigLen, fr.in.Time)
+	a.convIP.add(s, d, false, false, fr.in.OrigLen, a.sinceStart(fr))
 }
 
 // udpConv counts a UDP datagram in the conv,udp table.
 func (a *Analyzer) udpConv(fr *frame, ep endpoints, sport, dport uint16) {
 	s, d := convEnd{addr: ep.src, port: sport}, convEnd{addr: ep.dst, port: dport}
-	a.convUDP.add(s, d, ep.v6, true, fr.in.OrigLen, fr.in.Time)
+	a.convUDP.add(s, d, ep.v6, true, fr.in.OrigLen, a.sinceStart(fr))
+}
+
+// sinceStart returns the frame's time since the capture's first frame in
+// nanoseconds (saturating beyond 292 years), computed once per frame.
+func (a *Analyzer) sinceStart(fr *frame) int64 {
+	if !fr.haveNano {
+		fr.nano, fr.haveNano = int64(fr.in.Time.Sub(a.res.First.Time)), true
+	}
+	return fr.nano
 }
