@@ -57,7 +57,7 @@ func ParseSelector(s string) (Selector, error) {
 			return sel, nil
 		}
 	}
-	return sel, fmt.Errorf("--follow %q: want N, tcp,N, udp,N or [tcp|udp,]ADDR:PORT,ADDR:PORT", s)
+	return sel, fmt.Errorf("--follow %s: want N, tcp,N, udp,N or [tcp|udp,]ADDR:PORT,ADDR:PORT", s)
 }
 
 // Chunk is the new bytes of one segment (or one datagram).
