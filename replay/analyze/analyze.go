@@ -197,10 +197,10 @@ type frame struct {
 	rejected bool
 	snapped  bool
 	nest     int // tunnels entered (L2TP)
-	// nano is the frame's time since the capture's first frame, in
-	// nanoseconds, once haveNano is set.
-	nano     int64
-	haveNano bool
+	// rel is the frame's time since the capture's first frame, once
+	// haveRel is set.
+	rel     relTime
+	haveRel bool
 }
 
 // Analyzer accumulates the analysis of a capture frame by frame. The zero

@@ -25,9 +25,8 @@ type Conversation struct {
 	RelStart float64 `json:"rel_start"`
 	Duration float64 `json:"duration"`
 
-	// first and last are frame times in nanoseconds since the capture's
-	// first frame.
-	first, last int64
+	// first and last are frame times since the capture's first frame.
+	first, last relTime
 	a           convEnd
 }
 
@@ -77,7 +76,7 @@ func less(a, b convEnd) bool {
 }
 
 // add counts a frame of n bytes at t from src to dst.
-func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t int64) {
+func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t relTime) {
 	k := convKey{lo: src, hi: dst, v6: v6}
 	if less(dst, src) {
 		k.lo, k.hi = dst, src
@@ -107,7 +106,7 @@ func (ct *convTable) add(src, dst convEnd, v6, withPort bool, n int, t int64) {
 	}
 	c.Frames++
 	c.Bytes += n
-	if t > c.last {
+	if c.last.before(t) {
 		c.last = t
 	}
 }
@@ -132,8 +131,8 @@ func (ct *convTable) finish() []*Conversation {
 		// As tshark: both ends relative to the capture's start, in
 		// seconds, and the duration their difference (so the rounding of
 		// its four decimals is the same).
-		c.RelStart = seconds(c.first)
-		c.Duration = seconds(c.last) - c.RelStart
+		c.RelStart = c.first.seconds()
+		c.Duration = c.last.seconds() - c.RelStart
 		if c.Duration < 0 {
 			c.Duration = 0
 		}
@@ -144,8 +143,15 @@ func (ct *convTable) finish() []*Conversation {
 	return ct.list
 }
 
-// seconds converts nanoseconds to seconds.
-func seconds(t int64) float64 { return float64(t) / 1e9 }
+// relTime is a time since the capture's first frame, in whole seconds
+// and nanoseconds (0 <= nsec < 1e9): no saturation, however far apart
+// the timestamps, and seconds kept apart from nanoseconds for precision.
+type relTime struct{ sec, nsec int64 }
+
+func (r relTime) before(u relTime) bool { return r.sec < u.sec || (r.sec == u.sec && r.nsec < u.nsec) }
+
+// seconds returns r in seconds as tshark computes them (nstime_to_sec).
+func (r relTime) seconds() float64 { return float64(r.sec) + float64(r.nsec)/1e9 }
 
 // ipConv counts an IPv4 packet in the conv,ip table.
 func (a *Analyzer) ipConv(fr *frame, ep *endpoints) {
@@ -161,11 +167,16 @@ func (a *Analyzer) udpConv(fr *frame, ep endpoints, sport, dport uint16) {
 	a.convUDP.add(s, d, ep.v6, true, fr.in.OrigLen, a.sinceStart(fr))
 }
 
-// sinceStart returns the frame's time since the capture's first frame in
-// nanoseconds (saturating beyond 292 years), computed once per frame.
-func (a *Analyzer) sinceStart(fr *frame) int64 {
-	if !fr.haveNano {
-		fr.nano, fr.haveNano = int64(fr.in.Time.Sub(a.res.First.Time)), true
+// sinceStart returns the frame's time since the capture's first frame,
+// computed once per frame.
+func (a *Analyzer) sinceStart(fr *frame) relTime {
+	if !fr.haveRel {
+		t, s := fr.in.Time, a.res.First.Time
+		r := relTime{sec: t.Unix() - s.Unix(), nsec: int64(t.Nanosecond() - s.Nanosecond())}
+		if r.nsec < 0 {
+			r.sec, r.nsec = r.sec-1, r.nsec+1e9
+		}
+		fr.rel, fr.haveRel = r, true
 	}
-	return fr.nano
+	return fr.rel
 }

@@ -85,7 +85,6 @@ type dir struct {
 	next    uint32
 	started bool
 	pending map[uint32][]byte
-	total   int
 }
 
 type key struct{ lo, hi netip.AddrPort }
