@@ -87,7 +87,7 @@ func runClientRole(ctx context.Context, stdout, stderr io.Writer, path string, o
 			Differences int          `json:"differences"`
 			Causes      []diff.Cause `json:"causes"`
 			*clientrole.Result
-		}{len(script.ServerSegments), res.Report.Total(), res.Report.Causes, res}
+		}{res.TapFrames, res.Report.Total(), res.Report.Causes, res}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {

@@ -84,6 +84,8 @@ type Result struct {
 	RecordedReceived int `json:"recorded_received"`
 	// ServerClosed is set when the live server closed its side.
 	ServerClosed bool `json:"server_closed"`
+	// TapFrames counts the frames that crossed the tap, both ways.
+	TapFrames int `json:"tap_frames"`
 	// Report compares the recorded server's segments ("recorded") with
 	// the live server's ("sent"), streams included.
 	Report *diff.Report `json:"report"`
@@ -190,6 +192,7 @@ func Run(ctx context.Context, s *Script, cfg Config) (*Result, error) {
 	stop()
 
 	live := obs.segments()
+	res.TapFrames = obs.frames
 	flow := diff.Flow{Name: fmt.Sprintf("tcp %s -> %s (recorded) / %s (live)", s.Server, s.Client, cfg.Server), Proto: diff.TCP,
 		Recorded: s.ServerSegments, Ours: live, RecordedStream: nonNil(s.ServerStream), OurStream: nonNil(got)}
 	res.Report = diff.Compare([]diff.Flow{flow}, diff.Config{})
