@@ -38,3 +38,30 @@ func TestReplayClientRoleUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayHostRoleLearntServices: on the seed story's infrastructure
+// host (DNS, and DHCP for its own subnet and a relayed one), host-role
+// replay says on stderr what it learnt and serves and which port got no
+// server; our DHCP server answers both subnets as recorded, and the port
+// unreachable our host sends for DNS without a zone is a cause.
+func TestReplayHostRoleLearntServices(t *testing.T) {
+	dir := t.TempDir()
+	capFile, err := filepath.Abs(seedCapture)
+	require.NoError(t, err)
+	stdout, stderr, code := execute(t, dir, "replay", capFile, "--as", "10.0.0.1", "--out", filepath.Join(dir, "out"))
+	require.Equal(t, exitOK, code, stderr)
+	for _, want := range []string{
+		"simnet replay: host served udp/53: DNS: no zone given (--zone)",
+		"simnet replay: serving dhcp on udp/67 (learnt)",
+		"pool 10.0.0.200-10.0.0.200, router 10.0.0.254",
+		"pool 10.0.1.100-10.0.1.100 (through relay 10.0.1.1), router 10.0.1.1",
+	} {
+		assert.Contains(t, stderr, want)
+	}
+	assert.Contains(t, stdout, "udp 10.0.0.1:67 <-> DHCP clients: 4 recorded, 4 sent, 4 matched\n")
+	assert.Contains(t, stdout, "port unreachable for udp 10.0.0.1:53 from 10.0.1.100")
+
+	_, stderr, code = execute(t, dir, "replay", capFile, "--as", "10.0.0.1", "--out", filepath.Join(dir, "bare"), "--learn=false")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr, "nothing learnt is served")
+}
