@@ -14,6 +14,8 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
 # inside network namespaces they create.
 TEST_APT_PKGS := tshark iproute2 iputils-ping tcpdump curl bind9-dnsutils ncat dnsmasq-base nftables
+# udhcpc is the DHCP client of the host-role servers capture (tests/replay_servers_test.go).
+TEST_APT_PKGS += udhcpc
 # The reference DNS servers of the differential test (tests/dns_diff_test.go).
 TEST_APT_PKGS += nsd bind9
 # Headless Chromium renders report.html in the browser test (through chromedp).

@@ -16,6 +16,9 @@ import (
 
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/replay/analyze"
+	"github.com/simnet-go/simnet/replay/clientrole"
+	"github.com/simnet-go/simnet/replay/diff"
+	"github.com/simnet-go/simnet/replay/follow"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
 	"github.com/simnet-go/simnet/replay/tcpexpert"
@@ -40,6 +43,9 @@ type replayOpts struct {
 	tap             tapOpts
 	report          string
 	force           bool
+	learn           bool
+	client          clientRoleOpts
+	follow          string
 }
 
 // Replay modes, for the flags each one takes.
@@ -47,15 +53,17 @@ const (
 	modeAnalyze = 1 << iota
 	modeHostRole
 	modeToTap
+	modeClientRole
 )
 
 // replayFlagModes lists the modes in which each flag does something; a flag
 // given in another mode is a usage error rather than silently ignored.
 var replayFlagModes = map[string]int{
-	"json": modeAnalyze | modeHostRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze, "report": modeAnalyze,
+	"json": modeAnalyze | modeHostRole | modeClientRole, "as": modeHostRole, "out": modeHostRole | modeAnalyze | modeClientRole, "report": modeAnalyze,
 	"echo": modeHostRole, "http": modeHostRole, "http-root": modeHostRole, "dns": modeHostRole,
-	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole,
-	"force": modeHostRole, "to-tap": modeToTap,
+	"zone": modeHostRole, "zone-origin": modeHostRole, "tolerance-window": modeHostRole, "learn": modeHostRole,
+	"force": modeHostRole | modeClientRole, "to-tap": modeToTap | modeClientRole,
+	"follow": modeAnalyze, "as-client": modeClientRole, "server": modeClientRole, "step-timeout": modeClientRole,
 }
 
 func init() {
@@ -73,6 +81,10 @@ func checkReplayFlags(cmd *cobra.Command, mode int) error {
 			return
 		}
 		switch m := replayFlagModes[f.Name]; {
+		case m == modeClientRole:
+			err = fmt.Errorf("--%s only applies with --as-client (live client-role replay)", f.Name)
+		case mode == modeClientRole:
+			err = fmt.Errorf("--%s does not apply with --as-client", f.Name)
 		case m == modeToTap:
 			err = fmt.Errorf("--%s only applies with --to-tap", f.Name)
 		case m&modeHostRole != 0 && m&modeAnalyze == 0:
@@ -110,6 +122,13 @@ device NAME, as tcpreplay sends them: at their recorded pace (times
 --duration say how much; --stats prints running totals; --rewrite-ip,
 --rewrite-mac and --fixcsum rewrite frames as tcprewrite does.
 
+With --as-client ADDR --to-tap NAME --server ADDR:PORT, simnet's stack takes
+the recorded client's place on the tap and replays the client of the TCP
+flow to that port against the live server: it connects, sends the recorded
+client's bytes in order (each write once the server has sent what the
+recorded client had received), and compares the live server's answers with
+the recorded ones.
+
 A file that is not a capture, or is cut off, gives one line on stderr and exit
 status 2; for a cut-off file what was read before the break is still reported.`,
 		Args: cobra.ExactArgs(1),
@@ -117,6 +136,10 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			var code int
 			mode := modeAnalyze
 			switch {
+			case o.as != "" && o.client.asClient != "":
+				return errors.New("--as and --as-client exclude each other")
+			case o.client.asClient != "":
+				mode = modeClientRole
 			case o.as != "" && o.toTap != "":
 				return errors.New("--as and --to-tap exclude each other")
 			case o.as != "":
@@ -130,6 +153,8 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 			switch mode {
 			case modeHostRole:
 				code = runHostRole(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
+			case modeClientRole:
+				code = runClientRole(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &o)
 			case modeToTap:
 				code = runToTap(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.toTap, &o.tap)
 			default:
@@ -138,6 +163,13 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 				}
 				if o.out != "" && o.report == "" {
 					return errors.New("--out only applies with --as (host-role replay) or --report html")
+				}
+				if o.follow != "" {
+					if o.asJSON || o.report != "" {
+						return errors.New("--follow prints one stream: it takes neither --json nor --report")
+					}
+					code = runFollow(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.follow)
+					break
 				}
 				code = runReplay(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o.asJSON)
 				if code == 0 && o.report != "" {
@@ -166,6 +198,11 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	addTapFlags(fl, &o.tap)
 	fl.StringVar(&o.report, "report", "", "html: also write OUT/report.html with the TCP stream graphs of every flow (needs --out)")
 	fl.BoolVar(&o.force, "force", false, "write into an --out directory that already holds files")
+	fl.StringVar(&o.client.asClient, "as-client", "", "live client-role replay: our stack takes this address (ADDR or ADDR/BITS, default /24) on --to-tap and replays the recorded client of a TCP flow against --server")
+	fl.StringVar(&o.client.server, "server", "", "with --as-client, the live server ADDR:PORT (the recorded flow to this port is replayed)")
+	fl.DurationVar(&o.client.stepTimeout, "step-timeout", clientrole.DefaultStepTimeout, "with --as-client, how long a write waits for the server bytes the recorded client had before it")
+	fl.StringVar(&o.follow, "follow", "", "print one stream's bytes as `tshark -z follow,tcp,ascii` does: N (the N-th TCP connection, from 0), udp,N, or [tcp|udp,]ADDR:PORT,ADDR:PORT")
+	fl.BoolVar(&o.learn, "learn", true, "with --as, also run the services learnt from the capture (HTTP, echo, DNS with --zone, DHCP)")
 	return cmd
 }
 
@@ -226,6 +263,19 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 			}
 		}
 	}
+	for _, t := range []struct {
+		name  string
+		convs []*analyze.Conversation
+	}{{"IPV4 CONVERSATION (-z conv,ip)", res.Conversations.IP}, {"UDP CONVERSATION (-z conv,udp)", res.Conversations.UDP}} {
+		if len(t.convs) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "\n%s\t<- FRAMES\t<- BYTES\t-> FRAMES\t-> BYTES\tFRAMES\tBYTES\tREL START\tDURATION\n", t.name)
+		for _, c := range t.convs {
+			fmt.Fprintf(tw, "%s <-> %s\t%d\t%d\t%d\t%d\t%d\t%d\t%.9f\t%.4f\n", c.A, c.B, c.FramesBtoA, c.BytesBtoA,
+				c.FramesAtoB, c.BytesAtoB, c.Frames, c.Bytes, c.RelStart, c.Duration)
+		}
+	}
 	if len(res.Flows.DNS) > 0 {
 		fmt.Fprintln(tw, "\nDNS CLIENT -> SERVER\tID\tQUESTION\tQUERY\tRESPONSE\tRCODE\tANSWERS\tRTT")
 		for _, d := range res.Flows.DNS {
@@ -258,6 +308,35 @@ func writeTable(w io.Writer, res *analyze.Result) error {
 	return nil
 }
 
+// runFollow prints the selected stream of path.
+func runFollow(stdout, stderr io.Writer, path, flow string) int {
+	sel, err := follow.ParseSelector(flow)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	r, err := input.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	defer r.Close()
+	st, err := follow.Follow(r, sel)
+	if st == nil {
+		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	if werr := st.WriteASCII(stdout); werr != nil {
+		fmt.Fprintf(stderr, "simnet replay: %v\n", werr)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simnet replay: %s: %s\n", oneLine(path), oneLine(err.Error()))
+		return 2
+	}
+	return 0
+}
+
 // frameRef renders a frame number (from 1, as Wireshark shows it), or "-"
 // when absent (0).
 func frameRef(n int) string {
@@ -284,7 +363,7 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		return 2
 	}
 	cfg := hostrole.Config{As: as.Unmap(), OutDir: o.out, EchoPort: o.echo, HTTPPort: o.http, DNSPort: o.dns,
-		WindowTolerance: o.tolerance}
+		WindowTolerance: o.tolerance, LearnServices: o.learn}
 	if o.httpRoot != "" {
 		// An os.Root: neither ".." nor a symlink leaves the directory.
 		root, err := os.OpenRoot(o.httpRoot)
@@ -294,6 +373,14 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		}
 		defer root.Close()
 		cfg.HTTPRoot = root.FS()
+	}
+	if o.zone != "" && o.dns == 0 {
+		z, err := readZone(o.zone, o.zoneOrigin)
+		if err != nil {
+			fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		cfg.Zones = append(cfg.Zones, z)
 	}
 	if o.dns != 0 {
 		if o.zone == "" {
@@ -316,10 +403,27 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
 		return 2
 	}
+	if te == nil {
+		// Which services ran, and which ports the host served that got
+		// no server (on stderr: stdout holds the comparison).
+		for _, u := range res.Services {
+			if u.Served {
+				fmt.Fprintf(stderr, "simnet replay: serving %s\n", u)
+			} else {
+				fmt.Fprintf(stderr, "simnet replay: %s\n", u)
+			}
+		}
+		for _, d := range res.Profile.DHCP {
+			if o.learn {
+				fmt.Fprintf(stderr, "simnet replay: dhcp server learnt from %d offers and %d acks: %s\n", d.Offers, d.Acks, d)
+			}
+		}
+	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if werr := enc.Encode(res); werr != nil {
+		out := hostRoleJSON{Frames: res.Stats.Frames, Differences: res.Report.Total(), Causes: res.Report.Causes, Result: res}
+		if werr := enc.Encode(out); werr != nil {
 			fmt.Fprintf(stderr, "simnet replay: write report: %v\n", werr)
 			return 1
 		}
@@ -342,6 +446,15 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		return 2
 	}
 	return 0
+}
+
+// hostRoleJSON is the --json output of a host-role replay: the frame and
+// difference totals and the causes first, then the whole result.
+type hostRoleJSON struct {
+	Frames      int          `json:"frames"`
+	Differences int          `json:"differences"`
+	Causes      []diff.Cause `json:"causes"`
+	*hostrole.Result
 }
 
 // readZone parses the master file at path.

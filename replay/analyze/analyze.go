@@ -150,6 +150,8 @@ type Result struct {
 	// flag, by tcp.analysis field name (retransmission, duplicate_ack,
 	// ...): see replay/tcpexpert.
 	TCPAnalysis map[string]int `json:"tcp_analysis"`
+	// Conversations are tshark's IPv4 and UDP conversation tables.
+	Conversations Conversations `json:"conversations"`
 	// First and Last are the timestamps of the first and last frames.
 	// They are written in RFC 3339 form for any year (jsontime).
 	First jsontime.Time `json:"first"`
@@ -195,6 +197,10 @@ type frame struct {
 	rejected bool
 	snapped  bool
 	nest     int // tunnels entered (L2TP)
+	// rel is the frame's time since the capture's first frame, once
+	// haveRel is set.
+	rel     relTime
+	haveRel bool
 }
 
 // Analyzer accumulates the analysis of a capture frame by frame. The zero
@@ -217,6 +223,8 @@ type Analyzer struct {
 	// expert flags TCP segments as Wireshark's SEQ/ACK analysis does.
 	expert       *tcpexpert.Analyzer
 	expertCounts tcpexpert.Counts
+	// convIP and convUDP are the conversation tables.
+	convIP, convUDP convTable
 }
 
 // New returns an empty Analyzer.
@@ -341,6 +349,7 @@ func (a *Analyzer) Result() *Result {
 		a.res.Flows.DHCP = []*DHCPExchange{}
 	}
 	a.res.TCPAnalysis = a.expertCounts.Map()
+	a.res.Conversations = Conversations{IP: a.convIP.finish(), UDP: a.convUDP.finish()}
 	return &a.res
 }
 

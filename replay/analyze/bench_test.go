@@ -141,6 +141,96 @@ func BenchmarkReplayAnalyze(b *testing.B) {
 	})
 }
 
+// tcpHeavy are the eight shared captures with the most TCP frames.
+var tcpHeavy = []string{
+	"suricata__output-multi-eve__input.pcap", "zeek__iso-download.pcap.gz", "zeek__var-services-std-ports.pcap",
+	"pcapplusplus__pcapng-example.pcapng", "chrissanders__sessionhijacking.pcapng", "zeek__reassembly.pcap",
+	"arkime__wireshark-retrans.pcap", "pcapplusplus__raw_ip.pcap",
+}
+
+// BenchmarkReplayAnalyzeTCP measures the analysis on TCP-heavy traffic:
+// the eight shared captures with the most TCP frames, merged and repeated
+// (each pass a minute after the last) to 400,000 frames, against tshark's
+// protocol hierarchy statistics on the same file.
+func BenchmarkReplayAnalyzeTCP(b *testing.B) {
+	raw, n := mergedFiles(b, tcpHeavy, 400000)
+	path := filepath.Join(b.TempDir(), "tcp.pcapng")
+	require.NoError(b, os.WriteFile(path, raw, 0o600))
+	tr := tsharkRate(b, path, n)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	got := 0
+	for b.Loop() {
+		got += analyzeBytes(b, raw)
+	}
+	rate := float64(got) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "frames/s")
+	if tr > 0 {
+		b.ReportMetric(rate/tr, "x_tshark")
+	}
+}
+
+// mergedFiles writes the frames of the named shared captures into one
+// pcapng, again and again (each pass shifted a minute later) until it
+// holds total frames.
+func mergedFiles(b *testing.B, names []string, total int) ([]byte, int) {
+	dir := filepath.Join("..", "..", "..", "shared", "captures")
+	if d := os.Getenv("SIMNET_CAPTURES"); d != "" {
+		dir = d
+	}
+	type rec struct {
+		ci   gopacket.CaptureInfo
+		lt   input.LinkType
+		data []byte
+	}
+	var frames []rec
+	for _, name := range names {
+		r, err := input.Open(filepath.Join(dir, name))
+		if err != nil {
+			b.Skipf("shared capture %s: %v", name, err)
+		}
+		var f input.Frame
+		for {
+			err := r.Next(&f)
+			var fe *input.FrameError
+			if err != nil && !errors.As(err, &fe) {
+				break
+			}
+			frames = append(frames, rec{gopacket.CaptureInfo{Timestamp: f.Time, CaptureLength: f.CapLen, Length: f.OrigLen},
+				f.LinkType, append([]byte(nil), f.Data...)})
+		}
+		require.NoError(b, r.Close())
+	}
+	require.NotEmpty(b, frames)
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, SnapLength: 262144},
+		pcapgo.DefaultNgWriterOptions)
+	require.NoError(b, err)
+	ifaces := map[input.LinkType]int{input.LinkEthernet: 0}
+	n := 0
+	for pass := 0; n < total; pass++ {
+		for _, fr := range frames {
+			if n == total {
+				break
+			}
+			id, ok := ifaces[fr.lt]
+			if !ok {
+				id, err = w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkType(fr.lt), SnapLength: 262144})
+				require.NoError(b, err)
+				ifaces[fr.lt] = id
+			}
+			ci := fr.ci
+			ci.Timestamp = ci.Timestamp.Add(time.Duration(pass) * time.Minute)
+			ci.InterfaceIndex = id
+			require.NoError(b, w.WritePacket(ci, fr.data))
+			n++
+		}
+	}
+	require.NoError(b, w.Flush())
+	return buf.Bytes(), n
+}
+
 // mergedShared reads every shared capture and writes all their frames into
 // one pcapng, with an interface per link type, so that both our analysis
 // and tshark pay their start-up cost once. It skips the benchmark when the

@@ -56,6 +56,12 @@ func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 			return
 		}
 	}
+	if !quoted {
+		var ep endpoints
+		copy(ep.src[:], h[12:16])
+		copy(ep.dst[:], h[16:20])
+		a.ipConv(fr, &ep)
+	}
 	if h.IsFragment() {
 		fr.seen |= pFrag
 		if quoted {

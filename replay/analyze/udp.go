@@ -33,6 +33,9 @@ func (a *Analyzer) udp(fr *frame, ep endpoints, b []byte, pseudo func(int) uint1
 	}
 	sport := binary.BigEndian.Uint16(b[0:])
 	dport := binary.BigEndian.Uint16(b[2:])
+	if !quoted {
+		a.udpConv(fr, ep, sport, dport)
+	}
 	isDNS := sport == portDNS || dport == portDNS
 	isDHCP := !isDNS && (sport == portDHCPServer || sport == portDHCPClient || dport == portDHCPServer || dport == portDHCPClient)
 	if isDNS {

@@ -30,6 +30,10 @@ type Proto string
 const (
 	TCP Proto = "tcp"
 	UDP Proto = "udp"
+	// ICMP and ARP flows hold the ICMP messages and ARP packets the host
+	// sent, compared by Segment.Label.
+	ICMP Proto = "icmp"
+	ARP  Proto = "arp"
 )
 
 // TCP flag bits, as in the header's flags byte.
@@ -71,6 +75,12 @@ type Segment struct {
 	// Options names the TCP options, without timestamp values or SACK
 	// block edges (such as "mss=1460,sackOK,ts,ws=7").
 	Options string `json:"options,omitempty"`
+	// Label identifies an ICMP message or ARP packet (such as "port
+	// unreachable for udp 192.0.2.1:68"): ICMP and ARP flows pair by it.
+	Label string `json:"label,omitempty"`
+	// Data is the datagram's payload (UDP), kept to name the fields in
+	// which two DNS or DHCP messages differ; not written out.
+	Data []byte `json:"-"`
 }
 
 // String renders the segment as "seq=1 ack=1 len=5 [PA] win=65535".
@@ -111,6 +121,12 @@ type Flow struct {
 	// side sent (TCP): their first difference is reported once, as a
 	// Stream difference, with the length of their common suffix.
 	RecordedStream, OurStream []byte
+	// Port is the host's port (UDP): 53 and 67/68 compare the datagrams
+	// as DNS and DHCP messages, field by field.
+	Port uint16
+	// OmitIfEqual leaves the flow out of the report when it shows no
+	// difference (the host's ICMP and ARP).
+	OmitIfEqual bool
 }
 
 // Kind is a kind of difference.
@@ -151,6 +167,8 @@ type Difference struct {
 	Ours     *Segment `json:"ours,omitempty"`
 	// Detail says what differs, in words.
 	Detail string `json:"detail"`
+	// Fields names the DNS or DHCP fields in which two datagrams differ.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // Config tunes the comparison.
@@ -180,6 +198,10 @@ type FlowReport struct {
 	// Stream describes how the byte streams differ (nil when they are
 	// equal or were not compared).
 	Stream *StreamDiff `json:"stream,omitempty"`
+	// StreamsIdentical is set when the byte streams were compared, are
+	// not empty, and are equal: whatever else differs is segmentation,
+	// acknowledgement or window policy, not content.
+	StreamsIdentical bool `json:"streams_identical,omitempty"`
 }
 
 // StreamDiff is where two byte streams part.
@@ -237,6 +259,8 @@ type Report struct {
 	Flows   []FlowReport `json:"flows"`
 	// Totals counts differences by kind over all flows.
 	Totals map[Kind]int `json:"totals"`
+	// Causes groups the differences by what caused them, flow by flow.
+	Causes []Cause `json:"causes"`
 }
 
 // Empty reports whether no flow has any difference.
@@ -268,9 +292,13 @@ func Compare(flows []Flow, cfg Config) *Report {
 	if cfg.MaxDifferences <= 0 {
 		cfg.MaxDifferences = 1000
 	}
-	r := &Report{Flows: make([]FlowReport, 0, len(flows)), Totals: make(map[Kind]int)}
+	r := &Report{Flows: make([]FlowReport, 0, len(flows)), Totals: make(map[Kind]int), Causes: []Cause{}}
 	for i := range flows {
-		fr := compareFlow(&flows[i], cfg)
+		fr, causes := compareFlow(&flows[i], cfg)
+		if flows[i].OmitIfEqual && fr.Total() == 0 {
+			continue
+		}
+		r.Causes = append(r.Causes, causes...)
 		for k, n := range fr.Counts {
 			r.Totals[k] += n
 		}
@@ -282,15 +310,36 @@ func Compare(flows []Flow, cfg Config) *Report {
 type flowCmp struct {
 	cfg Config
 	fr  *FlowReport
+	ex  *explainer
+	// shiftFrom and delta pair segments by stream position past a head
+	// that differs in length: a recorded segment at or after sequence
+	// number shiftFrom (the recorded stream's common suffix) pairs with
+	// ours delta bytes later (see shifted).
+	shiftFrom uint32
+	delta     int64
+	shifting  bool
+}
+
+// shifted reports whether ours is rec moved by the difference in length of
+// the streams' heads: the same bytes of the common suffix (or the FIN or
+// ACK after them) at the position they take in our stream.
+func (c *flowCmp) shifted(rec, ours *Segment) bool {
+	return c.shifting && rec.Seq >= c.shiftFrom && int64(ours.Seq) == int64(rec.Seq)+c.delta &&
+		rec.Len == ours.Len && rec.Flags&identityFlags == ours.Flags&identityFlags
 }
 
 func (c *flowCmp) add(k Kind, rec, ours *Segment, detail string) {
+	c.addFields(k, rec, ours, detail, nil)
+}
+
+func (c *flowCmp) addFields(k Kind, rec, ours *Segment, detail string, fields []string) {
 	c.fr.Counts[k]++
+	c.ex.note(k, rec, ours, detail, fields)
 	if len(c.fr.Differences) >= c.cfg.MaxDifferences {
 		c.fr.Omitted++
 		return
 	}
-	d := Difference{Kind: k, Detail: detail}
+	d := Difference{Kind: k, Detail: detail, Fields: fields}
 	if rec != nil {
 		s := *rec
 		d.Recorded = &s
@@ -302,20 +351,40 @@ func (c *flowCmp) add(k Kind, rec, ours *Segment, detail string) {
 	c.fr.Differences = append(c.fr.Differences, d)
 }
 
-func compareFlow(f *Flow, cfg Config) FlowReport {
+func compareFlow(f *Flow, cfg Config) (FlowReport, []Cause) {
 	fr := FlowReport{Flow: f.Name, Proto: f.Proto, Note: f.Note, Recorded: len(f.Recorded), Ours: len(f.Ours),
 		Counts: make(map[Kind]int), Differences: []Difference{}}
-	c := &flowCmp{cfg: cfg, fr: &fr}
+	c := &flowCmp{cfg: cfg, fr: &fr, ex: newExplainer(f)}
+	fr2, causes := c.run(f)
+	return fr2, causes
+}
+
+// run compares the flow and returns its report and causes.
+func (c *flowCmp) run(f *Flow) (FlowReport, []Cause) {
+	fr := c.fr
 	if f.RecordedStream != nil || f.OurStream != nil {
-		if sd := compareStreams(f.RecordedStream, f.OurStream); sd != nil {
+		sd := compareStreams(f.RecordedStream, f.OurStream)
+		fr.StreamsIdentical = sd == nil && len(f.RecordedStream) > 0
+		if sd != nil {
 			fr.Stream = sd
+			c.ex.stream = sd
+			if sd.CommonSuffix > 0 && sd.OursLen != sd.RecordedLen {
+				// Stream offset o is sequence number o+1.
+				c.shifting = true
+				c.shiftFrom = uint32(sd.RecordedLen-sd.CommonSuffix) + 1
+				c.delta = int64(sd.OursLen - sd.RecordedLen)
+			}
 			c.add(Stream, nil, nil, fmt.Sprintf("byte streams part at offset %d (%d bytes recorded, %d sent, common suffix %d): %s recorded, %s sent",
 				sd.Offset, sd.RecordedLen, sd.OursLen, sd.CommonSuffix, sd.Recorded, sd.Ours))
 		}
 	}
-	if f.Proto == UDP {
+	switch f.Proto {
+	case UDP:
 		compareDatagrams(c, f)
-		return fr
+		return *fr, c.ex.causes()
+	case ICMP, ARP:
+		compareLabelled(c, f)
+		return *fr, c.ex.causes()
 	}
 	j := 0
 	var recEnd, oursEnd uint32 // highest sequence number sent so far, per side
@@ -334,6 +403,11 @@ func compareFlow(f *Flow, cfg Config) FlowReport {
 		for d := 0; d < Lookahead && j+d < len(f.Ours); d++ {
 			if sameIdentity(rec, &f.Ours[j+d]) {
 				k = j + d
+				break
+			}
+			if c.shifted(rec, &f.Ours[j+d]) {
+				k = j + d
+				c.ex.shifted++
 				break
 			}
 		}
@@ -358,7 +432,7 @@ func compareFlow(f *Flow, cfg Config) FlowReport {
 	for ; j < len(f.Ours); j++ {
 		extra(&f.Ours[j])
 	}
-	return fr
+	return *fr, c.ex.causes()
 }
 
 // advance returns the highest sequence number sent after s.
@@ -404,7 +478,15 @@ func compareDatagrams(c *flowCmp, f *Flow) {
 		rec, ours := &f.Recorded[i], &f.Ours[i]
 		c.fr.Matched++
 		if rec.Len != ours.Len || rec.Sum != ours.Sum {
-			c.add(Payload, rec, ours, fmt.Sprintf("datagram %d: %d bytes recorded, %d sent, contents differ", i+1, rec.Len, ours.Len))
+			detail := fmt.Sprintf("datagram %d: %d bytes recorded, %d sent, contents differ", i+1, rec.Len, ours.Len)
+			fields := FieldDiffs(f.Port, rec.Data, ours.Data)
+			switch {
+			case len(fields) > 0:
+				detail = fmt.Sprintf("datagram %d: %s", i+1, strings.Join(fields, "; "))
+			case fields != nil:
+				detail = fmt.Sprintf("datagram %d: %d bytes recorded, %d sent, same fields (other encoding or order)", i+1, rec.Len, ours.Len)
+			}
+			c.addFields(Payload, rec, ours, detail, fields)
 		}
 	}
 	for i := n; i < len(f.Recorded); i++ {
@@ -412,6 +494,33 @@ func compareDatagrams(c *flowCmp, f *Flow) {
 	}
 	for i := n; i < len(f.Ours); i++ {
 		c.add(Extra, nil, &f.Ours[i], fmt.Sprintf("sent datagram of %d bytes not recorded", f.Ours[i].Len))
+	}
+}
+
+// compareLabelled pairs ICMP messages or ARP packets by label, in order:
+// each recorded one with the first unpaired one of ours with its label.
+func compareLabelled(c *flowCmp, f *Flow) {
+	used := make([]bool, len(f.Ours))
+	for i := range f.Recorded {
+		rec := &f.Recorded[i]
+		k := -1
+		for j := range f.Ours {
+			if !used[j] && f.Ours[j].Label == rec.Label {
+				k = j
+				break
+			}
+		}
+		if k < 0 {
+			c.add(Missing, rec, nil, fmt.Sprintf("recorded %s %s not sent", f.Proto, rec.Label))
+			continue
+		}
+		used[k] = true
+		c.fr.Matched++
+	}
+	for j := range f.Ours {
+		if !used[j] {
+			c.add(Extra, nil, &f.Ours[j], fmt.Sprintf("sent %s %s not recorded", f.Proto, f.Ours[j].Label))
+		}
 	}
 }
 
@@ -443,10 +552,17 @@ func (r *Report) WriteSummary(w io.Writer, perFlow int) error {
 		fmt.Fprintf(&b, "no differences in %d flows\n", len(r.Flows))
 	} else {
 		fmt.Fprintf(&b, "%d differences in %d flows: %s\n", r.Total(), len(r.Flows), countString(r.Totals))
+		fmt.Fprintf(&b, "%d causes:\n", len(r.Causes))
+		for _, c := range r.Causes {
+			fmt.Fprintf(&b, "  %-14s %s %s, %d differences: %s\n", c.Kind, c.Flow, c.where(), c.Count, c.Reason)
+		}
 	}
 	for i := range r.Flows {
 		f := &r.Flows[i]
 		fmt.Fprintf(&b, "%s: %d recorded, %d sent, %d matched", f.Flow, f.Recorded, f.Ours, f.Matched)
+		if f.StreamsIdentical {
+			b.WriteString(", streams identical")
+		}
 		if t := f.Total(); t > 0 {
 			fmt.Fprintf(&b, ", %d differences (%s)", t, countString(f.Counts))
 		}
@@ -466,6 +582,19 @@ func (r *Report) WriteSummary(w io.Writer, perFlow int) error {
 		return fmt.Errorf("diff: write summary: %w", err)
 	}
 	return nil
+}
+
+// where renders the frames where a cause first shows.
+func (c *Cause) where() string {
+	switch {
+	case c.FirstFrame > 0 && c.FirstReplayFrame > 0:
+		return fmt.Sprintf("from frame %d (replay frame %d)", c.FirstFrame, c.FirstReplayFrame)
+	case c.FirstFrame > 0:
+		return fmt.Sprintf("from frame %d", c.FirstFrame)
+	case c.FirstReplayFrame > 0:
+		return fmt.Sprintf("from replay frame %d", c.FirstReplayFrame)
+	}
+	return "-"
 }
 
 // countString renders counts as "missing=1 window=3", in Kinds order.

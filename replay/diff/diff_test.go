@@ -144,6 +144,8 @@ func TestReportOutputs(t *testing.T) {
 	var sum bytes.Buffer
 	require.NoError(t, r.WriteSummary(&sum, 5))
 	assert.Equal(t, `1 differences in 2 flows: window=1
+1 causes:
+  window-policy  tcp 192.0.2.1:7 <-> 192.0.2.9:4000 -, 1 differences: window/option policy: advertised windows 65536 bytes recorded, 1000 sent (receive-buffer autotuning against our buffer's free space)
 tcp 192.0.2.1:7 <-> 192.0.2.9:4000: 4 recorded, 4 sent, 4 matched, 1 differences (window=1)
   window   window 65536 recorded, 1000 sent
 tcp 192.0.2.1:9 <-> 192.0.2.9:4001: 0 recorded, 0 sent, 0 matched [the recorded host opened this flow]

@@ -29,6 +29,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/simnet-go/simnet/app"
@@ -38,6 +39,7 @@ import (
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/proto/checksum"
 	"github.com/simnet-go/simnet/proto/clock"
+	"github.com/simnet-go/simnet/proto/dhcp/dhcpstack"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -52,7 +54,31 @@ import (
 	"github.com/simnet-go/simnet/replay/jsontime"
 )
 
-const ipProtoUDP = 17
+const (
+	ipProtoICMP = 1
+	ipProtoUDP  = 17
+)
+
+// udpKey is the flow key of a datagram between the host's port and a
+// peer. The DHCP server's flows (host port 67) are one flow whatever the
+// client's address: the client sends from 0.0.0.0 before it has a lease
+// and the server answers to the offered address or to broadcast.
+func udpKey(host, peer netip.AddrPort) FlowKey {
+	if host.Port() == dhcpServerPort {
+		peer = netip.AddrPortFrom(netip.IPv4Unspecified(), dhcpClientPort)
+	}
+	return FlowKey{Host: host, Peer: peer}
+}
+
+// DHCP ports (RFC 2131 section 4.1).
+const (
+	dhcpServerPort = 67
+	dhcpClientPort = 68
+)
+
+// maxDatagramKept bounds the bytes of a datagram kept for the field
+// comparison of DNS and DHCP messages.
+const maxDatagramKept = 4096
 
 // Defaults for Config.
 const (
@@ -104,6 +130,30 @@ type Config struct {
 	// stack that waits for that very acknowledgement (Nagle's algorithm,
 	// RFC 896, holding back a small segment).
 	HoldTimeout time.Duration
+	// LearnServices starts, beside the services named above, those the
+	// profile learnt from the capture (Profile.Services): HTTP and echo
+	// on the ports the host served them on, DNS on port 53 when Zones are
+	// given, and the DHCP server of Profile.DHCP.
+	LearnServices bool
+}
+
+// ServiceUse says how the replay served one port of the host.
+type ServiceUse struct {
+	Service
+	// Source is "flag" (named in Config) or "learnt" (from the capture).
+	Source string `json:"source"`
+	// Served is set when a server ran on the port; Note says why not.
+	Served bool   `json:"served"`
+	Note   string `json:"note,omitempty"`
+}
+
+// String renders the use as "http on tcp/80 (learnt)" or "host accepted
+// on tcp/4000: no server given".
+func (u ServiceUse) String() string {
+	if !u.Served {
+		return fmt.Sprintf("host served %s/%d: %s", u.Proto, u.Port, u.Note)
+	}
+	return fmt.Sprintf("%s (%s)", u.Service, u.Source)
 }
 
 // Stats counts what the replay did.
@@ -134,6 +184,8 @@ type Result struct {
 	Profile *Profile     `json:"profile"`
 	Stats   Stats        `json:"stats"`
 	Report  *diff.Report `json:"report"`
+	// Services lists the ports served, and the learnt ones not served.
+	Services []ServiceUse `json:"services"`
 }
 
 // Run replays the capture at path with our stack as cfg.As, writes the
@@ -224,6 +276,7 @@ type replayer struct {
 	setupErr  error
 	// streamBytes counts the stream bytes kept, against StreamBudget.
 	streamBytes int64
+	services    []ServiceUse
 }
 
 type flowID struct {
@@ -293,7 +346,8 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (res *Result, err error)
 	if err := rp.out.Close(); err != nil {
 		return nil, fmt.Errorf("output capture: %w", err)
 	}
-	out := &Result{Profile: prof, Stats: rp.stats, Report: diff.Compare(rp.finish(), diff.Config{WindowTolerance: cfg.WindowTolerance})}
+	out := &Result{Profile: prof, Stats: rp.stats, Report: diff.Compare(rp.finish(), diff.Config{WindowTolerance: cfg.WindowTolerance}),
+		Services: rp.services}
 	if te != nil {
 		out.Report.Partial = fmt.Sprintf("covers only the first %d frames: the capture breaks off after them (%v)", te.Frames, te.Err)
 	}
@@ -378,32 +432,118 @@ func (rp *replayer) setup() error {
 	ts := tcp.New(h, rp.clk, rng.New(rp.cfg.Seed, "host/replay/tcp"), rp.cfg.TCP)
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
 	rp.host, rp.ifc, rp.ts = h, ifc, ts
-	if rp.cfg.EchoPort != 0 {
-		if _, err := tcpapps.StartEcho(ts, netip.AddrPortFrom(netip.IPv4Unspecified(), rp.cfg.EchoPort), 128); err != nil {
-			return fmt.Errorf("echo service on port %d: %w", rp.cfg.EchoPort, err)
+	rp.services = PlanServices(p, rp.cfg)
+	for i, u := range rp.services {
+		if !u.Served {
+			continue
+		}
+		if err := rp.start(u); err != nil {
+			if u.Source != "learnt" {
+				return err
+			}
+			// What the capture suggested but our servers cannot take
+			// is said, not fatal.
+			rp.services[i].Served, rp.services[i].Note = false, err.Error()
 		}
 	}
-	if rp.cfg.HTTPPort != 0 {
-		srv, err := httpapp.NewServer(httpapp.ServerConfig{Name: "http", Port: rp.cfg.HTTPPort, Root: rp.cfg.HTTPRoot})
+	return nil
+}
+
+// PlanServices lists the services a replay of the host in prof runs with
+// cfg: those cfg names, then (with cfg.LearnServices) those learnt from
+// the capture on other ports, and the learnt ports left without a server.
+func PlanServices(prof *Profile, cfg Config) []ServiceUse {
+	var out []ServiceUse
+	have := map[Service]bool{}
+	add := func(u ServiceUse) {
+		key := Service{Proto: u.Proto, Port: u.Port}
+		if have[key] {
+			return
+		}
+		have[key] = true
+		out = append(out, u)
+	}
+	if cfg.EchoPort != 0 {
+		add(ServiceUse{Service: Service{Proto: "tcp", Port: cfg.EchoPort, Kind: ServiceEcho}, Source: "flag", Served: true})
+	}
+	if cfg.HTTPPort != 0 {
+		add(ServiceUse{Service: Service{Proto: "tcp", Port: cfg.HTTPPort, Kind: ServiceHTTP}, Source: "flag", Served: true})
+	}
+	if cfg.DNSPort != 0 {
+		add(ServiceUse{Service: Service{Proto: "udp", Port: cfg.DNSPort, Kind: ServiceDNS}, Source: "flag", Served: true})
+		add(ServiceUse{Service: Service{Proto: "tcp", Port: cfg.DNSPort, Kind: ServiceDNS}, Source: "flag", Served: true})
+	}
+	if !cfg.LearnServices {
+		return out
+	}
+	for _, s := range prof.Services {
+		u := ServiceUse{Service: s, Source: "learnt", Served: true}
+		switch s.Kind {
+		case ServiceHTTP, ServiceEcho, ServiceDHCP:
+		case ServiceDNS:
+			if len(cfg.Zones) == 0 {
+				u.Served, u.Note = false, "DNS: no zone given (--zone)"
+			}
+		default:
+			u.Served, u.Note = false, "no server given"
+		}
+		add(u)
+	}
+	return out
+}
+
+// start runs one service on the host.
+func (rp *replayer) start(u ServiceUse) error {
+	h, ts := rp.host, rp.ts
+	switch u.Kind {
+	case ServiceEcho:
+		if _, err := tcpapps.StartEcho(ts, netip.AddrPortFrom(netip.IPv4Unspecified(), u.Port), 128); err != nil {
+			return fmt.Errorf("echo service on port %d: %w", u.Port, err)
+		}
+	case ServiceHTTP:
+		srv, err := httpapp.NewServer(httpapp.ServerConfig{Name: "http", Port: u.Port, Root: rp.cfg.HTTPRoot})
 		if err != nil {
 			return fmt.Errorf("http service: %w", err)
 		}
-		env := &app.Env{Clock: rp.clk, Rand: rng.New(rp.cfg.Seed, "app/http"), Net: app.NewStackNet(h), TCP: ts}
-		if err := srv.Start(env); err != nil {
-			return fmt.Errorf("http service on port %d: %w", rp.cfg.HTTPPort, err)
+		env := &app.Env{Clock: rp.clk, Rand: rng.New(rp.cfg.Seed, fmt.Sprintf("app/http/%d", u.Port)), Net: app.NewStackNet(h), TCP: ts}
+		if u.Port == rp.cfg.HTTPPort {
+			env.Rand = rng.New(rp.cfg.Seed, "app/http")
 		}
-	}
-	if rp.cfg.DNSPort != 0 {
+		if err := srv.Start(env); err != nil {
+			return fmt.Errorf("http service on port %d: %w", u.Port, err)
+		}
+	case ServiceDNS:
 		srv, err := dns.NewServer(rp.cfg.Zones...)
 		if err != nil {
 			return fmt.Errorf("dns service: %w", err)
 		}
-		local := netip.AddrPortFrom(netip.IPv4Unspecified(), rp.cfg.DNSPort)
-		if _, err := dnsstack.ServeUDP(h, local, srv); err != nil {
-			return fmt.Errorf("dns service on udp port %d: %w", rp.cfg.DNSPort, err)
+		local := netip.AddrPortFrom(netip.IPv4Unspecified(), u.Port)
+		if u.Proto == "udp" {
+			if _, err := dnsstack.ServeUDP(h, local, srv); err != nil {
+				return fmt.Errorf("dns service on udp port %d: %w", u.Port, err)
+			}
+		} else if _, err := dnsstack.ServeTCP(ts, local, srv); err != nil {
+			return fmt.Errorf("dns service on tcp port %d: %w", u.Port, err)
 		}
-		if _, err := dnsstack.ServeTCP(ts, local, srv); err != nil {
-			return fmt.Errorf("dns service on tcp port %d: %w", rp.cfg.DNSPort, err)
+	case ServiceDHCP:
+		// The subnet holding the host's address is served directly, the
+		// others as relayed scopes (RFC 2131 section 4.3.1: the server
+		// picks the subnet from giaddr).
+		scopes := append([]*DHCPProfile(nil), rp.prof.DHCP...)
+		for i, d := range scopes {
+			if d.Subnet.Contains(rp.prof.Addr) {
+				scopes[0], scopes[i] = scopes[i], scopes[0]
+				break
+			}
+		}
+		srv, err := dhcpstack.NewServer(rp.ifc, scopes[0].ServerConfig(rp.prof.Addr))
+		if err != nil {
+			return fmt.Errorf("dhcp service: %w", err)
+		}
+		for _, d := range scopes[1:] {
+			if err := srv.AddScope(d.ServerConfig(rp.prof.Addr)); err != nil {
+				return fmt.Errorf("dhcp service: %w", err)
+			}
 		}
 	}
 	return nil
@@ -436,7 +576,7 @@ func (rp *replayer) frame(f *input.Frame, ferr error) {
 		case h.Src() == as:
 			rp.stats.Recorded++
 			rp.recorded(f, h)
-		case h.Dst() == as:
+		case h.Dst() == as || rp.broadcast(f, h):
 			rp.inbound(f, h)
 		default:
 			rp.stats.Ignored++
@@ -448,6 +588,9 @@ func (rp *replayer) frame(f *input.Frame, ferr error) {
 		}
 		if len(f.Network) >= 28 && netip.AddrFrom4([4]byte(f.Network[14:18])) == as {
 			rp.stats.Recorded++
+			if label, ok := arpLabel(f.Network); ok {
+				rp.addLabelled(diff.ARP, &rp.flow(labelKey, diff.ARP).rec, f.Index+1, label)
+			}
 			return
 		}
 		rp.stats.Ignored++
@@ -480,7 +623,7 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 	rp.fixChecksums(ipv4.Header(frame[ether.HeaderLen:]))
 	if h.Protocol() == ipProtoUDP && !h.IsFragment() {
 		if u, err := udp.Parse(h.Payload()); err == nil {
-			k := FlowKey{Host: netip.AddrPortFrom(h.Dst(), u.DstPort()), Peer: netip.AddrPortFrom(h.Src(), u.SrcPort())}
+			k := udpKey(netip.AddrPortFrom(rp.prof.Addr, u.DstPort()), netip.AddrPortFrom(h.Src(), u.SrcPort()))
 			rp.flow(k, diff.UDP).peerSeen = true
 		}
 	}
@@ -692,12 +835,16 @@ func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
 		if err != nil {
 			return
 		}
-		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), u.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), u.DstPort())}
+		k := udpKey(netip.AddrPortFrom(h.Src(), u.SrcPort()), netip.AddrPortFrom(h.Dst(), u.DstPort()))
 		fl := rp.flow(k, diff.UDP)
 		if !fl.peerSeen && len(fl.rec) == 0 {
 			fl.recClient = true
 		}
 		rp.addUDP(fl, &fl.rec, f.Index+1, u.Payload())
+	case ipProtoICMP:
+		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok {
+			rp.addLabelled(diff.ICMP, &rp.flow(labelKey, diff.ICMP).rec, f.Index+1, label)
+		}
 	}
 }
 
@@ -706,6 +853,12 @@ func (rp *replayer) ours(frame []byte) {
 	rp.stats.Sent++
 	rp.write(frame, pcap.Outbound)
 	e, err := ether.Parse(frame)
+	if err == nil && e.EtherType() == ether.TypeARP {
+		if label, ok := arpLabel(e.Payload()); ok {
+			rp.addLabelled(diff.ARP, &rp.flow(labelKey, diff.ARP).ours, rp.frameNo, label)
+		}
+		return
+	}
 	if err != nil || e.EtherType() != ether.TypeIPv4 {
 		return
 	}
@@ -739,9 +892,13 @@ func (rp *replayer) ours(frame []byte) {
 		if err != nil {
 			return
 		}
-		k := FlowKey{Host: netip.AddrPortFrom(h.Src(), u.SrcPort()), Peer: netip.AddrPortFrom(h.Dst(), u.DstPort())}
+		k := udpKey(netip.AddrPortFrom(h.Src(), u.SrcPort()), netip.AddrPortFrom(h.Dst(), u.DstPort()))
 		fl := rp.flow(k, diff.UDP)
 		rp.addUDP(fl, &fl.ours, rp.frameNo, u.Payload())
+	case ipProtoICMP:
+		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok {
+			rp.addLabelled(diff.ICMP, &rp.flow(labelKey, diff.ICMP).ours, rp.frameNo, label)
+		}
 	}
 }
 
@@ -813,7 +970,44 @@ func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload 
 		rp.stats.Dropped++
 		return
 	}
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: sum64(payload)})
+	kept := payload
+	if len(kept) > maxDatagramKept {
+		kept = kept[:maxDatagramKept]
+	}
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: sum64(payload),
+		Data: append([]byte(nil), kept...)})
+}
+
+// labelKey is the key of the host's ICMP and ARP flows (one of each).
+var labelKey = FlowKey{}
+
+// addLabelled notes an ICMP message or ARP packet.
+func (rp *replayer) addLabelled(proto diff.Proto, segs *[]diff.Segment, frameNo int, label string) {
+	if len(*segs) >= MaxSegmentsPerFlow {
+		rp.stats.Dropped++
+		return
+	}
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Label: label})
+}
+
+// broadcast reports whether a datagram the host did not send is addressed
+// to every host of its link (the limited broadcast or its subnet's
+// directed broadcast, RFC 1122 section 3.2.1.3): our host receives it as
+// the recorded one did (a DHCP client's DISCOVER and REQUEST come so).
+func (rp *replayer) broadcast(f *input.Frame, h ipv4.Header) bool {
+	if h.Src() == rp.prof.Addr {
+		return false
+	}
+	d := h.Dst()
+	if d == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	p := rp.prof.Prefix
+	if p.Bits() >= 31 || !p.Contains(d) {
+		return false
+	}
+	last := be32(p.Addr().As4()) | (1<<(32-p.Bits()) - 1)
+	return be32(d.As4()) == last
 }
 
 // finish turns raw sequence numbers into relative ones and windows into
@@ -826,7 +1020,22 @@ func (rp *replayer) finish() []diff.Flow {
 			continue
 		}
 		name := fmt.Sprintf("%s %s <-> %s", fl.proto, fl.key.Host, fl.key.Peer)
+		switch {
+		case fl.proto == diff.ICMP || fl.proto == diff.ARP:
+			name = fmt.Sprintf("%s %s", fl.proto, rp.prof.Addr)
+		case fl.proto == diff.UDP && fl.key.Host.Port() == dhcpServerPort:
+			name = fmt.Sprintf("udp %s <-> DHCP clients", fl.key.Host)
+		}
 		df := diff.Flow{Name: name, Proto: fl.proto, Recorded: fl.rec, Ours: fl.ours}
+		if fl.proto == diff.ARP || fl.proto == diff.ICMP {
+			df.OmitIfEqual = true
+		}
+		if fl.proto == diff.ARP {
+			df.Recorded, df.Ours = dropAnnouncements(fl.rec), dropAnnouncements(fl.ours)
+		}
+		if fl.proto == diff.UDP {
+			df.Port = fl.key.Host.Port()
+		}
 		if fl.proto == diff.TCP && !fl.recStream.cut && !fl.ourStream.cut {
 			df.RecordedStream, df.OurStream = fl.recStream.b, fl.ourStream.b
 		}
@@ -839,6 +1048,20 @@ func (rp *replayer) finish() []diff.Flow {
 			df.Note = "the recorded host opened this flow; host-role replay only answers"
 		}
 		out = append(out, df)
+	}
+	return out
+}
+
+// dropAnnouncements leaves out ARP announcements (RFC 5227 section 2.3):
+// our stack makes them when its address is set at the start of the
+// replay, the recorded host when its address was set, which the capture
+// may or may not show; neither is an answer to the capture's peers.
+func dropAnnouncements(segs []diff.Segment) []diff.Segment {
+	out := segs[:0:0]
+	for _, s := range segs {
+		if !strings.HasPrefix(s.Label, arpAnnouncement) {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -72,6 +72,15 @@ type Profile struct {
 	// SYN-ACK from them); UDPPorts those it sent datagrams from. Sorted.
 	TCPPorts []uint16 `json:"tcp_ports"`
 	UDPPorts []uint16 `json:"udp_ports"`
+	// Services names what the host served on the TCP ports it accepted
+	// on and the UDP ports peers sent to and it answered from: HTTP (it
+	// answered with an HTTP response), echo (it sent back the peer's
+	// bytes), DNS (port 53), DHCP (it sent OFFER or ACK from port 67), or
+	// unknown (no kind).
+	Services []Service `json:"services"`
+	// DHCP holds the subnets the host's DHCP server served, when it sent
+	// OFFER or ACK, in order of first appearance.
+	DHCP []*DHCPProfile `json:"dhcp,omitempty"`
 	// Frames counts the capture's frames; FromHost and ToHost those the
 	// host sent and received.
 	Frames   int `json:"frames"`
@@ -90,6 +99,8 @@ type learner struct {
 	arpTargets map[netip.Addr]bool
 	tcpPorts   map[uint16]bool
 	udpPorts   map[uint16]bool
+	udpIn      map[uint16]bool // UDP ports peers sent to
+	peeks      map[FlowKey]*peek
 	haveMAC    bool
 }
 
@@ -108,6 +119,8 @@ func Learn(r *input.Reader, as netip.Addr) (*Profile, error) {
 		arpTargets: make(map[netip.Addr]bool),
 		tcpPorts:   make(map[uint16]bool),
 		udpPorts:   make(map[uint16]bool),
+		udpIn:      make(map[uint16]bool),
+		peeks:      make(map[FlowKey]*peek),
 	}
 	var f input.Frame
 	var rerr error
@@ -182,9 +195,27 @@ func (l *learner) frame(f *input.Frame) {
 			}
 			if !h.IsFragment() {
 				l.ports(h)
+				if h.Protocol() == tcp.ProtocolNumber {
+					l.learnTCPData(h, true)
+				}
 			}
-		case dst == as:
-			l.p.ToHost++
+		case dst == as || (dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) && h.Protocol() == ipProtoUDP):
+			if dst == as {
+				l.p.ToHost++
+			}
+			if !h.IsFragment() {
+				switch h.Protocol() {
+				case tcp.ProtocolNumber:
+					l.learnTCPData(h, false)
+				case ipProtoUDP:
+					if u, err := udp.Parse(h.Payload()); err == nil {
+						l.udpIn[u.DstPort()] = true
+					}
+				}
+			}
+			if dst != as {
+				return
+			}
 			l.learnPeer(src, srcMAC)
 			if hasEther && !dstMAC.IsMulticast() {
 				l.setMAC(dstMAC, false)
@@ -260,6 +291,9 @@ func (l *learner) ports(h ipv4.Header) {
 		if err == nil && len(l.udpPorts) < maxLearned {
 			l.udpPorts[u.SrcPort()] = true
 		}
+		if err == nil && u.SrcPort() == dhcpServerPort {
+			l.learnDHCP(u)
+		}
 	}
 }
 
@@ -311,6 +345,7 @@ func (l *learner) finish() {
 	}
 	p.TCPPorts = sortedPorts(l.tcpPorts)
 	p.UDPPorts = sortedPorts(l.udpPorts)
+	p.Services = l.services()
 }
 
 // unusedAddr returns the highest host address of the subnet that is neither
