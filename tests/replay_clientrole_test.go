@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/replay/diff"
-	"github.com/simnet-go/simnet/tests/netns"
 )
 
 // clientRoleOutput is what the test reads of `simnet replay --as-client

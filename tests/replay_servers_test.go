@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/netns"
 	"github.com/simnet-go/simnet/proto/dhcp"
 	"github.com/simnet-go/simnet/proto/dns"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -23,7 +24,6 @@ import (
 	"github.com/simnet-go/simnet/replay/diff"
 	"github.com/simnet-go/simnet/replay/hostrole"
 	"github.com/simnet-go/simnet/replay/input"
-	"github.com/simnet-go/simnet/tests/netns"
 )
 
 // serversZone is the zone dnsmasq answers from in the servers capture
