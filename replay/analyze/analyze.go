@@ -330,6 +330,20 @@ func (a *Analyzer) reject(fr *frame, err error) {
 	}
 }
 
+// rejectWith is reject for an error that is costly to build: mk runs only
+// when the rejection is among the MaxRejected the result lists.
+func (a *Analyzer) rejectWith(fr *frame, mk func() error) {
+	if fr.rejected {
+		return
+	}
+	if len(a.res.Rejected) < MaxRejected {
+		a.reject(fr, mk())
+		return
+	}
+	fr.rejected = true
+	a.res.RejectedTotal++
+}
+
 // Warn records a problem with the capture file.
 func (a *Analyzer) Warn(msg string) { a.res.Warnings = append(a.res.Warnings, msg) }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/simnet-go/simnet/proto/arp"
+	"github.com/simnet-go/simnet/proto/checksum"
 	"github.com/simnet-go/simnet/proto/icmp"
 	"github.com/simnet-go/simnet/proto/ipv4"
 )
@@ -37,12 +38,24 @@ type endpoints struct {
 // flows, and its errors are not rejections.
 func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 	fr.seen |= pIPv4
-	h, err := ipv4.Parse(b)
+	// ipv4.Parse in two steps: captures taken with checksum offload carry
+	// a bad header checksum on every frame the capturing host sent, and
+	// the error text (with both addresses) is only built for the
+	// rejections the result records.
+	h, err := ipv4.ParseUnchecked(b)
 	if err != nil {
 		h = a.ipv4Lenient(fr, b, err, quoted)
 		if h == nil {
 			return
 		}
+	} else if checksum.Sum(h[:h.HeaderLen()], 0) != 0xffff && !quoted {
+		// A bad header checksum is a rejection but decoding goes on, as
+		// tshark's does.
+		a.res.BadChecksums.IPv4++
+		a.rejectWith(fr, func() error {
+			_, err := ipv4.Parse(b)
+			return err
+		})
 	}
 	if len(h.Options()) > 0 {
 		if err := checkIPv4Options(h.Options()); err != nil {
