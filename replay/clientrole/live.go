@@ -400,12 +400,12 @@ func (o *observer) inbound(frame []byte) {
 	}
 	opts := ""
 	if tcp.ParseOptions(seg.Options(), &o.opts) == nil {
-		opts = optionString(&o.opts)
+		opts = diff.OptionString(&o.opts)
 	}
 	pl := seg.Payload()
 	o.mu.Lock()
 	o.segs = append(o.segs, diff.Segment{Frame: o.frames, Time: jsontime.Of(o.clk.Now().Std()), Flags: seg.Flags(),
-		Len: len(pl), Sum: sum64(pl), Options: opts})
+		Len: len(pl), Sum: diff.PayloadSum(pl), Options: opts})
 	o.raw = append(o.raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 	o.mu.Unlock()
 }

@@ -178,10 +178,10 @@ func Extract(r *input.Reader, client netip.Addr, serverPort uint16) (*Script, er
 		fl.raw = append(fl.raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 		o := ""
 		if tcp.ParseOptions(seg.Options(), &opts) == nil {
-			o = optionString(&opts)
+			o = diff.OptionString(&opts)
 		}
 		fl.s.ServerSegments = append(fl.s.ServerSegments, diff.Segment{Frame: f.Index + 1, Time: jsontime.Of(f.Time),
-			Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: o})
+			Flags: seg.Flags(), Len: len(pl), Sum: diff.PayloadSum(pl), Options: o})
 		if seg.Flags()&tcp.FlagSYN == 0 && len(pl) > 0 {
 			placeStream(&fl.s.ServerStream, int(int32(seg.Seq()-fl.sISN-1)), pl)
 		}
@@ -248,43 +248,4 @@ func placeStream(st *[]byte, off int, payload []byte) {
 		*st = append(*st, make([]byte, grow)...)
 	}
 	copy((*st)[off:], payload)
-}
-
-// optionString names the options without values that differ between
-// stacks by design (timestamps, SACK block edges), as host-role replay
-// does.
-func optionString(o *tcp.Options) string {
-	b := make([]byte, 0, 40)
-	add := func(s string) {
-		if len(b) > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, s...)
-	}
-	if o.HasMSS {
-		add(fmt.Sprintf("mss=%d", o.MSS))
-	}
-	if o.HasWScale {
-		add(fmt.Sprintf("ws=%d", o.WScale))
-	}
-	if o.SACKPermitted {
-		add("sackOK")
-	}
-	if o.HasTS {
-		add("ts")
-	}
-	if o.NumSACK > 0 {
-		add("sack")
-	}
-	return string(b)
-}
-
-// sum64 is FNV-1a over b.
-func sum64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }

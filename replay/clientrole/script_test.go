@@ -93,7 +93,7 @@ func TestExtract(t *testing.T) {
 	assert.Equal(t, "12345678", string(s.ServerStream))
 	require.Len(t, s.ServerSegments, 3)
 	assert.Equal(t, diff.Segment{Frame: 4, Time: s.ServerSegments[1].Time, Seq: 1, Ack: 7, Flags: diff.FlagACK, Len: 5,
-		Sum: sum64([]byte("12345")), Window: 1000}, s.ServerSegments[1])
+		Sum: diff.PayloadSum([]byte("12345")), Window: 1000}, s.ServerSegments[1])
 	assert.Equal(t, uint32(6), s.ServerSegments[2].Seq)
 	assert.Equal(t, uint32(13), s.ServerSegments[2].Ack)
 

@@ -916,7 +916,7 @@ func (rp *replayer) addTCP(fl *flow, segs *[]diff.Segment, raw *[]rawSeg, frameN
 		opts = rp.optionName(&rp.opts)
 	}
 	pl := seg.Payload()
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Flags: seg.Flags(), Len: len(pl), Sum: sum64(pl), Options: opts})
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Flags: seg.Flags(), Len: len(pl), Sum: diff.PayloadSum(pl), Options: opts})
 	*raw = append(*raw, rawSeg{seq: seg.Seq(), ack: seg.Ack(), win: seg.Window()})
 }
 
@@ -974,7 +974,7 @@ func (rp *replayer) addUDP(fl *flow, segs *[]diff.Segment, frameNo int, payload 
 	if len(kept) > maxDatagramKept {
 		kept = kept[:maxDatagramKept]
 	}
-	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: sum64(payload),
+	*segs = append(*segs, diff.Segment{Frame: frameNo, Time: jsontime.Of(rp.tl.Std(rp.clk.Now())), Len: len(payload), Sum: diff.PayloadSum(payload),
 		Data: append([]byte(nil), kept...)})
 }
 
@@ -1110,56 +1110,18 @@ type optKey struct {
 // maxOptNames bounds the cache of rendered option sets.
 const maxOptNames = 1024
 
-// optionName returns optionString(o), cached so that a recurring set of
+// optionName returns diff.OptionString(o), cached so that a recurring set of
 // options costs no allocation per segment.
 func (rp *replayer) optionName(o *tcp.Options) string {
 	k := optKey{mss: o.MSS, ws: o.WScale, hasMSS: o.HasMSS, hasWS: o.HasWScale, sackOK: o.SACKPermitted, ts: o.HasTS, sk: o.NumSACK > 0}
 	if s, ok := rp.optNames[k]; ok {
 		return s
 	}
-	s := optionString(o)
+	s := diff.OptionString(o)
 	if len(rp.optNames) < maxOptNames {
 		rp.optNames[k] = s
 	}
 	return s
-}
-
-// optionString names the options without values that differ between
-// stacks by design (timestamps, SACK block edges).
-func optionString(o *tcp.Options) string {
-	b := make([]byte, 0, 40)
-	add := func(s string) {
-		if len(b) > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, s...)
-	}
-	if o.HasMSS {
-		add(fmt.Sprintf("mss=%d", o.MSS))
-	}
-	if o.HasWScale {
-		add(fmt.Sprintf("ws=%d", o.WScale))
-	}
-	if o.SACKPermitted {
-		add("sackOK")
-	}
-	if o.HasTS {
-		add("ts")
-	}
-	if o.NumSACK > 0 {
-		add("sack")
-	}
-	return string(b)
-}
-
-// sum64 is FNV-1a over b.
-func sum64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
 
 // endpoint is the host's link: what our stack sends is recorded and
