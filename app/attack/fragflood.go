@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -49,7 +48,7 @@ type FragFlood struct {
 	env   *app.Env
 	raw   *raw
 	id    uint16
-	carry int
+	pace  pacer
 	pay   []byte
 	timer clock.Timer
 	res   FragFloodResult
@@ -84,9 +83,7 @@ func (f *FragFlood) Start(env *app.Env) error {
 }
 
 func (f *FragFlood) tick(now clock.Time) {
-	owed := f.cfg.Rate*int(floodTick/time.Microsecond)/1000 + f.carry
-	n := owed / 1000
-	f.carry = owed % 1000
+	n := f.pace.due(f.cfg.Rate)
 	for ; n > 0 && f.res.Datagrams < f.cfg.Count; n-- {
 		f.datagram()
 	}

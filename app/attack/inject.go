@@ -3,7 +3,6 @@ package attack
 import (
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/simnet-go/simnet/app"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -60,7 +59,7 @@ type TCPInject struct {
 	client netip.AddrPort
 	base   uint32
 	sweep  uint32
-	carry  int
+	pace   pacer
 	n      int
 	buf    []byte
 	timer  clock.Timer
@@ -110,9 +109,7 @@ func (i *TCPInject) tick(now clock.Time) {
 		i.client = c
 		i.res.Client = c.String()
 	}
-	owed := i.cfg.Rate*int(floodTick/time.Microsecond)/1000 + i.carry
-	n := owed / 1000
-	i.carry = owed % 1000
+	n := i.pace.due(i.cfg.Rate)
 	for ; n > 0 && i.n < i.cfg.Count; n-- {
 		i.send()
 	}

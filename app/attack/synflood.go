@@ -19,6 +19,17 @@ import (
 // floodTick is how often a flood sends its next burst of SYNs.
 const floodTick = time.Millisecond
 
+// pacer spreads a rate of packets a second over floodTick ticks, carrying
+// the fraction of a packet owed from one tick to the next.
+type pacer struct{ carry int } // thousandths of a packet
+
+// due returns how many packets the tick that just came owes at rate.
+func (p *pacer) due(rate int) int {
+	owed := rate*int(floodTick/time.Microsecond)/1000 + p.carry
+	p.carry = owed % 1000
+	return owed / 1000
+}
+
 // MaxRate bounds a flood's rate, in SYNs a second.
 const MaxRate = 10_000_000
 
@@ -54,7 +65,7 @@ type SYNFlood struct {
 	env   *app.Env
 	host  *stack.Host
 	buf   []byte
-	carry int // thousandths of a SYN owed from earlier ticks
+	pace  pacer
 	timer clock.Timer
 	res   SYNFloodResult
 }
@@ -92,9 +103,7 @@ func (f *SYNFlood) Start(env *app.Env) error {
 
 // tick sends the SYNs due in one floodTick.
 func (f *SYNFlood) tick(now clock.Time) {
-	owed := f.cfg.Rate*int(floodTick/time.Microsecond)/1000 + f.carry
-	n := owed / 1000
-	f.carry = owed % 1000
+	n := f.pace.due(f.cfg.Rate)
 	for ; n > 0 && f.res.Sent+f.res.Errors < f.cfg.Count; n-- {
 		f.send()
 	}
