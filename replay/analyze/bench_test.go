@@ -105,59 +105,20 @@ func tsharkRate(b *testing.B, path string, frames int) float64 {
 // data (x_tshark: how many times faster than tshark).
 func BenchmarkReplayAnalyze(b *testing.B) {
 	b.Run("synthetic", func(b *testing.B) {
-		raw := pcapOf(b, syntheticFrames(b, 100000)...)
-		path := filepath.Join(b.TempDir(), "synthetic.pcap")
-		require.NoError(b, os.WriteFile(path, raw, 0o600))
-		tr := tsharkRate(b, path, 100000)
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		runtime.GC() // the fixture's garbage is not the analysis's cost
-		b.ResetTimer()
-		n := 0
-		for b.Loop() {
-			n += analyzeBytes(b, raw)
-		}
-		rate := float64(n) / b.Elapsed().Seconds()
-		b.ReportMetric(rate, "frames/s")
-		if tr > 0 {
-			b.ReportMetric(rate/tr, "x_tshark")
-		}
+		benchAnalyze(b, pcapOf(b, syntheticFrames(b, 100000)...), 100000, "synthetic.pcap")
 	})
 	b.Run("shared", func(b *testing.B) {
 		raw, n := mergedShared(b)
-		path := filepath.Join(b.TempDir(), "shared.pcapng")
-		require.NoError(b, os.WriteFile(path, raw, 0o600))
-		tr := tsharkRate(b, path, n)
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		runtime.GC() // the fixture's garbage is not the analysis's cost
-		b.ResetTimer()
-		got := 0
-		for b.Loop() {
-			got += analyzeBytes(b, raw)
-		}
-		rate := float64(got) / b.Elapsed().Seconds()
-		b.ReportMetric(rate, "frames/s")
-		if tr > 0 {
-			b.ReportMetric(rate/tr, "x_tshark")
-		}
+		benchAnalyze(b, raw, n, "shared.pcapng")
 	})
 }
 
-// tcpHeavy are the eight shared captures with the most TCP frames.
-var tcpHeavy = []string{
-	"suricata__output-multi-eve__input.pcap", "zeek__iso-download.pcap.gz", "zeek__var-services-std-ports.pcap",
-	"pcapplusplus__pcapng-example.pcapng", "chrissanders__sessionhijacking.pcapng", "zeek__reassembly.pcap",
-	"arkime__wireshark-retrans.pcap", "pcapplusplus__raw_ip.pcap",
-}
-
-// BenchmarkReplayAnalyzeTCP measures the analysis on TCP-heavy traffic:
-// the eight shared captures with the most TCP frames, merged and repeated
-// (each pass a minute after the last) to 400,000 frames, against tshark's
-// protocol hierarchy statistics on the same file.
-func BenchmarkReplayAnalyzeTCP(b *testing.B) {
-	raw, n := mergedFiles(b, tcpHeavy, 400000)
-	path := filepath.Join(b.TempDir(), "tcp.pcapng")
+// benchAnalyze times the whole pipeline over raw, a capture of n frames,
+// and reports frames/s and, when tshark is installed, how many times
+// faster than tshark's protocol hierarchy statistics over the same file
+// (written as name).
+func benchAnalyze(b *testing.B, raw []byte, n int, name string) {
+	path := filepath.Join(b.TempDir(), name)
 	require.NoError(b, os.WriteFile(path, raw, 0o600))
 	tr := tsharkRate(b, path, n)
 	b.SetBytes(int64(len(raw)))
@@ -173,6 +134,22 @@ func BenchmarkReplayAnalyzeTCP(b *testing.B) {
 	if tr > 0 {
 		b.ReportMetric(rate/tr, "x_tshark")
 	}
+}
+
+// tcpHeavy are the eight shared captures with the most TCP frames.
+var tcpHeavy = []string{
+	"suricata__output-multi-eve__input.pcap", "zeek__iso-download.pcap.gz", "zeek__var-services-std-ports.pcap",
+	"pcapplusplus__pcapng-example.pcapng", "chrissanders__sessionhijacking.pcapng", "zeek__reassembly.pcap",
+	"arkime__wireshark-retrans.pcap", "pcapplusplus__raw_ip.pcap",
+}
+
+// BenchmarkReplayAnalyzeTCP measures the analysis on TCP-heavy traffic:
+// the eight shared captures with the most TCP frames, merged and repeated
+// (each pass a minute after the last) to 400,000 frames, against tshark's
+// protocol hierarchy statistics on the same file.
+func BenchmarkReplayAnalyzeTCP(b *testing.B) {
+	raw, n := mergedFiles(b, tcpHeavy, 400000)
+	benchAnalyze(b, raw, n, "tcp.pcapng")
 }
 
 // mergedFiles writes the frames of the named shared captures into one
