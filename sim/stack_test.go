@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -61,10 +62,7 @@ func TestStackHostsDeterministic(t *testing.T) {
 		assert.Equal(t, b1, b2, "%s.pcapng differs between identical runs", h)
 	}
 
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	var stderr bytes.Buffer
 	cmd := exec.Command(tshark, "-n", "-r", filepath.Join(d1, "b.pcapng"), "-T", "fields", "-E", "separator=|",
 		"-e", "frame.interface_name", "-e", "icmp.type", "-e", "frame.comment")

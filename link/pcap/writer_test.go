@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simnet-go/simnet/internal/testenv"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/clock"
 )
@@ -170,10 +171,7 @@ func TestIdenticalWritesIdenticalBytes(t *testing.T) {
 }
 
 func TestTsharkReadsCaptures(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed")
-	}
+	tshark := testenv.Tool(t, "tshark")
 	dir := t.TempDir()
 	ng := filepath.Join(dir, "c.pcapng")
 	recs := writeSample(t, ng, PcapNG)
