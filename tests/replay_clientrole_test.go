@@ -34,7 +34,7 @@ type clientRoleOutput struct {
 // echoing 20000 bytes through an ncat echo server is replayed in the
 // client's role, through our stack on a tap, against the same servers run
 // live in another namespace. The live HTTP server sends the same body
-// (only its Date header differs); the live echo server's stream equals the
+// (only its Date header may differ); the live echo server's stream equals the
 // recorded one.
 func TestClientRoleReplayLive(t *testing.T) {
 	t.Parallel()
@@ -78,9 +78,15 @@ func TestClientRoleReplayLive(t *testing.T) {
 		assert.Equal(t, 1, res.Writes, "curl's request in one write")
 		assert.True(t, res.ServerClosed, "HTTP/1.0: the server closes")
 		f := res.Report.Flows[0]
-		require.NotNil(t, f.Stream, "the Date headers differ")
-		assert.Equal(t, f.Stream.RecordedLen, f.Stream.OursLen)
-		assert.GreaterOrEqual(t, f.Stream.CommonSuffix, len(body), "the same body")
+		// The Date header has a one-second resolution: when recording
+		// and replay fall in the same second the streams are identical,
+		// otherwise only the header differs and the body is the same.
+		if f.Stream == nil {
+			assert.True(t, f.StreamsIdentical, "no stream difference reported, so the streams must be identical")
+		} else {
+			assert.Equal(t, f.Stream.RecordedLen, f.Stream.OursLen)
+			assert.GreaterOrEqual(t, f.Stream.CommonSuffix, len(body), "the same body")
+		}
 		assert.Equal(t, res.RecordedReceived, res.Received)
 		for _, c := range res.Causes {
 			assert.NotEqual(t, diff.CauseContent, c.Kind, "%s", c.Reason)
