@@ -295,33 +295,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 		c.detectLostRetransmit()
 	}
 	wnd := uint32(h.Window()) << c.sndShift
-	wndChanged := false
-	if c.sndWl1.lt(seq) || (c.sndWl1 == seq && c.sndWl2.leq(ack)) {
-		wndChanged = wnd != c.sndWnd
-		c.sndWnd = wnd
-		c.sndWl1, c.sndWl2 = seq, ack
-		c.maxSndWnd = max(c.maxSndWnd, wnd)
-		if wnd > 0 && c.persist {
-			// The window opened: probe bytes not acknowledged are sent
-			// again with the data that follows them.
-			c.persist = false
-			c.persistBackoff = 0
-			c.s.clk.Cancel(&c.rtx)
-			if ack.gt(c.sndNxt) {
-				c.sndNxt = ack
-			}
-			if c.sndNxt.gt(ack) && c.sndNxt.diff(ack) <= c.persistBytes {
-				c.sndNxt = ack
-			}
-			c.persistBytes = 0
-		}
-		if wndChanged && c.sndBuf.n > 0 {
-			// Linux's tcp_ack_update_window: a window update with data
-			// waiting restarts slow start after idle (RFC 5681 section
-			// 4.1) as a write would.
-			c.idleRestart()
-		}
-	}
+	wndChanged := c.updateSndWnd(seq, ack, wnd)
 	payloadLen := len(h.Payload())
 	switch {
 	case ack.gt(c.sndUna):

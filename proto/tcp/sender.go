@@ -222,7 +222,8 @@ func (c *Conn) prrAck(delivered int, unaAdvanced bool) {
 	c.ccs.Cwnd = pipe + max(sndcnt, 0)
 }
 
-// newAck handles an ACK that advances SND.UNA.
+// newAck handles an ACK that advances SND.UNA (RFC 9293 section
+// 3.10.7.4, fifth: SND.UNA < SEG.ACK =< SND.NXT).
 func (c *Conn) newAck(ack seqnum, o *Options) {
 	now := c.s.clk.Now()
 	acked := ack.diff(c.sndUna)
@@ -232,31 +233,9 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 	if c.zwp && !ack.lt(c.zwpEnd) {
 		c.zwp = false
 	}
-	// RTT measurement: RTTM from the echoed timestamp (RFC 7323 section
-	// 4), else one timed segment at a time, never a retransmitted one
-	// (Karn's algorithm, RFC 6298 section 3).
-	var tsRTT time.Duration
-	if c.tsOK && o.HasTS && o.TSEcr != 0 {
-		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
-			tsRTT = time.Duration(d) * time.Millisecond
-			c.rttSample(tsRTT)
-		}
-	} else if c.rttTiming && ack.gt(c.rttSeq) {
-		c.rttTiming = false
-		c.rttSample(now.Sub(c.rttTime))
-	}
+	tsRTT := c.ackRTT(ack, o, now)
 	c.hystartSample(ack, tsRTT, now)
-	dataEnd := c.bufStart.add(c.sndBuf.n)
-	if upto := seqMin(ack, dataEnd); upto.gt(c.bufStart) {
-		k := upto.diff(c.bufStart)
-		c.sndBuf.discard(k)
-		c.bufStart = upto
-		c.stats.BytesSent += uint64(k)
-		c.pendEv |= evWritable
-	}
-	if c.finQueued && ack.gt(dataEnd) {
-		c.finAcked = true
-	}
+	c.ackBuffer(ack)
 	flight := c.sndMax.diff(c.sndUna)
 	c.sndUna = ack
 	c.progressAt = now
@@ -272,62 +251,120 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		c.inLoss = false
 	}
 	if c.inRecovery {
-		if ack.geq(c.recover) {
-			// Full acknowledgment (RFC 6582 section 3.2 step 3; RFC 6675
-			// section 5 step (A)).
-			c.inRecovery = false
-			c.dupAcks = 0
-			c.ccs.Cwnd = min(c.ccs.Ssthresh, max(c.sndMax.diff(c.sndUna), c.mss)+c.mss)
-			if c.sackOK {
-				c.ccs.Cwnd = c.ccs.Ssthresh
-			}
-		} else if !c.sackOK {
-			// Partial acknowledgment (RFC 6582 section 3.2 step 4):
-			// retransmit the first unacknowledged segment and deflate.
-			c.retransmit(c.sndUna, c.mss)
-			c.ccs.Cwnd = max(c.ccs.Cwnd-acked, c.mss)
-			if acked >= c.mss {
-				c.ccs.Cwnd += c.mss
-			}
-			c.armRTO()
-		} else if c.highRxt.lt(c.sndUna) {
-			c.highRxt = c.sndUna
-		}
+		c.ackInRecovery(ack, acked)
 	} else {
-		c.dupAcks = 0
-		// Grow only when the window was used (RFC 7661 spirit): an
-		// application-limited sender does not inflate cwnd.
-		// Linux does not count the SYN's acknowledgment as delivered
-		// data (tcp_ack of the handshake ACK is not cwnd-limited).
-		switch {
-		case c.synAcked:
-		case c.s.cfg.Profile == ProfileLinux:
-			c.linuxCongAvoid(delivered, flight, now)
-		case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:
-			c.cc.OnAck(&c.ccs, acked, flight, now)
-		}
+		c.ackOpen(acked, delivered, flight, now)
 	}
-	// RFC 6298 section 5.2 and 5.3.
-	if c.persist {
-		// the persist timer keeps running
-	} else if c.sndUna == c.sndMax {
+	c.ackTimers()
+	if c.finAcked {
+		c.ackFIN(now)
+	}
+}
+
+// ackRTT takes an RTT sample from an ACK of new data and returns the one
+// from the echoed timestamp (0 if none): RTTM from the echoed timestamp
+// (RFC 7323 section 4), else one timed segment at a time, never a
+// retransmitted one (Karn's algorithm, RFC 6298 section 3).
+func (c *Conn) ackRTT(ack seqnum, o *Options, now clock.Time) time.Duration {
+	var tsRTT time.Duration
+	if c.tsOK && o.HasTS && o.TSEcr != 0 {
+		if d := int32(c.tsNow() - o.TSEcr); d >= 0 && c.echoAfterTimeout(o.TSEcr) {
+			tsRTT = time.Duration(d) * time.Millisecond
+			c.rttSample(tsRTT)
+		}
+	} else if c.rttTiming && ack.gt(c.rttSeq) {
+		c.rttTiming = false
+		c.rttSample(now.Sub(c.rttTime))
+	}
+	return tsRTT
+}
+
+// ackBuffer frees the acknowledged bytes of the send buffer and notes an
+// acknowledged FIN.
+func (c *Conn) ackBuffer(ack seqnum) {
+	dataEnd := c.bufStart.add(c.sndBuf.n)
+	if upto := seqMin(ack, dataEnd); upto.gt(c.bufStart) {
+		k := upto.diff(c.bufStart)
+		c.sndBuf.discard(k)
+		c.bufStart = upto
+		c.stats.BytesSent += uint64(k)
+		c.pendEv |= evWritable
+	}
+	if c.finQueued && ack.gt(dataEnd) {
+		c.finAcked = true
+	}
+}
+
+// ackInRecovery handles an ACK of new data during fast recovery.
+func (c *Conn) ackInRecovery(ack seqnum, acked int) {
+	switch {
+	case ack.geq(c.recover):
+		// Full acknowledgment (RFC 6582 section 3.2 step 3; RFC 6675
+		// section 5 step (A)).
+		c.inRecovery = false
+		c.dupAcks = 0
+		c.ccs.Cwnd = min(c.ccs.Ssthresh, max(c.sndMax.diff(c.sndUna), c.mss)+c.mss)
+		if c.sackOK {
+			c.ccs.Cwnd = c.ccs.Ssthresh
+		}
+	case !c.sackOK:
+		// Partial acknowledgment (RFC 6582 section 3.2 step 4):
+		// retransmit the first unacknowledged segment and deflate.
+		c.retransmit(c.sndUna, c.mss)
+		c.ccs.Cwnd = max(c.ccs.Cwnd-acked, c.mss)
+		if acked >= c.mss {
+			c.ccs.Cwnd += c.mss
+		}
+		c.armRTO()
+	case c.highRxt.lt(c.sndUna):
+		c.highRxt = c.sndUna
+	}
+}
+
+// ackOpen handles an ACK of new data outside recovery: the congestion
+// window grows.
+func (c *Conn) ackOpen(acked, delivered, flight int, now clock.Time) {
+	c.dupAcks = 0
+	// Grow only when the window was used (RFC 7661 spirit): an
+	// application-limited sender does not inflate cwnd.
+	// Linux does not count the SYN's acknowledgment as delivered
+	// data (tcp_ack of the handshake ACK is not cwnd-limited).
+	switch {
+	case c.synAcked:
+	case c.s.cfg.Profile == ProfileLinux:
+		c.linuxCongAvoid(delivered, flight, now)
+	case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:
+		c.cc.OnAck(&c.ccs, acked, flight, now)
+	}
+}
+
+// ackTimers restarts or stops the retransmission timer after an ACK of
+// new data (RFC 6298 sections 5.2 and 5.3); the persist timer keeps
+// running.
+func (c *Conn) ackTimers() {
+	switch {
+	case c.persist:
+	case c.sndUna == c.sndMax:
 		c.s.clk.Cancel(&c.rtx)
 		c.rk.ptoArmed = false
-	} else {
+	default:
 		c.armRTOorPTO()
 	}
-	if c.finAcked {
-		switch c.state {
-		case StateFinWait1:
-			c.state = StateFinWait2
-			if c.appClosed {
-				c.s.clk.Schedule(&c.misc, now.Add(c.s.cfg.FinWait2Timeout))
-			}
-		case StateClosing:
-			c.enterTimeWait()
-		case StateLastAck:
-			c.destroy(nil, true)
+}
+
+// ackFIN moves the state machine on when our FIN is acknowledged (RFC 9293
+// section 3.10.7.4, fifth, in FIN-WAIT-1, CLOSING and LAST-ACK).
+func (c *Conn) ackFIN(now clock.Time) {
+	switch c.state {
+	case StateFinWait1:
+		c.state = StateFinWait2
+		if c.appClosed {
+			c.s.clk.Schedule(&c.misc, now.Add(c.s.cfg.FinWait2Timeout))
 		}
+	case StateClosing:
+		c.enterTimeWait()
+	case StateLastAck:
+		c.destroy(nil, true)
 	}
 }
 
@@ -421,21 +458,11 @@ func (c *Conn) enterRecovery() {
 
 // onRTX handles the retransmission (or persist) timer.
 func (c *Conn) onRTX(now clock.Time) {
-	cfg := &c.s.cfg
 	switch c.state {
 	case StateClosed, StateTimeWait:
 		return
 	case StateSynSent, StateSynReceived:
-		c.retries++
-		if c.retries > cfg.SynRetries {
-			c.destroy(ErrTimeout, c.listener == nil)
-			return
-		}
-		c.rto = min(c.rto*2, cfg.MaxRTO)
-		c.markTimeout()
-		c.stats.TimeoutRetransmits++
-		c.sendSYN()
-		c.armRTO()
+		c.synTimeout()
 		return
 	}
 	if c.persist {
@@ -450,12 +477,32 @@ func (c *Conn) onRTX(now clock.Time) {
 		return
 	}
 	c.retries++
-	if c.retries > cfg.MaxRetries || c.userTimedOut(now) {
+	if c.retries > c.s.cfg.MaxRetries || c.userTimedOut(now) {
 		c.giveUp(ErrTimeout)
 		return
 	}
-	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
-	// from SND.UNA.
+	c.retransmitTimeout(now)
+}
+
+// synTimeout resends the SYN (or SYN-ACK) with the timer backed off, or
+// gives up after Config.SynRetries (RFC 9293 section 3.8.3, R2 for SYNs).
+func (c *Conn) synTimeout() {
+	cfg := &c.s.cfg
+	c.retries++
+	if c.retries > cfg.SynRetries {
+		c.destroy(ErrTimeout, c.listener == nil)
+		return
+	}
+	c.rto = min(c.rto*2, cfg.MaxRTO)
+	c.markTimeout()
+	c.stats.TimeoutRetransmits++
+	c.sendSYN()
+	c.armRTO()
+}
+
+// retransmitTimeout is the retransmission timeout of RFC 6298 sections 5.4-5.6:
+// back off, collapse the window, resend from SND.UNA.
+func (c *Conn) retransmitTimeout(now clock.Time) {
 	if c.linuxWindowCC() && (c.inRecovery || c.inLoss) {
 		// Linux's tcp_enter_loss sets ssthresh once per loss episode:
 		// a timeout in recovery or after a timeout only collapses
@@ -466,7 +513,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	c.markTimeout()
 	c.stats.TimeoutRetransmits++
-	c.rto = min(c.rto*2, cfg.MaxRTO)
+	c.rto = min(c.rto*2, c.s.cfg.MaxRTO)
 	c.rttTiming = false
 	c.inRecovery = false
 	c.inLoss = true
@@ -633,4 +680,42 @@ func (c *Conn) noteFlight() {
 		c.maxFlight = fl
 		c.cwndUsageSeq = c.sndNxt
 	}
+}
+
+// updateSndWnd takes the peer's window from a segment that is not older
+// than the one it last came from (RFC 9293 section 3.10.7.4, fifth: SND.WL1
+// and SND.WL2), and reports whether it changed.
+func (c *Conn) updateSndWnd(seq, ack seqnum, wnd uint32) bool {
+	if !(c.sndWl1.lt(seq) || (c.sndWl1 == seq && c.sndWl2.leq(ack))) {
+		return false
+	}
+	wndChanged := wnd != c.sndWnd
+	c.sndWnd = wnd
+	c.sndWl1, c.sndWl2 = seq, ack
+	c.maxSndWnd = max(c.maxSndWnd, wnd)
+	if wnd > 0 && c.persist {
+		c.exitPersist(ack)
+	}
+	if wndChanged && c.sndBuf.n > 0 {
+		// Linux's tcp_ack_update_window: a window update with data
+		// waiting restarts slow start after idle (RFC 5681 section
+		// 4.1) as a write would.
+		c.idleRestart()
+	}
+	return wndChanged
+}
+
+// exitPersist leaves the persist state when the window opened: probe
+// bytes not acknowledged are sent again with the data that follows them.
+func (c *Conn) exitPersist(ack seqnum) {
+	c.persist = false
+	c.persistBackoff = 0
+	c.s.clk.Cancel(&c.rtx)
+	if ack.gt(c.sndNxt) {
+		c.sndNxt = ack
+	}
+	if c.sndNxt.gt(ack) && c.sndNxt.diff(ack) <= c.persistBytes {
+		c.sndNxt = ack
+	}
+	c.persistBytes = 0
 }
