@@ -122,20 +122,15 @@ func (c *Conn) sendSYN() {
 	c.s.send(c.key, f, o, nil)
 }
 
-// inputSynSent handles a segment in SYN-SENT (RFC 9293 section 3.10.7.3).
+// inputSynSent handles a segment in SYN-SENT (RFC 9293 section 3.10.7.3):
+// first the ACK bit, second the RST bit, fourth the SYN bit (the third,
+// security, does not apply).
 func (c *Conn) inputSynSent(h Header, o *Options) {
 	fl := h.Flags()
 	ack := seqnum(h.Ack())
-	ackOK := false
-	if fl&FlagACK != 0 {
-		if ack.leq(c.iss) || ack.gt(c.sndMax) {
-			if fl&FlagRST == 0 {
-				c.s.stats.ResetsSent++
-				c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(ack), Flags: FlagRST}, nil, nil)
-			}
-			return
-		}
-		ackOK = true
+	ackOK, ok := c.synSentACK(fl, ack)
+	if !ok {
+		return
 	}
 	if fl&FlagRST != 0 {
 		if ackOK {
@@ -156,13 +151,7 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 	c.lastRecv = c.s.clk.Now()
 	if ackOK {
 		c.sndUna = ack
-		if c.tsOK && o.HasTS && o.TSEcr != 0 {
-			if c.echoAfterTimeout(o.TSEcr) {
-				c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
-			}
-		} else if c.retries == 0 {
-			c.rttSample(c.s.clk.Now().Sub(c.stats.Start))
-		}
+		c.synRTT(o)
 	}
 	// RFC 7323 section 2.2: the window of a SYN is not scaled.
 	c.sndWnd = uint32(h.Window())
@@ -179,6 +168,37 @@ func (c *Conn) inputSynSent(h Header, o *Options) {
 	c.retries = 0
 	c.sendSYN()
 	c.armRTO()
+}
+
+// synSentACK is the first check in SYN-SENT (RFC 9293 section 3.10.7.3):
+// an ACK that does not acknowledge our SYN is answered with
+// <SEQ=SEG.ACK><CTL=RST> (unless it is a RST) and the segment dropped
+// (ok false); ackOK tells that the segment acknowledges the SYN.
+func (c *Conn) synSentACK(fl uint8, ack seqnum) (ackOK, ok bool) {
+	if fl&FlagACK == 0 {
+		return false, true
+	}
+	if ack.leq(c.iss) || ack.gt(c.sndMax) {
+		if fl&FlagRST == 0 {
+			c.s.stats.ResetsSent++
+			c.s.send(c.key, Fields{SrcPort: c.key.lport, DstPort: c.key.rport, Seq: uint32(ack), Flags: FlagRST}, nil, nil)
+		}
+		return false, false
+	}
+	return true, true
+}
+
+// synRTT takes the handshake's RTT sample from the SYN-ACK: the echoed
+// timestamp (RFC 7323 section 4, not one from before a timeout), else the
+// time since the SYN if it was not retransmitted (RFC 6298 section 3).
+func (c *Conn) synRTT(o *Options) {
+	if c.tsOK && o.HasTS && o.TSEcr != 0 {
+		if c.echoAfterTimeout(o.TSEcr) {
+			c.rttSample(time.Duration(c.tsNow()-o.TSEcr) * time.Millisecond)
+		}
+	} else if c.retries == 0 {
+		c.rttSample(c.s.clk.Now().Sub(c.stats.Start))
+	}
 }
 
 func (c *Conn) establish() {

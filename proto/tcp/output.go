@@ -2,6 +2,8 @@ package tcp
 
 import (
 	"encoding/binary"
+
+	"github.com/simnet-go/simnet/proto/clock"
 )
 
 // emit sends the segment whose payload (n bytes) is already in place in the
@@ -79,6 +81,29 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		n = room
 		fin = false
 	}
+	f := c.dataFields(seq, n, fin, olen)
+	s.emit(c.key, f, o, olen, n)
+
+	c.stats.SegmentsSent++
+	c.lastAckSent = c.rcvNxt
+	c.ackNow = false
+	c.unackedSegs = 0
+	s.clk.Cancel(&c.dack)
+	l := n
+	if fin {
+		l++
+	}
+	if l == 0 {
+		return 0
+	}
+	c.sentData(seq, n, l, o.TSVal)
+	return n
+}
+
+// dataFields builds the header of a segment of n bytes from seq, copying
+// the data into the scratch buffer after olen bytes of options.
+func (c *Conn) dataFields(seq seqnum, n int, fin bool, olen int) Fields {
+	s := c.s
 	f := Fields{
 		SrcPort: c.key.lport, DstPort: c.key.rport,
 		Seq: uint32(seq), Ack: uint32(c.rcvNxt),
@@ -104,35 +129,49 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 		f.Flags |= FlagURG
 		f.Urgent = uint16(min(c.sndUp.diff(seq), 65535))
 	}
-	s.emit(c.key, f, o, olen, n)
+	return f
+}
 
-	c.stats.SegmentsSent++
-	c.lastAckSent = c.rcvNxt
-	c.ackNow = false
-	c.unackedSegs = 0
-	s.clk.Cancel(&c.dack)
-	l := n
-	if fin {
-		l++
-	}
-	if l == 0 {
-		return 0
-	}
+// sentData does the sender's bookkeeping after a segment carrying l bytes
+// of sequence space (n of them data) from seq left with timestamp tsVal:
+// RACK and rate records, PRR, retransmission counters, RTT timing,
+// SND.MAX and the timers.
+func (c *Conn) sentData(seq seqnum, n, l int, tsVal uint32) {
+	now := c.s.clk.Now()
 	end := seq.add(l)
 	if n > 0 {
-		c.lastSend = s.clk.Now()
+		c.lastSend = now
 	}
 	if c.sndUna == c.sndMax && !seq.lt(c.sndMax) {
-		c.progressAt = s.clk.Now() // a flight begins
+		c.progressAt = now // a flight begins
 	}
 	if c.rackOn() {
-		c.rackSent(seq, end, o.TSVal)
+		c.rackSent(seq, end, tsVal)
 	}
 	c.rateSent(seq, end, c.sndMax, n)
 	newData := !seq.lt(c.sndMax)
 	if c.inRecovery {
 		c.prrOut += n // RFC 6937: prr_out counts data sent in recovery
 	}
+	c.countSent(seq, end, l, now)
+	if end.gt(c.sndMax) {
+		c.sndMax = end
+	}
+	// RFC 6298 section 5.1: start the timer when data is sent and it is
+	// not running. RFC 8985 section 7.2: new data (re)starts the probe
+	// timeout when TLP may run.
+	if newData && c.rackOn() && c.ptoArm(true) {
+		return
+	}
+	if !c.rtx.Pending() || c.rk.ptoArmed {
+		c.armRTO()
+	}
+}
+
+// countSent counts a retransmission of sequence space [seq, end) (l
+// bytes), stopping RTT timing for it (Karn's algorithm), or starts timing
+// new data when timestamps do not measure RTT.
+func (c *Conn) countSent(seq, end seqnum, l int, now clock.Time) {
 	// Bytes only ever sent as zero-window probes were refused by the peer
 	// (RFC 9293 section 3.8.6.1): repeating the probe, or sending them
 	// again once the window opens, is not counted as a retransmission,
@@ -153,21 +192,8 @@ func (c *Conn) sendData(seq seqnum, n int, fin bool) int {
 	} else if !c.rttTiming && !c.tsOK {
 		c.rttTiming = true
 		c.rttSeq = seq
-		c.rttTime = s.clk.Now()
+		c.rttTime = now
 	}
-	if end.gt(c.sndMax) {
-		c.sndMax = end
-	}
-	// RFC 6298 section 5.1: start the timer when data is sent and it is
-	// not running. RFC 8985 section 7.2: new data (re)starts the probe
-	// timeout when TLP may run.
-	if newData && c.rackOn() && c.ptoArm(true) {
-		return n
-	}
-	if !c.rtx.Pending() || c.rk.ptoArmed {
-		c.armRTO()
-	}
-	return n
 }
 
 // retransmit resends up to n bytes from seq and returns how many it sent.
@@ -278,34 +304,10 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		}
 	}
 	fin := c.finQueued && n == avail
-	if n < c.mss && !fin && !retx {
-		if n == avail && (c.cork || c.more) {
-			return false // corked: wait for a full segment
-		}
-		if n == avail {
-			// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
-			// Linux does: hold a short segment only while an earlier short
-			// segment is unacknowledged, so the tail of a write does not
-			// wait for a delayed ACK of the full segments before it.
-			if !c.noDelay && c.sndSml.gt(c.sndUna) && c.sndSml.leq(c.sndNxt) {
-				return false
-			}
-		} else if n < int(c.maxSndWnd/2) {
-			// Sender SWS avoidance (RFC 1122 section 4.2.3.4).
-			return false
-		}
+	if n < c.mss && !fin && !retx && c.holdShort(n, avail) {
+		return false
 	}
-	// Linux pushes the last segment of a burst the congestion or the
-	// peer's window ends (tcp_push/forced_push marks the skb a
-	// cwnd-limited tcp_write_xmit stops at), not only the end of a write.
-	// A lone segment (limited transmit, one per ACK in recovery) is not
-	// pushed: only a burst of two or more new segments ends with PSH.
-	// Linux also sends a burst as TSO packets of at most half the window
-	// (tcp_cwnd_test: at least two in flight), each ending with PSH.
-	half := max(c.ccs.Cwnd/max(c.mss, 1)/2, 1)
-	c.pushBurst = c.s.cfg.Profile == ProfileLinux && !retx && n < avail &&
-		c.burstSegs > 0 &&
-		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
+	c.pushBurst = !retx && c.burstEnds(n, avail, cwAvail, wndAvail)
 	if c.persist && c.sndWnd > 0 {
 		// Data the cork or SWS avoidance held leaves: the persist timer
 		// gives way to the retransmission timer.
@@ -328,6 +330,39 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 		c.noteFlight()
 	}
 	return sent > 0
+}
+
+// holdShort reports whether a short segment of n bytes (of avail
+// waiting) is held back: by the cork, by Nagle's algorithm or by sender
+// SWS avoidance.
+func (c *Conn) holdShort(n, avail int) bool {
+	if n == avail && (c.cork || c.more) {
+		return true // corked: wait for a full segment
+	}
+	if n == avail {
+		// Nagle (RFC 1122 section 4.2.3.4) in Minshall's variant, as
+		// Linux does: hold a short segment only while an earlier short
+		// segment is unacknowledged, so the tail of a write does not
+		// wait for a delayed ACK of the full segments before it.
+		return !c.noDelay && c.sndSml.gt(c.sndUna) && c.sndSml.leq(c.sndNxt)
+	}
+	// Sender SWS avoidance (RFC 1122 section 4.2.3.4).
+	return n < int(c.maxSndWnd/2)
+}
+
+// burstEnds reports whether a new segment of n bytes ends a burst, so
+// that the linux profile sets PSH on it. Linux pushes the last segment of
+// a burst the congestion or the peer's window ends (tcp_push/forced_push
+// marks the skb a cwnd-limited tcp_write_xmit stops at), not only the end
+// of a write. A lone segment (limited transmit, one per ACK in recovery)
+// is not pushed: only a burst of two or more new segments ends with PSH.
+// Linux also sends a burst as TSO packets of at most half the window
+// (tcp_cwnd_test: at least two in flight), each ending with PSH.
+func (c *Conn) burstEnds(n, avail, cwAvail, wndAvail int) bool {
+	half := max(c.ccs.Cwnd/max(c.mss, 1)/2, 1)
+	return c.s.cfg.Profile == ProfileLinux && n < avail &&
+		c.burstSegs > 0 &&
+		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
 }
 
 // checkPersist starts the persist timer when data waits, nothing is in

@@ -180,59 +180,86 @@ func (c *Conn) processData(seq seqnum, payload []byte, fin bool) {
 	end := seq.add(len(payload))
 	switch {
 	case off == 0 && len(payload) > 0:
-		c.rcvBuf.writeAt(0, payload)
-		c.rcvBuf.commit(len(payload))
-		c.rcvNxt = end
-		c.stats.BytesReceived += uint64(len(payload))
-		filled := false
-		for len(c.ooo) > 0 && c.ooo[0].start.leq(c.rcvNxt) {
-			if k := c.ooo[0].end.diff(c.rcvNxt); k > 0 {
-				c.rcvBuf.commit(k)
-				c.stats.BytesReceived += uint64(k)
-				c.rcvNxt = c.ooo[0].end
-			}
-			c.ooo = c.ooo[:copy(c.ooo, c.ooo[1:])]
-			filled = true
-		}
-		// RFC 5681 section 4.2: ACK at once when a gap is filled, else at
-		// least every second segment (RFC 1122 section 4.2.3.2).
-		c.unackedSegs++
-		if filled {
-			c.quickAcks = c.quickAckCount()
-		}
-		quick := c.quickAcks > 0
-		if quick {
-			c.quickAcks--
-		}
-		if filled || quick || c.unackedSegs >= 2 || cfg.DelayedACK < 0 {
-			c.ackNow = true
-		} else if !c.dack.Pending() {
-			c.s.clk.Schedule(&c.dack, c.s.clk.Now().Add(cfg.DelayedACK))
-		}
-		if c.appClosed {
-			c.rcvBuf.discard(c.rcvBuf.n)
-		} else {
-			c.pendEv |= evReadable
-		}
+		c.receiveInOrder(payload)
 	case off > 0 && len(payload) > 0:
-		// Out-of-order data: kept in the buffer at its offset, its range
-		// recorded; an immediate ACK carries SACK (RFC 5681 section 4.2).
-		if c.ooo == nil {
-			c.ooo = make([]seqRange, 0, cfg.MaxOOORanges)
-		}
-		var ok bool
-		c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
-		c.quickAcks = c.quickAckCount()
-		if ok {
-			c.rcvBuf.writeAt(off, payload)
-			c.lastOOO = seq
-			c.stats.OOOSegments++
-		} else {
-			c.s.stats.OOODrops++
+		if !c.receiveOutOfOrder(seq, end, off, payload) {
 			fin = false
 		}
-		c.ackNow = true
 	}
+	c.receiveFIN(fin, end)
+}
+
+// receiveInOrder appends data at RCV.NXT, with the out-of-order data it
+// joins, and decides whether to acknowledge at once.
+func (c *Conn) receiveInOrder(payload []byte) {
+	c.rcvBuf.writeAt(0, payload)
+	c.rcvBuf.commit(len(payload))
+	c.rcvNxt = c.rcvNxt.add(len(payload))
+	c.stats.BytesReceived += uint64(len(payload))
+	filled := false
+	for len(c.ooo) > 0 && c.ooo[0].start.leq(c.rcvNxt) {
+		if k := c.ooo[0].end.diff(c.rcvNxt); k > 0 {
+			c.rcvBuf.commit(k)
+			c.stats.BytesReceived += uint64(k)
+			c.rcvNxt = c.ooo[0].end
+		}
+		c.ooo = c.ooo[:copy(c.ooo, c.ooo[1:])]
+		filled = true
+	}
+	c.ackInOrder(filled)
+	if c.appClosed {
+		c.rcvBuf.discard(c.rcvBuf.n)
+	} else {
+		c.pendEv |= evReadable
+	}
+}
+
+// ackInOrder acknowledges in-order data at once when it filled a gap (RFC
+// 5681 section 4.2), in quick-ack mode, or for every second segment (RFC
+// 1122 section 4.2.3.2); otherwise the delayed-ACK timer runs.
+func (c *Conn) ackInOrder(filled bool) {
+	cfg := &c.s.cfg
+	c.unackedSegs++
+	if filled {
+		c.quickAcks = c.quickAckCount()
+	}
+	quick := c.quickAcks > 0
+	if quick {
+		c.quickAcks--
+	}
+	if filled || quick || c.unackedSegs >= 2 || cfg.DelayedACK < 0 {
+		c.ackNow = true
+	} else if !c.dack.Pending() {
+		c.s.clk.Schedule(&c.dack, c.s.clk.Now().Add(cfg.DelayedACK))
+	}
+}
+
+// receiveOutOfOrder keeps out-of-order data in the buffer at its offset
+// and records its range (the SACK blocks to send); an immediate ACK
+// carries SACK (RFC 5681 section 4.2). It returns false when the range
+// list is full and the data was dropped.
+func (c *Conn) receiveOutOfOrder(seq, end seqnum, off int, payload []byte) bool {
+	cfg := &c.s.cfg
+	if c.ooo == nil {
+		c.ooo = make([]seqRange, 0, cfg.MaxOOORanges)
+	}
+	var ok bool
+	c.ooo, _, ok = insertRange(c.ooo, seqRange{seq, end}, cfg.MaxOOORanges)
+	c.quickAcks = c.quickAckCount()
+	if ok {
+		c.rcvBuf.writeAt(off, payload)
+		c.lastOOO = seq
+		c.stats.OOOSegments++
+	} else {
+		c.s.stats.OOODrops++
+	}
+	c.ackNow = true
+	return ok
+}
+
+// receiveFIN takes the peer's FIN at end (when fin is set) once all data
+// before it arrived, or one that arrived earlier and is now in order.
+func (c *Conn) receiveFIN(fin bool, end seqnum) {
 	if fin {
 		if end == c.rcvNxt {
 			c.consumeFIN()
