@@ -66,8 +66,8 @@ func TestZeroWindowProbeRepliesAreNotDupAcks(t *testing.T) {
 	cwnd := r.conn.ccs.Cwnd
 	for i := 0; i < 6; i++ {
 		r.advance(time.Minute)
-		require.NotEmpty(t, r.net.out, "probe %d", i)
-		for len(r.net.out) > 0 {
+		require.NotEmpty(t, r.net.Out, "probe %d", i)
+		for len(r.net.Out) > 0 {
 			p := r.take()
 			assert.Equal(t, nxt, p.seq(), "probe %d", i)
 			assert.LessOrEqual(t, len(p.data), 1, "probe %d: nothing beyond one byte goes into a zero window", i)
@@ -99,7 +99,7 @@ func TestRecoveryRetransmitRespectsWindow(t *testing.T) {
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(seqs[0]), Flags: FlagACK, Window: 100}, nil, nil)
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(seqs[0]), Flags: FlagACK, Window: 100}, nil, nil)
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(seqs[0]), Flags: FlagACK, Window: 100}, nil, nil)
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		s := r.take()
 		assert.LessOrEqual(t, s.seq().add(len(s.data)).diff(seqs[0]), 100, "segment [%d,+%d) beyond the window (mss %d)", s.seq(), len(s.data), mss)
 	}
@@ -122,7 +122,7 @@ func TestSACKRenegingAfterRTO(t *testing.T) {
 	r.ackWith(seqs[1], r.ts(0))
 	r.drain()
 	r.advance(r.conn.rto)
-	require.NotEmpty(t, r.net.out, "the timeout resends something")
+	require.NotEmpty(t, r.net.Out, "the timeout resends something")
 	rt = r.take()
 	assert.Equal(t, seqs[1], rt.seq(), "reneged data resent after the timeout")
 	assert.Empty(t, r.conn.sb, "scoreboard cleared")
@@ -159,16 +159,16 @@ func TestGiveUpNotifiesApplication(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, tc.cfg)
 			r.established(plain)
-			r.events = nil
+			r.log.Events = nil
 			tc.run(r)
 			assert.Equal(t, StateClosed, r.conn.State())
-			assert.Equal(t, []string{"closed:" + ErrTimeout.Error()}, r.events)
+			assert.Equal(t, []string{"closed:" + ErrTimeout.Error()}, r.log.Events)
 			_, err := r.conn.Read(make([]byte, 1))
 			assert.ErrorIs(t, err, ErrTimeout)
 			_, err = r.conn.Write([]byte("x"))
 			assert.ErrorIs(t, err, ErrTimeout)
 			var rst int
-			for len(r.net.out) > 0 {
+			for len(r.net.Out) > 0 {
 				if r.take().has(FlagRST) {
 					rst++
 				}
@@ -218,7 +218,7 @@ func TestTimeWaitReopenTimestampDecides(t *testing.T) {
 			o := &Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: uint32(int32(recent) + tc.dts)}
 			r.inject(Fields{Seq: uint32(r.pNxt.add(tc.dseq)), Flags: FlagSYN, Window: 65535}, o, nil)
 			var synack bool
-			for len(r.net.out) > 0 {
+			for len(r.net.Out) > 0 {
 				if r.take().has(FlagSYN | FlagACK) {
 					synack = true
 				}
@@ -365,7 +365,7 @@ func TestRTTSampleAfterBackoff(t *testing.T) {
 func TestUrgentReceive(t *testing.T) {
 	r := newRig(t, Config{})
 	r.established(plain)
-	r.events = nil
+	r.log.Events = nil
 	send := func(data string, up uint16) {
 		fl := FlagACK
 		if up > 0 {
@@ -375,20 +375,20 @@ func TestUrgentReceive(t *testing.T) {
 		r.pNxt = r.pNxt.add(len(data))
 	}
 	send("abcdef", 3)
-	assert.Equal(t, []string{"urgent", "readable"}, r.events)
+	assert.Equal(t, []string{"urgent", "readable"}, r.log.Events)
 	assert.Equal(t, 3, r.conn.UrgentPending())
 	b := make([]byte, 2)
 	n, err := r.conn.Read(b)
 	require.NoError(t, err)
 	assert.Equal(t, "ab", string(b[:n]), "urgent data in line")
 	assert.Equal(t, 1, r.conn.UrgentPending())
-	r.events = nil
+	r.log.Events = nil
 	send("gh", 0)
-	assert.NotContains(t, r.events, "urgent")
+	assert.NotContains(t, r.log.Events, "urgent")
 	assert.Equal(t, 1, r.conn.UrgentPending())
 	// The pointer advances: told again.
 	send("ijkl", 4)
-	assert.Contains(t, r.events, "urgent")
+	assert.Contains(t, r.log.Events, "urgent")
 	assert.Equal(t, 10, r.conn.UrgentPending(), "from c to the end of ijkl")
 	all := make([]byte, 64)
 	n, err = r.conn.Read(all)
@@ -396,13 +396,13 @@ func TestUrgentReceive(t *testing.T) {
 	assert.Equal(t, "cdefghijkl", string(all[:n]))
 	assert.Zero(t, r.conn.UrgentPending(), "urgent mode ends once it is read")
 	// An urgent pointer at the read point starts nothing.
-	r.events = nil
+	r.log.Events = nil
 	send("mn", 0)
 	_, err = r.conn.Read(all)
 	require.NoError(t, err)
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndNxt), Flags: FlagACK | FlagURG, Window: 65535, Urgent: 0}, nil, []byte("op"))
-	assert.Contains(t, r.events, "readable")
-	assert.NotContains(t, r.events, "urgent")
+	assert.Contains(t, r.log.Events, "readable")
+	assert.NotContains(t, r.log.Events, "urgent")
 	assert.Zero(t, r.conn.UrgentPending())
 }
 

@@ -67,7 +67,7 @@ func TestCorkAndMore(t *testing.T) {
 					st.do(r, una)
 				}
 				r.advance(st.after)
-				require.Len(t, r.net.out, len(st.segs), "step %d", i)
+				require.Len(t, r.net.Out, len(st.segs), "step %d", i)
 				for j, n := range st.segs {
 					s := r.take()
 					assert.Len(t, s.data, n, "step %d segment %d", i, j)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,7 +15,7 @@ import (
 // ecnNet is the rig's network with the TOS byte: it records the TOS of
 // every segment sent and reports rx as the TOS of every segment received.
 type ecnNet struct {
-	*capNet
+	*tcptest.Net
 	tos []uint8
 	rx  uint8
 }
@@ -25,7 +26,7 @@ func (n *ecnNet) SendIP(proto uint8, src, dst netip.Addr, p []byte) error {
 
 func (n *ecnNet) SendIPTOS(proto uint8, src, dst netip.Addr, p []byte, tos uint8) error {
 	n.tos = append(n.tos, tos)
-	return n.capNet.SendIP(proto, src, dst, p)
+	return n.Net.SendIP(proto, src, dst, p)
 }
 
 func (n *ecnNet) ReceivedTOS() uint8 { return n.rx }
@@ -33,7 +34,7 @@ func (n *ecnNet) ReceivedTOS() uint8 { return n.rx }
 // newECNRig is newRig on an ecnNet.
 func newECNRig(t *testing.T, cfg Config) (*rig, *ecnNet) {
 	r := newRig(t, cfg)
-	n := &ecnNet{capNet: r.net}
+	n := &ecnNet{Net: r.net}
 	r.s = New(n, r.sched, rng.New(9, "rig"), cfg)
 	return r, n
 }
@@ -173,7 +174,7 @@ func TestECNCodepoints(t *testing.T) {
 	// A pure ACK is Not-ECT.
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndMax), Flags: FlagACK, Window: 65535}, nil, []byte("ab"))
 	r.advance(time.Second)
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		s, tos := n.takeTOS(r)
 		if len(s.data) == 0 {
 			assert.Zero(t, tos&3, "pure ACK")
@@ -218,7 +219,7 @@ func TestECNSenderReduction(t *testing.T) {
 	_, err := r.conn.Write(bytes.Repeat([]byte{'x'}, 40*mss))
 	require.NoError(t, err)
 	var seqs []seqnum
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		s, _ := n.takeTOS(r)
 		seqs = append(seqs, s.seq())
 	}
@@ -234,7 +235,7 @@ func TestECNSenderReduction(t *testing.T) {
 	r.none() // the window is full until more is acknowledged
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(seqs[6]), Flags: FlagACK, Window: 65535}, nil, nil)
 	cwrSeen := 0
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		s, tos := n.takeTOS(r)
 		if s.has(FlagCWR) {
 			cwrSeen++

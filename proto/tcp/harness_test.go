@@ -6,24 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/stretchr/testify/require"
 )
-
-// capNet records every segment a stack sends.
-type capNet struct {
-	local netip.Addr
-	mtu   int
-	out   [][]byte
-}
-
-func (n *capNet) SendIP(_ uint8, _, _ netip.Addr, p []byte) error {
-	n.out = append(n.out, append([]byte(nil), p...))
-	return nil
-}
-func (n *capNet) SourceFor(netip.Addr) (netip.Addr, bool) { return n.local, true }
-func (n *capNet) PathMTU(netip.Addr) int                  { return n.mtu }
 
 // seg is a decoded segment captured from the stack under test.
 type seg struct {
@@ -38,19 +25,21 @@ func (s seg) has(f uint8) bool {
 	return s.h.Flags()&f == f
 }
 
-// rig drives one Stack with crafted segments from a scripted peer.
+// rig drives one Stack with crafted segments from a scripted peer, on
+// the shared harness of internal/tcptest: it adds the typed segments
+// (Fields, Options) of this package.
 type rig struct {
-	t      *testing.T
-	sched  *clock.Scheduler
-	net    *capNet
-	s      *Stack
-	local  netip.Addr
-	peer   netip.Addr
-	lport  uint16
-	pport  uint16
-	events []string
-	conn   *Conn
-	ev     *EventFuncs
+	t     *testing.T
+	sched *clock.Scheduler
+	net   *tcptest.Net
+	s     *Stack
+	local netip.Addr
+	peer  netip.Addr
+	lport uint16
+	pport uint16
+	log   tcptest.Log
+	conn  *Conn
+	ev    *EventFuncs
 	// peer's sequence state
 	pISS seqnum
 	pNxt seqnum
@@ -59,21 +48,15 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	sched := clock.NewScheduler(clock.Time(1_000_000_000_000))
-	n := &capNet{local: netip.MustParseAddr("10.9.0.1"), mtu: 1500}
-	r := &rig{t: t, sched: sched, net: n, local: n.local, peer: netip.MustParseAddr("10.9.0.2"), lport: 80, pport: 40000, pISS: 1000, pTS: 5000}
+	n := tcptest.NewNet(sched, netip.MustParseAddr("10.9.0.1"), 1500)
+	r := &rig{t: t, sched: sched, net: n, local: n.Local, peer: netip.MustParseAddr("10.9.0.2"), lport: 80, pport: 40000, pISS: 1000, pTS: 5000}
 	r.s = New(n, sched, rng.New(9, "rig"), cfg)
 	r.ev = &EventFuncs{
-		Established: func(*Conn) { r.events = append(r.events, "established") },
-		Readable:    func(*Conn) { r.events = append(r.events, "readable") },
-		Writable:    func(*Conn) { r.events = append(r.events, "writable") },
-		Urgent:      func(*Conn) { r.events = append(r.events, "urgent") },
-		Closed: func(_ *Conn, err error) {
-			if err != nil {
-				r.events = append(r.events, "closed:"+err.Error())
-			} else {
-				r.events = append(r.events, "closed")
-			}
-		},
+		Established: func(*Conn) { r.log.Add("established") },
+		Readable:    func(*Conn) { r.log.Add("readable") },
+		Writable:    func(*Conn) { r.log.Add("writable") },
+		Urgent:      func(*Conn) { r.log.Add("urgent") },
+		Closed:      func(_ *Conn, err error) { r.log.Closed(err) },
 	}
 	return r
 }
@@ -97,10 +80,10 @@ func (r *rig) ts(ecr uint32) *Options {
 // take pops the oldest captured segment.
 func (r *rig) take() seg {
 	r.t.Helper()
-	require.NotEmpty(r.t, r.net.out, "expected a segment")
-	b := r.net.out[0]
-	r.net.out = r.net.out[1:]
-	require.Zero(r.t, Checksum(r.local, r.peer, b), "checksum")
+	out, ok := r.net.Pop()
+	require.True(r.t, ok, "expected a segment")
+	b := out.Data
+	require.True(r.t, tcptest.ChecksumOK(r.local, r.peer, b), "checksum")
 	h, err := ParseHeader(b)
 	require.NoError(r.t, err)
 	var s seg
@@ -112,10 +95,10 @@ func (r *rig) take() seg {
 
 func (r *rig) none() {
 	r.t.Helper()
-	require.Empty(r.t, r.net.out, "expected no segment")
+	require.Empty(r.t, r.net.Out, "expected no segment")
 }
 
-func (r *rig) drain() { r.net.out = nil }
+func (r *rig) drain() { r.net.Drain() }
 
 func (r *rig) advance(d time.Duration) { r.sched.RunUntil(r.sched.Now().Add(d)) }
 

@@ -42,7 +42,7 @@ func TestHyStart(t *testing.T) {
 			una := segs[9].seq().add(mss)
 			r.sackAck(una, segs[9].o.TSVal)
 			require.Equal(t, 20*mss, r.conn.ccs.Cwnd)
-			round := len(r.net.out)
+			round := len(r.net.Out)
 			require.Equal(t, 20, round)
 			ts := r.take().o.TSVal
 			r.drain()

@@ -29,7 +29,7 @@ func grownConn(t *testing.T, cfg Config) (*rig, seqnum) {
 func (r *rig) burst() int {
 	_, err := r.conn.Write(make([]byte, 100*r.conn.mss))
 	require.NoError(r.t, err)
-	n := len(r.net.out)
+	n := len(r.net.Out)
 	r.drain()
 	return n
 }
@@ -87,7 +87,7 @@ func TestWindowUpdateAfterIdle(t *testing.T) {
 		assert.Equal(t, 40*r.conn.mss, r.conn.ccs.Cwnd, "probes leave cwnd alone")
 	}
 	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(una), Flags: FlagACK, Window: 65535}, nil, nil)
-	assert.Len(t, r.net.out, 10, "restart window")
+	assert.Len(t, r.net.Out, 10, "restart window")
 	assert.Equal(t, una, r.take().seq())
 }
 

@@ -21,7 +21,7 @@ func TestObserverSeesTransfer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPair(3, Config{})
-			p.na.loss = tc.loss
+			p.na.Loss = tc.loss
 			var infos []Info
 			calls := 0
 			p.a.SetObserver(func(c *Conn) {

@@ -57,7 +57,7 @@ func TestPSHEndsCwndLimitedBurst(t *testing.T) {
 			mss := r.conn.mss
 			_, err := r.conn.Write(make([]byte, 20*mss))
 			require.NoError(t, err)
-			require.Len(t, r.net.out, 10, "initial window of 10 segments")
+			require.Len(t, r.net.Out, 10, "initial window of 10 segments")
 			for i := range 10 {
 				s := r.take()
 				require.Len(t, s.data, mss)

@@ -3,64 +3,16 @@ package tcp
 import (
 	"bytes"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// pipeNet carries segments from one stack to another after a delay, with
-// optional loss, duplication and reordering decided by a seeded source.
-type pipeNet struct {
-	sched   *clock.Scheduler
-	local   netip.Addr
-	peer    *Stack
-	delay   time.Duration
-	loss    float64
-	dup     float64
-	reorder float64
-	rnd     *rand.Rand
-	mtu     int
-	sent    int
-}
-
-type delivery struct {
-	t        clock.Timer
-	to       *Stack
-	src, dst netip.Addr
-	data     []byte
-}
-
-func (d *delivery) OnTimer(clock.Time) { d.to.HandleIP(d.src, d.dst, d.data) }
-
-func (p *pipeNet) SendIP(_ uint8, src, dst netip.Addr, payload []byte) error {
-	p.sent++
-	if p.rnd.Float64() < p.loss {
-		return nil
-	}
-	copies := 1
-	if p.rnd.Float64() < p.dup {
-		copies = 2
-	}
-	for i := 0; i < copies; i++ {
-		d := &delivery{to: p.peer, src: src, dst: dst, data: append([]byte(nil), payload...)}
-		d.t.Init(d)
-		at := p.delay
-		if p.rnd.Float64() < p.reorder {
-			at += p.delay / 2
-		}
-		p.sched.Schedule(&d.t, p.sched.Now().Add(at))
-	}
-	return nil
-}
-
-func (p *pipeNet) SourceFor(netip.Addr) (netip.Addr, bool) { return p.local, true }
-func (p *pipeNet) PathMTU(netip.Addr) int                  { return p.mtu }
 
 var (
 	addrA = netip.MustParseAddr("10.0.0.1")
@@ -70,16 +22,16 @@ var (
 type pair struct {
 	sched  *clock.Scheduler
 	a, b   *Stack
-	na, nb *pipeNet
+	na, nb *tcptest.Pipe
 }
 
 func newPair(seed uint64, cfg Config) *pair {
 	sched := clock.NewScheduler(clock.Time(1e18))
-	na := &pipeNet{sched: sched, local: addrA, delay: 5 * time.Millisecond, rnd: rng.New(seed, "link-ab"), mtu: 1500}
-	nb := &pipeNet{sched: sched, local: addrB, delay: 5 * time.Millisecond, rnd: rng.New(seed, "link-ba"), mtu: 1500}
+	na := &tcptest.Pipe{Clock: sched, Local: addrA, Delay: 5 * time.Millisecond, Rand: rng.New(seed, "link-ab"), MTU: 1500}
+	nb := &tcptest.Pipe{Clock: sched, Local: addrB, Delay: 5 * time.Millisecond, Rand: rng.New(seed, "link-ba"), MTU: 1500}
 	a := New(na, sched, rng.New(seed, "a"), cfg)
 	b := New(nb, sched, rng.New(seed, "b"), cfg)
-	na.peer, nb.peer = b, a
+	na.Peer, nb.Peer = b, a
 	return &pair{sched: sched, a: a, b: b, na: na, nb: nb}
 }
 
@@ -191,8 +143,8 @@ func TestTransferLossy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPair(7, tc.cfg)
-			for _, n := range []*pipeNet{p.na, p.nb} {
-				n.loss, n.dup, n.reorder = tc.loss, tc.dup, tc.reorder
+			for _, n := range []*tcptest.Pipe{p.na, p.nb} {
+				n.Loss, n.Dup, n.Reorder = tc.loss, tc.dup, tc.reorder
 			}
 			const size = 1 << 20
 			got, cli, _ := p.transfer(t, size, 10*time.Minute)

@@ -37,7 +37,7 @@ func TestProfiles(t *testing.T) {
 				r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(nxt), Flags: FlagACK, Window: 65535}, nil, []byte("data"))
 				r.pNxt += 4
 				start := r.sched.Now()
-				for len(r.net.out) == 0 {
+				for len(r.net.Out) == 0 {
 					require.True(t, r.sched.Step(), "an ACK is due")
 				}
 				require.Equal(t, r.pNxt, r.take().ack())

@@ -22,7 +22,7 @@ func prrRun(t *testing.T, cfg Config) (sent []int, start int, r *rig) {
 	_, err := r.conn.Write(bytes.Repeat([]byte{'r'}, 80*mss))
 	require.NoError(t, err)
 	var seqs []seqnum
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		seqs = append(seqs, r.take().seq())
 	}
 	require.Len(t, seqs, 40, "initial window")
@@ -36,7 +36,7 @@ func prrRun(t *testing.T, cfg Config) (sent []int, start int, r *rig) {
 			start = i - 1
 		}
 		n := 0
-		for len(r.net.out) > 0 {
+		for len(r.net.Out) > 0 {
 			n += len(r.take().data)
 		}
 		sent = append(sent, n)

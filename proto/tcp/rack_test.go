@@ -32,7 +32,7 @@ func rttConn(t *testing.T, cfg Config, n int) (*rig, []seg) {
 	_, err = r.conn.Write(bytes.Repeat([]byte{'k'}, n*r.conn.mss))
 	require.NoError(t, err)
 	var segs []seg
-	for len(r.net.out) > 0 {
+	for len(r.net.Out) > 0 {
 		segs = append(segs, r.take())
 	}
 	require.Len(t, segs, n)
@@ -67,7 +67,7 @@ func TestTailLossProbe(t *testing.T) {
 			r.sackAck(segs[8].seq(), segs[7].o.TSVal)
 			r.none()
 			start := r.sched.Now()
-			for len(r.net.out) == 0 {
+			for len(r.net.Out) == 0 {
 				require.True(t, r.sched.Step())
 			}
 			p := r.take()
@@ -140,7 +140,7 @@ func TestRACKNoExtraRetransmissions(t *testing.T) {
 		cfg := LinuxProfile()
 		cfg.RACK = rack
 		p := newPair(7, cfg)
-		p.na.loss, p.nb.loss = 0.05, 0.05
+		p.na.Loss, p.nb.Loss = 0.05, 0.05
 		got, cli, _ := p.transfer(t, 1<<20, time.Hour)
 		require.Len(t, got, 1<<20)
 		rtx[rack] = cli.Stats().Retransmits
@@ -162,7 +162,7 @@ func TestRACKRTTFromLastDelivered(t *testing.T) {
 	sent := r.sched.Now()
 	r.advance(rackRTT)
 	r.sackAck(segs[0].seq(), segs[8].o.TSVal, block(segs, mss, 8, 8))
-	for len(r.net.out) == 0 {
+	for len(r.net.Out) == 0 {
 		require.True(t, r.sched.Step()) // the reordering timer
 	}
 	rt := r.take()

@@ -31,7 +31,7 @@ func TestInfoRACKRecovery(t *testing.T) {
 	r.none()
 	assert.Equal(t, RecoveryInfo{CAState: CADisorder, Unacked: 10, Sacked: 1, Reordering: 3}, r.conn.RecoveryInfo())
 
-	for len(r.net.out) == 0 {
+	for len(r.net.Out) == 0 {
 		require.True(t, r.sched.Step())
 	}
 	rt := r.take()

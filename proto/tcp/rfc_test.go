@@ -46,7 +46,7 @@ func TestHandshakeActive(t *testing.T) {
 	assert.Equal(t, r.pISS+1, ack.ack())
 	assert.Equal(t, uint32(77), ack.o.TSEcr)
 	assert.Equal(t, StateEstablished, r.conn.State())
-	assert.Equal(t, []string{"established"}, r.events)
+	assert.Equal(t, []string{"established"}, r.log.Events)
 	assert.Equal(t, 1400-12, r.conn.mss, "MSS from the peer's option minus timestamps")
 	assert.Equal(t, uint32(1000), r.conn.sndWnd, "SYN-ACK window is not scaled")
 	assert.True(t, r.conn.sackOK)
@@ -80,7 +80,7 @@ func TestSimultaneousOpen(t *testing.T) {
 	assert.Equal(t, StateSynReceived, r.conn.State())
 	r.inject(Fields{Seq: uint32(r.pISS), Ack: uint32(syn.seq() + 1), Flags: FlagSYN | FlagACK, Window: 65535}, plain, nil)
 	assert.Equal(t, StateEstablished, r.conn.State())
-	assert.Contains(t, r.events, "established")
+	assert.Contains(t, r.log.Events, "established")
 }
 
 // RFC 9293 section 3.6, figure 13: simultaneous close goes through CLOSING
@@ -100,7 +100,7 @@ func TestSimultaneousClose(t *testing.T) {
 	assert.Equal(t, r.pNxt+1, ack.ack())
 	r.inject(Fields{Seq: uint32(r.pNxt + 1), Ack: uint32(nxt + 1), Flags: FlagACK, Window: 65535}, nil, nil)
 	assert.Equal(t, StateTimeWait, r.conn.State())
-	assert.Equal(t, []string{"readable", "closed"}, r.events, "FIN readable (EOF), then closed")
+	assert.Equal(t, []string{"readable", "closed"}, r.log.Events, "FIN readable (EOF), then closed")
 	assert.Equal(t, 1, r.s.NumConns())
 	r.advance(20*time.Second - time.Millisecond)
 	assert.Equal(t, 1, r.s.NumConns())
@@ -136,7 +136,7 @@ func TestRSTAtRcvNxtResets(t *testing.T) {
 	r.established(plain)
 	r.inject(Fields{Seq: uint32(r.pNxt), Flags: FlagRST}, nil, nil)
 	assert.Equal(t, StateClosed, r.conn.State())
-	assert.Equal(t, []string{"closed:" + ErrConnReset.Error()}, r.events)
+	assert.Equal(t, []string{"closed:" + ErrConnReset.Error()}, r.log.Events)
 	r.none()
 	_, err := r.conn.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, ErrConnReset)
@@ -194,7 +194,7 @@ func TestBlindSYNsChallengeACKLimited(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				r.inject(Fields{Seq: uint32(r.pNxt) + uint32(i)<<28, Flags: FlagSYN, Window: 65535}, tc.o(r), nil)
 			}
-			require.Len(t, r.net.out, 3, "challenge ACKs within the limit")
+			require.Len(t, r.net.Out, 3, "challenge ACKs within the limit")
 			for range 3 {
 				assert.Equal(t, FlagACK, r.take().h.Flags())
 			}
@@ -211,11 +211,11 @@ func TestChallengeACKRateLimit(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		r.inject(Fields{Seq: uint32(r.pNxt + 100), Flags: FlagRST}, nil, nil)
 	}
-	assert.Len(t, r.net.out, 2)
+	assert.Len(t, r.net.Out, 2)
 	r.drain()
 	r.advance(time.Second)
 	r.inject(Fields{Seq: uint32(r.pNxt + 100), Flags: FlagRST}, nil, nil)
-	assert.Len(t, r.net.out, 1)
+	assert.Len(t, r.net.Out, 1)
 }
 
 // RFC 9293 section 3.10.7.1: a segment for no connection gets a RST.
@@ -585,7 +585,7 @@ func TestBacklogLimit(t *testing.T) {
 		r.pport = uint16(40000 + i)
 		r.inject(Fields{Seq: 100, Flags: FlagSYN, Window: 65535}, plain, nil)
 	}
-	assert.Len(t, r.net.out, 2)
+	assert.Len(t, r.net.Out, 2)
 	assert.Equal(t, uint64(1), r.s.Stats().BacklogDrops)
 	// Completing one handshake keeps it counted until accepted.
 	sa := r.take()
@@ -599,7 +599,7 @@ func TestBacklogLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint16(40000), c.RemoteAddr().Port())
 	r.inject(Fields{Seq: 100, Flags: FlagSYN, Window: 65535}, plain, nil)
-	assert.Len(t, r.net.out, 2, "room again after Accept")
+	assert.Len(t, r.net.Out, 2, "room again after Accept")
 }
 
 // RFC 1122 section 4.2.2.13: closing with unread data resets.

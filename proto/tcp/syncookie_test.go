@@ -20,7 +20,7 @@ func (r *rig) flood(n int) {
 	for i := 0; i < n; i++ {
 		r.pport = uint16(1024 + i%60000)
 		r.inject(Fields{Seq: uint32(7919 * i), Flags: FlagSYN, Window: 512}, nil, nil)
-		if len(r.net.out) > 64 {
+		if len(r.net.Out) > 64 {
 			r.drain()
 		}
 	}

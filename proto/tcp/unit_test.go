@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/stretchr/testify/assert"
@@ -67,7 +68,7 @@ func TestParseErrors(t *testing.T) {
 // it and the peer's MSS.
 func TestMSSFromPathMTU(t *testing.T) {
 	r := newRig(t, Config{})
-	r.net.mtu = 1280
+	r.net.MTU = 1280
 	syn := r.connect()
 	assert.Equal(t, uint16(1240), syn.o.MSS)
 	r.inject(Fields{Seq: uint32(r.pISS), Ack: uint32(syn.seq() + 1), Flags: FlagSYN | FlagACK, Window: 65535}, &Options{HasMSS: true, MSS: 1460}, nil)
@@ -156,8 +157,8 @@ func TestCongestionControl(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	trace := func() []byte {
 		p := newPair(11, Config{})
-		for _, n := range []*pipeNet{p.na, p.nb} {
-			n.loss, n.reorder = 0.03, 0.05
+		for _, n := range []*tcptest.Pipe{p.na, p.nb} {
+			n.Loss, n.Reorder = 0.03, 0.05
 		}
 		var out bytes.Buffer
 		got, cli, srv := p.transfer(t, 300000, time.Minute)

@@ -46,9 +46,9 @@ func TestUserTimeout(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.closeAt, r.sched.Now().Sub(start))
-			require.NotEmpty(t, r.events)
-			assert.Equal(t, "closed:"+ErrTimeout.Error(), r.events[len(r.events)-1])
-			last := r.net.out[len(r.net.out)-1]
+			require.NotEmpty(t, r.log.Events)
+			assert.Equal(t, "closed:"+ErrTimeout.Error(), r.log.Events[len(r.log.Events)-1])
+			last := r.net.Out[len(r.net.Out)-1].Data
 			h, err := ParseHeader(last)
 			require.NoError(t, err)
 			assert.NotZero(t, h.Flags()&FlagRST, "the peer is reset")
