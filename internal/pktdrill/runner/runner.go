@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/internal/pktdrill"
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/pcap"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -294,7 +295,7 @@ func (r *run) play() error {
 				// Inline code only reads tcp_info: it causes no
 				// segment, so a packet sent before it may still be
 				// expected after it.
-				r.wire.epoch++
+				r.wire.Mark()
 				r.actionLine = ev.Line
 			}
 			switch {
@@ -456,7 +457,7 @@ func (r *run) advance(at time.Duration) error {
 // expect waits (on the virtual clock) for the host's next segment within
 // [lo, hi] and compares it with p.
 func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, error) {
-	for len(r.wire.out) == 0 {
+	for len(r.wire.Out) == 0 {
 		fired, err := r.step(hi, false)
 		if err != nil {
 			return 0, err
@@ -465,23 +466,22 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 			break
 		}
 	}
-	if len(r.wire.out) == 0 {
+	if len(r.wire.Out) == 0 {
 		if hi > r.now() && hi < 1<<61 {
 			r.clk.SetNow(start.Add(hi))
 		}
 		return 0, failf(r.line, "expected %s at %s, but nothing was sent (%s)", p, fmtTime(lo+r.tol), r.state())
 	}
-	s := r.wire.out[0]
-	r.wire.out = r.wire.out[1:]
-	at := s.at.Sub(start)
-	data := s.data
+	s, _ := r.wire.Pop()
+	at := s.At.Sub(start)
+	data := s.Data
 	if !r.noTSO {
 		data = r.coalesce(s, p.Len)
 	}
 	if err := r.match(p, data); err != nil {
 		return 0, err
 	}
-	if s.epoch < r.wire.epoch {
+	if s.Epoch < r.wire.Epoch {
 		// Sent before the script's previous action: that action cannot
 		// have caused it, and the script expects it after.
 		return 0, failf(r.line, "packet %s was sent at %s before line %d's event, which the script puts first (%s)",
@@ -504,18 +504,18 @@ func (r *run) expect(p *pktdrill.Packet, lo, hi time.Duration) (time.Duration, e
 // segments back to back. Segments merge only while they were sent at the
 // same instant, are contiguous, carry the same ACK, window and options, no
 // SYN, FIN or RST, and the total stays within want bytes.
-func (r *run) coalesce(s segment, want int) []byte {
-	h, err := tcp.ParseHeader(s.data)
+func (r *run) coalesce(s tcptest.Segment, want int) []byte {
+	h, err := tcp.ParseHeader(s.Data)
 	if err != nil || len(h.Payload()) == 0 || len(h.Payload()) >= want || h.Flags()&(tcp.FlagSYN|tcp.FlagRST) != 0 {
-		return s.data
+		return s.Data
 	}
-	out := append([]byte(nil), s.data...)
-	for len(r.wire.out) > 0 && h.Flags()&tcp.FlagFIN == 0 {
-		n := r.wire.out[0]
-		nh, err := tcp.ParseHeader(n.data)
+	out := append([]byte(nil), s.Data...)
+	for len(r.wire.Out) > 0 && h.Flags()&tcp.FlagFIN == 0 {
+		n := r.wire.Out[0]
+		nh, err := tcp.ParseHeader(n.Data)
 		cur := tcp.Header(out)
 		total := len(cur.Payload())
-		if err != nil || n.at != s.at || len(nh.Payload()) == 0 || total+len(nh.Payload()) > want ||
+		if err != nil || n.At != s.At || len(nh.Payload()) == 0 || total+len(nh.Payload()) > want ||
 			nh.Seq() != cur.Seq()+uint32(total) || nh.Ack() != cur.Ack() || nh.Window() != cur.Window() ||
 			nh.Flags()&(tcp.FlagSYN|tcp.FlagRST) != 0 || string(nh.Options()) != string(cur.Options()) && !sameButTS(nh.Options(), cur.Options()) {
 			break
@@ -523,7 +523,7 @@ func (r *run) coalesce(s segment, want int) []byte {
 		out = append(out, nh.Payload()...)
 		out[13] |= nh.Flags()
 		h = nh
-		r.wire.out = r.wire.out[1:]
+		r.wire.Pop()
 	}
 	return out
 }
@@ -649,7 +649,10 @@ func (r *run) injectPacket(p *pktdrill.Packet) error {
 	if tcp.HeaderLen+len(opts)+len(payload)+20 > linkMTU {
 		return unsupportedf(r.line, "inbound packet of %d payload bytes exceeds the %d-byte link MTU", p.Len, linkMTU)
 	}
-	r.wire.inject(encodeTCP(rport, lport, p.Seq, ack, flagBits(p.Flags), win, p.Urg, opts, payload))
+	r.wire.inject(tcptest.Craft{
+		SrcPort: rport, DstPort: lport, Seq: p.Seq, Ack: ack, Flags: flagBits(p.Flags),
+		Window: win, Urgent: p.Urg, Options: opts, Payload: payload,
+	}.Encode(remoteAddr, localAddr))
 	return nil
 }
 

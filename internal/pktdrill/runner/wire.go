@@ -1,9 +1,9 @@
 package runner
 
 import (
-	"encoding/binary"
 	"net/netip"
 
+	"github.com/simnet-go/simnet/internal/tcptest"
 	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/proto/arp"
 	"github.com/simnet-go/simnet/proto/clock"
@@ -32,31 +32,22 @@ const (
 	linkMTU    = 1500
 )
 
-// segment is a TCP segment the host sent, with the time it left.
-type segment struct {
-	at   clock.Time
-	data []byte // the TCP segment (header, options, payload)
-	// epoch is the number of script actions (injected packets, calls)
-	// played before the segment left.
-	epoch int
-}
-
 // wire is the link endpoint between the host under test and the script's
 // peer: it answers ARP for the gateway (on a later event, as drivers must),
-// queues the TCP segments the host sends and delivers the ones the script
-// injects.
+// captures the TCP segments the host sends (the shared harness's Capture,
+// whose epoch counts the script actions played) and delivers the ones the
+// script injects.
 type wire struct {
-	clk   *clock.Scheduler
-	recv  link.Receiver
-	out   []segment
-	arpQ  [][]byte
-	arpT  clock.Timer
-	ipID  uint16
-	epoch int // actions played so far, stamped on each segment
+	tcptest.Capture
+	clk  *clock.Scheduler
+	recv link.Receiver
+	arpQ [][]byte
+	arpT clock.Timer
+	ipID uint16
 }
 
 func newWire(clk *clock.Scheduler) *wire {
-	w := &wire{clk: clk}
+	w := &wire{Capture: tcptest.Capture{Clock: clk}, clk: clk}
 	w.arpT.Init(clock.HandlerFunc(w.flushARP))
 	return w
 }
@@ -90,7 +81,7 @@ func (w *wire) Send(frame []byte) link.Note {
 		if err != nil || h.Protocol() != tcp.ProtocolNumber || h.IsFragment() {
 			return link.Note{}
 		}
-		w.out = append(w.out, segment{at: w.clk.Now(), data: append([]byte(nil), h.Payload()...), epoch: w.epoch})
+		w.Add(h.Payload())
 	default:
 	}
 	return link.Note{}
@@ -125,26 +116,4 @@ func (w *wire) inject(seg []byte) {
 	if w.recv != nil {
 		w.recv.Receive(b, link.Note{})
 	}
-}
-
-// encodeTCP builds a segment from the peer with options given as raw bytes
-// (in the script's order and layout) and fills in the checksum.
-func encodeTCP(sport, dport uint16, seq, ack uint32, flags uint8, win, urg uint16, opts, payload []byte) []byte {
-	for len(opts)%4 != 0 {
-		opts = append(opts, 0) // EOL padding (RFC 9293 section 3.1)
-	}
-	hl := tcp.HeaderLen + len(opts)
-	b := make([]byte, hl+len(payload))
-	binary.BigEndian.PutUint16(b[0:], sport)
-	binary.BigEndian.PutUint16(b[2:], dport)
-	binary.BigEndian.PutUint32(b[4:], seq)
-	binary.BigEndian.PutUint32(b[8:], ack)
-	b[12] = byte(hl/4) << 4
-	b[13] = flags
-	binary.BigEndian.PutUint16(b[14:], win)
-	binary.BigEndian.PutUint16(b[18:], urg)
-	copy(b[tcp.HeaderLen:], opts)
-	copy(b[hl:], payload)
-	binary.BigEndian.PutUint16(b[16:], tcp.Checksum(remoteAddr, localAddr, b))
-	return b
 }
