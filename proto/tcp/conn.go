@@ -189,6 +189,8 @@ type Conn struct {
 	// appClosed marks that the application closed the connection: no
 	// more reads either.
 	appClosed bool
+	// tos is the TOS byte SetTOS set, without the ECN bits.
+	tos uint8
 
 	sender
 	receiver
@@ -308,6 +310,29 @@ func (c *Conn) WriteMore(p []byte) (int, error) {
 	n, err := c.write(p, false)
 	c.more = false
 	return n, err
+}
+
+// tosECNBits is the ECN field of the TOS byte (RFC 3168 section 5).
+const tosECNBits = 0b11
+
+// SetTOS sets the TOS byte of the IP datagrams carrying the segments the
+// connection sends from now on (its DSCP, RFC 2474), as Linux's IP_TOS
+// socket option. The two ECN bits are left to ECN (RFC 3168 section 5), as
+// Linux does for TCP sockets. It has an effect only when the Network
+// implements TOSSender.
+func (c *Conn) SetTOS(tos uint8) {
+	c.tos = tos &^ tosECNBits
+}
+
+// TOS returns the TOS byte SetTOS set, without the ECN bits.
+func (c *Conn) TOS() uint8 { return c.tos }
+
+// ipTOS returns the TOS byte of a segment whose ECN codepoint is ecn.
+func (c *Conn) ipTOS(ecn uint8) uint8 {
+	if c.s.tosTx == nil {
+		return ecn
+	}
+	return c.tos | ecn
 }
 
 // SetKeepAlive turns keep-alive probes on or off (RFC 1122 section

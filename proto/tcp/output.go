@@ -121,7 +121,7 @@ func (c *Conn) dataFields(seq seqnum, n int, fin bool, olen int) Fields {
 	}
 	ecnFlags, tos := c.ecnOut(seq, n, c.persist)
 	f.Flags |= ecnFlags
-	s.outTOS = tos
+	s.outTOS = c.ipTOS(tos)
 	if c.sndUrg && c.sndUp.gt(seq) {
 		// RFC 9293 section 3.8.5: the urgent pointer is the offset from
 		// SEG.SEQ of the byte after the urgent data; one beyond 16 bits

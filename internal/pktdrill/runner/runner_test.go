@@ -124,6 +124,16 @@ func TestRunOutcomes(t *testing.T) {
    +0 > P. 1:101(100) ack 1
    +1 > P. 1:101(100) ack 1
 `, want: Pass},
+		{name: "IP_TOS set and read back without the ECN bits", src: server + `
+   +0 setsockopt(4, SOL_IP, IP_TOS, [0x2b], 4) = 0
+   +0 getsockopt(4, SOL_IP, IP_TOS, [0x28], [4]) = 0
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1
+`, want: Pass},
+		{name: "IP_TOS read back differs", src: server + `
+   +0 setsockopt(4, SOL_IP, IP_TOS, [0x10], 4) = 0
+   +0 getsockopt(4, SOL_IP, IP_TOS, [0x28], [4]) = 0
+`, want: Fail, line: 12, reason: "value [16], expected [40]"},
 		{name: "syscall result", src: server + `
    +0 write(4, ..., 100) = 99
 `, want: Fail, line: 11, reason: "write returned 100, expected 99"},

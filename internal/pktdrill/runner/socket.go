@@ -48,6 +48,7 @@ type socket struct {
 	maxseg    int
 	userTO    time.Duration // TCP_USER_TIMEOUT
 	cork      bool          // TCP_CORK
+	tos       uint8         // IP_TOS
 	readShut  bool
 	writeShut bool
 	closed    bool
@@ -358,6 +359,8 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		if ns.cork = s.cork; s.cork {
 			c.SetCork(true)
 		}
+		ns.tos = s.tos
+		c.SetTOS(s.tos)
 		return done(int64(ns.fd))
 	}, nil
 }
@@ -380,6 +383,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 	if s.cork {
 		c.SetCork(true)
 	}
+	c.SetTOS(s.tos)
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
 	}
@@ -644,6 +648,14 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		}
 	case "IP_MTU_DISCOVER":
 		// No PMTU discovery in proto/stack: every value means "don't".
+	case "IP_TOS":
+		// The TOS byte of the socket's datagrams, its ECN bits left to
+		// ECN as Linux does for TCP; the SYN of a connect has left
+		// before the option can reach the connection.
+		s.tos = uint8(v) &^ 3
+		if s.conn != nil {
+			s.conn.SetTOS(s.tos)
+		}
 	case "TCP_CORK":
 		s.cork = v != 0
 		if s.conn != nil {
@@ -699,6 +711,8 @@ func (r *run) getsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		if s.cork {
 			got = 1
 		}
+	case "IP_TOS":
+		got = int64(s.tos)
 	case "TCP_MAXSEG":
 		switch {
 		case s.conn != nil:
