@@ -179,13 +179,9 @@ type Conn struct {
 	pendEv uint8
 	err    error
 
-	// Options negotiated on the SYNs (RFC 7323, RFC 2018) and segment
-	// sizes.
-	sndShift, rcvShift uint8
+	// Options negotiated on the SYNs (RFC 7323, RFC 2018); the window
+	// scales and segment sizes are in sender and receiver.
 	sackOK, tsOK, wsOK bool
-	maxSeg             int // largest TCP payload+options
-	mss                int // payload of a full segment with timestamps
-	rmss               int // the MSS we advertised
 	// appClosed marks that the application closed the connection: no
 	// more reads either.
 	appClosed bool

@@ -335,8 +335,8 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 // holdShort reports whether a short segment of n bytes (of avail
 // waiting) is held back: by the cork, by Nagle's algorithm or by sender
 // SWS avoidance.
-func (c *Conn) holdShort(n, avail int) bool {
-	if n == avail && (c.cork || c.more) {
+func (s *sender) holdShort(n, avail int) bool {
+	if n == avail && (s.cork || s.more) {
 		return true // corked: wait for a full segment
 	}
 	if n == avail {
@@ -344,10 +344,10 @@ func (c *Conn) holdShort(n, avail int) bool {
 		// Linux does: hold a short segment only while an earlier short
 		// segment is unacknowledged, so the tail of a write does not
 		// wait for a delayed ACK of the full segments before it.
-		return !c.noDelay && c.sndSml.gt(c.sndUna) && c.sndSml.leq(c.sndNxt)
+		return !s.noDelay && s.sndSml.gt(s.sndUna) && s.sndSml.leq(s.sndNxt)
 	}
 	// Sender SWS avoidance (RFC 1122 section 4.2.3.4).
-	return n < int(c.maxSndWnd/2)
+	return n < int(s.maxSndWnd/2)
 }
 
 // burstEnds reports whether a new segment of n bytes ends a burst, so

@@ -10,7 +10,9 @@ import (
 // variables (RFC 9293 section 3.3.1), the receive buffer with its
 // out-of-order ranges (the SACK blocks to send, RFC 2018), the urgent
 // pointer, TS.Recent (RFC 7323) and the delayed-ACK state (RFC 1122
-// section 4.2.3.2). Its methods live on Conn, which embeds it.
+// section 4.2.3.2). Conn embeds it, as gVisor's endpoint holds its
+// receiver (rcv.go); methods that need only the receive half's state are
+// declared on receiver, the others are Conn's.
 type receiver struct {
 	irs, rcvNxt seqnum
 	rcvAdv      seqnum // right edge of the last advertised window
@@ -28,6 +30,9 @@ type receiver struct {
 	unackedSegs int
 	quickAcks   int // in-order segments still to acknowledge at once
 	dack        clock.Timer
+	// rcvShift is our window scale (RFC 7323 section 2).
+	rcvShift uint8
+	rmss     int // the MSS we advertised
 }
 
 // Read copies received data into p. It returns io.EOF after the peer's FIN
@@ -82,12 +87,12 @@ func (c *Conn) UrgentPending() int {
 }
 
 // readSeq returns the sequence number of the next byte Read returns.
-func (c *Conn) readSeq() seqnum {
-	r := c.rcvNxt.add(-c.rcvBuf.n)
-	if c.finRcvd {
-		r--
+func (r *receiver) readSeq() seqnum {
+	seq := r.rcvNxt.add(-r.rcvBuf.n)
+	if r.finRcvd {
+		seq--
 	}
-	return r
+	return seq
 }
 
 // urgent handles the URG bit of an acceptable segment (RFC 9293 section

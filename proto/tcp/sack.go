@@ -48,8 +48,8 @@ func (c *Conn) updateScoreboard(o *Options) {
 // whole: Linux's scoreboard is per segment (tcp_sacktag_walk), and a
 // block covering part of a single-MSS segment marks nothing
 // (fr-4pkt-fack-last-byte.pkt).
-func (c *Conn) wholeSegments(r seqRange) seqRange {
-	recs := c.rk.recs[c.rk.head:]
+func (s *sender) wholeSegments(r seqRange) seqRange {
+	recs := s.rk.recs[s.rk.head:]
 	i := sort.Search(len(recs), func(k int) bool { return !recs[k].start.lt(r.start) })
 	if i == len(recs) {
 		return seqRange{r.start, r.start}
@@ -117,33 +117,33 @@ func (c *Conn) detectLostRetransmit() {
 }
 
 // pruneScoreboard drops SACK information below SND.UNA.
-func (c *Conn) pruneScoreboard() {
+func (s *sender) pruneScoreboard() {
 	i := 0
-	for i < len(c.sb) && c.sb[i].end.leq(c.sndUna) {
+	for i < len(s.sb) && s.sb[i].end.leq(s.sndUna) {
 		i++
 	}
 	if i > 0 {
-		c.sb = c.sb[:copy(c.sb, c.sb[i:])]
+		s.sb = s.sb[:copy(s.sb, s.sb[i:])]
 	}
-	if len(c.sb) > 0 && c.sb[0].start.lt(c.sndUna) {
-		c.sb[0].start = c.sndUna
+	if len(s.sb) > 0 && s.sb[0].start.lt(s.sndUna) {
+		s.sb[0].start = s.sndUna
 	}
 }
 
 // skipSACKed moves SND.NXT past a SACKed range it points into, during the
 // go-back-N resend after a timeout.
-func (c *Conn) skipSACKed() {
-	for _, r := range c.sb {
-		if c.sndNxt.geq(r.start) && c.sndNxt.lt(r.end) {
-			c.sndNxt = r.end
+func (s *sender) skipSACKed() {
+	for _, r := range s.sb {
+		if s.sndNxt.geq(r.start) && s.sndNxt.lt(r.end) {
+			s.sndNxt = r.end
 		}
 	}
 }
 
 // sackedBelow returns the SACKed bytes below seq.
-func (c *Conn) sackedBelow(seq seqnum) int {
+func (s *sender) sackedBelow(seq seqnum) int {
 	n := 0
-	for _, r := range c.sb {
+	for _, r := range s.sb {
 		if r.start.geq(seq) {
 			break
 		}
@@ -152,9 +152,9 @@ func (c *Conn) sackedBelow(seq seqnum) int {
 	return n
 }
 
-func (c *Conn) sackedBytes() int {
+func (s *sender) sackedBytes() int {
 	n := 0
-	for _, r := range c.sb {
+	for _, r := range s.sb {
 		n += r.len()
 	}
 	return n
@@ -163,17 +163,17 @@ func (c *Conn) sackedBytes() int {
 // lostAbove reports whether sacked bytes above a hole mark it lost: RFC
 // 6675 section 4's IsLost with DupThresh 3, more than (DupThresh-1)*SMSS
 // bytes sacked above.
-func (c *Conn) lostAbove(sackedAbove int) bool { return sackedAbove > 2*c.mss }
+func (s *sender) lostAbove(sackedAbove int) bool { return sackedAbove > 2*s.mss }
 
 // isLost is RFC 6675's IsLost(seq).
-func (c *Conn) isLost(seq seqnum) bool {
+func (s *sender) isLost(seq seqnum) bool {
 	above := 0
-	for _, r := range c.sb {
+	for _, r := range s.sb {
 		if r.start.gt(seq) {
 			above += r.len()
 		}
 	}
-	return c.lostAbove(above)
+	return s.lostAbove(above)
 }
 
 // pipe is RFC 6675's SetPipe: bytes believed in flight.

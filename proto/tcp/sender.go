@@ -9,9 +9,12 @@ import (
 // sender is the send half of a connection: the send sequence variables
 // (RFC 9293 section 3.3.1), the send buffer, the retransmission and
 // persist timers with the RTT estimator (RFC 6298), congestion control and
-// loss recovery (RFC 5681, 6582, 6675, 6937, 8985). Its methods live on
-// Conn, which embeds it (the stack, the clock and the control block are
-// there); this file holds the ACK processing and the timers.
+// loss recovery (RFC 5681, 6582, 6675, 6937, 8985). Conn embeds it, as
+// gVisor's endpoint holds its sender (snd.go). Methods that need only the
+// send half's state are declared on sender (and promoted to Conn); those
+// that also need the stack, the clock or the negotiated options are
+// Conn's. This file holds the ACK processing and the timers; output.go
+// the transmission, sack.go the SACK scoreboard.
 type sender struct {
 	// The send buffer holds the bytes from bufStart on; the SYN precedes
 	// bufStart and the FIN follows the buffered data.
@@ -44,6 +47,10 @@ type sender struct {
 	cwndUsageSeq seqnum
 	// tsOffset is added to the timestamp clock (RFC 7323 section 5.4).
 	tsOffset uint32
+	// sndShift is the peer's window scale (RFC 7323 section 2).
+	sndShift uint8
+	maxSeg   int // largest TCP payload+options
+	mss      int // payload of a full segment with timestamps (SMSS)
 
 	// RTT and timers (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -607,8 +614,8 @@ func (c *Conn) markTimeout() {
 // feeding it to RFC 6298's estimator inflates SRTT and RTO without bound;
 // this is Karn's rule (RFC 6298 section 3) applied to timestamps. The
 // echo of the retransmission itself, or of later data, is a valid sample.
-func (c *Conn) echoAfterTimeout(ecr uint32) bool {
-	return !c.rtoTSSet || int32(ecr-c.rtoTS) >= 0
+func (s *sender) echoAfterTimeout(ecr uint32) bool {
+	return !s.rtoTSSet || int32(ecr-s.rtoTS) >= 0
 }
 
 // rttSample updates SRTT, RTTVAR and RTO (RFC 6298 section 2).
@@ -674,11 +681,11 @@ func (c *Conn) linuxCongAvoid(acked, flight int, now clock.Time) {
 
 // noteFlight records the flight after a transmission of new data for
 // linuxCongAvoid (Linux's tcp_cwnd_validate).
-func (c *Conn) noteFlight() {
-	fl := c.sndNxt.diff(c.sndUna)
-	if !c.sndUna.lt(c.cwndUsageSeq) || fl > c.maxFlight {
-		c.maxFlight = fl
-		c.cwndUsageSeq = c.sndNxt
+func (s *sender) noteFlight() {
+	fl := s.sndNxt.diff(s.sndUna)
+	if !s.sndUna.lt(s.cwndUsageSeq) || fl > s.maxFlight {
+		s.maxFlight = fl
+		s.cwndUsageSeq = s.sndNxt
 	}
 }
 
