@@ -13,6 +13,7 @@ type inSeg struct {
 	segLen  int // SEG.LEN: payload plus SYN and FIN
 }
 
+// newInSeg reads a segment's fields for input's steps.
 func newInSeg(h Header, o *Options) inSeg {
 	sg := inSeg{h: h, o: o, fl: h.Flags(), seq: seqnum(h.Seq()), ack: seqnum(h.Ack()), payload: h.Payload()}
 	sg.segLen = len(sg.payload)
@@ -48,7 +49,7 @@ func (c *Conn) input(h Header, o *Options) {
 		return
 	}
 	c.processURG(&sg)
-	c.ecnInput(sg.fl)
+	c.ecnInput(sg.fl) // RFC 3168 section 6.1.3: CE and CWR
 	if !c.processText(&sg) {
 		return
 	}
