@@ -662,21 +662,21 @@ func (c *Conn) computeRTO() {
 // recent flight), and slow start adds every acknowledged byte up to
 // ssthresh (tcp_slow_start, RFC 3465 without the L limit), handing the
 // rest to the algorithm's congestion avoidance.
-func (c *Conn) linuxCongAvoid(acked, flight int, now clock.Time) {
-	s := &c.ccs
-	slowStart := s.Cwnd < s.Ssthresh
-	if !(flight+c.mss > s.Cwnd || slowStart && s.Cwnd < 2*c.maxFlight) {
+func (s *sender) linuxCongAvoid(acked, flight int, now clock.Time) {
+	cs := &s.ccs
+	slowStart := cs.Cwnd < cs.Ssthresh
+	if !(flight+s.mss > cs.Cwnd || slowStart && cs.Cwnd < 2*s.maxFlight) {
 		return
 	}
 	if slowStart {
-		grow := min(acked, s.Ssthresh-s.Cwnd)
-		s.Cwnd += grow
+		grow := min(acked, cs.Ssthresh-cs.Cwnd)
+		cs.Cwnd += grow
 		acked -= grow
 		if acked <= 0 {
 			return
 		}
 	}
-	c.cc.OnAck(s, acked, flight, now)
+	s.cc.OnAck(cs, acked, flight, now)
 }
 
 // noteFlight records the flight after a transmission of new data for
