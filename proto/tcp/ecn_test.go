@@ -251,3 +251,63 @@ func TestECNSenderReduction(t *testing.T) {
 	ece(r.conn.sndMax)
 	assert.EqualValues(t, 2, r.conn.Stats().ECNReductions, "the next window reduces again")
 }
+
+// A SYN cookie keeps ECN as Linux's does (cookie_init_timestamp's
+// TS_OPT_ECN, cookie_ecn_ok): the cookie SYN-ACK of an ECN-setup SYN with
+// timestamps carries ECE (RFC 3168 section 6.1.1) and the connection the
+// cookie's ACK makes sends ECT(0) data. Without timestamps there is no room
+// for the bit, and the SYN-ACK says no ECN.
+func TestSYNCookieECN(t *testing.T) {
+	t.Parallel()
+	tsSYN := &Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: 5000}
+	for _, tc := range []struct {
+		name     string
+		ecn      bool
+		synFlags uint8
+		syn      *Options
+		want     bool
+	}{
+		{"ecn-setup SYN with timestamps", true, FlagECE | FlagCWR, tsSYN, true},
+		{"ecn-setup SYN without timestamps", true, FlagECE | FlagCWR, plain, false},
+		{"plain SYN", true, 0, tsSYN, false},
+		{"ecn off here", false, FlagECE | FlagCWR, tsSYN, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, n := newECNRig(t, Config{ECN: tc.ecn})
+			l, err := r.s.Listen(netip.AddrPortFrom(r.local, r.lport), 2, nil)
+			require.NoError(t, err)
+			r.flood(3)
+			n.tos = nil
+			require.EqualValues(t, 1, r.s.Stats().SYNCookiesSent)
+
+			r.pport = 61000
+			r.inject(Fields{Seq: 1000, Flags: FlagSYN | tc.synFlags, Window: 65535}, tc.syn, nil)
+			sa, tos := n.takeTOS(r)
+			require.True(t, sa.has(FlagSYN|FlagACK), "cookie SYN-ACK")
+			require.EqualValues(t, 2, r.s.Stats().SYNCookiesSent)
+			assert.Equal(t, tc.want, sa.has(FlagECE), "SYN-ACK ECE")
+			assert.False(t, sa.has(FlagCWR), "SYN-ACK CWR")
+			assert.Zero(t, tos&3, "SYN-ACK is not ECN-capable")
+			var ao *Options
+			if tc.syn.HasTS {
+				ao = &Options{HasTS: true, TSVal: 5001, TSEcr: sa.o.TSVal}
+			}
+			r.inject(Fields{Seq: 1001, Ack: uint32(sa.seq() + 1), Flags: FlagACK, Window: 65535}, ao, nil)
+			require.Equal(t, 1, l.Ready(), "the cookie's ACK made a connection")
+			c, err := l.Accept(r.ev)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.Stats().ECN)
+			_, err = c.Write([]byte("hello"))
+			require.NoError(t, err)
+			c.flush()
+			d, tos := n.takeTOS(r)
+			require.Equal(t, "hello", string(d.data))
+			if tc.want {
+				assert.Equal(t, uint8(ecnECT0), tos&3, "data is ECT(0)")
+			} else {
+				assert.Zero(t, tos&3, "data is Not-ECT without ECN")
+			}
+		})
+	}
+}
