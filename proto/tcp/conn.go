@@ -1434,6 +1434,8 @@ func (c *Conn) newAck(ack seqnum, o *Options) {
 		// data (tcp_ack of the handshake ACK is not cwnd-limited).
 		switch {
 		case c.synAcked:
+		case c.ecnHoldsCwnd():
+			// An ECN reduction's window (RFC 3168 section 6.1.2; ecn.go).
 		case c.s.cfg.Profile == ProfileLinux:
 			c.linuxCongAvoid(delivered, flight, now)
 		case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:

@@ -110,6 +110,17 @@ func (c *Conn) ecnAck(fl uint8, flight int) {
 	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
 }
 
+// ecnHoldsCwnd reports whether a new acknowledgment must leave the window
+// alone because an ECE reduction is under way: from the reduction until
+// SND.UNA passes the data then outstanding, as Linux's CWR state, in which
+// tcp_cong_control only reduces. The ACKs of that window are those that
+// still carry ECE (the receiver echoes until our CWR reaches it), and the
+// sender SHOULD NOT increase cwnd in response to an ECN-Echo ACK (RFC 3168
+// section 6.1.2). BBR sets its own window.
+func (c *Conn) ecnHoldsCwnd() bool {
+	return c.ecn.ok && c.ecn.highSet && !c.sndUna.gt(c.ecn.high) && c.rate.bbr == nil
+}
+
 // ecnOut returns the flags and the TOS byte of an outgoing non-SYN
 // segment with n data bytes from seq: ECE while echoing, ECT(0) and a
 // pending CWR on new data only.

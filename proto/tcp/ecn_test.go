@@ -311,3 +311,53 @@ func TestSYNCookieECN(t *testing.T) {
 		})
 	}
 }
+
+// RFC 3168 section 6.1.2: the sender SHOULD NOT increase cwnd in response
+// to an ECN-Echo ACK. After a reduction the receiver echoes ECE on every
+// ACK until our CWR reaches it, so the window stays at the reduced value
+// until SND.UNA passes the data outstanding at the reduction, as in
+// Linux's CWR state; only the ACKs after that grow it again.
+func TestECNHoldsCwndDuringReduction(t *testing.T) {
+	t.Parallel()
+	for _, cc := range []string{"newreno", "cubic"} {
+		t.Run(cc, func(t *testing.T) {
+			t.Parallel()
+			r, n := newECNRig(t, Config{ECN: true, CongestionControl: cc})
+			ecnPassive(t, r, n, FlagECE|FlagCWR)
+			mss := r.conn.mss
+			_, err := r.conn.Write(bytes.Repeat([]byte{'x'}, 60*mss))
+			require.NoError(t, err)
+			var seqs []seqnum
+			for len(r.net.out) > 0 {
+				s, _ := n.takeTOS(r)
+				seqs = append(seqs, s.seq())
+			}
+			require.Len(t, seqs, 10, "initial window")
+			high := r.conn.sndMax
+			ack := func(a seqnum, flags uint8) {
+				r.advance(10 * time.Millisecond)
+				r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(a), Flags: FlagACK | flags, Window: 65535}, nil, nil)
+				r.drain()
+				n.tos = nil
+			}
+			ack(seqs[1], FlagECE)
+			require.EqualValues(t, 1, r.conn.Stats().ECNReductions)
+			reduced := r.conn.ccs.Cwnd
+			require.Equal(t, r.conn.ccs.Ssthresh, reduced)
+			// The rest of the window, every ACK still echoing ECE.
+			for i := 2; i < len(seqs); i++ {
+				ack(seqs[i], FlagECE)
+				assert.Equal(t, reduced, r.conn.ccs.Cwnd, "ACK of segment %d inside the reduction's window", i)
+			}
+			ack(high, FlagECE)
+			assert.Equal(t, reduced, r.conn.ccs.Cwnd, "ACK up to the reduction's SND.MAX")
+			assert.EqualValues(t, 1, r.conn.Stats().ECNReductions)
+			// The receiver saw CWR: later ACKs carry no ECE and grow it.
+			for i := 0; i < 8; i++ {
+				ack(r.conn.sndMax, 0)
+			}
+			assert.Greater(t, r.conn.ccs.Cwnd, reduced, "growth after the reduction's window")
+			assert.EqualValues(t, 1, r.conn.Stats().ECNReductions)
+		})
+	}
+}
