@@ -9,7 +9,9 @@ import "net/netip"
 // 6.1.4 to 6.1.6). A receiver that gets a CE-marked segment sets ECE on
 // every ACK until a segment with CWR arrives (section 6.1.3); a sender
 // that gets ECE reduces its window as for a loss, at most once per window
-// of data and not during loss recovery, and sets CWR on the next new data
+// of data and not during loss recovery or after a retransmission timeout
+// (until SND.UNA reaches what was sent before it), holds the window until
+// the reduced window is acknowledged, and sets CWR on the next new data
 // segment (section 6.1.2). BBR (v1) keeps its model on ECE and only
 // answers with CWR. The IP layer must implement the optional TOSSender
 // and TOSReceiver interfaces (proto/stack's Host does); without them ECN
@@ -98,8 +100,17 @@ func (c *Conn) ecnAck(fl uint8, flight int) {
 	if !c.ecn.ok || fl&FlagECE == 0 || fl&FlagSYN != 0 {
 		return
 	}
-	if c.inRecovery || (c.ecn.highSet && !c.sndUna.gt(c.ecn.high)) {
-		return // once per window, and not on top of loss recovery
+	if c.inRecovery || c.inLoss {
+		// The loss's reduction answers the marks too: no second one on
+		// top of recovery, nor a window raised from a timeout's one
+		// segment (Linux enters CWR only from Open and Disorder,
+		// tcp_enter_cwr). CWR tells the receiver to stop echoing, as
+		// Linux queues it on entering Recovery or Loss.
+		c.ecn.cwrPending = true
+		return
+	}
+	if c.ecn.highSet && !c.sndUna.gt(c.ecn.high) {
+		return // once per window
 	}
 	c.ecn.high, c.ecn.highSet = c.sndMax, true
 	c.ecn.cwrPending = true

@@ -361,3 +361,52 @@ func TestECNHoldsCwndDuringReduction(t *testing.T) {
 		})
 	}
 }
+
+// An ECE that arrives after a retransmission timeout, while the sender
+// restarts from one segment (RFC 5681 section 3.1's loss window), is
+// answered by that reduction: no second one, which would set cwnd back up
+// to a fraction of the flight and send a burst (Linux enters CWR only from
+// its Open and Disorder states). The next new data still carries CWR, so
+// the receiver stops echoing (as Linux's tcp_enter_loss queues it).
+func TestECNAfterTimeout(t *testing.T) {
+	t.Parallel()
+	r, n := newECNRig(t, Config{ECN: true, CongestionControl: "cubic"})
+	ecnPassive(t, r, n, FlagECE|FlagCWR)
+	mss := r.conn.mss
+	_, err := r.conn.Write(bytes.Repeat([]byte{'x'}, 12*mss))
+	require.NoError(t, err)
+	var seqs []seqnum
+	for len(r.net.out) > 0 {
+		s, _ := n.takeTOS(r)
+		seqs = append(seqs, s.seq())
+	}
+	require.Len(t, seqs, 10, "initial window")
+	r.advance(r.conn.rto)
+	rt, _ := n.takeTOS(r)
+	require.Equal(t, seqs[0], rt.seq(), "the timeout resends SND.UNA")
+	require.Equal(t, mss, r.conn.ccs.Cwnd)
+	ssthresh := r.conn.ccs.Ssthresh
+
+	// A duplicate ACK echoing a CE mark on the original window.
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(seqs[0]), Flags: FlagACK | FlagECE, Window: 65535}, nil, nil)
+	assert.Zero(t, len(r.net.out), "no burst")
+	assert.Equal(t, mss, r.conn.ccs.Cwnd, "still the loss window")
+	assert.Equal(t, ssthresh, r.conn.ccs.Ssthresh)
+	assert.Zero(t, r.conn.Stats().ECNReductions)
+
+	// Everything arrived: the new data after the timeout's episode
+	// carries CWR, once.
+	r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndMax), Flags: FlagACK, Window: 65535}, nil, nil)
+	cwr := 0
+	sent := 0
+	for len(r.net.out) > 0 {
+		s, tos := n.takeTOS(r)
+		sent++
+		assert.Equal(t, uint8(ecnECT0), tos&3, "new data is ECT(0)")
+		if s.has(FlagCWR) {
+			cwr++
+		}
+	}
+	assert.Equal(t, 2, sent, "the last two segments")
+	assert.Equal(t, 1, cwr, "CWR on the first new data segment")
+}
