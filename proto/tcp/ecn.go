@@ -12,10 +12,12 @@ import "net/netip"
 // of data and not during loss recovery or after a retransmission timeout
 // (until SND.UNA reaches what was sent before it), holds the window until
 // the reduced window is acknowledged, and sets CWR on the next new data
-// segment (section 6.1.2). BBR (v1) keeps its model on ECE and only
-// answers with CWR. The IP layer must implement the optional TOSSender
-// and TOSReceiver interfaces (proto/stack's Host does); without them ECN
-// is never negotiated.
+// segment (section 6.1.2). As Linux's, a reduction never takes the window
+// below two segments (the algorithms' ssthresh floor), so section 6.1.2's
+// one-segment window paced by the retransmit timer never arises. BBR (v1)
+// keeps its model on ECE and only answers with CWR. The IP layer must
+// implement the optional TOSSender and TOSReceiver interfaces
+// (proto/stack's Host does); without them ECN is never negotiated.
 
 // IP ECN codepoints (RFC 3168 section 5).
 const (

@@ -410,3 +410,29 @@ func TestECNAfterTimeout(t *testing.T) {
 	assert.Equal(t, 2, sent, "the last two segments")
 	assert.Equal(t, 1, cwr, "CWR on the first new data segment")
 }
+
+// A reduction never takes the window below two segments, as Linux's
+// ssthresh hooks floor it (RFC 3168 section 6.1.2 allows one segment, then
+// paced by the retransmit timer; Linux never goes there): with two
+// segments in flight, each window's ECE leaves the window at two.
+func TestECNFloorTwoSegments(t *testing.T) {
+	t.Parallel()
+	for _, cc := range []string{"newreno", "cubic"} {
+		t.Run(cc, func(t *testing.T) {
+			t.Parallel()
+			r, n := newECNRig(t, Config{ECN: true, CongestionControl: cc, InitialCwndSegments: 2})
+			ecnPassive(t, r, n, FlagECE|FlagCWR)
+			mss := r.conn.mss
+			_, err := r.conn.Write(bytes.Repeat([]byte{'x'}, 40*mss))
+			require.NoError(t, err)
+			for round := 1; round <= 3; round++ {
+				r.drain()
+				n.tos = nil
+				r.inject(Fields{Seq: uint32(r.pNxt), Ack: uint32(r.conn.sndMax), Flags: FlagACK | FlagECE, Window: 65535}, nil, nil)
+				require.EqualValues(t, round, r.conn.Stats().ECNReductions)
+				assert.Equal(t, 2*mss, r.conn.ccs.Ssthresh, "round %d", round)
+				assert.Equal(t, 2*mss, r.conn.ccs.Cwnd, "round %d", round)
+			}
+		})
+	}
+}
