@@ -564,3 +564,44 @@ func benchQdisc(b *testing.B, p Params) {
 func BenchmarkRED(b *testing.B)     { benchQdisc(b, Params{Kind: RED}) }
 func BenchmarkCoDel(b *testing.B)   { benchQdisc(b, Params{Kind: CoDel}) }
 func BenchmarkFQCoDel(b *testing.B) { benchQdisc(b, Params{Kind: FQCoDel}) }
+
+// TestFQCoDelECNMixedFlows checks RFC 8290 section 5.1 (with RFC 3168
+// section 5) on the mix of examples/bufferbloat-ecn.yaml when a host does
+// not negotiate ECN: with ecn on, each flow's CoDel marks the ECN-capable
+// flow's packets and drops only the Not-ECT flow's, as Linux's fq_codel
+// does; neither flow's signal spills onto the other.
+func TestFQCoDelECNMixedFlows(t *testing.T) {
+	t.Parallel()
+	const ectPort, notECTPort = 1000, 2000
+	var log dropLog
+	q := newFQ(t, Params{ECN: true}, &log)
+	for i := 0; i < 2000; i++ {
+		q.Enqueue(t0, Packet{Frame: frame(1000, ectPort, ECT0)})
+		q.Enqueue(t0, Packet{Frame: frame(1000, notECTPort, NotECT)})
+	}
+	marks := map[uint16]int{}
+	now := t0
+	for i := 0; i < 1500; i++ {
+		now = now.Add(time.Millisecond)
+		p, ok := q.Dequeue(now)
+		require.True(t, ok)
+		if p.CE {
+			marks[binary.BigEndian.Uint16(p.Frame[etherHeaderLen+20:])]++
+			ecn, _ := ECNField(p.Frame)
+			require.Equal(t, uint8(CE), ecn)
+			require.True(t, ipv4ChecksumOK(p.Frame))
+		}
+	}
+	drops := map[uint16]int{}
+	for i, p := range log.pkt {
+		drops[binary.BigEndian.Uint16(p.Frame[etherHeaderLen+20:])]++
+		assert.Equal(t, Congestion, log.why[i])
+	}
+	assert.Greater(t, marks[ectPort], 5, "the ECT flow is marked")
+	assert.Zero(t, drops[ectPort], "the ECT flow loses nothing")
+	assert.Greater(t, drops[notECTPort], 5, "the Not-ECT flow is dropped")
+	assert.Zero(t, marks[notECTPort], "a Not-ECT packet is never marked")
+	st := q.Stats()
+	assert.Equal(t, uint64(marks[ectPort]), st.Marks)
+	assert.Equal(t, uint64(drops[notECTPort]), st.Drops)
+}

@@ -9,11 +9,15 @@ import "net/netip"
 // 6.1.4 to 6.1.6). A receiver that gets a CE-marked segment sets ECE on
 // every ACK until a segment with CWR arrives (section 6.1.3); a sender
 // that gets ECE reduces its window as for a loss, at most once per window
-// of data and not during loss recovery, and sets CWR on the next new data
-// segment (section 6.1.2). BBR (v1) keeps its model on ECE and only
-// answers with CWR. The IP layer must implement the optional TOSSender
-// and TOSReceiver interfaces (proto/stack's Host does); without them ECN
-// is never negotiated.
+// of data and not during loss recovery or after a retransmission timeout
+// (until SND.UNA reaches what was sent before it), holds the window until
+// the reduced window is acknowledged, and sets CWR on the next new data
+// segment (section 6.1.2). As Linux's, a reduction never takes the window
+// below two segments (the algorithms' ssthresh floor), so section 6.1.2's
+// one-segment window paced by the retransmit timer never arises. BBR (v1)
+// keeps its model on ECE and only answers with CWR. The IP layer must
+// implement the optional TOSSender and TOSReceiver interfaces
+// (proto/stack's Host does); without them ECN is never negotiated.
 
 // IP ECN codepoints (RFC 3168 section 5).
 const (
@@ -98,8 +102,17 @@ func (c *Conn) ecnAck(fl uint8, flight int) {
 	if !c.ecn.ok || fl&FlagECE == 0 || fl&FlagSYN != 0 {
 		return
 	}
-	if c.inRecovery || (c.ecn.highSet && !c.sndUna.gt(c.ecn.high)) {
-		return // once per window, and not on top of loss recovery
+	if c.inRecovery || c.inLoss {
+		// The loss's reduction answers the marks too: no second one on
+		// top of recovery, nor a window raised from a timeout's one
+		// segment (Linux enters CWR only from Open and Disorder,
+		// tcp_enter_cwr). CWR tells the receiver to stop echoing, as
+		// Linux queues it on entering Recovery or Loss.
+		c.ecn.cwrPending = true
+		return
+	}
+	if c.ecn.highSet && !c.sndUna.gt(c.ecn.high) {
+		return // once per window
 	}
 	c.ecn.high, c.ecn.highSet = c.sndMax, true
 	c.ecn.cwrPending = true
@@ -108,6 +121,17 @@ func (c *Conn) ecnAck(fl uint8, flight int) {
 		return
 	}
 	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())
+}
+
+// ecnHoldsCwnd reports whether a new acknowledgment must leave the window
+// alone because an ECE reduction is under way: from the reduction until
+// SND.UNA passes the data then outstanding, as Linux's CWR state, in which
+// tcp_cong_control only reduces. The ACKs of that window are those that
+// still carry ECE (the receiver echoes until our CWR reaches it), and the
+// sender SHOULD NOT increase cwnd in response to an ECN-Echo ACK (RFC 3168
+// section 6.1.2). BBR sets its own window.
+func (c *Conn) ecnHoldsCwnd() bool {
+	return c.ecn.ok && c.ecn.highSet && !c.sndUna.gt(c.ecn.high) && c.rate.bbr == nil
 }
 
 // ecnOut returns the flags and the TOS byte of an outgoing non-SYN

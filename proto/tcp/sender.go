@@ -338,6 +338,8 @@ func (c *Conn) ackOpen(acked, delivered, flight int, now clock.Time) {
 	// data (tcp_ack of the handshake ACK is not cwnd-limited).
 	switch {
 	case c.synAcked:
+	case c.ecnHoldsCwnd():
+		// An ECN reduction's window (RFC 3168 section 6.1.2; ecn.go).
 	case c.s.cfg.Profile == ProfileLinux:
 		c.linuxCongAvoid(delivered, flight, now)
 	case flight+c.mss >= c.ccs.Cwnd || c.ccs.Cwnd < c.ccs.Ssthresh:
@@ -396,9 +398,10 @@ func (c *Conn) dupAck() {
 	}
 	lost := c.dupAcks >= thresh || sackLost
 	// RFC 6582 section 3.2 step 1: no new recovery for losses from before
-	// the last one (or a timeout), unless the SACK scoreboard proves a
-	// loss (RFC 6675 IsLost).
-	if !lost || (c.sndUna.lt(c.recover) && !sackLost) {
+	// the last one, unless the SACK scoreboard proves a loss (RFC 6675
+	// IsLost); none at all inside a timeout's episode (RFC 6675 section
+	// 5.1: not until SND.UNA reaches the RecoveryPoint the timeout set).
+	if !lost || c.inLoss || (c.sndUna.lt(c.recover) && !sackLost) {
 		return
 	}
 	c.enterRecovery()

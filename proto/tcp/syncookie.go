@@ -27,9 +27,10 @@ import (
 // Window scaling and SACK need more bits than the sequence number has:
 // as Linux does (cookie_init_timestamp), when the SYN carried timestamps
 // the SYN-ACK's TSval has its low 6 bits replaced by the peer's window
-// shift (4 bits, 15 for none) and SACK-permitted (1 bit), and the ACK's
-// TSecr brings them back. Without timestamps the connection has none of
-// the three options.
+// shift (4 bits, 15 for none), SACK-permitted (1 bit) and ECN (1 bit: the
+// SYN was an ECN-setup SYN and this stack does ECN, so the SYN-ACK carries
+// ECE, RFC 3168 section 6.1.1), and the ACK's TSecr brings them back.
+// Without timestamps the connection has none of the four.
 //
 // A full accept queue (connections established and not yet accepted, also
 // at most the backlog) drops the SYN, or the cookie's ACK, silently, as
@@ -45,6 +46,7 @@ const (
 	tsOptMask      = 1<<tsOptBits - 1
 	tsOptWScaleNo  = 0xf // TS_OPT_WSCALE_MASK: no window scaling
 	tsOptSACK      = 1 << 4
+	tsOptECN       = 1 << 5
 	cookieHashTag1 = 1
 	cookieHashTag2 = 2
 	cookieTSTag    = 3
@@ -172,6 +174,7 @@ func (l *Listener) sendCookie(k connKey, h Header, o *Options) {
 	rmss := min(max(s.net.PathMTU(k.raddr), ipHdr+HeaderLen+64)-ipHdr-HeaderLen, 65535)
 	so := &s.sendOpts
 	*so = Options{HasMSS: true, MSS: uint16(rmss)}
+	synFlags := uint8(FlagSYN | FlagACK)
 	if o.HasTS && !cfg.DisableTimestamps {
 		// cookie_init_timestamp: the options the cookie cannot hold ride
 		// in TSval's low bits, and TSval never runs ahead of the clock.
@@ -184,6 +187,12 @@ func (l *Listener) sendCookie(k connKey, h Header, o *Options) {
 			opts |= tsOptSACK
 			so.SACKPermitted = true
 		}
+		if h.Flags()&(FlagECE|FlagCWR) == FlagECE|FlagCWR && s.ecnCapable() {
+			// Linux's tcp_conn_request keeps ecn_ok for a cookie only
+			// with timestamps, where TS_OPT_ECN can carry it.
+			opts |= tsOptECN
+			synFlags |= FlagECE
+		}
 		now := uint32(int64(s.clk.Now())/int64(time.Millisecond)) + s.cookieTSOffset(k)
 		ts := now&^tsOptMask | opts
 		if int32(ts-now) > 0 {
@@ -192,7 +201,7 @@ func (l *Listener) sendCookie(k connKey, h Header, o *Options) {
 		so.HasTS, so.TSVal, so.TSEcr = true, ts, o.TSVal
 	}
 	f := Fields{SrcPort: k.lport, DstPort: k.rport, Seq: s.makeCookie(k, h.Seq(), idx),
-		Ack: h.Seq() + 1, Flags: FlagSYN | FlagACK, Window: uint16(min(cfg.RecvBuffer, 65535))}
+		Ack: h.Seq() + 1, Flags: synFlags, Window: uint16(min(cfg.RecvBuffer, 65535))}
 	s.stats.SYNCookiesSent++
 	s.send(k, f, so, nil)
 }
@@ -227,6 +236,7 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 	}
 	peer := Options{HasMSS: true, MSS: table[idx]}
 	var tsOff uint32
+	ecn := false
 	if o.HasTS && o.TSEcr != 0 && !s.cfg.DisableTimestamps {
 		// cookie_timestamp_decode: the options ride in TSecr's low bits.
 		opts := o.TSEcr & tsOptMask
@@ -239,6 +249,7 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 			peer.HasWScale, peer.WScale = true, ws
 		}
 		peer.SACKPermitted = opts&tsOptSACK != 0
+		ecn = opts&tsOptECN != 0
 		tsOff = s.cookieTSOffset(k)
 	}
 	s.stats.SYNCookiesValid++
@@ -250,6 +261,10 @@ func (l *Listener) cookieAck(k connKey, h Header, o *Options) bool {
 	c.irs = seqnum(irs)
 	c.rcvNxt = c.irs + 1
 	c.negotiate(&peer)
+	if ecn {
+		// cookie_ecn_ok: the SYN-ACK answered an ECN-setup SYN with ECE.
+		c.ecnSyn(FlagECE|FlagCWR, true)
+	}
 	if c.tsOK {
 		c.tsOffset = tsOff
 		c.tsRecent = o.TSVal
