@@ -111,9 +111,16 @@ var (
 )
 
 // MaxFrame bounds how many file bytes one record may take (headers, options,
-// data). Larger records end the stream with ErrFrameTooLarge, so a hostile
-// length field cannot make the reader buffer the whole file.
+// data), give or take the read-ahead buffer (readBuffer). Larger records end
+// the stream with ErrFrameTooLarge, so a hostile length field cannot make
+// the reader buffer the whole file.
 const MaxFrame = 16 << 20
+
+// readBuffer is the size of the buffer the pcapgo readers read from: they
+// use it directly (bufio.NewReader returns a *bufio.Reader that is big
+// enough as it is), so every byte of the file is copied once on its way in
+// and once into the frame buffer.
+const readBuffer = 256 << 10
 
 // UnsupportedLinkTypeError reports a link type the package does not
 // normalise.
@@ -236,18 +243,21 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
 	}
-	src := br
+	var src io.Reader = br
 	if binary.BigEndian.Uint16(magic) == magicGzip {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("open gzip stream: %w", err)
 		}
 		zr.Multistream(true)
-		src = bufio.NewReaderSize(zr, 64<<10)
+		src = zr
 		rd.gzipped = true
 	}
+	// The limit counts the bytes the buffer takes in while one frame is
+	// read, so it bounds what a record can make the reader buffer.
 	rd.lim = &limitReader{r: src, left: MaxFrame}
-	hdr, err := rd.lim.peekBytes(4)
+	buf := bufio.NewReaderSize(rd.lim, readBuffer)
+	hdr, err := buf.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
 	}
@@ -256,14 +266,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 	switch m := binary.LittleEndian.Uint32(hdr); m {
 	case magicPcapNgSHB:
 		rd.format = FormatPcapNg
-		ng, err := pcapgo.NewNgReader(rd.lim, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		ng, err := pcapgo.NewNgReader(buf, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("read pcapng section header: %w", err)
 		}
 		rd.ng = ng
 	case magicPcapUs, magicPcapNs, magicPcapUsBE, magicPcapNsBE:
 		rd.format = FormatPcap
-		p, err := pcapgo.NewReader(rd.lim)
+		p, err := pcapgo.NewReader(buf)
 		if err != nil {
 			return nil, fmt.Errorf("read pcap header: %w", err)
 		}
@@ -509,17 +519,8 @@ func skipTags(f *Frame) error {
 // limitReader fails reads once more than left bytes were taken since the
 // last reset, bounding what one record can make the pcapgo readers buffer.
 type limitReader struct {
-	r    *bufio.Reader
+	r    io.Reader
 	left int
-}
-
-// peekBytes returns the first n bytes without consuming them.
-func (l *limitReader) peekBytes(n int) ([]byte, error) {
-	b, err := l.r.Peek(n)
-	if err != nil {
-		return nil, fmt.Errorf("peek %d bytes: %w", n, err)
-	}
-	return b, nil
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
