@@ -43,6 +43,7 @@ package analyze
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -367,11 +368,22 @@ func (a *Analyzer) Result() *Result {
 	return &a.res
 }
 
+// readAhead makes Run decode frames on a second goroutine when more than
+// one CPU is available (the benchmarks turn it off to time one core).
+var readAhead = true
+
 // Run analyses every frame r delivers, on the capture's timeline (see
 // replay.Timeline). A *input.TruncatedError ends the run: the result holds
 // what was read before the break, with a warning, and the error is returned
 // too. Other read errors are returned with a nil result.
+//
+// When GOMAXPROCS allows more than one goroutine to run at once, r decodes
+// frames ahead on a goroutine of its own (input.Reader.ReadAhead) while
+// this one analyses them; the frames and so the result are the same.
 func Run(r *input.Reader) (*Result, error) {
+	if readAhead && runtime.GOMAXPROCS(0) > 1 {
+		r.ReadAhead()
+	}
 	tl := replay.NewTimeline(r)
 	a := New()
 	a.clk = tl.Clock()

@@ -171,9 +171,23 @@ var tcpHeavy = []string{
 // the eight shared captures with the most TCP frames, merged and repeated
 // (each pass a minute after the last) to 400,000 frames, against tshark's
 // protocol hierarchy statistics on the same file.
+//
+// "serial" decodes and analyses on one goroutine (frames/cpu-s is then
+// what one core does); "readahead" decodes on a second goroutine, as Run
+// does when two CPUs are available (its frames/s is the wall figure).
 func BenchmarkReplayAnalyzeTCP(b *testing.B) {
 	raw, n := mergedFiles(b, tcpHeavy, 400000)
-	benchAnalyze(b, raw, n, "tcp.pcapng")
+	for _, ra := range []bool{false, true} {
+		name := "serial"
+		if ra {
+			name = "readahead"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(old bool) { readAhead = old }(readAhead)
+			readAhead = ra
+			benchAnalyze(b, raw, n, "tcp.pcapng")
+		})
+	}
 }
 
 // mergedFiles writes the frames of the named shared captures into one

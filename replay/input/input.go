@@ -208,6 +208,9 @@ type Reader struct {
 	gzipped bool
 	n       int
 	err     error
+	// ra is set once ReadAhead has started decoding on a goroutine; n
+	// and err then belong to that goroutine until it has finished.
+	ra *readAhead
 }
 
 // Open opens the capture file at path. Close releases it.
@@ -302,10 +305,19 @@ func (r *Reader) Format() Format { return r.format }
 func (r *Reader) Gzipped() bool { return r.gzipped }
 
 // Frames returns how many frames Next has delivered.
-func (r *Reader) Frames() int { return r.n }
+func (r *Reader) Frames() int {
+	if r.ra != nil {
+		return r.ra.delivered
+	}
+	return r.n
+}
 
-// Close closes the file opened by Open; it is a no-op for NewReader.
+// Close stops the read-ahead goroutine, if any, and closes the file opened
+// by Open; the file part is a no-op for NewReader.
 func (r *Reader) Close() error {
+	if r.ra != nil {
+		r.ra.stop()
+	}
 	if r.closer == nil {
 		return nil
 	}
@@ -323,6 +335,14 @@ func (r *Reader) Close() error {
 // and a *FrameError for a frame whose link layer cannot be normalised (f is
 // still filled with the raw frame; reading may continue).
 func (r *Reader) Next(f *Frame) error {
+	if r.ra != nil {
+		return r.ra.next(r, f)
+	}
+	return r.read(f)
+}
+
+// read is Next without read-ahead: it decodes the next frame from the file.
+func (r *Reader) read(f *Frame) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -356,10 +376,11 @@ func (r *Reader) Next(f *Frame) error {
 		}
 		return r.err
 	}
-	*f = Frame{
-		Index: r.n, Time: ts, Interface: iface, LinkType: link,
-		CapLen: capLen, OrigLen: origLen, Data: data,
-	}
+	// Field by field: the VLAN array need not be cleared (NVLAN says
+	// how much of it is valid).
+	f.Index, f.Time, f.Interface, f.LinkType = r.n, ts, iface, link
+	f.CapLen, f.OrigLen, f.Data = capLen, origLen, data
+	f.Ether, f.NVLAN, f.Proto, f.Network = nil, 0, 0, nil
 	r.n++
 	if err := Normalise(f); err != nil {
 		return &FrameError{Index: f.Index, Err: err}
