@@ -4,10 +4,13 @@ import "sync"
 
 // Read-ahead batches: a batch holds up to aheadFrames frames or about
 // aheadBytes of frame data, and aheadBatches of them circulate between the
-// decoding goroutine and Next.
+// decoding goroutine and Next. A batch's array has room for aheadSlack
+// more bytes, so that the frame that takes it past aheadBytes still fits
+// unless it is longer than that.
 const (
 	aheadFrames  = 512
 	aheadBytes   = 256 << 10
+	aheadSlack   = 256 << 10
 	aheadBatches = 4
 )
 
@@ -53,7 +56,7 @@ func (r *Reader) ReadAhead() {
 	ra.delivered = r.n
 	for range aheadBatches {
 		ra.free <- &batch{frames: make([]Frame, 0, aheadFrames), errs: make([]error, 0, aheadFrames),
-			data: make([]byte, 0, aheadBytes)}
+			data: make([]byte, 0, aheadBytes+aheadSlack)}
 	}
 	r.ra = ra
 	ra.wg.Add(1)
@@ -97,7 +100,7 @@ func (ra *readAhead) decode(r *Reader) {
 func (b *batch) add(f *Frame, err error) {
 	if len(b.data)+len(f.Data) > cap(b.data) {
 		// The old array stays with the frames already in the batch.
-		b.data = make([]byte, 0, max(aheadBytes, len(f.Data)))
+		b.data = make([]byte, 0, max(aheadBytes+aheadSlack, len(f.Data)))
 	}
 	start := len(b.data)
 	b.data = append(b.data, f.Data...)
