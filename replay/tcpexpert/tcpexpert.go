@@ -63,6 +63,9 @@ type Counts [numFlags]int
 
 // Add counts the flags of one frame.
 func (c *Counts) Add(f Flags) {
+	if f == 0 {
+		return
+	}
 	for i := range numFlags {
 		if f&(1<<i) != 0 {
 			c[i]++
