@@ -82,7 +82,7 @@ func trace(t *testing.T, r *Reader) []string {
 // over a whole file, a file cut in the middle of a record, and a gzip file.
 func TestReadAheadSameFrames(t *testing.T) {
 	t.Parallel()
-	raw := mixedPcapNg(t, 1200)
+	raw := mixedPcapNg(t, 700)
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -120,7 +120,7 @@ func TestReadAheadClose(t *testing.T) {
 	require.NoError(t, err)
 	r.ReadAhead()
 	var f Frame
-	for range 5000 {
+	for range 2000 {
 		err := r.Next(&f)
 		if _, ok := err.(*FrameError); err != nil && !ok {
 			require.NoError(t, err)
@@ -134,7 +134,7 @@ func TestReadAheadClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not stop the read-ahead goroutine")
 	}
-	assert.Equal(t, 5000, r.Frames())
+	assert.Equal(t, 2000, r.Frames())
 }
 
 // gzipped compresses b.
