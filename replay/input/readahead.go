@@ -1,6 +1,12 @@
 package input
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
+
+// errClosed is what Next returns after Close stopped the read-ahead.
+var errClosed = errors.New("input: reader closed")
 
 // Read-ahead batches: a batch holds up to aheadFrames frames or about
 // aheadBytes of frame data, and aheadBatches of them circulate between the
@@ -136,7 +142,12 @@ func (ra *readAhead) next(r *Reader, f *Frame) error {
 			ra.free <- ra.cur
 			ra.cur = nil
 		}
-		ra.cur, ra.i = <-ra.full, 0
+		select {
+		case ra.cur = <-ra.full:
+			ra.i = 0
+		case <-ra.done:
+			return errClosed
+		}
 	}
 	*f = ra.cur.frames[ra.i]
 	err := ra.cur.errs[ra.i]

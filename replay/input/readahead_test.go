@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -135,6 +136,12 @@ func TestReadAheadClose(t *testing.T) {
 		t.Fatal("Close did not stop the read-ahead goroutine")
 	}
 	assert.Equal(t, 2000, r.Frames())
+	// Reading on after Close is an error, not a hang.
+	err = r.Next(&f)
+	for err == nil || errors.As(err, new(*FrameError)) {
+		err = r.Next(&f)
+	}
+	assert.ErrorIs(t, err, errClosed)
 }
 
 // gzipped compresses b.
