@@ -368,10 +368,6 @@ func (a *Analyzer) Result() *Result {
 	return &a.res
 }
 
-// readAhead makes Run decode frames on a second goroutine when more than
-// one CPU is available (the benchmarks turn it off to time one core).
-var readAhead = true
-
 // Run analyses every frame r delivers, on the capture's timeline (see
 // replay.Timeline). A *input.TruncatedError ends the run: the result holds
 // what was read before the break, with a warning, and the error is returned
@@ -381,7 +377,12 @@ var readAhead = true
 // frames ahead on a goroutine of its own (input.Reader.ReadAhead) while
 // this one analyses them; the frames and so the result are the same.
 func Run(r *input.Reader) (*Result, error) {
-	if readAhead && runtime.GOMAXPROCS(0) > 1 {
+	return run(r, runtime.GOMAXPROCS(0) > 1)
+}
+
+// run is Run, with read-ahead or without.
+func run(r *input.Reader, ahead bool) (*Result, error) {
+	if ahead {
 		r.ReadAhead()
 	}
 	tl := replay.NewTimeline(r)

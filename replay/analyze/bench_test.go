@@ -71,13 +71,14 @@ func syntheticFrames(tb testing.TB, n int) [][]byte {
 }
 
 // analyzeBytes runs the whole pipeline (pcap reader, normalisation,
-// analysis) over an in-memory capture and returns the frame count.
-func analyzeBytes(b *testing.B, raw []byte) int {
+// analysis) over an in-memory capture, with read-ahead or without, and
+// returns the frame count.
+func analyzeBytes(b *testing.B, raw []byte, ahead bool) int {
 	r, err := input.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := Run(r)
+	res, err := run(r, ahead)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,11 +121,11 @@ func cpuTime(b *testing.B) time.Duration {
 // data (x_tshark: how many times faster than tshark).
 func BenchmarkReplayAnalyze(b *testing.B) {
 	b.Run("synthetic", func(b *testing.B) {
-		benchAnalyze(b, pcapOf(b, syntheticFrames(b, 100000)...), 100000, "synthetic.pcap")
+		benchAnalyze(b, pcapOf(b, syntheticFrames(b, 100000)...), 100000, "synthetic.pcap", true)
 	})
 	b.Run("shared", func(b *testing.B) {
 		raw, n := mergedShared(b)
-		benchAnalyze(b, raw, n, "shared.pcapng")
+		benchAnalyze(b, raw, n, "shared.pcapng", true)
 	})
 }
 
@@ -134,8 +135,8 @@ func BenchmarkReplayAnalyze(b *testing.B) {
 // machine), and, when tshark is installed, how many times faster than
 // tshark's protocol hierarchy statistics over the same file (written as
 // name), timed in the same run: x_tshark by wall time, x_tshark_cpu by
-// CPU time.
-func benchAnalyze(b *testing.B, raw []byte, n int, name string) {
+// CPU time. ahead turns on read-ahead (a second goroutine decoding).
+func benchAnalyze(b *testing.B, raw []byte, n int, name string, ahead bool) {
 	path := filepath.Join(b.TempDir(), name)
 	require.NoError(b, os.WriteFile(path, raw, 0o600))
 	tw, tc := tsharkRate(b, path, n)
@@ -146,7 +147,7 @@ func benchAnalyze(b *testing.B, raw []byte, n int, name string) {
 	cpu0 := cpuTime(b)
 	got := 0
 	for b.Loop() {
-		got += analyzeBytes(b, raw)
+		got += analyzeBytes(b, raw, ahead)
 	}
 	cpu := (cpuTime(b) - cpu0).Seconds()
 	rate := float64(got) / b.Elapsed().Seconds()
@@ -182,11 +183,7 @@ func BenchmarkReplayAnalyzeTCP(b *testing.B) {
 		if ra {
 			name = "readahead"
 		}
-		b.Run(name, func(b *testing.B) {
-			defer func(old bool) { readAhead = old }(readAhead)
-			readAhead = ra
-			benchAnalyze(b, raw, n, "tcp.pcapng")
-		})
+		b.Run(name, func(b *testing.B) { benchAnalyze(b, raw, n, "tcp.pcapng", ra) })
 	}
 }
 
