@@ -43,6 +43,7 @@ package analyze
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/simnet-go/simnet/proto/clock"
 	"github.com/simnet-go/simnet/proto/ether"
@@ -371,7 +372,19 @@ func (a *Analyzer) Result() *Result {
 // replay.Timeline). A *input.TruncatedError ends the run: the result holds
 // what was read before the break, with a warning, and the error is returned
 // too. Other read errors are returned with a nil result.
+//
+// When GOMAXPROCS allows more than one goroutine to run at once, r decodes
+// frames ahead on a goroutine of its own (input.Reader.ReadAhead) while
+// this one analyses them; the frames and so the result are the same.
 func Run(r *input.Reader) (*Result, error) {
+	return run(r, runtime.GOMAXPROCS(0) > 1)
+}
+
+// run is Run, with read-ahead or without.
+func run(r *input.Reader, ahead bool) (*Result, error) {
+	if ahead {
+		r.ReadAhead()
+	}
 	tl := replay.NewTimeline(r)
 	a := New()
 	a.clk = tl.Clock()

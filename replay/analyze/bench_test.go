@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,13 +71,14 @@ func syntheticFrames(tb testing.TB, n int) [][]byte {
 }
 
 // analyzeBytes runs the whole pipeline (pcap reader, normalisation,
-// analysis) over an in-memory capture and returns the frame count.
-func analyzeBytes(b *testing.B, raw []byte) int {
+// analysis) over an in-memory capture, with read-ahead or without, and
+// returns the frame count.
+func analyzeBytes(b *testing.B, raw []byte, ahead bool) int {
 	r, err := input.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := Run(r)
+	res, err := run(r, ahead)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,19 +86,33 @@ func analyzeBytes(b *testing.B, raw []byte) int {
 }
 
 // tsharkRate times `tshark -q -z io,phs` over path once and returns the
-// frames per second it decoded, or 0 when tshark is not installed.
-func tsharkRate(b *testing.B, path string, frames int) float64 {
+// frames per second it decoded, by wall time and by CPU time (user and
+// system, so that a loaded machine distorts the ratio less), or zeros when
+// tshark is not installed.
+func tsharkRate(b *testing.B, path string, frames int) (wall, cpu float64) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
+	cmd := exec.Command(tshark, "-q", "-z", "io,phs", "-r", path)
 	start := time.Now()
-	out, err := exec.Command(tshark, "-q", "-z", "io,phs", "-r", path).CombinedOutput()
+	out, err := cmd.CombinedOutput()
 	el := time.Since(start)
 	if err != nil || len(out) == 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(frames) / el.Seconds()
+	ps := cmd.ProcessState
+	return float64(frames) / el.Seconds(), float64(frames) / (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
+// cpuTime returns the CPU time (user and system) this process has used so
+// far, every thread included.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReplayAnalyze measures frames decoded and analysed per second
@@ -105,34 +121,43 @@ func tsharkRate(b *testing.B, path string, frames int) float64 {
 // data (x_tshark: how many times faster than tshark).
 func BenchmarkReplayAnalyze(b *testing.B) {
 	b.Run("synthetic", func(b *testing.B) {
-		benchAnalyze(b, pcapOf(b, syntheticFrames(b, 100000)...), 100000, "synthetic.pcap")
+		benchAnalyze(b, pcapOf(b, syntheticFrames(b, 100000)...), 100000, "synthetic.pcap", true)
 	})
 	b.Run("shared", func(b *testing.B) {
 		raw, n := mergedShared(b)
-		benchAnalyze(b, raw, n, "shared.pcapng")
+		benchAnalyze(b, raw, n, "shared.pcapng", true)
 	})
 }
 
 // benchAnalyze times the whole pipeline over raw, a capture of n frames,
-// and reports frames/s and, when tshark is installed, how many times
-// faster than tshark's protocol hierarchy statistics over the same file
-// (written as name).
-func benchAnalyze(b *testing.B, raw []byte, n int, name string) {
+// and reports frames/s and ns/frame by wall time, the CPU time per frame
+// (cpu-ns/frame, and frames/cpu-s: what one core does on a loaded
+// machine), and, when tshark is installed, how many times faster than
+// tshark's protocol hierarchy statistics over the same file (written as
+// name), timed in the same run: x_tshark by wall time, x_tshark_cpu by
+// CPU time. ahead turns on read-ahead (a second goroutine decoding).
+func benchAnalyze(b *testing.B, raw []byte, n int, name string, ahead bool) {
 	path := filepath.Join(b.TempDir(), name)
 	require.NoError(b, os.WriteFile(path, raw, 0o600))
-	tr := tsharkRate(b, path, n)
+	tw, tc := tsharkRate(b, path, n)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	runtime.GC() // the fixture's garbage is not the analysis's cost
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	got := 0
 	for b.Loop() {
-		got += analyzeBytes(b, raw)
+		got += analyzeBytes(b, raw, ahead)
 	}
+	cpu := (cpuTime(b) - cpu0).Seconds()
 	rate := float64(got) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "frames/s")
-	if tr > 0 {
-		b.ReportMetric(rate/tr, "x_tshark")
+	b.ReportMetric(1e9/rate, "ns/frame")
+	b.ReportMetric(cpu*1e9/float64(got), "cpu-ns/frame")
+	b.ReportMetric(float64(got)/cpu, "frames/cpu-s")
+	if tw > 0 {
+		b.ReportMetric(rate/tw, "x_tshark")
+		b.ReportMetric(float64(got)/cpu/tc, "x_tshark_cpu")
 	}
 }
 
@@ -147,9 +172,19 @@ var tcpHeavy = []string{
 // the eight shared captures with the most TCP frames, merged and repeated
 // (each pass a minute after the last) to 400,000 frames, against tshark's
 // protocol hierarchy statistics on the same file.
+//
+// "serial" decodes and analyses on one goroutine (frames/cpu-s is then
+// what one core does); "readahead" decodes on a second goroutine, as Run
+// does when two CPUs are available (its frames/s is the wall figure).
 func BenchmarkReplayAnalyzeTCP(b *testing.B) {
 	raw, n := mergedFiles(b, tcpHeavy, 400000)
-	benchAnalyze(b, raw, n, "tcp.pcapng")
+	for _, ra := range []bool{false, true} {
+		name := "serial"
+		if ra {
+			name = "readahead"
+		}
+		b.Run(name, func(b *testing.B) { benchAnalyze(b, raw, n, "tcp.pcapng", ra) })
+	}
 }
 
 // mergedFiles writes the frames of the named shared captures into one

@@ -42,7 +42,7 @@ func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 	// a bad header checksum on every frame the capturing host sent, and
 	// the error text (with both addresses) is only built for the
 	// rejections the result records.
-	h, err := ipv4.ParseUnchecked(b)
+	h, err := parseIPv4(b)
 	if err != nil {
 		h = a.ipv4Lenient(fr, b, err, quoted)
 		if h == nil {
@@ -97,6 +97,34 @@ func (a *Analyzer) ipv4(fr *frame, b []byte, quoted bool) {
 	a.transport(fr, h.Protocol(), ep, h.Payload(), h.PseudoHeaderSum, quoted, false)
 }
 
+// errTotalLen stands for the error ipv4.ParseUnchecked returns for a total
+// length that does not fit (what snapping and segmentation offload produce,
+// so common enough that its text is built only when a rejection needs it:
+// see ipv4Err).
+var errTotalLen = fmt.Errorf("%w (not formatted)", ipv4.ErrTotalLen)
+
+// parseIPv4 is ipv4.ParseUnchecked, except that a total length outside
+// [header length, len(b)] in an otherwise sound header gives errTotalLen.
+func parseIPv4(b []byte) (ipv4.Header, error) {
+	if len(b) >= ipv4.MinHeaderLen && b[0]>>4 == ipv4.Version {
+		hl := int(b[0]&0xf) * 4
+		tl := int(binary.BigEndian.Uint16(b[2:]))
+		if hl >= ipv4.MinHeaderLen && hl <= len(b) && (tl < hl || tl > len(b)) {
+			return nil, errTotalLen
+		}
+	}
+	return ipv4.ParseUnchecked(b)
+}
+
+// ipv4Err returns the error ipv4.ParseUnchecked gives for b, err being
+// what parseIPv4 gave.
+func ipv4Err(b []byte, err error) error {
+	if err == errTotalLen {
+		_, err = ipv4.ParseUnchecked(b)
+	}
+	return err
+}
+
 // ipv4Lenient handles a header proto/ipv4 refused. A bad header checksum is
 // a rejection but decoding goes on, as tshark's does. A total length that
 // exceeds the captured bytes is what snapping (caplen < len) produces; a
@@ -123,21 +151,22 @@ func (a *Analyzer) ipv4Lenient(fr *frame, b []byte, err error, quoted bool) ipv4
 			fr.seen |= pFrag
 		}
 	}
+	lazy := func() error { return ipv4Err(b, err) }
 	if !errors.Is(err, ipv4.ErrTotalLen) || len(b) < ipv4.MinHeaderLen {
 		if !quoted {
-			a.reject(fr, err)
+			a.rejectWith(fr, lazy)
 		}
 		return nil
 	}
 	if tl != 0 && tl < hl {
 		if !quoted {
-			a.reject(fr, err)
+			a.rejectWith(fr, lazy)
 		}
 		return nil
 	}
 	if tl != 0 && !fr.snapped && !quoted {
 		// Real truncation inside a complete frame: reject, decode on.
-		a.reject(fr, err)
+		a.rejectWith(fr, lazy)
 	}
 	// The quoted header of an ICMP error lives inside the outer packet,
 	// which may itself sit in a.scratch: use a second buffer for it.

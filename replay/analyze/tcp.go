@@ -59,6 +59,10 @@ type conn struct {
 type tcpTable struct {
 	m     map[connKey]*conn
 	conns []*TCPConn
+	// lastKey and last are the previous segment's connection: segments
+	// of one connection mostly come in runs, which then skip the map.
+	lastKey connKey
+	last    *conn
 }
 
 func (t *tcpTable) init() { t.m = make(map[connKey]*conn) }
@@ -94,7 +98,10 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		k = connKey{a: ep.dst, b: ep.src, ap: dp, bp: sp}
 		fromA = false
 	}
-	c := a.tcp.m[k]
+	c := a.tcp.last
+	if c == nil || k != a.tcp.lastKey {
+		c = a.tcp.m[k]
+	}
 	flags := h.Flags()
 	if c == nil {
 		if len(a.tcp.conns) >= MaxFlows {
@@ -125,6 +132,7 @@ func (a *Analyzer) tcpSegment(fr *frame, ep endpoints, b []byte, pseudo func(int
 		a.tcp.m[k] = c
 		a.tcp.conns = append(a.tcp.conns, c.pub)
 	}
+	a.tcp.lastKey, a.tcp.last = k, c
 	p := c.pub
 	p.LastFrame = fr.in.Index + 1
 	p.Segments++

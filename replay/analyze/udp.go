@@ -168,10 +168,47 @@ type dnsKey struct {
 type dnsTable struct {
 	pending map[dnsKey]int
 	pairs   []*DNSExchange
-	msg     dns.Msg
+	// sum is the message being looked at: dns.Summary.Scan checks a
+	// message exactly as dns.Msg.Unpack does without building it.
+	sum dns.Summary
+	// names interns question names by their wire form: most queries ask
+	// for names asked before.
+	names map[string]string
+	// slab is where new exchanges are taken from, a few at a time.
+	slab []DNSExchange
 }
 
-func (t *dnsTable) init() { t.pending = make(map[dnsKey]int) }
+// maxInternedNames bounds dnsTable.names.
+const maxInternedNames = 1 << 12
+
+func (t *dnsTable) init() {
+	t.pending = make(map[dnsKey]int)
+	t.names = make(map[string]string)
+}
+
+// newExchange returns a zeroed exchange from the slab.
+func (t *dnsTable) newExchange() *DNSExchange {
+	if len(t.slab) == 0 {
+		t.slab = make([]DNSExchange, 64)
+	}
+	x := &t.slab[0]
+	t.slab = t.slab[1:]
+	return x
+}
+
+// questionName returns the presentation form of the scanned message's
+// first question name.
+func (t *dnsTable) questionName() string {
+	w := t.sum.QuestionWire()
+	if n, ok := t.names[string(w)]; ok {
+		return n
+	}
+	n := t.sum.QuestionName()
+	if len(t.names) < maxInternedNames {
+		t.names[string(w)] = n
+	}
+	return n
+}
 
 func addrString(a [16]byte, v6 bool, port uint16) string {
 	var ip netip.Addr
@@ -187,13 +224,13 @@ func addrString(a [16]byte, v6 bool, port uint16) string {
 // responses by (client, server, ID).
 func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []byte, transport string) {
 	t := &a.dns
-	if err := t.msg.Unpack(b); err != nil {
+	if err := t.sum.Scan(b); err != nil {
 		if !fr.snapped {
 			a.reject(fr, fmt.Errorf("dns: %w", err))
 		}
 		return
 	}
-	m := &t.msg
+	m := &t.sum
 	k := dnsKey{client: ep.src, server: ep.dst, cport: sport, sport: dport, id: m.ID}
 	if m.Response {
 		k = dnsKey{client: ep.dst, server: ep.src, cport: dport, sport: sport, id: m.ID}
@@ -203,12 +240,11 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 		if len(t.pairs) >= MaxDNSPairs {
 			return
 		}
-		x := &DNSExchange{
-			Transport: transport, ID: m.ID,
-			Client: addrString(k.client, ep.v6, k.cport), Server: addrString(k.server, ep.v6, k.sport),
-		}
-		if len(m.Question) > 0 {
-			x.Name, x.Type = m.Question[0].Name, m.Question[0].Type.String()
+		x := t.newExchange()
+		x.Transport, x.ID = transport, m.ID
+		x.Client, x.Server = addrString(k.client, ep.v6, k.cport), addrString(k.server, ep.v6, k.sport)
+		if m.Questions > 0 {
+			x.Name, x.Type = t.questionName(), m.QType.String()
 		}
 		i = len(t.pairs)
 		t.pairs = append(t.pairs, x)
@@ -218,7 +254,7 @@ func (a *Analyzer) dnsMessage(fr *frame, ep endpoints, sport, dport uint16, b []
 	if m.Response {
 		x.ResponseFrame = fr.in.Index + 1
 		x.Rcode = m.Rcode.String()
-		x.Answers = len(m.Answer)
+		x.Answers = m.Answers
 		if x.QueryFrame > 0 {
 			x.RTTMicros = a.now.Sub(x.queryAt).Microseconds()
 		}

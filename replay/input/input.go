@@ -111,9 +111,16 @@ var (
 )
 
 // MaxFrame bounds how many file bytes one record may take (headers, options,
-// data). Larger records end the stream with ErrFrameTooLarge, so a hostile
-// length field cannot make the reader buffer the whole file.
+// data), give or take the read-ahead buffer (readBuffer). Larger records end
+// the stream with ErrFrameTooLarge, so a hostile length field cannot make
+// the reader buffer the whole file.
 const MaxFrame = 16 << 20
+
+// readBuffer is the size of the buffer the pcapgo readers read from: they
+// use it directly (bufio.NewReader returns a *bufio.Reader that is big
+// enough as it is), so every byte of the file is copied once on its way in
+// and once into the frame buffer.
+const readBuffer = 256 << 10
 
 // UnsupportedLinkTypeError reports a link type the package does not
 // normalise.
@@ -201,6 +208,9 @@ type Reader struct {
 	gzipped bool
 	n       int
 	err     error
+	// ra is set once ReadAhead has started decoding on a goroutine; n
+	// and err then belong to that goroutine until it has finished.
+	ra *readAhead
 }
 
 // Open opens the capture file at path. Close releases it.
@@ -236,18 +246,21 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
 	}
-	src := br
+	var src io.Reader = br
 	if binary.BigEndian.Uint16(magic) == magicGzip {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("open gzip stream: %w", err)
 		}
 		zr.Multistream(true)
-		src = bufio.NewReaderSize(zr, 64<<10)
+		src = zr
 		rd.gzipped = true
 	}
+	// The limit counts the bytes the buffer takes in while one frame is
+	// read, so it bounds what a record can make the reader buffer.
 	rd.lim = &limitReader{r: src, left: MaxFrame}
-	hdr, err := rd.lim.peekBytes(4)
+	buf := bufio.NewReaderSize(rd.lim, readBuffer)
+	hdr, err := buf.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
 	}
@@ -256,14 +269,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 	switch m := binary.LittleEndian.Uint32(hdr); m {
 	case magicPcapNgSHB:
 		rd.format = FormatPcapNg
-		ng, err := pcapgo.NewNgReader(rd.lim, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		ng, err := pcapgo.NewNgReader(buf, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("read pcapng section header: %w", err)
 		}
 		rd.ng = ng
 	case magicPcapUs, magicPcapNs, magicPcapUsBE, magicPcapNsBE:
 		rd.format = FormatPcap
-		p, err := pcapgo.NewReader(rd.lim)
+		p, err := pcapgo.NewReader(buf)
 		if err != nil {
 			return nil, fmt.Errorf("read pcap header: %w", err)
 		}
@@ -292,10 +305,19 @@ func (r *Reader) Format() Format { return r.format }
 func (r *Reader) Gzipped() bool { return r.gzipped }
 
 // Frames returns how many frames Next has delivered.
-func (r *Reader) Frames() int { return r.n }
+func (r *Reader) Frames() int {
+	if r.ra != nil {
+		return r.ra.delivered
+	}
+	return r.n
+}
 
-// Close closes the file opened by Open; it is a no-op for NewReader.
+// Close stops the read-ahead goroutine, if any, and closes the file opened
+// by Open; the file part is a no-op for NewReader.
 func (r *Reader) Close() error {
+	if r.ra != nil {
+		r.ra.stop()
+	}
 	if r.closer == nil {
 		return nil
 	}
@@ -313,6 +335,14 @@ func (r *Reader) Close() error {
 // and a *FrameError for a frame whose link layer cannot be normalised (f is
 // still filled with the raw frame; reading may continue).
 func (r *Reader) Next(f *Frame) error {
+	if r.ra != nil {
+		return r.ra.next(r, f)
+	}
+	return r.read(f)
+}
+
+// read is Next without read-ahead: it decodes the next frame from the file.
+func (r *Reader) read(f *Frame) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -346,10 +376,11 @@ func (r *Reader) Next(f *Frame) error {
 		}
 		return r.err
 	}
-	*f = Frame{
-		Index: r.n, Time: ts, Interface: iface, LinkType: link,
-		CapLen: capLen, OrigLen: origLen, Data: data,
-	}
+	// Field by field: the VLAN array need not be cleared (NVLAN says
+	// how much of it is valid).
+	f.Index, f.Time, f.Interface, f.LinkType = r.n, ts, iface, link
+	f.CapLen, f.OrigLen, f.Data = capLen, origLen, data
+	f.Ether, f.NVLAN, f.Proto, f.Network = nil, 0, 0, nil
 	r.n++
 	if err := Normalise(f); err != nil {
 		return &FrameError{Index: f.Index, Err: err}
@@ -509,17 +540,8 @@ func skipTags(f *Frame) error {
 // limitReader fails reads once more than left bytes were taken since the
 // last reset, bounding what one record can make the pcapgo readers buffer.
 type limitReader struct {
-	r    *bufio.Reader
+	r    io.Reader
 	left int
-}
-
-// peekBytes returns the first n bytes without consuming them.
-func (l *limitReader) peekBytes(n int) ([]byte, error) {
-	b, err := l.r.Peek(n)
-	if err != nil {
-		return nil, fmt.Errorf("peek %d bytes: %w", n, err)
-	}
-	return b, nil
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {

@@ -20,8 +20,8 @@
 package tcpexpert
 
 import (
+	"bytes"
 	"encoding/binary"
-	"net/netip"
 	"time"
 
 	"github.com/simnet-go/simnet/proto/ether"
@@ -63,6 +63,9 @@ type Counts [numFlags]int
 
 // Add counts the flags of one frame.
 func (c *Counts) Add(f Flags) {
+	if f == 0 {
+		return
+	}
 	for i := range numFlags {
 		if f&(1<<i) != 0 {
 			c[i]++
@@ -114,12 +117,34 @@ type conv struct {
 	firstRTT time.Duration
 }
 
-type convKey struct{ a, b netip.AddrPort }
+// endpoint is an address (IPv4 in the first four bytes) and a port.
+type endpoint struct {
+	addr [16]byte
+	port uint16
+}
+
+// less orders endpoints by address, then port (both of one family).
+func (e *endpoint) less(o *endpoint) bool {
+	if c := bytes.Compare(e.addr[:], o.addr[:]); c != 0 {
+		return c < 0
+	}
+	return e.port < o.port
+}
+
+// convKey identifies a conversation: the lower endpoint first.
+type convKey struct {
+	a, b endpoint
+	v6   bool
+}
 
 // Analyzer carries the analysis state across the frames of one capture.
 type Analyzer struct {
 	convs map[convKey]*conv
 	opts  tcp.Options
+	// lastKey and last are the previous frame's conversation: the frames
+	// of one flow mostly come in runs, which then skip the map.
+	lastKey convKey
+	last    *conv
 }
 
 // New returns an empty analyzer.
@@ -135,7 +160,8 @@ func leSeq(a, b uint32) bool { return int32(b-a) >= 0 }
 
 // segment is the part of a frame the analysis reads.
 type segment struct {
-	src, dst netip.AddrPort
+	src, dst endpoint
+	v6       bool
 	seq, ack uint32
 	flags    uint8
 	window   uint32
@@ -166,8 +192,8 @@ func (a *Analyzer) parse(f *input.Frame) (segment, tcp.Header) {
 		if hl < 20 || hl > len(b) || tl < hl || b[9] != 6 || binary.BigEndian.Uint16(b[6:])&0x3fff != 0 {
 			return s, nil
 		}
-		s.src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), 0)
-		s.dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), 0)
+		copy(s.src.addr[:4], b[12:16])
+		copy(s.dst.addr[:4], b[16:20])
 		l4, l4len = b[hl:min(tl, len(b))], tl-hl
 	case ether.TypeIPv6:
 		if len(b) < 40 || b[0]>>4 != 6 {
@@ -184,8 +210,7 @@ func (a *Analyzer) parse(f *input.Frame) (segment, tcp.Header) {
 		if next != 6 || off > len(b) || off-40 > plen {
 			return s, nil
 		}
-		s.src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), 0)
-		s.dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), 0)
+		s.src.addr, s.dst.addr, s.v6 = [16]byte(b[8:24]), [16]byte(b[24:40]), true
 		l4, l4len = b[off:min(40+plen, len(b))], plen-(off-40)
 	default:
 		return s, nil
@@ -194,13 +219,13 @@ func (a *Analyzer) parse(f *input.Frame) (segment, tcp.Header) {
 	if err != nil || l4len < h.DataOffset() {
 		return s, nil
 	}
-	s.src = netip.AddrPortFrom(s.src.Addr(), h.SrcPort())
-	s.dst = netip.AddrPortFrom(s.dst.Addr(), h.DstPort())
+	s.src.port, s.dst.port = h.SrcPort(), h.DstPort()
 	s.seq, s.ack, s.flags = h.Seq(), h.Ack(), h.Flags()
 	s.window = uint32(h.Window())
 	s.seglen = uint32(l4len - h.DataOffset())
 	s.wscale = -1
-	if tcp.ParseOptions(h.Options(), &a.opts) == nil && a.opts.HasWScale {
+	// Only a SYN's window scale option is used (RFC 7323 section 2.2).
+	if s.flags&tcp.FlagSYN != 0 && tcp.ParseOptions(h.Options(), &a.opts) == nil && a.opts.HasWScale {
 		s.wscale = int(min(a.opts.WScale, 14))
 	}
 	s.ok = true
@@ -214,11 +239,14 @@ func (a *Analyzer) Add(f *input.Frame) Flags {
 	if !s.ok {
 		return 0
 	}
-	k, fromA := convKey{s.src, s.dst}, true
-	if s.dst.Addr().Less(s.src.Addr()) || s.dst.Addr() == s.src.Addr() && s.dst.Port() < s.src.Port() {
-		k, fromA = convKey{s.dst, s.src}, false
+	k, fromA := convKey{a: s.src, b: s.dst, v6: s.v6}, true
+	if s.dst.less(&s.src) {
+		k.a, k.b, fromA = s.dst, s.src, false
 	}
-	c := a.convs[k]
+	c := a.last
+	if c == nil || k != a.lastKey {
+		c = a.convs[k]
+	}
 	syn := s.flags&tcp.FlagSYN != 0
 	ack := s.flags&tcp.FlagACK != 0
 	if c != nil && syn && !ack {
@@ -237,6 +265,7 @@ func (a *Analyzer) Add(f *input.Frame) Flags {
 		c.flows[0].winScale, c.flows[1].winScale = scaleUnknown, scaleUnknown
 		a.convs[k] = c
 	}
+	a.lastKey, a.last = k, c
 	fwd, rev := &c.flows[0], &c.flows[1]
 	if !fromA {
 		fwd, rev = rev, fwd
