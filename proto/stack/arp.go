@@ -11,11 +11,6 @@ import (
 	"github.com/simnet-go/simnet/proto/ipv4"
 )
 
-// maxNeighbors bounds the entries an interface learns from requests it
-// receives, so a flood of spoofed senders cannot grow the cache without
-// limit. Entries for addresses the host itself resolves are not limited.
-const maxNeighbors = 4096
-
 // arpLockTime is how long after a neighbour's address was confirmed (by
 // an answer to our request, or a packet repeating it) an ARP packet
 // claiming another MAC address for it is ignored: Linux's neighbour
@@ -253,7 +248,7 @@ func (i *Interface) arpInput(b []byte) {
 	// "Am I the target protocol address? If Merge_flag is false, add the
 	// triplet <protocol type, sender protocol address, sender hardware
 	// address> to the translation table."
-	if !merged && spa != ([4]byte{}) && len(i.neigh) < maxNeighbors {
+	if !merged && spa != ([4]byte{}) && len(i.neigh) < h.cfg.ARPCacheLimit {
 		n := &neighbor{ifc: i, ip: spa}
 		n.timer.Init(n)
 		i.neigh[spa] = n

@@ -104,10 +104,10 @@ func (i *Interface) Endpoint() link.Endpoint { return i.ep }
 // Address returns the interface's address and prefix, or the zero Prefix.
 func (i *Interface) Address() netip.Prefix { return i.addr }
 
-// SetAddress sets the interface's IPv4 address and prefix length and
-// announces it with gratuitous ARP (RFC 5227 section 2.3: ANNOUNCE_NUM
-// announcements ANNOUNCE_INTERVAL apart). The zero Prefix removes the
-// address. Non-IPv4 prefixes are ignored.
+// SetAddress sets the interface's IPv4 address and prefix length; with
+// Config.ARPNotify it also announces it (see AnnounceAddress), otherwise
+// it sends nothing, as Linux with its default arp_notify = 0. The zero
+// Prefix removes the address. Non-IPv4 prefixes are ignored.
 func (i *Interface) SetAddress(p netip.Prefix) {
 	if p.IsValid() && p.Addr().Is4In6() {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
@@ -130,7 +130,20 @@ func (i *Interface) SetAddress(p netip.Prefix) {
 	}
 	i.h.clk.Cancel(&i.announceTimer)
 	i.announceLeft = 0
-	if !p.IsValid() || p.Addr().IsUnspecified() {
+	if i.h.cfg.ARPNotify {
+		i.AnnounceAddress()
+	}
+}
+
+// AnnounceAddress announces the interface's IPv4 address with gratuitous
+// ARP requests (RFC 5227 section 2.3: ANNOUNCE_NUM announcements
+// ANNOUNCE_INTERVAL apart), restarting any announcement under way. A
+// client that has probed an address (StartARPProbe) and configured it
+// calls this. It does nothing without an address.
+func (i *Interface) AnnounceAddress() {
+	i.h.clk.Cancel(&i.announceTimer)
+	i.announceLeft = 0
+	if !i.addr.IsValid() || i.addr.Addr().IsUnspecified() {
 		return
 	}
 	i.announceLeft = announceNum

@@ -46,9 +46,33 @@ func sentIP(hb *hub) []ipv4.Header {
 	return out
 }
 
-func TestGratuitousARPOnSetAddress(t *testing.T) {
+// notify turns Config.ARPNotify on.
+func notify(c *Config) { c.ARPNotify = true }
+
+// TestNoGratuitousARPByDefault checks that setting an address sends
+// nothing without ARPNotify, as Linux with arp_notify = 0: hosts first
+// speak ARP when they resolve a neighbour or answer a request.
+func TestNoGratuitousARPByDefault(t *testing.T) {
+	t.Parallel()
 	tn := newTestNet(t, 1500)
 	a := tn.addHost("a", 1)
+	tn.addHost("b", 2)
+	tn.run(10 * time.Second)
+	assert.Empty(t, tn.hub.sent)
+	assert.Zero(t, a.Stats().ARPAnnouncementsOut)
+
+	// AnnounceAddress (a DHCP client's bound address) announces anyway.
+	a.Interfaces()[0].AnnounceAddress()
+	tn.run(10 * time.Second)
+	pk := sentARP(tn.hub)
+	require.Len(t, pk, 2)
+	assert.True(t, pk[0].IsGratuitous())
+	assert.Equal(t, uint64(2), a.Stats().ARPAnnouncementsOut)
+}
+
+func TestGratuitousARPOnSetAddress(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1, notify)
 	pk := sentARP(tn.hub)
 	require.Len(t, pk, 1, "first announcement at once")
 	assert.True(t, pk[0].IsGratuitous())
@@ -87,7 +111,7 @@ func TestGratuitousARPUpdatesExistingEntries(t *testing.T) {
 
 	// Host d takes over 10.0.0.1 (a failover): its announcement updates
 	// b's existing entry by RFC 826's merge rule, and a sees a conflict.
-	d := tn.addHost("d", 0x0d)
+	d := tn.addHost("d", 0x0d, notify)
 	d.Interfaces()[0].SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
 	tn.run(time.Second)
 	assert.Equal(t, ether.Addr{2, 0, 0, 0, 0, 0x0d}, b.Interfaces()[0].neigh[ip(1).As4()].mac)
