@@ -75,8 +75,8 @@ func (f *Flood) Add(i int) bool {
 		f.lo, f.at = i, at
 	}
 	f.hi = i + 1
-	p.cnt.Offered++
-	p.cnt.OfferedBytes += uint64(len(f.frame))
+	p.offered++
+	p.offeredBytes += uint64(len(f.frame))
 	p.inflight++
 	p.lastAt = at
 	return true

@@ -211,7 +211,7 @@ func (i *Interface) arpInput(b []byte) {
 		h.stats.DropMalformed++
 		return
 	}
-	if len(i.probes) > 0 {
+	if i.probing {
 		i.probeInput(sha, spa, tpa)
 	}
 	if i.hasAddr(spa) {
