@@ -168,6 +168,10 @@ type EchoReplyHandler interface {
 // reply built while a received datagram is being handled nests two deep.
 const inlineBufs = 2
 
+// smallScratch is the size of a scratch buffer first taken for a small
+// frame (acquire).
+const smallScratch = 256
+
 // Host is one simulated (or live) network host.
 type Host struct {
 	// The fields every frame touches come first, followed by the first
@@ -307,9 +311,12 @@ func (h *Host) acquire(n int) []byte {
 		p = &h.moreBufs[k]
 	}
 	if cap(*p) < n {
-		c := ether.HeaderLen + DefaultMTU
+		// A host that only sends small frames (ARP, pings) keeps a small
+		// buffer: 100,000 idle hosts do not hold a full frame each. The
+		// first larger frame takes a full-sized one for good.
+		c := smallScratch
 		if n > c {
-			c = n
+			c = max(n, ether.HeaderLen+DefaultMTU)
 		}
 		*p = make([]byte, c)
 	}
