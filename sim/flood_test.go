@@ -68,7 +68,9 @@ func floodRun(t *testing.T, perPort bool) (memCaptures, string, *World) {
 		l, err := w.ConnectSwitch("l-"+name, Iface{name, "eth0"}, sw, cfg)
 		require.NoError(t, err)
 		links = append(links, l)
-		h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name)})
+		// The hosts announce their addresses (RFC 5227), so that floods
+		// overlap the pings' traffic.
+		h := stack.New(stack.Config{Name: name, Clock: w.Clock(), Rand: w.Rand("host/" + name), ARPNotify: true})
 		ifcs = append(ifcs, h.AddInterface("eth0", ether.Addr(mac(i+1)), l.A()))
 	}
 	if perPort {

@@ -176,8 +176,8 @@ func benchPing(b *testing.B, n int, captures bool) {
 		p.timer.Init(p)
 		h.SetEchoReplyHandler(p)
 		pingers[i] = p
-		// Stagger the addresses' ARP announcements: 1000 hosts
-		// announcing at once would flood a million frames.
+		// Stagger the addresses' configuration (hosts announce
+		// nothing; the warm-up below resolves every neighbour).
 		w.At(w.Now().Add(time.Duration(i)*100*time.Microsecond), func(clock.Time) {
 			ifc.SetAddress(netip.PrefixFrom(hostAddr(i+1), 16))
 		})

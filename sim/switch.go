@@ -14,8 +14,11 @@ const (
 	// DefaultAging is how long a learned MAC address stays in the table
 	// without being seen (IEEE 802.1D's default ageing time).
 	DefaultAging = 300 * time.Second
-	// DefaultTableSize bounds the MAC table.
-	DefaultTableSize = 8192
+	// DefaultTableSize bounds the MAC table: 32,768 addresses, as a
+	// mid-range access switch holds, so that one switch with 10,000 hosts
+	// learns them all instead of flooding the frames to those it could
+	// not learn to every port.
+	DefaultTableSize = 32768
 )
 
 // SwitchConfig configures a learning switch.

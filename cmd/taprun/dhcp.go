@@ -123,6 +123,7 @@ func (d *dhcpClient) Apply(l dhcp.Lease) {
 	renewed := d.cur == l.Addr
 	if !renewed {
 		d.r.ifc.SetAddress(l.Addr)
+		d.r.ifc.AnnounceAddress() // RFC 5227 section 2.3
 		d.cur = l.Addr
 	}
 	gw := netip.Addr{}

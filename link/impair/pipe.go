@@ -94,24 +94,28 @@ type Pipe struct {
 	recv           link.Receiver
 	downSeq        uint64 // the Line's last sequence number when the pipe last went down
 	inflight       int
-	delivered      uint64 // Counters.Delivered
-	deliveredBytes uint64 // Counters.DeliveredBytes
-	clk            clock.Clock
-	rnd            *rand.Rand
-	pool           *link.BufPool
-	line           *Line
-	down           bool
-	bad            bool       // Gilbert-Elliott state
-	simple         bool       // only loss, delay and jitter are configured
-	normal         bool       // cfg.JitterDist is JitterNormal
-	fixed          bool       // up, with a receiver, only a fixed delay configured (fixedAt)
-	carrying       bool       // within SendCarrying: merge carry into delivered notes
+	delivered      uint64     // Counters.Delivered
+	deliveredBytes uint64     // Counters.DeliveredBytes
 	lastAt         clock.Time // latest delivery instant, for KeepOrder
-	loss           float64    // cfg.Loss
-	delay          time.Duration
-	jitter         time.Duration
-	mtu            int // cfg.MTU
-	cnt            Counters
+	line           *Line
+	// What a flood's offer touches besides (Flood.Add, fixedAt) follows,
+	// in the second line.
+	delay        time.Duration
+	mtu          int    // cfg.MTU
+	offered      uint64 // Counters.Offered
+	offeredBytes uint64 // Counters.OfferedBytes
+	fixed        bool   // up, with a receiver, only a fixed delay configured (fixedAt)
+	down         bool
+	bad          bool // Gilbert-Elliott state
+	simple       bool // only loss, delay and jitter are configured
+	normal       bool // cfg.JitterDist is JitterNormal
+	carrying     bool // within SendCarrying: merge carry into delivered notes
+	clk          clock.Clock
+	rnd          *rand.Rand
+	pool         *link.BufPool
+	loss         float64 // cfg.Loss
+	jitter       time.Duration
+	cnt          Counters
 
 	cfg       Config
 	busyUntil clock.Time // when the rate limiter finishes its backlog
@@ -257,6 +261,7 @@ func (p *Pipe) Pending() int { return p.inflight }
 // Counters returns the running totals.
 func (p *Pipe) Counters() Counters {
 	c := p.cnt
+	c.Offered, c.OfferedBytes = p.offered, p.offeredBytes
 	c.Delivered, c.DeliveredBytes = p.delivered, p.deliveredBytes
 	c.DroppedLoss = p.dropped[link.DropLoss]
 	c.DroppedBurst = p.dropped[link.DropBurst]
@@ -305,8 +310,8 @@ func (p *Pipe) chance(q float64) bool {
 // from within Send.
 func (p *Pipe) Send(frame []byte) link.Note {
 	c := &p.cfg
-	p.cnt.Offered++
-	p.cnt.OfferedBytes += uint64(len(frame))
+	p.offered++
+	p.offeredBytes += uint64(len(frame))
 	if p.down {
 		return p.drop(link.DropLinkDown)
 	}

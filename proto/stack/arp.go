@@ -11,11 +11,6 @@ import (
 	"github.com/simnet-go/simnet/proto/ipv4"
 )
 
-// maxNeighbors bounds the entries an interface learns from requests it
-// receives, so a flood of spoofed senders cannot grow the cache without
-// limit. Entries for addresses the host itself resolves are not limited.
-const maxNeighbors = 4096
-
 // arpLockTime is how long after a neighbour's address was confirmed (by
 // an answer to our request, or a packet repeating it) an ARP packet
 // claiming another MAC address for it is ignored: Linux's neighbour
@@ -59,7 +54,10 @@ type neighbor struct {
 	mac      ether.Addr
 	resolved bool
 	static   bool
-	tries    int
+	// nud is a resolved entry's reachability state (nudReachable ..
+	// nudProbe), after Linux's neighbour state machine.
+	nud   uint8
+	tries int
 	// confirmed is when mac was last learnt or repeated by the neighbour.
 	confirmed clock.Time
 	// queue holds whole frames (Ethernet header space included) from the
@@ -68,8 +66,31 @@ type neighbor struct {
 	timer clock.Timer
 }
 
-// OnTimer retries or gives up an unresolved entry, or expires a resolved
-// one.
+// The reachability states of a resolved entry, after Linux's neighbour
+// state machine (net/core/neighbour.c): an entry confirmed by an ARP
+// packet from the neighbour is REACHABLE for ARPCacheTimeout, then STALE.
+// A STALE entry is still used; the first frame sent through it starts a
+// DELAY of delayFirstProbe (Linux's delay_first_probe_time), after which,
+// unless the neighbour confirmed it meanwhile, the host re-confirms it
+// with ARP requests sent unicast to the cached address (RFC 1122 section
+// 2.3.2.1's "unicast poll"; Linux's PROBE state, ucast_probes) every
+// ARPRetry, ARPMaxTries times, and forgets it when none is answered. A
+// STALE entry unused for another ARPCacheTimeout is forgotten (Linux's
+// gc_stale_time). So a busy conversation costs one unicast request and
+// its reply per timeout, and no broadcast.
+const (
+	nudReachable uint8 = iota
+	nudStale
+	nudDelay
+	nudProbe
+)
+
+// delayFirstProbe is how long a used STALE entry waits for a
+// confirmation before it is probed (Linux's delay_first_probe_time).
+const delayFirstProbe = 5 * time.Second
+
+// OnTimer retries or gives up an unresolved entry, or moves a resolved one
+// on in its reachability states.
 func (n *neighbor) OnTimer(now clock.Time) {
 	i := n.ifc
 	h := i.h
@@ -77,10 +98,25 @@ func (n *neighbor) OnTimer(now clock.Time) {
 		return
 	}
 	if n.resolved {
-		// RFC 826 leaves ageing to the implementation; RFC 1122 section
-		// 2.3.2.1 asks for a timeout. The entry is simply forgotten.
-		i.forgetHit(n.ip)
-		delete(i.neigh, n.ip)
+		switch n.nud {
+		case nudReachable:
+			n.nud = nudStale
+			i.forgetHit(n.ip) // so that the next send sees the state
+			h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPCacheTimeout))
+		case nudDelay:
+			n.nud = nudProbe
+			n.tries = 0
+			n.probe(now)
+		case nudProbe:
+			if n.tries < h.cfg.ARPMaxTries {
+				n.probe(now)
+				return
+			}
+			fallthrough
+		default: // an unused STALE entry, or one whose probes went unanswered
+			i.forgetHit(n.ip)
+			delete(i.neigh, n.ip)
+		}
 		return
 	}
 	if n.tries >= h.cfg.ARPMaxTries {
@@ -107,6 +143,22 @@ func (n *neighbor) request(now clock.Time) {
 		spa = i.addr.Addr().As4()
 	}
 	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, ether.Broadcast)
+	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
+}
+
+// probe sends one ARP request for n unicast to its cached address (the
+// target hardware address left zero, as Linux does) and arms the retry
+// timer.
+func (n *neighbor) probe(now clock.Time) {
+	i := n.ifc
+	h := i.h
+	n.tries++
+	h.stats.ARPRequestsOut++
+	var spa [4]byte
+	if i.addr.IsValid() {
+		spa = i.addr.Addr().As4()
+	}
+	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, n.mac)
 	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
 }
 
@@ -145,6 +197,7 @@ func (n *neighbor) resolve(mac ether.Addr) {
 		h.clk.Schedule(&n.timer, h.clk.Now().Add(h.cfg.ARPCacheTimeout))
 	}
 	n.resolved = true
+	n.nud = nudReachable
 	n.tries = 0
 	for k, b := range n.queue {
 		n.queue[k] = nil
@@ -167,6 +220,10 @@ func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
 	h := i.h
 	n := i.neigh[ip]
 	if n != nil && n.resolved {
+		if n.nud == nudStale {
+			n.nud = nudDelay
+			h.clk.Schedule(&n.timer, h.clk.Now().Add(delayFirstProbe))
+		}
 		e := &i.hits[i.hitNext]
 		e.ip, e.mac, e.ok = ip, n.mac, true
 		i.hitNext = (i.hitNext + 1) % neighHits
@@ -216,7 +273,7 @@ func (i *Interface) arpInput(b []byte) {
 		h.stats.DropMalformed++
 		return
 	}
-	if len(i.probes) > 0 {
+	if i.probing {
 		i.probeInput(sha, spa, tpa)
 	}
 	if i.hasAddr(spa) {
@@ -253,7 +310,7 @@ func (i *Interface) arpInput(b []byte) {
 	// "Am I the target protocol address? If Merge_flag is false, add the
 	// triplet <protocol type, sender protocol address, sender hardware
 	// address> to the translation table."
-	if !merged && spa != ([4]byte{}) && len(i.neigh) < maxNeighbors {
+	if !merged && spa != ([4]byte{}) && len(i.neigh) < h.cfg.ARPCacheLimit {
 		n := &neighbor{ifc: i, ip: spa}
 		n.timer.Init(n)
 		i.neigh[spa] = n

@@ -21,32 +21,36 @@ const (
 // frames: it is the link.Receiver of its endpoint.
 type Interface struct {
 	// The fields every frame reads come first, so the receive and send
-	// paths touch only the interface's first two cache lines.
+	// paths touch only the interface's first two cache lines, and an ARP
+	// request for another host (every host on a LAN receives each one)
+	// only the first: h to neighMask and the receive counters.
 	h   *Host
 	mac ether.Addr
-	// hasA4 says the interface has an address: a4 is addr as 4 bytes,
-	// net4 and mask4 its network and netmask (big endian), bits its
-	// prefix length. hasBcast says it has a subnet broadcast address,
-	// bcast4.
-	hasA4    bool
-	hasBcast bool
-	a4       [4]byte
-	bcast4   [4]byte
-	net4     uint32
-	mask4    uint32
-	bits     int
-	mtu      int
-	// link counts the frames of this interface; Host.Stats sums them.
-	link linkStats
-	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
-	v6 *v6Iface
-	// probes are the RFC 5227 probes running, in the order they started.
-	probes []*ARPProbe
+	// hasA4 says the interface has an address: a4 is addr as 4 bytes.
+	// probing says probes is not empty.
+	hasA4   bool
+	probing bool
+	a4      [4]byte
+	// bcast4 is the subnet broadcast address when hasBcast.
+	bcast4 [4]byte
 	// neighMask has bit neighBit(ip) set for every ip ever put in neigh,
 	// so that most ARP packets from hosts not in the table are told
 	// apart without a map lookup.
 	neighMask uint64
-	ep        link.Endpoint
+	// link counts the frames of this interface; Host.Stats sums them.
+	link linkStats
+	// net4 and mask4 are the network and netmask of the address (big
+	// endian), bits its prefix length.
+	hasBcast bool
+	net4     uint32
+	mask4    uint32
+	bits     int
+	mtu      int
+	// v6 is the IPv6 state (ipv6.go), nil until EnableIPv6.
+	v6 *v6Iface
+	// probes are the RFC 5227 probes running, in the order they started.
+	probes []*ARPProbe
+	ep     link.Endpoint
 	// hits caches resolved neighbours recently sent to (an inline copy of
 	// their neigh entries); hitNext is the slot the next miss replaces.
 	hits    [neighHits]neighHit
@@ -104,10 +108,10 @@ func (i *Interface) Endpoint() link.Endpoint { return i.ep }
 // Address returns the interface's address and prefix, or the zero Prefix.
 func (i *Interface) Address() netip.Prefix { return i.addr }
 
-// SetAddress sets the interface's IPv4 address and prefix length and
-// announces it with gratuitous ARP (RFC 5227 section 2.3: ANNOUNCE_NUM
-// announcements ANNOUNCE_INTERVAL apart). The zero Prefix removes the
-// address. Non-IPv4 prefixes are ignored.
+// SetAddress sets the interface's IPv4 address and prefix length; with
+// Config.ARPNotify it also announces it (see AnnounceAddress), otherwise
+// it sends nothing, as Linux with its default arp_notify = 0. The zero
+// Prefix removes the address. Non-IPv4 prefixes are ignored.
 func (i *Interface) SetAddress(p netip.Prefix) {
 	if p.IsValid() && p.Addr().Is4In6() {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
@@ -130,7 +134,20 @@ func (i *Interface) SetAddress(p netip.Prefix) {
 	}
 	i.h.clk.Cancel(&i.announceTimer)
 	i.announceLeft = 0
-	if !p.IsValid() || p.Addr().IsUnspecified() {
+	if i.h.cfg.ARPNotify {
+		i.AnnounceAddress()
+	}
+}
+
+// AnnounceAddress announces the interface's IPv4 address with gratuitous
+// ARP requests (RFC 5227 section 2.3: ANNOUNCE_NUM announcements
+// ANNOUNCE_INTERVAL apart), restarting any announcement under way. A
+// client that has probed an address (StartARPProbe) and configured it
+// calls this. It does nothing without an address.
+func (i *Interface) AnnounceAddress() {
+	i.h.clk.Cancel(&i.announceTimer)
+	i.announceLeft = 0
+	if !i.addr.IsValid() || i.addr.Addr().IsUnspecified() {
 		return
 	}
 	i.announceLeft = announceNum
@@ -199,7 +216,7 @@ func (i *Interface) Receive(frame []byte, _ link.Note) {
 		h.stats.DropMalformed++
 		return
 	}
-	if i.v6 != nil && f.EtherType() == ether.TypeIPv6 {
+	if f.EtherType() == ether.TypeIPv6 && i.v6 != nil {
 		i.v6.input(f)
 		return
 	}

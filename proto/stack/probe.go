@@ -72,6 +72,7 @@ func (i *Interface) StartARPProbe(addr netip.Addr, done func(inUse bool)) *ARPPr
 	p := &ARPProbe{ifc: i, seq: i.probeSeq, running: true, done: done}
 	p.timer.Init(p)
 	i.probes = append(i.probes, p)
+	i.probing = true
 	now := h.clk.Now()
 	if !addr.Is4() || addr.IsUnspecified() || addr.IsMulticast() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		p.bad = true
@@ -147,6 +148,7 @@ func (p *ARPProbe) stop() {
 			copy(i.probes[k:], i.probes[k+1:])
 			i.probes[len(i.probes)-1] = nil
 			i.probes = i.probes[:len(i.probes)-1]
+			i.probing = len(i.probes) > 0
 			break
 		}
 	}

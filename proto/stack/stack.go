@@ -38,6 +38,7 @@ const (
 	DefaultARPRetry              = time.Second
 	DefaultARPMaxTries           = 3
 	DefaultARPQueueLimit         = 16
+	DefaultARPCacheLimit         = 16384
 	DefaultReassemblyTimeout     = 30 * time.Second
 	DefaultReassemblyMemoryLimit = 256 << 10
 	DefaultTTL                   = 64
@@ -72,6 +73,20 @@ type Config struct {
 	// ARPMaxTries is how many requests are sent before the queued packets
 	// are dropped (default 3).
 	ARPMaxTries int
+	// ARPNotify makes SetAddress announce a new address with gratuitous
+	// ARP (RFC 5227 section 2.3: ANNOUNCE_NUM announcements
+	// ANNOUNCE_INTERVAL apart), as Linux does with
+	// net.ipv4.conf.*.arp_notify = 1. Off by default, as on Linux
+	// (arp_notify = 0): a statically configured address is not announced.
+	// A DHCP client announces the address it has probed and bound with
+	// Interface.AnnounceAddress whatever this says.
+	ARPNotify bool
+	// ARPCacheLimit bounds the entries an interface learns from requests
+	// addressed to it (RFC 826's merge rule), so that a flood of spoofed
+	// senders cannot grow the cache without limit (default 16,384, room
+	// for a large LAN's clients). Entries for addresses the host itself
+	// resolves are not limited.
+	ARPCacheLimit int
 	// ARPQueueLimit bounds the packets queued per unresolved address
 	// (default 16); on overflow the oldest is dropped, keeping the latest
 	// as RFC 1122 section 2.3.2.2 asks.
@@ -100,6 +115,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ARPMaxTries <= 0 {
 		c.ARPMaxTries = DefaultARPMaxTries
+	}
+	if c.ARPCacheLimit <= 0 {
+		c.ARPCacheLimit = DefaultARPCacheLimit
 	}
 	if c.ARPQueueLimit <= 0 {
 		c.ARPQueueLimit = DefaultARPQueueLimit
@@ -149,6 +167,10 @@ type EchoReplyHandler interface {
 // inlineBufs is the number of scratch buffers held inline in Host: a
 // reply built while a received datagram is being handled nests two deep.
 const inlineBufs = 2
+
+// smallScratch is the size of a scratch buffer first taken for a small
+// frame (acquire).
+const smallScratch = 256
 
 // Host is one simulated (or live) network host.
 type Host struct {
@@ -289,9 +311,12 @@ func (h *Host) acquire(n int) []byte {
 		p = &h.moreBufs[k]
 	}
 	if cap(*p) < n {
-		c := ether.HeaderLen + DefaultMTU
+		// A host that only sends small frames (ARP, pings) keeps a small
+		// buffer: 100,000 idle hosts do not hold a full frame each. The
+		// first larger frame takes a full-sized one for good.
+		c := smallScratch
 		if n > c {
-			c = n
+			c = max(n, ether.HeaderLen+DefaultMTU)
 		}
 		*p = make([]byte, c)
 	}

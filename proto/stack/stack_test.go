@@ -46,9 +46,33 @@ func sentIP(hb *hub) []ipv4.Header {
 	return out
 }
 
-func TestGratuitousARPOnSetAddress(t *testing.T) {
+// notify turns Config.ARPNotify on.
+func notify(c *Config) { c.ARPNotify = true }
+
+// TestNoGratuitousARPByDefault checks that setting an address sends
+// nothing without ARPNotify, as Linux with arp_notify = 0: hosts first
+// speak ARP when they resolve a neighbour or answer a request.
+func TestNoGratuitousARPByDefault(t *testing.T) {
+	t.Parallel()
 	tn := newTestNet(t, 1500)
 	a := tn.addHost("a", 1)
+	tn.addHost("b", 2)
+	tn.run(10 * time.Second)
+	assert.Empty(t, tn.hub.sent)
+	assert.Zero(t, a.Stats().ARPAnnouncementsOut)
+
+	// AnnounceAddress (a DHCP client's bound address) announces anyway.
+	a.Interfaces()[0].AnnounceAddress()
+	tn.run(10 * time.Second)
+	pk := sentARP(tn.hub)
+	require.Len(t, pk, 2)
+	assert.True(t, pk[0].IsGratuitous())
+	assert.Equal(t, uint64(2), a.Stats().ARPAnnouncementsOut)
+}
+
+func TestGratuitousARPOnSetAddress(t *testing.T) {
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1, notify)
 	pk := sentARP(tn.hub)
 	require.Len(t, pk, 1, "first announcement at once")
 	assert.True(t, pk[0].IsGratuitous())
@@ -87,7 +111,7 @@ func TestGratuitousARPUpdatesExistingEntries(t *testing.T) {
 
 	// Host d takes over 10.0.0.1 (a failover): its announcement updates
 	// b's existing entry by RFC 826's merge rule, and a sees a conflict.
-	d := tn.addHost("d", 0x0d)
+	d := tn.addHost("d", 0x0d, notify)
 	d.Interfaces()[0].SetAddress(netip.MustParsePrefix("10.0.0.1/24"))
 	tn.run(time.Second)
 	assert.Equal(t, ether.Addr{2, 0, 0, 0, 0, 0x0d}, b.Interfaces()[0].neigh[ip(1).As4()].mac)
@@ -140,11 +164,104 @@ func TestARPResolutionThenPing(t *testing.T) {
 	assert.Len(t, sentIP(tn.hub), 1)
 	assert.Empty(t, sentARP(tn.hub))
 
-	// After the cache timeout the entry is gone and a resolves again.
+	// After the cache timeout the entry is stale, still used, and
+	// forgotten when unused for another timeout: then a resolves again.
 	tn.run(DefaultARPCacheTimeout + time.Second)
 	tn.hub.sent = nil
 	require.NoError(t, a.Ping(ip(2), 0x4242, 4, nil))
+	assert.Len(t, sentIP(tn.hub), 1)
+	assert.Empty(t, sentARP(tn.hub))
+	tn.run(3 * DefaultARPCacheTimeout)
+	tn.hub.sent = nil
+	require.NoError(t, a.Ping(ip(2), 0x4242, 5, nil))
+	assert.Empty(t, sentIP(tn.hub))
 	assert.Len(t, sentARP(tn.hub), 1)
+}
+
+// TestARPStaleEntryUnicastProbe follows a stale entry through Linux's
+// neighbour states: used at once, re-confirmed delay_first_probe_time
+// later by a unicast request (RFC 1122 section 2.3.2.1's unicast poll)
+// that the neighbour answers; unanswered, ARPMaxTries unicast requests
+// ARPRetry apart, then the entry is forgotten and the next send
+// broadcasts.
+func TestARPStaleEntryUnicastProbe(t *testing.T) {
+	t.Parallel()
+	tn := newTestNet(t, 1500)
+	a := tn.addHost("a", 1)
+	b := tn.addHost("b", 2)
+	require.NoError(t, a.Ping(ip(2), 1, 1, nil))
+	tn.run(time.Second)
+	tn.run(DefaultARPCacheTimeout)
+	bMAC := b.Interfaces()[0].MAC()
+
+	// Stale: the ping goes out at once; 5 s later one unicast request,
+	// answered by b, confirms the entry. (b, which learnt a from a's
+	// first request, does the same for its entry for a.)
+	aMAC := a.Interfaces()[0].MAC()
+	tn.hub.sent = nil
+	t0 := tn.sched.Now()
+	var at []time.Duration
+	tn.hub.drop = func(frame []byte) bool {
+		if f, _ := ether.Parse(frame); f.Src() == aMAC {
+			at = append(at, tn.sched.Now().Sub(t0))
+		}
+		return false
+	}
+	require.NoError(t, a.Ping(ip(2), 1, 2, nil))
+	tn.run(delayFirstProbe + 100*time.Millisecond)
+	var fromA, toA []ether.Frame
+	for _, b := range tn.hub.sent {
+		f, err := ether.Parse(b)
+		require.NoError(t, err)
+		switch {
+		case f.EtherType() != ether.TypeARP:
+		case f.Src() == aMAC:
+			fromA = append(fromA, f)
+		case f.Dst() == aMAC:
+			toA = append(toA, f)
+		}
+	}
+	require.NotEmpty(t, fromA)
+	req, err := arp.Parse(fromA[0].Payload())
+	require.NoError(t, err)
+	assert.Equal(t, arp.OpRequest, req.Op())
+	assert.Equal(t, ip(2), req.TargetIP())
+	assert.True(t, req.TargetHW().IsZero())
+	assert.Equal(t, bMAC, fromA[0].Dst(), "the request is unicast to the cached address")
+	require.NotEmpty(t, toA)
+	reply, err := arp.Parse(toA[len(toA)-1].Payload())
+	require.NoError(t, err)
+	assert.Equal(t, arp.OpReply, reply.Op(), "b answers")
+	require.GreaterOrEqual(t, len(at), 2)
+	assert.Equal(t, []time.Duration{0, delayFirstProbe}, at[:2], "a's echo request, then its probe")
+	n := a.Interfaces()[0].neigh[ip(2).As4()]
+	require.NotNil(t, n)
+	assert.Equal(t, nudReachable, n.nud)
+
+	// Unanswered: three unicast requests a second apart, then the entry
+	// is forgotten and the next ping broadcasts a request.
+	tn.run(DefaultARPCacheTimeout)
+	tn.hub.sent, at = nil, nil
+	t0 = tn.sched.Now()
+	tn.hub.drop = func(frame []byte) bool {
+		f, _ := ether.Parse(frame)
+		if f.Src() == aMAC {
+			at = append(at, tn.sched.Now().Sub(t0))
+		}
+		return f.Src() == bMAC // b is gone
+	}
+	require.NoError(t, a.Ping(ip(2), 1, 3, nil))
+	tn.run(delayFirstProbe + 5*time.Second)
+	assert.Equal(t, []time.Duration{0, delayFirstProbe, delayFirstProbe + time.Second, delayFirstProbe + 2*time.Second}, at,
+		"the ping, then three unicast probes")
+	_, ok := a.Interfaces()[0].neigh[ip(2).As4()]
+	assert.False(t, ok, "forgotten after the unanswered probes")
+	tn.hub.sent = nil
+	require.NoError(t, a.Ping(ip(2), 1, 4, nil))
+	pk := sentARP(tn.hub)
+	require.Len(t, pk, 1)
+	f, _ := ether.Parse(tn.hub.sent[0])
+	assert.Equal(t, ether.Broadcast, f.Dst())
 }
 
 func TestARPRetryAndGiveUp(t *testing.T) {

@@ -176,8 +176,9 @@ func (c *hotStats) addTo(s *Stats) {
 // here too: on a large LAN most frames a host receives are other hosts'
 // ARP requests, which then touch nothing else of the host.
 type linkStats struct {
-	FramesIn, BytesIn, FramesOut, BytesOut uint64
-	ARPRequestsIn                          uint64
+	// The counters a received frame updates come first (see Interface).
+	FramesIn, BytesIn, ARPRequestsIn uint64
+	FramesOut, BytesOut              uint64
 }
 
 // addTo adds the counters to their fields of s.

@@ -145,7 +145,7 @@ func TestRunGroups(t *testing.T) {
 	assert.Equal(t, 3, p.Members)
 	require.NotNil(t, p.RTTMs)
 	assert.Equal(t, 3, p.RTTMs.N)
-	assert.InDelta(t, 4.0, p.RTTMs.P50, 1.0, "2 ms each way on the member's link")
+	assert.InDelta(t, 16.0/3, p.RTTMs.P50, 1.0, "2 ms each way on the member's link; the first ping waits for ARP: (8+4+4)/3")
 	require.NotNil(t, p.RTT)
 	assert.Equal(t, 3, p.RTT.N)
 	assert.InDelta(t, p.RTTMs.P50*1e6, float64(p.RTT.P50), 1, "rtt in ns is rtt_ms in ns")

@@ -241,6 +241,13 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 	// restart boots it again from its configuration (gen counts boots, so
 	// each boot draws from its own random streams; the first boot's names
 	// are those a run without restarts uses).
+	// powered names the hosts the schedule crashes or restarts.
+	powered := map[string]bool{}
+	for _, e := range s.Schedule {
+		if e.Action == ActionCrash || e.Action == ActionRestart {
+			powered[e.Host] = true
+		}
+	}
 	boot := func(h Host, gen int) error {
 		name := h.Name
 		if gen > 0 {
@@ -271,12 +278,19 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			}
 			// The flow monitor sits between two halves of the power
 			// port: a crashed boot neither sends nor receives anything
-			// it could count.
-			off := new(bool)
-			power[h.Name] = append(power[h.Name], off)
-			var hep link.Endpoint = &powerPort{ep: ep, off: off}
-			if mon != nil {
-				hep = &powerPort{ep: &monEndpoint{inner: hep, m: mon, h: hi}, off: off}
+			// it could count. A host the schedule never crashes has no
+			// power port: a flood reaches its interface one pointer
+			// sooner.
+			hep := ep
+			if powered[h.Name] {
+				off := new(bool)
+				power[h.Name] = append(power[h.Name], off)
+				hep = &powerPort{ep: ep, off: off}
+				if mon != nil {
+					hep = &powerPort{ep: &monEndpoint{inner: hep, m: mon, h: hi}, off: off}
+				}
+			} else if mon != nil {
+				hep = &monEndpoint{inner: hep, m: mon, h: hi}
 			}
 			si := host.AddInterface(ifc.Name, ether.Addr(ifc.MAC), hep)
 			hi.ifs = append(hi.ifs, si)

@@ -144,6 +144,9 @@ func (sc *Client) Unicast(dst netip.Addr, msg []byte) error {
 func (sc *Client) Apply(l dhcp.Lease) {
 	if sc.ifc.Address() != l.Addr {
 		sc.ifc.SetAddress(l.Addr)
+		// RFC 5227 section 2.3: a client announces the address it has
+		// probed and bound (as dhcpcd and NetworkManager do).
+		sc.ifc.AnnounceAddress()
 	}
 	h := sc.ifc.Host()
 	if len(l.Routers) > 0 {
