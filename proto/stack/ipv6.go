@@ -396,9 +396,15 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		out.sendBack(b, len(r), rsrc, src, next)
 	case icmpv6.TypePacketTooBig:
 		v.packetTooBig(m)
-	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded:
 		if v.own(dst) {
-			v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+			v.i.h.transportError6(src, uint8(m.Type()), m.Code(), m.Rest(), m.Body())
+		}
+	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded, icmpv6.TypeParamProblem:
+		if v.own(dst) {
+			if m.Type() != icmpv6.TypeParamProblem {
+				v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+			}
+			v.i.h.transportError6(src, uint8(m.Type()), m.Code(), m.Rest(), m.Body())
 		}
 	case icmpv6.TypeEchoReply:
 		if v.i.h.echo != nil && v.own(dst) {

@@ -173,6 +173,9 @@ type Conn struct {
 	tw     *Conn
 	pendEv uint8
 	err    error
+	// softErr is the latest soft ICMP error, reported on a timeout
+	// (icmp.go).
+	softErr error
 
 	// Send side (RFC 9293 section 3.3.1). The send buffer holds the bytes
 	// from bufStart on; the SYN precedes bufStart and the FIN follows the
@@ -1561,7 +1564,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	case StateSynSent, StateSynReceived:
 		c.retries++
 		if c.retries > cfg.SynRetries {
-			c.destroy(ErrTimeout, c.listener == nil)
+			c.destroy(c.timeoutErr(), c.listener == nil)
 			return
 		}
 		c.rto = min(c.rto*2, cfg.MaxRTO)
@@ -1584,7 +1587,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	c.retries++
 	if c.retries > cfg.MaxRetries || c.userTimedOut(now) {
-		c.giveUp(ErrTimeout)
+		c.giveUp(c.timeoutErr())
 		return
 	}
 	// RFC 6298 section 5.4-5.6: back off, collapse the window, resend
