@@ -597,7 +597,12 @@ func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
 		return
 	}
 	s.stats.SegmentsOut++
-	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n]); err != nil {
+	if s.dfTx != nil {
+		err = s.dfTx.SendIPDF(ProtocolNumber, k.laddr, k.raddr, s.out[:n], 0)
+	} else {
+		err = s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n])
+	}
+	if err != nil {
 		s.stats.SendErrors++
 	}
 	if s.obs != nil {
