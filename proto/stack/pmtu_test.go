@@ -303,14 +303,14 @@ func TestTCPICMPHardSoftErrors(t *testing.T) {
 			n := newPMTUNet(t, v6)
 			cli := &tcpEcho{}
 			if !tc.established {
-				n.left.drop = func([]byte) bool { return true }
+				n.left.drop = isTCP
 			}
 			c, err := n.ta.Connect(netip.AddrPort{}, netip.AddrPortFrom(n.cAddr, 80), cli)
 			require.NoError(t, err)
 			n.tn.run(50 * time.Millisecond)
 			if tc.established {
 				require.Equal(t, tcp.StateEstablished, c.State())
-				n.left.drop = func([]byte) bool { return true }
+				n.left.drop = isTCP
 				_, err = c.Write(pattern(100))
 				require.NoError(t, err)
 				n.tn.run(time.Millisecond)
@@ -333,4 +333,21 @@ func TestTCPICMPHardSoftErrors(t *testing.T) {
 			assert.Zero(t, n.ta.Stats().ICMPIgnored, "%s v6 %v", tc.name, v6)
 		}
 	}
+}
+
+// isTCP reports whether an Ethernet frame carries TCP directly in IPv4 or
+// IPv6.
+func isTCP(f []byte) bool {
+	fr, err := ether.Parse(f)
+	if err != nil {
+		return false
+	}
+	p := fr.Payload()
+	switch fr.EtherType() {
+	case ether.TypeIPv4:
+		return len(p) > 9 && p[9] == ipv4.ProtoTCP
+	case ether.TypeIPv6:
+		return len(p) > 6 && p[6] == ipv6.ProtoTCP
+	}
+	return false
 }
