@@ -104,9 +104,12 @@ type entry struct {
 	lla      ether.Addr
 	state    State
 	isRouter bool
-	probes   int
-	queue    [][]byte
-	timer    clock.Timer
+	// static entries (AddStatic) keep their address and state: NUD
+	// and received messages leave them alone.
+	static bool
+	probes int
+	queue  [][]byte
+	timer  clock.Timer
 }
 
 // NewCache returns an empty cache. rnd draws the randomized ReachableTime
@@ -189,7 +192,7 @@ func (c *Cache) Resolve(addr netip.Addr, pkt []byte) (lla ether.Addr, ok bool) {
 // new acknowledgements from a TCP peer (section 7.3.1): the entry becomes
 // REACHABLE. An INCOMPLETE entry is not changed.
 func (c *Cache) Confirm(addr netip.Addr) {
-	if e := c.m[addr]; e != nil && e.state != StateIncomplete {
+	if e := c.m[addr]; e != nil && e.state != StateIncomplete && !e.static {
 		e.set(StateReachable, c.reachable)
 	}
 }
@@ -201,6 +204,9 @@ func (c *Cache) Confirm(addr netip.Addr) {
 // changes becomes STALE, an INCOMPLETE entry delivers its queue.
 func (c *Cache) Observe(addr netip.Addr, lla ether.Addr) {
 	e := c.m[addr]
+	if e != nil && e.static {
+		return
+	}
 	if e == nil {
 		if len(c.m) >= c.cfg.MaxEntries {
 			return
@@ -239,7 +245,7 @@ type Advert struct {
 // Advertisements for targets without an entry are ignored.
 func (c *Cache) Advertisement(a Advert) {
 	e := c.m[a.Target]
-	if e == nil {
+	if e == nil || e.static {
 		return
 	}
 	if e.state == StateIncomplete {
@@ -274,6 +280,20 @@ func (c *Cache) Advertisement(a Advert) {
 	case differs:
 		e.set(StateStale, 0)
 	}
+}
+
+// AddStatic installs a static entry for addr with link-layer address lla,
+// as Linux's NUD_PERMANENT ("ip neigh add ... nud permanent"): it is
+// REACHABLE and stays so, whatever NUD, solicitations or advertisements
+// would do, until Remove. Packets queued for addr are delivered.
+func (c *Cache) AddStatic(addr netip.Addr, lla ether.Addr) {
+	e := c.m[addr]
+	if e == nil {
+		e = c.newEntry(addr)
+	}
+	e.lla, e.static = lla, true
+	e.set(StateReachable, 0)
+	e.deliver()
 }
 
 // Remove deletes addr's entry, handing any queued packets to Unreachable.
