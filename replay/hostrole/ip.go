@@ -51,14 +51,6 @@ func parseIP(et ether.EtherType, b []byte) (ipPkt, error) {
 // Payload returns the upper-layer bytes.
 func (p ipPkt) Payload() []byte { return p.b[p.off:p.end] }
 
-// etherType returns the packet's EtherType.
-func (p ipPkt) etherType() ether.EtherType {
-	if p.v6 {
-		return ether.TypeIPv6
-	}
-	return ether.TypeIPv4
-}
-
 // Src returns the source address.
 func (p ipPkt) Src() netip.Addr { return p.src }
 
@@ -71,9 +63,6 @@ func (p ipPkt) Protocol() uint8 { return p.proto }
 
 // IsFragment reports whether the packet is a fragment.
 func (p ipPkt) IsFragment() bool { return p.frag }
-
-// ipProtoICMPv6 is ICMPv6's Next Header value.
-const ipProtoICMPv6 = 58
 
 // frameIP parses the IP packet of an Ethernet frame built by the replay.
 func frameIP(frame []byte) (ipPkt, error) {
