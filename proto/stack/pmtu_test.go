@@ -281,8 +281,8 @@ func b2u(b bool) uint32 {
 // section 5.2 with crafted errors quoting a segment in flight: a port
 // unreachable (hard) aborts a connection in SYN-SENT with
 // tcp.ErrConnRefused; an address or host unreachable (soft) does not; in
-// ESTABLISHED even a hard error only leaves a soft error, which a later
-// timeout would report.
+// ESTABLISHED even a hard error only leaves a soft error, which the
+// timeout then reports beside tcp.ErrTimeout (RFC 1122 section 4.2.3.9).
 func TestTCPICMPHardSoftErrors(t *testing.T) {
 	t.Parallel()
 	for _, v6 := range []bool{false, true} {
@@ -331,6 +331,14 @@ func TestTCPICMPHardSoftErrors(t *testing.T) {
 			assert.Zero(t, n.ta.Stats().ICMPAborts)
 			assert.Equal(t, uint64(1), n.ta.Stats().ICMPErrorsIn, "%s v6 %v: the error reached TCP", tc.name, v6)
 			assert.Zero(t, n.ta.Stats().ICMPIgnored, "%s v6 %v", tc.name, v6)
+			if tc.established {
+				// The path stays broken: the timeout names the soft error.
+				n.left.drop = isTCP
+				n.tn.run(30 * time.Minute)
+				require.Equal(t, tcp.StateClosed, c.State(), "%s v6 %v", tc.name, v6)
+				assert.ErrorIs(t, cli.err, tcp.ErrTimeout, "%s v6 %v", tc.name, v6)
+				assert.ErrorIs(t, cli.err, tcp.ErrConnRefused, "%s v6 %v: the soft error beside it", tc.name, v6)
+			}
 		}
 	}
 }
