@@ -48,7 +48,7 @@ type v6Iface struct {
 	stats   IPv6Stats
 	// pmtu holds path MTUs learned from Packet Too Big messages (RFC
 	// 8201), by destination; bounded by maxPMTUEntries.
-	pmtu map[netip.Addr]int
+	pmtu map[netip.Addr]pmtuEntry
 	// rnd draws ReachableTime, DAD and advertisement delays.
 	rnd *rand.Rand
 	// auto runs SLAAC and DAD when EnableSLAAC turned them on.
@@ -507,19 +507,21 @@ func (v *v6Iface) packetTooBig(m icmpv6.Message) {
 		return
 	}
 	if v.pmtu == nil || len(v.pmtu) >= maxPMTUEntries {
-		v.pmtu = make(map[netip.Addr]int)
+		v.pmtu = make(map[netip.Addr]pmtuEntry)
 	}
-	if old, ok := v.pmtu[qh.Dst()]; ok && old <= mtu {
+	if old, ok := v.pmtuFor(qh.Dst()); ok && old <= mtu {
 		return
 	}
-	v.pmtu[qh.Dst()] = mtu
+	// RFC 8201 section 4: an estimate is kept 10 minutes before a larger
+	// MTU is tried again.
+	v.pmtu[qh.Dst()] = pmtuEntry{mtu: mtu, until: v.i.h.clk.Now().Add(PMTUTimeout)}
 }
 
 // PathMTU returns the path MTU the interface uses towards the IPv6
 // address dst: its own MTU unless a Packet Too Big message lowered it.
 func (i *Interface) PathMTU(dst netip.Addr) int {
 	if i.v6 != nil {
-		if p, ok := i.v6.pmtu[dst]; ok {
+		if p, ok := i.v6.pmtuFor(dst); ok {
 			return p
 		}
 	}
@@ -556,7 +558,7 @@ func (v *v6Iface) sendVia(b []byte, n int, src, dst, next netip.Addr, proto, hop
 		return
 	}
 	mtu := v.i.mtu
-	if p, ok := v.pmtu[dst]; ok && p < mtu {
+	if p, ok := v.pmtuFor(dst); ok && p < mtu {
 		mtu = p
 	}
 	if len(pkt) <= mtu {

@@ -11,16 +11,17 @@ import (
 )
 
 // PMTUTimeout is how long a path MTU learned from an ICMP "fragmentation
-// needed" message is kept before the interface MTU is tried again (RFC
-// 1191 section 6.3 suggests 10 minutes, as Linux's mtu_expires).
+// needed" or ICMPv6 Packet Too Big message is kept before the interface
+// MTU is tried again (RFC 1191 section 6.3 and RFC 8201 section 4 suggest
+// 10 minutes, as Linux's mtu_expires).
 const PMTUTimeout = 10 * time.Minute
 
 // minPMTU4 is the smallest IPv4 path MTU a message may report: every
 // IPv4 module must forward 68 bytes (RFC 791; RFC 1191 section 3).
 const minPMTU4 = 68
 
-// pmtu4Entry is a path MTU toward one IPv4 destination and when it expires.
-type pmtu4Entry struct {
+// pmtuEntry is a path MTU toward one destination and when it expires.
+type pmtuEntry struct {
 	mtu   int
 	until clock.Time
 }
@@ -55,9 +56,9 @@ func (h *Host) fragNeeded(m icmp.Message, q []byte) {
 		return
 	}
 	if h.pmtu4 == nil || len(h.pmtu4) >= maxPMTUEntries {
-		h.pmtu4 = make(map[netip.Addr]pmtu4Entry)
+		h.pmtu4 = make(map[netip.Addr]pmtuEntry)
 	}
-	h.pmtu4[dst] = pmtu4Entry{mtu: mtu, until: h.clk.Now().Add(PMTUTimeout)}
+	h.pmtu4[dst] = pmtuEntry{mtu: mtu, until: h.clk.Now().Add(PMTUTimeout)}
 	h.stats.PMTUUpdates++
 }
 
@@ -73,6 +74,23 @@ func (h *Host) pmtu4For(dst netip.Addr) (int, bool) {
 	}
 	if h.clk.Now() >= e.until {
 		delete(h.pmtu4, dst)
+		return 0, false
+	}
+	return e.mtu, true
+}
+
+// pmtuFor returns the path MTU a Packet Too Big message set for the IPv6
+// address dst, if one is current.
+func (v *v6Iface) pmtuFor(dst netip.Addr) (int, bool) {
+	if v.pmtu == nil {
+		return 0, false
+	}
+	e, ok := v.pmtu[dst]
+	if !ok {
+		return 0, false
+	}
+	if v.i.h.clk.Now() >= e.until {
+		delete(v.pmtu, dst)
 		return 0, false
 	}
 	return e.mtu, true

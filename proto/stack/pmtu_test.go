@@ -160,7 +160,8 @@ func (n *pmtuNet) transfer(c *tcp.Conn, cli *tcpEcho, data []byte) {
 // IPv6). a's full-sized segments (IPv4 ones with Don't Fragment, as
 // Linux sends them) draw "fragmentation needed" (RFC 1191) or Packet Too
 // Big (RFC 8201) from the router; the connection lowers its MSS to the
-// path MTU and the data arrives byte-exact with no fragment anywhere.
+// path MTU and the data arrives byte-exact with no fragment anywhere. The
+// learned path MTU expires after PMTUTimeout.
 func TestTCPPathMTUDiscoveryAcrossRouter(t *testing.T) {
 	t.Parallel()
 	for _, v6 := range []bool{false, true} {
@@ -186,6 +187,12 @@ func TestTCPPathMTUDiscoveryAcrossRouter(t *testing.T) {
 				assert.True(t, ipv4.Header(p).DF(), "IPv4 TCP segments carry DF: %x", p[:60])
 			}
 		}
+		// RFC 1191 section 6.3, RFC 8201 section 4: the estimate ages
+		// out, and the interface MTU is tried again.
+		n.tn.run(PMTUTimeout - time.Minute)
+		assert.Equal(t, n.farMTU, n.a.PathMTU(n.cAddr), "v6 %v: still learned", v6)
+		n.tn.run(time.Minute)
+		assert.Equal(t, 1500, n.a.PathMTU(n.cAddr), "v6 %v: expired", v6)
 	}
 }
 

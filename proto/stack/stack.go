@@ -204,7 +204,7 @@ type Host struct {
 	protos [256]ProtocolHandler
 
 	// pmtu4 holds IPv4 path MTUs learned from ICMP (RFC 1191; pmtu.go).
-	pmtu4 map[netip.Addr]pmtu4Entry
+	pmtu4 map[netip.Addr]pmtuEntry
 }
 
 // New returns a host configured by cfg. cfg.Clock is required: New panics
