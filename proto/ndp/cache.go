@@ -188,6 +188,21 @@ func (c *Cache) Resolve(addr netip.Addr, pkt []byte) (lla ether.Addr, ok bool) {
 	return e.lla, true
 }
 
+// Lookup returns addr's link-layer address when the entry has one (any
+// state but INCOMPLETE), recording the use as Resolve does (a STALE entry
+// moves to DELAY, section 7.3.3); ok is false otherwise and nothing
+// changes. It is Resolve's fast path for a send: one map lookup.
+func (c *Cache) Lookup(addr netip.Addr) (lla ether.Addr, ok bool) {
+	e := c.m[addr]
+	if e == nil || e.state == StateIncomplete {
+		return ether.Addr{}, false
+	}
+	if e.state == StateStale {
+		e.set(StateDelay, DelayFirstProbeTime)
+	}
+	return e.lla, true
+}
+
 // Confirm records upper-layer evidence that addr is reachable, such as
 // new acknowledgements from a TCP peer (section 7.3.1): the entry becomes
 // REACHABLE. An INCOMPLETE entry is not changed.

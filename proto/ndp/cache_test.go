@@ -282,3 +282,24 @@ func TestStaticEntry(t *testing.T) {
 	c.Remove(peer)
 	assert.Equal(t, StateNone, must(c.State(peer)))
 }
+
+// TestLookup: Lookup finds nothing for an unknown or INCOMPLETE address
+// (and starts no resolution), and for a STALE entry returns its address
+// and moves it to DELAY as a Resolve would (section 7.3.3).
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	c, r, _ := newCache(t)
+	_, ok := c.Lookup(peer)
+	assert.False(t, ok)
+	assert.Equal(t, StateNone, must(c.State(peer)))
+	assert.Empty(t, r.events, "no solicitation")
+	_, _ = c.Resolve(peer, []byte("p"))
+	_, ok = c.Lookup(peer)
+	assert.False(t, ok, "INCOMPLETE")
+	c.Observe(peer, mac1)
+	assert.Equal(t, StateStale, must(c.State(peer)))
+	lla, ok := c.Lookup(peer)
+	require.True(t, ok)
+	assert.Equal(t, mac1, lla)
+	assert.Equal(t, StateDelay, must(c.State(peer)))
+}

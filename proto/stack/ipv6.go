@@ -391,8 +391,14 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		defer hst.release()
 		r := icmpv6.Message(b[v6Headroom : v6Headroom+len(m)])
 		copy(r, m)
-		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
-		r.SetChecksum(rsrc, src)
+		if rsrc == dst && m.Code() == 0 {
+			// Swapped addresses leave the pseudo-header sum alone: only
+			// the type changes (RFC 1624 incremental update).
+			r.SetType(icmpv6.TypeEchoReply)
+		} else {
+			r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
+			r.SetChecksum(rsrc, src)
+		}
 		out.sendBack(b, len(r), rsrc, src, next)
 	case icmpv6.TypePacketTooBig:
 		v.packetTooBig(m)
@@ -580,9 +586,8 @@ func (v *v6Iface) output(frame []byte, dst netip.Addr) {
 		v.i.send(frame, ipv6.MulticastMAC(dst), ether.TypeIPv6)
 		return
 	}
-	if st, _ := v.cache.State(dst); st != ndp.StateNone && st != ndp.StateIncomplete {
-		// Resolved: Resolve only records the use (STALE to DELAY).
-		mac, _ := v.cache.Resolve(dst, nil)
+	if mac, ok := v.cache.Lookup(dst); ok {
+		// Resolved: the use is recorded (STALE to DELAY).
 		v.i.send(frame, mac, ether.TypeIPv6)
 		return
 	}
