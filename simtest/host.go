@@ -188,7 +188,14 @@ func (h *Host) resolver() (*dns.Resolver, error) {
 
 // lookupNetIP resolves name's A records with simnet's stub resolver
 // against the world's DNS server (UDP with retries, on the world's clock).
+// Dialing by name uses it: simtest hosts have IPv4 addresses only.
 func (h *Host) lookupNetIP(ctx context.Context, name string) ([]netip.Addr, error) {
+	return h.lookupType(ctx, name, dns.TypeA)
+}
+
+// lookupType resolves name's records of type qt (A or AAAA) as
+// lookupNetIP does.
+func (h *Host) lookupType(ctx context.Context, name string, qt dns.Type) ([]netip.Addr, error) {
 	type answer struct {
 		addrs []netip.Addr
 		err   error
@@ -200,7 +207,7 @@ func (h *Host) lookupNetIP(ctx context.Context, name string) ([]netip.Addr, erro
 		if r, err = h.resolver(); err != nil {
 			return
 		}
-		err = r.Lookup(name, dns.TypeA, func(res dns.Result) {
+		err = r.Lookup(name, qt, func(res dns.Result) {
 			var a answer
 			switch {
 			case res.Err != nil:
@@ -210,8 +217,15 @@ func (h *Host) lookupNetIP(ctx context.Context, name string) ([]netip.Addr, erro
 			}
 			if a.err == nil {
 				for _, rr := range res.Msg.Answer {
-					if x, ok := rr.Data.(*dns.A); ok && rr.Type == dns.TypeA {
-						a.addrs = append(a.addrs, x.Addr)
+					switch x := rr.Data.(type) {
+					case *dns.A:
+						if qt == dns.TypeA && rr.Type == dns.TypeA {
+							a.addrs = append(a.addrs, x.Addr)
+						}
+					case *dns.AAAA:
+						if qt == dns.TypeAAAA && rr.Type == dns.TypeAAAA {
+							a.addrs = append(a.addrs, x.Addr)
+						}
 					}
 				}
 			}
@@ -237,15 +251,27 @@ func (h *Host) lookupNetIP(ctx context.Context, name string) ([]netip.Addr, erro
 	}
 }
 
-// LookupHost returns the IPv4 addresses of name, as net.Resolver's
-// LookupHost does, asking the world's DNS server (see World.DNSServer). The
-// query IDs come from the world's seed, so lookups are deterministic.
+// LookupHost returns the addresses of name, as net.Resolver's LookupHost
+// does: its A records, then its AAAA records (IPv4 first, the order RFC
+// 6724's rules give a host with IPv4 connectivity only, as simtest hosts
+// are), asking the world's DNS server (see World.DNSServer). It fails only
+// when neither query found an address. The query IDs come from the world's
+// seed, so lookups are deterministic.
 func (h *Host) LookupHost(ctx context.Context, name string) ([]string, error) {
 	if a, err := netip.ParseAddr(name); err == nil {
 		return []string{a.String()}, nil
 	}
-	addrs, err := h.lookupNetIP(ctx, name)
-	if err != nil {
+	addrs, err := h.lookupType(ctx, name, dns.TypeA)
+	var nx *net.DNSError
+	if err != nil && errors.As(err, &nx) && nx.Err == dns.RcodeNameError.String() {
+		return nil, err // NXDOMAIN: no AAAA either (RFC 8020)
+	}
+	addrs6, err6 := h.lookupType(ctx, name, dns.TypeAAAA)
+	addrs = append(addrs, addrs6...)
+	if len(addrs) == 0 {
+		if err == nil {
+			err = err6
+		}
 		return nil, err
 	}
 	out := make([]string, len(addrs))

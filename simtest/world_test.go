@@ -263,3 +263,43 @@ func TestWait(t *testing.T) {
 		assert.Equal(t, int32(1), got.Load())
 	})
 }
+
+// zone6 gives www both families and v6only an AAAA record alone.
+const zone6 = `$TTL 300
+@      IN SOA  ns admin 1 3600 600 86400 300
+       IN NS   ns
+ns     IN A    192.0.2.53
+www    IN A    192.0.2.1
+www    IN AAAA 2001:db8::1
+v6only IN AAAA 2001:db8::6
+`
+
+// LookupHost asks for A and AAAA records, as net.Resolver's does, and
+// returns the IPv4 addresses first; a name with only an AAAA record
+// resolves, a name that does not exist does not.
+func TestLookupHostBothFamilies(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w := simtest.New(t, simtest.Options{Seed: 3})
+		ns := w.Host("ns", "192.0.2.53/24")
+		cli := w.Host("client", "192.0.2.2/24")
+		w.Link(cli, ns, impair.Config{Delay: time.Millisecond})
+		w.DNSServer(ns, "example.test.", zone6)
+		for _, tc := range []struct {
+			name string
+			want []string
+		}{
+			{"www.example.test", []string{"192.0.2.1", "2001:db8::1"}},
+			{"v6only.example.test", []string{"2001:db8::6"}},
+			{"ns.example.test", []string{"192.0.2.53"}},
+		} {
+			addrs, err := cli.LookupHost(context.Background(), tc.name)
+			require.NoError(t, err, tc.name)
+			assert.Equal(t, tc.want, addrs, tc.name)
+		}
+		_, err := cli.LookupHost(context.Background(), "nope.example.test")
+		var dnsErr *net.DNSError
+		require.ErrorAs(t, err, &dnsErr)
+		assert.True(t, dnsErr.IsNotFound)
+	})
+}

@@ -42,6 +42,19 @@ var (
 // with captures on, and returns the path of our host's capture.
 func recordSimEcho(t *testing.T, imp impair.Config, size int) string {
 	t.Helper()
+	return recordSimEchoAt(t, imp, size, false)
+}
+
+// IPv6 addresses of the IPv6 host-role test.
+var (
+	hrOurAddr6  = netip.MustParseAddr("2001:db8:18::1")
+	hrPeerAddr6 = netip.MustParseAddr("2001:db8:18::2")
+)
+
+// recordSimEchoAt is recordSimEcho over IPv4 or, with v6, over IPv6 only
+// (neighbours found by Neighbor Discovery).
+func recordSimEchoAt(t *testing.T, imp impair.Config, size int, v6 bool) string {
+	t.Helper()
 	dir := t.TempDir()
 	w, err := sim.New(sim.Config{Seed: 7, CaptureDir: dir})
 	require.NoError(t, err)
@@ -49,12 +62,20 @@ func recordSimEcho(t *testing.T, imp impair.Config, size int) string {
 		sim.LinkConfig{AtoB: imp, BtoA: imp})
 	require.NoError(t, err)
 	h := stack.New(stack.Config{Name: "simnet", Clock: w.Clock(), Rand: w.Rand("host/simnet")})
-	h.AddInterface("eth0", ether.Addr(hrOurMAC), l.A()).SetAddress(netip.PrefixFrom(hrOurAddr, 24))
+	ifc := h.AddInterface("eth0", ether.Addr(hrOurMAC), l.A())
+	ours, pcfg := hrOurAddr, gvisorpeer.Config{Addr: hrPeerAddr, PrefixLen: 24, MAC: hrPeerMAC, Start: w.Now()}
+	if v6 {
+		ours = hrOurAddr6
+		ifc.EnableIPv6(netip.PrefixFrom(hrOurAddr6, 64))
+		pcfg.Addr, pcfg.Addr6 = netip.MustParseAddr("198.18.99.2"), netip.PrefixFrom(hrPeerAddr6, 64)
+	} else {
+		ifc.SetAddress(netip.PrefixFrom(hrOurAddr, 24))
+	}
 	ts := tcp.New(h, w.Clock(), w.Rand("host/simnet/tcp"), tcp.Config{})
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
 	_, err = tcpapps.StartEcho(ts, netip.AddrPortFrom(netip.IPv4Unspecified(), 7), 16)
 	require.NoError(t, err)
-	peer, err := gvisorpeer.New(gvisorpeer.Config{Addr: hrPeerAddr, PrefixLen: 24, MAC: hrPeerMAC, Start: w.Now()})
+	peer, err := gvisorpeer.New(pcfg)
 	require.NoError(t, err)
 	peer.Attach(l.B())
 	peer.Drive(w.Clock(), time.Millisecond)
@@ -66,7 +87,7 @@ func recordSimEcho(t *testing.T, imp impair.Config, size int) string {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		c, err := peer.Dial(ctx, netip.AddrPortFrom(hrOurAddr, 7))
+		c, err := peer.Dial(ctx, netip.AddrPortFrom(ours, 7))
 		if err != nil {
 			res <- err
 			return
@@ -133,6 +154,34 @@ func TestHostRoleReplayReproducesSimulatedHost(t *testing.T) {
 			assert.FileExists(t, filepath.Join(out, hostrole.DiffFile))
 		})
 	}
+}
+
+// TestHostRoleReplayIPv6 is TestHostRoleReplayReproducesSimulatedHost over
+// IPv6: the profile is learnt from an IPv6-only capture (a /64, the peer
+// as a static neighbour), the peer's Neighbor Solicitations and segments
+// are fed, and our stack's segments match the recorded ones.
+func TestHostRoleReplayIPv6(t *testing.T) {
+	t.Parallel()
+	capture := recordSimEchoAt(t, impair.Config{Delay: 5 * time.Millisecond}, 64<<10, true)
+	res, err := hostrole.Run(capture, hostrole.Config{As: hrOurAddr6, EchoPort: 7})
+	require.NoError(t, err)
+	assert.Equal(t, ether.Addr(hrOurMAC).String(), res.Profile.MAC)
+	assert.Equal(t, netip.MustParsePrefix("2001:db8:18::/64"), res.Profile.Prefix)
+	assert.Equal(t, []uint16{7}, res.Profile.TCPPorts)
+	require.NotEmpty(t, res.Profile.Neighbors)
+	assert.Equal(t, hrPeerAddr6, res.Profile.Neighbors[0].IP)
+	var tcpFlows int
+	for _, f := range res.Report.Flows {
+		if f.Proto == diff.TCP {
+			tcpFlows++
+			assert.Greater(t, f.Matched, 40, f.Flow)
+		}
+	}
+	assert.Equal(t, 1, tcpFlows)
+	var sum bytes.Buffer
+	require.NoError(t, res.Report.WriteSummary(&sum, 10))
+	assert.True(t, res.Report.Empty(), "diff not empty:\n%s", sum.String())
+	t.Logf("stats %+v\n%s", res.Stats, sum.String())
 }
 
 // captureTotals returns the number of frames of a capture and the sum of
@@ -357,7 +406,7 @@ func TestReplayCLIHostRole(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 2, ee.ExitCode())
-	assert.Contains(t, string(stdout), "not an IPv4 address")
+	assert.Contains(t, string(stdout), "not a unicast IPv4 or IPv6 address")
 }
 
 // vethPair makes two namespaces joined by a veth pair, 192.0.2.1/24 on the

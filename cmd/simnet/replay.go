@@ -185,7 +185,7 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&o.asJSON, "json", false, "print the analysis (or the host-role result) as one JSON object")
-	fl.StringVar(&o.as, "as", "", "replay the role of the host with this IPv4 address")
+	fl.StringVar(&o.as, "as", "", "replay the role of the host with this IPv4 or IPv6 address")
 	fl.StringVar(&o.out, "out", "", "output directory of a host-role replay (required with --as)")
 	fl.Uint16Var(&o.echo, "echo", 0, "run a TCP echo service on this port")
 	fl.Uint16Var(&o.http, "http", 0, "run an HTTP server on this port")
@@ -350,8 +350,8 @@ func frameRef(n int) string {
 // for an output error, 2 for a bad or truncated capture or bad flags.
 func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 	as, err := netip.ParseAddr(o.as)
-	if err != nil || !as.Unmap().Is4() {
-		fmt.Fprintf(stderr, "simnet replay: --as %s: not an IPv4 address\n", oneLine(o.as))
+	if err != nil || as.IsUnspecified() || as.IsMulticast() {
+		fmt.Fprintf(stderr, "simnet replay: --as %s: not a unicast IPv4 or IPv6 address\n", oneLine(o.as))
 		return 2
 	}
 	if o.out == "" {

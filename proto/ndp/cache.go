@@ -104,9 +104,12 @@ type entry struct {
 	lla      ether.Addr
 	state    State
 	isRouter bool
-	probes   int
-	queue    [][]byte
-	timer    clock.Timer
+	// static entries (AddStatic) keep their address and state: NUD
+	// and received messages leave them alone.
+	static bool
+	probes int
+	queue  [][]byte
+	timer  clock.Timer
 }
 
 // NewCache returns an empty cache. rnd draws the randomized ReachableTime
@@ -185,11 +188,26 @@ func (c *Cache) Resolve(addr netip.Addr, pkt []byte) (lla ether.Addr, ok bool) {
 	return e.lla, true
 }
 
+// Lookup returns addr's link-layer address when the entry has one (any
+// state but INCOMPLETE), recording the use as Resolve does (a STALE entry
+// moves to DELAY, section 7.3.3); ok is false otherwise and nothing
+// changes. It is Resolve's fast path for a send: one map lookup.
+func (c *Cache) Lookup(addr netip.Addr) (lla ether.Addr, ok bool) {
+	e := c.m[addr]
+	if e == nil || e.state == StateIncomplete {
+		return ether.Addr{}, false
+	}
+	if e.state == StateStale {
+		e.set(StateDelay, DelayFirstProbeTime)
+	}
+	return e.lla, true
+}
+
 // Confirm records upper-layer evidence that addr is reachable, such as
 // new acknowledgements from a TCP peer (section 7.3.1): the entry becomes
 // REACHABLE. An INCOMPLETE entry is not changed.
 func (c *Cache) Confirm(addr netip.Addr) {
-	if e := c.m[addr]; e != nil && e.state != StateIncomplete {
+	if e := c.m[addr]; e != nil && e.state != StateIncomplete && !e.static {
 		e.set(StateReachable, c.reachable)
 	}
 }
@@ -201,6 +219,9 @@ func (c *Cache) Confirm(addr netip.Addr) {
 // changes becomes STALE, an INCOMPLETE entry delivers its queue.
 func (c *Cache) Observe(addr netip.Addr, lla ether.Addr) {
 	e := c.m[addr]
+	if e != nil && e.static {
+		return
+	}
 	if e == nil {
 		if len(c.m) >= c.cfg.MaxEntries {
 			return
@@ -239,7 +260,7 @@ type Advert struct {
 // Advertisements for targets without an entry are ignored.
 func (c *Cache) Advertisement(a Advert) {
 	e := c.m[a.Target]
-	if e == nil {
+	if e == nil || e.static {
 		return
 	}
 	if e.state == StateIncomplete {
@@ -274,6 +295,20 @@ func (c *Cache) Advertisement(a Advert) {
 	case differs:
 		e.set(StateStale, 0)
 	}
+}
+
+// AddStatic installs a static entry for addr with link-layer address lla,
+// as Linux's NUD_PERMANENT ("ip neigh add ... nud permanent"): it is
+// REACHABLE and stays so, whatever NUD, solicitations or advertisements
+// would do, until Remove. Packets queued for addr are delivered.
+func (c *Cache) AddStatic(addr netip.Addr, lla ether.Addr) {
+	e := c.m[addr]
+	if e == nil {
+		e = c.newEntry(addr)
+	}
+	e.lla, e.static = lla, true
+	e.set(StateReachable, 0)
+	e.deliver()
 }
 
 // Remove deletes addr's entry, handing any queued packets to Unreachable.

@@ -256,3 +256,50 @@ func TestReachableTimeRandomized(t *testing.T) {
 	assert.Equal(t, StateNone, must(a.State(peer)), "three solicitations 250 ms apart")
 	assert.Equal(t, "INCOMPLETE", StateIncomplete.String())
 }
+
+// TestStaticEntry: an entry added with AddStatic delivers what was queued,
+// resolves without solicitations, and keeps its address and state through
+// time, advertisements with another address, Observe and Confirm, until
+// Remove.
+func TestStaticEntry(t *testing.T) {
+	t.Parallel()
+	c, r, clk := newCache(t)
+	_, ok := c.Resolve(peer, []byte("p1"))
+	require.False(t, ok)
+	c.AddStatic(peer, mac1)
+	at(clk, time.Hour)
+	c.Advertisement(Advert{Target: peer, LLA: mac2, HasLLA: true, Override: true, Solicited: true})
+	c.Observe(peer, mac2)
+	c.Confirm(peer)
+	at(clk, 2*time.Hour)
+	lla, ok := c.Resolve(peer, []byte("p2"))
+	require.True(t, ok)
+	assert.Equal(t, mac1, lla)
+	st, got := c.State(peer)
+	assert.Equal(t, StateReachable, st)
+	assert.Equal(t, mac1, got)
+	assert.Equal(t, []string{"0s NS multicast 2001:db8::2", "0s deliver 1 to " + mac1.String()}, r.events)
+	c.Remove(peer)
+	assert.Equal(t, StateNone, must(c.State(peer)))
+}
+
+// TestLookup: Lookup finds nothing for an unknown or INCOMPLETE address
+// (and starts no resolution), and for a STALE entry returns its address
+// and moves it to DELAY as a Resolve would (section 7.3.3).
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	c, r, _ := newCache(t)
+	_, ok := c.Lookup(peer)
+	assert.False(t, ok)
+	assert.Equal(t, StateNone, must(c.State(peer)))
+	assert.Empty(t, r.events, "no solicitation")
+	_, _ = c.Resolve(peer, []byte("p"))
+	_, ok = c.Lookup(peer)
+	assert.False(t, ok, "INCOMPLETE")
+	c.Observe(peer, mac1)
+	assert.Equal(t, StateStale, must(c.State(peer)))
+	lla, ok := c.Lookup(peer)
+	require.True(t, ok)
+	assert.Equal(t, mac1, lla)
+	assert.Equal(t, StateDelay, must(c.State(peer)))
+}

@@ -343,10 +343,17 @@ func (i *Interface) Neighbor(ip netip.Addr) (ether.Addr, bool) {
 }
 
 // AddStaticNeighbor binds ip to mac on the interface permanently: the
-// entry never expires and ARP traffic does not change it. Frames queued
-// for ip are sent at once.
+// entry never expires and ARP traffic (for an IPv6 ip, on an interface
+// with IPv6 enabled: Neighbor Discovery and NUD) does not change it.
+// Frames queued for ip are sent at once.
 func (i *Interface) AddStaticNeighbor(ip netip.Addr, mac ether.Addr) {
 	ip = ip.Unmap()
+	if ip.Is6() {
+		if i.v6 != nil {
+			i.v6.cache.AddStatic(ip, mac) // ipv6.go
+		}
+		return
+	}
 	if !ip.Is4() {
 		return
 	}

@@ -80,13 +80,14 @@ func (h *Host) icmpInput(hdr ipv4.Header, payload []byte, bcast bool) {
 			h.stats.DropMalformed++
 			return
 		}
+		if t == icmp.TypeDestUnreach && m.Code() == icmp.CodeFragNeeded {
+			h.fragNeeded(m, q) // pmtu.go
+		}
 		if q[9] == ipv4.ProtoUDP {
 			h.udpError(hdr.Src(), uint8(t), m.Code(), q)
 			return
 		}
-		if eh, ok := h.protos[q[9]].(ICMPErrorHandler); ok {
-			eh.HandleICMPError(hdr.Src(), uint8(t), m.Code(), m.Rest(), q)
-		}
+		h.transportError(hdr.Src(), uint8(t), m.Code(), m.Rest(), q)
 	}
 }
 

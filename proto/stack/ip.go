@@ -51,6 +51,14 @@ func (h *Host) SendIPTOS(proto uint8, src, dst netip.Addr, payload []byte, tos u
 	return h.sendIP(proto, src, dst, payload, SendOptions{TOS: tos}, nil)
 }
 
+// SendIPDF is SendIPTOS with Don't Fragment set on an IPv4 datagram, for
+// path MTU discovery (RFC 1191); TCP sends its segments through it as
+// Linux does (proto/tcp's DFSender). IPv6 packets are never fragmented by
+// routers, so for them it is SendIPTOS.
+func (h *Host) SendIPDF(proto uint8, src, dst netip.Addr, payload []byte, tos uint8) error {
+	return h.sendIP(proto, src, dst, payload, SendOptions{TOS: tos, DF: true}, nil)
+}
+
 // headroom is the space a scratch buffer leaves before a datagram's
 // payload so that output can send it in place (see inPlace).
 const headroom = ether.HeaderLen + ipv4.MinHeaderLen

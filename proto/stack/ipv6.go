@@ -48,7 +48,7 @@ type v6Iface struct {
 	stats   IPv6Stats
 	// pmtu holds path MTUs learned from Packet Too Big messages (RFC
 	// 8201), by destination; bounded by maxPMTUEntries.
-	pmtu map[netip.Addr]int
+	pmtu map[netip.Addr]pmtuEntry
 	// rnd draws ReachableTime, DAD and advertisement delays.
 	rnd *rand.Rand
 	// auto runs SLAAC and DAD when EnableSLAAC turned them on.
@@ -391,14 +391,26 @@ func (v *v6Iface) icmpInput(h ipv6.Header, b []byte) {
 		defer hst.release()
 		r := icmpv6.Message(b[v6Headroom : v6Headroom+len(m)])
 		copy(r, m)
-		r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
-		r.SetChecksum(rsrc, src)
+		if rsrc == dst && m.Code() == 0 {
+			// Swapped addresses leave the pseudo-header sum alone: only
+			// the type changes (RFC 1624 incremental update).
+			r.SetType(icmpv6.TypeEchoReply)
+		} else {
+			r[0], r[1] = uint8(icmpv6.TypeEchoReply), 0
+			r.SetChecksum(rsrc, src)
+		}
 		out.sendBack(b, len(r), rsrc, src, next)
 	case icmpv6.TypePacketTooBig:
 		v.packetTooBig(m)
-	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded:
 		if v.own(dst) {
-			v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+			v.i.h.transportError6(src, uint8(m.Type()), m.Code(), m.Rest(), m.Body())
+		}
+	case icmpv6.TypeDestUnreach, icmpv6.TypeTimeExceeded, icmpv6.TypeParamProblem:
+		if v.own(dst) {
+			if m.Type() != icmpv6.TypeParamProblem {
+				v.i.h.udpError6(src, uint8(m.Type()), m.Code(), m.Body())
+			}
+			v.i.h.transportError6(src, uint8(m.Type()), m.Code(), m.Rest(), m.Body())
 		}
 	case icmpv6.TypeEchoReply:
 		if v.i.h.echo != nil && v.own(dst) {
@@ -501,19 +513,21 @@ func (v *v6Iface) packetTooBig(m icmpv6.Message) {
 		return
 	}
 	if v.pmtu == nil || len(v.pmtu) >= maxPMTUEntries {
-		v.pmtu = make(map[netip.Addr]int)
+		v.pmtu = make(map[netip.Addr]pmtuEntry)
 	}
-	if old, ok := v.pmtu[qh.Dst()]; ok && old <= mtu {
+	if old, ok := v.pmtuFor(qh.Dst()); ok && old <= mtu {
 		return
 	}
-	v.pmtu[qh.Dst()] = mtu
+	// RFC 8201 section 4: an estimate is kept 10 minutes before a larger
+	// MTU is tried again.
+	v.pmtu[qh.Dst()] = pmtuEntry{mtu: mtu, until: v.i.h.clk.Now().Add(PMTUTimeout)}
 }
 
 // PathMTU returns the path MTU the interface uses towards the IPv6
 // address dst: its own MTU unless a Packet Too Big message lowered it.
 func (i *Interface) PathMTU(dst netip.Addr) int {
 	if i.v6 != nil {
-		if p, ok := i.v6.pmtu[dst]; ok {
+		if p, ok := i.v6.pmtuFor(dst); ok {
 			return p
 		}
 	}
@@ -550,7 +564,7 @@ func (v *v6Iface) sendVia(b []byte, n int, src, dst, next netip.Addr, proto, hop
 		return
 	}
 	mtu := v.i.mtu
-	if p, ok := v.pmtu[dst]; ok && p < mtu {
+	if p, ok := v.pmtuFor(dst); ok && p < mtu {
 		mtu = p
 	}
 	if len(pkt) <= mtu {
@@ -572,9 +586,8 @@ func (v *v6Iface) output(frame []byte, dst netip.Addr) {
 		v.i.send(frame, ipv6.MulticastMAC(dst), ether.TypeIPv6)
 		return
 	}
-	if st, _ := v.cache.State(dst); st != ndp.StateNone && st != ndp.StateIncomplete {
-		// Resolved: Resolve only records the use (STALE to DELAY).
-		mac, _ := v.cache.Resolve(dst, nil)
+	if mac, ok := v.cache.Lookup(dst); ok {
+		// Resolved: the use is recorded (STALE to DELAY).
 		v.i.send(frame, mac, ether.TypeIPv6)
 		return
 	}

@@ -128,8 +128,9 @@ func (h *Host) SourceFor(dst netip.Addr) (netip.Addr, bool) {
 // PathMTU returns the largest IP packet the host sends toward dst without
 // fragmenting: the egress interface's MTU (65535 for 127.0.0.0/8, which
 // loops back inside the host). Without a route it returns 576,
-// the datagram size every host accepts (RFC 1122 section 3.3.3). There is
-// no path MTU discovery.
+// the datagram size every host accepts (RFC 1122 section 3.3.3). A path MTU
+// learned from ICMP "fragmentation needed" (RFC 1191) or Packet Too Big
+// (RFC 8201) lowers the interface's.
 func (h *Host) PathMTU(dst netip.Addr) int {
 	if dst.Is6() && !dst.Is4In6() {
 		return h.pathMTU6(dst)
@@ -151,6 +152,9 @@ func (h *Host) PathMTU(dst netip.Addr) int {
 	ifc, _, ok := h.lookup(dst)
 	if !ok {
 		return noRouteMTU
+	}
+	if p, ok := h.pmtu4For(dst); ok && p < ifc.mtu {
+		return p
 	}
 	return ifc.mtu
 }

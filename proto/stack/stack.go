@@ -154,7 +154,12 @@ type ProtocolHandler interface {
 // ICMPErrorHandler may be implemented by a ProtocolHandler to learn about
 // ICMP errors (destination unreachable, time exceeded, parameter problem)
 // quoting one of its datagrams. quoted is the original IP header and at
-// least 8 bytes of its payload, valid only during the call.
+// least 8 bytes of its payload, valid only during the call. For ICMPv6
+// errors (typ an ICMPv6 type, including Packet Too Big with the MTU in
+// info) quoted is the fixed IPv6 header, its Next Header set to the
+// handler's protocol, followed by the quoted upper-layer bytes. A path MTU
+// the message reports has already been recorded (Host.PathMTU) when the
+// handler is called.
 type ICMPErrorHandler interface {
 	HandleICMPError(from netip.Addr, typ, code uint8, info uint32, quoted []byte)
 }
@@ -219,6 +224,9 @@ type Host struct {
 	loopTimer clock.Timer
 
 	protos [256]ProtocolHandler
+
+	// pmtu4 holds IPv4 path MTUs learned from ICMP (RFC 1191; pmtu.go).
+	pmtu4 map[netip.Addr]pmtuEntry
 }
 
 // New returns a host configured by cfg. cfg.Clock is required: New panics

@@ -124,6 +124,9 @@ type Stats struct {
 	EchoBroadcastIgnored uint64
 	// ICMPErrorsIn counts ICMP error messages received.
 	ICMPErrorsIn uint64
+	// PMTUUpdates counts IPv4 path MTUs lowered by "fragmentation needed"
+	// messages (RFC 1191).
+	PMTUUpdates uint64
 	// UnreachableOut counts destination unreachable messages sent.
 	UnreachableOut uint64
 	// TimeExceededOut counts time exceeded messages sent.

@@ -178,6 +178,9 @@ type Conn struct {
 	tw     *Conn
 	pendEv uint8
 	err    error
+	// softErr is the latest soft ICMP error, reported on a timeout
+	// (icmp.go).
+	softErr error
 
 	// Options negotiated on the SYNs (RFC 7323, RFC 2018); the window
 	// scales and segment sizes are in sender and receiver.

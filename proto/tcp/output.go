@@ -18,7 +18,10 @@ func (s *Stack) emit(k connKey, f Fields, o *Options, olen, n int) {
 	binary.BigEndian.PutUint16(b[16:], Checksum(k.laddr, k.raddr, b[:total]))
 	s.stats.SegmentsOut++
 	var err error
-	if s.outTOS != 0 {
+	if s.dfTx != nil { // icmp.go: path MTU discovery
+		err = s.dfTx.SendIPDF(ProtocolNumber, k.laddr, k.raddr, b[:total], s.outTOS)
+		s.outTOS = 0
+	} else if s.outTOS != 0 {
 		err = s.tosTx.SendIPTOS(ProtocolNumber, k.laddr, k.raddr, b[:total], s.outTOS)
 		s.outTOS = 0
 	} else {

@@ -488,7 +488,7 @@ func (c *Conn) onRTX(now clock.Time) {
 	}
 	c.retries++
 	if c.retries > c.s.cfg.MaxRetries || c.userTimedOut(now) {
-		c.giveUp(ErrTimeout)
+		c.giveUp(c.timeoutErr())
 		return
 	}
 	c.retransmitTimeout(now)
@@ -500,7 +500,7 @@ func (c *Conn) synTimeout() {
 	cfg := &c.s.cfg
 	c.retries++
 	if c.retries > cfg.SynRetries {
-		c.destroy(ErrTimeout, c.listener == nil)
+		c.destroy(c.timeoutErr(), c.listener == nil)
 		return
 	}
 	c.rto = min(c.rto*2, cfg.MaxRTO)

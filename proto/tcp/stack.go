@@ -80,9 +80,11 @@
 // fails (RFC 1122 section 4.2.2.13). Urgent data (RFC 9293 section 3.8.5)
 // is delivered in line (RFC 6093): Conn.WriteUrgent sends it,
 // Conn.UrgentPending and UrgentEvents report it; there is no out-of-band
-// byte. Not implemented: AccECN, D-SACK, TCP Fast Open, MTU
-// probing and ICMP-driven PMTU changes (the MSS follows Network.PathMTU at
-// connection setup), IP options, PAWS's 24-day idle rule.
+// byte. ICMP errors reach connections through HandleICMPError (icmp.go):
+// path MTU discovery (RFC 1191, RFC 8201) with Don't Fragment set on IPv4
+// segments, hard and soft errors (RFC 1122 section 4.2.3.9, RFC 5927).
+// Not implemented: AccECN, D-SACK, TCP Fast Open, MTU probing (RFC 4821),
+// IP options, PAWS's 24-day idle rule.
 // Network.SendIP must not deliver into any Stack.HandleIP synchronously:
 // drivers deliver frames on a later event.
 package tcp
@@ -209,6 +211,11 @@ type Config struct {
 	DisableSACK        bool
 	DisableTimestamps  bool
 	DisableWindowScale bool
+	// DisablePMTUDiscovery sends IPv4 segments without Don't Fragment,
+	// so routers fragment them instead of answering "fragmentation
+	// needed" (Linux's ip_no_pmtu_disc). ICMP-reported path MTUs still
+	// lower the MSS.
+	DisablePMTUDiscovery bool
 	// InitialCwndSegments is the initial window in segments (default 10,
 	// RFC 6928).
 	InitialCwndSegments int
@@ -381,6 +388,15 @@ type StackStats struct {
 	SYNCookiesSent   uint64 `json:"syn_cookies_sent"`
 	SYNCookiesValid  uint64 `json:"syn_cookies_valid"`
 	SYNCookiesFailed uint64 `json:"syn_cookies_failed"`
+	// ICMPErrorsIn counts ICMP and ICMPv6 errors quoting a TCP segment,
+	// ICMPIgnored those that matched no connection or quoted a sequence
+	// number outside SND.UNA..SND.NXT (RFC 5927 section 4.1), ICMPAborts
+	// the connections a hard error aborted and PMTUReductions the MSS
+	// reductions a smaller path MTU caused (RFC 1191, RFC 8201).
+	ICMPErrorsIn   uint64 `json:"icmp_errors_in"`
+	ICMPIgnored    uint64 `json:"icmp_ignored"`
+	ICMPAborts     uint64 `json:"icmp_aborts"`
+	PMTUReductions uint64 `json:"pmtu_reductions"`
 }
 
 type connKey struct {
@@ -425,6 +441,8 @@ type Stack struct {
 	tosTx         TOSSender
 	tosRx         TOSReceiver
 	rxTOS, outTOS uint8
+	// dfTx is the Network's optional Don't Fragment sender (icmp.go).
+	dfTx DFSender
 }
 
 // New returns a TCP stack sending through net, timed by clk and drawing its
@@ -442,6 +460,9 @@ func New(net Network, clk clock.Clock, rnd *rand.Rand, cfg Config) *Stack {
 	}
 	s.tosTx, _ = net.(TOSSender)
 	s.tosRx, _ = net.(TOSReceiver)
+	if !cfg.DisablePMTUDiscovery {
+		s.dfTx, _ = net.(DFSender)
+	}
 	return s
 }
 
@@ -576,7 +597,12 @@ func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
 		return
 	}
 	s.stats.SegmentsOut++
-	if err := s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n]); err != nil {
+	if s.dfTx != nil {
+		err = s.dfTx.SendIPDF(ProtocolNumber, k.laddr, k.raddr, s.out[:n], 0)
+	} else {
+		err = s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n])
+	}
+	if err != nil {
 		s.stats.SendErrors++
 	}
 	if s.obs != nil {

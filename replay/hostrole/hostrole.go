@@ -8,12 +8,17 @@
 // host sent (replay/diff).
 //
 // The host is configured from the capture (Learn): its hardware address,
-// subnet, on-link neighbours (installed as static ARP entries, so no ARP
-// exchange the recording did not have delays a reply) and gateway. The
+// subnet, on-link neighbours (installed as static ARP or, for an IPv6
+// host, neighbour cache entries, so no ARP or Neighbor Discovery exchange
+// the recording did not have delays a reply) and gateway. The
 // services it runs are the ones the caller names: TCP echo, HTTP, DNS.
 //
-// Limits: IPv4 only. Flows in which the recorded host was the client are
-// not reproduced (no application on our side opens them); they are listed
+// An IPv6 host takes the /64 of its address and a default route through
+// the gateway; the peers' Neighbor Solicitations and packets to all-nodes
+// are fed; ICMPv6 is not compared.
+//
+// Limits: flows in which the recorded host was the client are not
+// reproduced (no application on our side opens them); they are listed
 // in the report with a note. A peer segment that acknowledges data our
 // stack has not sent has its acknowledgement clipped to what was sent (or
 // is first held for Config.HoldTimeout, waiting for our stack to send it).
@@ -44,6 +49,7 @@ import (
 	"github.com/simnet-go/simnet/proto/dns/dnsstack"
 	"github.com/simnet-go/simnet/proto/ether"
 	"github.com/simnet-go/simnet/proto/ipv4"
+	"github.com/simnet-go/simnet/proto/ipv6"
 	"github.com/simnet-go/simnet/proto/rng"
 	"github.com/simnet-go/simnet/proto/stack"
 	"github.com/simnet-go/simnet/proto/tcp"
@@ -413,6 +419,12 @@ func (rp *replayer) setup() error {
 	p := rp.prof
 	h := stack.New(stack.Config{Name: "replay", Clock: rp.clk, Rand: rng.New(rp.cfg.Seed, "host/replay")})
 	ifc := h.AddInterface("eth0", p.mac, &endpoint{rp: rp})
+	if p.Addr.Is6() {
+		// The static neighbours below go into the IPv6 neighbour cache
+		// (NUD leaves them alone: the capture's own Neighbor
+		// Discovery is fed as recorded).
+		ifc.EnableIPv6(netip.PrefixFrom(p.Addr, p.Prefix.Bits()))
+	}
 	gwARP := false
 	for _, n := range p.Neighbors {
 		if n.IP == p.Gateway {
@@ -425,9 +437,15 @@ func (rp *replayer) setup() error {
 	if p.Gateway.IsValid() && !gwARP {
 		ifc.AddStaticNeighbor(p.Gateway, p.gwMAC)
 	}
-	ifc.SetAddress(netip.PrefixFrom(p.Addr, p.Prefix.Bits()))
-	if p.Gateway.IsValid() {
-		h.SetDefaultGateway(p.Gateway)
+	switch {
+	case p.Addr.Is6() && p.Gateway.IsValid():
+		h.AddRoute(netip.PrefixFrom(netip.IPv6Unspecified(), 0), p.Gateway, ifc)
+	case p.Addr.Is6():
+	default:
+		ifc.SetAddress(netip.PrefixFrom(p.Addr, p.Prefix.Bits()))
+		if p.Gateway.IsValid() {
+			h.SetDefaultGateway(p.Gateway)
+		}
 	}
 	ts := tcp.New(h, rp.clk, rng.New(rp.cfg.Seed, "host/replay/tcp"), rp.cfg.TCP)
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
@@ -566,8 +584,8 @@ func (rp *replayer) frame(f *input.Frame, ferr error) {
 	}
 	as := rp.prof.Addr
 	switch f.Proto {
-	case ether.TypeIPv4:
-		h, err := ipv4.ParseUnchecked(f.Network)
+	case ether.TypeIPv4, ether.TypeIPv6:
+		h, err := parseIP(f.Proto, f.Network)
 		if err != nil {
 			rp.stats.Ignored++
 			return
@@ -618,9 +636,14 @@ func (rp *replayer) build(f *input.Frame, network []byte) []byte {
 }
 
 // inbound feeds a datagram for the host, rewriting TCP segments.
-func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
-	frame := rp.build(f, h)
-	rp.fixChecksums(ipv4.Header(frame[ether.HeaderLen:]))
+func (rp *replayer) inbound(f *input.Frame, h ipPkt) {
+	frame := rp.build(f, h.b)
+	ih, err := parseIP(f.Proto, frame[ether.HeaderLen:])
+	if err != nil {
+		rp.deliver(frame)
+		return
+	}
+	rp.fixChecksums(ih)
 	if h.Protocol() == ipProtoUDP && !h.IsFragment() {
 		if u, err := udp.Parse(h.Payload()); err == nil {
 			k := udpKey(netip.AddrPortFrom(rp.prof.Addr, u.DstPort()), netip.AddrPortFrom(h.Src(), u.SrcPort()))
@@ -631,7 +654,6 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 		rp.deliver(frame)
 		return
 	}
-	ih := ipv4.Header(frame[ether.HeaderLen:])
 	seg, err := tcp.ParseHeader(ih.Payload())
 	if err != nil {
 		rp.deliver(frame)
@@ -666,13 +688,14 @@ func (rp *replayer) inbound(f *input.Frame, h ipv4.Header) {
 }
 
 // fixChecksums recomputes the IPv4 header checksum and the TCP or UDP
-// checksum of a datagram when they are wrong. Captures taken on a host with
+// checksum (over the IPv4 or IPv6 pseudo-header) of a datagram when they
+// are wrong. Captures taken on a host with
 // checksum offload (and across veth pairs) hold frames whose transport
 // checksum the NIC was to fill in: as tcpreplay --fixcsum does, the replay
 // repairs them, since a real peer's frames arrived with correct sums.
-func (rp *replayer) fixChecksums(ih ipv4.Header) {
-	if !ih.VerifyChecksum() {
-		ih.SetChecksum()
+func (rp *replayer) fixChecksums(ih ipPkt) {
+	if h4 := ipv4.Header(ih.b); !ih.v6 && !h4.VerifyChecksum() {
+		h4.SetChecksum()
 		rp.stats.ChecksumsFixed++
 	}
 	if ih.IsFragment() {
@@ -690,10 +713,23 @@ func (rp *replayer) fixChecksums(ih ipv4.Header) {
 		rp.stats.ChecksumsFixed++
 	case ipProtoUDP:
 		u, err := udp.Parse(pl)
-		if err != nil || u.Checksum() == 0 || u.VerifyChecksum(src, dst) {
+		if err != nil {
 			return
 		}
 		seg := pl[:u.Length()]
+		if ih.v6 {
+			// RFC 8200 section 8.1: the UDP checksum is mandatory.
+			if ipv6.VerifyUpper(src.As16(), dst.As16(), ipProtoUDP, seg) {
+				return
+			}
+			binary.BigEndian.PutUint16(seg[6:], 0)
+			binary.BigEndian.PutUint16(seg[6:], ipv6.UpperChecksum(src.As16(), dst.As16(), ipProtoUDP, seg))
+			rp.stats.ChecksumsFixed++
+			return
+		}
+		if u.Checksum() == 0 || u.VerifyChecksum(src, dst) {
+			return
+		}
 		binary.BigEndian.PutUint16(seg[6:], 0)
 		sum := checksum.Finish(checksum.Sum(seg, checksum.PseudoHeaderIPv4(src.As4(), dst.As4(), ipProtoUDP, uint16(len(seg)))))
 		if sum == 0 {
@@ -724,7 +760,7 @@ func (rp *replayer) releaseHead(fl *flow, clip bool) {
 	copy(fl.held, fl.held[1:])
 	fl.held = fl.held[:len(fl.held)-1]
 	if clip {
-		ih := ipv4.Header(hd.frame[ether.HeaderLen:])
+		ih, _ := frameIP(hd.frame)
 		if seg, err := tcp.ParseHeader(ih.Payload()); err == nil && rp.rw.Clip(fl.key, seg) {
 			rp.stats.Clipped++
 		}
@@ -757,7 +793,7 @@ func (rp *replayer) armHold() {
 }
 
 func (rp *replayer) headCovered(fl *flow) bool {
-	ih := ipv4.Header(fl.held[0].frame[ether.HeaderLen:])
+	ih, _ := frameIP(fl.held[0].frame)
 	seg, err := tcp.ParseHeader(ih.Payload())
 	return err != nil || rp.rw.Covered(fl.key, seg)
 }
@@ -805,7 +841,7 @@ func (rp *replayer) wscale(seg tcp.Header) int {
 }
 
 // recorded notes a datagram the recorded host sent.
-func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
+func (rp *replayer) recorded(f *input.Frame, h ipPkt) {
 	if h.IsFragment() {
 		return
 	}
@@ -842,7 +878,7 @@ func (rp *replayer) recorded(f *input.Frame, h ipv4.Header) {
 		}
 		rp.addUDP(fl, &fl.rec, f.Index+1, u.Payload())
 	case ipProtoICMP:
-		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok {
+		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok && !h.v6 {
 			rp.addLabelled(diff.ICMP, &rp.flow(labelKey, diff.ICMP).rec, f.Index+1, label)
 		}
 	}
@@ -859,10 +895,10 @@ func (rp *replayer) ours(frame []byte) {
 		}
 		return
 	}
-	if err != nil || e.EtherType() != ether.TypeIPv4 {
+	if err != nil {
 		return
 	}
-	h, err := ipv4.ParseUnchecked(e.Payload())
+	h, err := parseIP(e.EtherType(), e.Payload())
 	if err != nil || h.IsFragment() {
 		return
 	}
@@ -896,7 +932,7 @@ func (rp *replayer) ours(frame []byte) {
 		fl := rp.flow(k, diff.UDP)
 		rp.addUDP(fl, &fl.ours, rp.frameNo, u.Payload())
 	case ipProtoICMP:
-		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok {
+		if label, ok := icmpLabel(h.Dst(), h.Payload()); ok && !h.v6 {
 			rp.addLabelled(diff.ICMP, &rp.flow(labelKey, diff.ICMP).ours, rp.frameNo, label)
 		}
 	}
@@ -994,9 +1030,16 @@ func (rp *replayer) addLabelled(proto diff.Proto, segs *[]diff.Segment, frameNo 
 // to every host of its link (the limited broadcast or its subnet's
 // directed broadcast, RFC 1122 section 3.2.1.3): our host receives it as
 // the recorded one did (a DHCP client's DISCOVER and REQUEST come so).
-func (rp *replayer) broadcast(f *input.Frame, h ipv4.Header) bool {
+func (rp *replayer) broadcast(f *input.Frame, h ipPkt) bool {
 	if h.Src() == rp.prof.Addr {
 		return false
+	}
+	if h.v6 {
+		// IPv6 has no broadcast: the all-nodes group and the host's
+		// solicited-node group (Neighbor Solicitations for its
+		// address, RFC 4861 section 7.2.2) reach it.
+		d := h.Dst()
+		return d == ipv6.AllNodes || d == ipv6.SolicitedNode(rp.prof.Addr)
 	}
 	d := h.Dst()
 	if d == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {

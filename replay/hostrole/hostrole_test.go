@@ -117,8 +117,8 @@ func TestLearnProfile(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Learn(r, netip.MustParseAddr("198.51.100.1"))
 	assert.ErrorContains(t, err, "no frame to or from it")
-	_, err = Learn(r, netip.MustParseAddr("2001:db8::1"))
-	assert.ErrorContains(t, err, "only IPv4")
+	_, err = Learn(r, netip.MustParseAddr("ff02::1"))
+	assert.ErrorContains(t, err, "not a unicast address")
 }
 
 func TestReplayEchoCapture(t *testing.T) {

@@ -26,8 +26,12 @@ var (
 )
 
 // DefaultPrefixLen is the prefix length assumed when the capture does not
-// show a wider subnet.
-const DefaultPrefixLen = 24
+// show a wider subnet; DefaultPrefixLen6 is an IPv6 host's (RFC 4291
+// section 2.5.1: interface identifiers are 64 bits).
+const (
+	DefaultPrefixLen  = 24
+	DefaultPrefixLen6 = 64
+)
 
 // maxLearned bounds the neighbours and ports a profile keeps, whatever the
 // capture holds.
@@ -110,8 +114,8 @@ type learner struct {
 // read and the *input.TruncatedError.
 func Learn(r *input.Reader, as netip.Addr) (*Profile, error) {
 	as = as.Unmap()
-	if !as.Is4() {
-		return nil, fmt.Errorf("learn host %s: only IPv4 hosts can be replayed", as)
+	if !as.IsValid() || as.IsUnspecified() || as.IsMulticast() {
+		return nil, fmt.Errorf("learn host %s: not a unicast address", as)
 	}
 	l := &learner{
 		p:          &Profile{Addr: as, mac: DefaultMAC},
@@ -178,10 +182,10 @@ func (l *learner) frame(f *input.Frame) {
 		if spa.IsValid() && !spa.IsUnspecified() {
 			l.learnPeer(spa, p.SenderHW())
 		}
-	case ether.TypeIPv4:
-		h, err := ipv4.ParseUnchecked(f.Network)
+	case ether.TypeIPv4, ether.TypeIPv6:
+		h, err := parseIP(f.Proto, f.Network)
 		if err != nil {
-			if f.CapLen < f.OrigLen {
+			if f.CapLen < f.OrigLen && f.Proto == ether.TypeIPv4 {
 				l.snapped(f, srcMAC, dstMAC, hasEther)
 			}
 			return
@@ -270,7 +274,7 @@ func (l *learner) setMAC(m ether.Addr, sent bool) {
 }
 
 func (l *learner) learnPeer(ip netip.Addr, mac ether.Addr) {
-	if mac.IsMulticast() || mac.IsZero() || !ip.Is4() {
+	if mac.IsMulticast() || mac.IsZero() || !ip.IsValid() || ip.IsUnspecified() || ip.Is4() != l.p.Addr.Is4() {
 		return
 	}
 	if _, ok := l.macOf[ip]; !ok && len(l.macOf) < maxLearned {
@@ -279,7 +283,7 @@ func (l *learner) learnPeer(ip netip.Addr, mac ether.Addr) {
 }
 
 // ports notes the services the host answered on.
-func (l *learner) ports(h ipv4.Header) {
+func (l *learner) ports(h ipPkt) {
 	switch h.Protocol() {
 	case tcp.ProtocolNumber:
 		t, err := tcp.ParseHeader(h.Payload())
@@ -300,6 +304,21 @@ func (l *learner) ports(h ipv4.Header) {
 func (l *learner) finish() {
 	p := l.p
 	p.MAC = p.mac.String()
+	if p.Addr.Is6() {
+		p.Prefix = netip.PrefixFrom(p.Addr, DefaultPrefixLen6).Masked()
+	} else {
+		p.Prefix = l.prefix4()
+	}
+	l.neighbors()
+	p.TCPPorts = sortedPorts(l.tcpPorts)
+	p.UDPPorts = sortedPorts(l.udpPorts)
+	p.Services = l.services()
+}
+
+// prefix4 is the host's IPv4 subnet: /24, or the longest prefix holding
+// the addresses it sent ARP requests for.
+func (l *learner) prefix4() netip.Prefix {
+	p := l.p
 	bitsLen := DefaultPrefixLen
 	a4 := p.Addr.As4()
 	for t := range l.arpTargets {
@@ -312,8 +331,13 @@ func (l *learner) finish() {
 			bitsLen = common
 		}
 	}
-	p.Prefix = netip.PrefixFrom(p.Addr, bitsLen).Masked()
+	return netip.PrefixFrom(p.Addr, bitsLen).Masked()
+}
 
+// neighbors sorts the peers into on-link neighbours and a gateway. An
+// IPv6 link-local peer is on-link (RFC 4291 section 2.5.6).
+func (l *learner) neighbors() {
+	p := l.p
 	ips := make([]netip.Addr, 0, len(l.macOf))
 	for ip := range l.macOf {
 		ips = append(ips, ip)
@@ -321,7 +345,7 @@ func (l *learner) finish() {
 	sort.Slice(ips, func(i, j int) bool { return ips[i].Less(ips[j]) })
 	offMACs := map[ether.Addr]bool{}
 	for _, ip := range ips {
-		if !p.Prefix.Contains(ip) {
+		if !p.Prefix.Contains(ip) && !ip.IsLinkLocalUnicast() {
 			offMACs[l.macOf[ip]] = true
 			continue
 		}
@@ -343,15 +367,22 @@ func (l *learner) finish() {
 			p.Gateway, p.GatewaySynthetic = l.unusedAddr(), true
 		}
 	}
-	p.TCPPorts = sortedPorts(l.tcpPorts)
-	p.UDPPorts = sortedPorts(l.udpPorts)
-	p.Services = l.services()
 }
 
 // unusedAddr returns the highest host address of the subnet that is neither
 // the host's nor a peer's.
 func (l *learner) unusedAddr() netip.Addr {
 	p := l.p
+	if p.Addr.Is6() {
+		// fe80::fffe, a link-local address as routers use.
+		a := netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 14: 0xff, 15: 0xfe})
+		if _, used := l.macOf[a]; !used {
+			return a
+		}
+		b := p.Prefix.Addr().As16()
+		b[14], b[15] = 0xff, 0xfe
+		return netip.AddrFrom16(b)
+	}
 	last := be32(p.Prefix.Addr().As4()) | (1<<(32-p.Prefix.Bits()) - 1)
 	for v := last - 1; v > be32(p.Prefix.Addr().As4()); v-- {
 		a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})

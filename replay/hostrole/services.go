@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/simnet-go/simnet/proto/dhcp"
-	"github.com/simnet-go/simnet/proto/ipv4"
 	"github.com/simnet-go/simnet/proto/tcp"
 	"github.com/simnet-go/simnet/proto/udp"
 )
@@ -101,7 +100,7 @@ const peekLen = 64
 
 // learnTCPData keeps the first bytes of a TCP flow of the host, to tell
 // what it served: an HTTP response, or an echo of the peer's bytes.
-func (l *learner) learnTCPData(h ipv4.Header, fromHost bool) {
+func (l *learner) learnTCPData(h ipPkt, fromHost bool) {
 	t, err := tcp.ParseHeader(h.Payload())
 	if err != nil || len(t.Payload()) == 0 {
 		return
