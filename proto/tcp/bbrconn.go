@@ -43,7 +43,7 @@ func newCongestionControlNamed(c *Conn, name string) CongestionControl {
 		rnd := c.s.rnd
 		return &BBR{rnd: func(n int) int { return rnd.IntN(n) }}
 	}
-	return &CUBIC{}
+	return &CUBIC{pp: hystartPP{on: hystartPPOn(&c.s.cfg)}}
 }
 
 // rateState is a connection's state for a rate-based congestion control

@@ -223,6 +223,11 @@ type Config struct {
 	// zero Config; the linux profile runs both detectors as Linux's
 	// defaults do).
 	HyStart HyStart
+	// SlowStart selects CUBIC's slow start: SlowStartHyStartPP
+	// (HyStart++, RFC 9406) or SlowStartStandard (RFC 5681). Empty
+	// means HyStart++, except in the linux profile or when HyStart
+	// selects Linux's HyStart.
+	SlowStart string
 	// ChallengeACKLimit caps challenge ACKs per second (RFC 5961 section
 	// 7; default 1000).
 	ChallengeACKLimit int
