@@ -167,14 +167,14 @@ func hystartPPOn(cfg *Config) bool {
 
 // HyStart++ (RFC 9406) constants (section 4.3).
 const (
-	hsppMinRTTThresh    = 4 * time.Millisecond
-	hsppMaxRTTThresh    = 16 * time.Millisecond
-	hsppMinRTTDivisor   = 8
-	hsppNRTTSample      = 8
-	hsppCSSGrowthDiv    = 4
-	hsppCSSRounds       = 5
-	hsppL               = 8 // segments per ACK in slow start, unpaced
-	hsppInf             = time.Duration(1<<63 - 1)
+	hsppMinRTTThresh  = 4 * time.Millisecond
+	hsppMaxRTTThresh  = 16 * time.Millisecond
+	hsppMinRTTDivisor = 8
+	hsppNRTTSample    = 8
+	hsppCSSGrowthDiv  = 4
+	hsppCSSRounds     = 5
+	hsppL             = 8 // segments per ACK in slow start, unpaced
+	hsppInf           = time.Duration(1<<63 - 1)
 )
 
 // The slow starts Config.SlowStart selects for CUBIC.
