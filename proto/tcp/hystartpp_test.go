@@ -182,10 +182,8 @@ func TestHyStartPPSegments(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, cub.pp.on)
 	r.advance(rackRTT)
-	una := segs[0].seq()
 	for _, s := range segs {
-		una = s.seq().add(mss)
-		r.sackAck(una, s.o.TSVal)
+		r.sackAck(s.seq().add(mss), s.o.TSVal)
 	}
 	var round []seg
 	for len(r.net.out) > 0 {
