@@ -347,3 +347,38 @@ func TestBBRv3ECN(t *testing.T) {
 	assert.Less(t, d.b.bwShort, d.rate+1, "bw_shortterm set")
 	assert.Less(t, d.b.inflightShort, bbrInf, "inflight_shortterm set")
 }
+
+// TestBBRv3LossFromRetransmissions checks the connection's loss signal
+// with crafted segments: on a 10 Mbit/s, 20 ms path, dropping a tenth of
+// the segments a ProbeBW_UP phase sends makes the connection resend
+// them, which BBR takes as losses above 2% of the flight: the probe ends
+// with inflight_longterm set below the flight it reached.
+func TestBBRv3LossFromRetransmissions(t *testing.T) {
+	t.Parallel()
+	p, c := newBBRPath(t, "bbr", 10e6/8, 10*time.Millisecond, 16<<20)
+	b := c.cc.(*BBR)
+	start := p.sched.Now()
+	for b.state != BBRProbeBWUp && p.sched.Now().Sub(start) < 5*time.Second {
+		p.sched.RunUntil(p.sched.Now().Add(time.Millisecond))
+	}
+	require.Equal(t, BBRProbeBWUp, b.state)
+	require.Equal(t, bbrInf, b.inflightLong, "no loss yet")
+	k := 0
+	p.lose = func(seq seqnum, n int) bool {
+		if seq.lt(c.sndMax) {
+			return false // retransmissions arrive
+		}
+		k++
+		return k%10 == 0
+	}
+	flight := 0
+	for i := 0; i < 200 && b.inflightLong == bbrInf; i++ {
+		flight = max(flight, c.sndMax.diff(c.sndUna))
+		p.sched.RunUntil(p.sched.Now().Add(time.Millisecond))
+	}
+	assert.Less(t, b.inflightLong, bbrInf, "inflight_longterm set")
+	assert.LessOrEqual(t, b.inflightLong, flight, "below the flight reached")
+	assert.True(t, b.prevProbeTooHigh)
+	assert.NotEqual(t, BBRProbeBWUp, b.state, "the probe ended")
+	assert.Positive(t, c.rate.rs.lost, "lost bytes counted")
+}
