@@ -129,7 +129,7 @@ func newBBRPath(t *testing.T, cc string, rate float64, owd time.Duration, size i
 	require.NotNil(t, synack)
 	ack := make([]byte, HeaderLen+MaxOptionsLen)
 	n, err = Encode(ack, Fields{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: uint32(synack.iss + 1), Flags: FlagACK, Window: 65535},
-		&Options{HasTS: true, TSVal: 1, TSEcr: synack.tsNow()}, nil, p.peer, p.local)
+		&Options{HasTS: true, TSVal: 1, TSEcr: synack.tsNow() - uint32(2*owd/time.Millisecond)}, nil, p.peer, p.local)
 	require.NoError(t, err)
 	p.s.HandleIP(p.peer, p.local, ack[:n])
 	require.NotNil(t, conn)
@@ -142,10 +142,11 @@ func newBBRPath(t *testing.T, cc string, rate float64, owd time.Duration, size i
 
 // TestBBRStateMachine drives BBR through its whole cycle with crafted
 // ACKs from a 5 Mbit/s path of 20 ms RTT: Startup until the bandwidth
-// stops growing, Drain, ProbeBW with the bandwidth and RTprop estimated
+// stops growing, Drain, ProbeBW with the bandwidth and min_rtt estimated
 // right and the flight paced, and, after the path's delay grows to 30 ms
-// so that RTprop is not refreshed for 10 s, ProbeRTT at four segments,
-// which learns the new RTprop and returns to ProbeBW.
+// so that the minimum RTT is not refreshed for 5 s, ProbeRTT at half a
+// BDP, which (once the 10 s min_rtt filter expires) learns the new
+// min_rtt, and returns to ProbeBW.
 func TestBBRStateMachine(t *testing.T) {
 	t.Parallel()
 	const rate = 5e6 / 8
@@ -154,34 +155,37 @@ func TestBBRStateMachine(t *testing.T) {
 	require.True(t, ok, "cc: bbr selects BBR")
 	start := p.sched.Now()
 	var modes []BBRMode
-	var probeRTTCwnd int
+	var probeRTTOver int // ProbeRTT's largest window above max(BDP/2, 4 segments)
 	var bwAtProbe float64
 	var rtAtProbe time.Duration
 	for p.sched.Now().Sub(start) < 16*time.Second {
-		prevRT := b.RTprop()
+		prevRT := b.MinRTT()
 		p.sched.RunUntil(p.sched.Now().Add(time.Millisecond))
 		if p.sched.Now().Sub(start) == 3*time.Second {
 			p.owd = 15 * time.Millisecond
 		}
 		m := b.Mode()
+		if m.IsProbeBW() {
+			m = BBRProbeBWCruise // one ProbeBW for the sequence
+		}
 		if len(modes) == 0 || modes[len(modes)-1] != m {
 			modes = append(modes, m)
-			if m == BBRProbeRTT {
-				bwAtProbe, rtAtProbe = b.BtlBw(), prevRT
+			if m == BBRProbeRTT && bwAtProbe == 0 {
+				bwAtProbe, rtAtProbe = b.MaxBw(), prevRT
 			}
 		}
 		if m == BBRProbeRTT {
-			probeRTTCwnd = max(probeRTTCwnd, c.ccs.Cwnd)
+			probeRTTOver = max(probeRTTOver, c.ccs.Cwnd-max(int(0.5*b.MaxBw()*b.MinRTT().Seconds()), bbrMinPipeSegs*c.mss))
 		}
 	}
 	require.GreaterOrEqual(t, len(modes), 5, "modes %v", modes)
-	assert.Equal(t, []BBRMode{BBRStartup, BBRDrain, BBRProbeBW, BBRProbeRTT, BBRProbeBW}, modes[:5], "modes %v", modes)
+	assert.Equal(t, []BBRMode{BBRStartup, BBRDrain, BBRProbeBWCruise, BBRProbeRTT, BBRProbeBWCruise}, modes[:5], "modes %v", modes)
 	assert.InEpsilon(t, rate, bwAtProbe, 0.1, "BtlBw %.0f B/s", bwAtProbe)
 	// Timestamps tick in milliseconds and a segment takes 2.4 ms to cross
 	// the bottleneck.
 	assert.InDelta(t, 20*time.Millisecond, rtAtProbe, float64(3*time.Millisecond), "RTprop before ProbeRTT")
-	assert.LessOrEqual(t, probeRTTCwnd, bbrMinPipeSegs*c.mss, "ProbeRTT holds four segments")
-	assert.InDelta(t, 30*time.Millisecond, b.RTprop(), float64(3*time.Millisecond), "ProbeRTT learnt the new RTprop")
+	assert.LessOrEqual(t, probeRTTOver, 0, "ProbeRTT holds half a BDP (draft section 5.3.4)")
+	assert.InDelta(t, 30*time.Millisecond, b.MinRTT(), float64(3*time.Millisecond), "ProbeRTT learnt the new RTprop")
 	// Paced: after the first round trips no two data segments leave at
 	// the same instant, and the bottleneck queue stays well under the
 	// 2.885 x BDP a Startup burst would build.
@@ -220,7 +224,7 @@ func TestBBRLossIsNotCongestion(t *testing.T) {
 		require.Positive(t, st.FastRetransmits)
 		if cc == "bbr" {
 			assert.Greater(t, got, 0.8*rate, "BBR goodput")
-			assert.InEpsilon(t, rate, c.cc.(*BBR).BtlBw(), 0.15)
+			assert.InEpsilon(t, rate, c.cc.(*BBR).MaxBw(), 0.15)
 		} else {
 			assert.Less(t, got, 0.8*rate, "CUBIC goodput")
 		}

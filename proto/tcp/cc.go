@@ -87,6 +87,7 @@ type CUBIC struct {
 	cwndPrior  float64 // window when ssthresh was last set, segments
 	ackedAccum int
 	hy         hystartState // Config.HyStart's round (hystart.go)
+	pp         hystartPP    // HyStart++ (hystart.go)
 }
 
 // CUBIC constants (RFC 9438 section 4.1).
@@ -100,10 +101,10 @@ func (*CUBIC) Name() string { return "cubic" }
 
 // OnAck grows the window along the cubic curve W(t) = C*(t-K)^3 + Wmax
 // (RFC 9438 section 4.2), never below the Reno-friendly estimate (section
-// 4.3), and by slow start below ssthresh.
+// 4.3), and by slow start below ssthresh (HyStart++'s, RFC 9406, when on).
 func (c *CUBIC) OnAck(s *CCState, acked int, _ int, now clock.Time) {
 	if s.Cwnd < s.Ssthresh {
-		s.Cwnd += min(acked, s.MSS)
+		s.Cwnd += c.ppIncrease(s, acked)
 		return
 	}
 	mss := float64(s.MSS)
@@ -163,6 +164,9 @@ func (c *CUBIC) OnTimeout(s *CCState, inFlight int, _ clock.Time) {
 }
 
 func (c *CUBIC) reduce(s *CCState, inFlight int) {
+	// RFC 9406 section 4.3: HyStart++ runs for the initial slow start
+	// only; a loss or ECN mark in it or in CSS ends it.
+	c.pp.done, c.pp.css = true, false
 	cwnd := float64(s.Cwnd) / float64(s.MSS)
 	c.cwndPrior = cwnd
 	if cwnd < c.wMax {

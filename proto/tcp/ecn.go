@@ -118,6 +118,7 @@ func (c *Conn) ecnAck(fl uint8, flight int) {
 	c.ecn.cwrPending = true
 	c.stats.ECNReductions++
 	if c.rate.bbr != nil {
+		c.rate.bbr.onECE(flight)
 		return
 	}
 	c.cc.OnCongestion(&c.ccs, flight, c.s.clk.Now())

@@ -125,7 +125,9 @@ func (c *CUBIC) hystartReset() {
 func (c *Conn) hystartSample(ack seqnum, tsRTT time.Duration, now clock.Time) {
 	h := &c.s.cfg.HyStart
 	ds, ok := c.cc.(delaySampler)
-	if h.Detect == 0 || !ok {
+	cub, _ := c.cc.(*CUBIC)
+	pp := cub != nil && cub.pp.on && !cub.pp.done
+	if (h.Detect == 0 || !ok) && !pp {
 		return
 	}
 	rtt := tsRTT
@@ -143,5 +145,118 @@ func (c *Conn) hystartSample(ack seqnum, tsRTT time.Duration, now clock.Time) {
 	if rtt <= 0 {
 		return
 	}
+	if pp {
+		cub.ppSample(&c.ccs, rtt, ack, c.sndNxt)
+		return
+	}
 	ds.onDelay(&c.ccs, h, rtt, ack, c.sndNxt, now)
+}
+
+// hystartPPOn reports whether CUBIC runs HyStart++ under cfg: asked for,
+// or by default unless the linux profile or Config.HyStart selects
+// Linux's HyStart.
+func hystartPPOn(cfg *Config) bool {
+	switch cfg.SlowStart {
+	case SlowStartHyStartPP:
+		return true
+	case SlowStartStandard:
+		return false
+	}
+	return cfg.Profile != ProfileLinux && cfg.HyStart.Detect == 0
+}
+
+// HyStart++ (RFC 9406) constants (section 4.3).
+const (
+	hsppMinRTTThresh  = 4 * time.Millisecond
+	hsppMaxRTTThresh  = 16 * time.Millisecond
+	hsppMinRTTDivisor = 8
+	hsppNRTTSample    = 8
+	hsppCSSGrowthDiv  = 4
+	hsppCSSRounds     = 5
+	hsppL             = 8 // segments per ACK in slow start, unpaced
+	hsppInf           = time.Duration(1<<63 - 1)
+)
+
+// The slow starts Config.SlowStart selects for CUBIC.
+const (
+	// SlowStartHyStartPP is HyStart++ (RFC 9406), the default outside
+	// the linux profile.
+	SlowStartHyStartPP = "hystart++"
+	// SlowStartStandard is RFC 5681's slow start.
+	SlowStartStandard = "standard"
+)
+
+// hystartPP is one connection's HyStart++ state (RFC 9406 section 4.2):
+// rounds end when SND.UNA passes windowEnd; a round whose minimum RTT
+// exceeds the previous round's by RttThresh (an eighth of it, in [4 ms,
+// 16 ms]) ends standard slow start and starts Conservative Slow Start,
+// which grows a quarter as fast and returns to slow start if the RTT
+// falls back below the baseline, or ends in congestion avoidance
+// (ssthresh = cwnd) after five rounds.
+type hystartPP struct {
+	on         bool // HyStart++ runs for this connection
+	done       bool // the initial slow start is over (section 4.3)
+	started    bool
+	css        bool
+	cssRounds  int
+	windowEnd  seqnum
+	lastMin    time.Duration
+	currMin    time.Duration
+	samples    int
+	cssBaseMin time.Duration
+}
+
+// ppSample is RFC 9406 section 4.2's per-ACK step for an ACK that took
+// an RTT sample rtt, with una SND.UNA after it and nxt SND.NXT.
+func (c *CUBIC) ppSample(s *CCState, rtt time.Duration, una, nxt seqnum) {
+	h := &c.pp
+	if !h.on || h.done || s.Cwnd >= s.Ssthresh {
+		return
+	}
+	if !h.started {
+		h.started = true
+		h.windowEnd = nxt
+		h.lastMin, h.currMin, h.samples = hsppInf, hsppInf, 0
+	}
+	h.currMin = min(h.currMin, rtt)
+	h.samples++
+	if h.samples >= hsppNRTTSample && h.currMin != hsppInf && h.lastMin != hsppInf {
+		if !h.css {
+			thresh := max(hsppMinRTTThresh, min(h.lastMin/hsppMinRTTDivisor, hsppMaxRTTThresh))
+			if h.currMin >= h.lastMin+thresh {
+				h.css, h.cssRounds, h.cssBaseMin = true, 0, h.currMin
+			}
+		} else if h.currMin < h.cssBaseMin {
+			// The RTT increase was spurious: resume slow start.
+			h.css, h.cssBaseMin = false, hsppInf
+		}
+	}
+	if una.lt(h.windowEnd) {
+		return
+	}
+	// The ACK of windowEnd ends the round; what was sent since is the
+	// next one.
+	h.lastMin, h.currMin, h.samples = h.currMin, hsppInf, 0
+	h.windowEnd = nxt
+	if h.css {
+		h.cssRounds++
+		if h.cssRounds >= hsppCSSRounds {
+			// CSS ran its rounds: enter congestion avoidance.
+			s.Ssthresh = s.Cwnd
+			h.css, h.done = false, true
+		}
+	}
+}
+
+// ppIncrease is the slow-start increase for acked bytes: min(N, L*SMSS),
+// a quarter of it in CSS (RFC 9406 section 4.2).
+func (c *CUBIC) ppIncrease(s *CCState, acked int) int {
+	if !c.pp.on || c.pp.done {
+		return min(acked, s.MSS) // RFC 5681 section 3.1
+	}
+	inc := min(acked, hsppL*s.MSS)
+	if c.pp.css {
+		inc /= hsppCSSGrowthDiv
+	}
+	return inc
 }

@@ -34,6 +34,13 @@ type RateSample struct {
 	// RTT is the round trip of the most recently sent segment this ACK
 	// delivered, 0 when it was retransmitted (Karn) or there was none.
 	RTT time.Duration
+	// TxInFlight is the flight (bytes) when the most recently sent
+	// segment this ACK delivered left, itself included (BBR's
+	// RS.tx_in_flight).
+	TxInFlight int
+	// Lost is the data (bytes) marked lost since that segment left
+	// (RS.lost).
+	Lost int64
 	// AppLimited tells that the sampled segment was sent while the
 	// application, not the network, limited the flight.
 	AppLimited bool
@@ -48,6 +55,8 @@ type rsRec struct {
 	firstSent     clock.Time // C.first_sent_time when it left
 	deliveredTime clock.Time // C.delivered_time when it left
 	delivered     int64      // C.delivered when it left
+	lost          int64      // C.lost when it left
+	txInFlight    int        // the flight when it left, itself included
 	appLimited    bool
 	rtx           bool
 	sacked        bool
@@ -58,6 +67,7 @@ type rateSampler struct {
 	recs          []rsRec // outstanding transmissions in sequence order, from head on
 	head          int
 	delivered     int64
+	lost          int64 // C.lost: bytes marked lost
 	deliveredTime clock.Time
 	firstSent     clock.Time
 	// appLimited is C.app_limited: 0, or the delivered count after which
@@ -67,13 +77,14 @@ type rateSampler struct {
 
 // onSend records a transmission of [seq, end) at now; idle tells that
 // nothing was in flight before it (section 3.2: the sampling interval
-// restarts), sndMax is SND.MAX before it.
-func (r *rateSampler) onSend(seq, end, sndMax seqnum, now clock.Time, idle bool) {
+// restarts), sndMax is SND.MAX before it and inFlight the flight with
+// it.
+func (r *rateSampler) onSend(seq, end, sndMax seqnum, now clock.Time, idle bool, inFlight int) {
 	if idle {
 		r.firstSent, r.deliveredTime = now, now
 	}
 	snap := rsRec{sent: now, firstSent: r.firstSent, deliveredTime: r.deliveredTime,
-		delivered: r.delivered, appLimited: r.appLimited != 0}
+		delivered: r.delivered, lost: r.lost, txInFlight: inFlight, appLimited: r.appLimited != 0}
 	if seq.lt(sndMax) {
 		// A retransmission: the records it covers take the new snapshot.
 		rend := seqMin(end, sndMax)
@@ -118,6 +129,8 @@ func (r *rateSampler) onAck(una seqnum, o *Options, now clock.Time, minRTT time.
 			rs.PriorDelivered = p.delivered
 			priorTime = p.deliveredTime
 			rs.AppLimited = p.appLimited
+			rs.TxInFlight = p.txInFlight
+			rs.Lost = p.lost
 			sendElapsed = p.sent.Sub(p.firstSent)
 			r.firstSent = p.sent
 			rs.RTT = 0
@@ -153,12 +166,27 @@ func (r *rateSampler) onAck(una seqnum, o *Options, now clock.Time, minRTT time.
 	if !rs.Valid {
 		return rs
 	}
+	rs.Lost = r.lost - rs.Lost
 	rs.Delivered = r.delivered - rs.PriorDelivered
 	rs.Interval = max(sendElapsed, r.deliveredTime.Sub(priorTime))
 	if rs.Interval > 0 && rs.Interval >= minRTT {
 		rs.DeliveryRate = float64(rs.Delivered) / rs.Interval.Seconds()
 	}
 	return rs
+}
+
+// markLost counts the transmissions [seq, end) covers (not SACKed) as
+// lost, before their retransmission, and calls fn with each one's
+// snapshot (BBR's HandleLostPacket).
+func (r *rateSampler) markLost(seq, end seqnum, fn func(p *rsRec)) {
+	recs := r.recs[r.head:]
+	i := sort.Search(len(recs), func(k int) bool { return recs[k].end.gt(seq) })
+	for ; i < len(recs) && recs[i].start.lt(end); i++ {
+		if p := &recs[i]; !p.sacked {
+			r.lost += int64(p.end.diff(p.start))
+			fn(p)
+		}
+	}
 }
 
 // markAppLimited records that the application has nothing more to send

@@ -1,8 +1,9 @@
 // Package tcp is simnet's TCP (RFC 9293): the connection state machine with
 // simultaneous open and close, TIME-WAIT, RST handling hardened per RFC
 // 5961, MSS from the path MTU, retransmission timeouts per RFC 6298,
-// NewReno (RFC 5681, RFC 6582), CUBIC (RFC 9438) and BBR v1 (paced on the
-// connection's clock; bbr.go) congestion control, ECN (RFC 3168, opt-in),
+// NewReno (RFC 5681, RFC 6582), CUBIC (RFC 9438, with HyStart++ of RFC
+// 9406) and BBR v3 (draft-ietf-ccwg-bbr, paced on the connection's clock;
+// bbr.go) congestion control, ECN (RFC 3168, opt-in),
 // window scaling, timestamps with RTTM and PAWS (RFC 7323), SACK (RFC 2018)
 // with SACK-based loss recovery (RFC 6675), Nagle, delayed ACKs, persist
 // and keep-alive timers, a bounded out-of-order queue and a listen backlog
@@ -204,7 +205,7 @@ type Config struct {
 	// (default 16); the receive buffer bounds it in bytes.
 	MaxOOORanges int
 	// CongestionControl names the algorithm: "cubic" (default),
-	// "newreno" or "bbr" (BBR v1 with pacing).
+	// "newreno" or "bbr" (BBR v3 with pacing).
 	CongestionControl string
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn the
 	// corresponding options off.
@@ -230,6 +231,11 @@ type Config struct {
 	// zero Config; the linux profile runs both detectors as Linux's
 	// defaults do).
 	HyStart HyStart
+	// SlowStart selects CUBIC's slow start: SlowStartHyStartPP
+	// (HyStart++, RFC 9406) or SlowStartStandard (RFC 5681). Empty
+	// means HyStart++, except in the linux profile or when HyStart
+	// selects Linux's HyStart.
+	SlowStart string
 	// ChallengeACKLimit caps challenge ACKs per second (RFC 5961 section
 	// 7; default 1000).
 	ChallengeACKLimit int
