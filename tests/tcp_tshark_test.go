@@ -62,6 +62,7 @@ var tcpTsharkResent = []string{
 // probe a full receive buffer, whose refused probe bytes neither side
 // counts as retransmitted.
 func TestTCPTsharkRetransmissions(t *testing.T) {
+	t.Parallel()
 	tshark := testenv.Tool(t, "tshark")
 	size := 4 << 20
 	if testing.Short() || tcpRaceEnabled {
