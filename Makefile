@@ -64,14 +64,14 @@ tools-test:
 	fi
 
 ## test: the full test suite with the race detector.
-# Three lanes run at once so that the tests that wait on wall-clock peers
+# Two lanes run at once, so that the tests that wait on wall-clock peers
 # (taps, dnsmasq leases, hping3, chromium) overlap with the ones that
 # compute: the tests/ package under -race (the long one, started first,
-# TEST_PARALLEL tests at a time), go vet then the other packages under
+# TEST_PARALLEL tests at a time); and go vet, the other packages under
 # -race, then the full 20 MB gVisor interop matrices without the race
 # detector (under it they shrink to 1 MB). Each lane's output is printed
-# as it comes; the target fails if any lane failed.
-TEST_PARALLEL ?= 6
+# as it comes; the target fails if either lane failed.
+TEST_PARALLEL ?= 4
 test: tools-test
 	@pkgs=$$($(GO) list $(PKGS)) || exit 1; \
 	tests=$$(echo "$$pkgs" | grep -x '$(MODULE)/tests'); \
