@@ -9,6 +9,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 2s
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
+MODULE     = $(shell $(GO) list -m)
 
 # Debian packages the tests use: tshark decodes every capture we write; the
 # live tap tests run ip, ping, tcpdump, curl, dig, ncat, dnsmasq and nft
@@ -63,14 +64,30 @@ tools-test:
 	fi
 
 ## test: the full test suite with the race detector.
+# Two lanes run at once, so that the tests that wait on wall-clock peers
+# (taps, dnsmasq leases, hping3, chromium) overlap with the ones that
+# compute: the tests/ package under -race (the long one, started first,
+# TEST_PARALLEL tests at a time); and go vet, the other packages under
+# -race, then the full 20 MB gVisor interop matrices without the race
+# detector (under it they shrink to 1 MB). Each lane's output is printed
+# as it comes; the target fails if either lane failed.
+TEST_PARALLEL ?= 4
 test: tools-test
-	$(GO) vet $(PKGS)
-	# -parallel 4: many tests in tests/ wait on wall-clock peers (taps, dnsmasq
-	# leases, chromium) rather than compute; two slots on two cores left them idle.
-	$(GO) test -race -count=1 -parallel 4 -timeout 25m $(PKGS)
-	# The race detector shrinks the gVisor interop transfers to 4 MB (1 MB over
-	# IPv6); run the full 20 MB matrices once more without it.
-	$(GO) test -count=1 -timeout 10m -run '^TestTCPGVisorInterop6?$$$$' ./tests/
+	@pkgs=$$($(GO) list $(PKGS)) || exit 1; \
+	tests=$$(echo "$$pkgs" | grep -x '$(MODULE)/tests'); \
+	others=$$(echo "$$pkgs" | grep -vx '$(MODULE)/tests'); \
+	pids=""; \
+	if [ -n "$$tests" ]; then \
+	  echo "== go test -race $$tests (-parallel $(TEST_PARALLEL))"; \
+	  $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 25m $$tests & pids="$$pids $$!"; \
+	fi; \
+	( set -e; \
+	  echo "== go vet"; $(GO) vet $$pkgs; \
+	  if [ -n "$$others" ]; then echo "== go test -race (other packages)"; $(GO) test -race -count=1 -parallel 4 -timeout 25m $$others; fi; \
+	  if [ -n "$$tests" ]; then echo "== go test (no -race) 20 MB gVisor interop matrices"; \
+	    $(GO) test -count=1 -timeout 10m -run '^TestTCPGVisorInterop6?$$' $$tests; fi ) & pids="$$pids $$!"; \
+	rc=0; for p in $$pids; do wait $$p || rc=1; done; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)"; fi; exit $$rc
 
 ## test-flood: only the SYN flood test of taprun (hping3; also in make test).
 test-flood: tools-test

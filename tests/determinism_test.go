@@ -3,9 +3,11 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,8 +38,12 @@ func scnReadDir(t *testing.T, dir string) map[string][]byte {
 // TestDeterminism runs every example and the demo three times with the
 // same seed, at GOMAXPROCS 1, 4 and 1, and requires byte-identical output files
 // (captures and report.json); the lossy three-host example is also run in
-// plain pcap format.
+// plain pcap format. The runs are `simnet run` processes (the command users
+// run, built once without the race detector), each with its own GOMAXPROCS
+// in the environment, so that the cases run in parallel with the rest of
+// the package instead of setting the test process's GOMAXPROCS.
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	type run struct {
 		file   string
 		format pcap.Format
@@ -47,16 +53,24 @@ func TestDeterminism(t *testing.T) {
 		runs = append(runs, run{f, pcap.PcapNG})
 	}
 	runs = append(runs, run{scnDeterminismFile, pcap.Pcap})
+	bin := simnetBinary(t)
 	for _, r := range runs {
 		t.Run(filepath.Base(r.file)+"/"+r.format.String(), func(t *testing.T) {
+			t.Parallel()
 			var outs []map[string][]byte
 			// Three runs: map iteration order changes from run to run, so
 			// output that depends on it differs with high probability.
 			for _, procs := range []int{1, 4, 1} {
-				prev := runtime.GOMAXPROCS(procs)
-				dir := t.TempDir()
-				scnRun(t, r.file, 42, dir, r.format)
-				runtime.GOMAXPROCS(prev)
+				dir := filepath.Join(t.TempDir(), "out")
+				cmd := exec.Command(bin, "run", r.file, "--seed", "42", "--out", dir, "--pcap-format", r.format.String(), "--quiet")
+				cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+				out, err := cmd.CombinedOutput()
+				// Exit status 1 is a failed expectation (seed 42 is not
+				// every example's own); 2 and others are errors.
+				var exit *exec.ExitError
+				if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+					require.NoError(t, err, "GOMAXPROCS=%d simnet run %s:\n%s", procs, r.file, out)
+				}
 				outs = append(outs, scnReadDir(t, dir))
 			}
 			require.Contains(t, outs[0], scenario.ReportFile)
@@ -73,6 +87,7 @@ func TestDeterminism(t *testing.T) {
 
 // TestSeedChangesLossPattern checks that another seed drops other frames.
 func TestSeedChangesLossPattern(t *testing.T) {
+	t.Parallel()
 	d1, d2 := t.TempDir(), t.TempDir()
 	r1 := scnRun(t, scnDeterminismFile, 1, d1, pcap.PcapNG)
 	r2 := scnRun(t, scnDeterminismFile, 2, d2, pcap.PcapNG)

@@ -236,6 +236,7 @@ func diffRun(t *testing.T, ref string, start func(t *testing.T, ns *netns.NS, di
 // field (rcode, opcode, flags, question, the three sections, OPT) must
 // agree except where nsdJustified explains why not.
 func TestDNSDifferentialNSD(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "nsd")
 	diffRun(t, "nsd", func(t *testing.T, ns *netns.NS, dir, zone string) *netns.Proc {
 		conf := filepath.Join(dir, "nsd.conf")
@@ -271,6 +272,7 @@ zone:
 // the reference, configured as an authoritative-only primary with
 // minimal-responses no-auth.
 func TestDNSDifferentialBIND(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "named")
 	diffRun(t, "bind", func(t *testing.T, ns *netns.NS, dir, zone string) *netns.Proc {
 		conf := filepath.Join(dir, "named.conf")

@@ -96,6 +96,7 @@ const dniSOA = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com.
 // without a malformed frame or a bad checksum, with one DNS response per
 // case, in order (the fragmented answer and the TCP ones reassembled).
 func TestDNSInteropMiekgClient(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dw := newDNIWorld(t, 1, impair.Config{Delay: 5 * time.Millisecond}, dir)
 	srv := dniServer(t)
@@ -272,6 +273,7 @@ func TestDNSInteropMiekgClient(t *testing.T) {
 // resolver would: a UDP answer with TC set, then the same question over TCP
 // on the same gVisor stack.
 func TestDNSInteropTruncationThenTCP(t *testing.T) {
+	t.Parallel()
 	dw := newDNIWorld(t, 2, impair.Config{Delay: 5 * time.Millisecond}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)
@@ -338,6 +340,7 @@ func dniAnswers(m *dns.Msg) []string {
 // TestDNSInteropStackResolver runs simnet's stub resolver
 // (dnsstack.NewResolver with its TCP fallback) against a miekg/dns server on gVisor's netstack.
 func TestDNSInteropStackResolver(t *testing.T) {
+	t.Parallel()
 	dw := newDNIWorld(t, 3, impair.Config{Delay: 5 * time.Millisecond}, "")
 	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
@@ -404,6 +407,7 @@ func TestDNSInteropStackResolver(t *testing.T) {
 // every lookup still succeeds because the resolver retransmits over UDP and
 // TCP recovers the fallback queries.
 func TestDNSInteropResolverLoss(t *testing.T) {
+	t.Parallel()
 	dw := newDNIWorld(t, 5, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	ms := startDNIMiekgServer(t, dw, dniRecords()...)
 	server := netip.AddrPortFrom(dniPeerAddr, 53)
@@ -436,6 +440,7 @@ func TestDNSInteropResolverLoss(t *testing.T) {
 // each direction: both TCP implementations recover and every 1.6 KB answer
 // arrives complete.
 func TestDNSInteropMiekgClientLossTCP(t *testing.T) {
+	t.Parallel()
 	dw := newDNIWorld(t, 7, impair.Config{Delay: 5 * time.Millisecond, Loss: 0.05}, "")
 	srv := dniServer(t)
 	server := netip.AddrPortFrom(dniOurAddr, 53)

@@ -27,6 +27,7 @@ var goldenCaptures = map[string]string{
 // on the wire changes only on purpose. It also checks that our own replay
 // analysis reads the golden files and finds the seed story's protocols.
 func TestGoldenCaptures(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rep := scnRun(t, scnDemo, 1, dir, pcap.PcapNG)
 	require.True(t, rep.Passed)

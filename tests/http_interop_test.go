@@ -72,6 +72,7 @@ type httpFetch struct {
 // TestHTTPInteropNetHTTPClient has net/http's client, dialling through
 // gVisor's gonet, fetch pages from simnet's server.
 func TestHTTPInteropNetHTTPClient(t *testing.T) {
+	t.Parallel()
 	for _, l := range httpInteropLinks {
 		t.Run(l.name, func(t *testing.T) { netHTTPClientFetch(t, l.imp) })
 	}
@@ -162,6 +163,7 @@ func netHTTPClientFetch(t *testing.T, imp impair.Config) {
 // server running on gVisor's gonet listener: Content-Length, chunked and
 // Connection: close responses.
 func TestHTTPInteropOurClient(t *testing.T) {
+	t.Parallel()
 	for _, l := range httpInteropLinks {
 		t.Run(l.name, func(t *testing.T) { ourClientFetch(t, l.imp) })
 	}

@@ -37,6 +37,7 @@ const (
 // (fragmented both ways), gets every reply, and holds a REACHABLE
 // neighbour entry for our address, learned by NDP.
 func TestTapPing6(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "ping")
 	ns := netns.New(t)
 	ns.Run(t, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap")

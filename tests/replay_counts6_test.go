@@ -108,6 +108,7 @@ func runTshark6(t *testing.T, tshark, path string) [][]bool {
 // differences in knownDiffs6. The existing protocols over IPv6 (udp, tcp,
 // dns, http) are covered by TestReplayCountsMatchTshark against COUNTS.tsv.
 func TestReplayCounts6MatchTshark(t *testing.T) {
+	t.Parallel()
 	files := captureFiles(t)
 	tshark := requireTool(t, "tshark")
 	want := readTSV(t, "COUNTS6.tsv")

@@ -185,6 +185,7 @@ func readCountsTSV(t *testing.T) map[string]map[string]int {
 // frame counts agree it also compares frame by frame, so two errors cannot
 // cancel out.
 func TestReplayCountsMatchTshark(t *testing.T) {
+	t.Parallel()
 	files := captureFiles(t)
 	tshark, haveTshark := testenv.Optional(t, "tshark", "the comparison with tshark (COUNTS.tsv only)")
 	want := readCountsTSV(t)
@@ -257,6 +258,7 @@ func TestReplayCountsMatchTshark(t *testing.T) {
 // capture and a cut-off capture, checking the JSON report, the table and
 // the exit statuses.
 func TestReplayCLI(t *testing.T) {
+	t.Parallel()
 	captureFiles(t)
 	dir := t.TempDir()
 	bin := simnetBinary(t)

@@ -49,6 +49,7 @@ type disagreement struct {
 // addresses, ports, lengths, flags, sequence numbers, and whether
 // checksums verify.
 func TestReplayDiffGopacket(t *testing.T) {
+	t.Parallel()
 	files := captureFiles(t)
 	var st diffStats
 	var dis []disagreement

@@ -122,6 +122,7 @@ func recordSimEchoAt(t *testing.T, imp impair.Config, size int, v6 bool) string 
 // with our stack in the server's role: what our stack sends must be what the
 // recorded stack sent, segment for segment (an empty diff).
 func TestHostRoleReplayReproducesSimulatedHost(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		imp  impair.Config
@@ -228,6 +229,7 @@ func stopTcpdump(t *testing.T, p *netns.Proc) {
 // with `simnet replay --to-tap --speed 0`; tcpdump on the tap sees every
 // frame, byte for byte in total.
 func TestReplayToTap(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "tcpdump")
 	ns := netns.New(t)
 	ns.AddTap(t, "tap0", "192.0.2.1/24")
@@ -304,6 +306,7 @@ while True:
 // checks that every difference is of an explained kind: no data, SYN, FIN
 // or RST segment missing or extra, no payload difference.
 func TestHostRoleReplayLinuxServer(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "tcpdump", "python3")
 	srv, cli := vethPair(t)
 
@@ -390,6 +393,7 @@ print("echoed", len(got), got == data)
 // TestReplayCLIHostRole runs `simnet replay --as` on a simulator capture:
 // it prints an empty diff and writes the outputs.
 func TestReplayCLIHostRole(t *testing.T) {
+	t.Parallel()
 	capture := recordSimEcho(t, impair.Config{Delay: time.Millisecond}, 16<<10)
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(simnetBinary(t), "replay", capture, "--as", hrOurAddr.String(), "--out", out, "--echo", "7")
@@ -441,6 +445,7 @@ func vethPair(t *testing.T) (srv, cli *netns.NS) {
 //     keeps the connection until the client's FIN, and the recorded client
 //     never acknowledges our FIN, which is retransmitted and reset.
 func TestHostRoleReplayLinuxHTTPServer(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "tcpdump", "python3", "curl")
 	srv, cli := vethPair(t)
 	dir := t.TempDir()

@@ -196,7 +196,13 @@ func TestReplayToTapRate(t *testing.T) {
 			}
 			out := ns.Run(t, bin, args...)
 			t.Logf("%s", out)
-			time.Sleep(200 * time.Millisecond)
+			// The last count is the final one (--stats prints others).
+			all := regexp.MustCompile(`sent (\d+) frames`).FindAllStringSubmatch(out, -1)
+			require.NotEmpty(t, all, "no frame count in the replay's output")
+			m := all[len(all)-1]
+			sent, err := strconv.Atoi(m[1])
+			require.NoError(t, err)
+			waitCapture(t, dump, 10*time.Second, m[0], func(st captureStats) bool { return st.frames >= sent })
 			stopTcpdump(t, td)
 			got, times := dumpFrames(t, dump, ttSrcMAC)
 			require.Greater(t, len(got), 1000, "frames seen on tap0")
@@ -225,7 +231,7 @@ func TestReplayToTapLoop(t *testing.T) {
 	dump := filepath.Join(t.TempDir(), "tap0.pcap")
 	td := startTcpdump(t, ns, "tap0", dump, "-Q", "in", "ether", "src", ttSrcMAC.String())
 	out := ns.Run(t, simnetBinary(t), "replay", capture, "--to-tap", "tap0", "--topspeed", "--loop", "3")
-	time.Sleep(200 * time.Millisecond)
+	waitCapture(t, dump, 10*time.Second, "150 frames", func(st captureStats) bool { return st.frames >= 150 })
 	stopTcpdump(t, td)
 	assert.Contains(t, out, "sent 150 frames (15000 bytes) to tap0")
 	assert.Contains(t, out, "Passes over the capture:   3")
@@ -272,7 +278,7 @@ func TestReplayToTapRewrite(t *testing.T) {
 	out := ns.Run(t, simnetBinary(t), "replay", capture, "--to-tap", "tap0", "--topspeed",
 		"--rewrite-ip", "192.0.2.10=198.18.0.10", "--rewrite-ip", "192.0.2.20=198.18.0.20",
 		"--rewrite-mac", ttSrcMAC.String()+"="+newMAC.String())
-	time.Sleep(200 * time.Millisecond)
+	waitCapture(t, dump, 10*time.Second, fmt.Sprintf("%d frames", len(frames)), func(st captureStats) bool { return st.frames >= len(frames) })
 	stopTcpdump(t, td)
 	assert.Contains(t, out, fmt.Sprintf("sent %d frames", len(frames)))
 	got, _ := dumpFrames(t, dump, newMAC)

@@ -39,6 +39,7 @@ func scnRun(t *testing.T, file string, seed uint64, dir string, format pcap.Form
 // TestExamplesPass runs every example and the demo with their own seed and
 // checks that their expectations pass and the report lists real captures.
 func TestExamplesPass(t *testing.T) {
+	t.Parallel()
 	for _, file := range append(scnExamples(t), scnDemo) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			s, err := scenario.Load(file)
@@ -67,6 +68,7 @@ func TestExamplesPass(t *testing.T) {
 // TestFailedExpectationIsReported checks that a scenario whose
 // expectation cannot hold fails it, naming the app.
 func TestFailedExpectationIsReported(t *testing.T) {
+	t.Parallel()
 	s, err := scenario.Parse("cut.yaml", []byte(`name: cut
 duration: 5s
 hosts:

@@ -24,6 +24,7 @@ const scnSeedStory = "../examples/seed-story-lossy.yaml"
 // HTTP 200 responses with the page's SHA-256, a verified echo), the links
 // really lost frames, and the capture of the client shows the whole story.
 func TestSeedStoryLossy(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{1, 2, 3, 4, 5, 6, 7, 8} {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			dir := t.TempDir()
@@ -64,6 +65,7 @@ func TestSeedStoryLossy(t *testing.T) {
 // requires byte-identical captures and reports, and different captures for
 // different seeds.
 func TestSeedStoryDeterministic(t *testing.T) {
+	t.Parallel()
 	outs := map[uint64][]map[string][]byte{}
 	for _, seed := range []uint64{3, 11} {
 		for range 2 {
@@ -87,6 +89,7 @@ func TestSeedStoryDeterministic(t *testing.T) {
 // and checks that it shows the DHCP exchange, the DNS query and answer and
 // the HTTP response, on the standard ports.
 func TestSeedStoryTshark(t *testing.T) {
+	t.Parallel()
 	tshark := scnTsharkPath(t)
 	dir := t.TempDir()
 	scnRun(t, scnSeedStory, 5, dir, pcap.PcapNG)

@@ -53,6 +53,7 @@ func digSections(out string) (status, flags string, sec map[string][]string) {
 // MX exchange completed with the zone's name and its address added, OPT
 // in a NOTIMP reply to a NOTIFY with EDNS, AXFR refused.
 func TestTapDNSRules(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "dig")
 	ns := tapNS(t)
 	zone := filepath.Join(t.TempDir(), "rules.zone")

@@ -24,6 +24,7 @@ import (
 // closed, a leading empty line ignored, 100 Continue for Expect, and no
 // way out of DIR through a symlink or "..".
 func TestTapHTTPRules(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "curl")
 	ns := tapNS(t)
 	base := t.TempDir()

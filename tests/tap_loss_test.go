@@ -37,6 +37,7 @@ func TestTapKernelLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bulk transfer under loss")
 	}
+	t.Parallel()
 	netns.RequireTools(t, "nft")
 	ns := tapNS(t)
 	ns.Run(t, "nft", "add", "table", "inet", "t")
@@ -55,6 +56,7 @@ func TestTapImpairedLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bulk transfer under loss and delay")
 	}
+	t.Parallel()
 	ns := tapNS(t)
 	p := startTaprun(t, ns, "--ip", tapStackCIDR, "--discard", "9",
 		"--loss", "5%", "--delay", "20ms", "--jitter", "5ms", "--seed", "7")

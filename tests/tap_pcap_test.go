@@ -71,6 +71,7 @@ func tsharkClean(t *testing.T, path string) int {
 // TestTapPcap: the pcapng taprun writes and a tcpdump capture of the same
 // tap both decode cleanly in tshark and hold the same frames.
 func TestTapPcap(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "tcpdump", "tshark", "ping", "curl")
 	ns := tapNS(t)
 	// Keep the kernel's IPv6 chatter (router solicitations, MLD) out of the

@@ -16,6 +16,7 @@ import (
 // frame, fill it exactly (1472 + 8 + 20 = 1500) and need fragmentation both
 // ways (4000 bytes), and gets every reply.
 func TestTapPing(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "ping")
 	ns := tapNS(t)
 	startTaprun(t, ns, "--ip", tapStackCIDR)
@@ -34,6 +35,7 @@ func TestTapPing(t *testing.T) {
 // TestTapMissingDevice: taprun explains a missing device and how to make
 // one, and exits non-zero.
 func TestTapMissingDevice(t *testing.T) {
+	t.Parallel()
 	ns := netns.New(t)
 	bin := taprunBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -46,6 +48,7 @@ func TestTapMissingDevice(t *testing.T) {
 
 // TestTapBusyDevice: a second taprun on the same tap is told it is busy.
 func TestTapBusyDevice(t *testing.T) {
+	t.Parallel()
 	ns := tapNS(t)
 	startTaprun(t, ns, "--ip", tapStackCIDR)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -58,6 +61,7 @@ func TestTapBusyDevice(t *testing.T) {
 // TestTapCreate: with --create taprun makes the device itself and removes
 // it when it exits.
 func TestTapCreate(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "ping")
 	ns := netns.New(t)
 	p := ns.Start(t, taprunBinary(t), "--tap", "made0", "--create", "--ip", tapStackCIDR)
@@ -73,6 +77,7 @@ func TestTapCreate(t *testing.T) {
 // TestTapNotPermitted: run as an unprivileged user, taprun says it may not
 // open the device and what it needs.
 func TestTapNotPermitted(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "setpriv")
 	// The tap belongs to root: the kernel lets anyone who can open
 	// /dev/net/tun attach to a tap with no owner, so without an owner the

@@ -19,6 +19,7 @@ import (
 // TestTapEchoNcat: ncat sends 10 MB to taprun's echo port and gets the same
 // 10 MB back, byte for byte.
 func TestTapEchoNcat(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "ncat")
 	ns := tapNS(t)
 	p := startTaprun(t, ns, "--ip", tapStackCIDR, "--echo", "7")
@@ -41,6 +42,7 @@ func TestTapEchoNcat(t *testing.T) {
 // TestTapUDPEcho: a kernel UDP socket gets each datagram back from the UDP
 // echo service, including one that needs fragmentation both ways.
 func TestTapUDPEcho(t *testing.T) {
+	t.Parallel()
 	ns := tapNS(t)
 	startTaprun(t, ns, "--ip", tapStackCIDR, "--echo", "7")
 	var c net.Conn
@@ -64,6 +66,7 @@ func TestTapUDPEcho(t *testing.T) {
 // TestTapHTTP: curl fetches the page 200 times over one keep-alive
 // connection and 200 times over new connections.
 func TestTapHTTP(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "curl")
 	ns := tapNS(t)
 	dir := t.TempDir()
@@ -126,6 +129,7 @@ www     IN AAAA 2001:db8::80
 // TestTapDNS: dig queries taprun's DNS server over UDP and TCP for A, AAAA,
 // MX and TXT, and gets NXDOMAIN for a missing name.
 func TestTapDNS(t *testing.T) {
+	t.Parallel()
 	netns.RequireTools(t, "dig")
 	ns := tapNS(t)
 	zone := filepath.Join(t.TempDir(), "example.test.zone")

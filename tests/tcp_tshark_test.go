@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,7 @@ var tcpTsharkResent = []string{
 // probe a full receive buffer, whose refused probe bytes neither side
 // counts as retransmitted.
 func TestTCPTsharkRetransmissions(t *testing.T) {
+	t.Parallel()
 	tshark := testenv.Tool(t, "tshark")
 	size := 4 << 20
 	if testing.Short() || tcpRaceEnabled {
@@ -121,20 +123,14 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 				assert.Empty(t, bad, "%s: frames Wireshark finds malformed, in error or with bad checksums", host)
 			}
 
-			sender := "ip.src == " + tcpPairAddrA.String() + " && tcp.srcport == " + strconv.Itoa(int(st.Local.Port()))
-			resent := "(" + strings.Join(tcpTsharkResent, " || ") + ")"
-			total := len(tsharkLines(t, tshark, capture, "-Y", sender+" && "+resent, "-T", "fields", "-e", "frame.number"))
-			split := make([]string, 0, len(tcpTsharkResent))
-			for _, flag := range tcpTsharkResent {
-				n := len(tsharkLines(t, tshark, capture, "-Y", sender+" && "+flag, "-T", "fields", "-e", "frame.number"))
-				split = append(split, flag[len("tcp.analysis."):]+"="+strconv.Itoa(n))
-			}
-			sent := len(tsharkLines(t, tshark, capture, "-Y", sender, "-T", "fields", "-e", "frame.number"))
+			// One tshark pass over the sender's capture gives every count:
+			// a field of each analysis flag is non-empty on the frames
+			// that carry it, as "-Y flag" would select them.
+			split, total, sent, probes := tcpTsharkSenderCounts(t, tshark, capture, st.Local.Port())
 			assert.Equal(t, int(st.SegmentsSent), sent, "segments our sender counts vs frames in its capture")
 			assert.Equal(t, int(st.Retransmits), total, "segments tshark flags as resent (%s) vs ConnStats.Retransmits", strings.Join(split, " "))
 			if tc.slowReader {
-				probes := tsharkLines(t, tshark, capture, "-Y", sender+" && tcp.analysis.zero_window_probe", "-T", "fields", "-e", "frame.number")
-				assert.NotEmpty(t, probes, "the sender probed zero windows")
+				assert.NotZero(t, probes, "the sender probed zero windows")
 			}
 			switch tc.resent {
 			case "none":
@@ -146,6 +142,45 @@ func TestTCPTsharkRetransmissions(t *testing.T) {
 				st.SegmentsSent, st.Retransmits, st.TimeoutRetransmits, st.FastRetransmits, st.LostRetransmits, strings.Join(split, " "), pw.w.Link("wire").Stats())
 		})
 	}
+}
+
+// tcpTsharkSenderCounts decodes a sender's capture once with tshark's TCP
+// analysis and returns, over the frames host a sent from port (ip.src and
+// tcp.srcport, as the display filter "ip.src == A && tcp.srcport == port"
+// selects them), the count of each tcpTsharkResent flag as "flag=n", the
+// frames carrying any of them, all frames, and the zero-window probes.
+func tcpTsharkSenderCounts(t *testing.T, tshark, capture string, port uint16) (split []string, resent, sent, probes int) {
+	t.Helper()
+	args := []string{"-T", "fields", "-E", "separator=;", "-E", "aggregator=|", "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.analysis.zero_window_probe"}
+	for _, flag := range tcpTsharkResent {
+		args = append(args, "-e", flag)
+	}
+	perFlag := make([]int, len(tcpTsharkResent))
+	for _, line := range tsharkLines(t, tshark, capture, args...) {
+		f := strings.Split(line, ";")
+		require.Len(t, f, 3+len(tcpTsharkResent), "tshark line %q", line)
+		if !slices.Contains(strings.Split(f[0], "|"), tcpPairAddrA.String()) || !slices.Contains(strings.Split(f[1], "|"), strconv.Itoa(int(port))) {
+			continue
+		}
+		sent++
+		if f[2] != "" {
+			probes++
+		}
+		flagged := false
+		for i, v := range f[3:] {
+			if v != "" {
+				perFlag[i]++
+				flagged = true
+			}
+		}
+		if flagged {
+			resent++
+		}
+	}
+	for i, flag := range tcpTsharkResent {
+		split = append(split, flag[len("tcp.analysis."):]+"="+strconv.Itoa(perFlag[i]))
+	}
+	return split, resent, sent, probes
 }
 
 // tcpPairAddrA is host a's address in a tcpPairWorld.
