@@ -39,6 +39,7 @@ func main() {
 	}
 	prefixes := splitPrefixes(os.Getenv("FUZZINSTR"))
 	tool, args := os.Args[1], os.Args[2:]
+	tmpFile := ""
 	isCompile := strings.TrimSuffix(filepath.Base(tool), ".exe") == "compile"
 	if isCompile && len(args) == 1 && args[0] == "-V=full" {
 		out, err := exec.Command(tool, args...).Output()
@@ -54,20 +55,36 @@ func main() {
 			fail(err)
 		}
 		if filtered := filterArgs(expanded, prefixes); len(filtered) != len(expanded) {
-			if args, err = responseFile(filtered, len(expanded) != len(args)); err != nil {
+			long := len(expanded) != len(args)
+			if args, err = responseFile(filtered, long); err != nil {
 				fail(err)
+			}
+			if long {
+				tmpFile = args[0][1:]
 			}
 		}
 	}
+	code := run(tool, args)
+	if tmpFile != "" {
+		_ = os.Remove(tmpFile)
+	}
+	os.Exit(code)
+}
+
+// run runs tool with args and the standard streams, and returns its exit
+// code.
+func run(tool string, args []string) int {
 	cmd := exec.Command(tool, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			os.Exit(ee.ExitCode())
+			return ee.ExitCode()
 		}
-		fail(err)
+		fmt.Fprintf(os.Stderr, "fuzzinstr: %v\n", err)
+		return 2
 	}
+	return 0
 }
 
 func fail(err error) {
