@@ -101,13 +101,19 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
-## fuzz: run every fuzz target for FUZZTIME each.
+## fuzz: run every fuzz target for FUZZTIME each, with coverage
+## instrumentation kept to this module's packages (internal/cmd/fuzzinstr;
+## several times the executions per second). The long campaign with its
+## ledger is scripts/fuzz-campaign (docs/fuzzing.md).
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) build -o $$tmp/fuzzinstr ./internal/cmd/fuzzinstr; \
+	for pkg in $$($(GO) list $(PKGS)); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
 	    echo "== $$pkg $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -toolexec $$tmp/fuzzinstr -vet=off -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) \
+	      -fuzzminimizetime 1s $$pkg; \
 	  done; \
 	done
 
