@@ -389,6 +389,14 @@ func Earliest(paths []string) (time.Time, error) {
 	return first, nil
 }
 
+// connName names a connection by its two endpoints in either order.
+func connName(a, b netip.AddrPort) string {
+	if a.Compare(b) > 0 {
+		a, b = b, a
+	}
+	return a.String() + " " + b.String()
+}
+
 // Pick chooses, for each connection that appears in several captures (the
 // sender's, the receiver's, a switch's), the copy seen nearest its sender:
 // the one whose first data segment is earliest. The result is in order of
@@ -403,7 +411,10 @@ func Pick(perCapture [][]*Flow) []*Flow {
 	}
 	for _, flows := range perCapture {
 		for _, f := range flows {
-			k := f.Name()
+			// The connection, not the direction: when both directions
+			// carry about as much data (an echo), captures may disagree
+			// on which is the data direction, and it is one flow.
+			k := connName(f.Src, f.Dst)
 			if b, ok := best[k]; !ok || firstData(f) < firstData(b) {
 				best[k] = f
 			}

@@ -2,6 +2,7 @@ package tcptrace
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -189,4 +190,56 @@ func TestTraceSnapLength(t *testing.T) {
 	require.Len(t, flows, 1)
 	assert.Equal(t, 2800, flows[0].Bytes)
 	assert.Equal(t, uint64(2801), flows[0].Delivered)
+}
+
+// TestPick checks that each connection is drawn once, from the capture that
+// saw its data first, even when two captures disagree on its data direction
+// (an echo carries about as much data each way).
+func TestPick(t *testing.T) {
+	t.Parallel()
+	cli := netip.MustParseAddrPort("192.0.2.1:40000")
+	srv := netip.MustParseAddrPort("192.0.2.2:7")
+	other := netip.MustParseAddrPort("192.0.2.3:80")
+	flow := func(src, dst netip.AddrPort, first float64) *Flow {
+		return &Flow{Src: src, Dst: dst, First: first, Segments: []Segment{{T: first, Seq: 0, End: 100}}}
+	}
+	cases := []struct {
+		name   string
+		per    [][]*Flow
+		want   []string
+		firsts []float64
+	}{
+		{
+			name:   "same direction in both captures: the earlier copy",
+			per:    [][]*Flow{{flow(cli, srv, 0.2)}, {flow(cli, srv, 0.1)}},
+			want:   []string{cli.String() + " -> " + srv.String()},
+			firsts: []float64{0.1},
+		},
+		{
+			name:   "captures disagree on an echo's direction: one flow",
+			per:    [][]*Flow{{flow(cli, srv, 0.1)}, {flow(srv, cli, 0.15)}},
+			want:   []string{cli.String() + " -> " + srv.String()},
+			firsts: []float64{0.1},
+		},
+		{
+			name:   "two connections stay two, in order of first segment",
+			per:    [][]*Flow{{flow(cli, other, 0.3), flow(cli, srv, 0.1)}, {flow(srv, cli, 0.05)}},
+			want:   []string{srv.String() + " -> " + cli.String(), cli.String() + " -> " + other.String()},
+			firsts: []float64{0.05, 0.3},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Pick(tc.per)
+			var names []string
+			var firsts []float64
+			for _, f := range got {
+				names = append(names, f.Name())
+				firsts = append(firsts, f.First)
+			}
+			assert.Equal(t, tc.want, names)
+			assert.Equal(t, tc.firsts, firsts)
+		})
+	}
 }
