@@ -133,23 +133,15 @@ func (n *neighbor) OnTimer(now clock.Time) {
 }
 
 // request sends one ARP request for n and arms the retry timer.
-func (n *neighbor) request(now clock.Time) {
-	i := n.ifc
-	h := i.h
-	n.tries++
-	h.stats.ARPRequestsOut++
-	var spa [4]byte
-	if i.addr.IsValid() {
-		spa = i.addr.Addr().As4()
-	}
-	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, ether.Broadcast)
-	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
-}
+func (n *neighbor) request(now clock.Time) { n.sendRequest(now, ether.Broadcast) }
 
 // probe sends one ARP request for n unicast to its cached address (the
 // target hardware address left zero, as Linux does) and arms the retry
 // timer.
-func (n *neighbor) probe(now clock.Time) {
+func (n *neighbor) probe(now clock.Time) { n.sendRequest(now, n.mac) }
+
+// sendRequest sends one ARP request for n to dst and arms the retry timer.
+func (n *neighbor) sendRequest(now clock.Time, dst ether.Addr) {
 	i := n.ifc
 	h := i.h
 	n.tries++
@@ -158,7 +150,7 @@ func (n *neighbor) probe(now clock.Time) {
 	if i.addr.IsValid() {
 		spa = i.addr.Addr().As4()
 	}
-	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, n.mac)
+	i.sendARP(arp.Fields{Op: arp.OpRequest, SenderHW: i.mac, SenderIP: spa, TargetIP: n.ip}, dst)
 	h.clk.Schedule(&n.timer, now.Add(h.cfg.ARPRetry))
 }
 
