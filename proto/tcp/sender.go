@@ -36,8 +36,8 @@ type sender struct {
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
-	// burstSegs counts the new segments the current output call sent.
-	burstSegs int
+	// pushState is the linux profile's PSH model (push.go).
+	pushState
 	// synAcked marks the handshake's ACK while it is processed: in the
 	// linux profile it does not grow cwnd.
 	synAcked bool
@@ -138,7 +138,13 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 		return 0, nil
 	}
 	c.sndBuf.reserve(c.sndBuf.n+len(p), c.s.cfg.SendBuffer)
-	n := c.sndBuf.append(p)
+	c.idleRestart()
+	var n int
+	if c.linuxPush() {
+		n = c.writeLinux(p)
+	} else {
+		n = c.sndBuf.append(p)
+	}
 	if n == 0 {
 		return 0, ErrWouldBlock
 	}
@@ -146,7 +152,6 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
 	c.noPush = c.more
-	c.idleRestart()
 	c.output()
 	return n, nil
 }
