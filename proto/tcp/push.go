@@ -170,6 +170,9 @@ func (c *Conn) gsoEnds(avail, cwAvail, wndAvail int) bool {
 		if m, ok := c.nextMark(c.sndNxt); ok {
 			bytes = min(bytes, m.diff(c.sndNxt)) // the skb ends there
 		}
+		if part := bytes % mss; part != 0 && bytes > mss && c.holdShort(part, avail-bytes+part) {
+			bytes -= part // tcp_mss_split_point: Nagle or the cork holds it
+		}
 		c.gsoSegs = max((bytes+mss-1)/mss, 1)
 		c.gsoLeft = c.gsoSegs
 	}
