@@ -24,8 +24,11 @@ const (
 	// gsoMaxSize is sk_gso_max_size (GSO_LEGACY_MAX_SIZE), the largest
 	// TSO packet and skb.
 	gsoMaxSize = 65536
-	// minTSOSegs is net.ipv4.tcp_min_tso_segs.
-	minTSOSegs = 2
+	// skbOverhead is what Linux charges an skb of the write queue beyond
+	// its data (sk_wmem_queued counts skb->truesize): SKB_TRUESIZE of the
+	// 1 KiB head tcp_stream_alloc_skb allocates for MAX_TCP_HEADER, with
+	// struct sk_buff and skb_shared_info, on x86-64.
+	skbOverhead = 1280
 	// pacingSSRatio and pacingCARatio are net.ipv4.tcp_pacing_ss_ratio
 	// and tcp_pacing_ca_ratio (percent), tcp_update_pacing_rate's factors.
 	pacingSSRatio = 200
@@ -46,6 +49,11 @@ type pushState struct {
 	// gsoLeft counts the segments left in the GSO packet being sent;
 	// gsoSegs is its size.
 	gsoLeft, gsoSegs int
+	// skbEnds are the boundaries between the skbs Linux would hold
+	// (tcp_sendmsg's and tso_fragment's splits), ascending, above
+	// bufStart; sndLimit is SetSendLimit's cap (0: none).
+	skbEnds  []seqnum
+	sndLimit int
 }
 
 // linuxPush reports whether the linux profile's PSH model applies.
@@ -82,7 +90,11 @@ func (c *Conn) writeLinux(p []byte) int {
 			tail = c.sndNxt // the tail skb's sent part was split off
 		}
 		if !tail.lt(end) || end.diff(tail) >= goal {
+			if c.sndLimit > 0 && c.wmemQueued() >= c.sndLimit {
+				break // sk_stream_memory_free: no room for a new skb
+			}
 			tail, c.skbStart = end, end // a new skb
+			c.split(end)
 		} else if total == 0 {
 			c.unmark(end) // tcp_sendmsg: the tail skb loses PSH on the first copy
 		}
@@ -174,6 +186,7 @@ func (c *Conn) gsoEnds(avail, cwAvail, wndAvail int) bool {
 			bytes -= part // tcp_mss_split_point: Nagle or the cork holds it
 		}
 		c.gsoSegs = max((bytes+mss-1)/mss, 1)
+		c.split(c.sndNxt.add(min(bytes, c.gsoSegs*mss))) // tso_fragment
 		c.gsoLeft = c.gsoSegs
 	}
 	c.gsoLeft--
@@ -188,7 +201,7 @@ func (c *Conn) gsoEnds(avail, cwAvail, wndAvail int) bool {
 func (c *Conn) tsoSegs() int {
 	mss := max(c.mss, 1)
 	if !c.hasRTT || c.srtt <= 0 {
-		return max(gsoMaxSize/mss, minTSOSegs) // sk_pacing_rate is still ~0UL
+		return max(gsoMaxSize/mss, c.s.cfg.MinTSOSegs) // sk_pacing_rate is still ~0UL
 	}
 	ratio := pacingCARatio
 	if c.ccs.Cwnd < c.ccs.Ssthresh/2 {
@@ -197,5 +210,63 @@ func (c *Conn) tsoSegs() int {
 	window := max(c.ccs.Cwnd, c.sndMax.diff(c.sndUna))
 	rate := int64(window) * int64(ratio) / 100 * 1e9 / int64(c.srtt) // bytes/s
 	bytes := min(rate>>10, gsoMaxSize)
-	return max(int(bytes)/mss, minTSOSegs)
+	return max(int(bytes)/mss, c.s.cfg.MinTSOSegs)
+}
+
+// split records an skb boundary at seq.
+func (c *Conn) split(seq seqnum) {
+	if k := len(c.skbEnds); k == 0 || c.skbEnds[k-1].lt(seq) {
+		c.skbEnds = append(c.skbEnds, seq)
+	}
+}
+
+// wmemQueued is Linux's sk_wmem_queued for the linux profile: the bytes
+// buffered plus skbOverhead for each skb holding them; the payload bytes
+// in the other profiles.
+func (c *Conn) wmemQueued() int {
+	if c.sndBuf.n == 0 {
+		return 0
+	}
+	if !c.linuxPush() {
+		return c.sndBuf.n
+	}
+	i := 0
+	for i < len(c.skbEnds) && c.skbEnds[i].leq(c.bufStart) {
+		i++
+	}
+	if i > 0 {
+		c.skbEnds = append(c.skbEnds[:0], c.skbEnds[i:]...)
+	}
+	end := c.bufStart.add(c.sndBuf.n)
+	skbs := 1
+	for _, b := range c.skbEnds {
+		if b.lt(end) {
+			skbs++
+		}
+	}
+	return c.sndBuf.n + skbs*skbOverhead
+}
+
+// SetSendLimit caps the send buffer at n bytes as Linux's SO_SNDBUF does
+// (n is sk_sndbuf, twice the value set). In the linux profile the buffer
+// is counted as Linux counts sk_wmem_queued, each skb's data plus its
+// overhead, and a write starts no new skb once it holds n (the skb being
+// filled may take it past n, as tcp_sendmsg's do); in the other profiles
+// it is n bytes of data. Zero removes the cap.
+func (c *Conn) SetSendLimit(n int) { c.sndLimit = max(n, 0) }
+
+// SendWritable reports whether a writer blocked on a full send buffer
+// wakes: without SetSendLimit when the buffer has room; with it, in the
+// linux profile when the free space is at least half of what is queued
+// (sk_stream_write_space: sk_stream_wspace >= sk_stream_min_wspace, so a
+// third of the buffer), otherwise when it is below the cap.
+func (c *Conn) SendWritable() bool {
+	if c.sndLimit == 0 {
+		return c.Writable() > 0
+	}
+	q := c.wmemQueued()
+	if !c.linuxPush() {
+		return q < c.sndLimit
+	}
+	return q < c.sndLimit && c.sndLimit-q >= q/2
 }

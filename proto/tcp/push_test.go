@@ -101,3 +101,39 @@ func TestLinuxForcedPush(t *testing.T) {
 	assert.Equal(t, 50, sent)
 	assert.Equal(t, []int{24, 50}, pushed)
 }
+
+// Linux's SO_SNDBUF counts sk_wmem_queued, each skb's data plus its
+// truesize overhead: tcp_sendmsg starts no new skb once the queue holds
+// sk_sndbuf, and a blocked writer wakes when the free space is at least
+// half of what is queued (sk_stream_write_space), a third of the buffer.
+// With the window 65535 (skbs of 22 segments) a 100000-byte write at
+// cwnd 10 sends ten segments as five GSO packets, tops the first skb up
+// to 32 segments (46720 bytes) and stops: six skbs make 54400 bytes
+// against the limit of 50000, where the data alone (46720) would let a
+// third skb start.
+func TestLinuxSendBufferTruesize(t *testing.T) {
+	t.Parallel()
+	r, una := pushRig(t, 10, 100*time.Millisecond)
+	c := r.conn
+	mss := c.mss
+	c.SetSendLimit(50000)
+	n, err := c.Write(make([]byte, 100000))
+	require.NoError(t, err)
+	assert.Equal(t, 32*mss, n)
+	assert.Equal(t, 32*mss+6*skbOverhead, c.wmemQueued())
+	assert.False(t, c.SendWritable())
+	for _, tc := range []struct {
+		acked    int // segments
+		writable bool
+	}{
+		// 22 segments left in skbs of two: above two thirds of 50000,
+		// though the data alone (32120) is below it.
+		{10, false},
+		// 12 segments in six skbs: 17520 + 6*1280 = 25200.
+		{20, true},
+	} {
+		r.ackWith(una.add(tc.acked*mss), nil)
+		r.drain()
+		assert.Equal(t, tc.writable, c.SendWritable(), "after %d segments acknowledged (queued %d)", tc.acked, c.wmemQueued())
+	}
+}

@@ -143,6 +143,9 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 	if c.linuxPush() {
 		n = c.writeLinux(p)
 	} else {
+		if c.sndLimit > 0 {
+			p = p[:min(len(p), max(c.sndLimit-c.sndBuf.n, 0))]
+		}
 		n = c.sndBuf.append(p)
 	}
 	if n == 0 {

@@ -248,6 +248,10 @@ type Config struct {
 	// ECN negotiates Explicit Congestion Notification (RFC 3168) on every
 	// connection, when the Network implements TOSSender and TOSReceiver.
 	ECN bool
+	// MinTSOSegs is the linux profile's tcp_min_tso_segs (default 2):
+	// the fewest segments of the GSO packets it models for PSH and send
+	// buffer accounting (push.go).
+	MinTSOSegs int
 }
 
 func (c *Config) defaults() {
@@ -295,6 +299,7 @@ func (c *Config) defaults() {
 		c.CongestionControl = "cubic"
 	}
 	defi(&c.InitialCwndSegments, 10)
+	defi(&c.MinTSOSegs, 2)
 	c.HyStart.defaults()
 	defi(&c.ChallengeACKLimit, 1000)
 	if c.EphemeralLow == 0 {

@@ -212,7 +212,6 @@ var ignoredSysctls = map[string]string{
 	"tcp_fastopen":        "no TCP Fast Open",
 	"tcp_fastopen_key":    "no TCP Fast Open",
 	"tcp_syncookies":      "no SYN cookies (the backlog drops instead)",
-	"tcp_min_tso_segs":    "no TSO",
 	"tcp_synack_retries":  "SYN and SYN-ACK share tcp.Config.SynRetries",
 }
 
@@ -259,6 +258,12 @@ func (r *run) sysctl(key, val string) error {
 			// Likewise the send buffer grows up to the maximum.
 			r.cfg.SendBuffer = vals[2]
 		}
+	case "tcp_min_tso_segs":
+		n, err := atoi()
+		if err != nil {
+			return err
+		}
+		r.cfg.MinTSOSegs = n
 	case "tcp_timestamps":
 		n, err := atoi()
 		if err != nil {

@@ -361,6 +361,7 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		}
 		ns.tos = s.tos
 		c.SetTOS(s.tos)
+		c.SetSendLimit(s.sndbuf)
 		return done(int64(ns.fd))
 	}, nil
 }
@@ -384,6 +385,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 		c.SetCork(true)
 	}
 	c.SetTOS(s.tos)
+	c.SetSendLimit(s.sndbuf)
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
 	}
@@ -483,7 +485,7 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 	for i := range buf {
 		buf[i] = byte('A' + i%26)
 	}
-	written := 0
+	written, blocked := 0, false
 	return func() (bool, int64, string) {
 		if s.conn == nil {
 			return fail("ENOTCONN")
@@ -491,24 +493,27 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 		if s.writeShut {
 			return fail("EPIPE")
 		}
+		if blocked && !s.conn.SendWritable() {
+			// sk_stream_wait_memory sleeps until sk_stream_write_space
+			// wakes it.
+			return false, 0, ""
+		}
 		for written < len(buf) {
 			chunk := buf[written:]
-			if s.sndbuf > 0 {
-				chunk = chunk[:max(0, min(len(chunk), s.sndbuf-s.conn.Unsent()))]
-			}
 			write := s.conn.Write
 			if more {
 				write = s.conn.WriteMore
 			}
 			k, err := write(chunk)
 			written += k
-			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k == 0 {
+			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k < len(chunk) {
 				if s.nonblock {
 					if written > 0 {
 						return done(int64(written))
 					}
 					return fail("EAGAIN")
 				}
+				blocked = true
 				return false, 0, ""
 			}
 			if err != nil {
@@ -616,6 +621,9 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		// only be set before the stack exists.
 		if name == "SO_SNDBUF" {
 			s.sndbuf = int(2 * v)
+			if s.conn != nil {
+				s.conn.SetSendLimit(s.sndbuf)
+			}
 			break
 		}
 		if exists || r.tcp != nil {
@@ -813,7 +821,7 @@ func (r *run) revents(s *socket) int64 {
 		if st == tcp.StateCloseWait || st == tcp.StateLastAck || st == tcp.StateClosed {
 			ev |= constants["POLLRDHUP"]
 		}
-		if (st == tcp.StateEstablished || st == tcp.StateCloseWait) && c.Writable() > 0 {
+		if (st == tcp.StateEstablished || st == tcp.StateCloseWait) && c.SendWritable() {
 			ev |= constants["POLLOUT"] | constants["POLLWRNORM"]
 		}
 		if c.Err() != nil {
