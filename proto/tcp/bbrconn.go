@@ -136,8 +136,13 @@ func (c *Conn) rateAck(o *Options) {
 // arms the pacing timer for when it may leave.
 func (c *Conn) paceWait() bool {
 	r := &c.rate
-	if r.bbr == nil || !c.s.clk.Now().Before(r.paceNext) {
+	paced := r.bbr != nil || c.fqPaced() && c.gsoLeft <= 0 // fq paces whole GSO packets
+	if !paced || !c.s.clk.Now().Before(r.paceNext) {
 		return false
+	}
+	if !r.paceInit {
+		r.paceInit = true
+		r.paceT.Init((*paceTimer)(c))
 	}
 	if !r.paceT.Pending() || r.paceT.When() != r.paceNext {
 		c.s.clk.Schedule(&r.paceT, r.paceNext)

@@ -54,6 +54,9 @@ type pushState struct {
 	// bufStart; sndLimit is SetSendLimit's cap (0: none).
 	skbEnds  []seqnum
 	sndLimit int
+	// dataSegsOut counts the data segments sent (Linux's
+	// tp->data_segs_out), for Config.FQPacing.
+	dataSegsOut int
 }
 
 // linuxPush reports whether the linux profile's PSH model applies.
@@ -187,6 +190,9 @@ func (c *Conn) gsoEnds(avail, cwAvail, wndAvail int) bool {
 		}
 		c.gsoSegs = max((bytes+mss-1)/mss, 1)
 		c.split(c.sndNxt.add(min(bytes, c.gsoSegs*mss))) // tso_fragment
+		if c.fqPaced() {
+			c.fqSent(min(bytes, c.gsoSegs*mss), c.gsoSegs)
+		}
 		c.gsoLeft = c.gsoSegs
 	}
 	c.gsoLeft--

@@ -252,6 +252,13 @@ type Config struct {
 	// the fewest segments of the GSO packets it models for PSH and send
 	// buffer accounting (push.go).
 	MinTSOSegs int
+	// FQPacing paces the linux profile's connections (but BBR, which
+	// paces itself) as Linux paces a flow under the fq qdisc (pacing.go):
+	// after the first 10 segments each GSO packet holds the next back
+	// by its length at Linux's pacing rate, twice cwnd per SRTT in slow
+	// start and 1.2 times after it; and HyStart's ACK train, which
+	// pacing spreads, may then span the whole minimum RTT.
+	FQPacing bool
 }
 
 func (c *Config) defaults() {
