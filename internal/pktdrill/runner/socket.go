@@ -311,6 +311,7 @@ func (r *run) listen(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 			return fail(errno(lerr))
 		}
 		s.listener = l
+		l.SetTOS(s.tos)
 		return done(0)
 	}, nil
 }
@@ -372,7 +373,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 		return nil, err
 	}
 	r.applySocketConfig(s)
-	c, cerr := r.tcpStack().Connect(netip.AddrPort{}, netip.AddrPortFrom(remoteAddr, localPort), r.events())
+	c, cerr := r.tcpStack().ConnectTOS(netip.AddrPort{}, netip.AddrPortFrom(remoteAddr, localPort), r.events(), s.tos)
 	if cerr != nil {
 		return func() (bool, int64, string) { return fail(errno(cerr)) }, nil
 	}
@@ -658,11 +659,14 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		// No PMTU discovery in proto/stack: every value means "don't".
 	case "IP_TOS":
 		// The TOS byte of the socket's datagrams, its ECN bits left to
-		// ECN as Linux does for TCP; the SYN of a connect has left
-		// before the option can reach the connection.
+		// ECN as Linux does for TCP: set before connect, the SYN carries
+		// it; on a listener, its SYN-ACKs and accepted connections.
 		s.tos = uint8(v) &^ 3
 		if s.conn != nil {
 			s.conn.SetTOS(s.tos)
+		}
+		if s.listener != nil {
+			s.listener.SetTOS(s.tos)
 		}
 	case "TCP_CORK":
 		s.cork = v != 0
