@@ -219,8 +219,11 @@ func (c *Conn) tsoSegs() int {
 	return max(int(bytes)/mss, c.s.cfg.MinTSOSegs)
 }
 
-// split records an skb boundary at seq.
+// split records an skb boundary at seq, forgetting those acknowledged.
 func (c *Conn) split(seq seqnum) {
+	if len(c.skbEnds) > 0 && c.skbEnds[0].leq(c.bufStart) {
+		c.pruneSplits()
+	}
 	if k := len(c.skbEnds); k == 0 || c.skbEnds[k-1].lt(seq) {
 		c.skbEnds = append(c.skbEnds, seq)
 	}
@@ -236,13 +239,7 @@ func (c *Conn) wmemQueued() int {
 	if !c.linuxPush() {
 		return c.sndBuf.n
 	}
-	i := 0
-	for i < len(c.skbEnds) && c.skbEnds[i].leq(c.bufStart) {
-		i++
-	}
-	if i > 0 {
-		c.skbEnds = append(c.skbEnds[:0], c.skbEnds[i:]...)
-	}
+	c.pruneSplits()
 	end := c.bufStart.add(c.sndBuf.n)
 	skbs := 1
 	for _, b := range c.skbEnds {
@@ -251,6 +248,17 @@ func (c *Conn) wmemQueued() int {
 		}
 	}
 	return c.sndBuf.n + skbs*skbOverhead
+}
+
+// pruneSplits drops the skb boundaries SND.UNA passed.
+func (c *Conn) pruneSplits() {
+	i := 0
+	for i < len(c.skbEnds) && c.skbEnds[i].leq(c.bufStart) {
+		i++
+	}
+	if i > 0 {
+		c.skbEnds = append(c.skbEnds[:0], c.skbEnds[i:]...)
+	}
 }
 
 // SetSendLimit caps the send buffer at n bytes as Linux's SO_SNDBUF does

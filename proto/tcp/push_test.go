@@ -100,6 +100,8 @@ func TestLinuxForcedPush(t *testing.T) {
 	}
 	assert.Equal(t, 50, sent)
 	assert.Equal(t, []int{24, 50}, pushed)
+	// The skb boundaries of acknowledged data are forgotten.
+	assert.LessOrEqual(t, len(c.skbEnds), 3)
 }
 
 // Linux's SO_SNDBUF counts sk_wmem_queued, each skb's data plus its
