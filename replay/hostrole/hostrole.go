@@ -201,7 +201,14 @@ type Result struct {
 // capture cannot be replayed at all (not a capture, or the host is not in
 // the frames read) the result is nil and nothing is written.
 func Run(path string, cfg Config) (*Result, error) {
-	r, err := input.Open(path)
+	return RunOpen(path, func() (*input.Reader, error) { return input.Open(path) }, cfg)
+}
+
+// RunOpen is Run over the capture that open opens (twice: once to learn
+// the host's profile, once to replay it), named name in errors. Tests and
+// fuzz targets replay bytes in memory with it.
+func RunOpen(name string, open func() (*input.Reader, error), cfg Config) (*Result, error) {
+	r, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("host-role replay: %w", err)
 	}
@@ -209,19 +216,19 @@ func Run(path string, cfg Config) (*Result, error) {
 	_ = r.Close()
 	var te *input.TruncatedError
 	if prof == nil || (lerr != nil && !errors.As(lerr, &te)) {
-		return nil, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+		return nil, fmt.Errorf("host-role replay of %s: %w", name, lerr)
 	}
-	r, err = input.Open(path)
+	r, err = open()
 	if err != nil {
 		return nil, fmt.Errorf("host-role replay: %w", err)
 	}
 	defer r.Close()
 	res, err := Replay(r, prof, cfg)
 	if err != nil {
-		return res, fmt.Errorf("host-role replay of %s: %w", path, err)
+		return res, fmt.Errorf("host-role replay of %s: %w", name, err)
 	}
 	if lerr != nil {
-		return res, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+		return res, fmt.Errorf("host-role replay of %s: %w", name, lerr)
 	}
 	return res, nil
 }
