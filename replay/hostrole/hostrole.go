@@ -310,7 +310,7 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (res *Result, err error)
 		cfg.Grace = DefaultGrace
 	}
 	rp := &replayer{cfg: cfg, prof: prof, tl: replay.NewTimeline(r), rw: NewRewriter(),
-		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64), optNames: make(map[optKey]string)}
+		flowIdx: make(map[flowID]*flow), optNames: make(map[optKey]string)}
 	rp.clk = rp.tl.Clock()
 	rp.holdTimer.Init(clock.HandlerFunc(rp.onHold))
 	if cfg.OutDir != "" {
@@ -636,7 +636,13 @@ func (rp *replayer) build(f *input.Frame, network []byte) []byte {
 			dst = d
 		}
 	}
-	b := rp.scratch[:ether.HeaderLen+len(network)]
+	n := ether.HeaderLen + len(network)
+	if cap(rp.scratch) < n {
+		// Grown to the largest frame fed, rather than 64 KiB up front:
+		// most captures (and fuzz inputs) hold small frames only.
+		rp.scratch = make([]byte, max(n, 2048))
+	}
+	b := rp.scratch[:n]
 	ether.Encode(b, dst, src, f.Proto)
 	copy(b[ether.HeaderLen:], network)
 	return b
