@@ -27,6 +27,10 @@ func replaySeeds(tb testing.TB) [][]byte {
 	return seeds
 }
 
+// maxFuzzCapture bounds FuzzReplayBytes's inputs, above the seed capture's
+// size: each frame costs three passes (analysis, learning, replay).
+const maxFuzzCapture = 8 << 10
+
 // FuzzReplayBytes feeds arbitrary bytes as a capture to the two
 // file-reading modes of simnet replay, analysis (--json) and host-role
 // replay (--as), the entry points of finding 1 of issue 11, in memory (the
@@ -40,6 +44,9 @@ func FuzzReplayBytes(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzCapture {
+			data = data[:maxFuzzCapture] // a cut capture is an input too
+		}
 		c := capture{name: "in.cap", open: func() (*input.Reader, error) { return input.NewReader(bytes.NewReader(data)) }}
 		var stdout, stderr bytes.Buffer
 		if code := analyzeCapture(&stdout, &stderr, c, true); code != 0 && code != 2 {
