@@ -14,12 +14,16 @@ import (
 
 // replaySeeds are the seed captures of FuzzReplayBytes and
 // TestReplayCommandSeeds: the shared seed capture when present, a pcap
-// header with one record cut short, and a pcapng file with one frame.
+// header with one record cut short, a pcapng file with one frame, and one
+// cut in its second frame.
 func replaySeeds(tb testing.TB) [][]byte {
 	tb.Helper()
+	two := pcapngOf(stamped{1, garp}, stamped{2, garp})
 	seeds := [][]byte{
 		{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0},
 		pcapngOf(stamped{1, garp}),
+		// The host seen, then the capture cut: a partial replay.
+		two[:len(two)-8],
 	}
 	if b, err := os.ReadFile(seedCapture); err == nil {
 		seeds = append(seeds, b)
