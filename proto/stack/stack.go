@@ -24,6 +24,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/simnet-go/simnet/link"
@@ -291,7 +292,7 @@ func (h *Host) RegisterProtocol(proto uint8, ph ProtocolHandler) {
 			continue
 		}
 		if ph == nil {
-			h.protos = append(h.protos[:i], h.protos[i+1:]...)
+			h.protos = slices.Delete(h.protos, i, i+1)
 		} else {
 			h.protos[i].h = ph
 		}
