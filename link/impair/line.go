@@ -25,6 +25,8 @@ type Line struct {
 	// scratch is the copy of a flooded frame each member receives, so
 	// that no receiver sees what another one did to its frame.
 	scratch []byte
+	pops    uint64
+	sink    uintptr
 }
 
 // NewLine returns an empty Line on clk.
@@ -57,6 +59,9 @@ func (l *Line) fire(now clock.Time) {
 		k := l.delay.top()
 		if k.at > now || k.seq > limit {
 			break
+		}
+		if l.pops++; l.pops%warmChunkLine == 0 {
+			l.sink += l.delay.warmAhead()
 		}
 		e := l.delay.pop()
 		if e.fan != nil {
