@@ -54,18 +54,11 @@ type Switch struct {
 	// bare end of one of the world's links (no capture tap), so that a
 	// flood reaches such ports through one impair.Flood; nil otherwise.
 	pipes []*impair.Pipe
-	// block holds the latest ports, side by side, so that the ports a
-	// frame crosses lie in few cache lines; it is never grown in place,
-	// so that ports keeps pointing at them.
-	block []swPort
 	table map[uint64]int32 // address (macKey) -> index in entries
 	ents  []macEntry
 	free  []int32 // unused indices in ents
 	stats SwitchStats
 }
-
-// maxPortBlock is the largest number of ports allocated together.
-const maxPortBlock = 256
 
 // macKey packs a 6-byte address into an integer map key.
 func macKey(b []byte) uint64 {
@@ -116,11 +109,7 @@ func (s *Switch) Name() string { return s.name }
 
 // AddPort attaches ep (a link end) to a new port and returns its index.
 func (s *Switch) AddPort(ep link.Endpoint) int {
-	if len(s.block) == cap(s.block) {
-		s.block = make([]swPort, 0, min(max(len(s.ports), 4), maxPortBlock))
-	}
-	s.block = append(s.block, swPort{sw: s, idx: len(s.ports), ep: ep})
-	p := &s.block[len(s.block)-1]
+	p := &swPort{sw: s, idx: len(s.ports), ep: ep}
 	p.carrier, _ = ep.(link.Carrier)
 	s.ports = append(s.ports, p)
 	var pipe *impair.Pipe
