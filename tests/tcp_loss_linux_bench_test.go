@@ -53,6 +53,7 @@ type linuxLossRun struct {
 	in, out          impair.Counters
 	tapTxDrops       string
 	wall, firstToEnd time.Duration
+	ss               string
 }
 
 // benchLinuxLoss runs b.N kernel-to-simnet transfers with the kernel's
@@ -64,9 +65,9 @@ func benchLinuxLoss(cc string) func(*testing.B) {
 		for i := 0; i < b.N; i++ {
 			r := linuxLossTransfer(b, cc, size, uint64(20261203+i))
 			b.Logf("linux-%s run %d: %.2f Mbit/s (%v first to last byte), %d segments retransmitted, %d RTOs; "+
-				"path in (kernel to sink) %d frames, %d lost, %d queue full; out (ACKs) %d frames, %d lost, %d queue full; tap %s",
+				"path in (kernel to sink) %d frames, %d lost, %d queue full; out (ACKs) %d frames, %d lost, %d queue full; tap %s; ss: %s",
 				cc, i+1, r.mbps, r.firstToEnd.Round(time.Millisecond), r.retrans, r.rtos,
-				r.in.Offered, r.in.DroppedLoss, r.in.DroppedQueueFull, r.out.Offered, r.out.DroppedLoss, r.out.DroppedQueueFull, r.tapTxDrops)
+				r.in.Offered, r.in.DroppedLoss, r.in.DroppedQueueFull, r.out.Offered, r.out.DroppedLoss, r.out.DroppedQueueFull, r.tapTxDrops, r.ss)
 			mbps += r.mbps
 			retrans += float64(r.retrans)
 			rtos += float64(r.rtos)
@@ -111,6 +112,12 @@ func linuxLossTransfer(b *testing.B, cc string, size int64, seed uint64) linuxLo
 	require.NoError(b, c.SetDeadline(time.Now().Add(10*time.Minute)))
 	_, err := c.Write(patternN(size))
 	require.NoError(b, err)
+	// The kernel's view near the end (RTT, cwnd, ssthresh), while the
+	// last few MiB are still in flight.
+	ssInfo, err := ns.Output(context.Background(), "ss", "-tin", "dst", tapStackIP)
+	if err != nil {
+		ssInfo = err.Error()
+	}
 	require.NoError(b, c.(*net.TCPConn).CloseWrite())
 	var r sinkResult
 	select {
@@ -122,7 +129,7 @@ func linuxLossTransfer(b *testing.B, cc string, size int64, seed uint64) linuxLo
 	require.Equal(b, size, r.n, "bytes at the sink")
 	_ = c.Close()
 
-	out := linuxLossRun{wall: time.Since(start), firstToEnd: r.last.Sub(r.first)}
+	out := linuxLossRun{wall: time.Since(start), firstToEnd: r.last.Sub(r.first), ss: ssSummary(ssInfo)}
 	out.mbps = float64(r.n-r.firstN) * 8 / out.firstToEnd.Seconds() / 1e6
 	snmp := ns.Run(b, "cat", "/proc/net/snmp")
 	netstat := ns.Run(b, "cat", "/proc/net/netstat")
@@ -288,6 +295,23 @@ func procField(b *testing.B, text, prefix, field string) int64 {
 	}
 	b.Fatalf("no %s %s in:\n%s", prefix, field, text)
 	return 0
+}
+
+// ssSummary picks the congestion control, RTT, cwnd and ssthresh fields
+// out of `ss -tin` output.
+func ssSummary(out string) string {
+	var keep []string
+	for _, f := range strings.Fields(out) {
+		for _, p := range []string{"cubic", "reno", "rtt:", "cwnd:", "ssthresh:", "retrans:"} {
+			if f == p || strings.HasPrefix(f, p) && strings.HasSuffix(p, ":") {
+				keep = append(keep, f)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return strings.TrimSpace(out)
+	}
+	return strings.Join(keep, " ")
 }
 
 // tapDrops returns the TX (kernel to tap reader) packet and drop counts of
