@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/simnet-go/simnet/internal/netns"
+	"github.com/simnet-go/simnet/link"
 	"github.com/simnet-go/simnet/link/impair"
 	"github.com/simnet-go/simnet/link/tap"
 	"github.com/simnet-go/simnet/loop"
@@ -44,6 +45,7 @@ func BenchmarkTCPLossLinux(b *testing.B) {
 	for _, cc := range []string{"cubic", "reno"} {
 		b.Run("linux-"+cc, benchLinuxLoss(cc))
 	}
+	b.Run("simnet-cubic-live", benchSimnetLive)
 }
 
 // linuxLossRun is one transfer's outcome.
@@ -240,39 +242,119 @@ func startLossSink(b *testing.B, ns *netns.NS, seed uint64) (lossSink, func() im
 		dev, err = tap.Open(l, tap.Config{Name: "tap0"})
 		return err
 	}))
-	in, err := impair.New(l.Clock(), rng.New(seed, "linuxloss/in"), tcpLossLink(), nil)
-	require.NoError(b, err)
-	out, err := impair.New(l.Clock(), rng.New(seed, "linuxloss/out"), tcpLossLink(), nil)
-	require.NoError(b, err)
+	in, out := lossPipes(b, l, seed)
 	ep, err := impair.Wrap(dev, out, in)
 	require.NoError(b, err)
-	h := stack.New(stack.Config{Name: "sink", Clock: l.Clock(), Rand: rng.New(seed, "host/sink")})
-	ifc := h.AddInterface("eth0", ether.Addr{0x02, 0x00, 0x5e, 0x00, 0x02, 0x02}, ep)
-	ts := tcp.New(h, l.Clock(), rng.New(seed, "tcp/sink"), tcpLossConfig("cubic"))
+	_, ts := lossHost(l, ep, "sink", tapStackCIDR, seed)
+	stopLoop := runLoop(l)
+	ln, err := netconn.Listen(l, ts, netip.MustParseAddrPort("0.0.0.0:5001"), 4)
+	require.NoError(b, err)
+	stop := func() {
+		_ = ln.Close()
+		stopLoop()
+		_ = dev.Close()
+	}
+	return lossSink{ln: ln}, pipeCounters(b, l, in), pipeCounters(b, l, out), stop
+}
+
+// lossPipes returns the two directions of tcpLossLink on l's clock.
+func lossPipes(b *testing.B, l *loop.Loop, seed uint64) (in, out *impair.Pipe) {
+	b.Helper()
+	in, err := impair.New(l.Clock(), rng.New(seed, "linuxloss/in"), tcpLossLink(), nil)
+	require.NoError(b, err)
+	out, err = impair.New(l.Clock(), rng.New(seed, "linuxloss/out"), tcpLossLink(), nil)
+	require.NoError(b, err)
+	return in, out
+}
+
+// lossHost makes a simnet host with TCP (tcpLossConfig, cubic) on ep at
+// cidr, on l's clock.
+func lossHost(l *loop.Loop, ep link.Endpoint, name, cidr string, seed uint64) (*stack.Host, *tcp.Stack) {
+	mac := ether.Addr{0x02, 0x00, 0x5e, 0x00, 0x02, netip.MustParsePrefix(cidr).Addr().As4()[3]}
+	h := stack.New(stack.Config{Name: name, Clock: l.Clock(), Rand: rng.New(seed, "host/"+name)})
+	ifc := h.AddInterface("eth0", mac, ep)
+	ts := tcp.New(h, l.Clock(), rng.New(seed, "tcp/"+name), tcpLossConfig("cubic"))
 	h.RegisterProtocol(tcp.ProtocolNumber, ts)
-	ifc.SetAddress(netip.MustParsePrefix(tapStackCIDR))
+	ifc.SetAddress(netip.MustParsePrefix(cidr))
+	return h, ts
+}
+
+// runLoop runs l until the returned stop function is called.
+func runLoop(l *loop.Loop) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		_ = l.Run(ctx)
 		close(done)
 	}()
-	ln, err := netconn.Listen(l, ts, netip.MustParseAddrPort("0.0.0.0:5001"), 4)
-	require.NoError(b, err)
-	counters := func(p *impair.Pipe) func() impair.Counters {
-		return func() impair.Counters {
-			var c impair.Counters
-			require.NoError(b, l.Call(context.Background(), func() { c = p.Counters() }))
-			return c
-		}
-	}
-	stop := func() {
-		_ = ln.Close()
+	return func() {
 		cancel()
 		<-done
-		_ = dev.Close()
 	}
-	return lossSink{ln: ln}, counters(in), counters(out), stop
+}
+
+// pipeCounters returns a function reading p's counters on l.
+func pipeCounters(b *testing.B, l *loop.Loop, p *impair.Pipe) func() impair.Counters {
+	return func() impair.Counters {
+		var c impair.Counters
+		require.NoError(b, l.Call(context.Background(), func() { c = p.Counters() }))
+		return c
+	}
+}
+
+// wireEnd is one end of a live link made of two impair pipes: it sends
+// into send and receives what recv delivers.
+type wireEnd struct{ send, recv *impair.Pipe }
+
+func (w wireEnd) Send(frame []byte) link.Note { return w.send.Send(frame) }
+func (w wireEnd) SetReceiver(r link.Receiver) { w.recv.SetReceiver(r) }
+func (w wireEnd) MTU() int                    { return 1500 }
+
+// benchSimnetLive is the control for the Linux runs: simnet's cubic sender
+// to the same simnet sink over the same pipes on the same kind of live
+// loop, no tap. Its goodput next to BenchmarkTCPLoss/simnet-cubic (same
+// path on the virtual clock) shows what the live loop itself costs.
+func benchSimnetLive(b *testing.B) {
+	size := int64(*tcpLossLinuxMiB) << 20
+	var mbps, retrans, rtos float64
+	for i := 0; i < b.N; i++ {
+		l := loop.New()
+		in, out := lossPipes(b, l, uint64(20261203+i))
+		_, sts := lossHost(l, wireEnd{send: in, recv: out}, "sender", tapKernelCIDR, uint64(i))
+		_, rts := lossHost(l, wireEnd{send: out, recv: in}, "sink", tapStackCIDR, uint64(i))
+		stop := runLoop(l)
+		ln, err := netconn.Listen(l, rts, netip.MustParseAddrPort("0.0.0.0:5001"), 4)
+		require.NoError(b, err)
+		res := make(chan sinkResult, 1)
+		go func() { res <- lossSink{ln: ln}.accept() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := netconn.Dial(ctx, l, sts, netip.MustParseAddrPort(tapStackIP+":5001"))
+		cancel()
+		require.NoError(b, err)
+		_, err = c.Write(patternN(size))
+		require.NoError(b, err)
+		require.NoError(b, c.CloseWrite())
+		r := <-res
+		require.NoError(b, r.err)
+		require.Equal(b, size, r.n)
+		st := c.Stats()
+		pin, pout := pipeCounters(b, l, in)(), pipeCounters(b, l, out)()
+		_ = c.Close()
+		_ = ln.Close()
+		stop()
+		d := r.last.Sub(r.first)
+		m := float64(r.n-r.firstN) * 8 / d.Seconds() / 1e6
+		b.Logf("simnet-cubic-live run %d: %.2f Mbit/s (%v first to last byte), %d rtx (%d rto), srtt %v; path in %d frames, %d lost, %d queue full; out %d frames, %d lost, %d queue full",
+			i+1, m, d.Round(time.Millisecond), st.Retransmits, st.TimeoutRetransmits, st.SRTT,
+			pin.Offered, pin.DroppedLoss, pin.DroppedQueueFull, pout.Offered, pout.DroppedLoss, pout.DroppedQueueFull)
+		mbps += m
+		retrans += float64(st.Retransmits)
+		rtos += float64(st.TimeoutRetransmits)
+	}
+	n := float64(b.N)
+	b.ReportMetric(mbps/n, "Mbit/s")
+	b.ReportMetric(retrans/n, "retrans")
+	b.ReportMetric(rtos/n, "rtos")
 }
 
 // procField returns the value of field in the two-line table whose lines
