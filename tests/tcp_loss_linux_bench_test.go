@@ -41,6 +41,10 @@ var tcpLossLinuxMiB = flag.Int("tcplosslinux.mib", 20, "MiB each BenchmarkTCPLos
 // kernel's retransmitted segments and retransmission timeouts
 // (/proc/net/snmp, /proc/net/netstat in the namespace), and the path's
 // queue-full drops, which should stay near zero if the live loop keeps up.
+// simnet-cubic-live is the control: simnet's own CUBIC sender over the same
+// live pipes, to set against BenchmarkTCPLoss/simnet-cubic on the virtual
+// clock. Namespaces need root: without it the Linux runs skip (and fail
+// under SIMNET_REQUIRE=all).
 func BenchmarkTCPLossLinux(b *testing.B) {
 	for _, cc := range []string{"cubic", "reno"} {
 		b.Run("linux-"+cc, benchLinuxLoss(cc))
@@ -50,12 +54,12 @@ func BenchmarkTCPLossLinux(b *testing.B) {
 
 // linuxLossRun is one transfer's outcome.
 type linuxLossRun struct {
-	mbps             float64
-	retrans, rtos    int64
-	in, out          impair.Counters
-	tapTxDrops       string
-	wall, firstToEnd time.Duration
-	ss               string
+	mbps          float64
+	retrans, rtos int64
+	in, out       impair.Counters
+	tapTxDrops    string
+	firstToEnd    time.Duration
+	ss            string
 }
 
 // benchLinuxLoss runs b.N kernel-to-simnet transfers with the kernel's
@@ -109,7 +113,6 @@ func linuxLossTransfer(b *testing.B, cc string, size int64, seed uint64) linuxLo
 	res := make(chan sinkResult, 1)
 	go func() { res <- sinkAt.accept() }()
 
-	start := time.Now()
 	c := dialCC(b, ns, tapStackIP+":5001", cc)
 	require.NoError(b, c.SetDeadline(time.Now().Add(10*time.Minute)))
 	_, err := c.Write(patternN(size))
@@ -131,7 +134,7 @@ func linuxLossTransfer(b *testing.B, cc string, size int64, seed uint64) linuxLo
 	require.Equal(b, size, r.n, "bytes at the sink")
 	_ = c.Close()
 
-	out := linuxLossRun{wall: time.Since(start), firstToEnd: r.last.Sub(r.first), ss: ssSummary(ssInfo)}
+	out := linuxLossRun{firstToEnd: r.last.Sub(r.first), ss: ssSummary(ssInfo)}
 	out.mbps = float64(r.n-r.firstN) * 8 / out.firstToEnd.Seconds() / 1e6
 	snmp := ns.Run(b, "cat", "/proc/net/snmp")
 	netstat := ns.Run(b, "cat", "/proc/net/netstat")
