@@ -321,35 +321,7 @@ func benchSimnetLive(b *testing.B) {
 	size := int64(*tcpLossLinuxMiB) << 20
 	var mbps, retrans, rtos float64
 	for i := 0; i < b.N; i++ {
-		l := loop.New()
-		in, out := lossPipes(b, l, uint64(20261203+i))
-		_, sts := lossHost(l, wireEnd{send: in, recv: out}, "sender", tapKernelCIDR, uint64(i))
-		_, rts := lossHost(l, wireEnd{send: out, recv: in}, "sink", tapStackCIDR, uint64(i))
-		stop := runLoop(l)
-		ln, err := netconn.Listen(l, rts, netip.MustParseAddrPort("0.0.0.0:5001"), 4)
-		require.NoError(b, err)
-		res := make(chan sinkResult, 1)
-		go func() { res <- lossSink{ln: ln}.accept() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := netconn.Dial(ctx, l, sts, netip.MustParseAddrPort(tapStackIP+":5001"))
-		cancel()
-		require.NoError(b, err)
-		_, err = c.Write(patternN(size))
-		require.NoError(b, err)
-		require.NoError(b, c.CloseWrite())
-		r := <-res
-		require.NoError(b, r.err)
-		require.Equal(b, size, r.n)
-		st := c.Stats()
-		pin, pout := pipeCounters(b, l, in)(), pipeCounters(b, l, out)()
-		_ = c.Close()
-		_ = ln.Close()
-		stop()
-		d := r.last.Sub(r.first)
-		m := float64(r.n-r.firstN) * 8 / d.Seconds() / 1e6
-		b.Logf("simnet-cubic-live run %d: %.2f Mbit/s (%v first to last byte), %d rtx (%d rto), srtt %v; path in %d frames, %d lost, %d queue full; out %d frames, %d lost, %d queue full",
-			i+1, m, d.Round(time.Millisecond), st.Retransmits, st.TimeoutRetransmits, st.SRTT,
-			pin.Offered, pin.DroppedLoss, pin.DroppedQueueFull, pout.Offered, pout.DroppedLoss, pout.DroppedQueueFull)
+		m, st := simnetLiveTransfer(b, size, i)
 		mbps += m
 		retrans += float64(st.Retransmits)
 		rtos += float64(st.TimeoutRetransmits)
@@ -358,6 +330,48 @@ func benchSimnetLive(b *testing.B) {
 	b.ReportMetric(mbps/n, "Mbit/s")
 	b.ReportMetric(retrans/n, "retrans")
 	b.ReportMetric(rtos/n, "rtos")
+}
+
+// simnetLiveTransfer runs run i of simnet-cubic-live: size bytes from a
+// simnet sender to the sink over lossPipes on a live loop. It returns the
+// goodput in Mbit/s and the sender's statistics.
+func simnetLiveTransfer(b *testing.B, size int64, i int) (float64, tcp.ConnStats) {
+	b.Helper()
+	l := loop.New()
+	in, out := lossPipes(b, l, uint64(20261203+i))
+	_, sts := lossHost(l, wireEnd{send: in, recv: out}, "sender", tapKernelCIDR, uint64(i))
+	_, rts := lossHost(l, wireEnd{send: out, recv: in}, "sink", tapStackCIDR, uint64(i))
+	defer runLoop(l)()
+	ln, err := netconn.Listen(l, rts, netip.MustParseAddrPort("0.0.0.0:5001"), 4)
+	require.NoError(b, err)
+	defer ln.Close()
+	res := make(chan sinkResult, 1)
+	go func() { res <- lossSink{ln: ln}.accept() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, err := netconn.Dial(ctx, l, sts, netip.MustParseAddrPort(tapStackIP+":5001"))
+	cancel()
+	require.NoError(b, err)
+	defer c.Close()
+	require.NoError(b, c.SetDeadline(time.Now().Add(10*time.Minute)))
+	_, err = c.Write(patternN(size))
+	require.NoError(b, err)
+	require.NoError(b, c.CloseWrite())
+	var r sinkResult
+	select {
+	case r = <-res:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("sink did not finish")
+	}
+	require.NoError(b, r.err)
+	require.Equal(b, size, r.n, "bytes at the sink")
+	st := c.Stats()
+	pin, pout := pipeCounters(b, l, in)(), pipeCounters(b, l, out)()
+	d := r.last.Sub(r.first)
+	m := float64(r.n-r.firstN) * 8 / d.Seconds() / 1e6
+	b.Logf("simnet-cubic-live run %d: %.2f Mbit/s (%v first to last byte), %d rtx (%d rto), srtt %v; path in %d frames, %d lost, %d queue full; out %d frames, %d lost, %d queue full",
+		i+1, m, d.Round(time.Millisecond), st.Retransmits, st.TimeoutRetransmits, st.SRTT,
+		pin.Offered, pin.DroppedLoss, pin.DroppedQueueFull, pout.Offered, pout.DroppedLoss, pout.DroppedQueueFull)
+	return m, st
 }
 
 // procField returns the value of field in the two-line table whose lines
