@@ -454,7 +454,7 @@ func benchGVisorLoss(cc string) func(*testing.B) {
 		for i := 0; i < b.N; i++ {
 			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 20261203, Link: tcpLossLink(),
 				CaptureDir: tcpLossCaptureDir("gvisor-" + cc),
-				TCP: tcpLossConfig(""), Peer: gvisorpeer.Config{CongestionControl: cc}})
+				TCP:        tcpLossConfig(""), Peer: gvisorpeer.Config{CongestionControl: cc}})
 			require.NoError(b, err)
 			start := w.W.Now()
 			st, err := w.ReceiveFromPeer(5001, data, time.Hour)
