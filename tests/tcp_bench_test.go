@@ -452,9 +452,10 @@ func benchGVisorLoss(cc string) func(*testing.B) {
 		var vsum time.Duration
 		var rtos uint64
 		for i := 0; i < b.N; i++ {
-			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{Seed: 20261203, Link: tcpLossLink(),
-				CaptureDir: tcpLossCaptureDir("gvisor-" + cc),
-				TCP:        tcpLossConfig(""), Peer: gvisorpeer.Config{CongestionControl: cc}})
+			w, err := gvisorpeer.NewWorld(gvisorpeer.WorldConfig{
+				Seed: 20261203, Link: tcpLossLink(), CaptureDir: tcpLossCaptureDir("gvisor-" + cc),
+				TCP: tcpLossConfig(""), Peer: gvisorpeer.Config{CongestionControl: cc},
+			})
 			require.NoError(b, err)
 			start := w.W.Now()
 			st, err := w.ReceiveFromPeer(5001, data, time.Hour)
