@@ -1,0 +1,57 @@
+package tcp
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// RFC 6675 section 5: an ACK with new SACK information is a duplicate ACK
+// (section 2) "regardless of its status as a cumulative acknowledgment",
+// so one that advances SND.UNA while SACKing DupThresh segments above the
+// new SND.UNA starts recovery by step (2), IsLost(HighACK + 1), as Linux's
+// tcp_time_to_recover does (packetdrill's sack-route-refresh-ip-tos.pkt).
+// With RACK (RFC 8985 section 6.2) the hole filled by the cumulative ACK
+// is no reordering: it is compared with the highest SACKed sequence before
+// this ACK (Linux's prior_fack), so the reordering window stays zero and
+// RACK marks the holes lost at once.
+func TestCumulativeACKWithSACKStartsRecovery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"rfc6675", Config{}},
+		{"rack", Config{RACK: true}},
+		{"linux", LinuxProfile()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, segs := rttConn(t, tc.cfg, 10)
+			end := r.conn.sndMax
+			r.advance(rackRTT)
+			// Segment 0 is acknowledged; 1 and 3 are lost; 2 and 4..9
+			// (seven segments, more than DupThresh) are SACKed.
+			r.sackAck(segs[1].seq(), segs[9].o.TSVal,
+				[2]seqnum{segs[4].seq(), end}, [2]seqnum{segs[2].seq(), segs[3].seq()})
+
+			require.True(t, r.conn.inRecovery, "recovery started by the cumulative ACK")
+			assert.False(t, r.conn.rk.reordSeen, "no reordering seen")
+			rt := r.take()
+			assert.Equal(t, segs[1].seq(), rt.seq(), "first hole retransmitted")
+			assert.Equal(t, uint64(1), r.conn.Stats().FastRetransmits)
+		})
+	}
+}
+
+// A cumulative ACK whose SACK blocks prove no loss (fewer than DupThresh
+// segments above SND.UNA) leaves the connection out of recovery.
+func TestCumulativeACKWithFewSACKsNoRecovery(t *testing.T) {
+	t.Parallel()
+	r, segs := rttConn(t, Config{}, 10)
+	r.advance(rackRTT)
+	r.sackAck(segs[1].seq(), segs[9].o.TSVal, [2]seqnum{segs[2].seq(), segs[4].seq()})
+	assert.False(t, r.conn.inRecovery)
+	assert.Equal(t, uint64(0), r.conn.Stats().FastRetransmits)
+}
