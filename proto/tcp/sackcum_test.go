@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +55,27 @@ func TestCumulativeACKWithFewSACKsNoRecovery(t *testing.T) {
 	r.sackAck(segs[1].seq(), segs[9].o.TSVal, [2]seqnum{segs[2].seq(), segs[4].seq()})
 	assert.False(t, r.conn.inRecovery)
 	assert.Equal(t, uint64(0), r.conn.Stats().FastRetransmits)
+}
+
+// RFC 8985 section 6.2 step 3: in-order deliveries are no reordering,
+// wherever the sequence space starts. RACK.fack used to start at zero,
+// which lies "above" every sequence number in the upper half of the
+// space, so for those connections every delivery set reordering_seen.
+func TestRACKInOrderDeliveryNotReordered(t *testing.T) {
+	t.Parallel()
+	for _, start := range []seqnum{0x10, 0x7fffff00, 0x90000000, 0xffffff00} {
+		t.Run(fmt.Sprintf("%#x", uint32(start)), func(t *testing.T) {
+			t.Parallel()
+			r, _ := rttConn(t, Config{RACK: true}, 1)
+			c := r.conn
+			c.rk = rackState{}
+			now := r.sched.Now()
+			for i := 0; i < 3; i++ {
+				s := start.add(i * 1000)
+				c.rackDelivered(&segRec{start: s, end: s.add(1000), order: uint64(i + 1), xmit: now}, &Options{}, now)
+			}
+			assert.False(t, c.rk.reordSeen)
+			assert.Equal(t, start.add(3000), c.rk.fack)
+		})
+	}
 }
