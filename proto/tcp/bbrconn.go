@@ -43,7 +43,7 @@ func newCongestionControlNamed(c *Conn, name string) CongestionControl {
 		rnd := c.s.rnd
 		return &BBR{rnd: func(n int) int { return rnd.IntN(n) }}
 	}
-	return &CUBIC{pp: hystartPP{on: hystartPPOn(&c.s.cfg)}}
+	return &CUBIC{pp: hystartPP{on: hystartPPOn(&c.s.cfg)}, linuxFriendly: c.s.cfg.Profile == ProfileLinux}
 }
 
 // rateState is a connection's state for a rate-based congestion control

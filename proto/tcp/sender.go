@@ -415,6 +415,25 @@ func (c *Conn) dupAck() {
 	c.enterRecovery()
 }
 
+// sackDupAck handles an ACK that advanced SND.UNA and carried new SACK
+// information. RFC 6675 section 5 counts it as a duplicate ACK (section 2's
+// SACK definition) "regardless of its status as a cumulative
+// acknowledgment": DupAcks, just reset by the cumulative ACK, becomes one,
+// and step (2) starts loss recovery when IsLost(HighACK + 1) holds, as
+// Linux's tcp_time_to_recover does once the scoreboard proves a loss.
+// DupThresh itself cannot be reached by one ACK, so only IsLost decides.
+// With RACK-TLP, RACK's marks decide instead (RFC 8985 section 6.2; Linux's
+// tcp_time_to_recover skips the DupThresh rule when RACK runs).
+func (c *Conn) sackDupAck() {
+	if c.rackOn() || c.inRecovery || c.inLoss || !c.synchronized() || c.sndUna == c.sndMax {
+		return
+	}
+	c.dupAcks = 1
+	if c.isLost(c.sndUna) {
+		c.enterRecovery()
+	}
+}
+
 // lossBase is the window a loss reduces from: FlightSize (RFC 5681
 // equation 4, RFC 9438 section 4.6), or cwnd in the linux profile, as
 // Linux's ssthresh hooks (tcp_reno_ssthresh, bictcp_recalc_ssthresh)
