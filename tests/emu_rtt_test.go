@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +96,14 @@ func answeredSince(t *testing.T, path string, src, dst netip.Addr, since time.Ti
 type starvation struct {
 	stop chan struct{}
 	done chan time.Duration
+	mu   sync.Mutex
+	late []lateTimer // timers more than a millisecond late
+}
+
+// lateTimer is a timer that fired late.
+type lateTimer struct {
+	at   time.Time
+	late time.Duration
 }
 
 // watchStarvation starts measuring.
@@ -112,7 +121,13 @@ func watchStarvation() *starvation {
 			const nap = 2 * time.Millisecond
 			t0 := time.Now()
 			time.Sleep(nap)
-			worst = max(worst, time.Since(t0)-nap)
+			late := time.Since(t0) - nap
+			worst = max(worst, late)
+			if late > time.Millisecond {
+				s.mu.Lock()
+				s.late = append(s.late, lateTimer{t0, late})
+				s.mu.Unlock()
+			}
 		}
 	}()
 	return s
@@ -122,6 +137,20 @@ func watchStarvation() *starvation {
 func (s *starvation) Stop() time.Duration {
 	close(s.stop)
 	return <-s.done
+}
+
+// WorstBetween returns the worst lateness of the timers started from
+// from to to.
+func (s *starvation) WorstBetween(from, to time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var worst time.Duration
+	for _, l := range s.late {
+		if !l.at.Before(from) && l.at.Before(to) {
+			worst = max(worst, l.late)
+		}
+	}
+	return worst
 }
 
 // emuStarved is the timer lateness above which a wall-clock RTT

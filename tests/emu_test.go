@@ -87,8 +87,10 @@ func (r *emuRun) output(t *testing.T, limit time.Duration, name string, args ...
 // dig resolves through the simulated DNS server and gets the DNS rules
 // answers (referral with glue, wildcard, relative MX, OPT with NOTIFY,
 // AXFR refused), traceroute -n shows the router, the ping RTT is the
-// WAN's 40 ms (checkEmulatedRTT); on SIGINT the run stops cleanly (exit 130, report.json
-// interrupted, the expectations evaluated, captures that decode), and
+// WAN's 40 ms (checkEmulatedRTT); on SIGINT the run stops cleanly (exit
+// 130, report.json interrupted, the expectations evaluated and met — but
+// for an RTT bound while this process saw the machine starved —, captures
+// that decode), and
 // tcpdump on the tap and the simulator's tap-port capture hold the same
 // frames.
 func TestEmulation(t *testing.T) {
@@ -100,6 +102,9 @@ func TestEmulation(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(zone), rulesZone), "examples/emulated.zone must start with the rules zone the dig cases expect")
 
 	dump := filepath.Join(t.TempDir(), "tcpdump.pcap")
+	watch := watchStarvation()
+	defer watch.Stop()
+	started := time.Now()
 	r, td := startEmulation(t, dump)
 
 	t.Run("ping RTT is the WAN delay", func(t *testing.T) { checkEmulatedRTT(t, r, dump) })
@@ -174,7 +179,16 @@ func TestEmulation(t *testing.T) {
 	assert.True(t, rep.Interrupted)
 	assert.Positive(t, rep.Simulated)
 	require.NotEmpty(t, rep.Expectations)
+	// The probe's pings (simulated seconds 2 to 3) run on the wall
+	// clock: when this process's timers were late beyond the RTT checks'
+	// tolerance meanwhile, the machine was starved and an RTT bound may
+	// fail for that; every other expectation must pass.
+	late := watch.WorstBetween(started, started.Add(10*time.Second))
 	for _, e := range rep.Expectations {
+		if !e.Passed && strings.HasPrefix(e.Condition, "max_rtt_avg") && late > emuStarved {
+			t.Logf("%s: not counted, the machine was starved (timers %v late) while the emulated world ran on the wall clock", e, late)
+			continue
+		}
 		assert.True(t, e.Passed, "%s", e)
 	}
 	assert.Contains(t, rep.SwitchCaptures, "tap-tap0.pcapng")
