@@ -93,7 +93,7 @@ test:
 	others=$$(echo "$$pkgs" | grep -vx '$(MODULE)/tests'); \
 	start=$$(date +%s); \
 	stamp() { echo "== [$$(( $$(date +%s) - start ))s] $$*"; }; \
-	stamp "prebuild: tools-test, go vet -race $${tests:-$$others}, go build ./cmd/simnet ./cmd/taprun"; \
+	stamp "prebuild: tools-test, go vet -race $$(echo $${tests:-$$others}), go build ./cmd/simnet ./cmd/taprun"; \
 	$(MAKE) --no-print-directory tools-test & apt=$$!; \
 	$(GO) build ./cmd/simnet ./cmd/taprun & build=$$!; \
 	$(GO) vet -race $${tests:-$$others} & vet=$$!; \
