@@ -87,6 +87,10 @@ tools-test:
 # without -race. Two go commands running at once never build the same
 # package: the lanes share only what step 1 left in the cache. Each lane's
 # output is printed as it comes; the target fails if any step failed.
+# Compile CPU from an empty GOCACHE (user+sys, session 5, loaded 2-core
+# machine): the race build and link of every test binary ~340 s; before,
+# `go vet ./...` ~196 s and the non-race tests/ rerun ~32 s more; now the
+# non-race commands ~93 s and the non-race tests/gvisorinterop ~65 s.
 TEST_PARALLEL ?= 4
 TEST_FLAGS    ?= -race -vet=all -count=1 -timeout 25m
 test:
