@@ -193,11 +193,27 @@ func benchPing(b *testing.B, n int, captures bool) {
 	for _, p := range pingers {
 		p.start(per, gap)
 	}
+	arp0, flood0, off0 := arpOut(pingers), sw.Stats().Flooded, offered(w)
 	measure(b, w)
+	// What the hosts sent besides the pings, per frame: the benchmark
+	// should measure the same traffic at every size.
+	frames := float64(offered(w) - off0)
+	b.ReportMetric(float64(arpOut(pingers)-arp0)/frames, "arp/frame")
+	b.ReportMetric(float64(sw.Stats().Flooded-flood0)/frames, "floods/frame")
 	replies := 0
 	for _, p := range pingers {
 		replies += p.replies
 	}
 	require.Positive(b, replies)
 	require.NoError(b, w.Close())
+}
+
+// arpOut returns the ARP packets the pingers' hosts have sent.
+func arpOut(pingers []*pinger) uint64 {
+	var n uint64
+	for _, p := range pingers {
+		st := p.h.Stats()
+		n += st.ARPRequestsOut + st.ARPRepliesOut + st.ARPAnnouncementsOut + st.ARPProbesOut
+	}
+	return n
 }

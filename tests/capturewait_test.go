@@ -60,14 +60,23 @@ func isFrameErr(err error) bool {
 // sleeping a guessed time; it fails t after timeout.
 func waitCapture(t *testing.T, path string, timeout time.Duration, what string, done func(captureStats) bool) {
 	t.Helper()
+	if st, ok := pollCapture(path, timeout, done); !ok {
+		t.Fatalf("%s: after %v the capture holds %+v, still waiting for %s", path, timeout, st, what)
+	}
+}
+
+// pollCapture polls the capture at path until done says it holds what the
+// caller waits for, or timeout passes; it returns what the capture held
+// last and whether done was satisfied.
+func pollCapture(path string, timeout time.Duration, done func(captureStats) bool) (captureStats, bool) {
 	deadline := time.Now().Add(timeout)
 	for {
 		st := readCaptureStats(path)
 		if done(st) {
-			return
+			return st, true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: after %v the capture holds %+v, still waiting for %s", path, timeout, st, what)
+			return st, false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

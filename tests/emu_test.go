@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,19 +80,6 @@ func (r *emuRun) output(t *testing.T, limit time.Duration, name string, args ...
 	return out
 }
 
-// pingRTTs returns the round-trip times ping(8) printed, in milliseconds.
-func pingRTTs(t *testing.T, out string) []float64 {
-	t.Helper()
-	var rtts []float64
-	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(out, -1) {
-		v, err := strconv.ParseFloat(m[1], 64)
-		require.NoError(t, err)
-		rtts = append(rtts, v)
-	}
-	slices.Sort(rtts)
-	return rtts
-}
-
 // TestEmulation (issue 17, Emulation; issue 18, dig against the simulated
 // DNS server): the kernel side of tap0 is a station on the simulated lan
 // of examples/emulated.yaml. With a route via the simulated router, curl
@@ -101,8 +87,10 @@ func pingRTTs(t *testing.T, out string) []float64 {
 // dig resolves through the simulated DNS server and gets the DNS rules
 // answers (referral with glue, wildcard, relative MX, OPT with NOTIFY,
 // AXFR refused), traceroute -n shows the router, the ping RTT is the
-// WAN's 40 ms; on SIGINT the run stops cleanly (exit 130, report.json
-// interrupted, the expectations evaluated, captures that decode), and
+// WAN's 40 ms (checkEmulatedRTT); on SIGINT the run stops cleanly (exit
+// 130, report.json interrupted, the expectations evaluated and met — but
+// for an RTT bound while this process saw the machine starved —, captures
+// that decode), and
 // tcpdump on the tap and the simulator's tap-port capture hold the same
 // frames.
 func TestEmulation(t *testing.T) {
@@ -114,18 +102,12 @@ func TestEmulation(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(zone), rulesZone), "examples/emulated.zone must start with the rules zone the dig cases expect")
 
 	dump := filepath.Join(t.TempDir(), "tcpdump.pcap")
+	watch := watchStarvation()
+	defer watch.Stop()
+	started := time.Now()
 	r, td := startEmulation(t, dump)
 
-	t.Run("ping RTT is the WAN delay", func(t *testing.T) {
-		// The first echo also resolves the router's and the web host's
-		// addresses (ARP across the WAN): leave it out.
-		r.output(t, 10*time.Second, "ping", "-n", "-c", "1", "-W", "3", emuWeb)
-		rtts := pingRTTs(t, r.output(t, 20*time.Second, "ping", "-n", "-c", "10", "-i", "0.1", "-W", "2", emuWeb))
-		require.GreaterOrEqual(t, len(rtts), 8, "replies (0.5%% loss each way)")
-		t.Logf("RTT ms: %v", rtts)
-		assert.InDelta(t, 40, rtts[0], 5, "fastest RTT: 2 x 20 ms")
-		assert.InDelta(t, 40, rtts[len(rtts)/2], 5, "median RTT: 2 x 20 ms")
-	})
+	t.Run("ping RTT is the WAN delay", func(t *testing.T) { checkEmulatedRTT(t, r, dump) })
 
 	t.Run("across the WAN", func(t *testing.T) {
 		t.Run("curl 50 times", func(t *testing.T) {
@@ -197,7 +179,16 @@ func TestEmulation(t *testing.T) {
 	assert.True(t, rep.Interrupted)
 	assert.Positive(t, rep.Simulated)
 	require.NotEmpty(t, rep.Expectations)
+	// The probe's pings (simulated seconds 2 to 3) run on the wall
+	// clock: when this process's timers were late beyond the RTT checks'
+	// tolerance meanwhile, the machine was starved and an RTT bound may
+	// fail for that; every other expectation must pass.
+	late := watch.WorstBetween(started, started.Add(10*time.Second))
 	for _, e := range rep.Expectations {
+		if !e.Passed && strings.HasPrefix(e.Condition, "max_rtt_avg") && late > emuStarved {
+			t.Logf("%s: not counted, the machine was starved (timers %v late) while the emulated world ran on the wall clock", e, late)
+			continue
+		}
 		assert.True(t, e.Passed, "%s", e)
 	}
 	assert.Contains(t, rep.SwitchCaptures, "tap-tap0.pcapng")

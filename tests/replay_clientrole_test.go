@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,9 +38,14 @@ type clientRoleOutput struct {
 // live in another namespace. The live HTTP server sends the same body
 // (only its Date header may differ); the live echo server's stream equals the
 // recorded one.
+//
+// On a loaded machine the servers (Python above all) answer late: every
+// wait polls for what it waits for (a listening socket, the server's
+// bytes, with --step-timeout 20s instead of 3 s) under limits far above
+// what a quiet machine needs, so only a server that never answers fails.
 func TestClientRoleReplayLive(t *testing.T) {
 	t.Parallel()
-	netns.RequireTools(t, "tcpdump", "python3", "curl", "ncat")
+	netns.RequireTools(t, "tcpdump", "python3", "curl", "ncat", "ss")
 	srv, cli := vethPair(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "www")
@@ -49,23 +56,25 @@ func TestClientRoleReplayLive(t *testing.T) {
 	td := startTcpdump(t, srv, "veth0", capture, "tcp or arp")
 	web := srv.Start(t, "python3", "-u", "-m", "http.server", "80", "--bind", "192.0.2.1", "--directory", root)
 	srv.Start(t, "ncat", "-l", "-k", "-e", "/bin/cat", "192.0.2.1", "7")
-	web.WaitOutput(t, "Serving HTTP", 15*time.Second)
+	web.WaitOutput(t, "Serving HTTP", time.Minute)
+	waitListening(t, srv, 7)
 	require.Equal(t, "200 16000", cli.Run(t, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.1/data.txt"))
 	require.Contains(t, cli.Run(t, "python3", "-c", echoClient), "echoed 20000 True")
-	waitCapture(t, capture, 10*time.Second, "the close of both connections", closedConns(2))
+	waitCapture(t, capture, 30*time.Second, "the close of both connections", closedConns(2))
 	stopTcpdump(t, td)
 
 	// The live servers, behind a tap our stack sends and receives on.
 	live := tapNS(t)
 	lweb := live.Start(t, "python3", "-u", "-m", "http.server", "80", "--bind", "192.0.2.1", "--directory", root)
 	live.Start(t, "ncat", "-l", "-k", "-e", "/bin/cat", "192.0.2.1", "7")
-	lweb.WaitOutput(t, "Serving HTTP", 15*time.Second)
+	lweb.WaitOutput(t, "Serving HTTP", time.Minute)
+	waitListening(t, live, 7)
 
 	replay := func(server string) clientRoleOutput {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		out, err := live.Output(ctx, simnetBinary(t), "replay", capture, "--as-client", "192.0.2.2", "--to-tap", "tap0",
-			"--server", server, "--json")
+			"--server", server, "--step-timeout", "20s", "--json")
 		require.NoError(t, err, out)
 		var res clientRoleOutput
 		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
@@ -100,4 +109,23 @@ func TestClientRoleReplayLive(t *testing.T) {
 		assert.True(t, f.StreamsIdentical, "the echoed stream equals the recorded one")
 		assert.Nil(t, f.Stream)
 	})
+}
+
+// waitListening polls until a TCP socket listens on port in ns (ss(8)),
+// and fails t after a minute.
+func waitListening(t *testing.T, ns *netns.NS, port int) {
+	t.Helper()
+	filter := fmt.Sprintf("sport = :%d", port)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := ns.Output(context.Background(), "ss", "-Hltn", filter)
+		require.NoError(t, err, out)
+		if strings.TrimSpace(out) != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in %s: nothing listens on TCP port %d after a minute", ns.Name(), port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -2,7 +2,7 @@
 
 package tests
 
-// tcpRaceEnabled reports whether the race detector is on: the gVisor
-// interop transfers then shrink from 20 MB to 1 MB (unless
-// SIMNET_FULL_INTEROP=1) to keep `make test` within minutes.
+// tcpRaceEnabled reports whether the race detector is on: the bulk
+// transfers of the TCP tshark test then shrink to keep `make test` within
+// minutes.
 const tcpRaceEnabled = true

@@ -210,7 +210,30 @@ status 2; for a cut-off file what was read before the break is still reported.`,
 // stderr, and returns the exit status: 0, or 2 for a file that is not a
 // capture or is truncated.
 func runReplay(stdout, stderr io.Writer, path string, asJSON bool) int {
-	res, err := analyze.RunFile(path)
+	return analyzeCapture(stdout, stderr, fileCapture(path), asJSON)
+}
+
+// capture is a capture to read: its name (in messages) and how to open it.
+// Commands read files; tests and fuzz targets read bytes in memory.
+type capture struct {
+	name string
+	open func() (*input.Reader, error)
+}
+
+// fileCapture is the capture file at path.
+func fileCapture(path string) capture {
+	return capture{name: path, open: func() (*input.Reader, error) { return input.Open(path) }}
+}
+
+// analyzeCapture is runReplay over c.
+func analyzeCapture(stdout, stderr io.Writer, c capture, asJSON bool) int {
+	path := c.name
+	var res *analyze.Result
+	r, err := c.open()
+	if err == nil {
+		res, err = analyze.Run(r)
+		_ = r.Close()
+	}
 	var te *input.TruncatedError
 	if err != nil && !errors.As(err, &te) {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))
@@ -397,7 +420,14 @@ func runHostRole(stdout, stderr io.Writer, path string, o *replayOpts) int {
 		}
 		cfg.Zones = append(cfg.Zones, z)
 	}
-	res, err := hostrole.Run(path, cfg)
+	return replayHostRole(stdout, stderr, fileCapture(path), o, cfg)
+}
+
+// replayHostRole is runHostRole once cfg is built from the flags o: it
+// replays c, writes the outputs and returns the exit status.
+func replayHostRole(stdout, stderr io.Writer, c capture, o *replayOpts, cfg hostrole.Config) int {
+	path := c.name
+	res, err := hostrole.RunOpen(c.name, c.open, cfg)
 	var te *input.TruncatedError
 	if res == nil || (err != nil && !errors.As(err, &te)) {
 		fmt.Fprintf(stderr, "simnet replay: %s\n", oneLine(err.Error()))

@@ -24,7 +24,7 @@ func newWorld(t *testing.T, cfg gvisorpeer.WorldConfig) *gvisorpeer.World {
 
 // TestPeerSmoke checks the harness on its own: a clean and a lossy 1 MB
 // transfer in each direction. The full matrix lives in
-// tests/tcp_interop_test.go.
+// tests/gvisorinterop/tcp_interop_test.go.
 func TestPeerSmoke(t *testing.T) {
 	for _, tc := range []struct {
 		name string

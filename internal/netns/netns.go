@@ -4,17 +4,19 @@
 // when the test ends, pass or fail.
 //
 // Nothing here touches the host namespace: every device and every process a
-// test starts lives in its own namespace, named simnet-test-<random>, and
-// tests address only 192.0.2.0/24 and 198.18.0.0/15. Tests that cannot
-// create a namespace (not root, no ip(8), no /dev/net/tun) are skipped with
-// the reason.
+// test starts lives in its own namespace, named
+// simnet-test-<pid>-<start>-<random> after the test process that owns it
+// (its pid and its start time in clock ticks since boot, so that a reused
+// pid is not taken for the owner), and tests address only 192.0.2.0/24 and
+// 198.18.0.0/15. A test process killed on its timeout runs no cleanup: the
+// first New of every later test process deletes the namespaces whose owner
+// is gone (see RemoveStale). Tests that cannot create a namespace (not
+// root, no ip(8), no /dev/net/tun) are skipped with the reason.
 package netns
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -76,9 +78,20 @@ func New(t testing.TB) *NS {
 	if err := Available(); err != nil {
 		testenv.Missing(t, "network namespaces: %v", err)
 	}
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	n := &NS{name: Prefix + hex.EncodeToString(b[:])}
+	staleOnce.Do(func() {
+		removed, err := RemoveStale()
+		for _, name := range removed {
+			t.Logf("deleted namespace %s: its test process is gone", name)
+		}
+		if err != nil {
+			t.Logf("deleting stale namespaces: %v", err)
+		}
+	})
+	name, err := ownedName()
+	if err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	n := &NS{name: name}
 	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
 		testenv.Missing(t, "cannot create a network namespace: %v: %s", err, out)
 	}

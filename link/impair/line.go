@@ -25,6 +25,11 @@ type Line struct {
 	// scratch is the copy of a flooded frame each member receives, so
 	// that no receiver sees what another one did to its frame.
 	scratch []byte
+	// pops counts the frames taken out of the delay line, so that it is
+	// warmed every warmChunkLine of them (delayLine.warmAhead); sink
+	// keeps what the warming loads read, so that they are not dropped.
+	pops uint64
+	sink uintptr
 }
 
 // NewLine returns an empty Line on clk.
@@ -57,6 +62,9 @@ func (l *Line) fire(now clock.Time) {
 		k := l.delay.top()
 		if k.at > now || k.seq > limit {
 			break
+		}
+		if l.pops++; l.pops%warmChunkLine == 0 {
+			l.sink += l.delay.warmAhead()
 		}
 		e := l.delay.pop()
 		if e.fan != nil {

@@ -60,8 +60,8 @@ type neighbor struct {
 	tries int
 	// confirmed is when mac was last learnt or repeated by the neighbour.
 	confirmed clock.Time
-	// queue holds whole frames (Ethernet header space included) from the
-	// host's buffer pool.
+	// queue holds whole frames (Ethernet header space included), copied
+	// by Host.hold.
 	queue [][]byte
 	timer clock.Timer
 }
@@ -199,6 +199,19 @@ func (n *neighbor) resolve(mac ether.Addr) {
 	n.queue = n.queue[:0]
 }
 
+// hold returns a copy of frame to queue behind an unresolved neighbour.
+// A small frame (the ping or SYN a host of a large world sends first) is
+// copied into a buffer of its own size, which the pool does not keep once
+// it is sent (BufPool.Put drops buffers below its size), so 10,000 hosts
+// that each queued one echo request hold no full-sized buffer each
+// afterwards; a large frame takes a pool buffer.
+func (h *Host) hold(frame []byte) []byte {
+	if len(frame) <= smallScratch {
+		return append([]byte(nil), frame...)
+	}
+	return h.pool.Get(frame)
+}
+
 // sendIPFrame sends frame (an IPv4 packet after 14 bytes of Ethernet header
 // space) to the next hop ip, resolving it first if needed. frame is not
 // retained: a queued frame is copied.
@@ -227,7 +240,7 @@ func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
 		n.timer.Init(n)
 		i.neigh[ip] = n
 		i.neighMask |= neighBit(ip)
-		n.queue = append(n.queue, h.pool.Get(frame))
+		n.queue = append(n.queue, h.hold(frame))
 		n.request(h.clk.Now())
 		return
 	}
@@ -240,7 +253,7 @@ func (i *Interface) sendIPFrame(frame []byte, ip [4]byte) {
 		n.queue[len(n.queue)-1] = nil
 		n.queue = n.queue[:len(n.queue)-1]
 	}
-	n.queue = append(n.queue, h.pool.Get(frame))
+	n.queue = append(n.queue, h.hold(frame))
 }
 
 // arpInput handles an ARP packet received on i, following the packet

@@ -323,7 +323,7 @@ func (h *Host) deliver(hdr ipv4.Header, payload []byte, bcast bool) {
 		h.hot.IPDelivered++
 		h.udpInput(hdr, payload, bcast)
 	default:
-		ph := h.protos[p]
+		ph := h.proto(p)
 		if ph == nil {
 			h.stats.IPUnknownProtocol++
 			// RFC 1122 section 3.2.2.1: a host SHOULD send protocol

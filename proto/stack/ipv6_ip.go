@@ -265,7 +265,7 @@ func (h *Host) loopInput6(b []byte) {
 // section 4).
 func (v *v6Iface) transportInput(pkt ipv6.Header, c ipv6.Chain, linkMulticast bool) {
 	h := v.i.h
-	ph := h.protos[c.Proto]
+	ph := h.proto(c.Proto)
 	if ph == nil {
 		v.stats.DropProto++
 		v.problem(pkt, &ipv6.ProblemError{Code: ipv6.ProblemNextHeader, Pointer: uint32(c.NextOff)}, linkMulticast)

@@ -497,3 +497,63 @@ func TestStaticNeighbor(t *testing.T) {
 	ifc.AddStaticNeighbor(netip.MustParseAddr("::1"), mac)
 	assert.Len(t, ifc.neigh, 1)
 }
+
+// TestRegisterProtocolList checks the host's short list of transport
+// handlers: several protocols each reach their own handler, registering
+// again replaces a handler, nil removes one without disturbing the
+// others, and an unregistered protocol draws protocol unreachable (RFC
+// 1122 section 3.2.2.1).
+func TestRegisterProtocolList(t *testing.T) {
+	t.Parallel()
+	type reg struct {
+		proto uint8
+		rec   int // index into the recorders, -1 to unregister
+	}
+	tests := []struct {
+		name  string
+		regs  []reg
+		send  uint8
+		want  int // recorder that gets the datagram, -1 for none
+		unrch bool
+	}{
+		{name: "one", regs: []reg{{6, 0}}, send: 6, want: 0},
+		{name: "second of three", regs: []reg{{6, 0}, {132, 1}, {253, 2}}, send: 132, want: 1},
+		{name: "replaced", regs: []reg{{6, 0}, {132, 1}, {132, 2}}, send: 132, want: 2},
+		{name: "others stay after a removal", regs: []reg{{6, 0}, {132, 1}, {253, 2}, {6, -1}}, send: 253, want: 2},
+		{name: "removed", regs: []reg{{6, 0}, {132, 1}, {6, -1}}, send: 6, want: -1, unrch: true},
+		{name: "removing the unregistered", regs: []reg{{132, -1}, {6, 0}}, send: 132, want: -1, unrch: true},
+		{name: "none", send: 6, want: -1, unrch: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tn := newTestNet(t, 1500)
+			a := tn.addHost("a", 1)
+			b := tn.addHost("b", 2)
+			recs := []*protoRecorder{{}, {}, {}}
+			for _, r := range tc.regs {
+				if r.rec < 0 {
+					b.RegisterProtocol(r.proto, nil)
+					continue
+				}
+				b.RegisterProtocol(r.proto, recs[r.rec])
+			}
+			require.NoError(t, a.SendIP(tc.send, netip.Addr{}, ip(2), []byte("payload")))
+			tn.run(time.Second)
+			for k, rec := range recs {
+				if k == tc.want {
+					require.Len(t, rec.got, 1, "recorder %d", k)
+					assert.Equal(t, []byte("payload"), rec.got[0])
+					continue
+				}
+				assert.Empty(t, rec.got, "recorder %d", k)
+			}
+			if tc.unrch {
+				assert.Equal(t, uint64(1), b.Stats().IPUnknownProtocol)
+				assert.Equal(t, uint64(1), b.Stats().UnreachableOut)
+			} else {
+				assert.Zero(t, b.Stats().IPUnknownProtocol)
+			}
+		})
+	}
+}

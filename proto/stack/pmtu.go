@@ -99,7 +99,7 @@ func (v *v6Iface) pmtuFor(dst netip.Addr) (int, bool) {
 // transportError hands an ICMP error quoting an IPv4 datagram q (header
 // and at least 8 payload bytes) to the handler of the quoted protocol.
 func (h *Host) transportError(from netip.Addr, typ, code uint8, info uint32, q []byte) {
-	if eh, ok := h.protos[q[9]].(ICMPErrorHandler); ok {
+	if eh, ok := h.proto(q[9]).(ICMPErrorHandler); ok {
 		eh.HandleICMPError(from, typ, code, info, q)
 	}
 }
@@ -115,7 +115,7 @@ func (h *Host) transportError6(from netip.Addr, typ, code uint8, info uint32, q 
 	}
 	nh := q[6]
 	off := ipv6.HeaderLen
-	if h.protos[nh] == nil {
+	if h.proto(nh) == nil {
 		// Extension headers: walk a copy whose payload length matches
 		// what was quoted (the quote may be cut short).
 		quoted := append([]byte(nil), q...)
@@ -126,7 +126,7 @@ func (h *Host) transportError6(from netip.Addr, typ, code uint8, info uint32, q 
 		}
 		nh, off = c.Proto, c.Offset
 	}
-	eh, ok := h.protos[nh].(ICMPErrorHandler)
+	eh, ok := h.proto(nh).(ICMPErrorHandler)
 	if !ok || off+8 > len(q) {
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/simnet-go/simnet/link"
@@ -187,7 +188,9 @@ type Host struct {
 	depth  int32
 	nextID uint16
 	ttl    uint8
-	ifcs   []*Interface
+	// rxTOS is the TOS byte of the datagram being delivered (ReceivedTOS).
+	rxTOS uint8
+	ifcs  []*Interface
 	// ifcArr backs ifcs for the first interfaces; ifc0 is the first.
 	ifcArr [2]*Interface
 	ifc0   Interface
@@ -210,8 +213,6 @@ type Host struct {
 	// rx is the interface of the datagram being delivered (nil outside a
 	// delivery and for loopback).
 	rx *Interface
-	// rxTOS is the TOS byte of the datagram being delivered (ReceivedTOS).
-	rxTOS uint8
 
 	udp      map[udpKey]*UDPSocket
 	udpPorts map[uint16]int
@@ -223,7 +224,9 @@ type Host struct {
 	loopQ     [][]byte
 	loopTimer clock.Timer
 
-	protos [256]ProtocolHandler
+	// protos are the registered transport handlers (TCP, usually alone):
+	// a short list, not a 256-entry table, so an idle host stays small.
+	protos []protoHandler
 
 	// pmtu4 holds IPv4 path MTUs learned from ICMP (RFC 1191; pmtu.go).
 	pmtu4 map[netip.Addr]pmtuEntry
@@ -283,7 +286,38 @@ func (h *Host) Interface(name string) *Interface {
 // RegisterProtocol sets the handler of IP protocol proto, replacing any
 // previous one; nil removes it. ICMP (1) and UDP (17) are handled by the
 // host itself and cannot be replaced.
-func (h *Host) RegisterProtocol(proto uint8, ph ProtocolHandler) { h.protos[proto] = ph }
+func (h *Host) RegisterProtocol(proto uint8, ph ProtocolHandler) {
+	for i, e := range h.protos {
+		if e.num != proto {
+			continue
+		}
+		if ph == nil {
+			h.protos = slices.Delete(h.protos, i, i+1)
+		} else {
+			h.protos[i].h = ph
+		}
+		return
+	}
+	if ph != nil {
+		h.protos = append(h.protos, protoHandler{num: proto, h: ph})
+	}
+}
+
+// protoHandler is one entry of Host.protos.
+type protoHandler struct {
+	h   ProtocolHandler
+	num uint8
+}
+
+// proto returns the handler registered for IP protocol p, or nil.
+func (h *Host) proto(p uint8) ProtocolHandler {
+	for _, e := range h.protos {
+		if e.num == p {
+			return e.h
+		}
+	}
+	return nil
+}
 
 // SetEchoReplyHandler sets where ICMP echo replies are delivered; nil
 // discards them.

@@ -43,7 +43,7 @@ func newCongestionControlNamed(c *Conn, name string) CongestionControl {
 		rnd := c.s.rnd
 		return &BBR{rnd: func(n int) int { return rnd.IntN(n) }}
 	}
-	return &CUBIC{pp: hystartPP{on: hystartPPOn(&c.s.cfg)}}
+	return &CUBIC{pp: hystartPP{on: hystartPPOn(&c.s.cfg)}, linuxFriendly: c.s.cfg.Profile == ProfileLinux}
 }
 
 // rateState is a connection's state for a rate-based congestion control
@@ -136,8 +136,13 @@ func (c *Conn) rateAck(o *Options) {
 // arms the pacing timer for when it may leave.
 func (c *Conn) paceWait() bool {
 	r := &c.rate
-	if r.bbr == nil || !c.s.clk.Now().Before(r.paceNext) {
+	paced := r.bbr != nil || c.fqPaced() && c.gsoLeft <= 0 // fq paces whole GSO packets
+	if !paced || !c.s.clk.Now().Before(r.paceNext) {
 		return false
+	}
+	if !r.paceInit {
+		r.paceInit = true
+		r.paceT.Init((*paceTimer)(c))
 	}
 	if !r.paceT.Pending() || r.paceT.When() != r.paceNext {
 		c.s.clk.Schedule(&r.paceT, r.paceNext)

@@ -86,8 +86,12 @@ type CUBIC struct {
 	wEst       float64 // Reno-friendly estimate, segments
 	cwndPrior  float64 // window when ssthresh was last set, segments
 	ackedAccum int
-	hy         hystartState // Config.HyStart's round (hystart.go)
-	pp         hystartPP    // HyStart++ (hystart.go)
+	// linuxFriendly approaches the Reno-friendly estimate as Linux's
+	// tcp_friendliness does, by (W_est-cwnd)/cwnd per segment acked,
+	// instead of setting cwnd to W_est (the linux profile).
+	linuxFriendly bool
+	hy            hystartState // Config.HyStart's round (hystart.go)
+	pp            hystartPP    // HyStart++ (hystart.go)
 }
 
 // CUBIC constants (RFC 9438 section 4.1).
@@ -121,9 +125,11 @@ func (c *CUBIC) OnAck(s *CCState, acked int, _ int, now clock.Time) {
 			c.k = math.Cbrt((c.wMax - cwnd) / cubicC) // RFC 9438 eq. 2
 		}
 	}
-	t := now.Sub(c.epoch).Seconds() + s.SRTT.Seconds()
-	target := cubicC*math.Pow(t-c.k, 3) + c.wMax
-	// Section 4.2: the target is clamped to [cwnd, 1.5*cwnd].
+	t := now.Sub(c.epoch).Seconds()
+	wCubic := cubicC*math.Pow(t-c.k, 3) + c.wMax // W_cubic(t), eq. 1
+	// Section 4.2: the target is W_cubic(t+RTT) clamped to
+	// [cwnd, 1.5*cwnd].
+	target := cubicC*math.Pow(t+s.SRTT.Seconds()-c.k, 3) + c.wMax
 	target = math.Max(cwnd, math.Min(target, 1.5*cwnd))
 	// Section 4.3: Reno-friendly estimate, alpha = 3(1-beta)/(1+beta)
 	// until the estimate is back at the window of the last reduction
@@ -133,8 +139,16 @@ func (c *CUBIC) OnAck(s *CCState, acked int, _ int, now clock.Time) {
 		alpha = 1
 	}
 	c.wEst += alpha * float64(acked) / mss / cwnd
-	if c.wEst > target {
-		target = c.wEst
+	switch {
+	case c.linuxFriendly:
+		target = math.Max(target, c.wEst)
+	case wCubic < c.wEst:
+		// Section 4.3: in the Reno-friendly region (W_cubic(t) < W_est)
+		// cwnd SHOULD be set to W_est on each ACK; approaching it by
+		// (W_est-cwnd)/cwnd per segment would trail it by about alpha.
+		s.Cwnd = max(s.Cwnd, int(c.wEst*mss))
+		c.ackedAccum = 0
+		return
 	}
 	// Grow by (target-cwnd)/cwnd segments per segment acked.
 	c.ackedAccum += acked

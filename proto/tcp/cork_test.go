@@ -12,7 +12,8 @@ import (
 // sendmsg_msg_more.pkt exercises them on a TCP_NODELAY socket: full
 // segments leave, a partial last one is held until a plain write, an ACK,
 // uncorking or the persist timer (here the 200 ms minimum RTO) sends it;
-// the end of MSG_MORE data is not pushed.
+// the end of MSG_MORE data is not pushed, but the GSO packet of full
+// segments is (Linux 5.6 and later, push.go).
 func TestCorkAndMore(t *testing.T) {
 	t.Parallel()
 	type step struct {
@@ -45,8 +46,8 @@ func TestCorkAndMore(t *testing.T) {
 			{do: write(160, true)},
 			{do: write(5, false), segs: []int{265}, push: []bool{true}},
 		}},
-		{"full segments leave, the rest waits for the ACK, not pushed", []step{
-			{do: write(2*1460+100, true), segs: []int{1460, 1460}, push: []bool{false, false}},
+		{"full segments leave as a pushed GSO packet, the rest waits for the ACK, not pushed", []step{
+			{do: write(2*1460+100, true), segs: []int{1460, 1460}, push: []bool{false, true}},
 			{do: write(50, true)},
 			{do: func(r *rig, una seqnum) { r.ackWith(una.add(1460), nil) }, segs: []int{150}, push: []bool{false}},
 		}},

@@ -119,6 +119,7 @@ func (c *Conn) sendSYN() {
 		c.stats.RetransmittedBytes++
 	}
 	c.stats.SegmentsSent++
+	c.s.outTOS = c.ipTOS(0) // SYNs are not ECN-capable (RFC 3168 section 6.1.1)
 	c.s.send(c.key, f, o, nil)
 }
 

@@ -59,6 +59,7 @@ type hystartState struct {
 	endSeq              seqnum
 	currRTT, delayMin   time.Duration
 	sampleCnt           int
+	paced               bool // Config.FQPacing paces the flow
 }
 
 // delaySampler is a congestion control that takes per-ACK delay samples
@@ -79,7 +80,10 @@ func (c *CUBIC) onDelay(s *CCState, h *HyStart, rtt time.Duration, una, nxt seqn
 	if hy.delayMin == 0 || rtt < hy.delayMin {
 		hy.delayMin = rtt
 	}
-	if hy.found || s.Cwnd >= s.Ssthresh {
+	// Linux 5.10 to 6.11 (commit 4e1fddc98d25 until 25c1a9ca53db)
+	// call hystart_update, which starts the rounds, only from the low
+	// window on, so a round starts at the first ACK there.
+	if hy.found || s.Cwnd >= s.Ssthresh || s.Cwnd < h.LowWindow*s.MSS {
 		return
 	}
 	if !hy.started || una.gt(hy.endSeq) {
@@ -90,13 +94,16 @@ func (c *CUBIC) onDelay(s *CCState, h *HyStart, rtt time.Duration, una, nxt seqn
 		hy.currRTT = 1<<63 - 1
 		hy.sampleCnt = 0
 	}
-	if s.Cwnd < h.LowWindow*s.MSS {
-		return
-	}
 	if h.Detect&HyStartAckTrain != 0 && now.Sub(hy.lastAck) <= h.AckDelta {
 		hy.lastAck = now
-		// Without pacing the train may span half the minimum RTT.
-		if now.Sub(hy.roundStart) > hy.delayMin/2 {
+		// Without pacing the train may span half the minimum RTT;
+		// pacing spreads it over up to the whole (hystart_update:
+		// threshold >>= 1 only for SK_PACING_NONE).
+		threshold := hy.delayMin
+		if !hy.paced {
+			threshold /= 2
+		}
+		if now.Sub(hy.roundStart) > threshold {
 			hy.found = true
 			s.Ssthresh = s.Cwnd
 		}
@@ -148,6 +155,9 @@ func (c *Conn) hystartSample(ack seqnum, tsRTT time.Duration, now clock.Time) {
 	if pp {
 		cub.ppSample(&c.ccs, rtt, ack, c.sndNxt)
 		return
+	}
+	if cub != nil {
+		cub.hy.paced = c.fqPaced()
 	}
 	ds.onDelay(&c.ccs, h, rtt, ack, c.sndNxt, now)
 }

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // the 50 ms minimum, the ninth ACK's delay check ends slow start
 // (ssthresh = cwnd = 28); with RTTs at the minimum it does not; ACKs 2 ms
 // apart form a train that ends it once it spans half the minimum RTT
-// (the 14th ACK, cwnd 33).
+// (the 14th ACK, cwnd 33), or the whole of it when fq paces the flow.
 func TestHyStart(t *testing.T) {
 	t.Parallel()
 	off := LinuxProfile()
@@ -31,6 +32,10 @@ func TestHyStart(t *testing.T) {
 		{"no delay increase", LinuxProfile(), 0, time.Millisecond, 0, 0},
 		{"off", off, 20 * time.Millisecond, time.Millisecond, 0, 0},
 		{"ack train", LinuxProfile(), 0, 2 * time.Millisecond, 14, 33},
+		// Paced (fq), the train must span the whole minimum RTT
+		// (hystart_update halves the threshold only for
+		// SK_PACING_NONE): 20 ACKs 2 ms apart span 38 ms of 50.
+		{"ack train, paced", LinuxProfile(), 0, 2 * time.Millisecond, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -46,6 +51,8 @@ func TestHyStart(t *testing.T) {
 			require.Equal(t, 20, round)
 			ts := r.take().o.TSVal
 			r.drain()
+			// fq from here on (the round was sent unpaced).
+			r.s.cfg.FQPacing = strings.HasSuffix(tc.name, "paced")
 			r.advance(rackRTT + tc.extra)
 			for k := 1; k <= round; k++ {
 				if k > 1 {

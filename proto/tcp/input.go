@@ -291,6 +291,7 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	if c.prrOn() {
 		sacked0 = c.sackedBytes()
 	}
+	sackNews := c.stats.SACKedBytes
 	if c.sackOK && o.NumSACK > 0 {
 		c.updateScoreboard(o)
 		c.detectLostRetransmit()
@@ -301,6 +302,9 @@ func (c *Conn) processAck(h Header, o *Options, seq, ack seqnum, fl uint8) bool 
 	switch {
 	case ack.gt(c.sndUna):
 		c.newAck(ack, o)
+		if c.stats.SACKedBytes != sackNews {
+			c.sackDupAck()
+		}
 	case ack == c.sndUna && payloadLen == 0 && fl&(FlagSYN|FlagFIN) == 0 &&
 		c.sndMax != c.sndUna && (!wndChanged || o.NumSACK > 0) &&
 		wnd > 0 && !c.persist:

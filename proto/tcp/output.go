@@ -115,7 +115,7 @@ func (c *Conn) dataFields(seq seqnum, n int, fin bool, olen int) Fields {
 	if n > 0 {
 		off := seq.diff(c.bufStart)
 		c.sndBuf.readAt(off, s.outBuf()[HeaderLen+olen:HeaderLen+olen+n])
-		if off+n == c.sndBuf.n && !c.noPush || c.pushBurst {
+		if c.pushBurst || c.pushAt(seq, off, n) {
 			f.Flags |= FlagPSH
 		}
 	}
@@ -237,7 +237,7 @@ func (c *Conn) output() {
 		}
 		return
 	}
-	c.burstSegs = 0
+	c.gsoLeft = 0
 	for !c.paceWait() {
 		dataEnd := c.bufStart.add(c.sndBuf.n)
 		if c.inRecovery && c.sackOK {
@@ -310,7 +310,7 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	if n < c.mss && !fin && !retx && c.holdShort(n, avail) {
 		return false
 	}
-	c.pushBurst = !retx && c.burstEnds(n, avail, cwAvail, wndAvail)
+	c.pushBurst = !retx && c.linuxPush() && c.gsoEnds(avail, cwAvail, wndAvail)
 	if c.persist && c.sndWnd > 0 {
 		// Data the cork or SWS avoidance held leaves: the persist timer
 		// gives way to the retransmission timer.
@@ -319,9 +319,6 @@ func (c *Conn) sendNew(dataEnd seqnum, cwAvail int) bool {
 	}
 	sent := c.sendData(c.sndNxt, n, fin)
 	c.pushBurst = false
-	if !retx {
-		c.burstSegs++
-	}
 	if sent < c.mss && !retx {
 		c.sndSml = c.sndNxt.add(sent)
 	}
@@ -353,19 +350,16 @@ func (s *sender) holdShort(n, avail int) bool {
 	return n < int(s.maxSndWnd/2)
 }
 
-// burstEnds reports whether a new segment of n bytes ends a burst, so
-// that the linux profile sets PSH on it. Linux pushes the last segment of
-// a burst the congestion or the peer's window ends (tcp_push/forced_push
-// marks the skb a cwnd-limited tcp_write_xmit stops at), not only the end
-// of a write. A lone segment (limited transmit, one per ACK in recovery)
-// is not pushed: only a burst of two or more new segments ends with PSH.
-// Linux also sends a burst as TSO packets of at most half the window
-// (tcp_cwnd_test: at least two in flight), each ending with PSH.
-func (c *Conn) burstEnds(n, avail, cwAvail, wndAvail int) bool {
-	half := max(c.ccs.Cwnd/max(c.mss, 1)/2, 1)
-	return c.s.cfg.Profile == ProfileLinux && n < avail &&
-		c.burstSegs > 0 &&
-		(cwAvail-n < c.mss || wndAvail-n < c.mss || (c.burstSegs+1)%half == 0)
+// pushAt reports whether the segment of n bytes from seq (offset off in
+// the send buffer) carries PSH: in the linux profile where Linux's
+// tcp_sendmsg marked it (push.go), otherwise when it ends the buffered
+// data and that was not written with WriteMore (RFC 9293 section
+// 3.9.1.2: PSH where the application's data ends).
+func (c *Conn) pushAt(seq seqnum, off, n int) bool {
+	if c.linuxPush() {
+		return c.markIn(seq, seq.add(n))
+	}
+	return off+n == c.sndBuf.n && !c.noPush
 }
 
 // checkPersist starts the persist timer when data waits, nothing is in

@@ -52,6 +52,7 @@ type rackState struct {
 	end       seqnum        // RACK.end_seq
 	rtt       time.Duration // RACK.rtt
 	fack      seqnum        // RACK.fack: highest end delivered
+	fackSet   bool          // fack is set (a segment was delivered)
 	reordSeen bool          // RACK.reordering_seen
 
 	ptoArmed bool   // the retransmission timer is the TLP probe timeout
@@ -133,7 +134,12 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 		rk.rtt = now.Sub(r.xmit)
 	}
 	// Step 3: a never retransmitted segment delivered below the highest
-	// delivered one was reordered.
+	// delivered one was reordered. RACK.fack starts at the first delivered
+	// segment: compared in sequence space, an unset zero would lie above
+	// half of all sequence numbers and make every delivery look reordered.
+	if !rk.fackSet {
+		rk.fack, rk.fackSet = r.end, true
+	}
 	if !r.rtx && r.end.lt(rk.fack) {
 		rk.reordSeen = true
 	}
@@ -148,23 +154,10 @@ func (c *Conn) rackDelivered(r *segRec, o *Options, now clock.Time) {
 func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	now := c.s.clk.Now()
 	rk := &c.rk
-	linux := c.s.cfg.Profile == ProfileLinux
-	if linux {
-		// Linux tags SACKed segments before it cleans the acknowledged
-		// ones (tcp_ack: tcp_sacktag_write_queue, then
-		// tcp_clean_rtx_queue).
-		c.rackMarkSACKed(o, now)
-	}
-	for rk.head < len(rk.recs) && rk.recs[rk.head].end.leq(c.sndUna) {
-		if r := &rk.recs[rk.head]; !r.sacked {
-			c.rackDelivered(r, o, now)
-		}
-		rk.head++
-	}
-	if rk.head == len(rk.recs) {
-		rk.recs, rk.head = rk.recs[:0], 0
-	}
-	if !linux {
+	if c.s.cfg.Profile == ProfileLinux {
+		c.rackLinuxDeliver(o, now)
+	} else {
+		c.rackDeliverAcked(o, now)
 		c.rackMarkSACKed(o, now)
 	}
 	// TLP (section 7.4): the episode ends once the probe is acknowledged.
@@ -178,6 +171,39 @@ func (c *Conn) rackOnAck(o *Options, advanced bool) {
 	}
 	if c.rackDetect() {
 		c.rackEnterRecovery()
+	}
+}
+
+// rackDeliverAcked runs steps 2 and 3 for the segments SND.UNA passed and
+// drops their records.
+func (c *Conn) rackDeliverAcked(o *Options, now clock.Time) {
+	rk := &c.rk
+	for rk.head < len(rk.recs) && rk.recs[rk.head].end.leq(c.sndUna) {
+		if r := &rk.recs[rk.head]; !r.sacked {
+			c.rackDelivered(r, o, now)
+		}
+		rk.head++
+	}
+	if rk.head == len(rk.recs) {
+		rk.recs, rk.head = rk.recs[:0], 0
+	}
+}
+
+// rackLinuxDeliver delivers in Linux's order: SACKed segments are tagged
+// before the acknowledged ones are cleaned (tcp_ack: tcp_sacktag_write_queue,
+// then tcp_clean_rtx_queue). A hole the cumulative ACK fills is reordering
+// only below prior_fack, the highest sequence SACKed before this ACK
+// (tcp_clean_rtx_queue's tcp_check_sack_reordering), not below what the same
+// ACK SACKs.
+func (c *Conn) rackLinuxDeliver(o *Options, now clock.Time) {
+	rk := &c.rk
+	prior, priorSet := rk.fack, rk.fackSet
+	c.rackMarkSACKed(o, now)
+	fack, set := rk.fack, rk.fackSet
+	rk.fack, rk.fackSet = prior, priorSet
+	c.rackDeliverAcked(o, now)
+	if set && (!rk.fackSet || fack.gt(rk.fack)) {
+		rk.fack, rk.fackSet = fack, true
 	}
 }
 

@@ -36,8 +36,8 @@ type sender struct {
 	// pushBurst asks sendData to set PSH on the segment it sends: the
 	// last one of a burst the linux profile's windows allow.
 	pushBurst bool
-	// burstSegs counts the new segments the current output call sent.
-	burstSegs int
+	// pushState is the linux profile's PSH model (push.go).
+	pushState
 	// synAcked marks the handshake's ACK while it is processed: in the
 	// linux profile it does not grow cwnd.
 	synAcked bool
@@ -138,7 +138,16 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 		return 0, nil
 	}
 	c.sndBuf.reserve(c.sndBuf.n+len(p), c.s.cfg.SendBuffer)
-	n := c.sndBuf.append(p)
+	c.idleRestart()
+	var n int
+	if c.linuxPush() {
+		n = c.writeLinux(p)
+	} else {
+		if c.sndLimit > 0 {
+			p = p[:min(len(p), max(c.sndLimit-c.sndBuf.n, 0))]
+		}
+		n = c.sndBuf.append(p)
+	}
 	if n == 0 {
 		return 0, ErrWouldBlock
 	}
@@ -146,7 +155,6 @@ func (c *Conn) write(p []byte, urgent bool) (int, error) {
 		c.sndUp, c.sndUrg = c.bufStart.add(c.sndBuf.n), true
 	}
 	c.noPush = c.more
-	c.idleRestart()
 	c.output()
 	return n, nil
 }
@@ -405,6 +413,25 @@ func (c *Conn) dupAck() {
 		return
 	}
 	c.enterRecovery()
+}
+
+// sackDupAck handles an ACK that advanced SND.UNA and carried new SACK
+// information. RFC 6675 section 5 counts it as a duplicate ACK (section 2's
+// SACK definition) "regardless of its status as a cumulative
+// acknowledgment": DupAcks, just reset by the cumulative ACK, becomes one,
+// and step (2) starts loss recovery when IsLost(HighACK + 1) holds, as
+// Linux's tcp_time_to_recover does once the scoreboard proves a loss.
+// DupThresh itself cannot be reached by one ACK, so only IsLost decides.
+// With RACK-TLP, RACK's marks decide instead (RFC 8985 section 6.2; Linux's
+// tcp_time_to_recover skips the DupThresh rule when RACK runs).
+func (c *Conn) sackDupAck() {
+	if c.rackOn() || c.inRecovery || c.inLoss || !c.synchronized() || c.sndUna == c.sndMax {
+		return
+	}
+	c.dupAcks = 1
+	if c.isLost(c.sndUna) {
+		c.enterRecovery()
+	}
 }
 
 // lossBase is the window a loss reduces from: FlightSize (RFC 5681

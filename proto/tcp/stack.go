@@ -248,6 +248,17 @@ type Config struct {
 	// ECN negotiates Explicit Congestion Notification (RFC 3168) on every
 	// connection, when the Network implements TOSSender and TOSReceiver.
 	ECN bool
+	// MinTSOSegs is the linux profile's tcp_min_tso_segs (default 2):
+	// the fewest segments of the GSO packets it models for PSH and send
+	// buffer accounting (push.go).
+	MinTSOSegs int
+	// FQPacing paces the linux profile's connections (but BBR, which
+	// paces itself) as Linux paces a flow under the fq qdisc (pacing.go):
+	// after the first 10 segments each GSO packet holds the next back
+	// by its length at Linux's pacing rate, twice cwnd per SRTT in slow
+	// start and 1.2 times after it; and HyStart's ACK train, which
+	// pacing spreads, may then span the whole minimum RTT.
+	FQPacing bool
 }
 
 func (c *Config) defaults() {
@@ -295,6 +306,7 @@ func (c *Config) defaults() {
 		c.CongestionControl = "cubic"
 	}
 	defi(&c.InitialCwndSegments, 10)
+	defi(&c.MinTSOSegs, 2)
 	c.HyStart.defaults()
 	defi(&c.ChallengeACKLimit, 1000)
 	if c.EphemeralLow == 0 {
@@ -603,9 +615,14 @@ func (s *Stack) send(k connKey, f Fields, o *Options, payload []byte) {
 		return
 	}
 	s.stats.SegmentsOut++
-	if s.dfTx != nil {
-		err = s.dfTx.SendIPDF(ProtocolNumber, k.laddr, k.raddr, s.out[:n], 0)
-	} else {
+	tos := s.outTOS
+	s.outTOS = 0
+	switch {
+	case s.dfTx != nil:
+		err = s.dfTx.SendIPDF(ProtocolNumber, k.laddr, k.raddr, s.out[:n], tos)
+	case tos != 0 && s.tosTx != nil:
+		err = s.tosTx.SendIPTOS(ProtocolNumber, k.laddr, k.raddr, s.out[:n], tos)
+	default:
 		err = s.net.SendIP(ProtocolNumber, k.laddr, k.raddr, s.out[:n])
 	}
 	if err != nil {
@@ -652,7 +669,13 @@ type Listener struct {
 
 	overflowed   bool       // the half-open queue has been full (cookies sent)
 	lastOverflow clock.Time // when it last was
+	tos          uint8      // SetTOS's byte for the connections it opens
 }
+
+// SetTOS sets the TOS byte (as Conn.SetTOS) of the connections the
+// listener opens from now on, their SYN-ACKs included: Linux's accepted
+// sockets inherit the listener's IP_TOS.
+func (l *Listener) SetTOS(tos uint8) { l.tos = tos &^ tosECNBits }
 
 // Listen opens a listener on local (an unspecified address listens on all
 // of the host's addresses) with room for backlog connections in SYN-RECEIVED
@@ -773,6 +796,7 @@ func (l *Listener) input(k connKey, h Header, o *Options, tw *Conn) bool {
 	c := s.newConn(k, nil)
 	c.listener = l
 	c.tw = tw
+	c.tos = l.tos
 	l.pending++
 	c.passiveOpen(h, o)
 	c.flush()
@@ -797,6 +821,14 @@ func (l *Listener) established(c *Conn) {
 // to pick an ephemeral port). ev receives the connection's events; its
 // OnEstablished fires when the handshake completes.
 func (s *Stack) Connect(local, remote netip.AddrPort, ev Events) (*Conn, error) {
+	return s.ConnectTOS(local, remote, ev, 0)
+}
+
+// ConnectTOS is Connect with the connection's TOS byte (as Conn.SetTOS)
+// set before its SYN leaves, as Linux's IP_TOS set before connect(2): the
+// TOS applies to every segment (RFC 9293 section 3.9.1.1 leaves the IP
+// fields to the user).
+func (s *Stack) ConnectTOS(local, remote netip.AddrPort, ev Events, tos uint8) (*Conn, error) {
 	la := local.Addr()
 	if !la.IsValid() || la.IsUnspecified() {
 		var ok bool
@@ -827,6 +859,7 @@ func (s *Stack) Connect(local, remote netip.AddrPort, ev Events) (*Conn, error) 
 		return nil, fmt.Errorf("connect %v to %v: %w", local, remote, ErrAddrInUse)
 	}
 	c := s.newConn(k, ev)
+	c.SetTOS(tos)
 	c.activeOpen()
 	c.flush()
 	return c, nil

@@ -201,7 +201,14 @@ type Result struct {
 // capture cannot be replayed at all (not a capture, or the host is not in
 // the frames read) the result is nil and nothing is written.
 func Run(path string, cfg Config) (*Result, error) {
-	r, err := input.Open(path)
+	return RunOpen(path, func() (*input.Reader, error) { return input.Open(path) }, cfg)
+}
+
+// RunOpen is Run over the capture that open opens (twice: once to learn
+// the host's profile, once to replay it), named name in errors. Tests and
+// fuzz targets replay bytes in memory with it.
+func RunOpen(name string, open func() (*input.Reader, error), cfg Config) (*Result, error) {
+	r, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("host-role replay: %w", err)
 	}
@@ -209,19 +216,19 @@ func Run(path string, cfg Config) (*Result, error) {
 	_ = r.Close()
 	var te *input.TruncatedError
 	if prof == nil || (lerr != nil && !errors.As(lerr, &te)) {
-		return nil, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+		return nil, fmt.Errorf("host-role replay of %s: %w", name, lerr)
 	}
-	r, err = input.Open(path)
+	r, err = open()
 	if err != nil {
 		return nil, fmt.Errorf("host-role replay: %w", err)
 	}
 	defer r.Close()
 	res, err := Replay(r, prof, cfg)
 	if err != nil {
-		return res, fmt.Errorf("host-role replay of %s: %w", path, err)
+		return res, fmt.Errorf("host-role replay of %s: %w", name, err)
 	}
 	if lerr != nil {
-		return res, fmt.Errorf("host-role replay of %s: %w", path, lerr)
+		return res, fmt.Errorf("host-role replay of %s: %w", name, lerr)
 	}
 	return res, nil
 }
@@ -303,7 +310,7 @@ func Replay(r *input.Reader, prof *Profile, cfg Config) (res *Result, err error)
 		cfg.Grace = DefaultGrace
 	}
 	rp := &replayer{cfg: cfg, prof: prof, tl: replay.NewTimeline(r), rw: NewRewriter(),
-		flowIdx: make(map[flowID]*flow), scratch: make([]byte, 0, 65536+64), optNames: make(map[optKey]string)}
+		flowIdx: make(map[flowID]*flow), optNames: make(map[optKey]string)}
 	rp.clk = rp.tl.Clock()
 	rp.holdTimer.Init(clock.HandlerFunc(rp.onHold))
 	if cfg.OutDir != "" {
@@ -629,7 +636,13 @@ func (rp *replayer) build(f *input.Frame, network []byte) []byte {
 			dst = d
 		}
 	}
-	b := rp.scratch[:ether.HeaderLen+len(network)]
+	n := ether.HeaderLen + len(network)
+	if cap(rp.scratch) < n {
+		// Grown to the largest frame fed, rather than 64 KiB up front:
+		// most captures (and fuzz inputs) hold small frames only.
+		rp.scratch = make([]byte, max(n, 2048))
+	}
+	b := rp.scratch[:n]
 	ether.Encode(b, dst, src, f.Proto)
 	copy(b[ether.HeaderLen:], network)
 	return b

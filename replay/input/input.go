@@ -208,6 +208,9 @@ type Reader struct {
 	gzipped bool
 	n       int
 	err     error
+	// size is the input's size when known (0 otherwise), which bounds
+	// the buffers.
+	size int
 	// ra is set once ReadAhead has started decoding on a goroutine; n
 	// and err then belong to that goroutine until it has finished.
 	ra *readAhead
@@ -240,8 +243,9 @@ const (
 // NewReader reads the capture header from r and returns a reader positioned
 // at the first frame. It decompresses gzip input transparently.
 func NewReader(r io.Reader) (*Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	rd := &Reader{}
+	size := sizeOf(r)
+	br := bufio.NewReaderSize(r, bufferSize(64<<10, size))
+	rd := &Reader{size: size}
 	magic, err := br.Peek(2)
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
@@ -255,11 +259,12 @@ func NewReader(r io.Reader) (*Reader, error) {
 		zr.Multistream(true)
 		src = zr
 		rd.gzipped = true
+		rd.size = 0 // the decompressed size is not known
 	}
 	// The limit counts the bytes the buffer takes in while one frame is
 	// read, so it bounds what a record can make the reader buffer.
 	rd.lim = &limitReader{r: src, left: MaxFrame}
-	buf := bufio.NewReaderSize(rd.lim, readBuffer)
+	buf := bufio.NewReaderSize(rd.lim, bufferSize(readBuffer, rd.size))
 	hdr, err := buf.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read magic: %w", notCapture(err))
@@ -289,6 +294,31 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("magic %08x: %w", m, ErrNotCapture)
 	}
 	return rd, nil
+}
+
+// sizeOf returns how many bytes r holds when it can tell (an in-memory
+// reader, or a regular file: then at most that many are left), or 0.
+func sizeOf(r io.Reader) int {
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		return v.Len()
+	case *os.File:
+		if st, err := v.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < 1<<30 {
+			return int(st.Size())
+		}
+	}
+	return 0
+}
+
+// bufferSize is the size of a buffer of at most limit bytes for an input of
+// size bytes (0: not known), so that a small capture does not cost large
+// buffers. It is at least 4096, the size from which bufio.NewReader (as
+// pcapgo calls it) uses a *bufio.Reader as it is.
+func bufferSize(limit, size int) int {
+	if size <= 0 {
+		return limit
+	}
+	return max(4096, min(limit, size))
 }
 
 func notCapture(err error) error {

@@ -60,9 +60,15 @@ func (r *Reader) ReadAhead() {
 		done: make(chan struct{}),
 	}
 	ra.delivered = r.n
+	// A capture of known size needs no more room than its own bytes
+	// (frames that outgrow a batch's array get a new one; see add).
+	frames, data := aheadFrames, aheadBytes+aheadSlack
+	if r.size > 0 {
+		frames, data = min(frames, r.size/64+1), min(data, r.size)
+	}
 	for range aheadBatches {
-		ra.free <- &batch{frames: make([]Frame, 0, aheadFrames), errs: make([]error, 0, aheadFrames),
-			data: make([]byte, 0, aheadBytes+aheadSlack)}
+		ra.free <- &batch{frames: make([]Frame, 0, frames), errs: make([]error, 0, frames),
+			data: make([]byte, 0, data)}
 	}
 	r.ra = ra
 	ra.wg.Add(1)

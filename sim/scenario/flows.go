@@ -69,9 +69,53 @@ type flowStat struct {
 	jitterSum      time.Duration
 	lastDelay      time.Duration
 	hasDelay       bool
-	hist           qdisc.Histogram
+	delays         delays
 	pending        uint64 // sent, not yet received
 	lateUnreceived uint64 // filled at the end
+}
+
+// fewDelays is how many delays a flow keeps inline before it takes a
+// histogram of its own.
+const fewDelays = 4
+
+// delays records a flow's one-way delays: the first fewDelays inline, then
+// in a histogram made on demand. Most flows of a large world (one ping
+// each way) never need the 2.7 KiB histogram.
+type delays struct {
+	few  [fewDelays]time.Duration
+	n    int
+	hist *qdisc.Histogram
+}
+
+// record adds one delay.
+func (d *delays) record(v time.Duration) {
+	if d.hist == nil && d.n < fewDelays {
+		d.few[d.n] = v
+		d.n++
+		return
+	}
+	if d.hist == nil {
+		d.hist = d.fill(new(qdisc.Histogram))
+	}
+	d.hist.Record(v)
+}
+
+// histogram returns the histogram of the delays recorded: the flow's own,
+// or scratch filled with the few delays kept inline.
+func (d *delays) histogram(scratch *qdisc.Histogram) *qdisc.Histogram {
+	if d.hist != nil {
+		return d.hist
+	}
+	*scratch = qdisc.Histogram{}
+	return d.fill(scratch)
+}
+
+// fill records the delays kept inline into h and returns h.
+func (d *delays) fill(h *qdisc.Histogram) *qdisc.Histogram {
+	for _, v := range d.few[:d.n] {
+		h.Record(v)
+	}
+	return h
 }
 
 // pendingPkt is a packet sent and not yet received: its send instant and
@@ -275,7 +319,7 @@ func (m *flowMonitor) frame(h *hostIfaces, f []byte, tx bool) {
 	p.flow.pending--
 	d := now.Sub(sent)
 	p.flow.delaySum += d
-	p.flow.hist.Record(d)
+	p.flow.delays.record(d)
 	if p.flow.hasDelay {
 		j := d - p.flow.lastDelay
 		p.flow.jitterSum += max(j, -j)
@@ -288,8 +332,9 @@ func (m *flowMonitor) report(end clock.Time) []FlowReport {
 	// Packets still pending that were sent within the flow's largest
 	// delay of the end may have been on their way.
 	maxDelay := make(map[*flowStat]time.Duration, len(m.order))
+	var scratch qdisc.Histogram
 	for _, fs := range m.order {
-		maxDelay[fs] = fs.hist.Summary().MaxNs
+		maxDelay[fs] = fs.delays.histogram(&scratch).Summary().MaxNs
 	}
 	late := func(at clock.Time, fs *flowStat) bool { return end.Sub(at) < maxDelay[fs] }
 	for _, p := range m.pending {
@@ -322,9 +367,10 @@ func (m *flowMonitor) report(end clock.Time) []FlowReport {
 		if fs.rx > 0 {
 			r.LastRxNs = fs.lastRx.Sub(m.t0)
 		}
-		if n := fs.hist.Summary().Count; n > 0 {
+		h := fs.delays.histogram(&scratch)
+		if n := h.Summary().Count; n > 0 {
 			r.DelayMeanNs = fs.delaySum / time.Duration(n)
-			r.DelayP99Ns = fs.hist.Quantile(0.99)
+			r.DelayP99Ns = h.Quantile(0.99)
 			r.DelayMaxNs = maxDelay[fs]
 			if n > 1 {
 				r.JitterMeanNs = fs.jitterSum / time.Duration(n-1)

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,7 +9,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simnet-go/simnet/app/udpapp"
+	"github.com/simnet-go/simnet/link/qdisc"
 )
+
+// TestFlowDelays checks that a flow's delays kept inline (the first
+// fewDelays) and those past them, in a histogram of the flow's own, give
+// the same distribution as one histogram recording them all.
+func TestFlowDelays(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, fewDelays - 1, fewDelays, fewDelays + 1, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			var d delays
+			var want qdisc.Histogram
+			for k := range n {
+				v := time.Duration(k*7919%1000+1) * time.Microsecond
+				d.record(v)
+				want.Record(v)
+			}
+			assert.Equal(t, n > fewDelays, d.hist != nil, "own histogram only past the inline delays")
+			var scratch qdisc.Histogram
+			scratch.Record(time.Hour) // left over from another flow
+			got := d.histogram(&scratch)
+			assert.Equal(t, want.Summary(), got.Summary())
+			assert.Equal(t, want.Quantile(0.99), got.Quantile(0.99))
+		})
+	}
+}
 
 // TestFlowTable checks the per-flow table against what the links did: a
 // UDP flow of 200 datagrams crosses a switch (two links, 5 ms and 3 ms),

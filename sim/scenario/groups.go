@@ -64,8 +64,15 @@ func (d *decoder) groupCount(o *object, h *Host) {
 // lines.
 func (d *decoder) expand(s *Scenario, p *parsed) {
 	groups := map[string]*Group{}
-	var hosts []Host
-	var hostObjs []*object
+	// The expanded lists are made at their final size: a 10,000-member
+	// group's links and apps stay in memory for the whole run, and
+	// append's doubling would leave up to half of them unused.
+	nh := 0
+	for _, h := range s.Hosts {
+		nh += max(h.Count, 1)
+	}
+	hosts := make([]Host, 0, nh)
+	hostObjs := make([]*object, 0, nh)
 	for i, h := range s.Hosts {
 		o := p.hosts[i]
 		if h.Count == 0 {
@@ -107,8 +114,21 @@ func (d *decoder) expand(s *Scenario, p *parsed) {
 
 	// Links: one per member, named LINK-1..LINK-N.
 	linkGroups := map[string][]string{}
-	var links []Link
-	var linkObjs []*object
+	size := func(names ...string) int {
+		n := 1
+		for _, name := range names {
+			if g := groups[name]; g != nil {
+				n = max(n, len(g.Members))
+			}
+		}
+		return n
+	}
+	nl := 0
+	for _, l := range s.Links {
+		nl += size(l.A.Host, l.B.Host)
+	}
+	links := make([]Link, 0, nl)
+	linkObjs := make([]*object, 0, nl)
 	for i, l := range s.Links {
 		o := p.links[i]
 		ga, gb := groups[l.A.Host], groups[l.B.Host]
@@ -149,8 +169,12 @@ func (d *decoder) expand(s *Scenario, p *parsed) {
 	// Apps: one per member, named APP-1..APP-N, each remembering its
 	// group app.
 	appGroups := map[string][]string{}
-	var apps []App
-	var appObjs []*object
+	na := 0
+	for _, a := range s.Apps {
+		na += size(a.Host)
+	}
+	apps := make([]App, 0, na)
+	appObjs := make([]*object, 0, na)
 	for i, a := range s.Apps {
 		o := p.apps[i]
 		g := groups[a.Host]
@@ -173,8 +197,17 @@ func (d *decoder) expand(s *Scenario, p *parsed) {
 	s.Apps, p.apps = apps, appObjs
 
 	// Expectations on a group app or a group hold for every member.
-	var expect []Expectation
-	var expectObjs []*object
+	ne := 0
+	for _, e := range s.Expect {
+		switch {
+		case e.App != "" && appGroups[e.App] != nil:
+			ne += len(appGroups[e.App])
+		default:
+			ne += size(e.Host)
+		}
+	}
+	expect := make([]Expectation, 0, ne)
+	expectObjs := make([]*object, 0, ne)
 	for i, e := range s.Expect {
 		o := p.expect[i]
 		switch {

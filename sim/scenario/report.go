@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -135,18 +134,6 @@ func (r *Report) Failed() []ExpectResult {
 		}
 	}
 	return out
-}
-
-// WriteJSON writes r as indented JSON with a trailing newline.
-func (r *Report) WriteJSON(w io.Writer) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode report: %w", err)
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
 }
 
 // writeExpectations writes one line per verdict, except for the members

@@ -73,7 +73,11 @@ const ReportFile = "report.json"
 type runLink struct {
 	l       *sim.Link
 	swapped bool
-	cur     [2]Impair // current impairment, in the file's a_to_b, b_to_a order
+	// cur is the current impairment, in the file's a_to_b, b_to_a order,
+	// made from the file's link (file) when the schedule first changes
+	// it: most links of a large world are never changed.
+	cur  *[2]Impair
+	file *Link
 }
 
 // dir maps a direction of the file (0: a_to_b) to the world's.
@@ -189,7 +193,7 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 	links := make([]*runLink, len(s.Links))
 	byName := map[string]*runLink{}
 	for i, l := range s.Links {
-		rl := &runLink{cur: [2]Impair{l.AtoB, l.BtoA}}
+		rl := &runLink{file: &s.Links[i]}
 		cfg := sim.LinkConfig{MTU: l.MTU, AtoB: l.AtoB.Config(0), BtoA: l.BtoA.Config(0)}
 		a, b := l.A, l.B
 		var err error
@@ -375,7 +379,10 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 	started := make([]clock.Time, len(s.Apps))
 	startApp := make([]func(clock.Time), len(s.Apps))
 	meters := make([]*intervalMeter, len(s.Apps))
-	for i, a := range s.Apps {
+	for i := range s.Apps {
+		// A pointer, not a copy: the closures below keep it, and a copy
+		// per app of a 10,000-member group is 5 MiB.
+		a := &s.Apps[i]
 		reports[i] = AppReport{Name: a.Name, Type: a.Type, Host: a.Host, Group: a.Group}
 		env := &app.Env{Clock: w.Clock(), Rand: w.Rand("app/" + a.Host + "/" + a.Name), Net: hosts[a.Host], TCP: tcps[a.Host]}
 		dnsOf := func() []netip.Addr {
@@ -387,7 +394,7 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			return nil
 		}
 		start := func(now clock.Time) {
-			x, err := newApp(a, env, dnsOf)
+			x, err := newApp(*a, env, dnsOf)
 			if inj, ok := x.(*attack.TCPInject); ok {
 				inj.SetLocate(func(srv netip.AddrPort) (netip.AddrPort, bool) { return findClient(s, tcps, srv) })
 			}
@@ -481,6 +488,9 @@ func build(w *sim.World, s *Scenario, seed uint64, opts Options, run runFunc) (*
 			for i, p := range [2]ImpairPatch{e.SetAtoB, e.SetBtoA} {
 				if p.IsZero() {
 					continue
+				}
+				if rl.cur == nil {
+					rl.cur = &[2]Impair{rl.file.AtoB, rl.file.BtoA}
 				}
 				rl.cur[i] = p.Apply(rl.cur[i])
 				if err := rl.l.ScheduleImpair(at, rl.dir(i), rl.cur[i].Config(0)); err != nil {

@@ -83,6 +83,12 @@ func (r *run) command(text string, cleanup bool) error {
 			// simnet never offloads segmentation: compare segment by
 			// segment from now on.
 			r.noTSO = true
+		case strings.Join(f, " ") == "tc qdisc replace dev tun0 root fq":
+			// The fq qdisc paces each flow at its sk_pacing_rate.
+			if r.tcp != nil {
+				return unsupportedf(r.line, "fq after the TCP stack was created")
+			}
+			r.cfg.FQPacing = true
 		case f[0] == "echo" && len(f) == 4 && f[2] == ">" && strings.HasPrefix(f[3], cubicParams):
 			if err := r.cubicParam(strings.TrimPrefix(f[3], cubicParams), f[1], line); err != nil {
 				return err
@@ -186,7 +192,8 @@ func (r *run) sysctlCmd(args []string, line string) error {
 		if !ok {
 			return unsupportedf(r.line, "sysctl command %q", line)
 		}
-		if err := r.sysctl(k, strings.Trim(v, `"`)); err != nil {
+		// sysctl(8) takes net/ipv4/x as well as net.ipv4.x.
+		if err := r.sysctl(strings.ReplaceAll(k, "/", "."), strings.Trim(v, `"`)); err != nil {
 			return err
 		}
 	}
@@ -206,13 +213,12 @@ var ignoredSysctls = map[string]string{
 	"tcp_tso_win_divisor": "no TSO",
 	"tcp_ecn":             "no ECN",
 	"tcp_ecn_option":      "no ECN",
-	"tcp_pacing_ss_ratio": "no pacing",
-	"tcp_pacing_ca_ratio": "no pacing",
+	"tcp_pacing_ss_ratio": "200, the fq pacing model's (tcp.Config.FQPacing)",
+	"tcp_pacing_ca_ratio": "120, the fq pacing model's (tcp.Config.FQPacing)",
 	"tcp_notsent_lowat":   "no TCP_NOTSENT_LOWAT",
 	"tcp_fastopen":        "no TCP Fast Open",
 	"tcp_fastopen_key":    "no TCP Fast Open",
 	"tcp_syncookies":      "no SYN cookies (the backlog drops instead)",
-	"tcp_min_tso_segs":    "no TSO",
 	"tcp_synack_retries":  "SYN and SYN-ACK share tcp.Config.SynRetries",
 }
 
@@ -222,6 +228,9 @@ var onlyValue = map[string]string{
 	"tcp_fack":       "0",
 	"tcp_reordering": "3",
 	"tcp_ecn":        "0",
+	// The fq pacing model's ratios are Linux's defaults.
+	"tcp_pacing_ss_ratio": "200",
+	"tcp_pacing_ca_ratio": "120",
 }
 
 // sysctl maps one Linux TCP setting onto tcp.Config.
@@ -259,6 +268,12 @@ func (r *run) sysctl(key, val string) error {
 			// Likewise the send buffer grows up to the maximum.
 			r.cfg.SendBuffer = vals[2]
 		}
+	case "tcp_min_tso_segs":
+		n, err := atoi()
+		if err != nil {
+			return err
+		}
+		r.cfg.MinTSOSegs = n
 	case "tcp_timestamps":
 		n, err := atoi()
 		if err != nil {

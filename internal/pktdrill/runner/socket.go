@@ -311,6 +311,7 @@ func (r *run) listen(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 			return fail(errno(lerr))
 		}
 		s.listener = l
+		l.SetTOS(s.tos)
 		return done(0)
 	}, nil
 }
@@ -361,6 +362,7 @@ func (r *run) accept(sc *pktdrill.Syscall) (func() (bool, int64, string), error)
 		}
 		ns.tos = s.tos
 		c.SetTOS(s.tos)
+		c.SetSendLimit(s.sndbuf)
 		return done(int64(ns.fd))
 	}, nil
 }
@@ -371,7 +373,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 		return nil, err
 	}
 	r.applySocketConfig(s)
-	c, cerr := r.tcpStack().Connect(netip.AddrPort{}, netip.AddrPortFrom(remoteAddr, localPort), r.events())
+	c, cerr := r.tcpStack().ConnectTOS(netip.AddrPort{}, netip.AddrPortFrom(remoteAddr, localPort), r.events(), s.tos)
 	if cerr != nil {
 		return func() (bool, int64, string) { return fail(errno(cerr)) }, nil
 	}
@@ -384,6 +386,7 @@ func (r *run) connect(sc *pktdrill.Syscall) (func() (bool, int64, string), error
 		c.SetCork(true)
 	}
 	c.SetTOS(s.tos)
+	c.SetSendLimit(s.sndbuf)
 	if s.nonblock {
 		return func() (bool, int64, string) { return fail("EINPROGRESS") }, nil
 	}
@@ -483,7 +486,7 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 	for i := range buf {
 		buf[i] = byte('A' + i%26)
 	}
-	written := 0
+	written, blocked := 0, false
 	return func() (bool, int64, string) {
 		if s.conn == nil {
 			return fail("ENOTCONN")
@@ -491,24 +494,27 @@ func (r *run) write(sc *pktdrill.Syscall) (func() (bool, int64, string), error) 
 		if s.writeShut {
 			return fail("EPIPE")
 		}
+		if blocked && !s.conn.SendWritable() {
+			// sk_stream_wait_memory sleeps until sk_stream_write_space
+			// wakes it.
+			return false, 0, ""
+		}
 		for written < len(buf) {
 			chunk := buf[written:]
-			if s.sndbuf > 0 {
-				chunk = chunk[:max(0, min(len(chunk), s.sndbuf-s.conn.Unsent()))]
-			}
 			write := s.conn.Write
 			if more {
 				write = s.conn.WriteMore
 			}
 			k, err := write(chunk)
 			written += k
-			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k == 0 {
+			if errors.Is(err, tcp.ErrWouldBlock) || err == nil && k < len(chunk) {
 				if s.nonblock {
 					if written > 0 {
 						return done(int64(written))
 					}
 					return fail("EAGAIN")
 				}
+				blocked = true
 				return false, 0, ""
 			}
 			if err != nil {
@@ -616,6 +622,9 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		// only be set before the stack exists.
 		if name == "SO_SNDBUF" {
 			s.sndbuf = int(2 * v)
+			if s.conn != nil {
+				s.conn.SetSendLimit(s.sndbuf)
+			}
 			break
 		}
 		if exists || r.tcp != nil {
@@ -650,11 +659,14 @@ func (r *run) setsockopt(sc *pktdrill.Syscall) (func() (bool, int64, string), er
 		// No PMTU discovery in proto/stack: every value means "don't".
 	case "IP_TOS":
 		// The TOS byte of the socket's datagrams, its ECN bits left to
-		// ECN as Linux does for TCP; the SYN of a connect has left
-		// before the option can reach the connection.
+		// ECN as Linux does for TCP: set before connect, the SYN carries
+		// it; on a listener, its SYN-ACKs and accepted connections.
 		s.tos = uint8(v) &^ 3
 		if s.conn != nil {
 			s.conn.SetTOS(s.tos)
+		}
+		if s.listener != nil {
+			s.listener.SetTOS(s.tos)
 		}
 	case "TCP_CORK":
 		s.cork = v != 0
@@ -813,7 +825,7 @@ func (r *run) revents(s *socket) int64 {
 		if st == tcp.StateCloseWait || st == tcp.StateLastAck || st == tcp.StateClosed {
 			ev |= constants["POLLRDHUP"]
 		}
-		if (st == tcp.StateEstablished || st == tcp.StateCloseWait) && c.Writable() > 0 {
+		if (st == tcp.StateEstablished || st == tcp.StateCloseWait) && c.SendWritable() {
 			ev |= constants["POLLOUT"] | constants["POLLWRNORM"]
 		}
 		if c.Err() != nil {

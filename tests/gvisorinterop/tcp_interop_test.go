@@ -1,4 +1,4 @@
-package tests
+package gvisorinterop
 
 import (
 	"os"
@@ -88,7 +88,7 @@ func tcpInteropMatrix(t *testing.T, size int) {
 // SIMNET_FULL_INTEROP=1 is set: the race detector checks the same code
 // paths on 1 MB (every impairment still hits it hundreds of times), and
 // `make test` runs the full 20 MB matrix without it
-// (`go test -count=1 -run '^TestTCPGVisorInterop6?$' ./tests/`).
+// (`go test -count=1 ./tests/gvisorinterop`).
 func TestTCPGVisorInterop(t *testing.T) {
 	t.Parallel()
 	size := 20 << 20

@@ -1,4 +1,4 @@
-package tests
+package gvisorinterop
 
 import (
 	"net/netip"
